@@ -1,0 +1,155 @@
+//! Errors of the core: invalid registries and plans that must not run.
+
+use crate::Problem;
+use std::fmt;
+
+/// Something that stops a plan from running until an operator decides.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Blocker {
+    /// A non-transactional migration started and never finished.
+    Started {
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+    },
+    /// The database has a migration this binary does not know.
+    DatabaseAhead {
+        /// Its seq.
+        seq: u64,
+        /// The recorded name.
+        name: String,
+    },
+    /// An applied migration's code changed.
+    Modified {
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// Checksum in the database.
+        recorded: String,
+        /// Checksum of the binary's code.
+        current: String,
+    },
+    /// A pending migration below the last applied one.
+    OutOfOrder {
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// The last applied seq.
+        latest_applied: u64,
+    },
+}
+
+impl Blocker {
+    /// Lower is worse; blockers are listed worst first.
+    pub(crate) fn severity(&self) -> u8 {
+        match self {
+            Blocker::Started { .. } => 0,
+            Blocker::DatabaseAhead { .. } => 1,
+            Blocker::Modified { .. } => 2,
+            Blocker::OutOfOrder { .. } => 3,
+        }
+    }
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Blocker::Started { seq, name } => write!(
+                f,
+                "{seq} {name:?} is a non-transactional migration that started and never \
+                 finished, so the database may be half-changed. Restore the backup taken before \
+                 it (`migrate restore`), or, if you checked that its work is complete, mark it \
+                 resolved (`migrate resolve {seq}`)"
+            ),
+            Blocker::DatabaseAhead { seq, name } => write!(
+                f,
+                "the database has {seq} {name:?}, which this binary does not know: it was \
+                 migrated by a newer version. Deploy that version, or allow it explicitly \
+                 (`migrate up --allow-database-ahead`) during a rolling deploy"
+            ),
+            Blocker::Modified {
+                seq,
+                name,
+                recorded,
+                current,
+            } => write!(
+                f,
+                "{seq} {name:?} changed after it was applied (recorded checksum {recorded}, code \
+                 now {current}). Undo the edit and add a new migration instead, or, if the change \
+                 is only formatting, accept it (`migrate up --accept-checksum {seq}`)"
+            ),
+            Blocker::OutOfOrder {
+                seq,
+                name,
+                latest_applied,
+            } => write!(
+                f,
+                "{seq} {name:?} is pending but {latest_applied} is already applied (merged from \
+                 another branch?). Renumber it after {latest_applied}, or apply it out of order \
+                 explicitly (`migrate up --allow-out-of-order`)"
+            ),
+        }
+    }
+}
+
+/// Errors of `migrate-core`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registered migrations are not a valid sequence; every problem is listed.
+    #[error("the migrations of set {set:?} are invalid:{}", bullet_list(problems))]
+    Invalid {
+        /// The set.
+        set: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+    /// The database and the binary disagree in a way that needs an operator's decision.
+    #[error("refusing to migrate set {set:?}; nothing was changed:{}", bullet_list(blockers))]
+    Blocked {
+        /// The set.
+        set: String,
+        /// Everything in the way, worst first.
+        blockers: Vec<Blocker>,
+    },
+    /// A `down` would have to pass a migration that cannot be reverted.
+    #[error(
+        "cannot revert {seq} {name:?}: {}; nothing was changed. Restore a backup taken \
+         before it instead (`migrate restore`)",
+        if *missing_from_binary { "this binary does not have its code" } else { "it has no down step" }
+    )]
+    Irreversible {
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// True when the binary lacks the migration altogether.
+        missing_from_binary: bool,
+    },
+    /// A target seq that no migration has.
+    #[error("set {set:?} has no migration {seq}; known: {}", seq_list(known))]
+    UnknownTarget {
+        /// The set.
+        set: String,
+        /// The requested seq.
+        seq: u64,
+        /// The seqs that exist.
+        known: Vec<u64>,
+    },
+}
+
+fn bullet_list<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+fn seq_list(seqs: &[u64]) -> String {
+    if seqs.is_empty() {
+        return "none".to_owned();
+    }
+    seqs.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,41 @@
+//! Backend-agnostic core of the `migrate` framework.
+//!
+//! `#[migration]` items register [`Descriptor`]s with `inventory`; a [`Registry`] collects the
+//! ones of one set, orders and validates them; a [`Plan`] diffs them against the rows a backend
+//! read from its tracking table. Backends (`migrate-sqlite`) execute plans. Nothing here touches
+//! a database.
+//!
+//! ```
+//! use migrate_core::*;
+//! let registry = Registry::new(
+//!     DEFAULT_SET,
+//!     vec![Migration::new(1, "create_users", ()), Migration::new(2, "add_email", ())],
+//!     Validation::strict(),
+//! )?;
+//! let plan = Plan::new(&registry, &[]);
+//! assert_eq!(plan.to_apply(None, &Policy::default())?, [1, 2]);
+//! # Ok::<(), migrate_core::Error>(())
+//! ```
+
+mod checksum;
+mod descriptor;
+mod error;
+mod migration;
+mod plan;
+mod problem;
+mod registry;
+
+pub use checksum::{CHECKSUM_VERSION, Checksum, ChecksumHasher, ChecksumParseError};
+#[doc(hidden)]
+pub use descriptor::Descriptor;
+pub use descriptor::{ErasedStep, registered};
+pub use error::{Blocker, Error};
+pub use migration::{DEFAULT_SET, Flags, Migration, Origin, TxMode};
+pub use plan::{AppliedRow, DownTarget, Plan, PlanEntry, Policy, RowState, Status};
+pub use problem::{MAX_SEQ, Problem};
+pub use registry::{Registry, Validation};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

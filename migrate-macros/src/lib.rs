@@ -1,0 +1,23 @@
+//! `#[migration(...)]`: registers a Rust function (or a module with `up` and `down`) as a
+//! database migration. Use it through a backend crate, e.g. `migrate_sqlite::migration`, whose
+//! documentation has the examples.
+//!
+//! Stages, one per file: `attr` parses the arguments, `ast` the item, `valid` checks the
+//! signatures, `checksum` hashes the code, `expand` writes the registration.
+
+mod ast;
+mod attr;
+mod checksum;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Registers a migration. See the backend crate's documentation (`migrate_sqlite::migration`)
+/// for the keys and examples.
+#[proc_macro_attribute]
+pub fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::migration(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

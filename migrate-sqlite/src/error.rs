@@ -1,0 +1,158 @@
+//! Errors of the SQLite backend. Each says what happened, what state the database was left in,
+//! and what to run next.
+
+use std::path::PathBuf;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A foreign key violation reported by `PRAGMA foreign_key_check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FkViolation {
+    /// Table holding the bad reference.
+    pub table: String,
+    /// rowid of the row, when the table has one.
+    pub rowid: Option<i64>,
+    /// The table it should reference.
+    pub parent: String,
+}
+
+impl std::fmt::Display for FkViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rowid {
+            Some(rowid) => write!(f, "{} rowid {} -> {}", self.table, rowid, self.parent),
+            None => write!(f, "{} -> {}", self.table, self.parent),
+        }
+    }
+}
+
+/// Errors of `migrate-sqlite`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registry or plan was refused before anything ran (see [`migrate_core::Error`]).
+    #[error(transparent)]
+    Core(#[from] migrate_core::Error),
+
+    /// An SQLite call failed (in a migration's own code, or in the runner with no more context).
+    #[error("SQLite: {0}")]
+    Sql(#[from] rusqlite::Error),
+
+    /// An error raised by a migration's own code with [`Error::msg`].
+    #[error("{0}")]
+    Message(String),
+
+    /// The runner's own SQL failed; `doing` says at which step.
+    #[error("{doing} failed on {path}: {source}")]
+    Runner {
+        /// What the runner was doing.
+        doing: String,
+        /// The database.
+        path: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The database file could not be opened.
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// A file operation (lock file, backup) failed.
+    #[error("{doing} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "cannot create the lock file".
+        doing: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Another process held the migration lock for longer than the timeout.
+    #[error(
+        "another process is migrating {path} and held the lock for more than {waited_ms} ms; \
+         nothing was changed. Wait for it to finish and run again, or raise the timeout \
+         (Migrator::busy_timeout)"
+    )]
+    Locked {
+        /// The database.
+        path: String,
+        /// How long we waited.
+        waited_ms: u64,
+    },
+
+    /// A migration failed; its transaction was rolled back.
+    #[error(
+        "migration {seq} {name:?} (set {set:?}) failed: {source}\n{outcome}"
+    )]
+    MigrationFailed {
+        /// Its set.
+        set: String,
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// `up` or `down`.
+        direction: &'static str,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+        /// What was kept, what was rolled back, and what to do next.
+        outcome: String,
+    },
+
+    /// A migration's code panicked; it was rolled back like any failure.
+    #[error("the migration's code panicked: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+
+    /// A migration ended the runner's transaction itself (COMMIT, ROLLBACK, END).
+    #[error(
+        "the migration ended the runner's transaction itself (it ran COMMIT, ROLLBACK or END). \
+         Remove that statement: the runner wraps each migration in a savepoint and commits for \
+         you. A migration that must run outside a transaction declares `transaction = false`"
+    )]
+    TransactionEscaped,
+
+    /// `PRAGMA foreign_key_check` found violations after a migration.
+    #[error(
+        "the migration left {} foreign key violation(s): {}{}",
+        violations.len(),
+        violations.iter().take(10).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+        if violations.len() > 10 { ", ..." } else { "" }
+    )]
+    ForeignKeyViolations {
+        /// The violations (all of them).
+        violations: Vec<FkViolation>,
+    },
+
+    /// A migration step refers to a kind of work this build cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl Error {
+    /// An error with a message, for a migration's own checks.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Error, Result, Tx};
+    /// fn check_data(tx: &Tx) -> Result<()> {
+    ///     if tx.row_count("users")? == 0 {
+    ///         return Err(Error::msg("expected at least one user"));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error::Message(message.into())
+    }
+}

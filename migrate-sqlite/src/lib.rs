@@ -1,0 +1,64 @@
+//! SQLite backend of the `migrate` framework.
+//!
+//! ```
+//! use migrate_sqlite::{migration, Result, Tx};
+//!
+//! /// Creates the users table.
+//! #[migration(seq = 1, set = "doc_example")]
+//! fn create_users(tx: &Tx) -> Result<()> {
+//!     tx.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")?;
+//!     Ok(())
+//! }
+//!
+//! /// Adds an email column (reversible).
+//! #[migration(seq = 2, set = "doc_example")]
+//! mod add_email {
+//!     use migrate_sqlite::{Result, Tx};
+//!     pub fn up(tx: &Tx) -> Result<()> {
+//!         tx.execute_batch("ALTER TABLE users ADD COLUMN email TEXT")?;
+//!         Ok(())
+//!     }
+//!     pub fn down(tx: &Tx) -> Result<()> {
+//!         tx.execute_batch("ALTER TABLE users DROP COLUMN email")?;
+//!         Ok(())
+//!     }
+//! }
+//! # fn main() {
+//! let found = migrate_sqlite::registered("doc_example");
+//! assert_eq!(found.len(), 2);
+//! # }
+//! ```
+
+extern crate self as migrate_sqlite;
+
+mod error;
+mod step;
+mod tx;
+
+pub use error::{Error, FkViolation, Result};
+pub use migrate_core::{
+    AppliedRow, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
+    Registry, RowState, Status, TxMode, Validation,
+};
+pub use migrate_macros::migration;
+pub use step::{Step, StepFnPtr};
+pub use tx::Tx;
+
+/// A migration whose steps run on SQLite.
+pub type Migration = migrate_core::Migration<Step>;
+
+/// The migrations of `set` registered with `#[migration]` in the linked crates, unvalidated and
+/// unordered (use [`Registry`] to validate).
+pub fn registered(set: &str) -> Vec<Migration> {
+    migrate_core::registered::<StepFnPtr>(set)
+        .into_iter()
+        .map(|m| m.map_steps(Step::from))
+        .collect()
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::StepFnPtr as Step;
+    pub use inventory;
+    pub use migrate_core::{Checksum, Descriptor, Flags};
+}
