@@ -32,10 +32,25 @@
 extern crate self as migrate_sqlite;
 
 mod error;
+mod fingerprint;
+mod foreign_keys;
+mod lock;
+mod migrator;
+mod pragmas;
+mod report;
+mod runner;
+mod session;
 mod step;
+mod tracking;
 mod tx;
 
 pub use error::{Error, FkViolation, Result};
+pub use fingerprint::SchemaDiff;
+pub use lock::lock_path;
+pub use migrator::{FailurePolicy, Migrator};
+pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
+pub use session::Session;
+pub use tracking::{HistoryEvent, HistoryRow};
 pub use migrate_core::{
     AppliedRow, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
     Registry, RowState, Status, TxMode, Validation,

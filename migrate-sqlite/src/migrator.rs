@@ -1,0 +1,211 @@
+//! The migrator's configuration, and opening a database with it.
+
+use crate::session::{Conn, Session};
+use crate::{Error, Migration, Result, registered};
+use migrate_core::{DEFAULT_SET, Policy, Registry, Validation};
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+/// What happens to the migrations that succeeded before one fails, in the same run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Roll back the whole run: the database is exactly as before it (the default).
+    #[default]
+    AllOrNothing,
+    /// Keep the migrations that succeeded; roll back only the failing one.
+    KeepApplied,
+}
+
+/// Configuration of a migration run; [`open`](Migrator::open) a database with it.
+///
+/// ```
+/// use migrate_sqlite::{Migration, Migrator, Step};
+/// let dir = tempfile::tempdir()?;
+/// let mut db = Migrator::new()
+///     .with_migrations([
+///         Migration::new(1, "create_notes", Step::sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")),
+///     ])
+///     .open(dir.path().join("app.db"))?;
+/// let report = db.up()?;
+/// assert_eq!(report.steps.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Migrator {
+    pub(crate) set: String,
+    pub(crate) migrations: Option<Vec<Migration>>,
+    pub(crate) validation: Validation,
+    pub(crate) policy: Policy,
+    pub(crate) failure: FailurePolicy,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) app_version: Option<String>,
+}
+
+impl Default for Migrator {
+    fn default() -> Self {
+        Migrator {
+            set: DEFAULT_SET.to_owned(),
+            migrations: None,
+            validation: Validation::strict(),
+            policy: Policy::default(),
+            failure: FailurePolicy::AllOrNothing,
+            busy_timeout: Duration::from_secs(60),
+            app_version: None,
+        }
+    }
+}
+
+impl Migrator {
+    /// The registered migrations of the default set, strict rules, all-or-nothing.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new();
+    /// ```
+    pub fn new() -> Self {
+        Migrator::default()
+    }
+
+    /// Works on another set of registered migrations.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().set("billing");
+    /// ```
+    pub fn set(mut self, set: impl Into<String>) -> Self {
+        self.set = set.into();
+        self
+    }
+
+    /// Uses these migrations instead of the registered ones (tests, dynamic migrations). Their
+    /// set must be this migrator's set.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Migration, Migrator, Step};
+    /// let _ = Migrator::new().with_migrations([Migration::new(1, "a", Step::sql("SELECT 1"))]);
+    /// ```
+    pub fn with_migrations(mut self, migrations: impl IntoIterator<Item = Migration>) -> Self {
+        self.migrations = Some(migrations.into_iter().collect());
+        self
+    }
+
+    /// Accepts gaps between seqs (timestamp numbering).
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().allow_gaps();
+    /// ```
+    pub fn allow_gaps(mut self) -> Self {
+        self.validation = self.validation.allow_gaps();
+        self
+    }
+
+    /// Runs although the database has migrations this binary lacks (rolling deploys).
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().allow_database_ahead();
+    /// ```
+    pub fn allow_database_ahead(mut self) -> Self {
+        self.policy = self.policy.allow_database_ahead();
+        self
+    }
+
+    /// Applies pending migrations numbered below the last applied one.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().allow_out_of_order();
+    /// ```
+    pub fn allow_out_of_order(mut self) -> Self {
+        self.policy = self.policy.allow_out_of_order();
+        self
+    }
+
+    /// Accepts the current checksum of an applied migration whose code changed (recorded in
+    /// the history).
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().accept_checksum(3);
+    /// ```
+    pub fn accept_checksum(mut self, seq: u64) -> Self {
+        self.policy = self.policy.accept_checksum(seq);
+        self
+    }
+
+    /// What to keep when a migration fails.
+    ///
+    /// ```
+    /// use migrate_sqlite::{FailurePolicy, Migrator};
+    /// let _ = Migrator::new().failure_policy(FailurePolicy::KeepApplied);
+    /// ```
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.failure = policy;
+        self
+    }
+
+    /// How long to wait for another migrator or writer (default 60 s).
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().busy_timeout(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The application's version, recorded with each applied migration.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().app_version(env!("CARGO_PKG_VERSION"));
+    /// ```
+    pub fn app_version(mut self, version: impl Into<String>) -> Self {
+        self.app_version = Some(version.into());
+        self
+    }
+
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
+        let path = path.as_ref();
+        let conn = Connection::open(path).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.session(Conn::Owned(conn))
+    }
+
+    /// Works on a connection the caller already has open.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Migration, Migrator, Step};
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .on(&mut conn)?
+    ///     .up()?;
+    /// conn.execute("INSERT INTO t VALUES (1)", [])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on<'c>(&self, conn: &'c mut Connection) -> Result<Session<'c>> {
+        self.session(Conn::Borrowed(conn))
+    }
+
+    fn session<'c>(&self, conn: Conn<'c>) -> Result<Session<'c>> {
+        let migrations = match &self.migrations {
+            Some(list) => list.clone(),
+            None => registered(&self.set),
+        };
+        let registry = Registry::new(self.set.clone(), migrations, self.validation)?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(|source| Error::Runner {
+                doing: "setting the busy timeout".into(),
+                path: conn.path().unwrap_or(":memory:").to_owned(),
+                source,
+            })?;
+        Ok(Session::new(conn, registry, self.clone()))
+    }
+
+    pub(crate) fn applied_by(&self) -> String {
+        let framework = concat!("migrate-sqlite ", env!("CARGO_PKG_VERSION"));
+        match &self.app_version {
+            Some(app) => format!("{framework}; app {app}"),
+            None => framework.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! An open database with its migrations: the operations users call.
+
+use crate::fingerprint::{self, SchemaDiff};
+use crate::report::{StatusLine, StatusReport};
+use crate::runner::{self, Operation};
+use crate::tracking::{self, HistoryRow};
+use crate::{Migration, Migrator, Result, RunReport, Step};
+use migrate_core::{DownTarget, Plan, Registry};
+use rusqlite::Connection;
+use std::ops::Deref;
+use std::path::PathBuf;
+
+/// A connection the session owns or borrows.
+pub(crate) enum Conn<'c> {
+    Owned(Connection),
+    Borrowed(&'c mut Connection),
+}
+
+impl Deref for Conn<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Conn::Owned(conn) => conn,
+            Conn::Borrowed(conn) => conn,
+        }
+    }
+}
+
+/// A database opened by a [`Migrator`], with its validated migrations.
+///
+/// ```
+/// use migrate_sqlite::{Migration, Migrator, Step};
+/// let dir = tempfile::tempdir()?;
+/// let migrator = Migrator::new().with_migrations([
+///     Migration::new(1, "create_notes", Step::sql("CREATE TABLE notes (id INTEGER PRIMARY KEY)"))
+///         .with_down(Step::sql("DROP TABLE notes")),
+///     Migration::new(2, "add_body", Step::sql("ALTER TABLE notes ADD COLUMN body TEXT"))
+///         .with_down(Step::sql("ALTER TABLE notes DROP COLUMN body")),
+/// ]);
+/// let mut db = migrator.open(dir.path().join("notes.db"))?;
+/// db.up_to(1)?;
+/// db.up()?;
+/// db.redo()?;
+/// db.down(1)?;
+/// assert_eq!(db.status()?.current, Some(1));
+/// db.down_to(0)?;
+/// assert_eq!(db.status()?.current, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Session<'c> {
+    conn: Conn<'c>,
+    registry: Registry<Step>,
+    config: Migrator,
+    path: Option<PathBuf>,
+}
+
+impl<'c> Session<'c> {
+    pub(crate) fn new(conn: Conn<'c>, registry: Registry<Step>, config: Migrator) -> Self {
+        let path = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+        Session {
+            conn,
+            registry,
+            config,
+            path,
+        }
+    }
+
+    /// Applies every pending migration.
+    pub fn up(&mut self) -> Result<RunReport> {
+        self.run(Operation::Up(None))
+    }
+
+    /// Applies pending migrations up to and including `seq`.
+    pub fn up_to(&mut self, seq: u64) -> Result<RunReport> {
+        self.run(Operation::Up(Some(seq)))
+    }
+
+    /// Reverts the last `steps` applied migrations.
+    pub fn down(&mut self, steps: usize) -> Result<RunReport> {
+        self.run(Operation::Down(DownTarget::Steps(steps)))
+    }
+
+    /// Reverts every applied migration above `seq` (0 reverts all).
+    pub fn down_to(&mut self, seq: u64) -> Result<RunReport> {
+        self.run(Operation::Down(DownTarget::To(seq)))
+    }
+
+    /// Reverts the last applied migration and applies it again, in one transaction.
+    pub fn redo(&mut self) -> Result<RunReport> {
+        self.run(Operation::Redo)
+    }
+
+    fn run(&mut self, op: Operation) -> Result<RunReport> {
+        runner::run(
+            &self.conn,
+            self.path.as_deref(),
+            &self.registry,
+            &self.config,
+            op,
+        )
+    }
+
+    /// The plan: every migration's state against the database, without changing anything.
+    pub fn plan(&self) -> Result<Plan> {
+        runner::read_plan(&self.conn, &self.registry)
+    }
+
+    /// Where every migration stands, with times, and any schema drift.
+    pub fn status(&self) -> Result<StatusReport> {
+        let conn = &*self.conn;
+        conn.execute_batch("BEGIN")?;
+        let report = self.status_in_snapshot();
+        conn.execute_batch("COMMIT")?;
+        report
+    }
+
+    fn status_in_snapshot(&self) -> Result<StatusReport> {
+        let conn = &*self.conn;
+        let recorded = tracking::read_rows(conn, self.registry.set())?;
+        let rows: Vec<_> = recorded.iter().map(|r| r.row.clone()).collect();
+        let plan = Plan::new(&self.registry, &rows);
+        let lines = plan
+            .entries()
+            .iter()
+            .map(|entry| {
+                let row = recorded.iter().find(|r| r.row.seq == entry.seq);
+                StatusLine {
+                    seq: entry.seq,
+                    name: entry.name.clone(),
+                    status: entry.status.clone(),
+                    applied_at: row.map(|r| r.applied_at.clone()),
+                    duration_ms: row.map(|r| r.duration_ms),
+                    reversible: entry.reversible,
+                }
+            })
+            .collect();
+        Ok(StatusReport {
+            set: self.registry.set().to_owned(),
+            lines,
+            current: plan.current(),
+            drift: self.drift()?,
+        })
+    }
+
+    /// Differences between the live schema and the one recorded after the last run, if any.
+    fn drift(&self) -> Result<Option<SchemaDiff>> {
+        let conn = &*self.conn;
+        if !tracking::tables_exist(conn)? {
+            return Ok(None);
+        }
+        let live = fingerprint::objects(conn)?;
+        let recorded = fingerprint::stored(conn)?;
+        let last = tracking::last_fingerprint(conn, self.registry.set())?;
+        if last.is_none() && recorded.is_empty() {
+            return Ok(None);
+        }
+        let diff = SchemaDiff::between(&recorded, &live);
+        Ok((!diff.is_empty()).then_some(diff))
+    }
+
+    /// The history of this set, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryRow>> {
+        tracking::read_history(&self.conn, self.registry.set())
+    }
+
+    /// The normalized schema (tables, indexes, views, triggers) as text, without the
+    /// framework's own tables.
+    pub fn schema(&self) -> Result<String> {
+        Ok(fingerprint::dump(&fingerprint::objects(&self.conn)?))
+    }
+
+    /// The migrations of this session's set, by seq.
+    pub fn migrations(&self) -> &[Migration] {
+        self.registry.migrations()
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}

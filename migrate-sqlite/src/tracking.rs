@@ -1,0 +1,271 @@
+//! The tracking tables: `_migrate_applied` (one row per applied migration, written in the same
+//! transaction as the migration) and `_migrate_history` (append-only log of every run).
+
+use crate::{Error, Result};
+use migrate_core::{AppliedRow, RowState};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Table of applied (and started) migrations.
+pub const APPLIED_TABLE: &str = "_migrate_applied";
+
+const CREATE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS _migrate_applied (
+    set_name    TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    name        TEXT    NOT NULL,
+    checksum    TEXT    NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('applied', 'started')),
+    applied_at  TEXT    NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    applied_by  TEXT    NOT NULL,
+    schema_fingerprint TEXT,
+    PRIMARY KEY (set_name, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _migrate_history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT    NOT NULL,
+    set_name    TEXT    NOT NULL,
+    seq         INTEGER,
+    name        TEXT,
+    action      TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL,
+    detail      TEXT,
+    duration_ms INTEGER,
+    backup_path TEXT,
+    applied_by  TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _migrate_schema (
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sql  TEXT NOT NULL,
+    PRIMARY KEY (type, name)
+) WITHOUT ROWID;
+";
+
+/// The current time as SQLite formats it, UTC with milliseconds: `2026-11-22 10:49:14.123`.
+pub const NOW: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+
+/// Creates the tracking tables if they do not exist (inside the caller's transaction).
+pub fn ensure_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE_TABLES)
+}
+
+/// True when the tracking tables exist.
+pub fn tables_exist(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [APPLIED_TABLE],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// One applied row with the details `status` shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRow {
+    /// The core's view of the row.
+    pub row: AppliedRow,
+    /// When it was applied (UTC).
+    pub applied_at: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Framework and app version that applied it.
+    pub applied_by: String,
+    /// Schema fingerprint after it, when recorded.
+    pub fingerprint: Option<String>,
+}
+
+/// Every row of `set`, by seq. Empty when the tables do not exist yet.
+pub fn read_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<RecordedRow>> {
+    if !tables_exist(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, name, checksum, state, applied_at, duration_ms, applied_by,
+                schema_fingerprint
+         FROM _migrate_applied WHERE set_name = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([set], |r| {
+        let state: String = r.get(3)?;
+        Ok(RecordedRow {
+            row: AppliedRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                name: r.get(1)?,
+                checksum: r.get(2)?,
+                state: if state == "started" {
+                    RowState::Started
+                } else {
+                    RowState::Applied
+                },
+            },
+            applied_at: r.get(4)?,
+            duration_ms: r.get::<_, i64>(5)?.max(0) as u64,
+            applied_by: r.get(6)?,
+            fingerprint: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// What a tracking row records about a migration.
+pub struct RowValues<'a> {
+    pub set: &'a str,
+    pub seq: u64,
+    pub name: &'a str,
+    pub checksum: String,
+    pub duration_ms: u64,
+    pub applied_by: &'a str,
+}
+
+/// Records a migration as applied (replacing a `started` row).
+pub fn insert_applied(conn: &Connection, v: &RowValues) -> rusqlite::Result<()> {
+    upsert(conn, v, "applied")
+}
+
+/// Records a non-transactional migration as started, before it runs.
+pub fn insert_started(conn: &Connection, v: &RowValues) -> rusqlite::Result<()> {
+    upsert(conn, v, "started")
+}
+
+fn upsert(conn: &Connection, v: &RowValues, state: &str) -> rusqlite::Result<()> {
+    let sql = format!(
+        "INSERT OR REPLACE INTO _migrate_applied
+             (set_name, seq, name, checksum, state, applied_at, duration_ms, applied_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, {NOW}, ?6, ?7)"
+    );
+    conn.prepare_cached(&sql)?.execute(params![
+        v.set,
+        v.seq as i64,
+        v.name,
+        v.checksum,
+        state,
+        v.duration_ms as i64,
+        v.applied_by
+    ])?;
+    Ok(())
+}
+
+/// Removes a migration's row (after its `down`).
+pub fn delete_row(conn: &Connection, set: &str, seq: u64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM _migrate_applied WHERE set_name = ?1 AND seq = ?2")?
+        .execute(params![set, seq as i64])?;
+    Ok(())
+}
+
+/// Replaces the recorded checksum of an applied migration.
+pub fn update_checksum(conn: &Connection, set: &str, seq: u64, checksum: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE _migrate_applied SET checksum = ?3 WHERE set_name = ?1 AND seq = ?2",
+        params![set, seq as i64, checksum],
+    )?;
+    Ok(())
+}
+
+/// Stores the schema fingerprint on the highest applied row of the set.
+pub fn set_fingerprint(conn: &Connection, set: &str, fingerprint: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE _migrate_applied SET schema_fingerprint = ?2
+         WHERE set_name = ?1 AND seq = (SELECT max(seq) FROM _migrate_applied WHERE set_name = ?1)",
+        params![set, fingerprint],
+    )?;
+    Ok(())
+}
+
+/// The fingerprint stored on the highest applied row of the set, if any.
+pub fn last_fingerprint(conn: &Connection, set: &str) -> rusqlite::Result<Option<String>> {
+    if !tables_exist(conn)? {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT schema_fingerprint FROM _migrate_applied WHERE set_name = ?1
+         ORDER BY seq DESC LIMIT 1",
+        [set],
+        |row| row.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+/// One event of the history table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// The set.
+    pub set: String,
+    /// The migration, if the event is about one.
+    pub seq: Option<u64>,
+    /// Its name.
+    pub name: Option<String>,
+    /// `up`, `down`, `start`, `accept-checksum`, `run`.
+    pub action: String,
+    /// `ok`, `failed`, `rolled-back`.
+    pub outcome: String,
+    /// Error text or other detail.
+    pub detail: Option<String>,
+    /// How long it took.
+    pub duration_ms: Option<u64>,
+    /// The backup taken before the run, once backups exist.
+    pub backup_path: Option<String>,
+}
+
+/// Appends an event to the history.
+pub fn append_history(conn: &Connection, e: &HistoryEvent, applied_by: &str) -> rusqlite::Result<()> {
+    let sql = format!(
+        "INSERT INTO _migrate_history
+             (at, set_name, seq, name, action, outcome, detail, duration_ms, backup_path, applied_by)
+         VALUES ({NOW}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    );
+    conn.prepare_cached(&sql)?.execute(params![
+        e.set,
+        e.seq.map(|s| s as i64),
+        e.name,
+        e.action,
+        e.outcome,
+        e.detail,
+        e.duration_ms.map(|d| d as i64),
+        e.backup_path,
+        applied_by
+    ])?;
+    Ok(())
+}
+
+/// A history row as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Row id, increasing.
+    pub id: i64,
+    /// When (UTC).
+    pub at: String,
+    /// The event.
+    pub event: HistoryEvent,
+    /// Who wrote it.
+    pub applied_by: String,
+}
+
+/// The history of `set`, oldest first.
+pub fn read_history(conn: &Connection, set: &str) -> Result<Vec<HistoryRow>> {
+    if !tables_exist(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(
+        "SELECT id, at, seq, name, action, outcome, detail, duration_ms, backup_path, applied_by
+         FROM _migrate_history WHERE set_name = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([set], |r| {
+        Ok(HistoryRow {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            event: HistoryEvent {
+                set: set.to_owned(),
+                seq: r.get::<_, Option<i64>>(2)?.map(|s| s as u64),
+                name: r.get(3)?,
+                action: r.get(4)?,
+                outcome: r.get(5)?,
+                detail: r.get(6)?,
+                duration_ms: r.get::<_, Option<i64>>(7)?.map(|d| d.max(0) as u64),
+                backup_path: r.get(8)?,
+            },
+            applied_by: r.get(9)?,
+        })
+    })?;
+    rows.collect::<rusqlite::Result<_>>().map_err(Error::from)
+}
