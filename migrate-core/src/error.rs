@@ -107,7 +107,10 @@ pub enum Error {
         problems: Vec<Problem>,
     },
     /// The database and the binary disagree in a way that needs an operator's decision.
-    #[error("refusing to migrate set {set:?}; nothing was changed:{}", bullet_list(blockers))]
+    #[error(
+        "refusing to migrate set {set:?}; nothing was changed:{}",
+        bullet_list(blockers)
+    )]
     Blocked {
         /// The set.
         set: String,

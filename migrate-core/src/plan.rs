@@ -221,7 +221,9 @@ impl Plan {
             .iter()
             .map(|m| known_entry(m, rows.get(&m.seq).copied(), last_recorded))
             .collect();
-        for row in recorded {
+        // One entry per seq, from the same row the known entries use, even if a table without
+        // a primary key on seq handed us a seq twice.
+        for row in rows.values() {
             if registry.get(row.seq).is_none() {
                 entries.push(PlanEntry {
                     seq: row.seq,
@@ -422,7 +424,11 @@ impl Plan {
     /// assert_eq!(plan.to_revert(DownTarget::To(0), &Policy::default()).unwrap(), [2, 1]);
     /// ```
     pub fn to_revert(&self, target: DownTarget, policy: &Policy) -> Result<Vec<u64>, Error> {
-        self.check(policy)?;
+        // A pending migration, even out of order, is not in the way of a revert.
+        self.check(&Policy {
+            allow_out_of_order: true,
+            ..policy.clone()
+        })?;
         let recorded = self.entries.iter().rev().filter(|e| e.status.is_recorded());
         let chosen: Vec<&PlanEntry> = match target {
             DownTarget::Steps(n) => recorded.take(n).collect(),

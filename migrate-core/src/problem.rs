@@ -96,7 +96,7 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "{seq} {name:?} belongs to set {found:?}, not {expected:?}; each set is loaded \
-                 separately"
+                 separately: leave it out of this list, or move it with `.in_set({expected:?})`"
             ),
         }
     }

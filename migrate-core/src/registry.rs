@@ -188,8 +188,12 @@ mod tests {
 
     #[test]
     fn sorts_by_seq() {
-        let r = Registry::new("default", vec![m(3, "c"), m(1, "a"), m(2, "b")], Validation::strict())
-            .unwrap();
+        let r = Registry::new(
+            "default",
+            vec![m(3, "c"), m(1, "a"), m(2, "b")],
+            Validation::strict(),
+        )
+        .unwrap();
         let names: Vec<&str> = r.migrations().iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
     }
@@ -200,9 +204,24 @@ mod tests {
             vec![m(1, "a"), m(2, "b"), m(2, "b2"), m(5, "e"), m(0, "zero")],
             Validation::strict(),
         );
-        assert!(found.iter().any(|p| matches!(p, Problem::DuplicateSeq { seq: 2, .. })));
-        assert!(found.iter().any(|p| matches!(p, Problem::Gap { before: 2, after: 5, .. })));
-        assert!(found.iter().any(|p| matches!(p, Problem::SeqOutOfRange { seq: 0, .. })));
+        assert!(
+            found
+                .iter()
+                .any(|p| matches!(p, Problem::DuplicateSeq { seq: 2, .. }))
+        );
+        assert!(found.iter().any(|p| matches!(
+            p,
+            Problem::Gap {
+                before: 2,
+                after: 5,
+                ..
+            }
+        )));
+        assert!(
+            found
+                .iter()
+                .any(|p| matches!(p, Problem::SeqOutOfRange { seq: 0, .. }))
+        );
         assert_eq!(found.len(), 3, "{found:?}"); // 0 -> 1 is not a gap; 0 is out of range
     }
 
@@ -211,21 +230,37 @@ mod tests {
         let err = Registry::new("default", vec![m(1, "a"), m(1, "b")], Validation::strict())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("src/a.rs:1") && err.contains("src/b.rs:1"), "{err}");
+        assert!(
+            err.contains("src/a.rs:1") && err.contains("src/b.rs:1"),
+            "{err}"
+        );
     }
 
     #[test]
     fn gaps_can_be_allowed() {
-        assert!(problems(vec![m(10, "a"), m(20, "b")], Validation::strict().allow_gaps()).is_empty());
+        assert!(
+            problems(
+                vec![m(10, "a"), m(20, "b")],
+                Validation::strict().allow_gaps()
+            )
+            .is_empty()
+        );
         let gap = problems(vec![m(1, "a"), m(4, "d")], Validation::strict());
-        assert_eq!(gap[0].to_string().split(';').next().unwrap(), "seqs 2 to 3 are missing before 4 \"d\"");
+        assert_eq!(
+            gap[0].to_string().split(';').next().unwrap(),
+            "seqs 2 to 3 are missing before 4 \"d\""
+        );
     }
 
     #[test]
     fn empty_set_suggests_linking_the_crate() {
         let found = problems(Vec::new(), Validation::strict());
         assert!(matches!(&found[..], [Problem::Empty { .. }]));
-        assert!(found[0].to_string().contains("use your_migrations_crate as _;"));
+        assert!(
+            found[0]
+                .to_string()
+                .contains("use your_migrations_crate as _;")
+        );
     }
 
     #[test]
@@ -235,6 +270,10 @@ mod tests {
             Validation::strict().allow_gaps(),
         );
         assert!(found.iter().any(|p| matches!(p, Problem::WrongSet { .. })));
-        assert!(found.iter().any(|p| matches!(p, Problem::SeqOutOfRange { .. })));
+        assert!(
+            found
+                .iter()
+                .any(|p| matches!(p, Problem::SeqOutOfRange { .. }))
+        );
     }
 }
