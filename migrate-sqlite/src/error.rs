@@ -89,9 +89,7 @@ pub enum Error {
     },
 
     /// A migration failed; its transaction was rolled back.
-    #[error(
-        "migration {seq} {name:?} (set {set:?}) failed: {source}\n{outcome}"
-    )]
+    #[error("migration {seq} {name:?} (set {set:?}) failed: {source}\n{outcome}")]
     MigrationFailed {
         /// Its set.
         set: String,

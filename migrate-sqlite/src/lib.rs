@@ -47,16 +47,17 @@ mod tx;
 pub use error::{Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
 pub use lock::lock_path;
-pub use migrator::{FailurePolicy, Migrator};
-pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
-pub use session::Session;
-pub use tracking::{HistoryEvent, HistoryRow};
+pub use migrate_core::Error as CoreError;
 pub use migrate_core::{
-    AppliedRow, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
+    AppliedRow, Blocker, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
     Registry, RowState, Status, TxMode, Validation,
 };
 pub use migrate_macros::migration;
+pub use migrator::{FailurePolicy, Migrator};
+pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
+pub use session::Session;
 pub use step::{Step, StepFnPtr};
+pub use tracking::{HistoryEvent, HistoryRow};
 pub use tx::Tx;
 
 /// A migration whose steps run on SQLite.

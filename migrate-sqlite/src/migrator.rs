@@ -1,7 +1,7 @@
 //! The migrator's configuration, and opening a database with it.
 
 use crate::session::{Conn, Session};
-use crate::{Error, Migration, Result, registered};
+use crate::{Error, Migration, Result, Step, registered};
 use migrate_core::{DEFAULT_SET, Policy, Registry, Validation};
 use rusqlite::Connection;
 use std::path::Path;
@@ -161,13 +161,16 @@ impl Migrator {
     }
 
     /// Opens (or creates) the database file at `path`.
+    ///
+    /// The migrations are validated first: an invalid set creates no file.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
+        let registry = self.registry()?;
         let path = path.as_ref();
         let conn = Connection::open(path).map_err(|source| Error::Open {
             path: path.to_owned(),
             source,
         })?;
-        self.session(Conn::Owned(conn))
+        self.session(Conn::Owned(conn), registry)
     }
 
     /// Works on a connection the caller already has open.
@@ -183,15 +186,23 @@ impl Migrator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on<'c>(&self, conn: &'c mut Connection) -> Result<Session<'c>> {
-        self.session(Conn::Borrowed(conn))
+        self.session(Conn::Borrowed(conn), self.registry()?)
     }
 
-    fn session<'c>(&self, conn: Conn<'c>) -> Result<Session<'c>> {
+    /// The validated migrations of this migrator's set.
+    fn registry(&self) -> Result<Registry<Step>> {
         let migrations = match &self.migrations {
             Some(list) => list.clone(),
             None => registered(&self.set),
         };
-        let registry = Registry::new(self.set.clone(), migrations, self.validation)?;
+        Ok(Registry::new(
+            self.set.clone(),
+            migrations,
+            self.validation,
+        )?)
+    }
+
+    fn session<'c>(&self, conn: Conn<'c>, registry: Registry<Step>) -> Result<Session<'c>> {
         conn.busy_timeout(self.busy_timeout)
             .map_err(|source| Error::Runner {
                 doing: "setting the busy timeout".into(),

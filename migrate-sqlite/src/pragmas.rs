@@ -18,7 +18,10 @@ impl<'c> PragmaGuard<'c> {
     /// Reads the current values and turns foreign key enforcement off. Must be called in
     /// autocommit mode.
     pub fn foreign_keys_off(conn: &'c Connection) -> rusqlite::Result<Self> {
-        debug_assert!(conn.is_autocommit(), "pragma set inside a transaction is a no-op");
+        debug_assert!(
+            conn.is_autocommit(),
+            "pragma set inside a transaction is a no-op"
+        );
         let foreign_keys = read_flag(conn, "foreign_keys")?;
         let legacy_alter_table = read_flag(conn, "legacy_alter_table")?;
         conn.execute_batch("PRAGMA foreign_keys = OFF")?;

@@ -68,7 +68,11 @@ pub struct RunReport {
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = |seq: Option<u64>| seq.map_or("no migration".to_owned(), |s| format!("seq {s}"));
-        let ups = self.steps.iter().filter(|s| s.direction == Direction::Up).count();
+        let ups = self
+            .steps
+            .iter()
+            .filter(|s| s.direction == Direction::Up)
+            .count();
         let downs = self.steps.len() - ups;
         let mut parts = Vec::new();
         if ups > 0 {
@@ -78,7 +82,10 @@ impl fmt::Display for RunReport {
             parts.push(format!("reverted {downs} migration{}", plural(downs)));
         }
         if !self.accepted_checksums.is_empty() {
-            parts.push(format!("accepted new checksums of {:?}", self.accepted_checksums));
+            parts.push(format!(
+                "accepted new checksums of {:?}",
+                self.accepted_checksums
+            ));
         }
         if parts.is_empty() {
             return write!(f, "set {:?}: up to date at {}", self.set, at(self.after));

@@ -6,7 +6,9 @@ use crate::lock::FileLock;
 use crate::pragmas::PragmaGuard;
 use crate::report::{Direction, RunReport, StepReport};
 use crate::tracking::{self, HistoryEvent, RowValues};
-use crate::{Error, FailurePolicy, Migration, Migrator, Result, Step, Tx, fingerprint, foreign_keys};
+use crate::{
+    Error, FailurePolicy, Migration, Migrator, Result, Step, Tx, fingerprint, foreign_keys,
+};
 use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -52,7 +54,8 @@ pub fn run(
     let _lock = path
         .map(|p| FileLock::acquire(p, config.busy_timeout))
         .transpose()?;
-    let guard = PragmaGuard::foreign_keys_off(conn).map_err(runner_error(&label, "switching foreign keys off"))?;
+    let guard = PragmaGuard::foreign_keys_off(conn)
+        .map_err(runner_error(&label, "switching foreign keys off"))?;
     let batch = Batch {
         conn,
         registry,
@@ -61,9 +64,10 @@ pub fn run(
         applied_by: config.applied_by(),
     };
     let result = batch.run(op, started);
-    let restored = guard
-        .restore()
-        .map_err(runner_error(&label, "restoring foreign_keys and legacy_alter_table"));
+    let restored = guard.restore().map_err(runner_error(
+        &label,
+        "restoring foreign_keys and legacy_alter_table",
+    ));
     let report = result?;
     restored?;
     Ok(report)
@@ -89,7 +93,10 @@ fn nothing_to_apply(
 ) -> Result<Option<RunReport>> {
     let plan = read_plan(conn, registry)?;
     let accepting = config.policy.accepted_checksums.iter().any(|seq| {
-        matches!(plan.entry(*seq).map(|e| &e.status), Some(Status::Modified { .. }))
+        matches!(
+            plan.entry(*seq).map(|e| &e.status),
+            Some(Status::Modified { .. })
+        )
     });
     match plan.to_apply(target, &config.policy) {
         Ok(seqs) if seqs.is_empty() && !accepting => Ok(Some(RunReport {
@@ -170,7 +177,9 @@ impl Batch<'_> {
             }
         }
         self.finish_run()?;
-        let after = read_plan(self.conn, self.registry).ok().and_then(|p| p.current());
+        let after = read_plan(self.conn, self.registry)
+            .ok()
+            .and_then(|p| p.current());
         Ok(RunReport {
             set: self.registry.set().to_owned(),
             steps: done,
@@ -191,8 +200,18 @@ impl Batch<'_> {
             .collect();
         let plan = Plan::new(self.registry, &rows);
         let policy = &self.config.policy;
-        let up = |seqs: Vec<u64>| seqs.into_iter().map(|seq| Job { seq, direction: Direction::Up });
-        let down = |seqs: Vec<u64>| seqs.into_iter().map(|seq| Job { seq, direction: Direction::Down });
+        let up = |seqs: Vec<u64>| {
+            seqs.into_iter().map(|seq| Job {
+                seq,
+                direction: Direction::Up,
+            })
+        };
+        let down = |seqs: Vec<u64>| {
+            seqs.into_iter().map(|seq| Job {
+                seq,
+                direction: Direction::Down,
+            })
+        };
         let jobs: Vec<Job> = match op {
             Operation::Up(target) => up(plan.to_apply(target, policy)?).collect(),
             Operation::Down(target) => down(plan.to_revert(target, policy)?).collect(),
@@ -209,8 +228,11 @@ impl Batch<'_> {
     fn accept_checksums(&self, plan: &Plan) -> Result<Vec<u64>> {
         let mut accepted = Vec::new();
         for &seq in &self.config.policy.accepted_checksums {
-            let Some(entry) = plan.entry(seq) else { continue };
-            let (Status::Modified { recorded }, Some(current)) = (&entry.status, entry.checksum) else {
+            let Some(entry) = plan.entry(seq) else {
+                continue;
+            };
+            let (Status::Modified { recorded }, Some(current)) = (&entry.status, entry.checksum)
+            else {
                 continue;
             };
             let current = current.to_string();
@@ -223,7 +245,10 @@ impl Batch<'_> {
                 detail: Some(format!("checksum {recorded} replaced by {current}")),
                 ..self.event()
             })?;
-            log::warn!("accepted the new checksum of {seq} {:?}: {recorded} -> {current}", entry.name);
+            log::warn!(
+                "accepted the new checksum of {seq} {:?}: {recorded} -> {current}",
+                entry.name
+            );
             accepted.push(seq);
         }
         Ok(accepted)
@@ -231,16 +256,22 @@ impl Batch<'_> {
 
     /// A transactional migration: its own savepoint, checks, tracking row.
     fn in_savepoint(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
-        self.sql("SAVEPOINT migrate_step", "opening the migration's savepoint")
-            .map_err(Failure::kept)?;
+        self.sql(
+            "SAVEPOINT migrate_step",
+            "opening the migration's savepoint",
+        )
+        .map_err(Failure::kept)?;
         let started = Instant::now();
         let result = self
             .run_step(m, job)
             .and_then(|()| self.check_foreign_keys())
             .and_then(|()| self.record(m, job, started.elapsed()));
         if !self.conn.is_autocommit() && result.is_ok() {
-            self.sql("RELEASE migrate_step", "releasing the migration's savepoint")
-                .map_err(Failure::kept)?;
+            self.sql(
+                "RELEASE migrate_step",
+                "releasing the migration's savepoint",
+            )
+            .map_err(Failure::kept)?;
             return Ok(self.step_report(m, job, started.elapsed()));
         }
         if self.conn.is_autocommit() {
@@ -250,7 +281,10 @@ impl Batch<'_> {
             });
         }
         let error = result.expect_err("success returned above");
-        if let Err(e) = self.conn.execute_batch("ROLLBACK TO migrate_step; RELEASE migrate_step") {
+        if let Err(e) = self
+            .conn
+            .execute_batch("ROLLBACK TO migrate_step; RELEASE migrate_step")
+        {
             log::error!("cannot roll back the savepoint of {}: {e}", m.label());
         }
         Err(Failure::kept(error))
@@ -260,7 +294,10 @@ impl Batch<'_> {
     /// started, runs in autocommit mode, and is recorded as applied only when it finished.
     fn outside_transaction(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
         let step = || -> Result<()> {
-            self.sql("RELEASE migrate_batch; COMMIT", "committing before a non-transactional migration")?;
+            self.sql(
+                "RELEASE migrate_batch; COMMIT",
+                "committing before a non-transactional migration",
+            )?;
             self.begin()?;
             tracking::insert_started(self.conn, &self.row_values(m, Duration::ZERO))?;
             self.history(HistoryEvent {
@@ -270,10 +307,16 @@ impl Batch<'_> {
                 outcome: "started".into(),
                 ..self.event()
             })?;
-            self.sql("COMMIT", "recording the non-transactional migration as started")?;
+            self.sql(
+                "COMMIT",
+                "recording the non-transactional migration as started",
+            )?;
             Ok(())
         };
-        step().map_err(|error| Failure { error, transaction_lost: true })?;
+        step().map_err(|error| Failure {
+            error,
+            transaction_lost: true,
+        })?;
         let started = Instant::now();
         let ran = self.run_step(m, job);
         if !self.conn.is_autocommit() {
@@ -301,7 +344,10 @@ impl Batch<'_> {
                 if !self.conn.is_autocommit() {
                     let _ = self.conn.execute_batch("ROLLBACK");
                 }
-                Err(Failure { error, transaction_lost: true })
+                Err(Failure {
+                    error,
+                    transaction_lost: true,
+                })
             }
         }
     }
@@ -310,7 +356,10 @@ impl Batch<'_> {
     fn run_step(&self, m: &Migration, job: Job) -> Result<()> {
         let step: &Step = match job.direction {
             Direction::Up => &m.up,
-            Direction::Down => m.down.as_ref().expect("the plan only reverts reversible migrations"),
+            Direction::Down => m
+                .down
+                .as_ref()
+                .expect("the plan only reverts reversible migrations"),
         };
         let tx = Tx::new(self.conn, m.seq, &m.name);
         let in_transaction = !self.conn.is_autocommit();
@@ -364,7 +413,11 @@ impl Batch<'_> {
     fn store_schema(&self) -> Result<()> {
         let objects = fingerprint::objects(self.conn)?;
         fingerprint::store(self.conn, &objects)?;
-        tracking::set_fingerprint(self.conn, self.registry.set(), &fingerprint::fingerprint(&objects))?;
+        tracking::set_fingerprint(
+            self.conn,
+            self.registry.set(),
+            &fingerprint::fingerprint(&objects),
+        )?;
         Ok(())
     }
 
@@ -397,8 +450,19 @@ impl Batch<'_> {
             };
             let recorded = self
                 .history(self.failure_event(m, job, &detail))
-                .and_then(|()| if kept.is_empty() { Ok(()) } else { self.store_schema() })
-                .and_then(|()| self.sql("RELEASE migrate_batch; COMMIT", "committing the failure record"));
+                .and_then(|()| {
+                    if kept.is_empty() {
+                        Ok(())
+                    } else {
+                        self.store_schema()
+                    }
+                })
+                .and_then(|()| {
+                    self.sql(
+                        "RELEASE migrate_batch; COMMIT",
+                        "committing the failure record",
+                    )
+                });
             if let Err(e) = recorded {
                 log::error!("cannot record the failure of {}: {e}", m.label());
                 self.rollback_all();
@@ -448,10 +512,12 @@ impl Batch<'_> {
     fn begin(&self) -> Result<()> {
         match self.conn.execute_batch("BEGIN IMMEDIATE") {
             Ok(()) => Ok(()),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(Error::Locked {
-                path: self.label.to_owned(),
-                waited_ms: self.config.busy_timeout.as_millis() as u64,
-            }),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+                Err(Error::Locked {
+                    path: self.label.to_owned(),
+                    waited_ms: self.config.busy_timeout.as_millis() as u64,
+                })
+            }
             Err(e) => Err(runner_error(self.label, "BEGIN IMMEDIATE")(e)),
         }
     }
@@ -465,7 +531,9 @@ impl Batch<'_> {
     }
 
     fn sql(&self, sql: &str, doing: &str) -> Result<()> {
-        self.conn.execute_batch(sql).map_err(runner_error(self.label, doing))
+        self.conn
+            .execute_batch(sql)
+            .map_err(runner_error(self.label, doing))
     }
 
     fn history(&self, event: HistoryEvent) -> Result<()> {
@@ -530,7 +598,10 @@ fn rolled_back_outcome(m: &Migration, job: Job, kept: &[u64], before: Option<u64
              applied ({}). Nothing needs restoring; {retry}.",
             m.label(),
             kept.len(),
-            kept.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            kept.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }
@@ -541,7 +612,11 @@ fn lost_transaction_outcome(m: &Migration, committed: &[u64]) -> String {
     } else {
         format!(
             " Migrations {} were committed before it and stay applied.",
-            committed.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            committed
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     if m.mode == TxMode::NonTransactional {

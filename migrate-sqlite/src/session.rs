@@ -57,10 +57,7 @@ pub struct Session<'c> {
 
 impl<'c> Session<'c> {
     pub(crate) fn new(conn: Conn<'c>, registry: Registry<Step>, config: Migrator) -> Self {
-        let path = conn
-            .path()
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from);
+        let path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
         Session {
             conn,
             registry,

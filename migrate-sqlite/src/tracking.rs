@@ -153,7 +153,12 @@ pub fn delete_row(conn: &Connection, set: &str, seq: u64) -> rusqlite::Result<()
 }
 
 /// Replaces the recorded checksum of an applied migration.
-pub fn update_checksum(conn: &Connection, set: &str, seq: u64, checksum: &str) -> rusqlite::Result<()> {
+pub fn update_checksum(
+    conn: &Connection,
+    set: &str,
+    seq: u64,
+    checksum: &str,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE _migrate_applied SET checksum = ?3 WHERE set_name = ?1 AND seq = ?2",
         params![set, seq as i64, checksum],
@@ -208,7 +213,11 @@ pub struct HistoryEvent {
 }
 
 /// Appends an event to the history.
-pub fn append_history(conn: &Connection, e: &HistoryEvent, applied_by: &str) -> rusqlite::Result<()> {
+pub fn append_history(
+    conn: &Connection,
+    e: &HistoryEvent,
+    applied_by: &str,
+) -> rusqlite::Result<()> {
     let sql = format!(
         "INSERT INTO _migrate_history
              (at, set_name, seq, name, action, outcome, detail, duration_ms, backup_path, applied_by)

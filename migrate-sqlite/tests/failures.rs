@@ -1,0 +1,212 @@
+//! Failing migrations: what is rolled back, what is kept, what is recorded, and that the
+//! connection's settings are put back on every path.
+
+mod common;
+use common::*;
+use migrate_sqlite::{Error, FailurePolicy, Migration, Step};
+use rusqlite::Connection;
+
+fn failing(seq: u64) -> Migration {
+    Migration::new(
+        seq,
+        "broken",
+        Step::sql("CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1)"),
+    )
+}
+
+fn with_failure_at(seq: u64, total: u64) -> Vec<Migration> {
+    let mut list: Vec<Migration> = tables(total).into_iter().filter(|m| m.seq != seq).collect();
+    list.push(failing(seq));
+    list
+}
+
+#[test]
+fn all_or_nothing_rolls_back_the_whole_run() {
+    let db = temp_db();
+    migrator(tables(1)).open(&db.path).unwrap().up().unwrap();
+    let before = dump(&db.path);
+
+    let err = migrator(with_failure_at(3, 4))
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("migration 3 \"broken\""), "{text}");
+    assert!(text.contains("no such table: no_such_table"), "{text}");
+    assert!(text.contains("as it was before the run (seq 1)"), "{text}");
+    assert!(matches!(err, Error::MigrationFailed { seq: 3, .. }));
+
+    // Same schema and rows, plus one history row saying what failed.
+    let after = dump(&db.path);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1]);
+    assert!(!table_exists(&conn, "t2") && !table_exists(&conn, "half_done"));
+    let (outcome, detail): (String, String) = conn
+        .query_row(
+            "SELECT outcome, detail FROM _migrate_history ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(outcome, "failed");
+    assert!(detail.contains("no_such_table"));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn keep_applied_keeps_what_succeeded_before_the_failure() {
+    let db = temp_db();
+    let err = migrator(with_failure_at(3, 4))
+        .failure_policy(FailurePolicy::KeepApplied)
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(err.to_string().contains("stay applied (1, 2)"), "{err}");
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2]);
+    assert!(table_exists(&conn, "t2"));
+    assert!(!table_exists(&conn, "half_done") && !table_exists(&conn, "t4"));
+}
+
+#[test]
+fn a_panicking_migration_is_rolled_back_and_reported() {
+    let db = temp_db();
+    let mut list = tables(1);
+    list.push(Migration::new(
+        2,
+        "panics",
+        Step::new(|tx| {
+            tx.execute_batch("CREATE TABLE before_panic (x)")?;
+            panic!("boom in migration");
+        }),
+    ));
+    let mut conn = Connection::open(&db.path).unwrap();
+    let err = migrate_sqlite::Migrator::new()
+        .with_migrations(list)
+        .on(&mut conn)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("panicked: boom in migration"),
+        "{err}"
+    );
+    assert!(!table_exists(&conn, "before_panic") && !table_exists(&conn, "t1"));
+    assert!(conn.is_autocommit());
+    assert_eq!(
+        pragma(&conn, "foreign_keys"),
+        1,
+        "foreign_keys restored after a panic"
+    );
+}
+
+#[test]
+fn a_migration_that_commits_by_itself_is_detected() {
+    let db = temp_db();
+    let mut list = tables(1);
+    list.push(Migration::new(
+        2,
+        "commits",
+        Step::sql("CREATE TABLE sneaky (x); COMMIT;"),
+    ));
+    let mut conn = Connection::open(&db.path).unwrap();
+    let err = migrate_sqlite::Migrator::new()
+        .with_migrations(list)
+        .on(&mut conn)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("ended the runner's transaction"), "{text}");
+    assert!(text.contains("migrate restore"), "{text}");
+    // The failure is on record, and the migration is not recorded as applied.
+    assert!(!applied_seqs(&conn).contains(&2));
+    let failed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM _migrate_history WHERE seq = 2 AND outcome = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(failed, 1);
+    assert_eq!(pragma(&conn, "foreign_keys"), 1);
+}
+
+#[test]
+fn a_migration_that_rolls_back_by_itself_is_detected() {
+    let db = temp_db();
+    let list = vec![Migration::new(
+        1,
+        "rolls_back",
+        Step::sql("CREATE TABLE x (a); ROLLBACK;"),
+    )];
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    assert!(
+        err.to_string().contains("ended the runner's transaction"),
+        "{err}"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    assert!(!table_exists(&conn, "x"));
+    assert!(applied_seqs(&conn).is_empty());
+}
+
+#[test]
+fn a_foreign_key_violation_fails_the_migration_before_its_row_is_written() {
+    let db = temp_db();
+    let list = vec![
+        sql(
+            1,
+            "schema",
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));",
+            "DROP TABLE child; DROP TABLE parent;",
+        ),
+        Migration::new(2, "orphan", Step::sql("INSERT INTO child VALUES (1, 42)")),
+    ];
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("foreign key violation"), "{text}");
+    assert!(text.contains("child rowid 1 -> parent"), "{text}");
+    let conn = Connection::open(&db.path).unwrap();
+    assert!(applied_seqs(&conn).is_empty());
+    assert!(!table_exists(&conn, "child"));
+}
+
+#[test]
+fn settings_are_restored_after_a_failure() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    let list = vec![Migration::new(
+        1,
+        "legacy",
+        Step::sql("PRAGMA legacy_alter_table = ON; CREATE TABLE t (x); SELECT * FROM missing;"),
+    )];
+    let _ = migrate_sqlite::Migrator::new()
+        .with_migrations(list)
+        .on(&mut conn)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert_eq!(pragma(&conn, "foreign_keys"), 0, "the caller's OFF is kept");
+    assert_eq!(pragma(&conn, "legacy_alter_table"), 0);
+}
+
+#[test]
+fn legacy_alter_table_set_by_a_migration_does_not_leak() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    let list = vec![Migration::new(
+        1,
+        "legacy",
+        Step::sql("PRAGMA legacy_alter_table = ON"),
+    )];
+    migrate_sqlite::Migrator::new()
+        .with_migrations(list)
+        .on(&mut conn)
+        .unwrap()
+        .up()
+        .unwrap();
+    assert_eq!(pragma(&conn, "legacy_alter_table"), 0);
+    assert_eq!(pragma(&conn, "foreign_keys"), 1);
+}

@@ -1,0 +1,111 @@
+//! The cascade trap: rebuilding a parent table whose children reference it with
+//! `ON DELETE CASCADE`. Inside a transaction `PRAGMA foreign_keys = OFF` is a no-op, so a runner
+//! that switches it there loses every child row; this one switches it before `BEGIN`.
+
+mod common;
+use common::*;
+use migrate_sqlite::{Flags, Migration, Step};
+use rusqlite::Connection;
+
+const SCHEMA: &str = "
+    CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT);
+    CREATE TABLE books (
+        id INTEGER PRIMARY KEY,
+        author_id INTEGER NOT NULL REFERENCES authors(id) ON DELETE CASCADE,
+        title TEXT
+    );
+    INSERT INTO authors VALUES (1, 'Le Guin'), (2, 'Herbert');
+    INSERT INTO books VALUES (1, 1, 'The Dispossessed'), (2, 1, 'Lathe of Heaven'), (3, 2, 'Dune');
+";
+
+/// SQLite's 12-step rebuild: add NOT NULL to authors.name.
+const REBUILD: &str = "
+    CREATE TABLE authors_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');
+    INSERT INTO authors_new (id, name) SELECT id, coalesce(name, '') FROM authors;
+    DROP TABLE authors;
+    ALTER TABLE authors_new RENAME TO authors;
+";
+
+fn book_count(conn: &Connection) -> i64 {
+    conn.query_row("SELECT count(*) FROM books", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn the_trap_is_real_when_foreign_keys_are_switched_inside_a_transaction() {
+    let db = temp_db();
+    let conn = Connection::open(&db.path).unwrap();
+    conn.execute_batch(SCHEMA).unwrap();
+    assert_eq!(
+        pragma(&conn, "foreign_keys"),
+        1,
+        "bundled SQLite enforces foreign keys"
+    );
+    // What a naive runner does: the pragma inside the transaction is silently ignored.
+    conn.execute_batch(&format!(
+        "BEGIN; PRAGMA foreign_keys = OFF; {REBUILD} COMMIT;"
+    ))
+    .unwrap();
+    assert_eq!(book_count(&conn), 0, "every child row was cascade-deleted");
+}
+
+#[test]
+fn children_survive_a_parent_rebuild() {
+    let db = temp_db();
+    let list = vec![
+        Migration::new(1, "schema", Step::sql(SCHEMA)),
+        Migration::new(2, "rebuild_authors", Step::sql(REBUILD))
+            .with_flags(Flags::NONE.with_rebuilds_tables(true)),
+    ];
+    let mut conn = Connection::open(&db.path).unwrap();
+    migrate_sqlite::Migrator::new()
+        .with_migrations(list)
+        .on(&mut conn)
+        .unwrap()
+        .up()
+        .unwrap();
+    assert_eq!(book_count(&conn), 3);
+    let violations: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(violations, 0);
+    assert_eq!(
+        pragma(&conn, "foreign_keys"),
+        1,
+        "enforcement is back on afterwards"
+    );
+    // Enforcement really is on again: an orphan is refused.
+    assert!(
+        conn.execute("INSERT INTO books VALUES (9, 99, 'orphan')", [])
+            .is_err()
+    );
+}
+
+#[test]
+fn a_rebuild_that_drops_referenced_rows_is_refused_and_rolled_back() {
+    let db = temp_db();
+    migrator(vec![Migration::new(1, "schema", Step::sql(SCHEMA))])
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap();
+    let before = dump(&db.path);
+    let lossy = "
+        CREATE TABLE authors_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        INSERT INTO authors_new SELECT id, name FROM authors WHERE id = 1;
+        DROP TABLE authors;
+        ALTER TABLE authors_new RENAME TO authors;
+    ";
+    let list = vec![
+        Migration::new(1, "schema", Step::sql(SCHEMA)),
+        Migration::new(2, "lossy_rebuild", Step::sql(lossy)),
+    ];
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    assert!(
+        err.to_string().contains("books rowid 3 -> authors"),
+        "{err}"
+    );
+    assert_eq!(dump(&db.path), before);
+}

@@ -1,0 +1,86 @@
+//! `transaction = false` migrations: recorded as started first, run in autocommit mode, and a
+//! started-but-unfinished one stops later runs until someone decides.
+
+mod common;
+use common::*;
+use migrate_sqlite::{Migration, Status, Step, TxMode};
+use rusqlite::Connection;
+
+fn vacuum(seq: u64) -> Migration {
+    Migration::new(seq, "vacuum", Step::sql("VACUUM")).with_mode(TxMode::NonTransactional)
+}
+
+#[test]
+fn a_statement_that_refuses_transactions_runs_in_a_non_transactional_migration() {
+    let db = temp_db();
+    let mut list = tables(2);
+    list.push(vacuum(3));
+    list.extend(tables(4).into_iter().skip(3));
+    let report = migrator(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(report.steps.len(), 4);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3, 4]);
+    let actions: Vec<String> = conn
+        .prepare("SELECT action FROM _migrate_history WHERE seq = 3 ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(actions, ["start-up", "up"]);
+}
+
+#[test]
+fn vacuum_inside_a_transactional_migration_fails_cleanly() {
+    let db = temp_db();
+    let list = vec![Migration::new(1, "vacuum_in_tx", Step::sql("VACUUM"))];
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    assert!(
+        err.to_string().contains("VACUUM from within a transaction"),
+        "{err}"
+    );
+    assert!(applied_seqs(&Connection::open(&db.path).unwrap()).is_empty());
+}
+
+#[test]
+fn a_failed_non_transactional_migration_stays_started_and_blocks_later_runs() {
+    let db = temp_db();
+    let broken = Migration::new(
+        2,
+        "backfill",
+        Step::sql("CREATE TABLE partial (x); INSERT INTO missing VALUES (1);"),
+    )
+    .with_mode(TxMode::NonTransactional);
+    let mut list = tables(1);
+    list.push(broken);
+    list.extend(tables(3).into_iter().skip(2));
+
+    let err = migrator(list.clone())
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("stays recorded as started"), "{text}");
+    assert!(
+        text.contains("migrate restore") && text.contains("migrate resolve 2"),
+        "{text}"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    // 1 was committed before it; its partial work is there; 3 never ran.
+    assert_eq!(applied_seqs(&conn), [1]);
+    assert!(table_exists(&conn, "partial") && !table_exists(&conn, "t3"));
+
+    let before = bytes(&db.path);
+    let mut session = migrator(list).open(&db.path).unwrap();
+    let refusal = session.up().unwrap_err().to_string();
+    assert!(
+        refusal.contains(
+            "2 \"backfill\" is a non-transactional migration that started and never finished"
+        ),
+        "{refusal}"
+    );
+    assert_eq!(session.status().unwrap().lines[1].status, Status::Started);
+    drop(session);
+    assert_eq!(bytes(&db.path), before, "the refusal changed the file");
+}
