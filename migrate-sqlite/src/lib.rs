@@ -38,6 +38,7 @@ mod lock;
 mod migrator;
 mod pragmas;
 mod report;
+mod resolve;
 mod runner;
 mod session;
 mod step;
@@ -55,6 +56,7 @@ pub use migrate_core::{
 pub use migrate_macros::migration;
 pub use migrator::{FailurePolicy, Migrator};
 pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
+pub use resolve::Resolution;
 pub use session::Session;
 pub use step::{Step, StepFnPtr};
 pub use tracking::{HistoryEvent, HistoryRow};

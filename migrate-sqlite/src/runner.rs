@@ -303,7 +303,7 @@ impl Batch<'_> {
             self.history(HistoryEvent {
                 seq: Some(m.seq),
                 name: Some(m.name.clone()),
-                action: format!("start-{}", job.direction),
+                action: format!("{}-started", job.direction),
                 outcome: "started".into(),
                 ..self.event()
             })?;

@@ -2,6 +2,7 @@
 
 use crate::fingerprint::{self, SchemaDiff};
 use crate::report::{StatusLine, StatusReport};
+use crate::resolve::{self, Resolution};
 use crate::runner::{self, Operation};
 use crate::tracking::{self, HistoryRow};
 use crate::{Migration, Migrator, Result, RunReport, Step};
@@ -89,6 +90,32 @@ impl<'c> Session<'c> {
     /// Reverts the last applied migration and applies it again, in one transaction.
     pub fn redo(&mut self) -> Result<RunReport> {
         self.run(Operation::Redo)
+    }
+
+    /// Settles a non-transactional migration that started and never finished, after you
+    /// checked the database: [`Resolution::Applied`] records it as done,
+    /// [`Resolution::NotApplied`] forgets it so the next `up` runs it again. Recorded in the
+    /// history.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let mut db = Migrator::new()
+    /// #     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    /// #     .on(&mut conn)?;
+    /// // Only a started-and-unfinished migration can be resolved.
+    /// assert!(db.resolve(1, Resolution::Applied).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resolve(&mut self, seq: u64, resolution: Resolution) -> Result<()> {
+        resolve::resolve(
+            &self.conn,
+            self.path.as_deref(),
+            self.registry.set(),
+            &self.config,
+            seq,
+            resolution,
+        )
     }
 
     fn run(&mut self, op: Operation) -> Result<RunReport> {

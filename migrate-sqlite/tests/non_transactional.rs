@@ -27,7 +27,7 @@ fn a_statement_that_refuses_transactions_runs_in_a_non_transactional_migration()
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(actions, ["start-up", "up"]);
+    assert_eq!(actions, ["up-started", "up"]);
 }
 
 #[test]
@@ -83,4 +83,34 @@ fn a_failed_non_transactional_migration_stays_started_and_blocks_later_runs() {
     assert_eq!(session.status().unwrap().lines[1].status, Status::Started);
     drop(session);
     assert_eq!(bytes(&db.path), before, "the refusal changed the file");
+}
+
+#[test]
+fn resolving_a_started_migration_unblocks_the_next_run() {
+    let db = temp_db();
+    let flaky = |fail: bool| {
+        Migration::new(
+            1,
+            "backfill",
+            Step::new(move |tx| {
+                tx.execute_batch("CREATE TABLE IF NOT EXISTS filled (x)")?;
+                if fail {
+                    return Err(migrate_sqlite::Error::msg("network hiccup"));
+                }
+                Ok(())
+            }),
+        )
+        .with_mode(TxMode::NonTransactional)
+    };
+    migrator(vec![flaky(true)]).open(&db.path).unwrap().up().unwrap_err();
+
+    let mut session = migrator(vec![flaky(false)]).open(&db.path).unwrap();
+    assert!(session.up().is_err(), "blocked while started");
+    session.resolve(1, migrate_sqlite::Resolution::NotApplied).unwrap();
+    session.up().unwrap();
+    assert_eq!(session.status().unwrap().lines[0].status, Status::Applied);
+    let actions: Vec<String> = session.history().unwrap().into_iter().map(|h| h.event.action).collect();
+    assert_eq!(actions, ["up-started", "up", "resolve", "up-started", "up"]);
+    // Resolving an applied migration is refused.
+    assert!(session.resolve(1, migrate_sqlite::Resolution::Applied).is_err());
 }
