@@ -6,14 +6,15 @@ use syn::spanned::Spanned;
 use syn::{Item, ItemFn, ItemMod};
 
 pub enum Input {
-    Fn(ItemFn),
+    /// Boxed: an `ItemFn` is much larger than an `ItemMod`.
+    Fn(Box<ItemFn>),
     Mod(ItemMod),
 }
 
 pub fn parse(item: TokenStream) -> syn::Result<Input> {
     let item: Item = syn::parse2(item)?;
     match item {
-        Item::Fn(f) => Ok(Input::Fn(f)),
+        Item::Fn(f) => Ok(Input::Fn(Box::new(f))),
         Item::Mod(m) if m.content.is_some() => Ok(Input::Mod(m)),
         Item::Mod(m) => Err(syn::Error::new(
             m.semi.span(),

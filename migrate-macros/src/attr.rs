@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::{LitBool, LitInt, LitStr, Path, Token};
 
 /// Largest seq: it must fit a signed 64-bit database integer.
@@ -46,7 +46,10 @@ pub fn parse(args: TokenStream) -> syn::Result<Args> {
 fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta) -> syn::Result<()> {
     if slot.is_some() {
         let key = path_text(&meta.path);
-        return Err(meta.error(format!("duplicate key `{key}`: give it once")));
+        return Err(syn::Error::new_spanned(
+            &meta.path,
+            format!("duplicate key `{key}`: give each key once"),
+        ));
     }
     *slot = Some(value);
     Ok(())
@@ -65,33 +68,42 @@ impl Builder {
                 set_once(&mut self.seq, seq, &meta)
             }
             "name" => {
-                let name = parse_text(&meta, "name")?;
+                let name = parse_text(&meta, "name", "create_users")?;
                 set_once(&mut self.name, name, &meta)
             }
             "set" => {
-                let set = parse_text(&meta, "set")?;
+                let set = parse_text(&meta, "set", "billing")?;
                 check_set_name(&set)?;
                 set_once(&mut self.set, set, &meta)
             }
             "transaction" => {
-                let on: LitBool = meta.value()?.parse()?;
+                let on: LitBool = value(
+                    &meta,
+                    "`transaction` takes `true` or `false`, like `transaction = false`",
+                )?;
                 set_once(&mut self.transaction, on.value, &meta)
             }
             "down" => {
-                let path: Path = meta.value()?.parse()?;
+                let path: Path = value(
+                    &meta,
+                    "`down` takes the name of the reverse function, like `down = drop_users`",
+                )?;
                 let span = meta.path.segments[0].ident.span();
                 set_once(&mut self.down, (path, span), &meta)
             }
             "destructive" => {
-                let on = parse_flag(&meta)?;
+                let on = parse_flag(&meta, "destructive")?;
                 set_once(&mut self.destructive, on, &meta)
             }
             "rebuild" => {
-                let on = parse_flag(&meta)?;
+                let on = parse_flag(&meta, "rebuild")?;
                 set_once(&mut self.rebuild, on, &meta)
             }
             "crate" => {
-                let path: Path = meta.value()?.parse()?;
+                let path: Path = value(
+                    &meta,
+                    "`crate` takes the path of the backend crate, like `crate = ::migrate_sqlite`",
+                )?;
                 set_once(&mut self.krate, path, &meta)
             }
             _ => Err(meta.error(format!("unknown key `{key}`; the keys are: {KEYS}"))),
@@ -122,29 +134,51 @@ impl Builder {
     }
 }
 
+/// The value after `key =`, parsed as `T`; `expected` says what the key takes, for both a
+/// missing `=` (pointing at the key) and a value of the wrong kind (pointing at the value).
+fn value<T: Parse>(meta: &ParseNestedMeta, expected: &str) -> syn::Result<T> {
+    equals(meta, expected)?
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), expected))
+}
+
+/// The input after `key =`.
+fn equals<'a>(meta: &'a ParseNestedMeta, expected: &str) -> syn::Result<ParseStream<'a>> {
+    if !meta.input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(&meta.path, expected));
+    }
+    meta.value()
+}
+
 fn parse_seq(meta: &ParseNestedMeta) -> syn::Result<(u64, Span)> {
-    let input = meta.value()?;
+    const EXPECTED: &str = "`seq` must be an integer literal, like `seq = 1`";
+    let input = equals(meta, EXPECTED)?;
     if input.peek(Token![-]) {
         let minus: Token![-] = input.parse()?;
         let lit: LitInt = input.parse()?;
-        let span = minus.span.join(lit.span()).unwrap_or(lit.span());
-        return Err(syn::Error::new(
-            span,
+        // Spanned from `-` to the digits: `Span::join` is unavailable on stable.
+        return Err(syn::Error::new_spanned(
+            quote::quote!(#minus #lit),
             "`seq` must be a positive integer; sequences start at 1",
         ));
     }
-    let lit: LitInt = input.parse().map_err(|e| {
-        syn::Error::new(e.span(), "`seq` must be an integer literal, like `seq = 1`")
-    })?;
+    let lit: LitInt = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), EXPECTED))?;
     let too_large = || {
         syn::Error::new(
             lit.span(),
-            format!("`seq` is too large: the largest is {MAX_SEQ} (it must fit a signed 64-bit integer)"),
+            format!(
+                "`seq` is too large: the largest is {MAX_SEQ} (it must fit a signed 64-bit integer)"
+            ),
         )
     };
     let seq: u64 = lit.base10_parse().map_err(|_| too_large())?;
     if seq == 0 {
-        return Err(syn::Error::new(lit.span(), "`seq` starts at 1; 0 means \"no migration applied\""));
+        return Err(syn::Error::new(
+            lit.span(),
+            "`seq` starts at 1; 0 means \"no migration applied\"",
+        ));
     }
     if seq > MAX_SEQ {
         return Err(too_large());
@@ -152,11 +186,17 @@ fn parse_seq(meta: &ParseNestedMeta) -> syn::Result<(u64, Span)> {
     Ok((seq, lit.span()))
 }
 
-fn parse_text(meta: &ParseNestedMeta, key: &str) -> syn::Result<LitStr> {
-    let lit: LitStr = meta.value()?.parse()?;
+fn parse_text(meta: &ParseNestedMeta, key: &str, example: &str) -> syn::Result<LitStr> {
+    let lit: LitStr = value(
+        meta,
+        &format!("`{key}` takes a string literal, like `{key} = \"{example}\"`"),
+    )?;
     let text = lit.value();
     if text.trim().is_empty() {
-        return Err(syn::Error::new(lit.span(), format!("`{key}` cannot be empty")));
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`{key}` cannot be empty"),
+        ));
     }
     if text.chars().any(char::is_control) {
         return Err(syn::Error::new(
@@ -183,9 +223,12 @@ fn check_set_name(lit: &LitStr) -> syn::Result<()> {
 }
 
 /// `destructive` alone means true; `destructive = false` is allowed too.
-fn parse_flag(meta: &ParseNestedMeta) -> syn::Result<bool> {
+fn parse_flag(meta: &ParseNestedMeta, key: &str) -> syn::Result<bool> {
     if meta.input.peek(Token![=]) {
-        let on: LitBool = meta.value()?.parse()?;
+        let on: LitBool = value(
+            meta,
+            &format!("`{key}` takes `true` or `false`, or stands alone: `{key}`"),
+        )?;
         Ok(on.value)
     } else {
         Ok(true)

@@ -63,14 +63,15 @@ fn write_stream(hasher: &mut ChecksumHasher, stream: TokenStream) {
 /// `A => {},`).
 fn formatting_comma(tokens: &[TokenTree], i: usize) -> bool {
     let trailing = i + 1 == tokens.len();
-    let after_block = i > 0
-        && matches!(&tokens[i - 1], TokenTree::Group(g) if g.delimiter() == Delimiter::Brace);
+    let after_block =
+        i > 0 && matches!(&tokens[i - 1], TokenTree::Group(g) if g.delimiter() == Delimiter::Brace);
     trailing || after_block
 }
 
 /// Whether this punctuation forms one operator with the next (`&&` vs `& &`). Spacing that
 /// forms no operator (`=-1` vs `= -1`) is formatting, so it is left out.
 fn joins_next(c: char, spacing: Spacing, next: Option<&TokenTree>) -> bool {
+    #[rustfmt::skip]
     const PAIRS: &[(char, char)] = &[
         ('&', '&'), ('|', '|'), ('=', '='), ('!', '='), ('<', '='), ('>', '='), ('+', '='),
         ('-', '='), ('*', '='), ('/', '='), ('%', '='), ('^', '='), ('&', '='), ('|', '='),
@@ -109,7 +110,10 @@ mod tests {
 
     #[test]
     fn the_name_is_outside_the_checksum() {
-        assert_eq!(checksum(ORIGINAL), checksum(&ORIGINAL.replace("fn up", "fn create_t")));
+        assert_eq!(
+            checksum(ORIGINAL),
+            checksum(&ORIGINAL.replace("fn up", "fn create_t"))
+        );
     }
 
     #[test]

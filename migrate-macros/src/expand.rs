@@ -8,10 +8,23 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Attribute, Expr, ExprLit, Ident, ItemFn, Lit, Meta, Path};
 
-pub fn migration(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+/// The expansion, or on a user error the error followed by the item unchanged: the item stays
+/// defined, so the error is not buried under unresolved names and unused imports it would cause.
+pub fn migration_or_error(args: TokenStream, item: TokenStream) -> TokenStream {
+    match migration(args, item.clone()) {
+        Ok(expansion) => expansion,
+        Err(error) => {
+            let mut output = error.into_compile_error();
+            output.extend(item);
+            output
+        }
+    }
+}
+
+fn migration(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = attr::parse(args)?;
     match ast::parse(item)? {
-        Input::Fn(f) => expand_fn(args, f),
+        Input::Fn(f) => expand_fn(args, *f),
         Input::Mod(m) => expand_mod(args, m),
     }
 }
@@ -38,7 +51,14 @@ fn expand_mod(args: Args, mut m: syn::ItemMod) -> syn::Result<TokenStream> {
     let (up, down) = valid::steps_of_module(&m)?;
     let down_path = down.map(|d| (Path::from(d.sig.ident.clone()), d.sig.ident.span()));
     let up_path = Path::from(up.sig.ident.clone());
-    let registration = register(&args, up, &m.attrs, &m.ident.unraw_string(), up_path, down_path);
+    let registration = register(
+        &args,
+        up,
+        &m.attrs,
+        &m.ident.unraw_string(),
+        up_path,
+        down_path,
+    );
     // Registered inside the module, so `up` and `down` need not be `pub`.
     if let Some((_, items)) = &mut m.content {
         items.push(syn::Item::Verbatim(registration));
@@ -131,15 +151,14 @@ fn seq_marker(seq: u64, set: &str, span: Span) -> TokenStream {
     }
 }
 
-/// Letters, digits and `_` as they are; anything else as `_xHH_`, so distinct sets stay distinct.
+/// Letters and digits as they are, `_` as `__`, anything else (set names are ASCII) as `_xHH`:
+/// an injective encoding, so distinct sets never share a marker.
 fn ident_safe(set: &str) -> String {
     set.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_string()
-            } else {
-                format!("_x{:02x}_", c as u32)
-            }
+        .map(|c| match c {
+            '_' => "__".to_owned(),
+            c if c.is_ascii_alphanumeric() => c.to_string(),
+            c => format!("_x{:02x}", c as u32),
         })
         .collect()
 }
@@ -161,4 +180,17 @@ fn description(attrs: &[Attribute]) -> String {
         .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
         .collect();
     lines.join("\n").trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ident_safe;
+
+    #[test]
+    fn set_names_encode_without_collisions() {
+        assert_eq!(ident_safe("default"), "default");
+        assert_ne!(ident_safe("a.b"), ident_safe("a_x2e_b"));
+        assert_ne!(ident_safe("a_b"), ident_safe("a-b"));
+        assert_eq!(ident_safe("a-b.c_d"), "a_x2db_x2ec__d");
+    }
 }

@@ -17,7 +17,5 @@ use proc_macro::TokenStream;
 /// for the keys and examples.
 #[proc_macro_attribute]
 pub fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::migration(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::migration_or_error(args.into(), item.into()).into()
 }

@@ -13,19 +13,38 @@ pub fn check_signature(sig: &Signature) -> syn::Result<()> {
              migrator inside `spawn_blocking`",
         ));
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(syn::Error::new(
-            sig.generics.span(),
+    if !sig.generics.params.is_empty() {
+        // `<...>` from the first to the last token (a plain span would cover only `<`).
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
             "a migration cannot be generic: it is registered as one concrete function",
         ));
     }
+    if let Some(clause) = &sig.generics.where_clause {
+        return Err(syn::Error::new_spanned(
+            clause,
+            "a migration cannot have a `where` clause: it is registered as one concrete function",
+        ));
+    }
     let mut inputs = sig.inputs.iter();
-    let (Some(first), None) = (inputs.next(), inputs.next()) else {
+    let Some(first) = inputs.next() else {
         return Err(syn::Error::new(
             sig.paren_token.span.join(),
-            "a migration takes exactly one parameter: `tx: &Tx`",
+            "a migration takes one parameter: `tx: &Tx`",
         ));
     };
+    let extra: Vec<&FnArg> = inputs.collect();
+    if !extra.is_empty() {
+        let what = if extra.len() == 1 {
+            "this one"
+        } else {
+            "these"
+        };
+        return Err(syn::Error::new_spanned(
+            quote::quote!(#(#extra),*),
+            format!("a migration takes only one parameter, `tx: &Tx`: remove {what}"),
+        ));
+    }
     let FnArg::Typed(param) = first else {
         return Err(syn::Error::new(
             first.span(),

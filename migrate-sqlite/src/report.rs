@@ -168,8 +168,8 @@ impl fmt::Display for StatusReport {
         writeln!(f, "set {:?}", self.set)?;
         writeln!(
             f,
-            "{:>6}  {:<32} {:<22} {:<23} {}",
-            "seq", "name", "state", "applied at (UTC)", "down"
+            "{:>6}  {:<32} {:<22} {:<23} down",
+            "seq", "name", "state", "applied at (UTC)"
         )?;
         for line in &self.lines {
             writeln!(

@@ -72,7 +72,10 @@ fn resolve_in_transaction(
         Resolution::Applied => "marked applied",
         Resolution::NotApplied => "marked not applied",
     };
-    log::warn!("migration {seq} {:?} resolved by an operator: {outcome}", row.row.name);
+    log::warn!(
+        "migration {seq} {:?} resolved by an operator: {outcome}",
+        row.row.name
+    );
     tracking::append_history(
         conn,
         &HistoryEvent {

@@ -46,10 +46,10 @@ pub fn run(
              (foreign keys cannot be switched off inside a transaction)"
         )));
     }
-    if let Operation::Up(target) = op {
-        if let Some(report) = nothing_to_apply(conn, registry, config, target, started)? {
-            return Ok(report);
-        }
+    if let Operation::Up(target) = op
+        && let Some(report) = nothing_to_apply(conn, registry, config, target, started)?
+    {
+        return Ok(report);
     }
     let _lock = path
         .map(|p| FileLock::acquire(p, config.busy_timeout))
@@ -438,10 +438,8 @@ impl Batch<'_> {
             lost_transaction_outcome(m, committed)
         } else {
             let keep = self.config.failure == FailurePolicy::KeepApplied;
-            if !keep {
-                if let Err(e) = self.conn.execute_batch("ROLLBACK TO migrate_batch") {
-                    log::error!("cannot roll back the run: {e}");
-                }
+            if !keep && let Err(e) = self.conn.execute_batch("ROLLBACK TO migrate_batch") {
+                log::error!("cannot roll back the run: {e}");
             }
             let kept: Vec<u64> = if keep {
                 done.iter().map(|s| s.seq).collect()
@@ -523,10 +521,10 @@ impl Batch<'_> {
     }
 
     fn rollback_all(&self) {
-        if !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                log::error!("ROLLBACK failed: {e}");
-            }
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            log::error!("ROLLBACK failed: {e}");
         }
     }
 

@@ -19,7 +19,10 @@ pub type StepFnPtr = for<'a, 'b> fn(&'a Tx<'b>) -> Result<()>;
 /// # let _ = (create, seed);
 /// ```
 #[derive(Clone)]
-pub struct Step(Arc<dyn Fn(&Tx) -> Result<()> + Send + Sync>);
+pub struct Step(Arc<StepBody>);
+
+/// What a step runs.
+type StepBody = dyn Fn(&Tx) -> Result<()> + Send + Sync;
 
 impl Step {
     /// A step that runs a closure.

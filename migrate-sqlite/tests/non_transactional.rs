@@ -102,15 +102,30 @@ fn resolving_a_started_migration_unblocks_the_next_run() {
         )
         .with_mode(TxMode::NonTransactional)
     };
-    migrator(vec![flaky(true)]).open(&db.path).unwrap().up().unwrap_err();
+    migrator(vec![flaky(true)])
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
 
     let mut session = migrator(vec![flaky(false)]).open(&db.path).unwrap();
     assert!(session.up().is_err(), "blocked while started");
-    session.resolve(1, migrate_sqlite::Resolution::NotApplied).unwrap();
+    session
+        .resolve(1, migrate_sqlite::Resolution::NotApplied)
+        .unwrap();
     session.up().unwrap();
     assert_eq!(session.status().unwrap().lines[0].status, Status::Applied);
-    let actions: Vec<String> = session.history().unwrap().into_iter().map(|h| h.event.action).collect();
+    let actions: Vec<String> = session
+        .history()
+        .unwrap()
+        .into_iter()
+        .map(|h| h.event.action)
+        .collect();
     assert_eq!(actions, ["up-started", "up", "resolve", "up-started", "up"]);
     // Resolving an applied migration is refused.
-    assert!(session.resolve(1, migrate_sqlite::Resolution::Applied).is_err());
+    assert!(
+        session
+            .resolve(1, migrate_sqlite::Resolution::Applied)
+            .is_err()
+    );
 }

@@ -1,0 +1,176 @@
+//! A child process for the concurrency and crash tests (`tests/tests/concurrency.rs`,
+//! `tests/tests/crash.rs`): applies one fixed, hand-built list of migrations to a database.
+//!
+//! ```text
+//! migrate-child <plain|mixed> <db> [--up-to SEQ] [--policy all|keep] [--sleep-ms MS]
+//!               [--hang-at SEQ] [--go FILE] [--busy-ms MS]
+//! ```
+//!
+//! * `plain`: migrations 1..=40, each in a transaction: a table `tNNN`, an index on it, 3 rows.
+//! * `mixed`: the same, except that 20 is `transaction = false` (idempotent SQL).
+//!
+//! Every process of a test uses the same list (same seqs, names, modes and checksums); the options
+//! only change timing. Protocol on stdout, one line each:
+//! `ready` (waiting for the `--go` file), `step SEQ` (a step begins), `hanging SEQ` (the step of
+//! `--hang-at` did its work and now sleeps until killed), `applied N` (success, N steps run).
+//! Errors go to stderr with exit code 1; bad arguments exit with code 2.
+
+use migrate_sqlite::{FailurePolicy, Migration, Migrator, Step, TxMode};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Number of migrations in every list.
+const COUNT: u64 = 40;
+/// The non-transactional migration of the `mixed` list.
+const NON_TRANSACTIONAL: u64 = 20;
+
+#[derive(Debug)]
+struct Options {
+    mixed: bool,
+    db: PathBuf,
+    up_to: Option<u64>,
+    keep_applied: bool,
+    sleep: Duration,
+    hang_at: Option<u64>,
+    go: Option<PathBuf>,
+    busy: Option<Duration>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mixed = match args.next().as_deref() {
+        Some("plain") => false,
+        Some("mixed") => true,
+        other => return Err(format!("unknown scenario {other:?}")),
+    };
+    let db = PathBuf::from(args.next().ok_or("missing the database path")?);
+    let mut opts = Options {
+        mixed,
+        db,
+        up_to: None,
+        keep_applied: false,
+        sleep: Duration::ZERO,
+        hang_at: None,
+        go: None,
+        busy: None,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
+        match flag.as_str() {
+            "--up-to" => opts.up_to = Some(number()?),
+            "--policy" => {
+                opts.keep_applied = match value.as_str() {
+                    "all" => false,
+                    "keep" => true,
+                    _ => return Err(format!("unknown policy {value:?}")),
+                }
+            }
+            "--sleep-ms" => opts.sleep = Duration::from_millis(number()?),
+            "--hang-at" => opts.hang_at = Some(number()?),
+            "--go" => opts.go = Some(PathBuf::from(&value)),
+            "--busy-ms" => opts.busy = Some(Duration::from_millis(number()?)),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// The SQL of migration `seq`; idempotent for the non-transactional one.
+fn sql(seq: u64, idempotent: bool) -> String {
+    let (if_not_exists, or_ignore) = if idempotent {
+        ("IF NOT EXISTS ", "OR IGNORE ")
+    } else {
+        ("", "")
+    };
+    format!(
+        "CREATE TABLE {if_not_exists}t{seq:03} (id INTEGER PRIMARY KEY, v TEXT NOT NULL, n INTEGER NOT NULL);
+         CREATE INDEX {if_not_exists}t{seq:03}_v ON t{seq:03} (v);
+         INSERT {or_ignore}INTO t{seq:03} (id, v, n) VALUES (1, 'a', {seq}), (2, 'b', {seq}), (3, 'c', {seq});"
+    )
+}
+
+fn migrations(opts: &Options) -> Vec<Migration> {
+    (1..=COUNT)
+        .map(|seq| {
+            let non_transactional = opts.mixed && seq == NON_TRANSACTIONAL;
+            let sql = sql(seq, non_transactional);
+            let sleep = opts.sleep;
+            let hang = opts.hang_at == Some(seq);
+            let step = Step::new(move |tx| {
+                println!("step {seq}");
+                std::thread::sleep(sleep);
+                tx.execute_batch(&sql)?;
+                if hang {
+                    println!("hanging {seq}");
+                    // Until the parent kills this process (bounded, so a broken test ends).
+                    std::thread::sleep(Duration::from_secs(60));
+                }
+                Ok(())
+            });
+            let migration = Migration::new(seq, format!("create_t{seq:03}"), step);
+            if non_transactional {
+                migration.with_mode(TxMode::NonTransactional)
+            } else {
+                migration
+            }
+        })
+        .collect()
+}
+
+/// Waits (bounded) until the parent creates the `go` file, so that all children start together.
+fn wait_for(go: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !go.exists() {
+        if Instant::now() > deadline {
+            return Err(format!("{} never appeared", go.display()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+fn run(opts: &Options) -> Result<usize, String> {
+    if let Some(go) = &opts.go {
+        println!("ready");
+        wait_for(go)?;
+    }
+    let mut migrator = Migrator::new().with_migrations(migrations(opts));
+    if opts.keep_applied {
+        migrator = migrator.failure_policy(FailurePolicy::KeepApplied);
+    }
+    if let Some(busy) = opts.busy {
+        migrator = migrator.busy_timeout(busy);
+    }
+    let mut session = migrator.open(&opts.db).map_err(|e| e.to_string())?;
+    let report = match opts.up_to {
+        Some(seq) => session.up_to(seq),
+        None => session.up(),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(report.steps.len())
+}
+
+fn main() -> ExitCode {
+    let opts = match parse(std::env::args().skip(1)) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("migrate-child: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(applied) => {
+            println!("applied {applied}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

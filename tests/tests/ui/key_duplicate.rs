@@ -1,0 +1,9 @@
+use migrate_sqlite::{migration, Result, Tx};
+
+#[migration(seq = 1, name = "create_users", seq = 2)]
+fn create_users(tx: &Tx) -> Result<()> {
+    tx.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY)")?;
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use migrate_sqlite::migration;
+
+#[migration(seq = 1)]
+struct CreateUsers;
+
+fn main() {}
