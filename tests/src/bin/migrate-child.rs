@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! migrate-child <plain|mixed> <db> [--up-to SEQ] [--policy all|keep] [--sleep-ms MS]
-//!               [--hang-at SEQ] [--go FILE] [--busy-ms MS]
+//!               [--hang-at SEQ] [--fail-at SEQ] [--go FILE] [--busy-ms MS]
 //! ```
 //!
 //! * `plain`: migrations 1..=40, each in a transaction: a table `tNNN`, an index on it, 3 rows.
@@ -13,9 +13,10 @@
 //! only change timing. Protocol on stdout, one line each:
 //! `ready` (waiting for the `--go` file), `step SEQ` (a step begins), `hanging SEQ` (the step of
 //! `--hang-at` did its work and now sleeps until killed), `applied N` (success, N steps run).
+//! `--fail-at SEQ` makes that step return an error after its SQL ran.
 //! Errors go to stderr with exit code 1; bad arguments exit with code 2.
 
-use migrate_sqlite::{FailurePolicy, Migration, Migrator, Step, TxMode};
+use migrate_sqlite::{Error, FailurePolicy, Migration, Migrator, Step, TxMode};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ struct Options {
     keep_applied: bool,
     sleep: Duration,
     hang_at: Option<u64>,
+    fail_at: Option<u64>,
     go: Option<PathBuf>,
     busy: Option<Duration>,
 }
@@ -51,6 +53,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         keep_applied: false,
         sleep: Duration::ZERO,
         hang_at: None,
+        fail_at: None,
         go: None,
         busy: None,
     };
@@ -72,6 +75,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             }
             "--sleep-ms" => opts.sleep = Duration::from_millis(number()?),
             "--hang-at" => opts.hang_at = Some(number()?),
+            "--fail-at" => opts.fail_at = Some(number()?),
             "--go" => opts.go = Some(PathBuf::from(&value)),
             "--busy-ms" => opts.busy = Some(Duration::from_millis(number()?)),
             _ => return Err(format!("unknown option {flag}")),
@@ -101,6 +105,7 @@ fn migrations(opts: &Options) -> Vec<Migration> {
             let sql = sql(seq, non_transactional);
             let sleep = opts.sleep;
             let hang = opts.hang_at == Some(seq);
+            let fail = opts.fail_at == Some(seq);
             let step = Step::new(move |tx| {
                 println!("step {seq}");
                 std::thread::sleep(sleep);
@@ -109,6 +114,9 @@ fn migrations(opts: &Options) -> Vec<Migration> {
                     println!("hanging {seq}");
                     // Until the parent kills this process (bounded, so a broken test ends).
                     std::thread::sleep(Duration::from_secs(60));
+                }
+                if fail {
+                    return Err(Error::msg(format!("migration {seq} fails on purpose")));
                 }
                 Ok(())
             });
