@@ -66,8 +66,9 @@ impl fmt::Display for Blocker {
             ),
             Blocker::DatabaseAhead { seq, name } => write!(
                 f,
-                "the database has {seq} {name:?}, which this binary does not know: it was \
-                 migrated by a newer version. Deploy that version, or allow it explicitly \
+                "the database has {seq} {name:?}, which this binary does not know: a newer \
+                 version of the app migrated it, or the migration's code was deleted. Deploy \
+                 the newer version (or restore the deleted migration), or allow it explicitly \
                  (`migrate up --allow-database-ahead`) during a rolling deploy"
             ),
             Blocker::Modified {

@@ -284,6 +284,9 @@ fn down_target() -> impl Strategy<Value = DownTarget> {
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
+    // Failures print their minimal input; no regression files are written next to the tests.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
     #[test]
     fn every_seq_appears_once_in_ascending_order(s in scenario()) {
         let plan = s.plan();
@@ -1054,6 +1057,9 @@ fn plan_entries_of_known_migrations_carry_the_binary_checksum() {
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
+    // Failures print their minimal input; no regression files are written next to the tests.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
     #[test]
     fn checksums_round_trip_through_their_stored_text(version in any::<u8>(), value in any::<u64>()) {
         let c = Checksum::from_parts(version, value);

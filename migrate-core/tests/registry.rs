@@ -115,6 +115,9 @@ fn problems_of(result: Result<Registry<()>, Error>) -> Vec<Problem> {
 }
 
 proptest! {
+    // Failures print their minimal input; no regression files are written next to the tests.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
     #[test]
     fn validation_reports_every_problem_in_one_error(items in items(), rules in rules()) {
         let result = Registry::new(DEFAULT_SET, items.iter().map(Item::migration), rules);
