@@ -17,6 +17,8 @@
 //! # Ok::<(), migrate_core::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod checksum;
 mod descriptor;
 mod error;

@@ -5,6 +5,8 @@
 //! Stages, one per file: `attr` parses the arguments, `ast` the item, `valid` checks the
 //! signatures, `checksum` hashes the code, `expand` writes the registration.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod attr;
 mod checksum;

@@ -29,6 +29,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 extern crate self as migrate_sqlite;
 
 mod error;
@@ -53,6 +55,46 @@ pub use migrate_core::{
     AppliedRow, Blocker, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
     Registry, RowState, Status, TxMode, Validation,
 };
+/// Registers a function, or a module with `up` and `down`, as a migration.
+///
+/// Keys: `seq = N` (required, 1 or more), `name = "..."`, `set = "..."`, `down = path` (fn form),
+/// `transaction = false`, `destructive`, `rebuild`, `crate = path`. Doc comments become the
+/// migration's description. Mistakes are compile errors pointing at the token.
+///
+/// ```
+/// use migrate_sqlite::{migration, Result, Tx};
+///
+/// /// Forward-only: the migration is named after the fn.
+/// #[migration(seq = 1, set = "attr_doc")]
+/// fn create_tags(tx: &Tx) -> Result<()> {
+///     tx.execute_batch("CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT NOT NULL)")?;
+///     Ok(())
+/// }
+///
+/// /// Reversible, in the form that works in a file of its own: `down = path`.
+/// #[migration(seq = 2, set = "attr_doc", down = drop_tag_color)]
+/// pub fn add_tag_color(tx: &Tx) -> Result<()> {
+///     tx.execute_batch("ALTER TABLE tags ADD COLUMN color TEXT")?;
+///     Ok(())
+/// }
+///
+/// pub fn drop_tag_color(tx: &Tx) -> Result<()> {
+///     tx.execute_batch("ALTER TABLE tags DROP COLUMN color")?;
+///     Ok(())
+/// }
+///
+/// /// Outside any transaction (VACUUM refuses to run inside one).
+/// #[migration(seq = 3, set = "attr_doc", transaction = false, name = "compact")]
+/// fn vacuum(tx: &Tx) -> Result<()> {
+///     tx.execute_batch("VACUUM")?;
+///     Ok(())
+/// }
+///
+/// # fn main() {
+/// let found = migrate_sqlite::registered("attr_doc");
+/// assert_eq!(found.len(), 3);
+/// # }
+/// ```
 pub use migrate_macros::migration;
 pub use migrator::{FailurePolicy, Migrator};
 pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};

@@ -68,26 +68,92 @@ impl<'c> Session<'c> {
     }
 
     /// Applies every pending migration.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up()?;
+    /// assert_eq!(db.status()?.current, Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn up(&mut self) -> Result<RunReport> {
         self.run(Operation::Up(None))
     }
 
     /// Applies pending migrations up to and including `seq`.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// let report = db.up_to(2)?;
+    /// assert_eq!(report.after, Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn up_to(&mut self, seq: u64) -> Result<RunReport> {
         self.run(Operation::Up(Some(seq)))
     }
 
     /// Reverts the last `steps` applied migrations.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up()?;
+    /// assert_eq!(db.down(2)?.after, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn down(&mut self, steps: usize) -> Result<RunReport> {
         self.run(Operation::Down(DownTarget::Steps(steps)))
     }
 
     /// Reverts every applied migration above `seq` (0 reverts all).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up()?;
+    /// assert_eq!(db.down_to(0)?.after, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn down_to(&mut self, seq: u64) -> Result<RunReport> {
         self.run(Operation::Down(DownTarget::To(seq)))
     }
 
     /// Reverts the last applied migration and applies it again, in one transaction.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up()?;
+    /// let report = db.redo()?;
+    /// assert_eq!(report.steps.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn redo(&mut self) -> Result<RunReport> {
         self.run(Operation::Redo)
     }
@@ -129,11 +195,39 @@ impl<'c> Session<'c> {
     }
 
     /// The plan: every migration's state against the database, without changing anything.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// let plan = db.plan()?;
+    /// assert_eq!(plan.to_apply(None, &Policy::default())?, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn plan(&self) -> Result<Plan> {
         runner::read_plan(&self.conn, &self.registry)
     }
 
     /// Where every migration stands, with times, and any schema drift.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up_to(1)?;
+    /// let status = db.status()?;
+    /// assert_eq!(status.lines[1].status, Status::Pending);
+    /// println!("{status}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> Result<StatusReport> {
         let conn = &*self.conn;
         conn.execute_batch("BEGIN")?;
@@ -187,22 +281,73 @@ impl<'c> Session<'c> {
     }
 
     /// The history of this set, oldest first.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up()?;
+    /// assert_eq!(db.history()?.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn history(&self) -> Result<Vec<HistoryRow>> {
         tracking::read_history(&self.conn, self.registry.set())
     }
 
     /// The normalized schema (tables, indexes, views, triggers) as text, without the
     /// framework's own tables.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up_to(1)?;
+    /// assert_eq!(db.schema()?, "CREATE TABLE t1 (x);\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn schema(&self) -> Result<String> {
         Ok(fingerprint::dump(&fingerprint::objects(&self.conn)?))
     }
 
     /// The migrations of this session's set, by seq.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// assert_eq!(db.migrations().len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn migrations(&self) -> &[Migration] {
         self.registry.migrations()
     }
 
     /// The connection.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// db.up()?;
+    /// db.connection().execute("INSERT INTO t1 VALUES (1)", [])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
