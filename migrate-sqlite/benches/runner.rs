@@ -1,16 +1,20 @@
 //! What the runner's safety protocol costs, against plain rusqlite doing the same SQL.
 //!
 //! `cargo bench -p migrate-sqlite --bench runner` (release). Every variant works on fresh files
-//! in `CARGO_TARGET_TMPDIR` (on disk, so fsync is real) opened with `Connection::open` and
-//! SQLite's defaults (rollback journal `DELETE`, `synchronous = FULL`); the variants run
-//! interleaved, `REPS` times each, and the table shows median and min.
+//! in `CARGO_TARGET_TMPDIR` (on disk, so fsync is real; each deleted after its run), opened with
+//! `Connection::open` and SQLite's defaults (rollback journal `DELETE`, `synchronous = FULL`).
+//! The variants run interleaved in rotating order, `REPS` times each; the table shows median and
+//! min, and the ratios also as the median of per-round ratios (steadiest on a noisy machine).
 //!
 //! * (a) the Migrator applies N generated migrations (a table, an index, a row each);
 //! * (b) plain rusqlite runs the same SQL in one transaction;
 //! * (c) plain rusqlite with a savepoint per migration and a tracking-row insert;
 //! * (d) a start with nothing to do: open + Migrator + `up()` on a database with N applied;
 //! * (e) opening that database with rusqlite and running a first query;
-//! * (f) (a) and (b) for several N, to show that the cost per migration does not grow.
+//! * (f) (a) and (b) for several N: how the cost per migration, and the Migrator's overhead on
+//!   top of plain rusqlite, grow with N.
+//!
+//! For a profiler: `RUNNER_BENCH_PROFILE=a` (or `b`, `d`, `e`) runs only that variant, in a loop.
 
 use migrate_sqlite::{Migration, Migrator, Step};
 use rusqlite::{Connection, params};
@@ -18,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Repetitions of each apply measurement.
-const REPS: usize = 7;
+const REPS: usize = 11;
 /// Repetitions of each start measurement (cheap).
 const START_REPS: usize = 31;
 /// Migrations in (a)-(e).
@@ -43,17 +47,23 @@ fn generate(n: usize) -> Vec<(u64, String, String)> {
         .collect()
 }
 
-fn migrator(list: &[(u64, String, String)]) -> Migrator {
-    Migrator::new().with_migrations(
-        list.iter()
-            .map(|(seq, name, sql)| Migration::new(*seq, name.clone(), Step::sql(sql.clone()))),
-    )
+fn migrations(list: &[(u64, String, String)]) -> Vec<Migration> {
+    list.iter()
+        .map(|(seq, name, sql)| Migration::new(*seq, name.clone(), Step::sql(sql.clone())))
+        .collect()
 }
 
-/// (a)
+/// (a): the migration list is built before the clock starts; opening and closing are timed, as
+/// in (b) and (c).
 fn apply_migrator(path: &Path, list: &[(u64, String, String)]) -> Duration {
+    let migrations = migrations(list);
     let started = Instant::now();
-    let report = migrator(list).open(path).unwrap().up().unwrap();
+    let report = Migrator::new()
+        .with_migrations(migrations)
+        .open(path)
+        .unwrap()
+        .up()
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(report.steps.len(), list.len());
     took
@@ -100,12 +110,19 @@ fn apply_savepoints(path: &Path, list: &[(u64, String, String)]) -> Duration {
     started.elapsed()
 }
 
-/// (d)
+/// (d): the migration list is built before the clock starts (as `registered()` would), the
+/// connection closed after it stops, as in (e).
 fn start_migrator(path: &Path, list: &[(u64, String, String)]) -> Duration {
+    let migrations = migrations(list);
     let started = Instant::now();
-    let report = migrator(list).open(path).unwrap().up().unwrap();
+    let mut session = Migrator::new()
+        .with_migrations(migrations)
+        .open(path)
+        .unwrap();
+    let report = session.up().unwrap();
     let took = started.elapsed();
     assert!(report.steps.is_empty());
+    drop(session);
     took
 }
 
@@ -118,23 +135,41 @@ fn start_plain(path: &Path) -> Duration {
         .unwrap();
     let took = started.elapsed();
     assert_eq!(n, 1);
+    drop(conn);
     took
 }
 
-/// Median and min of some timings.
-#[derive(Clone, Copy)]
-struct Stats {
-    median: Duration,
-    min: Duration,
-}
+/// The timings of one variant, one per round, in round order.
+#[derive(Clone)]
+struct Samples(Vec<Duration>);
 
-impl Stats {
-    fn of(mut times: Vec<Duration>) -> Stats {
+impl Samples {
+    fn sorted(&self) -> Vec<Duration> {
+        let mut times = self.0.clone();
         times.sort();
-        Stats {
-            median: times[times.len() / 2],
-            min: times[0],
-        }
+        times
+    }
+
+    fn median(&self) -> Duration {
+        let times = self.sorted();
+        times[times.len() / 2]
+    }
+
+    fn min(&self) -> Duration {
+        self.sorted()[0]
+    }
+
+    /// The median of `self[i] / other[i]` over the rounds: variants measured side by side in
+    /// the same round share the machine's slow and fast phases, so this ratio is the steadiest.
+    fn paired_ratio(&self, other: &Samples) -> f64 {
+        let mut ratios: Vec<f64> = self
+            .0
+            .iter()
+            .zip(&other.0)
+            .map(|(x, y)| ratio(*x, *y))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
     }
 }
 
@@ -159,10 +194,45 @@ impl Files {
         assert!(!path.exists());
         path
     }
+
+    /// Deletes a database and the files beside it.
+    fn remove(&self, db: &Path) {
+        for suffix in ["", "-journal", ".migrate-lock"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    }
 }
 
-fn row(label: &str, s: Stats) {
-    println!("{label:<58} {} {}", ms(s.median), ms(s.min));
+/// An apply variant: (a), (b) or (c).
+type Apply = fn(&Path, &[(u64, String, String)]) -> Duration;
+
+/// Runs each variant `REPS` times on fresh files, after one warm-up round, rotating their order
+/// from one round to the next; each file is deleted after its run so that dirty pages do not
+/// pile up in the page cache.
+fn interleaved<const K: usize>(
+    files: &mut Files,
+    list: &[(u64, String, String)],
+    variants: [Apply; K],
+) -> [Samples; K] {
+    let mut times: [Vec<Duration>; K] = std::array::from_fn(|_| Vec::new());
+    for rep in 0..=REPS {
+        for k in 0..K {
+            let i = (k + rep) % K;
+            let path = files.fresh();
+            let took = variants[i](&path, list);
+            files.remove(&path);
+            if rep > 0 {
+                times[i].push(took);
+            }
+        }
+    }
+    times.map(Samples)
+}
+
+fn row(label: &str, s: &Samples) {
+    println!("{label:<58} {} {}", ms(s.median()), ms(s.min()));
 }
 
 fn main() {
@@ -172,29 +242,24 @@ fn main() {
         next: 0,
     };
     println!(
-        "migrate-sqlite runner benchmark: SQLite {}, files in {}, journal_mode {}, synchronous {}",
+        "migrate-sqlite runner benchmark: SQLite {}, files in {}, journal_mode {}, synchronous {} (2 = FULL)",
         rusqlite::version(),
         tmp.path().display(),
         pragma(&files.fresh(), "journal_mode"),
         pragma(&files.fresh(), "synchronous"),
     );
     let list = generate(N);
-
-    // (a), (b), (c): interleaved, after one warm-up round.
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    for rep in 0..=REPS {
-        let ta = apply_migrator(&files.fresh(), &list);
-        let tb = apply_plain(&files.fresh(), &list);
-        let tc = apply_savepoints(&files.fresh(), &list);
-        if rep > 0 {
-            a.push(ta);
-            b.push(tb);
-            c.push(tc);
-        }
+    if let Ok(variant) = std::env::var("RUNNER_BENCH_PROFILE") {
+        return profile(&variant, &mut files, &list);
     }
-    let (a, b, c) = (Stats::of(a), Stats::of(b), Stats::of(c));
 
-    // (d), (e): the same database with N applied, opened again and again.
+    let [a, b, c] = interleaved(
+        &mut files,
+        &list,
+        [apply_migrator, apply_plain, apply_savepoints],
+    );
+
+    // (d), (e): the same database with N applied, opened again and again, alternately.
     let applied = files.fresh();
     apply_migrator(&applied, &list);
     let (mut d, mut e) = (Vec::new(), Vec::new());
@@ -206,59 +271,89 @@ fn main() {
             e.push(te);
         }
     }
-    let (d, e) = (Stats::of(d), Stats::of(e));
+    let (d, e) = (Samples(d), Samples(e));
 
     println!();
     println!("{:<58} {:>12} {:>12}", "variant", "median", "min");
-    row(&format!("(a) Migrator: apply {N} migrations"), a);
-    row(&format!("(b) rusqlite: same SQL, one transaction"), b);
+    row(&format!("(a) Migrator: apply {N} migrations"), &a);
+    row("(b) rusqlite: same SQL, one transaction", &b);
     row(
-        &format!("(c) rusqlite: + savepoint and tracking row per migration"),
-        c,
+        "(c) rusqlite: + savepoint and tracking row per migration",
+        &c,
     );
     row(
         &format!("(d) Migrator: open + up() with {N} applied, nothing to do"),
-        d,
+        &d,
     );
-    row("(e) rusqlite: open + first query", e);
+    row("(e) rusqlite: open + first query", &e);
     println!();
-    println!("{:<58} {:>12} {:>12}", "ratio", "of medians", "of mins");
-    for (label, x, y) in [("a/b", a, b), ("a/c", a, c), ("d/e", d, e)] {
+    println!(
+        "{:<34} {:>12} {:>12} {:>15}",
+        "ratio", "of medians", "of mins", "paired median"
+    );
+    for (label, x, y) in [("a/b", &a, &b), ("a/c", &a, &c), ("d/e", &d, &e)] {
         println!(
-            "{label:<58} {:>11.2}x {:>11.2}x",
-            ratio(x.median, y.median),
-            ratio(x.min, y.min)
+            "{label:<34} {:>11.2}x {:>11.2}x {:>14.2}x",
+            ratio(x.median(), y.median()),
+            ratio(x.min(), y.min()),
+            x.paired_ratio(y)
         );
     }
 
     // (f): growth.
     println!();
     println!(
-        "{:<10} {:>12} {:>12} {:>14} {:>14} {:>8}",
-        "(f) N", "Migrator", "rusqlite", "Migrator/mig", "rusqlite/mig", "ratio"
+        "{:<8} {:>12} {:>12} {:>13} {:>13} {:>13} {:>7}",
+        "(f) N", "Migrator", "rusqlite", "Migrator/mig", "rusqlite/mig", "overhead/mig", "ratio"
     );
     for n in SIZES {
         let list = generate(n);
-        let (mut fa, mut fb) = (Vec::new(), Vec::new());
-        for rep in 0..=REPS {
-            let ta = apply_migrator(&files.fresh(), &list);
-            let tb = apply_plain(&files.fresh(), &list);
-            if rep > 0 {
-                fa.push(ta);
-                fb.push(tb);
-            }
-        }
-        let (fa, fb) = (Stats::of(fa), Stats::of(fb));
-        let per = |d: Duration| format!("{:10.1} µs", d.as_secs_f64() * 1e6 / n as f64);
+        let [fa, fb] = interleaved(&mut files, &list, [apply_migrator, apply_plain]);
+        let (ma, mb) = (fa.median().as_secs_f64(), fb.median().as_secs_f64());
+        let per = |d: f64| format!("{:10.1} µs", d * 1e6 / n as f64);
         println!(
-            "{n:<10} {} {} {} {} {:>7.2}x",
-            ms(fa.median),
-            ms(fb.median),
-            per(fa.median),
-            per(fb.median),
-            ratio(fa.median, fb.median)
+            "{n:<8} {} {} {} {} {} {:>6.2}x",
+            ms(fa.median()),
+            ms(fb.median()),
+            per(ma),
+            per(mb),
+            per(ma - mb),
+            fa.paired_ratio(&fb)
         );
     }
+    println!(
+        "(medians; ratio = paired median; SQLite's own cost per CREATE grows with the schema size)"
+    );
+}
+
+/// Runs one variant in a loop, for `perf record`.
+fn profile(variant: &str, files: &mut Files, list: &[(u64, String, String)]) {
+    let started = Instant::now();
+    match variant {
+        "a" => {
+            for _ in 0..20 {
+                apply_migrator(&files.fresh(), list);
+            }
+        }
+        "b" => {
+            for _ in 0..20 {
+                apply_plain(&files.fresh(), list);
+            }
+        }
+        "d" | "e" => {
+            let applied = files.fresh();
+            apply_migrator(&applied, list);
+            for _ in 0..1000 {
+                if variant == "d" {
+                    start_migrator(&applied, list);
+                } else {
+                    start_plain(&applied);
+                }
+            }
+        }
+        _ => panic!("RUNNER_BENCH_PROFILE is one of a, b, d, e"),
+    }
+    println!("{variant}: {:?}", started.elapsed());
 }
 
 /// A pragma's value on a fresh connection with default settings.
@@ -269,6 +364,7 @@ fn pragma(path: &Path, name: &str) -> String {
     })
     .map(|v| match v {
         rusqlite::types::Value::Text(t) => t,
+        rusqlite::types::Value::Integer(i) => i.to_string(),
         other => format!("{other:?}"),
     })
     .unwrap()
