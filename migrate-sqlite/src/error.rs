@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A foreign key violation reported by `PRAGMA foreign_key_check`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FkViolation {
     /// Table holding the bad reference.
     pub table: String,
@@ -75,10 +75,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Another process held the migration lock for longer than the timeout.
+    /// Another connection kept the database or the migration lock for longer than the timeout.
     #[error(
-        "another process is migrating {path} and held the lock for more than {waited_ms} ms; \
-         nothing was changed. Wait for it to finish and run again, or raise the timeout \
+        "{path} stayed locked by another connection (another migrator, or a long write by the \
+         app) for more than {waited_ms} ms; this run did not start or was stopped where the \
+         error says. Wait for it to finish and run again, or raise the timeout \
          (Migrator::busy_timeout)"
     )]
     Locked {
@@ -88,8 +89,8 @@ pub enum Error {
         waited_ms: u64,
     },
 
-    /// A migration failed; its transaction was rolled back.
-    #[error("migration {seq} {name:?} (set {set:?}) failed: {source}\n{outcome}")]
+    /// A migration failed; `outcome` says what the run kept, read back from the database.
+    #[error("migration {seq} {name:?} (set {set:?}, {direction}) failed: {source}\n{outcome}")]
     MigrationFailed {
         /// Its set.
         set: String,
@@ -97,12 +98,22 @@ pub enum Error {
         seq: u64,
         /// Its name.
         name: String,
-        /// `up` or `down`.
-        direction: &'static str,
+        /// Applying or reverting.
+        direction: crate::Direction,
         /// What went wrong.
         #[source]
         source: Box<Error>,
         /// What was kept, what was rolled back, and what to do next.
+        outcome: String,
+    },
+
+    /// Every migration succeeded but the final commit failed; SQLite rolled the run back.
+    #[error("the run's final commit failed: {source}\n{outcome} Run it again.")]
+    CommitFailed {
+        /// Why the commit failed.
+        #[source]
+        source: Box<Error>,
+        /// What is recorded now.
         outcome: String,
     },
 
@@ -113,24 +124,41 @@ pub enum Error {
         message: String,
     },
 
-    /// A migration ended the runner's transaction itself (COMMIT, ROLLBACK, END).
+    /// A migration ended the runner's transaction itself (possible only around the authorizer,
+    /// which refuses COMMIT, ROLLBACK and BEGIN inside transactional migrations).
     #[error(
-        "the migration ended the runner's transaction itself (it ran COMMIT, ROLLBACK or END). \
-         Remove that statement: the runner wraps each migration in a savepoint and commits for \
-         you. A migration that must run outside a transaction declares `transaction = false`"
+        "the migration ended the runner's transaction itself{}. Remove that statement: the \
+         runner wraps each migration in a savepoint and commits for you. A migration that must \
+         run outside a transaction declares `transaction = false`",
+        step_error.as_ref().map(|e| format!(" (and then failed: {e})")).unwrap_or_default()
     )]
-    TransactionEscaped,
+    TransactionEscaped {
+        /// The step's own error, if it also returned one.
+        step_error: Option<String>,
+    },
 
-    /// `PRAGMA foreign_key_check` found violations after a migration.
+    /// The migration ran a statement that would break the runner's transaction; it was refused.
+    #[error("refused: {why}")]
+    Refused {
+        /// What was refused and why.
+        why: String,
+    },
+
+    /// `PRAGMA foreign_key_check` found violations the migration introduced.
     #[error(
-        "the migration left {} foreign key violation(s): {}{}",
+        "the migration left {} new foreign key violation(s): {}{}{}. Note that foreign keys are \
+         checked after each migration, not enforced while it runs: ON DELETE CASCADE does not \
+         fire inside migrations, so delete or update child rows explicitly",
         violations.len(),
         violations.iter().take(10).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
-        if violations.len() > 10 { ", ..." } else { "" }
+        if violations.len() > 10 { ", ..." } else { "" },
+        if *already_there > 0 { format!(" ({already_there} older violations were already there and are not blamed on it)") } else { String::new() }
     )]
     ForeignKeyViolations {
-        /// The violations (all of them).
+        /// The new violations.
         violations: Vec<FkViolation>,
+        /// How many violations existed before it ran.
+        already_there: usize,
     },
 
     /// A migration step refers to a kind of work this build cannot do.

@@ -15,3 +15,27 @@ pub fn violations(conn: &Connection) -> rusqlite::Result<Vec<FkViolation>> {
     })?;
     rows.collect()
 }
+
+/// Whether any table's definition declares a foreign key (`REFERENCES`, any case). A false
+/// positive only costs a check; a table without the word cannot hold a violation.
+pub fn any_declared(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%references%')",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// Whether any of these tables declares a foreign key.
+pub fn declared_in(conn: &Connection, tables: &[String]) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema
+                        WHERE type = 'table' AND name = ?1 AND sql LIKE '%references%')",
+    )?;
+    for table in tables {
+        if stmt.query_row([table], |row| row.get::<_, bool>(0))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -203,12 +203,6 @@ impl Migrator {
     }
 
     fn session<'c>(&self, conn: Conn<'c>, registry: Registry<Step>) -> Result<Session<'c>> {
-        conn.busy_timeout(self.busy_timeout)
-            .map_err(|source| Error::Runner {
-                doing: "setting the busy timeout".into(),
-                path: conn.path().unwrap_or(":memory:").to_owned(),
-                source,
-            })?;
         Ok(Session::new(conn, registry, self.clone()))
     }
 

@@ -32,6 +32,20 @@ impl<'c> PragmaGuard<'c> {
         })
     }
 
+    /// Puts the run's settings back after a migration step, so one migration's pragmas do not
+    /// leak into the next: `legacy_alter_table` as it was before the run, and, in autocommit
+    /// mode (after a non-transactional step), `foreign_keys` off again.
+    pub fn reset_after_step(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(&format!(
+            "PRAGMA legacy_alter_table = {}",
+            on_off(self.legacy_alter_table)
+        ))?;
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+        }
+        Ok(())
+    }
+
     /// Restores the values now, reporting failure (drop only logs it).
     pub fn restore(self) -> rusqlite::Result<()> {
         let result = self.apply();
@@ -68,4 +82,28 @@ pub fn read_flag(conn: &Connection, pragma: &str) -> rusqlite::Result<bool> {
 
 fn on_off(on: bool) -> &'static str {
     if on { "ON" } else { "OFF" }
+}
+
+/// Sets the connection's busy timeout for one operation and puts the caller's back afterwards.
+pub struct BusyTimeout<'c> {
+    conn: &'c Connection,
+    previous_ms: i64,
+}
+
+impl<'c> BusyTimeout<'c> {
+    /// Reads the current timeout and sets `timeout`.
+    pub fn set(conn: &'c Connection, timeout: std::time::Duration) -> rusqlite::Result<Self> {
+        let previous_ms = conn.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
+        conn.busy_timeout(timeout)?;
+        Ok(BusyTimeout { conn, previous_ms })
+    }
+}
+
+impl Drop for BusyTimeout<'_> {
+    fn drop(&mut self) {
+        let previous = std::time::Duration::from_millis(self.previous_ms.max(0) as u64);
+        if let Err(e) = self.conn.busy_timeout(previous) {
+            log::error!("cannot restore busy_timeout: {e}");
+        }
+    }
 }

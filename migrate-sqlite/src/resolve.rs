@@ -29,13 +29,36 @@ pub fn resolve(
     let _lock = path
         .map(|p| FileLock::acquire(p, config.busy_timeout))
         .transpose()?;
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = resolve_in_transaction(conn, set, config, seq, resolution);
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(_) => conn.execute_batch("ROLLBACK")?,
+    let label = path.map_or(":memory:".to_owned(), |p| p.display().to_string());
+    if !conn.is_autocommit() {
+        return Err(Error::Unsupported(format!(
+            "the connection to {label} is inside a transaction; resolve before opening one"
+        )));
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| busy(e, &label, config))?;
+    let result = resolve_in_transaction(conn, set, config, seq, resolution).and_then(|()| {
+        conn.execute_batch("COMMIT")
+            .map_err(|e| busy(e, &label, config))
+    });
+    if result.is_err() && !conn.is_autocommit() {
+        // Nothing was resolved; never leave the write lock held.
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            log::error!("ROLLBACK after a failed resolve failed: {e}");
+        }
     }
     result
+}
+
+fn busy(e: rusqlite::Error, label: &str, config: &Migrator) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+        Error::Locked {
+            path: label.to_owned(),
+            waited_ms: config.busy_timeout.as_millis() as u64,
+        }
+    } else {
+        Error::Sql(e)
+    }
 }
 
 fn resolve_in_transaction(

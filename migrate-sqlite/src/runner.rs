@@ -1,16 +1,23 @@
 //! The safety protocol: lock, foreign keys off in autocommit mode, `BEGIN IMMEDIATE`, read the
-//! tracking rows inside the lock, each migration in its own savepoint followed by
-//! `foreign_key_check` and its tracking row, commit, put the pragmas back.
+//! tracking rows inside the lock, each migration in its own savepoint (guarded by an authorizer
+//! that refuses transaction control) followed by `foreign_key_check` and its tracking row,
+//! commit, put the pragmas back. What a failure kept is read back from the database, never
+//! assumed.
 
 use crate::lock::FileLock;
+use crate::outcome::{self, Recorded};
 use crate::pragmas::PragmaGuard;
 use crate::report::{Direction, RunReport, StepReport};
+use crate::sentry::{Phase, Sentry};
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
-    Error, FailurePolicy, Migration, Migrator, Result, Step, Tx, fingerprint, foreign_keys,
+    Error, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx, fingerprint,
+    foreign_keys,
 };
 use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,14 +32,14 @@ pub enum Operation {
 
 /// One migration to run in one direction.
 #[derive(Clone, Copy, Debug)]
-struct Job {
-    seq: u64,
-    direction: Direction,
+pub struct Job {
+    pub seq: u64,
+    pub direction: Direction,
 }
 
 /// Runs `op` under the full protocol.
 pub fn run(
-    conn: &Connection,
+    conn: &mut Connection,
     path: Option<&Path>,
     registry: &Registry<Step>,
     config: &Migrator,
@@ -54,18 +61,41 @@ pub fn run(
     let _lock = path
         .map(|p| FileLock::acquire(p, config.busy_timeout))
         .transpose()?;
-    let guard = PragmaGuard::foreign_keys_off(conn)
-        .map_err(runner_error(&label, "switching foreign keys off"))?;
+    let sentry =
+        Sentry::install(conn).map_err(runner_error(&label, "installing the authorizer"))?;
+    let result = run_guarded(conn, &sentry, registry, config, &label, op, started);
+    if let Err(e) = Sentry::uninstall(conn) {
+        log::error!("cannot remove the authorizer: {e}");
+    }
+    result
+}
+
+fn run_guarded(
+    conn: &Connection,
+    sentry: &Sentry,
+    registry: &Registry<Step>,
+    config: &Migrator,
+    label: &str,
+    op: Operation,
+    started: Instant,
+) -> Result<RunReport> {
+    let pragmas = PragmaGuard::foreign_keys_off(conn)
+        .map_err(runner_error(label, "switching foreign keys off"))?;
     let batch = Batch {
         conn,
+        sentry,
+        pragmas: &pragmas,
         registry,
         config,
-        label: &label,
+        label,
         applied_by: config.applied_by(),
+        fk_baseline: RefCell::new(BTreeSet::new()),
+        fk_declared: Cell::new(true),
+        pending_history: RefCell::new(Vec::new()),
     };
     let result = batch.run(op, started);
-    let restored = guard.restore().map_err(runner_error(
-        &label,
+    let restored = pragmas.restore().map_err(runner_error(
+        label,
         "restoring foreign_keys and legacy_alter_table",
     ));
     let report = result?;
@@ -75,11 +105,16 @@ pub fn run(
 
 /// The plan as the database stands, read in one snapshot.
 pub fn read_plan(conn: &Connection, registry: &Registry<Step>) -> Result<Plan> {
+    let rows = read_recorded(conn, registry.set())?;
+    Ok(Plan::new(registry, &rows.rows()))
+}
+
+/// The tracking rows of `set`, read in one snapshot.
+fn read_recorded(conn: &Connection, set: &str) -> Result<Recorded> {
     conn.execute_batch("BEGIN")?;
-    let rows = tracking::read_rows(conn, registry.set());
+    let rows = tracking::read_rows(conn, set);
     conn.execute_batch("COMMIT")?;
-    let rows: Vec<_> = rows?.into_iter().map(|r| r.row).collect();
-    Ok(Plan::new(registry, &rows))
+    Ok(Recorded::new(rows?))
 }
 
 /// The fast path of a start with nothing to do: one read, no lock, no write. Anything else
@@ -92,26 +127,39 @@ fn nothing_to_apply(
     started: Instant,
 ) -> Result<Option<RunReport>> {
     let plan = read_plan(conn, registry)?;
-    let accepting = config.policy.accepted_checksums.iter().any(|seq| {
-        matches!(
-            plan.entry(*seq).map(|e| &e.status),
-            Some(Status::Modified { .. })
-        )
-    });
+    if accepts_something(&plan, config) {
+        return Ok(None);
+    }
     match plan.to_apply(target, &config.policy) {
-        Ok(seqs) if seqs.is_empty() && !accepting => Ok(Some(RunReport {
-            set: registry.set().to_owned(),
-            steps: Vec::new(),
-            accepted_checksums: Vec::new(),
-            before: plan.current(),
-            after: plan.current(),
-            duration: started.elapsed(),
-        })),
+        Ok(seqs) if seqs.is_empty() => Ok(Some(empty_report(registry, &plan, started))),
         _ => Ok(None),
     }
 }
 
-fn runner_error<'a>(label: &'a str, doing: &'a str) -> impl FnOnce(rusqlite::Error) -> Error + 'a {
+fn accepts_something(plan: &Plan, config: &Migrator) -> bool {
+    config.policy.accepted_checksums.iter().any(|seq| {
+        matches!(
+            plan.entry(*seq).map(|e| &e.status),
+            Some(Status::Modified { .. })
+        )
+    })
+}
+
+fn empty_report(registry: &Registry<Step>, plan: &Plan, started: Instant) -> RunReport {
+    RunReport {
+        set: registry.set().to_owned(),
+        steps: Vec::new(),
+        accepted_checksums: Vec::new(),
+        before: plan.current(),
+        after: plan.current(),
+        duration: started.elapsed(),
+    }
+}
+
+pub(crate) fn runner_error<'a>(
+    label: &'a str,
+    doing: &'a str,
+) -> impl FnOnce(rusqlite::Error) -> Error + 'a {
     move |source| Error::Runner {
         doing: doing.to_owned(),
         path: label.to_owned(),
@@ -132,31 +180,54 @@ impl Failure {
             transaction_lost: false,
         }
     }
+
+    fn lost(error: Error) -> Self {
+        Failure {
+            error,
+            transaction_lost: true,
+        }
+    }
 }
 
 struct Batch<'a> {
     conn: &'a Connection,
+    sentry: &'a Sentry,
+    pragmas: &'a PragmaGuard<'a>,
     registry: &'a Registry<Step>,
     config: &'a Migrator,
     label: &'a str,
     applied_by: String,
+    /// Foreign key violations already there before the current step: only new ones fail it.
+    fk_baseline: RefCell<BTreeSet<FkViolation>>,
+    /// Whether any table declares a foreign key; with none, no violation is possible.
+    fk_declared: Cell<bool>,
+    /// History rows of this transaction, written together just before it commits.
+    pending_history: RefCell<Vec<HistoryEvent>>,
 }
 
 impl Batch<'_> {
     fn run(&self, op: Operation, started: Instant) -> Result<RunReport> {
         self.begin()?;
-        let prepared = self.prepare(op);
-        let (plan, jobs, accepted) = match prepared {
+        let (plan, before, jobs) = match self.prepare(op) {
             Ok(prepared) => prepared,
             Err(e) => {
                 self.rollback_all();
                 return Err(e);
             }
         };
-        let before = plan.current();
-        self.sql("SAVEPOINT migrate_batch", "opening the batch savepoint")?;
+        if jobs.is_empty() && !accepts_something(&plan, self.config) {
+            // Nothing to do: write nothing, not even the tracking tables.
+            self.rollback_all();
+            return Ok(empty_report(self.registry, &plan, started));
+        }
+        let accepted = match self.start_batch(&plan) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                self.rollback_all();
+                return Err(e);
+            }
+        };
         let mut done: Vec<StepReport> = Vec::new();
-        let mut committed: Vec<u64> = Vec::new();
         for job in jobs {
             let migration = self
                 .registry
@@ -164,41 +235,34 @@ impl Batch<'_> {
                 .expect("the plan only schedules migrations the registry has");
             let outcome = match migration.mode {
                 TxMode::Transactional => self.in_savepoint(migration, job),
-                TxMode::NonTransactional => {
-                    committed.extend(done.iter().map(|s| s.seq));
-                    self.outside_transaction(migration, job)
-                }
+                TxMode::NonTransactional => self.outside_transaction(migration, job),
             };
             match outcome {
                 Ok(step) => done.push(step),
-                Err(failure) => {
-                    return Err(self.fail(failure, migration, job, &done, &committed, before));
-                }
+                Err(failure) => return Err(self.fail(failure, migration, job, &before)),
             }
         }
-        self.finish_run()?;
-        let after = read_plan(self.conn, self.registry)
-            .ok()
-            .and_then(|p| p.current());
+        if let Err(e) = self.finish_run() {
+            self.rollback_all();
+            return Err(self.commit_failed(e, &before));
+        }
+        let after = read_plan(self.conn, self.registry)?.current();
         Ok(RunReport {
             set: self.registry.set().to_owned(),
             steps: done,
             accepted_checksums: accepted,
-            before,
+            before: plan.current(),
             after,
             duration: started.elapsed(),
         })
     }
 
-    /// Inside the write lock: tracking tables, the plan, the jobs, accepted checksums.
-    fn prepare(&self, op: Operation) -> Result<(Plan, Vec<Job>, Vec<u64>)> {
+    /// Inside the write lock: tracking tables, the plan, the jobs.
+    fn prepare(&self, op: Operation) -> Result<(Plan, Recorded, Vec<Job>)> {
         tracking::ensure_tables(self.conn)
             .map_err(runner_error(self.label, "creating the tracking tables"))?;
-        let rows: Vec<_> = tracking::read_rows(self.conn, self.registry.set())?
-            .into_iter()
-            .map(|r| r.row)
-            .collect();
-        let plan = Plan::new(self.registry, &rows);
+        let before = Recorded::new(tracking::read_rows(self.conn, self.registry.set())?);
+        let plan = Plan::new(self.registry, &before.rows());
         let policy = &self.config.policy;
         let up = |seqs: Vec<u64>| {
             seqs.into_iter().map(|seq| Job {
@@ -217,11 +281,38 @@ impl Batch<'_> {
             Operation::Down(target) => down(plan.to_revert(target, policy)?).collect(),
             Operation::Redo => {
                 let last = plan.to_revert(DownTarget::Steps(1), policy)?;
+                if last.is_empty() {
+                    return Err(Error::Unsupported(format!(
+                        "nothing is applied in set {:?}, so there is nothing to redo; nothing \
+                         was changed",
+                        self.registry.set()
+                    )));
+                }
                 down(last.clone()).chain(up(last)).collect()
             }
         };
-        let accepted = self.accept_checksums(&plan)?;
-        Ok((plan, jobs, accepted))
+        Ok((plan, before, jobs))
+    }
+
+    /// Before the first step, in the run's transaction (so they roll back with it): accepted
+    /// checksums, hand-made schema changes found before the run, the foreign key baseline.
+    fn start_batch(&self, plan: &Plan) -> Result<Vec<u64>> {
+        let accepted = self.accept_checksums(plan)?;
+        self.record_drift()?;
+        self.fk_declared.set(
+            foreign_keys::any_declared(self.conn)
+                .map_err(runner_error(self.label, "looking for foreign keys"))?,
+        );
+        let baseline = foreign_keys::violations(self.conn)
+            .map_err(runner_error(self.label, "PRAGMA foreign_key_check"))?;
+        if !baseline.is_empty() {
+            log::warn!(
+                "{} foreign key violations exist before the run; migrations fail only on new ones",
+                baseline.len()
+            );
+        }
+        *self.fk_baseline.borrow_mut() = baseline.into_iter().collect();
+        Ok(accepted)
     }
 
     /// Records the checksums the operator accepted, with a history row each.
@@ -244,7 +335,7 @@ impl Batch<'_> {
                 outcome: "ok".into(),
                 detail: Some(format!("checksum {recorded} replaced by {current}")),
                 ..self.event()
-            })?;
+            });
             log::warn!(
                 "accepted the new checksum of {seq} {:?}: {recorded} -> {current}",
                 entry.name
@@ -252,6 +343,27 @@ impl Batch<'_> {
             accepted.push(seq);
         }
         Ok(accepted)
+    }
+
+    /// A schema changed by hand since the last run becomes part of the new baseline when this
+    /// run stores its snapshot; the history keeps what it was.
+    fn record_drift(&self) -> Result<()> {
+        let stored = fingerprint::stored(self.conn)?;
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let diff = fingerprint::SchemaDiff::between(&stored, &fingerprint::objects(self.conn)?);
+        if diff.is_empty() {
+            return Ok(());
+        }
+        log::warn!("the schema was changed outside migrations since the last run: {diff}");
+        self.history(HistoryEvent {
+            action: "drift".into(),
+            outcome: "found before the run".into(),
+            detail: Some(diff.to_string()),
+            ..self.event()
+        });
+        Ok(())
     }
 
     /// A transactional migration: its own savepoint, checks, tracking row.
@@ -263,97 +375,114 @@ impl Batch<'_> {
         .map_err(Failure::kept)?;
         let started = Instant::now();
         let result = self
-            .run_step(m, job)
+            .run_step(m, job, Phase::TransactionalStep)
+            .and_then(|()| self.after_step())
             .and_then(|()| self.check_foreign_keys())
             .and_then(|()| self.record(m, job, started.elapsed()));
-        if !self.conn.is_autocommit() && result.is_ok() {
-            self.sql(
+        if self.conn.is_autocommit() {
+            return Err(Failure::lost(
+                result
+                    .err()
+                    .unwrap_or(Error::TransactionEscaped { step_error: None }),
+            ));
+        }
+        match result {
+            Ok(()) => match self.sql(
                 "RELEASE migrate_step",
                 "releasing the migration's savepoint",
-            )
-            .map_err(Failure::kept)?;
-            return Ok(self.step_report(m, job, started.elapsed()));
-        }
-        if self.conn.is_autocommit() {
-            return Err(Failure {
-                error: result.err().unwrap_or(Error::TransactionEscaped),
-                transaction_lost: true,
-            });
-        }
-        let error = result.expect_err("success returned above");
-        if let Err(e) = self
-            .conn
-            .execute_batch("ROLLBACK TO migrate_step; RELEASE migrate_step")
-        {
-            log::error!("cannot roll back the savepoint of {}: {e}", m.label());
-        }
-        Err(Failure::kept(error))
-    }
-
-    /// A `transaction = false` migration: what ran before it is committed, it is recorded as
-    /// started, runs in autocommit mode, and is recorded as applied only when it finished.
-    fn outside_transaction(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
-        let step = || -> Result<()> {
-            self.sql(
-                "RELEASE migrate_batch; COMMIT",
-                "committing before a non-transactional migration",
-            )?;
-            self.begin()?;
-            tracking::insert_started(self.conn, &self.row_values(m, Duration::ZERO))?;
-            self.history(HistoryEvent {
-                seq: Some(m.seq),
-                name: Some(m.name.clone()),
-                action: format!("{}-started", job.direction),
-                outcome: "started".into(),
-                ..self.event()
-            })?;
-            self.sql(
-                "COMMIT",
-                "recording the non-transactional migration as started",
-            )?;
-            Ok(())
-        };
-        step().map_err(|error| Failure {
-            error,
-            transaction_lost: true,
-        })?;
-        let started = Instant::now();
-        let ran = self.run_step(m, job);
-        if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(Failure {
-                error: ran.err().unwrap_or(Error::Unsupported(
-                    "the non-transactional migration left a transaction open; it was rolled \
-                     back. A migration declared `transaction = false` must not leave one open"
-                        .into(),
-                )),
-                transaction_lost: true,
-            });
-        }
-        let finish = || -> Result<()> {
-            ran?;
-            self.begin()?;
-            self.check_foreign_keys()?;
-            self.record(m, job, started.elapsed())?;
-            self.sql("SAVEPOINT migrate_batch", "reopening the batch savepoint")?;
-            Ok(())
-        };
-        match finish() {
-            Ok(()) => Ok(self.step_report(m, job, started.elapsed())),
+            ) {
+                Ok(()) => Ok(self.step_report(m, job, started.elapsed())),
+                // The savepoint is gone: the transaction is no longer what the runner built.
+                Err(e) => Err(Failure::lost(e)),
+            },
             Err(error) => {
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                match self
+                    .conn
+                    .execute_batch("ROLLBACK TO migrate_step; RELEASE migrate_step")
+                {
+                    Ok(()) => Err(Failure::kept(error)),
+                    Err(e) => {
+                        log::error!("cannot roll back the savepoint of {}: {e}", m.label());
+                        Err(Failure::lost(error))
+                    }
                 }
-                Err(Failure {
-                    error,
-                    transaction_lost: true,
-                })
             }
         }
     }
 
-    /// Calls the user's step, turning a panic into an error and noticing a lost transaction.
-    fn run_step(&self, m: &Migration, job: Job) -> Result<()> {
+    /// A `transaction = false` migration: what ran before it is committed, it is recorded as
+    /// started, runs in autocommit mode, and is recorded as done in a transaction of its own.
+    fn outside_transaction(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
+        self.commit_so_far()
+            .and_then(|()| self.mark_started(m, job))
+            .map_err(Failure::lost)?;
+        let started = Instant::now();
+        let ran = self.run_step(m, job, Phase::Runner);
+        if !self.conn.is_autocommit() {
+            self.rollback_all();
+            return Err(Failure::lost(
+                ran.err().unwrap_or(Error::Unsupported(
+                    "the non-transactional migration left a transaction open; it was rolled back. \
+                 A migration declared `transaction = false` must not leave one open"
+                        .into(),
+                )),
+            ));
+        }
+        let finish = || -> Result<()> {
+            ran?;
+            self.after_step()?;
+            self.begin()?;
+            self.check_foreign_keys()?;
+            self.record(m, job, started.elapsed())?;
+            self.commit_so_far()?;
+            self.begin()
+        };
+        match finish() {
+            Ok(()) => Ok(self.step_report(m, job, started.elapsed())),
+            Err(error) => {
+                self.rollback_all();
+                Err(Failure::lost(error))
+            }
+        }
+    }
+
+    /// Makes everything up to here durable, with its history and schema snapshot.
+    fn commit_so_far(&self) -> Result<()> {
+        self.store_schema()?;
+        self.flush_history()?;
+        self.sql("COMMIT", "committing")
+    }
+
+    /// The started row (up) or reverting row (down) of a non-transactional migration.
+    fn mark_started(&self, m: &Migration, job: Job) -> Result<()> {
+        self.begin()?;
+        let marked = match job.direction {
+            Direction::Up => {
+                tracking::insert_started(self.conn, &self.row_values(m, Duration::ZERO))
+            }
+            Direction::Down => tracking::mark_reverting(self.conn, self.registry.set(), m.seq),
+        };
+        marked.map_err(runner_error(
+            self.label,
+            "recording the migration as started",
+        ))?;
+        self.history(HistoryEvent {
+            seq: Some(m.seq),
+            name: Some(m.name.clone()),
+            action: format!("{}-started", job.direction),
+            outcome: "started".into(),
+            ..self.event()
+        });
+        self.flush_history()?;
+        self.sql(
+            "COMMIT",
+            "recording the non-transactional migration as started",
+        )
+    }
+
+    /// Calls the user's step, turning a panic into an error and naming what the authorizer
+    /// refused.
+    fn run_step(&self, m: &Migration, job: Job, phase: Phase) -> Result<()> {
         let step: &Step = match job.direction {
             Direction::Up => &m.up,
             Direction::Down => m
@@ -364,25 +493,59 @@ impl Batch<'_> {
         let tx = Tx::new(self.conn, m.seq, &m.name);
         let in_transaction = !self.conn.is_autocommit();
         log::info!("migration {} {}: running", m.label(), job.direction);
+        self.sentry.enter(phase);
         let result = match catch_unwind(AssertUnwindSafe(|| step.run(&tx))) {
             Ok(result) => result,
             Err(payload) => Err(Error::Panicked {
                 message: panic_message(payload.as_ref()),
             }),
         };
+        self.sentry.enter(Phase::Runner);
+        if let Some(why) = self.sentry.refused() {
+            return Err(Error::Refused { why });
+        }
         if in_transaction && self.conn.is_autocommit() {
-            return Err(Error::TransactionEscaped);
+            return Err(Error::TransactionEscaped {
+                step_error: result.err().map(|e| e.to_string()),
+            });
         }
         result
     }
 
+    fn after_step(&self) -> Result<()> {
+        self.pragmas.reset_after_step().map_err(runner_error(
+            self.label,
+            "resetting the connection's pragmas",
+        ))
+    }
+
+    /// Fails on violations that were not there before the step. Skipped while no table
+    /// declares a foreign key (the sentry says when a step created or altered a table).
     fn check_foreign_keys(&self) -> Result<()> {
-        let violations = foreign_keys::violations(self.conn)
-            .map_err(runner_error(self.label, "PRAGMA foreign_key_check"))?;
-        if violations.is_empty() {
+        let changed = self.sentry.take_changed_tables();
+        if !self.fk_declared.get() && !changed.is_empty() {
+            self.fk_declared.set(
+                foreign_keys::declared_in(self.conn, &changed)
+                    .map_err(runner_error(self.label, "looking for foreign keys"))?,
+            );
+        }
+        if !self.fk_declared.get() {
+            return Ok(());
+        }
+        let now: BTreeSet<FkViolation> = foreign_keys::violations(self.conn)
+            .map_err(runner_error(self.label, "PRAGMA foreign_key_check"))?
+            .into_iter()
+            .collect();
+        let mut baseline = self.fk_baseline.borrow_mut();
+        let new: Vec<FkViolation> = now.difference(&baseline).cloned().collect();
+        if new.is_empty() {
+            *baseline = now;
             Ok(())
         } else {
-            Err(Error::ForeignKeyViolations { violations })
+            Err(Error::ForeignKeyViolations {
+                violations: new,
+                already_there: baseline.len(),
+            })
         }
     }
 
@@ -401,13 +564,15 @@ impl Batch<'_> {
             outcome: "ok".into(),
             duration_ms: Some(took.as_millis() as u64),
             ..self.event()
-        })
+        });
+        Ok(())
     }
 
-    /// After the last step: schema snapshot and fingerprint, commit.
+    /// After the last step: schema snapshot and fingerprint, history, commit.
     fn finish_run(&self) -> Result<()> {
         self.store_schema()?;
-        self.sql("RELEASE migrate_batch; COMMIT", "committing the run")
+        self.flush_history()?;
+        self.sql("COMMIT", "committing the run")
     }
 
     fn store_schema(&self) -> Result<()> {
@@ -421,74 +586,65 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Rolls back what the policy says, records the failure, and builds the error.
-    fn fail(
-        &self,
-        failure: Failure,
-        m: &Migration,
-        job: Job,
-        done: &[StepReport],
-        committed: &[u64],
-        before: Option<u64>,
-    ) -> Error {
+    /// Rolls back what the policy says, records the failure, and describes what was kept by
+    /// reading it back.
+    fn fail(&self, failure: Failure, m: &Migration, job: Job, before: &Recorded) -> Error {
         let detail = failure.error.to_string();
         log::error!("migration {} {} failed: {detail}", m.label(), job.direction);
-        let outcome = if failure.transaction_lost {
+        let mut lost = failure.transaction_lost;
+        let keep = self.config.failure == FailurePolicy::KeepApplied;
+        let kept_and_recorded = !lost && keep && {
+            self.history(self.failure_event(m, job, &detail));
+            match self.finish_run() {
+                Ok(()) => true,
+                Err(e) => {
+                    log::error!("cannot commit what succeeded before {}: {e}", m.label());
+                    lost = true;
+                    false
+                }
+            }
+        };
+        if !kept_and_recorded {
+            self.rollback_all();
             self.record_failure_alone(m, job, &detail);
-            lost_transaction_outcome(m, committed)
-        } else {
-            let keep = self.config.failure == FailurePolicy::KeepApplied;
-            if !keep && let Err(e) = self.conn.execute_batch("ROLLBACK TO migrate_batch") {
-                log::error!("cannot roll back the run: {e}");
-            }
-            let kept: Vec<u64> = if keep {
-                done.iter().map(|s| s.seq).collect()
-            } else {
-                committed.to_vec()
-            };
-            let recorded = self
-                .history(self.failure_event(m, job, &detail))
-                .and_then(|()| {
-                    if kept.is_empty() {
-                        Ok(())
-                    } else {
-                        self.store_schema()
-                    }
-                })
-                .and_then(|()| {
-                    self.sql(
-                        "RELEASE migrate_batch; COMMIT",
-                        "committing the failure record",
-                    )
-                });
-            if let Err(e) = recorded {
-                log::error!("cannot record the failure of {}: {e}", m.label());
-                self.rollback_all();
-            }
-            rolled_back_outcome(m, job, &kept, before)
+        }
+        let after = read_recorded(self.conn, self.registry.set());
+        let outcome = match after {
+            Ok(after) => outcome::describe(before, &after, m, job, lost),
+            Err(e) => format!(
+                "The runner could not read back what was kept ({e}); check `migrate status` \
+                 before doing anything else."
+            ),
         };
         Error::MigrationFailed {
             set: self.registry.set().to_owned(),
             seq: m.seq,
             name: m.name.clone(),
-            direction: match job.direction {
-                Direction::Up => "up",
-                Direction::Down => "down",
-            },
+            direction: job.direction,
             source: Box::new(failure.error),
             outcome,
         }
     }
 
-    /// Records a failure when the runner's transaction is gone: in a transaction of its own.
-    fn record_failure_alone(&self, m: &Migration, job: Job, detail: &str) {
-        if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+    /// The final commit failed: everything was rolled back; say so from what is recorded.
+    fn commit_failed(&self, error: Error, before: &Recorded) -> Error {
+        let kept = read_recorded(self.conn, self.registry.set())
+            .map(|after| outcome::kept_summary(before, &after))
+            .unwrap_or_else(|e| format!("the runner could not read back what was kept ({e})"));
+        Error::CommitFailed {
+            source: Box::new(error),
+            outcome: kept,
         }
+    }
+
+    /// Records a failure in a transaction of its own, when the runner's transaction is gone.
+    fn record_failure_alone(&self, m: &Migration, job: Job, detail: &str) {
+        self.rollback_all();
+        self.history(self.failure_event(m, job, detail));
         let recorded = self
             .begin()
             .and_then(|()| tracking::ensure_tables(self.conn).map_err(Error::from))
-            .and_then(|()| self.history(self.failure_event(m, job, detail)))
+            .and_then(|()| self.flush_history())
             .and_then(|()| self.sql("COMMIT", "recording the failure"));
         if let Err(e) = recorded {
             log::error!("cannot record the failure of {}: {e}", m.label());
@@ -521,6 +677,7 @@ impl Batch<'_> {
     }
 
     fn rollback_all(&self) {
+        self.pending_history.borrow_mut().clear();
         if !self.conn.is_autocommit()
             && let Err(e) = self.conn.execute_batch("ROLLBACK")
         {
@@ -534,9 +691,19 @@ impl Batch<'_> {
             .map_err(runner_error(self.label, doing))
     }
 
-    fn history(&self, event: HistoryEvent) -> Result<()> {
-        tracking::append_history(self.conn, &event, &self.applied_by)
-            .map_err(runner_error(self.label, "writing the history row"))
+    /// Queues a history row; it is written with the others just before the transaction
+    /// commits (one page touched once, not once per migration).
+    fn history(&self, event: HistoryEvent) {
+        self.pending_history.borrow_mut().push(event);
+    }
+
+    fn flush_history(&self) -> Result<()> {
+        let events = std::mem::take(&mut *self.pending_history.borrow_mut());
+        for event in &events {
+            tracking::append_history(self.conn, event, &self.applied_by)
+                .map_err(runner_error(self.label, "writing the history rows"))?;
+        }
+        Ok(())
     }
 
     fn event(&self) -> HistoryEvent {
@@ -573,64 +740,4 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(a panic without a message)".to_owned())
-}
-
-fn at(seq: Option<u64>) -> String {
-    seq.map_or("no migration applied".to_owned(), |s| format!("seq {s}"))
-}
-
-fn rolled_back_outcome(m: &Migration, job: Job, kept: &[u64], before: Option<u64>) -> String {
-    let retry = match job.direction {
-        Direction::Up => "fix it and run `migrate up` again",
-        Direction::Down => "fix its down step and run `migrate down` again",
-    };
-    if kept.is_empty() {
-        format!(
-            "Everything this run did was rolled back: the database is as it was before the run \
-             ({}). Nothing needs restoring; {retry}.",
-            at(before)
-        )
-    } else {
-        format!(
-            "Migration {} was rolled back; the {} migration(s) before it in this run stay \
-             applied ({}). Nothing needs restoring; {retry}.",
-            m.label(),
-            kept.len(),
-            kept.iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }
-}
-
-fn lost_transaction_outcome(m: &Migration, committed: &[u64]) -> String {
-    let earlier = if committed.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " Migrations {} were committed before it and stay applied.",
-            committed
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    if m.mode == TxMode::NonTransactional {
-        format!(
-            "It runs outside a transaction (`transaction = false`), so its partial work could \
-             not be rolled back, and it stays recorded as started: later runs refuse until this \
-             is resolved.{earlier} Restore the backup taken before the run (`migrate restore`), \
-             or repair the database by hand and mark it resolved (`migrate resolve {}`).",
-            m.seq
-        )
-    } else {
-        format!(
-            "It ended the runner's transaction itself, so the run could not be rolled back \
-             as a whole; what was committed is what `migrate status` shows.{earlier} Check the \
-             database, and restore the backup taken before the run (`migrate restore`) if it is \
-             not as expected."
-        )
-    }
 }

@@ -1,6 +1,7 @@
 //! An open database with its migrations: the operations users call.
 
 use crate::fingerprint::{self, SchemaDiff};
+use crate::pragmas::BusyTimeout;
 use crate::report::{StatusLine, StatusReport};
 use crate::resolve::{self, Resolution};
 use crate::runner::{self, Operation};
@@ -8,7 +9,7 @@ use crate::tracking::{self, HistoryRow};
 use crate::{Migration, Migrator, Result, RunReport, Step};
 use migrate_core::{DownTarget, Plan, Registry};
 use rusqlite::Connection;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 
 /// A connection the session owns or borrows.
@@ -21,6 +22,15 @@ impl Deref for Conn<'_> {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
+        match self {
+            Conn::Owned(conn) => conn,
+            Conn::Borrowed(conn) => conn,
+        }
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
         match self {
             Conn::Owned(conn) => conn,
             Conn::Borrowed(conn) => conn,
@@ -174,6 +184,7 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve(&mut self, seq: u64, resolution: Resolution) -> Result<()> {
+        let _timeout = self.busy_timeout()?;
         resolve::resolve(
             &self.conn,
             self.path.as_deref(),
@@ -186,7 +197,7 @@ impl<'c> Session<'c> {
 
     fn run(&mut self, op: Operation) -> Result<RunReport> {
         runner::run(
-            &self.conn,
+            &mut self.conn,
             self.path.as_deref(),
             &self.registry,
             &self.config,
@@ -209,6 +220,7 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn plan(&self) -> Result<Plan> {
+        let _timeout = self.busy_timeout()?;
         runner::read_plan(&self.conn, &self.registry)
     }
 
@@ -229,6 +241,7 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn status(&self) -> Result<StatusReport> {
+        let _timeout = self.busy_timeout()?;
         let conn = &*self.conn;
         conn.execute_batch("BEGIN")?;
         let report = self.status_in_snapshot();
@@ -295,6 +308,7 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn history(&self) -> Result<Vec<HistoryRow>> {
+        let _timeout = self.busy_timeout()?;
         tracking::read_history(&self.conn, self.registry.set())
     }
 
@@ -315,6 +329,11 @@ impl<'c> Session<'c> {
     /// ```
     pub fn schema(&self) -> Result<String> {
         Ok(fingerprint::dump(&fingerprint::objects(&self.conn)?))
+    }
+
+    /// This migrator's busy timeout for one operation; the caller's comes back afterwards.
+    fn busy_timeout(&self) -> Result<BusyTimeout<'_>> {
+        Ok(BusyTimeout::set(&self.conn, self.config.busy_timeout)?)
     }
 
     /// The migrations of this session's set, by seq.

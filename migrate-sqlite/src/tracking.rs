@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS _migrate_applied (
     seq         INTEGER NOT NULL,
     name        TEXT    NOT NULL,
     checksum    TEXT    NOT NULL,
-    state       TEXT    NOT NULL CHECK (state IN ('applied', 'started')),
+    state       TEXT    NOT NULL CHECK (state IN ('applied', 'started', 'reverting')),
     applied_at  TEXT    NOT NULL,
     duration_ms INTEGER NOT NULL,
     applied_by  TEXT    NOT NULL,
@@ -92,10 +92,11 @@ pub fn read_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<RecordedR
                 seq: r.get::<_, i64>(0)? as u64,
                 name: r.get(1)?,
                 checksum: r.get(2)?,
-                state: if state == "started" {
-                    RowState::Started
-                } else {
+                // 'reverting' is the down of a non-transactional migration, interrupted.
+                state: if state == "applied" {
                     RowState::Applied
+                } else {
+                    RowState::Started
                 },
             },
             applied_at: r.get(4)?,
@@ -142,6 +143,16 @@ fn upsert(conn: &Connection, v: &RowValues, state: &str) -> rusqlite::Result<()>
         v.duration_ms as i64,
         v.applied_by
     ])?;
+    Ok(())
+}
+
+/// Marks an applied non-transactional migration as being reverted, before its down runs; the
+/// row keeps its original checksum and times.
+pub fn mark_reverting(conn: &Connection, set: &str, seq: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE _migrate_applied SET state = 'reverting' WHERE set_name = ?1 AND seq = ?2",
+        params![set, seq as i64],
+    )?;
     Ok(())
 }
 

@@ -63,7 +63,11 @@ fn keep_applied_keeps_what_succeeded_before_the_failure() {
         .unwrap()
         .up()
         .unwrap_err();
-    assert!(err.to_string().contains("stay applied (1, 2)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Kept from this run: applied 1, 2. The database is now at seq 2."),
+        "{err}"
+    );
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1, 2]);
     assert!(table_exists(&conn, "t2"));
@@ -103,7 +107,7 @@ fn a_panicking_migration_is_rolled_back_and_reported() {
 }
 
 #[test]
-fn a_migration_that_commits_by_itself_is_detected() {
+fn a_migration_that_commits_by_itself_is_refused_and_the_run_rolls_back() {
     let db = temp_db();
     let mut list = tables(1);
     list.push(Migration::new(
@@ -119,10 +123,11 @@ fn a_migration_that_commits_by_itself_is_detected() {
         .up()
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("ended the runner's transaction"), "{text}");
-    assert!(text.contains("migrate restore"), "{text}");
-    // The failure is on record, and the migration is not recorded as applied.
-    assert!(!applied_seqs(&conn).contains(&2));
+    assert!(text.contains("refused: the migration ran COMMIT"), "{text}");
+    assert!(text.contains("Nothing from this run was kept"), "{text}");
+    // The authorizer stopped the COMMIT: the run stayed atomic and nothing was kept.
+    assert!(applied_seqs(&conn).is_empty());
+    assert!(!table_exists(&conn, "sneaky") && !table_exists(&conn, "t1"));
     let failed: i64 = conn
         .query_row(
             "SELECT count(*) FROM _migrate_history WHERE seq = 2 AND outcome = 'failed'",
@@ -135,7 +140,7 @@ fn a_migration_that_commits_by_itself_is_detected() {
 }
 
 #[test]
-fn a_migration_that_rolls_back_by_itself_is_detected() {
+fn a_migration_that_rolls_back_by_itself_is_refused() {
     let db = temp_db();
     let list = vec![Migration::new(
         1,
@@ -144,7 +149,8 @@ fn a_migration_that_rolls_back_by_itself_is_detected() {
     )];
     let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
     assert!(
-        err.to_string().contains("ended the runner's transaction"),
+        err.to_string()
+            .contains("refused: the migration ran ROLLBACK"),
         "{err}"
     );
     let conn = Connection::open(&db.path).unwrap();

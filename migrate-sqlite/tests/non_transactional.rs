@@ -63,7 +63,7 @@ fn a_failed_non_transactional_migration_stays_started_and_blocks_later_runs() {
     let text = err.to_string();
     assert!(text.contains("stays recorded as started"), "{text}");
     assert!(
-        text.contains("migrate restore") && text.contains("migrate resolve 2"),
+        text.contains("restore a backup") && text.contains("migrate resolve 2"),
         "{text}"
     );
     let conn = Connection::open(&db.path).unwrap();

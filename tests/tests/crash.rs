@@ -185,18 +185,9 @@ fn killed_in_a_non_transactional_migration_blocks_the_next_run() {
 }
 
 /// A kill after a `transaction = false` migration finished must not leave it recorded as
-/// `started`: it completed, so the next run must go on, not refuse.
-///
-/// BUG (migrate-sqlite/src/runner.rs, `Batch::outside_transaction`, the `finish` closure): after
-/// the migration ran, its `applied` row and `up ok` history row are written in a new
-/// `BEGIN IMMEDIATE` transaction that is *not committed*: `SAVEPOINT migrate_batch` is opened on
-/// top of it and the following migrations run in the same transaction. A crash anywhere in the
-/// rest of the batch rolls that row back to `started`, and every later run refuses with
-/// "20 \"create_t020\" is a non-transactional migration that started and never finished",
-/// although it finished. Fix: `COMMIT` after `self.record(..)`, then `begin()` again before
-/// `SAVEPOINT migrate_batch`.
+/// `started`: it completed, so the next run must go on, not refuse. (Its `applied` row is
+/// committed on its own, before the rest of the run goes on.)
 #[test]
-#[ignore = "bug in runner.rs outside_transaction: finished non-transactional row not committed"]
 fn killed_after_a_non_transactional_migration_keeps_what_was_committed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mixed.db");
@@ -215,14 +206,9 @@ fn killed_after_a_non_transactional_migration_keeps_what_was_committed() {
 
 /// A migration failing after a `transaction = false` one: under all-or-nothing, what was
 /// committed stays (1..=20, the non-transactional one included), the rest of the run is rolled
-/// back, and the error says exactly which migrations stay applied.
-///
-/// BUG (migrate-sqlite/src/runner.rs, `Batch::run`): `committed` is extended with the seqs done
-/// *before* the non-transactional migration, never with that migration itself, so the message
-/// says "the 19 migration(s) before it in this run stay applied (1, ..., 19)" while 20 is
-/// applied too (its row survives `ROLLBACK TO migrate_batch`, which was opened after it).
+/// back, and the error says exactly which migrations stay applied (read back from the database,
+/// the non-transactional one included).
 #[test]
-#[ignore = "bug in runner.rs run: the failure message omits the finished non-transactional seq"]
 fn failure_after_a_non_transactional_migration_names_what_stays() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fail.db");
@@ -232,7 +218,9 @@ fn failure_after_a_non_transactional_migration_names_what_stays() {
     assert_eq!(state.failures, 1, "{state:#?}");
     state.assert_applied_through(NON_TRANSACTIONAL);
     assert!(
-        failed.stderr.contains(", 19, 20)"),
+        failed
+            .stderr
+            .contains("Kept from this run: applied 1-20. The database is now at seq 20."),
         "the message must list 20 among the migrations that stay applied: {}",
         failed.stderr
     );

@@ -1,0 +1,154 @@
+//! What a failed run kept, told from the tracking rows read back afterwards, never from what the
+//! runner meant to do: the sentence a tired operator reads first.
+
+use crate::Migration;
+use crate::report::Direction;
+use crate::runner::Job;
+use crate::tracking::RecordedRow;
+use migrate_core::{AppliedRow, RowState, TxMode};
+use std::collections::BTreeMap;
+
+/// The tracking rows of one set at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    states: BTreeMap<u64, RowState>,
+    rows: Vec<RecordedRow>,
+}
+
+impl Recorded {
+    pub fn new(rows: Vec<RecordedRow>) -> Self {
+        Recorded {
+            states: rows.iter().map(|r| (r.row.seq, r.row.state)).collect(),
+            rows,
+        }
+    }
+
+    /// The rows as the core's plan takes them.
+    pub fn rows(&self) -> Vec<AppliedRow> {
+        self.rows.iter().map(|r| r.row.clone()).collect()
+    }
+
+    fn state(&self, seq: u64) -> Option<RowState> {
+        self.states.get(&seq).copied()
+    }
+
+    /// The highest applied seq (a started one is not "at").
+    fn current(&self) -> Option<u64> {
+        self.seqs_in(RowState::Applied).last()
+    }
+
+    fn seqs_in(&self, state: RowState) -> impl Iterator<Item = u64> + '_ {
+        self.states
+            .iter()
+            .filter(move |(_, s)| **s == state)
+            .map(|(seq, _)| *seq)
+    }
+}
+
+fn at(seq: Option<u64>) -> String {
+    seq.map_or("the start (no migration applied)".to_owned(), |s| {
+        format!("seq {s}")
+    })
+}
+
+/// `1-3, 7, 9-10`: runs of consecutive seqs as ranges, so a long run stays readable.
+fn list(seqs: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < seqs.len() {
+        let start = seqs[i];
+        while i + 1 < seqs.len() && seqs[i + 1] == seqs[i] + 1 {
+            i += 1;
+        }
+        parts.push(match seqs[i] - start {
+            0 => start.to_string(),
+            1 => format!("{start}, {}", seqs[i]),
+            _ => format!("{start}-{}", seqs[i]),
+        });
+        i += 1;
+    }
+    parts.join(", ")
+}
+
+/// "Nothing from this run was kept..." or "Kept from this run: applied 1, 2; reverted 3...".
+pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
+    let applied: Vec<u64> = after
+        .seqs_in(RowState::Applied)
+        .filter(|seq| before.state(*seq) != Some(RowState::Applied))
+        .collect();
+    let reverted: Vec<u64> = before
+        .seqs_in(RowState::Applied)
+        .filter(|seq| after.state(*seq).is_none())
+        .collect();
+    let started: Vec<u64> = after
+        .seqs_in(RowState::Started)
+        .filter(|seq| before.state(*seq) != Some(RowState::Started))
+        .collect();
+    let mut parts = Vec::new();
+    for (what, seqs) in [
+        ("applied", &applied),
+        ("reverted", &reverted),
+        ("left started", &started),
+    ] {
+        if !seqs.is_empty() {
+            parts.push(format!("{what} {}", list(seqs)));
+        }
+    }
+    if parts.is_empty() {
+        format!(
+            "Nothing from this run was kept: the database is as it was before the run ({}).",
+            at(before.current())
+        )
+    } else {
+        format!(
+            "Kept from this run: {}. The database is now at {}.",
+            parts.join("; "),
+            at(after.current())
+        )
+    }
+}
+
+/// The whole outcome of a failed migration: what was kept, and what to do next.
+pub fn describe(
+    before: &Recorded,
+    after: &Recorded,
+    m: &Migration,
+    job: Job,
+    transaction_lost: bool,
+) -> String {
+    let kept = kept_summary(before, after);
+    let left_started = after.state(m.seq) == Some(RowState::Started);
+    let no_backup = "restore a backup you made before the run (this version does not take \
+                     backups automatically yet)";
+    if left_started && m.mode == TxMode::NonTransactional {
+        format!(
+            "{kept} {} runs outside a transaction (`transaction = false`), so its partial work \
+             could not be rolled back; it stays recorded as started and later runs refuse until \
+             it is resolved. Check what it did, then repair the database and mark it \
+             (`migrate resolve {}`), or {no_backup}.",
+            m.label(),
+            m.seq
+        )
+    } else if transaction_lost {
+        format!(
+            "{kept} The run could not be rolled back as a whole (the runner's transaction \
+             ended early). Check the database (`migrate status`), and if it is not as expected, \
+             {no_backup}."
+        )
+    } else {
+        let again = match job.direction {
+            Direction::Up => "migrate up",
+            Direction::Down => "migrate down",
+        };
+        format!("{kept} Nothing needs restoring; fix the migration and run `{again}` again.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_become_ranges() {
+        assert_eq!(super::list(&[1, 2, 3, 5, 7, 8, 10]), "1-3, 5, 7, 8, 10");
+        assert_eq!(super::list(&[]), "");
+    }
+}

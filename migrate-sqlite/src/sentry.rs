@@ -1,0 +1,139 @@
+//! An authorizer that keeps a migration's hands off the runner's transaction.
+//!
+//! A transactional migration runs inside the runner's `BEGIN IMMEDIATE` and its own savepoint.
+//! `COMMIT`, `ROLLBACK`, `BEGIN`, touching the runner's savepoints or changing `journal_mode`
+//! there would silently break the all-or-nothing promise (a later `ROLLBACK TO` would find nothing
+//! to roll back to, or no journal to roll back from), so the authorizer refuses them while a
+//! transactional step runs, and remembers what it refused so the error can name it.
+
+use rusqlite::Connection;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization, TransactionOperation};
+use std::sync::{Arc, Mutex};
+
+/// The runner's savepoint name (SQLite compares names case-insensitively).
+pub const RUNNER_SAVEPOINT: &str = "migrate_step";
+
+/// Who is running statements right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The runner itself, or a non-transactional step: everything allowed.
+    Runner,
+    /// A transactional migration: transaction control refused.
+    TransactionalStep,
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    refused: Option<String>,
+    /// Tables created or altered by steps since last asked.
+    changed_tables: Vec<String>,
+}
+
+/// Shared between the authorizer callback and the runner.
+#[derive(Clone, Debug)]
+pub struct Sentry(Arc<Mutex<State>>);
+
+impl Sentry {
+    /// Installs the authorizer on `conn` (in the runner phase).
+    pub fn install(conn: &mut Connection) -> rusqlite::Result<Sentry> {
+        let sentry = Sentry(Arc::new(Mutex::new(State {
+            phase: Phase::Runner,
+            refused: None,
+            changed_tables: Vec::new(),
+        })));
+        let shared = sentry.clone();
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| shared.authorize(&ctx)))?;
+        Ok(sentry)
+    }
+
+    /// Removes the authorizer.
+    pub fn uninstall(conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)
+    }
+
+    /// Switches phase; entering a step forgets earlier refusals.
+    pub fn enter(&self, phase: Phase) {
+        let mut state = self.lock();
+        state.phase = phase;
+        if phase != Phase::Runner {
+            state.refused = None;
+        }
+    }
+
+    /// The tables steps created or altered since the last call.
+    pub fn take_changed_tables(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().changed_tables)
+    }
+
+    /// What was refused during the last step, if anything.
+    pub fn refused(&self) -> Option<String> {
+        self.lock().refused.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the state is still meaningful.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn authorize(&self, ctx: &AuthContext<'_>) -> Authorization {
+        let mut state = self.lock();
+        if let AuthAction::CreateTable { table_name } | AuthAction::AlterTable { table_name, .. } =
+            &ctx.action
+        {
+            state.changed_tables.push((*table_name).to_owned());
+        }
+        if state.phase == Phase::Runner {
+            return Authorization::Allow;
+        }
+        match refusal(&ctx.action) {
+            Some(why) => {
+                log::error!("refused inside a migration: {why}");
+                state.refused.get_or_insert(why);
+                Authorization::Deny
+            }
+            None => Authorization::Allow,
+        }
+    }
+}
+
+/// Why this action may not run inside a transactional migration.
+fn refusal(action: &AuthAction<'_>) -> Option<String> {
+    match action {
+        AuthAction::Transaction { operation } => Some(format!(
+            "the migration ran {}: the runner wraps \
+             each migration in a savepoint and commits for you. A migration that must run \
+             outside a transaction declares `transaction = false`",
+            transaction_statement(*operation)
+        )),
+        AuthAction::Savepoint {
+            savepoint_name,
+            operation,
+        } if RUNNER_SAVEPOINT.eq_ignore_ascii_case(savepoint_name) => Some(format!(
+            "the migration used the runner's own savepoint {savepoint_name:?} \
+                 ({operation:?}); give your savepoints other names"
+        )),
+        AuthAction::Pragma {
+            pragma_name,
+            pragma_value: Some(_),
+        } if pragma_name.eq_ignore_ascii_case("journal_mode") => Some(
+            "the migration changed journal_mode inside the runner's transaction, which would \
+             leave its work impossible to roll back; do it in a migration declared \
+             `transaction = false`"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// SQLite reports COMMIT and END as an operation rusqlite does not name.
+fn transaction_statement(operation: TransactionOperation) -> &'static str {
+    match operation {
+        TransactionOperation::Begin => "BEGIN",
+        TransactionOperation::Rollback => "ROLLBACK",
+        TransactionOperation::Release => "RELEASE",
+        _ => "COMMIT (or END)",
+    }
+}
