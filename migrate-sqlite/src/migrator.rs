@@ -203,7 +203,17 @@ impl Migrator {
     }
 
     fn session<'c>(&self, conn: Conn<'c>, registry: Registry<Step>) -> Result<Session<'c>> {
-        Ok(Session::new(conn, registry, self.clone()))
+        // The session keeps the settings; the migrations already live in the registry.
+        let settings = Migrator {
+            set: self.set.clone(),
+            migrations: None,
+            validation: self.validation,
+            policy: self.policy.clone(),
+            failure: self.failure,
+            busy_timeout: self.busy_timeout,
+            app_version: self.app_version.clone(),
+        };
+        Ok(Session::new(conn, registry, settings))
     }
 
     pub(crate) fn applied_by(&self) -> String {

@@ -4,7 +4,6 @@
 use crate::Migration;
 use crate::report::Direction;
 use crate::runner::Job;
-use crate::tracking::RecordedRow;
 use migrate_core::{AppliedRow, RowState, TxMode};
 use std::collections::BTreeMap;
 
@@ -12,20 +11,20 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct Recorded {
     states: BTreeMap<u64, RowState>,
-    rows: Vec<RecordedRow>,
+    rows: Vec<AppliedRow>,
 }
 
 impl Recorded {
-    pub fn new(rows: Vec<RecordedRow>) -> Self {
+    pub fn new(rows: Vec<AppliedRow>) -> Self {
         Recorded {
-            states: rows.iter().map(|r| (r.row.seq, r.row.state)).collect(),
+            states: rows.iter().map(|r| (r.seq, r.state)).collect(),
             rows,
         }
     }
 
     /// The rows as the core's plan takes them.
-    pub fn rows(&self) -> Vec<AppliedRow> {
-        self.rows.iter().map(|r| r.row.clone()).collect()
+    pub fn rows(&self) -> &[AppliedRow] {
+        &self.rows
     }
 
     fn state(&self, seq: u64) -> Option<RowState> {

@@ -106,13 +106,13 @@ fn run_guarded(
 /// The plan as the database stands, read in one snapshot.
 pub fn read_plan(conn: &Connection, registry: &Registry<Step>) -> Result<Plan> {
     let rows = read_recorded(conn, registry.set())?;
-    Ok(Plan::new(registry, &rows.rows()))
+    Ok(Plan::new(registry, rows.rows()))
 }
 
 /// The tracking rows of `set`, read in one snapshot.
 fn read_recorded(conn: &Connection, set: &str) -> Result<Recorded> {
     conn.execute_batch("BEGIN")?;
-    let rows = tracking::read_rows(conn, set);
+    let rows = tracking::read_plan_rows(conn, set);
     conn.execute_batch("COMMIT")?;
     Ok(Recorded::new(rows?))
 }
@@ -261,8 +261,8 @@ impl Batch<'_> {
     fn prepare(&self, op: Operation) -> Result<(Plan, Recorded, Vec<Job>)> {
         tracking::ensure_tables(self.conn)
             .map_err(runner_error(self.label, "creating the tracking tables"))?;
-        let before = Recorded::new(tracking::read_rows(self.conn, self.registry.set())?);
-        let plan = Plan::new(self.registry, &before.rows());
+        let before = Recorded::new(tracking::read_plan_rows(self.conn, self.registry.set())?);
+        let plan = Plan::new(self.registry, before.rows());
         let policy = &self.config.policy;
         let up = |seqs: Vec<u64>| {
             seqs.into_iter().map(|seq| Job {
@@ -512,7 +512,11 @@ impl Batch<'_> {
         result
     }
 
+    /// Puts the run's pragmas back if the step set any (the sentry saw it).
     fn after_step(&self) -> Result<()> {
+        if !self.sentry.take_pragma_set() {
+            return Ok(());
+        }
         self.pragmas.reset_after_step().map_err(runner_error(
             self.label,
             "resetting the connection's pragmas",

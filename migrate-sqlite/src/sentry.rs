@@ -28,6 +28,8 @@ struct State {
     refused: Option<String>,
     /// Tables created or altered by steps since last asked.
     changed_tables: Vec<String>,
+    /// Whether a statement set a pragma since last asked.
+    pragma_set: bool,
 }
 
 /// Shared between the authorizer callback and the runner.
@@ -41,6 +43,7 @@ impl Sentry {
             phase: Phase::Runner,
             refused: None,
             changed_tables: Vec::new(),
+            pragma_set: false,
         })));
         let shared = sentry.clone();
         conn.authorizer(Some(move |ctx: AuthContext<'_>| shared.authorize(&ctx)))?;
@@ -66,6 +69,11 @@ impl Sentry {
         std::mem::take(&mut self.lock().changed_tables)
     }
 
+    /// Whether any pragma was set (`PRAGMA x = y`) since the last call.
+    pub fn take_pragma_set(&self) -> bool {
+        std::mem::take(&mut self.lock().pragma_set)
+    }
+
     /// What was refused during the last step, if anything.
     pub fn refused(&self) -> Option<String> {
         self.lock().refused.clone()
@@ -80,10 +88,15 @@ impl Sentry {
 
     fn authorize(&self, ctx: &AuthContext<'_>) -> Authorization {
         let mut state = self.lock();
-        if let AuthAction::CreateTable { table_name } | AuthAction::AlterTable { table_name, .. } =
-            &ctx.action
-        {
-            state.changed_tables.push((*table_name).to_owned());
+        match &ctx.action {
+            AuthAction::CreateTable { table_name } | AuthAction::AlterTable { table_name, .. } => {
+                state.changed_tables.push((*table_name).to_owned());
+            }
+            AuthAction::Pragma {
+                pragma_value: Some(_),
+                ..
+            } => state.pragma_set = true,
+            _ => {}
         }
         if state.phase == Phase::Runner {
             return Authorization::Allow;

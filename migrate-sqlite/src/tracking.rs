@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS _migrate_applied (
     PRIMARY KEY (set_name, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _migrate_history (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          INTEGER PRIMARY KEY, -- append-only, so rowids only grow
     at          TEXT    NOT NULL,
     set_name    TEXT    NOT NULL,
     seq         INTEGER,
@@ -103,6 +103,30 @@ pub fn read_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<RecordedR
             duration_ms: r.get::<_, i64>(5)?.max(0) as u64,
             applied_by: r.get(6)?,
             fingerprint: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Only what a plan needs (seq, name, checksum, state): the no-op start reads this.
+pub fn read_plan_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<AppliedRow>> {
+    if !tables_exist(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, name, checksum, state = 'applied'
+         FROM _migrate_applied WHERE set_name = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([set], |r| {
+        Ok(AppliedRow {
+            seq: r.get::<_, i64>(0)? as u64,
+            name: r.get(1)?,
+            checksum: r.get(2)?,
+            state: if r.get(3)? {
+                RowState::Applied
+            } else {
+                RowState::Started
+            },
         })
     })?;
     rows.collect()
