@@ -69,6 +69,10 @@ fn list(seqs: &[u64]) -> String {
     parts.join(", ")
 }
 
+fn nothing_kept(before: &Recorded) -> String {
+    kept_summary(before, before)
+}
+
 /// "Nothing from this run was kept..." or "Kept from this run: applied 1, 2; reverted 3...".
 pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
     let applied: Vec<u64> = after
@@ -128,7 +132,7 @@ pub fn describe(
             m.label(),
             m.seq
         )
-    } else if transaction_lost {
+    } else if transaction_lost && kept != nothing_kept(before) {
         format!(
             "{kept} The run could not be rolled back as a whole (the runner's transaction \
              ended early). Check the database (`migrate status`), and if it is not as expected, \

@@ -6,6 +6,7 @@
 //! `foreign_keys` to ON, a system library to OFF: never assume) and restored when the guard drops.
 
 use rusqlite::Connection;
+use std::time::Duration;
 
 /// Restores `foreign_keys` and `legacy_alter_table` when dropped.
 pub struct PragmaGuard<'c> {
@@ -87,23 +88,28 @@ fn on_off(on: bool) -> &'static str {
 /// Sets the connection's busy timeout for one operation and puts the caller's back afterwards.
 pub struct BusyTimeout<'c> {
     conn: &'c Connection,
-    previous_ms: i64,
+    previous: Duration,
 }
 
 impl<'c> BusyTimeout<'c> {
     /// Reads the current timeout and sets `timeout`.
-    pub fn set(conn: &'c Connection, timeout: std::time::Duration) -> rusqlite::Result<Self> {
-        let previous_ms = conn.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
+    pub fn set(conn: &'c Connection, timeout: Duration) -> rusqlite::Result<Self> {
+        let previous = busy_timeout(conn)?;
         conn.busy_timeout(timeout)?;
-        Ok(BusyTimeout { conn, previous_ms })
+        Ok(BusyTimeout { conn, previous })
     }
 }
 
 impl Drop for BusyTimeout<'_> {
     fn drop(&mut self) {
-        let previous = std::time::Duration::from_millis(self.previous_ms.max(0) as u64);
-        if let Err(e) = self.conn.busy_timeout(previous) {
+        if let Err(e) = self.conn.busy_timeout(self.previous) {
             log::error!("cannot restore busy_timeout: {e}");
         }
     }
+}
+
+/// The connection's current busy timeout.
+pub fn busy_timeout(conn: &Connection) -> rusqlite::Result<Duration> {
+    let ms: i64 = conn.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
+    Ok(Duration::from_millis(ms.max(0) as u64))
 }

@@ -6,7 +6,7 @@
 
 use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
-use crate::pragmas::PragmaGuard;
+use crate::pragmas::{self, PragmaGuard};
 use crate::report::{Direction, RunReport, StepReport};
 use crate::sentry::{Phase, Sentry};
 use crate::tracking::{self, HistoryEvent, RowValues};
@@ -61,9 +61,25 @@ pub fn run(
     let _lock = path
         .map(|p| FileLock::acquire(p, config.busy_timeout))
         .transpose()?;
-    let sentry =
-        Sentry::install(conn).map_err(runner_error(&label, "installing the authorizer"))?;
-    let result = run_guarded(conn, &sentry, registry, config, &label, op, started);
+    let previous_timeout = pragmas::busy_timeout(conn)?;
+    conn.busy_timeout(config.busy_timeout)?;
+    let result = run_locked(conn, registry, config, &label, op, started);
+    if let Err(e) = conn.busy_timeout(previous_timeout) {
+        log::error!("cannot restore busy_timeout: {e}");
+    }
+    result
+}
+
+fn run_locked(
+    conn: &mut Connection,
+    registry: &Registry<Step>,
+    config: &Migrator,
+    label: &str,
+    op: Operation,
+    started: Instant,
+) -> Result<RunReport> {
+    let sentry = Sentry::install(conn).map_err(runner_error(label, "installing the authorizer"))?;
+    let result = run_guarded(conn, &sentry, registry, config, label, op, started);
     if let Err(e) = Sentry::uninstall(conn) {
         log::error!("cannot remove the authorizer: {e}");
     }
@@ -595,31 +611,41 @@ impl Batch<'_> {
     fn fail(&self, failure: Failure, m: &Migration, job: Job, before: &Recorded) -> Error {
         let detail = failure.error.to_string();
         log::error!("migration {} {} failed: {detail}", m.label(), job.direction);
-        let mut lost = failure.transaction_lost;
+        let mut notes = Vec::new();
         let keep = self.config.failure == FailurePolicy::KeepApplied;
-        let kept_and_recorded = !lost && keep && {
+        let kept_and_recorded = !failure.transaction_lost && keep && {
             self.history(self.failure_event(m, job, &detail));
             match self.finish_run() {
                 Ok(()) => true,
                 Err(e) => {
-                    log::error!("cannot commit what succeeded before {}: {e}", m.label());
-                    lost = true;
+                    notes.push(format!(
+                        "Committing the migrations that succeeded before it failed ({e}), so \
+                         they were rolled back too."
+                    ));
                     false
                 }
             }
         };
         if !kept_and_recorded {
             self.rollback_all();
-            self.record_failure_alone(m, job, &detail);
+            if let Err(e) = self.record_failure_alone(m, job, &detail) {
+                notes.push(format!(
+                    "The failure could not be written to the history ({e})."
+                ));
+            }
         }
         let after = read_recorded(self.conn, self.registry.set());
-        let outcome = match after {
-            Ok(after) => outcome::describe(before, &after, m, job, lost),
+        let mut outcome = match after {
+            Ok(after) => outcome::describe(before, &after, m, job, failure.transaction_lost),
             Err(e) => format!(
                 "The runner could not read back what was kept ({e}); check `migrate status` \
                  before doing anything else."
             ),
         };
+        for note in notes {
+            outcome.push(' ');
+            outcome.push_str(&note);
+        }
         Error::MigrationFailed {
             set: self.registry.set().to_owned(),
             seq: m.seq,
@@ -642,7 +668,7 @@ impl Batch<'_> {
     }
 
     /// Records a failure in a transaction of its own, when the runner's transaction is gone.
-    fn record_failure_alone(&self, m: &Migration, job: Job, detail: &str) {
+    fn record_failure_alone(&self, m: &Migration, job: Job, detail: &str) -> Result<()> {
         self.rollback_all();
         self.history(self.failure_event(m, job, detail));
         let recorded = self
@@ -650,10 +676,11 @@ impl Batch<'_> {
             .and_then(|()| tracking::ensure_tables(self.conn).map_err(Error::from))
             .and_then(|()| self.flush_history())
             .and_then(|()| self.sql("COMMIT", "recording the failure"));
-        if let Err(e) = recorded {
+        if let Err(e) = &recorded {
             log::error!("cannot record the failure of {}: {e}", m.label());
             self.rollback_all();
         }
+        recorded
     }
 
     fn failure_event(&self, m: &Migration, job: Job, detail: &str) -> HistoryEvent {
