@@ -33,6 +33,7 @@
 
 extern crate self as migrate_sqlite;
 
+mod digest;
 mod error;
 mod fingerprint;
 mod foreign_keys;

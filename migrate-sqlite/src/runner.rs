@@ -4,6 +4,7 @@
 //! commit, put the pragmas back. What a failure kept is read back from the database, never
 //! assumed.
 
+use crate::digest;
 use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
 use crate::pragmas::{self, PragmaGuard};
@@ -142,6 +143,20 @@ fn nothing_to_apply(
     target: Option<u64>,
     started: Instant,
 ) -> Result<Option<RunReport>> {
+    let known_target = target.is_none_or(|seq| registry.get(seq).is_some());
+    if known_target && digest::stored(conn, registry.set())? == Some(digest::of_registry(registry))
+    {
+        // Exactly this registry is applied: nothing to apply, accept or refuse.
+        let last = registry.migrations().last().map(|m| m.seq);
+        return Ok(Some(RunReport {
+            set: registry.set().to_owned(),
+            steps: Vec::new(),
+            accepted_checksums: Vec::new(),
+            before: last,
+            after: last,
+            duration: started.elapsed(),
+        }));
+    }
     let plan = read_plan(conn, registry)?;
     if accepts_something(&plan, config) {
         return Ok(None);
@@ -595,6 +610,8 @@ impl Batch<'_> {
         self.sql("COMMIT", "committing the run")
     }
 
+    /// Before each commit: the schema snapshot, its fingerprint, and last the rows' digest
+    /// (any later change to the tracking rows would clear it).
     fn store_schema(&self) -> Result<()> {
         let objects = fingerprint::objects(self.conn)?;
         fingerprint::store(self.conn, &objects)?;
@@ -603,6 +620,7 @@ impl Batch<'_> {
             self.registry.set(),
             &fingerprint::fingerprint(&objects),
         )?;
+        digest::store(self.conn, self.registry.set())?;
         Ok(())
     }
 

@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS _migrate_schema (
     sql  TEXT NOT NULL,
     PRIMARY KEY (type, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _migrate_state (
+    set_name TEXT PRIMARY KEY,
+    digest   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS _migrate_applied_inserted AFTER INSERT ON _migrate_applied
+BEGIN DELETE FROM _migrate_state WHERE set_name = NEW.set_name; END;
+CREATE TRIGGER IF NOT EXISTS _migrate_applied_updated
+AFTER UPDATE OF set_name, seq, name, checksum, state ON _migrate_applied
+BEGIN DELETE FROM _migrate_state WHERE set_name IN (OLD.set_name, NEW.set_name); END;
+CREATE TRIGGER IF NOT EXISTS _migrate_applied_deleted AFTER DELETE ON _migrate_applied
+BEGIN DELETE FROM _migrate_state WHERE set_name = OLD.set_name; END;
 ";
 
 /// The current time as SQLite formats it, UTC with milliseconds: `2026-11-22 10:49:14.123`.
