@@ -161,6 +161,47 @@ pub enum Error {
         already_there: usize,
     },
 
+    /// The pre-migration (or requested) backup could not be written; nothing was migrated.
+    #[error(
+        "could not write a backup into {}: {source}. Nothing was migrated or restored. Free \
+         some space or fix the directory's permissions, or choose another directory \
+         (Migrator::backup_dir)",
+        dir.display()
+    )]
+    BackupFailed {
+        /// The backup directory.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A backup file failed `quick_check` (or is not a database); it was not used.
+    #[error(
+        "the backup {} is damaged ({detail}); it was not used and the database was not touched. \
+         Pick another backup (`migrate snapshot list`)",
+        path.display()
+    )]
+    BackupDamaged {
+        /// The file.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+    },
+
+    /// A snapshot name that could escape the backup directory or is otherwise unusable.
+    #[error("{0}")]
+    InvalidSnapshotName(String),
+
+    /// No backup matched.
+    #[error("there is no {wanted} in {}; nothing was changed", dir.display())]
+    NoBackup {
+        /// What was asked for.
+        wanted: String,
+        /// Where we looked.
+        dir: PathBuf,
+    },
+
     /// A migration step refers to a kind of work this build cannot do.
     #[error("{0}")]
     Unsupported(String),

@@ -33,6 +33,7 @@
 
 extern crate self as migrate_sqlite;
 
+mod backup;
 mod digest;
 mod error;
 mod fingerprint;
@@ -50,6 +51,10 @@ mod step;
 mod tracking;
 mod tx;
 
+pub use backup::{
+    BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreReport,
+    Retention, validate_snapshot_name,
+};
 pub use error::{Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
 pub use lock::lock_path;

@@ -1,7 +1,7 @@
 //! The migrator's configuration, and opening a database with it.
 
 use crate::session::{Conn, Session};
-use crate::{Error, Migration, Result, Step, registered};
+use crate::{BackupSettings, Error, Migration, Progress, Result, Step, registered};
 use migrate_core::{DEFAULT_SET, Policy, Registry, Validation};
 use rusqlite::Connection;
 use std::path::Path;
@@ -40,6 +40,7 @@ pub struct Migrator {
     pub(crate) failure: FailurePolicy,
     pub(crate) busy_timeout: Duration,
     pub(crate) app_version: Option<String>,
+    pub(crate) backups: BackupSettings,
 }
 
 impl Default for Migrator {
@@ -52,6 +53,7 @@ impl Default for Migrator {
             failure: FailurePolicy::AllOrNothing,
             busy_timeout: Duration::from_secs(60),
             app_version: None,
+            backups: BackupSettings::default(),
         }
     }
 }
@@ -160,6 +162,58 @@ impl Migrator {
         self
     }
 
+    /// Where backups go (default: `<database file>.backups/` beside the database).
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().backup_dir("/var/backups/app");
+    /// ```
+    pub fn backup_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.backups.dir = Some(dir.into());
+        self
+    }
+
+    /// Keep at most `n` automatic backups (default 5); snapshots are never pruned.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().keep_backups(10);
+    /// ```
+    pub fn keep_backups(mut self, n: usize) -> Self {
+        self.backups.retention.keep_last = Some(n);
+        self
+    }
+
+    /// Delete automatic backups older than `age` (default: no age limit).
+    ///
+    /// ```
+    /// let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    /// let _ = migrate_sqlite::Migrator::new().max_backup_age(week);
+    /// ```
+    pub fn max_backup_age(mut self, age: Duration) -> Self {
+        self.backups.retention.max_age = Some(age);
+        self
+    }
+
+    /// No automatic backup before migrating (for throwaway databases; restore then needs your
+    /// own backups).
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().without_backups();
+    /// ```
+    pub fn without_backups(mut self) -> Self {
+        self.backups.disabled = true;
+        self
+    }
+
+    /// Called with bytes done and total while a backup or restore runs.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().on_progress(|p| eprintln!("{}/{}", p.done, p.total));
+    /// ```
+    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.backups.progress = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// Opens (or creates) the database file at `path`.
     ///
     /// The migrations are validated first: an invalid set creates no file.
@@ -212,6 +266,7 @@ impl Migrator {
             failure: self.failure,
             busy_timeout: self.busy_timeout,
             app_version: self.app_version.clone(),
+            backups: self.backups.clone(),
         };
         Ok(Session::new(conn, registry, settings))
     }

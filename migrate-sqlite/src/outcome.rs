@@ -69,6 +69,53 @@ fn list(seqs: &[u64]) -> String {
     parts.join(", ")
 }
 
+/// An automatic restore after a failure that a rollback could not undo.
+pub struct Restored {
+    /// The pre-migration backup that was put back.
+    pub from: std::path::PathBuf,
+    /// A backup of the state the failure left, for inspection.
+    pub failed_state: Option<std::path::PathBuf>,
+}
+
+/// The outcome after an automatic restore.
+pub fn restored(before: &Recorded, r: &Restored, job: Job) -> String {
+    let again = match job.direction {
+        Direction::Up => "migrate up",
+        Direction::Down => "migrate down",
+    };
+    let kept = match &r.failed_state {
+        Some(path) => format!(
+            " The state the failure left is kept in {} for inspection.",
+            path.display()
+        ),
+        None => String::new(),
+    };
+    format!(
+        "Its work could not be rolled back, so the database was restored automatically from \
+         {} (taken before this run): it is exactly as it was before the run ({}).{kept} Fix \
+         the migration and run `{again}` again.",
+        r.from.display(),
+        at(before.current())
+    )
+}
+
+/// The outcome when the automatic restore itself failed.
+pub fn restore_failed(backup: Option<&crate::BackupInfo>, error: &crate::Error) -> String {
+    match backup {
+        Some(b) => format!(
+            "Its work could not be rolled back, and restoring the pre-migration backup \
+             automatically failed ({error}). The database may be half-migrated: stop the app and \
+             restore it by hand (`migrate restore {}`).",
+            b.path.display()
+        ),
+        None => format!(
+            "Its work could not be rolled back, and no pre-migration backup exists to restore \
+             ({error}). Check the database (`migrate status`) and repair it, or restore a backup \
+             of your own."
+        ),
+    }
+}
+
 fn nothing_kept(before: &Recorded) -> String {
     kept_summary(before, before)
 }

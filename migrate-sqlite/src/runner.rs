@@ -4,6 +4,7 @@
 //! commit, put the pragmas back. What a failure kept is read back from the database, never
 //! assumed.
 
+use crate::backup::{self, BackupKind};
 use crate::digest;
 use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
@@ -12,8 +13,8 @@ use crate::report::{Direction, RunReport, StepReport};
 use crate::sentry::{Phase, Sentry};
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
-    Error, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx, fingerprint,
-    foreign_keys,
+    BackupInfo, Error, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx,
+    fingerprint, foreign_keys,
 };
 use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
@@ -64,23 +65,41 @@ pub fn run(
         .transpose()?;
     let previous_timeout = pragmas::busy_timeout(conn)?;
     conn.busy_timeout(config.busy_timeout)?;
-    let result = run_locked(conn, registry, config, &label, op, started);
+    let ctx = Context {
+        path,
+        registry,
+        config,
+        label: &label,
+    };
+    let result = run_locked(conn, &ctx, op, started);
     if let Err(e) = conn.busy_timeout(previous_timeout) {
         log::error!("cannot restore busy_timeout: {e}");
+    }
+    if let Some(path) = path
+        && !config.backups.disabled
+    {
+        backup::prune(path, &config.backups);
     }
     result
 }
 
+/// What every stage of a run reads.
+struct Context<'a> {
+    path: Option<&'a Path>,
+    registry: &'a Registry<Step>,
+    config: &'a Migrator,
+    label: &'a str,
+}
+
 fn run_locked(
     conn: &mut Connection,
-    registry: &Registry<Step>,
-    config: &Migrator,
-    label: &str,
+    ctx: &Context<'_>,
     op: Operation,
     started: Instant,
 ) -> Result<RunReport> {
-    let sentry = Sentry::install(conn).map_err(runner_error(label, "installing the authorizer"))?;
-    let result = run_guarded(conn, &sentry, registry, config, label, op, started);
+    let sentry =
+        Sentry::install(conn).map_err(runner_error(ctx.label, "installing the authorizer"))?;
+    let result = run_guarded(conn, &sentry, ctx, op, started);
     if let Err(e) = Sentry::uninstall(conn) {
         log::error!("cannot remove the authorizer: {e}");
     }
@@ -90,29 +109,29 @@ fn run_locked(
 fn run_guarded(
     conn: &Connection,
     sentry: &Sentry,
-    registry: &Registry<Step>,
-    config: &Migrator,
-    label: &str,
+    ctx: &Context<'_>,
     op: Operation,
     started: Instant,
 ) -> Result<RunReport> {
     let pragmas = PragmaGuard::foreign_keys_off(conn)
-        .map_err(runner_error(label, "switching foreign keys off"))?;
+        .map_err(runner_error(ctx.label, "switching foreign keys off"))?;
     let batch = Batch {
         conn,
         sentry,
         pragmas: &pragmas,
-        registry,
-        config,
-        label,
-        applied_by: config.applied_by(),
+        path: ctx.path,
+        registry: ctx.registry,
+        config: ctx.config,
+        label: ctx.label,
+        applied_by: ctx.config.applied_by(),
         fk_baseline: RefCell::new(BTreeSet::new()),
         fk_declared: Cell::new(true),
         pending_history: RefCell::new(Vec::new()),
+        backup: RefCell::new(None),
     };
     let result = batch.run(op, started);
     let restored = pragmas.restore().map_err(runner_error(
-        label,
+        ctx.label,
         "restoring foreign_keys and legacy_alter_table",
     ));
     let report = result?;
@@ -224,6 +243,8 @@ struct Batch<'a> {
     conn: &'a Connection,
     sentry: &'a Sentry,
     pragmas: &'a PragmaGuard<'a>,
+    /// The database file (None in memory: no lock file, no backups).
+    path: Option<&'a Path>,
     registry: &'a Registry<Step>,
     config: &'a Migrator,
     label: &'a str,
@@ -234,6 +255,8 @@ struct Batch<'a> {
     fk_declared: Cell<bool>,
     /// History rows of this transaction, written together just before it commits.
     pending_history: RefCell<Vec<HistoryEvent>>,
+    /// The backup taken before the first step, if any.
+    backup: RefCell<Option<BackupInfo>>,
 }
 
 impl Batch<'_> {
@@ -250,6 +273,12 @@ impl Batch<'_> {
             // Nothing to do: write nothing, not even the tracking tables.
             self.rollback_all();
             return Ok(empty_report(self.registry, &plan, started));
+        }
+        if !jobs.is_empty()
+            && let Err(e) = self.back_up_first(op)
+        {
+            self.rollback_all();
+            return Err(e);
         }
         let accepted = match self.start_batch(&plan) {
             Ok(accepted) => accepted,
@@ -323,6 +352,26 @@ impl Batch<'_> {
             }
         };
         Ok((plan, before, jobs))
+    }
+
+    /// The pre-migration backup, taken while this connection holds `BEGIN IMMEDIATE` and has
+    /// written nothing: no writer can change the database during the copy.
+    fn back_up_first(&self, op: Operation) -> Result<()> {
+        let Some(path) = self.path.filter(|_| !self.config.backups.disabled) else {
+            return Ok(());
+        };
+        let reason = match op {
+            Operation::Up(_) => "pre-up",
+            Operation::Down(_) => "pre-down",
+            Operation::Redo => "pre-redo",
+        };
+        let kind = BackupKind::Automatic {
+            reason: reason.into(),
+        };
+        let info = backup::take(self.conn, path, &self.config.backups, kind)?;
+        log::info!("pre-migration backup created: {}", info.path.display());
+        *self.backup.borrow_mut() = Some(info);
+        Ok(())
     }
 
     /// Before the first step, in the run's transaction (so they roll back with it): accepted
@@ -644,8 +693,18 @@ impl Batch<'_> {
                 }
             }
         };
+        let mut restored = None;
         if !kept_and_recorded {
             self.rollback_all();
+            // Work a rollback cannot undo: put the pre-migration backup back.
+            let undoable = failure.transaction_lost || m.mode == TxMode::NonTransactional;
+            if undoable && self.backup.borrow().is_some() {
+                restored = Some(self.restore_after_failure());
+            }
+            let detail = match &restored {
+                Some(Ok(r)) => format!("{detail} (database restored from {})", r.from.display()),
+                _ => detail.clone(),
+            };
             if let Err(e) = self.record_failure_alone(m, job, &detail) {
                 notes.push(format!(
                     "The failure could not be written to the history ({e})."
@@ -653,9 +712,21 @@ impl Batch<'_> {
             }
         }
         let after = read_recorded(self.conn, self.registry.set());
-        let mut outcome = match after {
-            Ok(after) => outcome::describe(before, &after, m, job, failure.transaction_lost),
-            Err(e) => format!(
+        let backup = self.backup.borrow().clone();
+        let mut outcome = match (&restored, after) {
+            (Some(Ok(r)), _) => outcome::restored(before, r, job),
+            (Some(Err(e)), _) => outcome::restore_failed(backup.as_ref(), e),
+            (None, Ok(after)) => {
+                let mut text = outcome::describe(before, &after, m, job, failure.transaction_lost);
+                if let Some(backup) = &backup {
+                    text.push_str(&format!(
+                        " The pre-migration backup is kept at {}.",
+                        backup.path.display()
+                    ));
+                }
+                text
+            }
+            (None, Err(e)) => format!(
                 "The runner could not read back what was kept ({e}); check `migrate status` \
                  before doing anything else."
             ),
@@ -672,6 +743,34 @@ impl Batch<'_> {
             source: Box::new(failure.error),
             outcome,
         }
+    }
+
+    /// Restores the pre-migration backup after a failure a rollback could not undo, keeping
+    /// the failed state in a backup of its own for inspection.
+    fn restore_after_failure(&self) -> Result<outcome::Restored> {
+        let backup = self.backup.borrow().clone();
+        let (Some(path), Some(backup)) = (self.path, backup) else {
+            return Err(Error::Unsupported(
+                "no pre-migration backup was taken (backups are off, or the database is in \
+                 memory), so the database could not be restored"
+                    .into(),
+            ));
+        };
+        self.begin()?;
+        let failed_state = backup::take(
+            self.conn,
+            path,
+            &self.config.backups,
+            BackupKind::Automatic {
+                reason: "failed-state".into(),
+            },
+        );
+        self.rollback_all();
+        backup::restore_file(&backup.path, path, self.config.busy_timeout)?;
+        Ok(outcome::Restored {
+            from: backup.path,
+            failed_state: failed_state.ok().map(|b| b.path),
+        })
     }
 
     /// The final commit failed: everything was rolled back; say so from what is recorded.
@@ -758,6 +857,11 @@ impl Batch<'_> {
     fn event(&self) -> HistoryEvent {
         HistoryEvent {
             set: self.registry.set().to_owned(),
+            backup_path: self
+                .backup
+                .borrow()
+                .as_ref()
+                .map(|b| b.path.display().to_string()),
             ..HistoryEvent::default()
         }
     }

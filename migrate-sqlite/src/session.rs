@@ -1,16 +1,19 @@
 //! An open database with its migrations: the operations users call.
 
+use crate::backup::{self, BackupKind};
 use crate::fingerprint::{self, SchemaDiff};
 use crate::pragmas::BusyTimeout;
 use crate::report::{StatusLine, StatusReport};
 use crate::resolve::{self, Resolution};
 use crate::runner::{self, Operation};
 use crate::tracking::{self, HistoryRow};
-use crate::{Migration, Migrator, Result, RunReport, Step};
+use crate::{
+    BackupInfo, Error, Migration, Migrator, RestoreFrom, RestoreReport, Result, RunReport, Step,
+};
 use migrate_core::{DownTarget, Plan, Registry};
 use rusqlite::Connection;
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A connection the session owns or borrows.
 pub(crate) enum Conn<'c> {
@@ -329,6 +332,100 @@ impl<'c> Session<'c> {
     /// ```
     pub fn schema(&self) -> Result<String> {
         Ok(fingerprint::dump(&fingerprint::objects(&self.conn)?))
+    }
+
+    /// Takes a verified backup now (kept by the retention rule like the automatic ones).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// let backup = db.backup()?;
+    /// assert!(backup.path.starts_with(dir.path().join("app.db.backups")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backup(&self) -> Result<BackupInfo> {
+        let kind = BackupKind::Automatic {
+            reason: "manual".into(),
+        };
+        backup::back_up(&self.conn, self.file()?, &self.config, kind)
+    }
+
+    /// Takes a named snapshot (never pruned automatically). Names are ASCII letters, digits,
+    /// `-` and `_`: nothing that could leave the backup directory.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// db.snapshot("before-import")?;
+    /// assert_eq!(db.snapshots()?.len(), 1);
+    /// assert!(db.snapshot("../escape").is_err());
+    /// db.delete_snapshot("before-import")?;
+    /// assert!(db.snapshots()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self, name: &str) -> Result<BackupInfo> {
+        let kind = BackupKind::Snapshot {
+            name: name.to_owned(),
+        };
+        backup::back_up(&self.conn, self.file()?, &self.config, kind)
+    }
+
+    /// Named snapshots, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<BackupInfo>> {
+        Ok(self
+            .backups()?
+            .into_iter()
+            .filter(|b| matches!(b.kind, BackupKind::Snapshot { .. }))
+            .collect())
+    }
+
+    /// Every backup and snapshot, oldest first.
+    pub fn backups(&self) -> Result<Vec<BackupInfo>> {
+        backup::all(self.file()?, &self.config.backups)
+    }
+
+    /// Deletes a named snapshot.
+    pub fn delete_snapshot(&self, name: &str) -> Result<()> {
+        backup::delete_snapshot(self.file()?, &self.config.backups, name)
+    }
+
+    /// Restores a backup into the live database (through SQLite's backup API, under the
+    /// migration lock), after taking a backup of the current state so the restore can be
+    /// undone. A backup that fails `quick_check` is refused and nothing is touched.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// db.snapshot("empty")?;
+    /// db.connection().execute("INSERT INTO t VALUES (1)", [])?;
+    /// let report = db.restore(&RestoreFrom::Snapshot("empty".into()))?;
+    /// let rows: i64 = db.connection().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+    /// assert_eq!(rows, 0);
+    /// assert!(report.undo_backup.path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore(&self, from: &RestoreFrom) -> Result<RestoreReport> {
+        backup::restore(&self.conn, self.file()?, &self.config, from)
+    }
+
+    fn file(&self) -> Result<&Path> {
+        self.path.as_deref().ok_or_else(|| {
+            Error::Unsupported(
+                "this database is in memory: backups, snapshots and restore need a file".into(),
+            )
+        })
     }
 
     /// This migrator's busy timeout for one operation; the caller's comes back afterwards.

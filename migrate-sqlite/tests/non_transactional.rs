@@ -55,7 +55,9 @@ fn a_failed_non_transactional_migration_stays_started_and_blocks_later_runs() {
     list.push(broken);
     list.extend(tables(3).into_iter().skip(2));
 
+    // Without backups there is nothing to restore: the migration stays started.
     let err = migrator(list.clone())
+        .without_backups()
         .open(&db.path)
         .unwrap()
         .up()
@@ -72,7 +74,7 @@ fn a_failed_non_transactional_migration_stays_started_and_blocks_later_runs() {
     assert!(table_exists(&conn, "partial") && !table_exists(&conn, "t3"));
 
     let before = bytes(&db.path);
-    let mut session = migrator(list).open(&db.path).unwrap();
+    let mut session = migrator(list).without_backups().open(&db.path).unwrap();
     let refusal = session.up().unwrap_err().to_string();
     assert!(
         refusal.contains(
@@ -103,12 +105,16 @@ fn resolving_a_started_migration_unblocks_the_next_run() {
         .with_mode(TxMode::NonTransactional)
     };
     migrator(vec![flaky(true)])
+        .without_backups()
         .open(&db.path)
         .unwrap()
         .up()
         .unwrap_err();
 
-    let mut session = migrator(vec![flaky(false)]).open(&db.path).unwrap();
+    let mut session = migrator(vec![flaky(false)])
+        .without_backups()
+        .open(&db.path)
+        .unwrap();
     assert!(session.up().is_err(), "blocked while started");
     session
         .resolve(1, migrate_sqlite::Resolution::NotApplied)
@@ -128,4 +134,57 @@ fn resolving_a_started_migration_unblocks_the_next_run() {
             .resolve(1, migrate_sqlite::Resolution::Applied)
             .is_err()
     );
+}
+
+#[test]
+fn a_failed_non_transactional_migration_is_undone_by_restoring_the_pre_migration_backup() {
+    let db = temp_db();
+    migrator(tables(1)).open(&db.path).unwrap().up().unwrap();
+    Connection::open(&db.path)
+        .unwrap()
+        .execute_batch("INSERT INTO t1 (v) VALUES ('precious')")
+        .unwrap();
+    let before = dump(&db.path);
+
+    let broken = Migration::new(
+        3,
+        "backfill",
+        Step::sql("CREATE TABLE partial (x); DELETE FROM t1; INSERT INTO missing VALUES (1);"),
+    )
+    .with_mode(TxMode::NonTransactional);
+    let mut list = tables(2);
+    list.push(broken);
+    let err = migrator_with_backups(list)
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("restored automatically from"), "{text}");
+    assert!(
+        text.contains("exactly as it was before the run (seq 1)"),
+        "{text}"
+    );
+    assert!(text.contains(".pre-up.db"), "{text}");
+
+    // Schema and rows are as before the run: migration 2 (committed before the
+    // non-transactional one) and the partial work of 3 are gone, the deleted row is back.
+    assert_eq!(dump(&db.path), before);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1]);
+    // The failure is on record in the restored database, naming the backup.
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM _migrate_history WHERE seq = 3 AND outcome = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(detail.contains("database restored from"), "{detail}");
+    // The failed state is kept for inspection.
+    let kept = std::fs::read_dir(db.path.with_extension("db.backups"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains(".failed-state.db"));
+    assert!(kept, "no failed-state backup");
 }

@@ -537,6 +537,7 @@ fn foreign_keys_turned_on_by_a_non_transactional_migration_are_off_for_the_next_
     ];
     let mut conn = Connection::open(&db.path).unwrap();
     Migrator::new()
+        .without_backups()
         .with_migrations(list)
         .on(&mut conn)
         .unwrap()
@@ -593,6 +594,7 @@ fn a_migration_cannot_switch_the_journal_off_inside_the_runners_transaction() {
     ));
     let mut conn = Connection::open(&db.path).unwrap();
     let err = Migrator::new()
+        .without_backups()
         .with_migrations(list)
         .on(&mut conn)
         .unwrap()
@@ -723,6 +725,7 @@ fn a_panic_inside_a_non_transactional_migration_is_contained() {
     let mut conn = Connection::open(&db.path).unwrap();
     conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
     let err = Migrator::new()
+        .without_backups()
         .with_migrations(list)
         .on(&mut conn)
         .unwrap()
@@ -900,6 +903,7 @@ fn the_callers_busy_timeout_is_restored() {
     conn.busy_timeout(Duration::from_millis(1500)).unwrap();
     {
         let mut session = Migrator::new()
+            .without_backups()
             .with_migrations(tables(1))
             .on(&mut conn)
             .unwrap();

@@ -37,7 +37,15 @@ pub fn tables(count: u64) -> Vec<Migration> {
         .collect()
 }
 
+/// A migrator for tests of the run protocol itself: automatic backups off, so the outcome of a
+/// failure is what the protocol alone achieves. Backup behaviour is tested with
+/// [`migrator_with_backups`].
 pub fn migrator(list: Vec<Migration>) -> Migrator {
+    Migrator::new().with_migrations(list).without_backups()
+}
+
+/// A migrator with the default automatic backups.
+pub fn migrator_with_backups(list: Vec<Migration>) -> Migrator {
     Migrator::new().with_migrations(list)
 }
 

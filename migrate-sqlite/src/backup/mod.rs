@@ -1,0 +1,222 @@
+//! Verified backups, retention, named snapshots and restore.
+//!
+//! Backups are taken while the migrator holds the lock and `BEGIN IMMEDIATE` (so no writer can
+//! change the database during the copy), with SQLite's backup API from a second connection, in
+//! any journal mode. Each is written atomically and checked with `quick_check` before it counts.
+
+mod list;
+mod naming;
+mod ops;
+mod restore;
+mod retention;
+mod write;
+
+pub use naming::{BackupKind, validate_snapshot_name};
+
+use crate::{Error, Result};
+use rusqlite::Connection;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How far a backup or restore has got, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes copied so far.
+    pub done: u64,
+    /// Bytes in all.
+    pub total: u64,
+}
+
+/// A progress callback (the CLI draws a bar with it).
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Which automatic backups to keep; named snapshots are always kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many automatic backups (the newest). Default 5.
+    pub keep_last: Option<usize>,
+    /// Delete automatic backups older than this. Default: no limit.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_last: Some(5),
+            max_age: None,
+        }
+    }
+}
+
+/// Where backups go and which are kept.
+#[derive(Clone, Default)]
+pub struct BackupSettings {
+    /// The directory; default `<database file>.backups` beside the database.
+    pub dir: Option<PathBuf>,
+    /// False turns automatic pre-migration backups off.
+    pub disabled: bool,
+    /// What to keep.
+    pub retention: Retention,
+    /// Called as a backup or restore proceeds.
+    pub progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for BackupSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackupSettings")
+            .field("dir", &self.dir)
+            .field("disabled", &self.disabled)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackupSettings {
+    /// The backup directory of the database at `db`.
+    pub fn dir_for(&self, db: &Path) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| {
+            let mut name = db.as_os_str().to_owned();
+            name.push(".backups");
+            PathBuf::from(name)
+        })
+    }
+}
+
+/// A finished, verified backup file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupInfo {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Automatic (with its reason) or a named snapshot.
+    pub kind: BackupKind,
+    /// When it was taken, UTC, as in its name: `20261122T104914.123Z`.
+    pub created_at: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The highest applied migration it holds, if any.
+    pub schema_version: Option<u64>,
+}
+
+/// What to restore.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreFrom {
+    /// The newest backup or snapshot.
+    Latest,
+    /// A named snapshot.
+    Snapshot(String),
+    /// A backup file anywhere.
+    File(PathBuf),
+}
+
+/// What a restore did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreReport {
+    /// The backup that was restored.
+    pub restored_from: PathBuf,
+    /// The backup of the state just before the restore, to undo it.
+    pub undo_backup: BackupInfo,
+}
+
+/// Takes a backup of the database at `db`. The caller holds the migration lock and
+/// `BEGIN IMMEDIATE` on `conn`, so no writer can change the database during the copy.
+pub(crate) fn take(
+    conn: &Connection,
+    db: &Path,
+    settings: &BackupSettings,
+    kind: BackupKind,
+) -> Result<BackupInfo> {
+    if conn.is_autocommit() {
+        // A copy is consistent only while this connection holds writers off.
+        return Err(Error::Unsupported(
+            "a backup was requested outside the migration transaction".into(),
+        ));
+    }
+    let dir = settings.dir_for(db);
+    write::write_backup(db, &dir, &kind, settings.progress.as_ref()).map_err(|e| {
+        Error::BackupFailed {
+            dir: dir.clone(),
+            source: Box::new(e),
+        }
+    })
+}
+
+/// Applies the retention rule; a failure to delete is logged, never fatal. Called when an
+/// operation is over, never between taking a backup and using it.
+pub(crate) fn prune(db: &Path, settings: &BackupSettings) {
+    let dir = settings.dir_for(db);
+    let all = match list::backups(&dir, &write::stem(db)) {
+        Ok(all) => all,
+        Err(e) => {
+            log::warn!("cannot list backups for retention: {e}");
+            return;
+        }
+    };
+    for old in retention::to_prune(&all, &settings.retention, SystemTime::now()) {
+        match std::fs::remove_file(&old.path) {
+            Ok(()) => log::info!("old backup removed: {}", old.path.display()),
+            Err(e) => log::warn!("cannot remove old backup {}: {e}", old.path.display()),
+        }
+    }
+}
+
+/// Every backup and snapshot of the database at `db`, oldest first.
+pub(crate) fn all(db: &Path, settings: &BackupSettings) -> Result<Vec<BackupInfo>> {
+    list::backups(&settings.dir_for(db), &write::stem(db))
+}
+
+/// The file `from` names, checked to exist.
+pub(crate) fn locate(db: &Path, settings: &BackupSettings, from: &RestoreFrom) -> Result<PathBuf> {
+    let dir = settings.dir_for(db);
+    let found = match from {
+        RestoreFrom::File(path) => Some(path.clone()),
+        RestoreFrom::Latest => all(db, settings)?.pop().map(|b| b.path),
+        RestoreFrom::Snapshot(name) => {
+            validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+            all(db, settings)?
+                .into_iter()
+                .rev()
+                .find(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+                .map(|b| b.path)
+        }
+    };
+    match found {
+        Some(path) if path.is_file() => Ok(path),
+        _ => Err(Error::NoBackup {
+            wanted: match from {
+                RestoreFrom::Latest => "any backup".to_owned(),
+                RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
+                RestoreFrom::File(path) => format!("file {}", path.display()),
+            },
+            dir,
+        }),
+    }
+}
+
+/// Deletes the snapshot `name` (every file of that name).
+pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) -> Result<()> {
+    validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+    let doomed: Vec<BackupInfo> = all(db, settings)?
+        .into_iter()
+        .filter(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+        .collect();
+    if doomed.is_empty() {
+        return Err(Error::NoBackup {
+            wanted: format!("snapshot {name:?}"),
+            dir: settings.dir_for(db),
+        });
+    }
+    for snapshot in doomed {
+        std::fs::remove_file(&snapshot.path).map_err(|source| Error::Io {
+            doing: "cannot delete the snapshot".into(),
+            path: snapshot.path.clone(),
+            source,
+        })?;
+    }
+    write::sync_dir(&settings.dir_for(db))
+}
+
+pub(crate) use ops::{back_up, restore};
+pub(crate) use restore::restore_file;
+pub(crate) use write::verify;

@@ -1,0 +1,114 @@
+//! The backup operations a session offers: back up now, snapshot, restore. Each takes the
+//! migration lock, so none runs while a migration does.
+
+use super::{BackupInfo, BackupKind, RestoreFrom, RestoreReport};
+use crate::lock::FileLock;
+use crate::tracking::{self, HistoryEvent};
+use crate::{Error, Migrator, Result};
+use rusqlite::{Connection, ErrorCode};
+use std::path::Path;
+
+/// A backup of `kind`, consistent: taken under the lock and `BEGIN IMMEDIATE`.
+pub fn back_up(
+    conn: &Connection,
+    db: &Path,
+    config: &Migrator,
+    kind: BackupKind,
+) -> Result<BackupInfo> {
+    if let BackupKind::Snapshot { name } = &kind {
+        super::validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+    }
+    let _lock = FileLock::acquire(db, config.busy_timeout)?;
+    let info = holding_writers_off(conn, db, config, |conn| {
+        super::take(conn, db, &config.backups, kind)
+    })?;
+    super::prune(db, &config.backups);
+    Ok(info)
+}
+
+/// Restores `from` into the live database, after a backup of the current state (to undo it).
+/// A damaged backup is refused before anything is touched.
+pub fn restore(
+    conn: &Connection,
+    db: &Path,
+    config: &Migrator,
+    from: &RestoreFrom,
+) -> Result<RestoreReport> {
+    let source = super::locate(db, &config.backups, from)?;
+    super::verify(&source)?;
+    let _lock = FileLock::acquire(db, config.busy_timeout)?;
+    let undo = holding_writers_off(conn, db, config, |conn| {
+        super::take(
+            conn,
+            db,
+            &config.backups,
+            BackupKind::Automatic {
+                reason: "pre-restore".into(),
+            },
+        )
+    })?;
+    super::restore_file(&source, db, config.busy_timeout)?;
+    record_restore(conn, &source, &undo, config);
+    super::prune(db, &config.backups);
+    Ok(RestoreReport {
+        restored_from: source,
+        undo_backup: undo,
+    })
+}
+
+/// Runs `f` while this connection holds `BEGIN IMMEDIATE` (no writer can change the database),
+/// then ends the transaction whatever happened.
+fn holding_writers_off<T>(
+    conn: &Connection,
+    db: &Path,
+    config: &Migrator,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    if !conn.is_autocommit() {
+        return Err(Error::Unsupported(
+            "the connection is inside a transaction; back up or restore before opening one".into(),
+        ));
+    }
+    let _timeout = crate::pragmas::BusyTimeout::set(conn, config.busy_timeout)?;
+    match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => {}
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+            return Err(Error::Locked {
+                path: db.display().to_string(),
+                waited_ms: config.busy_timeout.as_millis() as u64,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = f(conn);
+    if let Err(e) = conn.execute_batch("ROLLBACK") {
+        log::error!("ROLLBACK after a backup failed: {e}");
+    }
+    result
+}
+
+/// A history row in the restored database saying what happened (best effort: the restore
+/// itself succeeded either way).
+fn record_restore(conn: &Connection, source: &Path, undo: &BackupInfo, config: &Migrator) {
+    let event = HistoryEvent {
+        set: config.set.clone(),
+        action: "restore".into(),
+        outcome: "ok".into(),
+        detail: Some(format!(
+            "restored from {}; the state before the restore is in {}",
+            source.display(),
+            undo.path.display()
+        )),
+        backup_path: Some(undo.path.display().to_string()),
+        ..HistoryEvent::default()
+    };
+    let written = conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .and_then(|()| tracking::ensure_tables(conn))
+        .and_then(|()| tracking::append_history(conn, &event, &config.applied_by()))
+        .and_then(|()| conn.execute_batch("COMMIT"));
+    if let Err(e) = written {
+        log::warn!("restore done, but it could not be written to the history: {e}");
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}

@@ -1,0 +1,35 @@
+//! Pruning automatic backups: keep the newest N and/or those younger than a maximum age.
+//! Named snapshots are never pruned.
+
+use super::naming::BackupKind;
+use super::{BackupInfo, Retention};
+use std::time::{Duration, SystemTime};
+
+/// The automatic backups that `rule` says to delete, given every backup (oldest first).
+pub fn to_prune(all: &[BackupInfo], rule: &Retention, now: SystemTime) -> Vec<BackupInfo> {
+    let automatic: Vec<&BackupInfo> = all
+        .iter()
+        .filter(|b| matches!(b.kind, BackupKind::Automatic { .. }))
+        .collect();
+    let keep_from = rule
+        .keep_last
+        .map_or(0, |keep| automatic.len().saturating_sub(keep));
+    automatic
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| {
+            let beyond_count = *i < keep_from;
+            let too_old = rule
+                .max_age
+                .is_some_and(|max| age(b, now).is_some_and(|age| age > max));
+            beyond_count || too_old
+        })
+        .map(|(_, b)| (*b).clone())
+        .collect()
+}
+
+/// Age from the time in the backup's name (the file's mtime could be touched by a copy).
+fn age(backup: &BackupInfo, now: SystemTime) -> Option<Duration> {
+    let created = super::naming::parse_timestamp(&backup.created_at)?;
+    now.duration_since(created).ok()
+}
