@@ -202,6 +202,17 @@ pub enum Error {
         dir: PathBuf,
     },
 
+    /// The test harness found a problem with a migration.
+    #[error("migration {seq} {name:?}: {problem}")]
+    CheckFailed {
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+
     /// A migration step refers to a kind of work this build cannot do.
     #[error("{0}")]
     Unsupported(String),

@@ -48,6 +48,7 @@ mod runner;
 mod sentry;
 mod session;
 mod step;
+pub mod testing;
 mod tracking;
 mod tx;
 

@@ -244,7 +244,7 @@ impl Migrator {
     }
 
     /// The validated migrations of this migrator's set.
-    fn registry(&self) -> Result<Registry<Step>> {
+    pub(crate) fn registry(&self) -> Result<Registry<Step>> {
         let migrations = match &self.migrations {
             Some(list) => list.clone(),
             None => registered(&self.set),

@@ -1,0 +1,320 @@
+//! The migration check: every migration applied in order to an empty database, with integrity,
+//! foreign keys, round trips, seeded data and row counts checked after each.
+
+use crate::fingerprint::{self, SchemaDiff, SchemaObjects};
+use crate::{Error, Migrator, Result, RunReport, Session, StatusReport};
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Rust code that seeds data.
+pub type SeedFn = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+
+/// Data to put in at a given point of the sequence.
+#[derive(Clone)]
+pub enum Seed {
+    /// SQL run with `execute_batch`.
+    Sql(String),
+    /// Rust code.
+    Code(SeedFn),
+}
+
+impl From<&str> for Seed {
+    fn from(sql: &str) -> Self {
+        Seed::Sql(sql.to_owned())
+    }
+}
+
+impl From<String> for Seed {
+    fn from(sql: String) -> Self {
+        Seed::Sql(sql)
+    }
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Seed::Sql(sql) => f.debug_tuple("Sql").field(sql).finish(),
+            Seed::Code(_) => f.write_str("Code(..)"),
+        }
+    }
+}
+
+/// Checks a migrator's migrations on a fresh in-memory database.
+///
+/// ```
+/// use migrate_sqlite::testing::Harness;
+/// use migrate_sqlite::{Migration, Migrator, Step};
+///
+/// // A down that forgets the index it should drop.
+/// let migrator = Migrator::new().with_migrations([
+///     Migration::new(1, "t", Step::sql("CREATE TABLE t (x)")).with_down(Step::sql("DROP TABLE t")),
+///     Migration::new(2, "index_t", Step::sql("CREATE INDEX t_x ON t (x)"))
+///         .with_down(Step::sql("SELECT 1")),
+/// ]);
+/// let err = Harness::new(migrator).check().unwrap_err().to_string();
+/// assert!(err.contains("2 \"index_t\""), "{err}");
+/// assert!(err.contains("index t_x"), "{err}");
+/// ```
+pub struct Harness {
+    migrator: Migrator,
+    seeds: BTreeMap<u64, Vec<Seed>>,
+}
+
+/// What the check saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Every migration applied, by seq.
+    pub applied: Vec<u64>,
+    /// The reversible ones whose round trip (up, down, up) was checked.
+    pub round_trips: Vec<u64>,
+    /// The irreversible ones (listed, not failed).
+    pub irreversible: Vec<(u64, String)>,
+    /// The normalized schema after the last migration.
+    pub schema: String,
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} migrations applied, {} round trips checked",
+            self.applied.len(),
+            self.round_trips.len()
+        )?;
+        if !self.irreversible.is_empty() {
+            let names: Vec<String> = self
+                .irreversible
+                .iter()
+                .map(|(seq, name)| format!("{seq} {name:?}"))
+                .collect();
+            write!(f, "; irreversible: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A migrated copy of a real database file.
+pub struct UpgradeReport {
+    /// What the run did.
+    pub run: RunReport,
+    /// Where every migration stands afterwards.
+    pub status: StatusReport,
+    /// The migrated copy, in memory.
+    pub conn: Connection,
+}
+
+/// The database the check left, fully migrated and seeded, for your own assertions.
+pub struct CheckedDb {
+    /// What the check saw.
+    pub report: CheckReport,
+    /// The in-memory database.
+    pub conn: Connection,
+}
+
+impl fmt::Debug for CheckedDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckedDb")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// A harness for this migrator's migrations (use `Migrator::new()` for the registered ones).
+    pub fn new(migrator: Migrator) -> Self {
+        Harness {
+            migrator: migrator.without_backups(),
+            seeds: BTreeMap::new(),
+        }
+    }
+
+    /// Runs `seed` right after migration `seq` is applied, so later migrations (and their
+    /// round trips) run on data, not on empty tables. `seq` 0 seeds the empty database.
+    pub fn seed_at(mut self, seq: u64, seed: impl Into<Seed>) -> Self {
+        self.seeds.entry(seq).or_default().push(seed.into());
+        self
+    }
+
+    /// Seeds with Rust code (see [`seed_at`](Self::seed_at)).
+    pub fn seed_with(
+        self,
+        seq: u64,
+        f: impl Fn(&Connection) -> rusqlite::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.seed_at(seq, Seed::Code(Arc::new(f)))
+    }
+
+    /// Runs the whole check; the error names the migration and what is wrong.
+    pub fn check(&self) -> Result<CheckedDb> {
+        let mut conn = Connection::open_in_memory()?;
+        let report = {
+            let mut session = self.migrator.on(&mut conn)?;
+            self.check_on(&mut session)?
+        };
+        Ok(CheckedDb { report, conn })
+    }
+
+    /// [`check`](Self::check) that panics with the problem: the one line for a `#[test]`.
+    ///
+    /// ```
+    /// # use migrate_sqlite::{Migration, Migrator, Step, testing::Harness};
+    /// # let migrator = Migrator::new().with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))]);
+    /// Harness::new(migrator).assert_ok();
+    /// ```
+    #[track_caller]
+    pub fn assert_ok(&self) -> CheckedDb {
+        match self.check() {
+            Ok(db) => db,
+            Err(e) => panic!("migration check failed: {e}"),
+        }
+    }
+
+    fn check_on(&self, session: &mut Session<'_>) -> Result<CheckReport> {
+        let migrations: Vec<(u64, String, bool, bool)> = session
+            .migrations()
+            .iter()
+            .map(|m| {
+                (
+                    m.seq,
+                    m.name.clone(),
+                    m.is_reversible(),
+                    m.flags.destructive,
+                )
+            })
+            .collect();
+        self.seed(session.connection(), 0)?;
+        let mut report = CheckReport::default();
+        for (seq, name, reversible, destructive) in migrations {
+            let fail = |problem: String| Error::CheckFailed {
+                seq,
+                name: name.clone(),
+                problem,
+            };
+            let schema_before = fingerprint::objects(session.connection())?;
+            let rows_before = row_counts(session.connection(), &schema_before)?;
+            session
+                .up_to(seq)
+                .map_err(|e| fail(format!("up failed: {e}")))?;
+            check_integrity(session.connection()).map_err(&fail)?;
+            if !destructive {
+                let rows_after = row_counts(session.connection(), &schema_before)?;
+                lost_rows(&rows_before, &rows_after).map_err(&fail)?;
+            }
+            if reversible {
+                session
+                    .down(1)
+                    .map_err(|e| fail(format!("down failed: {e}")))?;
+                let schema_reverted = fingerprint::objects(session.connection())?;
+                same_schema(&schema_before, &schema_reverted).map_err(&fail)?;
+                session
+                    .up_to(seq)
+                    .map_err(|e| fail(format!("up after down failed: {e}")))?;
+                report.round_trips.push(seq);
+            } else {
+                report.irreversible.push((seq, name.clone()));
+            }
+            self.seed(session.connection(), seq)
+                .map_err(|e| fail(format!("the seed after it failed: {e}")))?;
+            report.applied.push(seq);
+        }
+        report.schema = fingerprint::dump(&fingerprint::objects(session.connection())?);
+        Ok(report)
+    }
+
+    fn seed(&self, conn: &Connection, seq: u64) -> Result<()> {
+        for seed in self.seeds.get(&seq).into_iter().flatten() {
+            match seed {
+                Seed::Sql(sql) => conn.execute_batch(sql)?,
+                Seed::Code(f) => f(conn)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Migrates a copy of the database file at `path` (a copy of production, say) in memory and
+    /// reports what ran; the file itself is opened read-only and never changed.
+    ///
+    /// ```
+    /// # use migrate_sqlite::{Migration, Migrator, Step, testing::Harness};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("prod-copy.db");
+    /// rusqlite::Connection::open(&path)?.execute_batch("CREATE TABLE old (x)")?;
+    /// let migrator = Migrator::new().with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))]);
+    /// let upgraded = Harness::new(migrator).upgrade_copy_of(&path)?;
+    /// assert_eq!(upgraded.run.steps.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn upgrade_copy_of(&self, path: &Path) -> Result<UpgradeReport> {
+        let mut conn = crate::testing::template::copy_into_memory(path)?;
+        let run = self.migrator.on(&mut conn)?.up()?;
+        let status = self.migrator.on(&mut conn)?.status()?;
+        Ok(UpgradeReport { run, status, conn })
+    }
+}
+
+fn check_integrity(conn: &Connection) -> std::result::Result<(), String> {
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if verdict != "ok" {
+        return Err(format!("integrity_check after it: {verdict}"));
+    }
+    let violations: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .map_err(|e| e.to_string())?;
+    if violations > 0 {
+        return Err(format!("{violations} foreign key violations after it"));
+    }
+    Ok(())
+}
+
+fn row_counts(conn: &Connection, schema: &SchemaObjects) -> Result<BTreeMap<String, i64>> {
+    let mut counts = BTreeMap::new();
+    for (kind, name) in schema.keys() {
+        if kind == "table" {
+            let sql = format!("SELECT count(*) FROM {}", crate::tx::quote_ident(name));
+            counts.insert(name.clone(), conn.query_row(&sql, [], |r| r.get(0))?);
+        }
+    }
+    Ok(counts)
+}
+
+fn lost_rows(
+    before: &BTreeMap<String, i64>,
+    after: &BTreeMap<String, i64>,
+) -> std::result::Result<(), String> {
+    let lost: Vec<String> = before
+        .iter()
+        .filter_map(|(table, &was)| {
+            let now = after.get(table).copied().unwrap_or(0);
+            (now < was).then(|| format!("{table} {was} -> {now}"))
+        })
+        .collect();
+    if lost.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "it lost rows ({}) without declaring itself `destructive`",
+            lost.join(", ")
+        ))
+    }
+}
+
+fn same_schema(
+    before: &SchemaObjects,
+    reverted: &SchemaObjects,
+) -> std::result::Result<(), String> {
+    let diff = SchemaDiff::between(before, reverted);
+    if diff.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "its down does not restore the schema it started from ({diff})"
+        ))
+    }
+}
