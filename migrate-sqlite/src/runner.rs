@@ -766,7 +766,12 @@ impl Batch<'_> {
             },
         );
         self.rollback_all();
-        backup::restore_file(&backup.path, path, self.config.busy_timeout)?;
+        backup::restore_file(
+            &backup.path,
+            path,
+            self.config.busy_timeout,
+            self.config.backups.progress.as_ref(),
+        )?;
         Ok(outcome::Restored {
             from: backup.path,
             failed_state: failed_state.ok().map(|b| b.path),

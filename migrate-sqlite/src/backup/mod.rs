@@ -74,6 +74,23 @@ impl fmt::Debug for BackupSettings {
 }
 
 impl BackupSettings {
+    /// The prefix of this database's backup names: its file name, plus, in a directory that
+    /// several databases may share (a custom `backup_dir`), a hash of its full path, so that
+    /// `data/app.db` and `other/app.db` never mix their backups.
+    pub fn stem_for(&self, db: &Path) -> String {
+        let name = db
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "database".to_owned());
+        if self.dir.is_none() {
+            return name;
+        }
+        let full = std::path::absolute(db).unwrap_or_else(|_| db.to_owned());
+        let mut hasher = migrate_core::ChecksumHasher::new();
+        hasher.write(full.as_os_str().as_encoded_bytes());
+        format!("{name}-{:08x}", hasher.finish().value() >> 32)
+    }
+
     /// The backup directory of the database at `db`.
     pub fn dir_for(&self, db: &Path) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| {
@@ -134,11 +151,16 @@ pub(crate) fn take(
         ));
     }
     let dir = settings.dir_for(db);
-    write::write_backup(db, &dir, &kind, settings.progress.as_ref()).map_err(|e| {
-        Error::BackupFailed {
-            dir: dir.clone(),
-            source: Box::new(e),
-        }
+    write::write_backup(
+        db,
+        &dir,
+        &settings.stem_for(db),
+        &kind,
+        settings.progress.as_ref(),
+    )
+    .map_err(|e| Error::BackupFailed {
+        dir: dir.clone(),
+        source: Box::new(e),
     })
 }
 
@@ -146,7 +168,7 @@ pub(crate) fn take(
 /// operation is over, never between taking a backup and using it.
 pub(crate) fn prune(db: &Path, settings: &BackupSettings) {
     let dir = settings.dir_for(db);
-    let all = match list::backups(&dir, &write::stem(db)) {
+    let all = match list::backups(&dir, &settings.stem_for(db)) {
         Ok(all) => all,
         Err(e) => {
             log::warn!("cannot list backups for retention: {e}");
@@ -163,7 +185,7 @@ pub(crate) fn prune(db: &Path, settings: &BackupSettings) {
 
 /// Every backup and snapshot of the database at `db`, oldest first.
 pub(crate) fn all(db: &Path, settings: &BackupSettings) -> Result<Vec<BackupInfo>> {
-    list::backups(&settings.dir_for(db), &write::stem(db))
+    list::backups(&settings.dir_for(db), &settings.stem_for(db))
 }
 
 /// The file `from` names, checked to exist.

@@ -47,7 +47,12 @@ pub fn restore(
             },
         )
     })?;
-    super::restore_file(&source, db, config.busy_timeout)?;
+    super::restore_file(
+        &source,
+        db,
+        config.busy_timeout,
+        config.backups.progress.as_ref(),
+    )?;
     record_restore(conn, &source, &undo, config);
     super::prune(db, &config.backups);
     Ok(RestoreReport {

@@ -3,6 +3,7 @@
 //! `-wal` file present gave "database disk image is malformed"), only by the lock holder.
 
 use super::write::verify;
+use super::{Progress, ProgressFn};
 use crate::{Error, Result};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
@@ -12,8 +13,20 @@ use std::time::{Duration, Instant};
 /// Copies `backup` over the database at `db`, in one backup step (stepping would let other
 /// writers interleave with a half-restored database). The caller holds the migration lock and
 /// has no transaction open on its own connection.
-pub fn restore_file(backup: &Path, db: &Path, timeout: Duration) -> Result<()> {
+pub fn restore_file(
+    backup: &Path,
+    db: &Path,
+    timeout: Duration,
+    progress: Option<&ProgressFn>,
+) -> Result<()> {
     verify(backup)?;
+    let total = std::fs::metadata(backup).map(|m| m.len()).unwrap_or(0);
+    let report = |done| {
+        if let Some(report) = progress {
+            report(Progress { done, total });
+        }
+    };
+    report(0);
     let source = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
         |source| Error::Open {
             path: backup.to_owned(),

@@ -20,12 +20,12 @@ use std::time::SystemTime;
 pub fn write_backup(
     db: &Path,
     dir: &Path,
+    stem: &str,
     kind: &BackupKind,
     progress: Option<&ProgressFn>,
 ) -> Result<BackupInfo> {
     create_dir(dir)?;
-    let stem = stem(db);
-    let (final_path, created_at) = free_name(dir, &stem, kind);
+    let (final_path, created_at) = free_name(dir, stem, kind);
     let final_name = file_name(&final_path);
     let temp = dir.join(naming::temp_name(&final_name));
     let written = write_temp(db, &temp, progress)
@@ -45,13 +45,6 @@ pub fn write_backup(
         created_at,
         size,
     })
-}
-
-/// The database file's name, used as the prefix of its backups.
-pub fn stem(db: &Path) -> String {
-    db.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "database".to_owned())
 }
 
 fn file_name(path: &Path) -> String {
@@ -156,6 +149,14 @@ fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -
             }
         }
     }
+    // The copy carries the source's header: a WAL database's backup would say "WAL", and every
+    // later read-only open would leave -wal/-shm files beside it. Backups are rollback-journal
+    // files (a restore into a WAL database keeps that database in WAL mode).
+    target
+        .query_row("PRAGMA journal_mode = DELETE", [], |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(backup_error)?;
     drop(target);
     File::open(temp)
         .and_then(|f| f.sync_all())

@@ -1,24 +1,39 @@
-//! A child process for the concurrency and crash tests (`tests/tests/concurrency.rs`,
-//! `tests/tests/crash.rs`): applies one fixed, hand-built list of migrations to a database.
+//! A child process for the concurrency, crash and backup tests (`tests/tests/concurrency.rs`,
+//! `tests/tests/crash.rs`, `tests/tests/backup_processes.rs`): applies one fixed, hand-built list
+//! of migrations to a database, takes a backup, or writes to it continuously.
 //!
 //! ```text
-//! migrate-child <plain|mixed> <db> [--up-to SEQ] [--policy all|keep] [--sleep-ms MS]
-//!               [--hang-at SEQ] [--fail-at SEQ] [--go FILE] [--busy-ms MS]
+//! migrate-child <plain|mixed|backup|writer> <db> [--up-to SEQ] [--policy all|keep]
+//!               [--sleep-ms MS] [--hang-at SEQ] [--fail-at SEQ] [--go FILE] [--busy-ms MS]
+//!               [--hang-in-backup] [--keep N] [--stop FILE] [--pause-ms MS]
 //! ```
 //!
 //! * `plain`: migrations 1..=40, each in a transaction: a table `tNNN`, an index on it, 3 rows.
 //! * `mixed`: the same, except that 20 is `transaction = false` (idempotent SQL).
+//! * `backup`: takes one backup with `Session::backup` (the `plain` list is registered, nothing
+//!   is applied) and prints `backup PATH`.
+//! * `writer`: writes to a database the parent prepared (`seqs (n INTEGER PRIMARY KEY, pad)` and
+//!   a one-row `counter (k)`), one transaction after another, each inserting the next `n` and
+//!   setting `k` to it, until the `--stop` file appears (at most 60 s); prints `writing` after
+//!   its first commit and `wrote K` at the end. `--pause-ms` sleeps between transactions (a
+//!   writer with no gap at all starves every other writer's `BEGIN IMMEDIATE` in rollback-journal
+//!   mode: SQLite's busy handler polls, it does not queue).
+//!
+//! `--hang-in-backup`: the first progress report of a backup that is not yet complete prints
+//! `hanging in backup DONE TOTAL` and sleeps until killed. `--keep N`: keep N automatic backups.
 //!
 //! Every process of a test uses the same list (same seqs, names, modes and checksums); the options
 //! only change timing. Protocol on stdout, one line each:
 //! `ready` (waiting for the `--go` file), `step SEQ` (a step begins), `hanging SEQ` (the step of
 //! `--hang-at` did its work and now sleeps until killed), `applied N` (success, N steps run).
+//! The same for `backup`, whose success line is `backup PATH`.
 //! `--fail-at SEQ` makes that step return an error after its SQL ran.
 //! Errors go to stderr with exit code 1; bad arguments exit with code 2.
 
-use migrate_sqlite::{Error, FailurePolicy, Migration, Migrator, Step, TxMode};
+use migrate_sqlite::{Error, FailurePolicy, Migration, Migrator, Progress, Session, Step, TxMode};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Number of migrations in every list.
@@ -26,8 +41,18 @@ const COUNT: u64 = 40;
 /// The non-transactional migration of the `mixed` list.
 const NON_TRANSACTIONAL: u64 = 20;
 
+/// What the child does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Plain,
+    Mixed,
+    Backup,
+    Writer,
+}
+
 #[derive(Debug)]
 struct Options {
+    scenario: Scenario,
     mixed: bool,
     db: PathBuf,
     up_to: Option<u64>,
@@ -37,17 +62,24 @@ struct Options {
     fail_at: Option<u64>,
     go: Option<PathBuf>,
     busy: Option<Duration>,
+    hang_in_backup: bool,
+    keep: Option<usize>,
+    stop: Option<PathBuf>,
+    pause: Duration,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mixed = match args.next().as_deref() {
-        Some("plain") => false,
-        Some("mixed") => true,
+    let scenario = match args.next().as_deref() {
+        Some("plain") => Scenario::Plain,
+        Some("mixed") => Scenario::Mixed,
+        Some("backup") => Scenario::Backup,
+        Some("writer") => Scenario::Writer,
         other => return Err(format!("unknown scenario {other:?}")),
     };
     let db = PathBuf::from(args.next().ok_or("missing the database path")?);
     let mut opts = Options {
-        mixed,
+        scenario,
+        mixed: scenario == Scenario::Mixed,
         db,
         up_to: None,
         keep_applied: false,
@@ -56,8 +88,16 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         fail_at: None,
         go: None,
         busy: None,
+        hang_in_backup: false,
+        keep: None,
+        stop: None,
+        pause: Duration::ZERO,
     };
     while let Some(flag) = args.next() {
+        if flag == "--hang-in-backup" {
+            opts.hang_in_backup = true;
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let number = || {
             value
@@ -78,6 +118,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--fail-at" => opts.fail_at = Some(number()?),
             "--go" => opts.go = Some(PathBuf::from(&value)),
             "--busy-ms" => opts.busy = Some(Duration::from_millis(number()?)),
+            "--keep" => opts.keep = Some(number()? as usize),
+            "--stop" => opts.stop = Some(PathBuf::from(&value)),
+            "--pause-ms" => opts.pause = Duration::from_millis(number()?),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -142,7 +185,17 @@ fn wait_for(go: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn run(opts: &Options) -> Result<usize, String> {
+/// The progress callback of `--hang-in-backup`: the first report of an unfinished copy says so
+/// and sleeps until the parent kills this process (bounded, so a broken test ends).
+fn hang_in_backup(p: Progress) {
+    static HUNG: AtomicBool = AtomicBool::new(false);
+    if p.done < p.total && !HUNG.swap(true, Ordering::SeqCst) {
+        println!("hanging in backup {} {}", p.done, p.total);
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+fn run(opts: &Options) -> Result<String, String> {
     if let Some(go) = &opts.go {
         println!("ready");
         wait_for(go)?;
@@ -154,13 +207,57 @@ fn run(opts: &Options) -> Result<usize, String> {
     if let Some(busy) = opts.busy {
         migrator = migrator.busy_timeout(busy);
     }
-    let mut session = migrator.open(&opts.db).map_err(|e| e.to_string())?;
-    let report = match opts.up_to {
-        Some(seq) => session.up_to(seq),
-        None => session.up(),
+    if let Some(keep) = opts.keep {
+        migrator = migrator.keep_backups(keep);
     }
-    .map_err(|e| e.to_string())?;
-    Ok(report.steps.len())
+    if opts.hang_in_backup {
+        migrator = migrator.on_progress(hang_in_backup);
+    }
+    let mut session = migrator.open(&opts.db).map_err(|e| e.to_string())?;
+    match opts.scenario {
+        Scenario::Plain | Scenario::Mixed => {
+            let report = match opts.up_to {
+                Some(seq) => session.up_to(seq),
+                None => session.up(),
+            }
+            .map_err(|e| e.to_string())?;
+            Ok(format!("applied {}", report.steps.len()))
+        }
+        Scenario::Backup => {
+            let info = session.backup().map_err(|e| e.to_string())?;
+            Ok(format!("backup {}", info.path.display()))
+        }
+        Scenario::Writer => write_until_stopped(&session, opts),
+    }
+}
+
+/// The `writer` scenario: one small transaction after another until told to stop.
+fn write_until_stopped(session: &Session<'_>, opts: &Options) -> Result<String, String> {
+    let conn = session.connection();
+    let stop = opts.stop.as_deref().ok_or("writer needs --stop FILE")?;
+    let failed = |e: &dyn std::fmt::Display| format!("writer: {e}");
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(|e| failed(&e))?;
+    let mut k: i64 = conn
+        .query_row("SELECT k FROM counter", [], |r| r.get(0))
+        .map_err(|e| failed(&e))?;
+    let first = k;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stop.exists() && Instant::now() < deadline {
+        k += 1;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;
+             INSERT INTO seqs (n, pad) VALUES ({k}, randomblob(300));
+             UPDATE counter SET k = {k};
+             COMMIT;"
+        ))
+        .map_err(|e| failed(&e))?;
+        if k == first + 1 {
+            println!("writing");
+        }
+        std::thread::sleep(opts.pause);
+    }
+    Ok(format!("wrote {k}"))
 }
 
 fn main() -> ExitCode {
@@ -172,8 +269,8 @@ fn main() -> ExitCode {
         }
     };
     match run(&opts) {
-        Ok(applied) => {
-            println!("applied {applied}");
+        Ok(last_line) => {
+            println!("{last_line}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,5 +1,5 @@
 //! Driving `migrate-child` processes and inspecting the database they leave, for
-//! `concurrency.rs` and `crash.rs`. Every wait is bounded; nothing asserts on timing.
+//! `concurrency.rs`, `crash.rs` and `backup_processes.rs`. Every wait is bounded; nothing asserts on timing.
 
 #![allow(dead_code)] // each test file uses part of it
 
@@ -61,8 +61,28 @@ impl Outcome {
 
 /// Starts `migrate-child ARGS...`.
 pub fn spawn(args: &[&str]) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_migrate-child"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_migrate-child"));
+    command.args(args);
+    spawn_command(command)
+}
+
+/// Starts `migrate-child ARGS...` through `sh` with a file-size limit of `blocks` (in the
+/// shell's `ulimit -f` units) and SIGXFSZ ignored, so that a write past the limit fails with
+/// EFBIG instead of killing the process.
+pub fn spawn_with_file_limit(blocks: u64, args: &[&str]) -> Running {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f \"$1\" || exit 99; shift; exec \"$@\"")
+        .arg("sh")
+        .arg(blocks.to_string())
+        .arg(env!("CARGO_BIN_EXE_migrate-child"))
+        .args(args);
+    spawn_command(command)
+}
+
+fn spawn_command(mut command: Command) -> Running {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,349 @@
+//! Backups against real processes: a backup taken while another process writes without pause
+//! holds a state that really existed (rollback journal and WAL); a process SIGKILLed in the
+//! middle of a backup leaves nothing that looks like a finished backup; a backup that cannot be
+//! written (file-size limit) stops the run with a clear error before anything changes.
+#![cfg(unix)]
+
+mod child;
+
+use child::{PATIENCE, State, arg, lock_is_free, run, spawn, spawn_with_file_limit};
+use migrate_sqlite::{BackupInfo, BackupKind, Migration, Migrator, Step};
+use rusqlite::{Connection, OpenFlags};
+use std::collections::BTreeSet;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn backups_dir(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".backups");
+    PathBuf::from(name)
+}
+
+fn listing(dir: &Path) -> BTreeSet<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(e) => panic!("cannot list {}: {e}", dir.display()),
+    }
+}
+
+/// Every backup of `db` as the library lists them (a session that applies nothing).
+fn listed_backups(db: &Path) -> Vec<BackupInfo> {
+    Migrator::new()
+        .with_migrations([Migration::new(1, "unused", Step::sql("SELECT 1"))])
+        .open(db)
+        .unwrap()
+        .backups()
+        .unwrap()
+}
+
+fn quick_check(path: &Path) -> String {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Adds a table of `megabytes` random 1 MB blobs.
+fn add_filler(db: &Path, megabytes: u32) {
+    Connection::open(db)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TABLE filler (b BLOB);
+             WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {megabytes})
+             INSERT INTO filler SELECT randomblob(1000000) FROM c;"
+        ))
+        .unwrap();
+}
+
+// ----------------------------------------------------------------------------------------------
+// A writer in another process
+
+/// Migrations the backing-up process applies one at a time while the writer runs.
+fn small_migrations() -> Vec<Migration> {
+    (1..=5)
+        .map(|seq| {
+            Migration::new(
+                seq,
+                format!("m{seq}"),
+                Step::sql(format!(
+                    "CREATE TABLE m{seq} (x); INSERT INTO m{seq} VALUES ({seq})"
+                )),
+            )
+        })
+        .collect()
+}
+
+/// The `k` of a database the writer wrote: integrity ok, rows exactly 1..=k, counter k, filler
+/// intact. Anything else is a state that never existed.
+fn written_state(path: &Path) -> i64 {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "{}", path.display());
+    let (rows, min, max): (i64, Option<i64>, Option<i64>) = conn
+        .query_row("SELECT count(*), min(n), max(n) FROM seqs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    let counters: Vec<i64> = conn
+        .prepare("SELECT k FROM counter")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(counters.len(), 1, "{}", path.display());
+    let k = counters[0];
+    assert_eq!(rows, k, "rows vs counter in {}", path.display());
+    if k > 0 {
+        assert_eq!((min, max), (Some(1), Some(k)), "{}", path.display());
+    }
+    let filler: i64 = conn
+        .query_row("SELECT count(*) FROM filler", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(filler, 6, "{}", path.display());
+    k
+}
+
+/// Ten backups (half `Session::backup`, half pre-up backups of migrating runs) while a child
+/// process commits one transaction after another; each backup must be a state the writer
+/// committed, and each a later one than the backup before.
+fn backups_under_a_concurrent_writer(wal: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let stop = dir.path().join("stop");
+    let setup = Connection::open(&db).unwrap();
+    // Small pages: the ~6 MB copy takes more than one step of the backup API.
+    setup.execute_batch("PRAGMA page_size = 1024").unwrap();
+    if wal {
+        let mode: String = setup
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    setup
+        .execute_batch(
+            "CREATE TABLE seqs (n INTEGER PRIMARY KEY, pad BLOB);
+             CREATE TABLE counter (k INTEGER NOT NULL);
+             INSERT INTO counter VALUES (0);",
+        )
+        .unwrap();
+    drop(setup);
+    add_filler(&db, 6);
+
+    // A 1 ms gap between transactions, as any real writer has: with none at all, SQLite's
+    // polling busy handler can starve `BEGIN IMMEDIATE` for as long as the writer runs.
+    let mut writer = spawn(&["writer", arg(&db), "--stop", arg(&stop), "--pause-ms", "1"]);
+    writer.wait_for("writing");
+    let mut session = Migrator::new()
+        .with_migrations(small_migrations())
+        .keep_backups(100)
+        .busy_timeout(Duration::from_secs(30))
+        .open(&db)
+        .unwrap();
+    let probe = Connection::open(&db).unwrap();
+    probe.busy_timeout(Duration::from_secs(30)).unwrap();
+    let mut last = 0;
+    let mut seen = Vec::new();
+    for round in 0..10 {
+        // The writer has committed since the last backup.
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let k: i64 = probe
+                .query_row("SELECT k FROM counter", [], |r| r.get(0))
+                .unwrap();
+            if k > last {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = std::fs::write(&stop, b"");
+                panic!(
+                    "round {round}: the writer stopped writing at {k}: {:#?}",
+                    writer.kill()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let started = Instant::now();
+        let path = if round % 2 == 0 {
+            session.backup().unwrap().path
+        } else {
+            let before: BTreeSet<PathBuf> = session
+                .backups()
+                .unwrap()
+                .into_iter()
+                .map(|b| b.path)
+                .collect();
+            let report = session.up_to(round / 2 + 1).unwrap();
+            assert_eq!(report.steps.len(), 1);
+            let new: Vec<BackupInfo> = session
+                .backups()
+                .unwrap()
+                .into_iter()
+                .filter(|b| !before.contains(&b.path))
+                .collect();
+            assert_eq!(new.len(), 1, "{new:?}");
+            assert_eq!(
+                new[0].kind,
+                BackupKind::Automatic {
+                    reason: "pre-up".into()
+                }
+            );
+            new[0].path.clone()
+        };
+        eprintln!("round {round}: {:?}", started.elapsed());
+        let k = written_state(&path);
+        assert!(k > last, "backup {round} holds k = {k}, not after {last}");
+        last = k;
+        seen.push(k);
+    }
+    std::fs::write(&stop, b"").unwrap();
+    let outcome = writer.finish();
+    outcome.assert_success();
+    let wrote: i64 = outcome
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("wrote "))
+        .unwrap_or_else(|| panic!("{outcome:#?}"))
+        .parse()
+        .unwrap();
+    assert!(wrote >= last);
+    drop((probe, session));
+    assert_eq!(written_state(&db), wrote);
+    let leftovers: Vec<String> = listing(&backups_dir(&db))
+        .into_iter()
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    eprintln!("wal = {wal}: backups at k = {seen:?}, writer wrote {wrote}");
+}
+
+#[test]
+fn backups_under_a_concurrent_writer_hold_real_states_in_rollback_journal_mode() {
+    backups_under_a_concurrent_writer(false);
+}
+
+#[test]
+fn backups_under_a_concurrent_writer_hold_real_states_in_wal_mode() {
+    backups_under_a_concurrent_writer(true);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Killed in the middle of a backup
+
+/// A child stopped in the middle of copying a 24 MB database (its progress callback sleeps after
+/// the first step) and SIGKILLed there.
+fn killed_during_a_backup(scenario: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("big.db");
+    add_filler(&db, 24);
+    let bytes_before = std::fs::read(&db).unwrap();
+    let backups = backups_dir(&db);
+
+    let mut child = spawn(&[scenario, arg(&db), "--hang-in-backup", "--up-to", "1"]);
+    let line = child.wait_for("hanging in backup ");
+    let numbers: Vec<u64> = line
+        .trim_start_matches("hanging in backup ")
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(numbers[0] < numbers[1], "{line}");
+    // Mid-copy: the file being written is hidden and nobody lists it.
+    let during = listing(&backups);
+    assert!(
+        !during.is_empty()
+            && during
+                .iter()
+                .all(|n| n.starts_with('.') && n.ends_with(".tmp")),
+        "{during:?}"
+    );
+    assert!(listed_backups(&db).is_empty());
+    let killed = child.kill();
+    assert_eq!(killed.status.signal(), Some(9), "{killed:#?}");
+
+    let left = listing(&backups);
+    assert!(
+        left.iter()
+            .all(|n| n.starts_with('.') && n.ends_with(".tmp")),
+        "something that looks like a backup: {left:?}"
+    );
+    assert!(listed_backups(&db).is_empty(), "{left:?}");
+    // The database is intact and unchanged (a hot journal, if any, rolled back on open).
+    let integrity: String = Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    assert!(
+        std::fs::read(&db).unwrap() == bytes_before,
+        "the database changed"
+    );
+    assert!(lock_is_free(&db));
+
+    // The next run is not disturbed by the leftover and lists exactly its own backup.
+    run(&[scenario, arg(&db), "--up-to", "1"]).assert_success();
+    let listed = listed_backups(&db);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(quick_check(&listed[0].path), "ok");
+}
+
+#[test]
+fn a_process_killed_during_a_manual_backup_leaves_no_finished_looking_file() {
+    killed_during_a_backup("backup");
+}
+
+#[test]
+fn a_process_killed_during_a_pre_migration_backup_leaves_no_finished_looking_file() {
+    killed_during_a_backup("plain");
+}
+
+// ----------------------------------------------------------------------------------------------
+// A backup that cannot be written
+
+/// The child runs under `ulimit -f` (512 KB with dash's 512-byte blocks, 1 MB with bash's), the
+/// database is over 2 MB: the backup copy fails with EFBIG.
+fn a_file_size_limit_stops_the_operation_before_anything_changes(scenario: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("limited.db");
+    run(&["plain", arg(&db), "--up-to", "10"]).assert_success();
+    add_filler(&db, 2);
+    let bytes_before = std::fs::read(&db).unwrap();
+    let backups_before = listing(&backups_dir(&db));
+    assert_eq!(backups_before.len(), 1, "{backups_before:?}");
+
+    let outcome = spawn_with_file_limit(1024, &[scenario, arg(&db)]).finish();
+    assert_eq!(outcome.status.code(), Some(1), "{outcome:#?}");
+    assert!(
+        outcome.stderr.contains("could not write a backup into")
+            && outcome.stderr.contains("Nothing was migrated"),
+        "{outcome:#?}"
+    );
+    assert!(
+        std::fs::read(&db).unwrap() == bytes_before,
+        "the database changed"
+    );
+    assert_eq!(
+        listing(&backups_dir(&db)),
+        backups_before,
+        "a partial backup was left"
+    );
+    State::read(&db).assert_applied_through(10);
+    assert!(lock_is_free(&db));
+
+    // Without the limit the same command succeeds: the limit was the only obstacle.
+    run(&[scenario, arg(&db)]).assert_success();
+}
+
+#[test]
+fn a_file_size_limit_stops_a_migrating_run_before_anything_changes() {
+    a_file_size_limit_stops_the_operation_before_anything_changes("plain");
+}
+
+#[test]
+fn a_file_size_limit_stops_a_manual_backup_before_anything_changes() {
+    a_file_size_limit_stops_the_operation_before_anything_changes("backup");
+}
