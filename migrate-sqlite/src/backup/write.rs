@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::SystemTime;
 
 /// Copies the database at `db` into a new backup in `dir`.
@@ -102,7 +103,18 @@ fn create_private(path: &Path) -> Result<File> {
 }
 
 /// SQLite's backup API, from a read-only second connection, in steps that report progress.
+///
+/// While the copy runs, a helper thread flushes what is already written (`fdatasync` after each
+/// step), so that the disk writes overlap the copy instead of all waiting for the final fsync.
+/// The source is read through mmap (a syscall less per page), remapped after each step so that
+/// at most one step's pages stay mapped: memory does not grow with the database.
 fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -> Result<()> {
+    // Declared first, dropped last: closing a descriptor of the temp file while the target
+    // connection is open would drop that connection's POSIX locks on it.
+    let file = OpenOptions::new()
+        .write(true)
+        .open(temp)
+        .map_err(io_error("cannot open the backup file", temp))?;
     let source =
         Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
             Error::Open {
@@ -115,7 +127,7 @@ fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -
         source,
     })?;
     // The copy is checked, fsynced and renamed afterwards: it needs no journal and no syncs of
-    // its own while it is written. Reading the source through mmap saves a syscall per page.
+    // its own while it is written.
     target
         .execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
         .and_then(|()| source.execute_batch("PRAGMA mmap_size = 1099511627776"))
@@ -124,31 +136,17 @@ fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -
             path: temp.display().to_string(),
             source,
         })?;
-    let backup_error = |source| Error::Runner {
-        doing: "copying the database with the backup API".into(),
-        path: db.display().to_string(),
-        source,
-    };
-    {
-        let backup = rusqlite::backup::Backup::new(&source, &mut target).map_err(backup_error)?;
-        loop {
-            let step = backup.step(4096).map_err(backup_error)?;
-            let p = backup.progress();
-            if let Some(report) = progress {
-                let page_size = page_size(&source);
-                let total = p.pagecount.max(0) as u64 * page_size;
-                report(Progress {
-                    done: total - p.remaining.max(0) as u64 * page_size,
-                    total,
-                });
-            }
-            match step {
-                rusqlite::backup::StepResult::Done => break,
-                rusqlite::backup::StepResult::More => {}
-                _ => std::thread::sleep(std::time::Duration::from_millis(5)),
-            }
-        }
-    }
+    let flush_error = io_error("cannot flush the backup file to disk", temp);
+    std::thread::scope(|scope| {
+        let (wake, woken) = mpsc::channel::<()>();
+        let flusher = scope.spawn(|| flush_on_wake(&file, woken));
+        let copied = step_through(&source, &mut target, db, progress, &wake);
+        drop(wake);
+        let flushed = flusher
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        copied.and_then(|()| flushed.map_err(flush_error))
+    })?;
     // The copy carries the source's header: a WAL database's backup would say "WAL", and every
     // later read-only open would leave -wal/-shm files beside it. Backups are rollback-journal
     // files (a restore into a WAL database keeps that database in WAL mode).
@@ -156,11 +154,106 @@ fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -
         .query_row("PRAGMA journal_mode = DELETE", [], |row| {
             row.get::<_, String>(0)
         })
-        .map_err(backup_error)?;
+        .map_err(|source| Error::Runner {
+            doing: "copying the database with the backup API".into(),
+            path: db.display().to_string(),
+            source,
+        })?;
     drop(target);
-    File::open(temp)
-        .and_then(|f| f.sync_all())
+    file.sync_all()
         .map_err(io_error("cannot flush the backup file to disk", temp))
+}
+
+/// `fdatasync` of `file` each time it is woken (several wake-ups in a row make one), until the
+/// sender is gone or a flush fails.
+fn flush_on_wake(file: &File, woken: mpsc::Receiver<()>) -> io::Result<()> {
+    while woken.recv().is_ok() {
+        while woken.try_recv().is_ok() {}
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+/// Bytes copied per step: the granularity of progress reports and flushes, and what the source
+/// may have mapped at a time.
+const STEP_BYTES: u64 = 16 << 20;
+
+/// Runs the backup to the end, reporting progress and waking the flusher after each step.
+fn step_through(
+    source: &Connection,
+    target: &mut Connection,
+    db: &Path,
+    progress: Option<&ProgressFn>,
+    wake: &mpsc::Sender<()>,
+) -> Result<()> {
+    let backup_error = |source| Error::Runner {
+        doing: "copying the database with the backup API".into(),
+        path: db.display().to_string(),
+        source,
+    };
+    let page_size = page_size(source);
+    let pages_per_step = (STEP_BYTES / page_size.max(1)).max(1) as i32;
+    let mut unmap = Unmapper::new(source, page_size);
+    let backup = rusqlite::backup::Backup::new(source, target).map_err(backup_error)?;
+    loop {
+        let step = backup.step(pages_per_step).map_err(backup_error)?;
+        unmap.step_done();
+        let p = backup.progress();
+        if let Some(report) = progress {
+            let total = p.pagecount.max(0) as u64 * page_size;
+            report(Progress {
+                done: total - p.remaining.max(0) as u64 * page_size,
+                total,
+            });
+        }
+        match step {
+            rusqlite::backup::StepResult::Done => return Ok(()),
+            rusqlite::backup::StepResult::More => {
+                // A flusher that stopped on an error reports it when joined.
+                let _ = wake.send(());
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Drops the source's mapped pages from the resident set after each step. SQLite maps the file
+/// from its start and never unmaps on its own: after a full copy every page of the database
+/// would count in the process's resident set. A new mmap limit makes SQLite unmap and map
+/// again (once no page is in use, as between steps), so the limit alternates between two
+/// values a page apart. Only memory depends on it: a limit that does not take leaves the
+/// pages mapped, and reads are the same either way.
+struct Unmapper<'c> {
+    conn: &'c Connection,
+    /// The effective limit (SQLite caps the requested one) and the one a page below it; none if
+    /// mmap is off.
+    limits: Option<[i64; 2]>,
+    steps: usize,
+}
+
+impl<'c> Unmapper<'c> {
+    fn new(conn: &'c Connection, page_size: u64) -> Self {
+        let limit = conn
+            .query_row("PRAGMA mmap_size", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        let below = limit - page_size as i64;
+        Unmapper {
+            conn,
+            limits: (below > 0).then_some([limit, below]),
+            steps: 0,
+        }
+    }
+
+    fn step_done(&mut self) {
+        if let Some(limits) = self.limits {
+            self.steps += 1;
+            let limit = limits[self.steps % 2];
+            // Best effort: a failure costs memory, never correctness.
+            let _ = self
+                .conn
+                .execute_batch(&format!("PRAGMA mmap_size = {limit}"));
+        }
+    }
 }
 
 fn page_size(conn: &Connection) -> u64 {
