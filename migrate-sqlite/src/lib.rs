@@ -34,6 +34,8 @@
 extern crate self as migrate_sqlite;
 
 mod backup;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod digest;
 mod error;
 mod fingerprint;

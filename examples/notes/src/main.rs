@@ -1,5 +1,6 @@
-//! A tiny notes app. Run with no arguments, it opens (or creates) its database, migrates it,
-//! adds a note and prints what happened. `notes status` prints where every migration stands.
+//! A tiny notes app. Run with no arguments, it opens (or creates) its database, migrates it
+//! (with the automatic pre-migration backup), adds a note and prints what happened.
+//! `notes migrate ...` is the framework's command line (`notes migrate --help`).
 //!
 //! The database is `notes.db` in the current directory, or the path in `NOTES_DB`.
 
@@ -9,7 +10,12 @@ use migrate_sqlite::{Migrator, Result};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match run() {
+    let path = std::env::var("NOTES_DB").unwrap_or_else(|_| "notes.db".to_owned());
+    let migrator = Migrator::new().app_version(env!("CARGO_PKG_VERSION"));
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        return migrate_sqlite::cli::run(migrator, &path, std::env::args_os().skip(1));
+    }
+    match run(migrator, &path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -18,18 +24,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<()> {
-    let path = std::env::var("NOTES_DB").unwrap_or_else(|_| "notes.db".to_owned());
-    let migrator = Migrator::new().app_version(env!("CARGO_PKG_VERSION"));
-    let mut db = migrator.open(&path)?;
-    if std::env::args().nth(1).as_deref() == Some("status") {
-        print!("{}", db.status()?);
-        return Ok(());
-    }
-
+fn run(migrator: Migrator, path: &str) -> Result<()> {
+    let mut db = migrator.open(path)?;
     let report = db.up()?;
     println!("database {path}");
     println!("{report}");
+    if let Some(backup) = db
+        .history()?
+        .last()
+        .and_then(|h| h.event.backup_path.clone())
+    {
+        println!("backup taken before migrating: {backup}");
+    }
 
     let conn = db.connection();
     let count: i64 = conn.query_row("SELECT count(*) FROM notes", [], |r| r.get(0))?;

@@ -1,0 +1,137 @@
+//! The command line's arguments (clap derive), embeddable as a subcommand of your own parser.
+
+use crate::Migrator;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// `migrate [OPTIONS] <COMMAND>`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    about = "Database migrations: status, apply, revert, back up, restore"
+)]
+pub struct MigrateArgs {
+    /// The command.
+    #[command(subcommand)]
+    pub command: MigrateCommand,
+    /// The database file (default: the one the app passes).
+    #[arg(long, global = true)]
+    pub database: Option<PathBuf>,
+    /// Output JSON (status, plan, history, snapshot list).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Answer yes to confirmations (required when not on a terminal).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Run although the database has migrations this binary does not know (rolling deploys).
+    #[arg(long, global = true)]
+    pub allow_database_ahead: bool,
+    /// Apply pending migrations numbered below the last applied one.
+    #[arg(long, global = true)]
+    pub allow_out_of_order: bool,
+    /// Accept the changed checksum of this applied migration (recorded in the history).
+    #[arg(long, global = true, value_name = "SEQ")]
+    pub accept_checksum: Vec<u64>,
+    /// Where backups go.
+    #[arg(long, global = true)]
+    pub backup_dir: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Where every migration stands (seq, name, state, applied at, reversible), and drift.
+    Status,
+    /// Apply pending migrations (all, or up to --to SEQ).
+    Up {
+        /// Stop after this seq.
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Revert migrations: the last one, --steps N, or everything above --to SEQ.
+    Down {
+        /// How many to revert.
+        #[arg(long, conflicts_with = "to")]
+        steps: Option<usize>,
+        /// Revert everything above this seq (0 reverts all).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Revert the last migration and apply it again.
+    Redo,
+    /// What `up` would do, without changing anything.
+    Plan,
+    /// Check the registry, checksums, schema drift and integrity; exit code 3 on any problem.
+    Verify,
+    /// Take a verified backup now.
+    Backup,
+    /// Named snapshots.
+    Snapshot {
+        /// What to do.
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+    /// Restore a backup file or a snapshot by name (default: the newest backup).
+    Restore {
+        /// A backup file or a snapshot name.
+        from: Option<String>,
+    },
+    /// Everything that happened: ups, downs, failures, restores.
+    History,
+    /// Settle a non-transactional migration that started and never finished.
+    Resolve {
+        /// Its seq.
+        seq: u64,
+        /// Its work is complete: record it as applied.
+        #[arg(
+            long,
+            required_unless_present = "not_applied",
+            conflicts_with = "not_applied"
+        )]
+        applied: bool,
+        /// Its work is undone: forget it so `up` runs it again.
+        #[arg(long)]
+        not_applied: bool,
+    },
+}
+
+/// `migrate snapshot ...`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Take a named snapshot.
+    Create {
+        /// Letters, digits, `-`, `_`.
+        name: String,
+    },
+    /// List snapshots (name, time, size, schema version).
+    List,
+    /// Restore a snapshot.
+    Restore {
+        /// Its name.
+        name: String,
+    },
+    /// Delete a snapshot.
+    Delete {
+        /// Its name.
+        name: String,
+    },
+}
+
+impl MigrateArgs {
+    /// The migrator with this command line's overrides.
+    pub fn apply_overrides(&self, mut migrator: Migrator) -> Migrator {
+        if self.allow_database_ahead {
+            migrator = migrator.allow_database_ahead();
+        }
+        if self.allow_out_of_order {
+            migrator = migrator.allow_out_of_order();
+        }
+        for &seq in &self.accept_checksum {
+            migrator = migrator.accept_checksum(seq);
+        }
+        if let Some(dir) = &self.backup_dir {
+            migrator = migrator.backup_dir(dir);
+        }
+        migrator
+    }
+}

@@ -1,0 +1,227 @@
+//! The embeddable command line (feature `cli`): `status`, `up`, `down`, `redo`, `plan`,
+//! `verify`, `backup`, `snapshot`, `restore`, `history`, `resolve`, as a thin layer over
+//! [`Migrator`](crate::Migrator) and [`Session`](crate::Session).
+//!
+//! One call in your own `main`:
+//!
+//! ```no_run
+//! use migrate_sqlite::Migrator;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let mut args = std::env::args_os();
+//!     if std::env::args().nth(1).as_deref() == Some("migrate") {
+//!         // `myapp migrate status`, `myapp migrate up`, ...
+//!         return migrate_sqlite::cli::run(Migrator::new(), "app.db", args.skip(1));
+//!     }
+//!     // ... the app itself
+//!     std::process::ExitCode::SUCCESS
+//! }
+//! ```
+//!
+//! Exit codes scripts can rely on: [`EXIT_OK`] 0, [`EXIT_FAILED`] 1 (an operation failed; the
+//! message says what was kept), [`EXIT_USAGE`] 2 (bad arguments), [`EXIT_REFUSED`] 3 (refused
+//! before changing anything: needs `--yes`, blocked by the plan, or `verify` found a problem),
+//! [`EXIT_LOCKED`] 4 (another process held the database).
+
+mod args;
+mod confirm;
+mod output;
+
+pub use args::{MigrateArgs, MigrateCommand, SnapshotCommand};
+
+use crate::{Error, Migrator, Resolution, RestoreFrom};
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// The operation failed (the database state is in the message).
+pub const EXIT_FAILED: u8 = 1;
+/// The command line was wrong.
+pub const EXIT_USAGE: u8 = 2;
+/// Refused before anything changed (confirmation missing, plan blocked, verify failed).
+pub const EXIT_REFUSED: u8 = 3;
+/// Another process kept the database locked.
+pub const EXIT_LOCKED: u8 = 4;
+
+/// Parses `args` (the program name first, e.g. `["migrate", "status"]`) and runs the command on
+/// the database at `db`; prints results to stdout, errors to stderr; returns the exit code.
+pub fn run<I, T>(migrator: Migrator, db: impl AsRef<Path>, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let parsed = match MigrateArgs::try_parse_from(args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    run_parsed(migrator, db.as_ref(), parsed)
+}
+
+/// Runs already-parsed arguments (for apps that embed [`MigrateArgs`] in their own clap
+/// parser as a subcommand).
+pub fn run_parsed(migrator: Migrator, db: &Path, args: MigrateArgs) -> ExitCode {
+    let db = args.database.clone().unwrap_or_else(|| db.to_owned());
+    match execute(migrator, &db, args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::Locked { .. } => EXIT_LOCKED,
+        Error::Core(_) | Error::NoBackup { .. } | Error::InvalidSnapshotName(_) => EXIT_REFUSED,
+        Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
+        _ => EXIT_FAILED,
+    }
+}
+
+fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8> {
+    let mut migrator = args.apply_overrides(migrator);
+    let bar = output::progress_bar();
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        migrator = migrator.on_progress(move |p| {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+        });
+    }
+    let mut session = migrator.open(db)?;
+    let json = args.json;
+    let yes = args.yes;
+    let code = match args.command {
+        MigrateCommand::Status => {
+            output::status(&session.status()?, json);
+            EXIT_OK
+        }
+        MigrateCommand::Up { to } => {
+            let report = match to {
+                Some(seq) => session.up_to(seq)?,
+                None => session.up()?,
+            };
+            println!("{report}");
+            EXIT_OK
+        }
+        MigrateCommand::Down { steps, to } => {
+            let what = match to {
+                Some(seq) => format!("revert every migration above {seq}"),
+                None => format!("revert the last {} migration(s)", steps.unwrap_or(1)),
+            };
+            if !confirm::confirmed(yes, &what) {
+                return Ok(EXIT_REFUSED);
+            }
+            let report = match to {
+                Some(seq) => session.down_to(seq)?,
+                None => session.down(steps.unwrap_or(1))?,
+            };
+            println!("{report}");
+            EXIT_OK
+        }
+        MigrateCommand::Redo => {
+            if !confirm::confirmed(yes, "revert the last migration and apply it again") {
+                return Ok(EXIT_REFUSED);
+            }
+            println!("{}", session.redo()?);
+            EXIT_OK
+        }
+        MigrateCommand::Plan => {
+            output::plan(&session.plan()?, json);
+            EXIT_OK
+        }
+        MigrateCommand::Verify => output::verify(&session)?,
+        MigrateCommand::Backup => {
+            let info = session.backup()?;
+            println!("backup created: {}", info.path.display());
+            EXIT_OK
+        }
+        MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
+        MigrateCommand::Restore { from } => {
+            let from = match from {
+                None => RestoreFrom::Latest,
+                Some(arg) if Path::new(&arg).is_file() => RestoreFrom::File(PathBuf::from(arg)),
+                Some(name) => RestoreFrom::Snapshot(name),
+            };
+            if !confirm::confirmed(yes, &format!("replace the database with {from:?}")) {
+                return Ok(EXIT_REFUSED);
+            }
+            let report = session.restore(&from)?;
+            println!(
+                "restored from {}; to undo: migrate restore {}",
+                report.restored_from.display(),
+                report.undo_backup.path.display()
+            );
+            EXIT_OK
+        }
+        MigrateCommand::History => {
+            output::history(&session.history()?, json);
+            EXIT_OK
+        }
+        MigrateCommand::Resolve {
+            seq,
+            applied,
+            not_applied: _,
+        } => {
+            let resolution = if applied {
+                Resolution::Applied
+            } else {
+                Resolution::NotApplied
+            };
+            session.resolve(seq, resolution)?;
+            println!("migration {seq} resolved as {resolution:?}");
+            EXIT_OK
+        }
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(code)
+}
+
+fn snapshot(
+    session: &crate::Session<'_>,
+    command: SnapshotCommand,
+    yes: bool,
+    json: bool,
+) -> crate::Result<u8> {
+    match command {
+        SnapshotCommand::Create { name } => {
+            let info = session.snapshot(&name)?;
+            println!("snapshot {name:?} created: {}", info.path.display());
+        }
+        SnapshotCommand::List => output::backups(&session.snapshots()?, json),
+        SnapshotCommand::Restore { name } => {
+            if !confirm::confirmed(yes, &format!("replace the database with snapshot {name:?}")) {
+                return Ok(EXIT_REFUSED);
+            }
+            let report = session.restore(&RestoreFrom::Snapshot(name))?;
+            println!(
+                "restored from {}; to undo: migrate restore {}",
+                report.restored_from.display(),
+                report.undo_backup.path.display()
+            );
+        }
+        SnapshotCommand::Delete { name } => {
+            if !confirm::confirmed(yes, &format!("delete snapshot {name:?}")) {
+                return Ok(EXIT_REFUSED);
+            }
+            session.delete_snapshot(&name)?;
+            println!("snapshot {name:?} deleted");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// True when stdout is a terminal (no bars or questions otherwise).
+fn interactive() -> bool {
+    std::io::stderr().is_terminal() && std::io::stdin().is_terminal()
+}
