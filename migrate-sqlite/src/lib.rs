@@ -110,6 +110,8 @@ pub use migrate_macros::migration;
 pub use migrator::{FailurePolicy, Migrator};
 pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
 pub use resolve::Resolution;
+/// The rusqlite version this crate is built on, so apps need no second dependency.
+pub use rusqlite;
 pub use session::Session;
 pub use step::{Step, StepFnPtr};
 pub use tracking::{HistoryEvent, HistoryRow};

@@ -25,18 +25,24 @@ fn main() -> ExitCode {
 }
 
 fn run(migrator: Migrator, path: &str) -> Result<()> {
-    let mut db = migrator.open(path)?;
-    let report = db.up()?;
     println!("database {path}");
-    println!("{report}");
-    if let Some(backup) = db
-        .history()?
-        .last()
-        .and_then(|h| h.event.backup_path.clone())
-    {
-        println!("backup taken before migrating: {backup}");
+    // The app's own migrations, then the ones the tags library brings (set "tags").
+    let tags = migrator.clone().set(note_tags::SET);
+    for migrator in [migrator, tags] {
+        let mut db = migrator.open(path)?;
+        let report = db.up()?;
+        println!("{report}");
+        if !report.steps.is_empty()
+            && let Some(backup) = db
+                .history()?
+                .last()
+                .and_then(|h| h.event.backup_path.clone())
+        {
+            println!("  backup taken before migrating: {backup}");
+        }
     }
 
+    let db = Migrator::new().open(path)?;
     let conn = db.connection();
     let count: i64 = conn.query_row("SELECT count(*) FROM notes", [], |r| r.get(0))?;
     conn.execute(
@@ -44,8 +50,9 @@ fn run(migrator: Migrator, path: &str) -> Result<()> {
          VALUES ((SELECT id FROM notebooks WHERE name = 'Inbox'), ?1, ?2)",
         (format!("Note {}", count + 1), "Written by the example app."),
     )?;
+    note_tags::tag(conn, conn.last_insert_rowid(), "example")?;
     println!(
-        "added note {}; the Inbox holds {} notes",
+        "added note {} (tagged \"example\"); the Inbox holds {} notes",
         count + 1,
         count + 1
     );
@@ -76,6 +83,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!((notebook.as_str(), title.as_str()), ("Inbox", "Groceries"));
+    }
+
+    /// The tags library's own set checks the same way.
+    #[test]
+    fn tag_migrations_are_sound() {
+        let report = Harness::new(Migrator::new().set(note_tags::SET))
+            .assert_ok()
+            .report;
+        assert_eq!(report.round_trips, [1, 2]);
     }
 
     /// The schema the migrations build, kept in `schema.sql` for review.

@@ -17,6 +17,9 @@ pub struct MigrateArgs {
     /// The database file (default: the one the app passes).
     #[arg(long, global = true)]
     pub database: Option<PathBuf>,
+    /// The migration set (default: the one the app passes, usually "default").
+    #[arg(long, global = true)]
+    pub set: Option<String>,
     /// Output JSON (status, plan, history, snapshot list).
     #[arg(long, global = true)]
     pub json: bool,
@@ -120,6 +123,9 @@ pub enum SnapshotCommand {
 impl MigrateArgs {
     /// The migrator with this command line's overrides.
     pub fn apply_overrides(&self, mut migrator: Migrator) -> Migrator {
+        if let Some(set) = &self.set {
+            migrator = migrator.set(set.clone());
+        }
         if self.allow_database_ahead {
             migrator = migrator.allow_database_ahead();
         }

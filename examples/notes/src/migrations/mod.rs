@@ -6,3 +6,4 @@ mod m0002_create_notes;
 mod m0003_index_notes_by_date;
 mod m0004_default_notebook;
 mod m0005_require_note_titles;
+mod m0006_pin_notes;
