@@ -38,6 +38,9 @@ pub struct MigrateArgs {
     /// Where backups go.
     #[arg(long, global = true)]
     pub backup_dir: Option<PathBuf>,
+    /// How long to wait for another migrator or writer, in milliseconds (default 60000).
+    #[arg(long, global = true, value_name = "MS")]
+    pub busy_timeout_ms: Option<u64>,
 }
 
 /// The commands.
@@ -137,6 +140,9 @@ impl MigrateArgs {
         }
         if let Some(dir) = &self.backup_dir {
             migrator = migrator.backup_dir(dir);
+        }
+        if let Some(ms) = self.busy_timeout_ms {
+            migrator = migrator.busy_timeout(std::time::Duration::from_millis(ms));
         }
         migrator
     }
