@@ -80,7 +80,7 @@ pub enum Error {
         "{path} stayed locked by another connection (another migrator, or a long write by the \
          app) for more than {waited_ms} ms; this run did not start or was stopped where the \
          error says. Wait for it to finish and run again, or raise the timeout \
-         (Migrator::busy_timeout)"
+         (Migrator::busy_timeout; `--busy-timeout-ms` on the command line)"
     )]
     Locked {
         /// The database.
@@ -179,7 +179,7 @@ pub enum Error {
     /// A backup file failed `quick_check` (or is not a database); it was not used.
     #[error(
         "the backup {} is damaged ({detail}); it was not used and the database was not touched. \
-         Pick another backup (`migrate snapshot list`)",
+         Pick another backup (`migrate backups` lists them)",
         path.display()
     )]
     BackupDamaged {

@@ -207,13 +207,28 @@ pub(crate) fn locate(db: &Path, settings: &BackupSettings, from: &RestoreFrom) -
         Some(path) if path.is_file() => Ok(path),
         _ => Err(Error::NoBackup {
             wanted: match from {
-                RestoreFrom::Latest => "any backup".to_owned(),
+                RestoreFrom::Latest => "backup".to_owned(),
                 RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
                 RestoreFrom::File(path) => format!("file {}", path.display()),
             },
             dir,
         }),
     }
+}
+
+/// Refuses to restore the live database onto itself (the copy would wait on its own lock).
+pub(crate) fn refuse_self_restore(source: &Path, db: &Path) -> Result<()> {
+    let same = match (source.canonicalize(), db.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Error::Unsupported(format!(
+            "{} is the live database itself, not a backup; nothing was changed",
+            source.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Deletes the snapshot `name` (every file of that name).

@@ -35,6 +35,7 @@ pub fn restore(
     from: &RestoreFrom,
 ) -> Result<RestoreReport> {
     let source = super::locate(db, &config.backups, from)?;
+    super::refuse_self_restore(&source, db)?;
     super::verify(&source)?;
     let _lock = FileLock::acquire(db, config.busy_timeout)?;
     let undo = holding_writers_off(conn, db, config, |conn| {

@@ -82,6 +82,8 @@ pub enum MigrateCommand {
         /// A backup file or a snapshot name.
         from: Option<String>,
     },
+    /// Every backup and snapshot (name or reason, time, size, schema version).
+    Backups,
     /// Everything that happened: ups, downs, failures, restores.
     History,
     /// Settle a non-transactional migration that started and never finished.

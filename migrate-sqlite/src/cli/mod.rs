@@ -82,6 +82,8 @@ fn exit_code(e: &Error) -> u8 {
         Error::Locked { .. } => EXIT_LOCKED,
         Error::Core(_) | Error::NoBackup { .. } | Error::InvalidSnapshotName(_) => EXIT_REFUSED,
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
+        // Refusals that name what was not done ("nothing was changed").
+        Error::Unsupported(_) => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
@@ -148,10 +150,16 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
         MigrateCommand::Restore { from } => {
             let from = match from {
                 None => RestoreFrom::Latest,
-                Some(arg) if Path::new(&arg).is_file() => RestoreFrom::File(PathBuf::from(arg)),
+                // Anything that looks like a path is a file; a bare word is a snapshot name.
+                Some(arg) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
                 Some(name) => RestoreFrom::Snapshot(name),
             };
-            if !confirm::confirmed(yes, &format!("replace the database with {from:?}")) {
+            let what = match &from {
+                RestoreFrom::Latest => "the newest backup".to_owned(),
+                RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
+                RestoreFrom::File(path) => path.display().to_string(),
+            };
+            if !confirm::confirmed(yes, &format!("replace the database with {what}")) {
                 return Ok(EXIT_REFUSED);
             }
             let report = session.restore(&from)?;
@@ -160,6 +168,10 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 report.restored_from.display(),
                 report.undo_backup.path.display()
             );
+            EXIT_OK
+        }
+        MigrateCommand::Backups => {
+            output::backups(&session.backups()?, json, "no backups");
             EXIT_OK
         }
         MigrateCommand::History => {
@@ -198,7 +210,7 @@ fn snapshot(
             let info = session.snapshot(&name)?;
             println!("snapshot {name:?} created: {}", info.path.display());
         }
-        SnapshotCommand::List => output::backups(&session.snapshots()?, json),
+        SnapshotCommand::List => output::backups(&session.snapshots()?, json, "no snapshots"),
         SnapshotCommand::Restore { name } => {
             if !confirm::confirmed(yes, &format!("replace the database with snapshot {name:?}")) {
                 return Ok(EXIT_REFUSED);
@@ -219,6 +231,10 @@ fn snapshot(
         }
     }
     Ok(EXIT_OK)
+}
+
+fn looks_like_path(arg: &str) -> bool {
+    arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR) || Path::new(arg).is_file()
 }
 
 /// True when stdout is a terminal (no bars or questions otherwise).

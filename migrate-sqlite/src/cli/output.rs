@@ -170,8 +170,8 @@ pub fn history(rows: &[HistoryRow], json: bool) {
     }
 }
 
-/// `snapshot list`.
-pub fn backups(list: &[BackupInfo], json: bool) {
+/// `snapshot list` and `backups`; `none` is printed for an empty list.
+pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
     let name = |b: &BackupInfo| match &b.kind {
         BackupKind::Snapshot { name } => name.clone(),
         BackupKind::Automatic { reason } => reason.clone(),
@@ -193,7 +193,7 @@ pub fn backups(list: &[BackupInfo], json: bool) {
         return;
     }
     if list.is_empty() {
-        println!("no snapshots");
+        println!("{none}");
     }
     for b in list {
         println!(

@@ -1,0 +1,40 @@
+//! The embeddable command line as an application would ship it, for `tests/tests/cli.rs`:
+//! `migrate-cli <migrate arguments>` runs `migrate_sqlite::cli::run` on the migrations of set
+//! `"library"` (from the `library-migrations` crate) and the database named by the
+//! `MIGRATE_CLI_DB` environment variable (`--database` overrides it).
+//!
+//! `MIGRATE_CLI_BROKEN=1` adds a migration 4 `fails_on_purpose` to the library's migrations,
+//! which creates a table and then returns an error (the "failed" exit code).
+
+use library_migrations as _;
+use migrate_sqlite::{Error, Migration, Migrator, Step};
+use std::process::ExitCode;
+
+const SET: &str = "library";
+
+fn migrator() -> Migrator {
+    let migrator = Migrator::new().set(SET);
+    if std::env::var_os("MIGRATE_CLI_BROKEN").is_some_and(|v| v == "1") {
+        let fails = Migration::new(
+            4,
+            "fails_on_purpose",
+            Step::new(|tx| {
+                tx.execute_batch("CREATE TABLE half_done (x)")?;
+                Err(Error::msg("migration 4 fails on purpose"))
+            }),
+        )
+        .in_set(SET);
+        let mut list = migrate_sqlite::registered(SET);
+        list.push(fails);
+        return migrator.with_migrations(list);
+    }
+    migrator
+}
+
+fn main() -> ExitCode {
+    let Some(db) = std::env::var_os("MIGRATE_CLI_DB") else {
+        eprintln!("migrate-cli: set MIGRATE_CLI_DB to the database file");
+        return ExitCode::from(migrate_sqlite::cli::EXIT_USAGE);
+    };
+    migrate_sqlite::cli::run(migrator(), db, std::env::args_os())
+}
