@@ -202,6 +202,21 @@ pub enum Error {
         dir: PathBuf,
     },
 
+    /// A migration dropped or deleted data without declaring it; it was rolled back.
+    #[error(
+        "the migration drops or deletes data without declaring it: {}. If that is intended, \
+         declare it (`#[migration(seq = {seq}, destructive)]`, or `rebuild` for a table \
+         rebuild), or allow it for this run (`migrate up --allow-destructive`). (UPDATE without \
+         WHERE and ALTER TABLE ... DROP COLUMN are not visible to this check.)",
+        statements.join(", ")
+    )]
+    UndeclaredDestruction {
+        /// What it ran, e.g. `DROP TABLE books`, `DELETE FROM notes`.
+        statements: Vec<String>,
+        /// Its seq.
+        seq: u64,
+    },
+
     /// The test harness found a problem with a migration.
     #[error("migration {seq} {name:?}: {problem}")]
     CheckFailed {
@@ -211,6 +226,33 @@ pub enum Error {
         name: String,
         /// What is wrong.
         problem: String,
+    },
+
+    /// A table rebuild ([`Rebuild`](crate::Rebuild), [`Tx::rebuild_table`](crate::Tx::rebuild_table))
+    /// failed or was refused; its own work was rolled back.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::Rebuild {
+    ///     table: "users".into(),
+    ///     step: "checking the row count".into(),
+    ///     sql: None,
+    ///     detail: "the copy put 9 row(s) into the new table but \"users\" has 10".into(),
+    /// };
+    /// assert!(e.to_string().starts_with("rebuilding table \"users\" failed while checking"));
+    /// ```
+    #[error(
+        "rebuilding table {table:?} failed while {step}: {detail}{}",
+        sql.as_ref().map(|s| format!(" (SQL: {s})")).unwrap_or_default()
+    )]
+    Rebuild {
+        /// The table being rebuilt.
+        table: String,
+        /// Which step of the rebuild, e.g. "copying the rows".
+        step: String,
+        /// The statement that failed, when one did.
+        sql: Option<String>,
+        /// What went wrong.
+        detail: String,
     },
 
     /// A migration step refers to a kind of work this build cannot do.

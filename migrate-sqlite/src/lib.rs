@@ -37,6 +37,7 @@ mod backup;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod digest;
+mod dry_run;
 mod error;
 mod fingerprint;
 mod foreign_keys;
@@ -44,6 +45,7 @@ mod lock;
 mod migrator;
 mod outcome;
 mod pragmas;
+mod rebuild;
 mod report;
 mod resolve;
 mod runner;
@@ -58,6 +60,7 @@ pub use backup::{
     BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreReport,
     Retention, validate_snapshot_name,
 };
+pub use dry_run::{DryRun, DryRunOutcome, DryRunStep, RowCount};
 pub use error::{Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
 pub use lock::lock_path;
@@ -108,6 +111,7 @@ pub use migrate_core::{
 /// ```
 pub use migrate_macros::migration;
 pub use migrator::{FailurePolicy, Migrator};
+pub use rebuild::Rebuild;
 pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
 pub use resolve::Resolution;
 /// The rusqlite version this crate is built on, so apps need no second dependency.

@@ -41,6 +41,7 @@ pub struct Migrator {
     pub(crate) busy_timeout: Duration,
     pub(crate) app_version: Option<String>,
     pub(crate) backups: BackupSettings,
+    pub(crate) allow_destructive: bool,
 }
 
 impl Default for Migrator {
@@ -54,6 +55,7 @@ impl Default for Migrator {
             busy_timeout: Duration::from_secs(60),
             app_version: None,
             backups: BackupSettings::default(),
+            allow_destructive: false,
         }
     }
 }
@@ -128,6 +130,17 @@ impl Migrator {
     /// ```
     pub fn accept_checksum(mut self, seq: u64) -> Self {
         self.policy = self.policy.accept_checksum(seq);
+        self
+    }
+
+    /// Lets migrations drop or delete data they did not declare (`destructive`) in this run:
+    /// the operator's override.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().allow_destructive();
+    /// ```
+    pub fn allow_destructive(mut self) -> Self {
+        self.allow_destructive = true;
         self
     }
 
@@ -267,6 +280,7 @@ impl Migrator {
             busy_timeout: self.busy_timeout,
             app_version: self.app_version.clone(),
             backups: self.backups.clone(),
+            allow_destructive: self.allow_destructive,
         };
         Ok(Session::new(conn, registry, settings))
     }

@@ -10,7 +10,7 @@ use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
 use crate::pragmas::{self, PragmaGuard};
 use crate::report::{Direction, RunReport, StepReport};
-use crate::sentry::{Phase, Sentry};
+use crate::sentry::{self, Phase, Sentry};
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
     BackupInfo, Error, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx,
@@ -497,7 +497,7 @@ impl Batch<'_> {
             .and_then(|()| self.mark_started(m, job))
             .map_err(Failure::lost)?;
         let started = Instant::now();
-        let ran = self.run_step(m, job, Phase::Runner);
+        let ran = self.run_step(m, job, Phase::NonTransactionalStep);
         if !self.conn.is_autocommit() {
             self.rollback_all();
             return Err(Failure::lost(
@@ -584,12 +584,38 @@ impl Batch<'_> {
         if let Some(why) = self.sentry.refused() {
             return Err(Error::Refused { why });
         }
+        if result.is_ok() && job.direction == Direction::Up {
+            self.check_declared_destruction(m)?;
+        }
         if in_transaction && self.conn.is_autocommit() {
             return Err(Error::TransactionEscaped {
                 step_error: result.err().map(|e| e.to_string()),
             });
         }
         result
+    }
+
+    /// A migration that dropped or deleted data must have said so: `destructive` allows all of
+    /// it, `rebuild` allows dropping schema objects (not deleting rows), and the operator can
+    /// allow it for a run. Reverting (`down`) is destructive by nature and not checked.
+    fn check_declared_destruction(&self, m: &Migration) -> Result<()> {
+        if m.flags.destructive || self.config.allow_destructive {
+            return Ok(());
+        }
+        let undeclared: Vec<String> = self
+            .sentry
+            .destructive()
+            .into_iter()
+            .filter(|statement| !(m.flags.rebuilds_tables && sentry::is_drop(statement)))
+            .collect();
+        if undeclared.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::UndeclaredDestruction {
+                statements: undeclared,
+                seq: m.seq,
+            })
+        }
     }
 
     /// Puts the run's pragmas back if the step set any (the sentry saw it).

@@ -20,6 +20,8 @@ pub enum Phase {
     Runner,
     /// A transactional migration: transaction control refused.
     TransactionalStep,
+    /// A non-transactional migration: everything allowed, destructive statements noted.
+    NonTransactionalStep,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,8 @@ struct State {
     changed_tables: Vec<String>,
     /// Whether a statement set a pragma since last asked.
     pragma_set: bool,
+    /// Statements of the current step that drop or delete data (`DROP TABLE t`, `DELETE FROM t`).
+    destructive: Vec<String>,
 }
 
 /// Shared between the authorizer callback and the runner.
@@ -44,6 +48,7 @@ impl Sentry {
             refused: None,
             changed_tables: Vec::new(),
             pragma_set: false,
+            destructive: Vec::new(),
         })));
         let shared = sentry.clone();
         conn.authorizer(Some(move |ctx: AuthContext<'_>| shared.authorize(&ctx)))?;
@@ -61,6 +66,7 @@ impl Sentry {
         state.phase = phase;
         if phase != Phase::Runner {
             state.refused = None;
+            state.destructive.clear();
         }
     }
 
@@ -72,6 +78,22 @@ impl Sentry {
     /// Whether any pragma was set (`PRAGMA x = y`) since the last call.
     pub fn take_pragma_set(&self) -> bool {
         std::mem::take(&mut self.lock().pragma_set)
+    }
+
+    /// The statements of the last step that drop or delete data, without duplicates; a table's
+    /// `DELETE` is left out when the table itself was dropped.
+    pub fn destructive(&self) -> Vec<String> {
+        let found = self.lock().destructive.clone();
+        let mut out: Vec<String> = Vec::new();
+        for action in &found {
+            let dropped_table = action
+                .strip_prefix("DELETE FROM ")
+                .is_some_and(|t| found.contains(&format!("DROP TABLE {t}")));
+            if !dropped_table && !out.contains(action) {
+                out.push(action.clone());
+            }
+        }
+        out
     }
 
     /// What was refused during the last step, if anything.
@@ -101,6 +123,12 @@ impl Sentry {
         if state.phase == Phase::Runner {
             return Authorization::Allow;
         }
+        if let Some(action) = destructive(&ctx.action) {
+            state.destructive.push(action);
+        }
+        if state.phase == Phase::NonTransactionalStep {
+            return Authorization::Allow;
+        }
         match refusal(&ctx.action) {
             Some(why) => {
                 log::error!("refused inside a migration: {why}");
@@ -110,6 +138,28 @@ impl Sentry {
             None => Authorization::Allow,
         }
     }
+}
+
+/// The action as a statement that drops or deletes data of the user's persistent schema.
+/// (UPDATE without WHERE and ALTER TABLE ... DROP COLUMN look like any UPDATE or ALTER TABLE to
+/// an authorizer: they are not reported.)
+fn destructive(action: &AuthAction<'_>) -> Option<String> {
+    let (what, name) = match action {
+        AuthAction::DropTable { table_name } => ("DROP TABLE", *table_name),
+        AuthAction::DropIndex { index_name, .. } => ("DROP INDEX", *index_name),
+        AuthAction::DropView { view_name } => ("DROP VIEW", *view_name),
+        AuthAction::DropTrigger { trigger_name, .. } => ("DROP TRIGGER", *trigger_name),
+        AuthAction::Delete { table_name } => ("DELETE FROM", *table_name),
+        _ => return None,
+    };
+    let internal = name.starts_with("sqlite_") || name.starts_with("_migrate_");
+    (!internal).then(|| format!("{what} {name}"))
+}
+
+/// Whether a statement is a drop of a schema object (allowed to a migration that rebuilds
+/// tables), rather than a deletion of rows.
+pub fn is_drop(statement: &str) -> bool {
+    statement.starts_with("DROP ")
 }
 
 /// Why this action may not run inside a transactional migration.

@@ -227,6 +227,42 @@ impl<'c> Session<'c> {
         runner::read_plan(&self.conn, &self.registry)
     }
 
+    /// What [`up`](Session::up) would do, without changing anything: every pending migration
+    /// runs in a transaction that is rolled back, recording the SQL it runs, the schema objects
+    /// it adds, removes and changes, and the rows of each table before and after. A migration
+    /// that fails is reported with its error and the dry run stops there.
+    ///
+    /// No backup is taken, no lock file is used and no tracking table is created or written:
+    /// the database file is left byte for byte as it was. Foreign keys are switched off for the
+    /// run and put back, as `up` does; the connection's trace hook and authorizer are replaced
+    /// during the run and cleared afterwards. Migrations declared `transaction = false` cannot
+    /// be rolled back, so the dry run stops before them and reports them as not run. Refused
+    /// like `up` when the plan is blocked.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let list = (1..=3).map(|seq| {
+    /// #     Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)")))
+    /// #         .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+    /// # });
+    /// # let mut db = Migrator::new().with_migrations(list).on(&mut conn)?;
+    /// let dry = db.dry_run()?;
+    /// assert!(dry.is_ok());
+    /// assert_eq!(dry.migrations[2].statements, ["CREATE TABLE t3 (x)"]);
+    /// assert_eq!(dry.migrations[2].tables_created(), ["t3"]);
+    /// assert_eq!(db.status()?.current, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dry_run(&mut self) -> Result<crate::DryRun> {
+        crate::dry_run::run(
+            &mut self.conn,
+            self.path.as_deref(),
+            &self.registry,
+            &self.config,
+        )
+    }
+
     /// Where every migration stands, with times, and any schema drift.
     ///
     /// ```

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use migrate_sqlite::{Error, FailurePolicy, Migration, Step};
+use migrate_sqlite::{Error, FailurePolicy, Flags, Migration, Step};
 use rusqlite::Connection;
 
 fn failing(seq: u64) -> Migration {
@@ -215,4 +215,78 @@ fn legacy_alter_table_set_by_a_migration_does_not_leak() {
         .unwrap();
     assert_eq!(pragma(&conn, "legacy_alter_table"), 0);
     assert_eq!(pragma(&conn, "foreign_keys"), 1);
+}
+
+#[test]
+fn undeclared_destruction_is_refused_and_rolled_back_unless_declared_or_allowed() {
+    let db = temp_db();
+    migrator(tables(2)).open(&db.path).unwrap().up().unwrap();
+    rusqlite::Connection::open(&db.path)
+        .unwrap()
+        .execute_batch("INSERT INTO t1 (v) VALUES ('keep me')")
+        .unwrap();
+    let before = dump(&db.path);
+    let drop_t2 = || Migration::new(3, "drop_t2", Step::sql("DELETE FROM t1; DROP TABLE t2;"));
+    let with = |m: Migration| {
+        let mut list = tables(2);
+        list.push(m);
+        list
+    };
+
+    let err = migrator(with(drop_t2()))
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("drops or deletes data without declaring it: DELETE FROM t1, DROP TABLE t2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#[migration(seq = 3, destructive)]"),
+        "{text}"
+    );
+    assert_eq!(dump(&db.path), before, "rolled back");
+
+    // `rebuild` allows the DROP but not the DELETE.
+    let rebuild = drop_t2().with_flags(Flags::NONE.with_rebuilds_tables(true));
+    let err = migrator(with(rebuild))
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("without declaring it: DELETE FROM t1."),
+        "{err}"
+    );
+    assert_eq!(dump(&db.path), before);
+
+    // Declared, or allowed by the operator, it runs.
+    let declared = drop_t2().with_flags(Flags::NONE.with_destructive(true));
+    migrator(with(declared))
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap();
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    assert!(!table_exists(&conn, "t2"));
+
+    let db2 = temp_db();
+    migrator(with(drop_t2()))
+        .allow_destructive()
+        .open(&db2.path)
+        .unwrap()
+        .up()
+        .unwrap();
+}
+
+#[test]
+fn reverting_is_not_checked_for_destruction() {
+    let db = temp_db();
+    let mut session = migrator(tables(2)).open(&db.path).unwrap();
+    session.up().unwrap();
+    // Each down drops its table: expected of a down, so not refused.
+    session.down_to(0).unwrap();
 }

@@ -125,8 +125,26 @@ fn a_data_migration_that_loses_rows_fails_on_seeded_data() {
         Step::sql("DELETE FROM users WHERE id NOT IN (SELECT min(id) FROM users)"),
     );
     let seed = "INSERT INTO users (name) VALUES ('ada'), ('grace'), ('ada')";
+    // The runner refuses the undeclared DELETE; the harness names the migration.
     let (seq, name, problem) = failure(vec![users(), dedupe.clone()], Some((1, seed)));
     assert_eq!((seq, name.as_str()), (2, "dedupe_names"));
+    assert!(
+        problem.contains("drops or deletes data without declaring it: DELETE FROM users"),
+        "{problem}"
+    );
+    // With the operator's override the runner lets it through, and the harness's own row
+    // counts still catch the loss.
+    let (_, _, problem) = match Harness::new(
+        Migrator::new()
+            .allow_destructive()
+            .with_migrations(vec![users(), dedupe.clone()]),
+    )
+    .seed_at(1, seed)
+    .check()
+    {
+        Err(Error::CheckFailed { seq, name, problem }) => (seq, name, problem),
+        other => panic!("expected CheckFailed, got {:?}", other.map(|db| db.report)),
+    };
     assert_eq!(
         problem,
         "it lost rows (users 3 -> 1) without declaring itself `destructive`"

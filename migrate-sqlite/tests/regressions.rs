@@ -533,7 +533,8 @@ fn foreign_keys_turned_on_by_a_non_transactional_migration_are_off_for_the_next_
              COMMIT;
              PRAGMA foreign_keys = ON;",
         ),
-        Migration::new(3, "rebuild_authors", Step::sql(REBUILD)),
+        Migration::new(3, "rebuild_authors", Step::sql(REBUILD))
+            .with_flags(migrate_sqlite::Flags::NONE.with_rebuilds_tables(true)),
     ];
     let mut conn = Connection::open(&db.path).unwrap();
     Migrator::new()

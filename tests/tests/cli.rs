@@ -197,8 +197,9 @@ fn states(status: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The seqs a `plan --json` dry run would apply.
 fn pending(plan: &Value) -> Vec<u64> {
-    plan["pending"]
+    plan["migrations"]
         .as_array()
         .unwrap()
         .iter()
@@ -285,15 +286,32 @@ fn up_to_plan_verify_and_history() {
     let plan = db.run(&["plan", "--json"]).expect(0).json();
     assert_eq!(plan["set"], "library");
     assert_eq!(pending(&plan), [1, 2, 3]);
+    assert_eq!(plan["ok"], true);
     assert!(
-        plan["pending"]
+        plan["migrations"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|e| e["state"] == "pending")
+            .all(|e| e["state"] == "pending" && e["outcome"] == "ok")
+    );
+    // The dry run shows what each migration runs and changes.
+    assert_eq!(
+        plan["migrations"][1]["statements"],
+        serde_json::json!(["ALTER TABLE books ADD COLUMN isbn TEXT"])
+    );
+    assert_eq!(
+        plan["migrations"][0]["tables"]["created"],
+        serde_json::json!(["books"])
+    );
+    assert_eq!(
+        plan["migrations"][2]["tables"]["altered"],
+        serde_json::json!(["books"])
     );
     // plan changes nothing.
+    let bytes = db.bytes();
     assert_eq!(db.run(&["plan", "--json"]).expect(0).json(), plan);
+    assert!(db.bytes() == bytes, "plan changed the database");
+    assert!(!db.backup_dir().exists(), "plan took a backup");
     assert_eq!(db.status()["current"], Value::Null);
 
     let out = db.run(&["up", "--to", "2"]).expect(0);
@@ -893,8 +911,15 @@ fn an_out_of_order_migration_waits_for_the_flag() {
     let status = db.status();
     assert_eq!(status["migrations"][1]["state"], "out-of-order");
     assert_eq!(status["migrations"][1]["checksum"], "-");
-    let plan = db.run(&["plan", "--json"]).expect(0).json();
-    assert_eq!(plan["pending"][0]["state"], "out-of-order");
+    // plan refuses what up refuses, and dry-runs what up would apply with the override.
+    let out = db.run(&["plan", "--json"]).expect(3);
+    assert!(out.stderr.contains("--allow-out-of-order"), "{out:#?}");
+    let plan = db
+        .run(&["plan", "--json", "--allow-out-of-order"])
+        .expect(0)
+        .json();
+    assert_eq!(pending(&plan), [2]);
+    assert_eq!(plan["migrations"][0]["state"], "out-of-order");
 
     let before = db.bytes();
     let out = db.run(&["up"]).expect(3);

@@ -35,6 +35,9 @@ pub struct MigrateArgs {
     /// Accept the changed checksum of this applied migration (recorded in the history).
     #[arg(long, global = true, value_name = "SEQ")]
     pub accept_checksum: Vec<u64>,
+    /// Let migrations drop or delete data they did not declare `destructive`, for this run.
+    #[arg(long, global = true)]
+    pub allow_destructive: bool,
     /// Where backups go.
     #[arg(long, global = true)]
     pub backup_dir: Option<PathBuf>,
@@ -65,7 +68,8 @@ pub enum MigrateCommand {
     },
     /// Revert the last migration and apply it again.
     Redo,
-    /// What `up` would do, without changing anything.
+    /// What `up` would do, without changing anything: a dry run of every pending migration,
+    /// rolled back, with the SQL it runs, schema changes and row counts (exit code 1 if one fails).
     Plan,
     /// Check the registry, checksums, schema drift and integrity; exit code 3 on any problem.
     Verify,
@@ -139,6 +143,9 @@ impl MigrateArgs {
         }
         for &seq in &self.accept_checksum {
             migrator = migrator.accept_checksum(seq);
+        }
+        if self.allow_destructive {
+            migrator = migrator.allow_destructive();
         }
         if let Some(dir) = &self.backup_dir {
             migrator = migrator.backup_dir(dir);

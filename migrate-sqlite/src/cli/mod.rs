@@ -21,7 +21,8 @@
 //! Exit codes scripts can rely on: [`EXIT_OK`] 0, [`EXIT_FAILED`] 1 (an operation failed; the
 //! message says what was kept), [`EXIT_USAGE`] 2 (bad arguments), [`EXIT_REFUSED`] 3 (refused
 //! before changing anything: needs `--yes`, blocked by the plan, or `verify` found a problem),
-//! [`EXIT_LOCKED`] 4 (another process held the database).
+//! [`EXIT_LOCKED`] 4 (another process held the database). `plan` (a dry run, rolled back) exits
+//! with [`EXIT_FAILED`] when a pending migration fails in it.
 
 mod args;
 mod confirm;
@@ -136,10 +137,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             println!("{}", session.redo()?);
             EXIT_OK
         }
-        MigrateCommand::Plan => {
-            output::plan(&session.plan()?, json);
-            EXIT_OK
-        }
+        MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
         MigrateCommand::Verify => output::verify(&session)?,
         MigrateCommand::Backup => {
             let info = session.backup()?;

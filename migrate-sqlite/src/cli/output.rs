@@ -1,8 +1,8 @@
 //! What the commands print: human tables, or JSON with `--json`.
 
-use crate::{BackupInfo, BackupKind, HistoryRow, Result, Session, StatusReport};
+use crate::{BackupInfo, BackupKind, DryRun, HistoryRow, Result, Session, StatusReport};
 use indicatif::{ProgressBar, ProgressStyle};
-use migrate_core::{Plan, Status};
+use migrate_core::Status;
 use serde_json::{Value, json};
 
 /// A byte progress bar on stderr, only on a terminal.
@@ -76,26 +76,17 @@ pub fn status(report: &StatusReport, json: bool) {
     println!("{out}");
 }
 
-/// `plan`.
-pub fn plan(plan: &Plan, json: bool) {
-    let pending: Vec<_> = plan
-        .entries()
-        .iter()
-        .filter(|e| matches!(e.status, Status::Pending | Status::OutOfOrder))
-        .collect();
+/// `plan`: the dry run, as text or JSON. The exit code says whether `up` would succeed.
+pub fn plan(dry: &DryRun, json: bool) -> u8 {
     if json {
-        let list: Vec<Value> = pending
-            .iter()
-            .map(|e| json!({ "seq": e.seq, "name": e.name, "state": state(&e.status) }))
-            .collect();
-        println!("{}", json!({ "set": plan.set(), "pending": list }));
-        return;
+        println!("{}", dry.to_json());
+    } else {
+        println!("{dry}");
     }
-    if pending.is_empty() {
-        println!("set {:?}: nothing to apply", plan.set());
-    }
-    for e in pending {
-        println!("would apply {} {:?} ({})", e.seq, e.name, e.status);
+    if dry.failure().is_some() {
+        super::EXIT_FAILED
+    } else {
+        super::EXIT_OK
     }
 }
 

@@ -1,0 +1,862 @@
+//! The dry run: every pending migration run for real inside one transaction that is rolled back,
+//! recording what it would do.
+//!
+//! The protocol follows the runner's so the dry run meets what the real run meets: foreign keys
+//! off in autocommit mode, `BEGIN IMMEDIATE`, the same selection of migrations
+//! ([`Plan::to_apply`] with the migrator's policy), each migration in the runner's savepoint under
+//! the same authorizer, then `foreign_key_check`. What differs: no migration lock file, no
+//! backup, no tracking table is created or written, and the whole transaction ends in `ROLLBACK`,
+//! so the database file is left byte for byte as it was. A `trace_v2` hook records the
+//! statements each step runs; `sqlite_schema` and row counts are compared around each step.
+//!
+//! Non-transactional migrations (`transaction = false`) cannot be rolled back, so the dry run
+//! stops before them and reports them as not run.
+
+use crate::fingerprint::{self, SchemaObjects};
+use crate::pragmas::{self, PragmaGuard};
+use crate::runner::runner_error;
+use crate::sentry::{self, Phase, RUNNER_SAVEPOINT, Sentry};
+use crate::tx::quote_ident;
+use crate::{
+    Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, Tx, foreign_keys, tracking,
+};
+use migrate_core::{Plan, Registry, Status, TxMode};
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use rusqlite::{Connection, ErrorCode};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What `up` would do, found by running every pending migration in a transaction that was
+/// rolled back. Returned by [`Session::dry_run`](crate::Session::dry_run); prints as a readable
+/// report, [`to_json`](DryRun::to_json) gives the same as JSON.
+///
+/// ```
+/// use migrate_sqlite::{DryRunOutcome, Migration, Migrator, Step};
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// let mut db = Migrator::new()
+///     .with_migrations([
+///         Migration::new(1, "create_notes", Step::sql("CREATE TABLE notes (body TEXT)")),
+///         Migration::new(2, "seed", Step::sql("INSERT INTO notes VALUES ('hello')")),
+///     ])
+///     .on(&mut conn)?;
+/// let dry = db.dry_run()?;
+/// assert!(dry.is_ok());
+/// assert_eq!(dry.migrations[1].statements, ["INSERT INTO notes VALUES ('hello')"]);
+/// assert_eq!(dry.migrations[1].outcome, DryRunOutcome::Succeeded);
+/// println!("{dry}");
+/// // Nothing was applied.
+/// assert_eq!(db.status()?.current, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DryRun {
+    /// The migration set.
+    pub set: String,
+    /// The last applied seq before (and after) the dry run.
+    pub current: Option<u64>,
+    /// Every migration `up` would apply, in order: the ones that ran, the one that failed, and
+    /// the ones after it that were not run.
+    pub migrations: Vec<DryRunStep>,
+}
+
+/// One migration of a [`DryRun`].
+///
+/// ```
+/// use migrate_sqlite::{Migration, Migrator, Step};
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// let mut db = Migrator::new()
+///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+///     .on(&mut conn)?;
+/// let step = &db.dry_run()?.migrations[0];
+/// assert_eq!((step.seq, step.name.as_str()), (1, "t"));
+/// assert_eq!(step.tables_created(), ["t"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DryRunStep {
+    /// The seq.
+    pub seq: u64,
+    /// The name.
+    pub name: String,
+    /// Its state in the plan: pending, or out of order (with `allow_out_of_order`).
+    pub status: Status,
+    /// How its dry run went.
+    pub outcome: DryRunOutcome,
+    /// The SQL statements it ran, in order, as SQLite ran them (bound parameters expanded,
+    /// surrounding whitespace and the final `;` removed). Statements SQLite runs for triggers
+    /// are part of the statement that fired them and are not listed.
+    pub statements: Vec<String>,
+    /// The schema objects (tables, indexes, views, triggers) it added, removed and changed.
+    pub schema: SchemaDiff,
+    /// Rows of every user table before and after it (empty unless it succeeded).
+    pub row_counts: Vec<RowCount>,
+}
+
+/// How one migration's dry run went.
+///
+/// ```
+/// use migrate_sqlite::{DryRunOutcome, Error, Migration, Migrator, Step};
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// let mut db = Migrator::new()
+///     .with_migrations([Migration::new(1, "broken", Step::new(|_| Err(Error::msg("no"))))])
+///     .on(&mut conn)?;
+/// let dry = db.dry_run()?;
+/// assert_eq!(dry.migrations[0].outcome, DryRunOutcome::Failed { error: "no".into() });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DryRunOutcome {
+    /// It ran and passed the runner's checks: `up` would apply it.
+    Succeeded,
+    /// It failed: `up` would fail here. The dry run stopped.
+    Failed {
+        /// The error, as `up` would report it.
+        error: String,
+    },
+    /// It was not run: an earlier migration failed, or it (or an earlier one) runs outside a
+    /// transaction, which a dry run cannot roll back.
+    NotRun {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The rows of one user table before and after a migration (`None`: the table did not exist).
+///
+/// ```
+/// use migrate_sqlite::RowCount;
+/// let count = RowCount { table: "notes".into(), before: None, after: Some(0) };
+/// assert!(count.changed());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowCount {
+    /// The table.
+    pub table: String,
+    /// Its rows before the migration.
+    pub before: Option<u64>,
+    /// Its rows after the migration.
+    pub after: Option<u64>,
+}
+
+impl RowCount {
+    /// True when the table was created, dropped, or its number of rows changed.
+    ///
+    /// ```
+    /// use migrate_sqlite::RowCount;
+    /// let same = RowCount { table: "notes".into(), before: Some(3), after: Some(3) };
+    /// assert!(!same.changed());
+    /// ```
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+impl DryRun {
+    /// True when every migration would be applied (none failed or was left out).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let mut db = Migrator::new()
+    /// #     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    /// #     .on(&mut conn)?;
+    /// assert!(db.dry_run()?.is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_ok(&self) -> bool {
+        self.migrations
+            .iter()
+            .all(|m| m.outcome == DryRunOutcome::Succeeded)
+    }
+
+    /// The migration that failed, if one did.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let mut db = Migrator::new()
+    /// #     .with_migrations([Migration::new(1, "bad", Step::sql("CREATE TABLE"))])
+    /// #     .on(&mut conn)?;
+    /// assert_eq!(db.dry_run()?.failure().map(|m| m.seq), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failure(&self) -> Option<&DryRunStep> {
+        self.migrations
+            .iter()
+            .find(|m| matches!(m.outcome, DryRunOutcome::Failed { .. }))
+    }
+
+    /// The dry run as one JSON object: `set`, `current`, `ok`, and `migrations`, each with
+    /// `seq`, `name`, `state`, `outcome` (`"ok"`, `"failed"`, `"not-run"`), `detail` (the
+    /// error or reason, or null), `statements`, `schema` (`added`, `removed`, `changed`),
+    /// `tables` (`created`, `dropped`, `altered`) and `row_counts` (`table`, `before`, `after`).
+    ///
+    /// ```
+    /// use migrate_sqlite::{DryRun, DryRunOutcome, DryRunStep, RowCount, SchemaDiff, Status};
+    /// let dry = DryRun {
+    ///     set: "default".into(),
+    ///     current: None,
+    ///     migrations: vec![DryRunStep {
+    ///         seq: 1,
+    ///         name: "t".into(),
+    ///         status: Status::Pending,
+    ///         outcome: DryRunOutcome::Succeeded,
+    ///         statements: vec!["CREATE TABLE t (x)".into()],
+    ///         schema: SchemaDiff { added: vec!["table t".into()], ..SchemaDiff::default() },
+    ///         row_counts: vec![RowCount { table: "t".into(), before: None, after: Some(0) }],
+    ///     }],
+    /// };
+    /// assert!(dry.to_json().starts_with(r#"{"set":"default","current":null,"ok":true,"#));
+    /// ```
+    pub fn to_json(&self) -> String {
+        let migrations: Vec<String> = self.migrations.iter().map(step_json).collect();
+        format!(
+            "{{\"set\":{},\"current\":{},\"ok\":{},\"migrations\":[{}]}}",
+            json_str(&self.set),
+            json_opt(self.current),
+            self.is_ok(),
+            migrations.join(",")
+        )
+    }
+}
+
+impl DryRunStep {
+    /// The tables it created.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// # let mut db = Migrator::new()
+    /// #     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    /// #     .on(&mut conn)?;
+    /// assert_eq!(db.dry_run()?.migrations[0].tables_created(), ["t"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tables_created(&self) -> Vec<&str> {
+        tables(&self.schema.added)
+    }
+
+    /// The tables it dropped.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// conn.execute_batch("CREATE TABLE old (x)")?;
+    /// let drop = Migration::new(1, "drop", Step::sql("DROP TABLE old"))
+    ///     .with_flags(Flags::NONE.with_destructive(true));
+    /// # let mut db = Migrator::new().with_migrations([drop]).on(&mut conn)?;
+    /// assert_eq!(db.dry_run()?.migrations[0].tables_dropped(), ["old"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tables_dropped(&self) -> Vec<&str> {
+        tables(&self.schema.removed)
+    }
+
+    /// The tables whose definition it changed (`ALTER TABLE`, or a rebuild under the same name).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// conn.execute_batch("CREATE TABLE t (x)")?;
+    /// # let mut db = Migrator::new()
+    /// #     .with_migrations([Migration::new(1, "add_y", Step::sql("ALTER TABLE t ADD COLUMN y"))])
+    /// #     .on(&mut conn)?;
+    /// assert_eq!(db.dry_run()?.migrations[0].tables_altered(), ["t"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tables_altered(&self) -> Vec<&str> {
+        tables(&self.schema.changed)
+    }
+
+    /// The tables whose rows it changed in number (or that it created or dropped).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// # let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// conn.execute_batch("CREATE TABLE t (x); CREATE TABLE u (x)")?;
+    /// # let mut db = Migrator::new()
+    /// #     .with_migrations([Migration::new(1, "seed", Step::sql("INSERT INTO t VALUES (1)"))])
+    /// #     .on(&mut conn)?;
+    /// let dry = db.dry_run()?;
+    /// let changed: Vec<_> = dry.migrations[0].row_count_changes().collect();
+    /// assert_eq!(changed, [&RowCount { table: "t".into(), before: Some(0), after: Some(1) }]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn row_count_changes(&self) -> impl Iterator<Item = &RowCount> {
+        self.row_counts.iter().filter(|c| c.changed())
+    }
+}
+
+/// The names of the tables among `labels` (`"type name"`, as in [`SchemaDiff`]).
+fn tables(labels: &[String]) -> Vec<&str> {
+    labels
+        .iter()
+        .filter_map(|label| label.strip_prefix("table "))
+        .collect()
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.migrations.is_empty() {
+            return write!(f, "set {:?}: nothing to apply", self.set);
+        }
+        let count = self.migrations.len();
+        write!(
+            f,
+            "set {:?}: dry run of {count} pending migration{} (rolled back; nothing was changed)",
+            self.set,
+            if count == 1 { "" } else { "s" }
+        )?;
+        for m in &self.migrations {
+            write!(f, "\n{m}")?;
+        }
+        match self.failure() {
+            Some(m) => write!(f, "\nup would fail at {} {:?}", m.seq, m.name),
+            None if self.is_ok() => write!(f, "\nup would apply all {count}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for DryRunStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = format!("{} {:?} ({})", self.seq, self.name, self.status);
+        match &self.outcome {
+            DryRunOutcome::Succeeded => write!(f, "would apply {label}")?,
+            DryRunOutcome::Failed { error } => write!(f, "would FAIL {label}: {error}")?,
+            DryRunOutcome::NotRun { reason } => return write!(f, "not run {label}: {reason}"),
+        }
+        if self.statements.is_empty() {
+            f.write_str("\n  statements: none")?;
+        } else {
+            f.write_str("\n  statements:")?;
+            for sql in &self.statements {
+                write!(f, "\n    {};", dedent(sql).replace('\n', "\n    "))?;
+            }
+        }
+        if self.outcome != DryRunOutcome::Succeeded {
+            return f.write_str("\n  rolled back");
+        }
+        if self.schema.is_empty() {
+            f.write_str("\n  schema: unchanged")?;
+        } else {
+            write!(f, "\n  schema: {}", self.schema)?;
+        }
+        let changes: Vec<String> = self
+            .row_count_changes()
+            .map(|c| format!("{} {} -> {}", c.table, count(c.before), count(c.after)))
+            .collect();
+        if changes.is_empty() {
+            f.write_str("\n  rows: unchanged")
+        } else {
+            write!(f, "\n  rows: {}", changes.join(", "))
+        }
+    }
+}
+
+/// `sql` with the indentation its lines after the first share removed (the first line was
+/// trimmed), for display.
+fn dedent(sql: &str) -> String {
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let common = sql
+        .lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(indent)
+        .min()
+        .unwrap_or(0);
+    let mut lines = sql.lines();
+    let mut out = lines.next().unwrap_or_default().to_owned();
+    for line in lines {
+        out.push('\n');
+        // Only whitespace is cut: `common` never exceeds a non-blank line's indentation.
+        out.push_str(line.get(common.min(indent(line))..).unwrap_or(line));
+    }
+    out
+}
+
+fn count(rows: Option<u64>) -> String {
+    rows.map_or("-".to_owned(), |n| n.to_string())
+}
+
+fn step_json(m: &DryRunStep) -> String {
+    let (outcome, detail) = match &m.outcome {
+        DryRunOutcome::Succeeded => ("ok", None),
+        DryRunOutcome::Failed { error } => ("failed", Some(error)),
+        DryRunOutcome::NotRun { reason } => ("not-run", Some(reason)),
+    };
+    let counts: Vec<String> = m
+        .row_counts
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"table\":{},\"before\":{},\"after\":{}}}",
+                json_str(&c.table),
+                json_opt(c.before),
+                json_opt(c.after)
+            )
+        })
+        .collect();
+    format!(
+        "{{\"seq\":{},\"name\":{},\"state\":{},\"outcome\":{},\"detail\":{},\"statements\":{},\
+         \"schema\":{{\"added\":{},\"removed\":{},\"changed\":{}}},\
+         \"tables\":{{\"created\":{},\"dropped\":{},\"altered\":{}}},\"row_counts\":[{}]}}",
+        m.seq,
+        json_str(&m.name),
+        json_str(state(&m.status)),
+        json_str(outcome),
+        detail.map_or("null".to_owned(), |d| json_str(d)),
+        json_list(&m.statements),
+        json_list(&m.schema.added),
+        json_list(&m.schema.removed),
+        json_list(&m.schema.changed),
+        json_list(&m.tables_created()),
+        json_list(&m.tables_dropped()),
+        json_list(&m.tables_altered()),
+        counts.join(",")
+    )
+}
+
+/// The plan state as the command line's JSON spells it.
+fn state(status: &Status) -> &'static str {
+    match status {
+        Status::Applied => "applied",
+        Status::Pending => "pending",
+        Status::OutOfOrder => "out-of-order",
+        Status::Missing => "missing-from-binary",
+        Status::Modified { .. } => "modified",
+        Status::Renamed { .. } => "renamed",
+        Status::Started => "started",
+    }
+}
+
+/// `text` as a JSON string.
+fn json_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_list<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<String> = items.iter().map(|s| json_str(s.as_ref())).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn json_opt(n: Option<u64>) -> String {
+    n.map_or("null".to_owned(), |n| n.to_string())
+}
+
+/// What the trace hook records: the statements run while `on`.
+#[derive(Default)]
+struct Recording {
+    on: bool,
+    statements: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Recording>>);
+
+impl Recorder {
+    fn lock(&self) -> MutexGuard<'_, Recording> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn start(&self) {
+        let mut recording = self.lock();
+        recording.on = true;
+        recording.statements.clear();
+    }
+
+    fn stop(&self) -> Vec<String> {
+        let mut recording = self.lock();
+        recording.on = false;
+        std::mem::take(&mut recording.statements)
+    }
+
+    /// The trace callback. A trigger's body reports a comment (`-- TRIGGER name`) instead of
+    /// the statement's own text: those are left out.
+    fn traced(&self, event: TraceEvent<'_>) {
+        if let TraceEvent::Stmt(stmt, sql) = event {
+            let mut recording = self.lock();
+            if !recording.on || sql != stmt.sql() {
+                return;
+            }
+            let text = stmt.expanded_sql().unwrap_or_else(|| sql.to_owned());
+            let text = text.trim();
+            let text = text.strip_suffix(';').unwrap_or(text).trim_end();
+            recording.statements.push(text.to_owned());
+        }
+    }
+}
+
+/// What every stage of a dry run reads.
+struct Context<'a> {
+    registry: &'a Registry<Step>,
+    config: &'a Migrator,
+    label: &'a str,
+}
+
+/// Runs the dry run on `conn` (in autocommit mode) and leaves it as it was.
+pub(crate) fn run(
+    conn: &mut Connection,
+    path: Option<&Path>,
+    registry: &Registry<Step>,
+    config: &Migrator,
+) -> Result<DryRun> {
+    let label = path.map_or(":memory:".to_owned(), |p| p.display().to_string());
+    if !conn.is_autocommit() {
+        return Err(Error::Unsupported(format!(
+            "the connection to {label} is inside a transaction; a dry run must start outside one \
+             (foreign keys cannot be switched off inside a transaction)"
+        )));
+    }
+    let previous_timeout = pragmas::busy_timeout(conn)?;
+    conn.busy_timeout(config.busy_timeout)?;
+    let ctx = Context {
+        registry,
+        config,
+        label: &label,
+    };
+    let result = with_hooks(conn, &ctx);
+    if let Err(e) = conn.busy_timeout(previous_timeout) {
+        log::error!("cannot restore busy_timeout: {e}");
+    }
+    result
+}
+
+/// Installs the authorizer and the trace hook, runs, removes both.
+fn with_hooks(conn: &mut Connection, ctx: &Context<'_>) -> Result<DryRun> {
+    let sentry =
+        Sentry::install(conn).map_err(runner_error(ctx.label, "installing the authorizer"))?;
+    let recorder = Recorder::default();
+    let hook = recorder.clone();
+    let result = match conn.trace_v2(
+        TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(move |event: TraceEvent<'_>| hook.traced(event)),
+    ) {
+        Ok(()) => {
+            let result = with_foreign_keys_off(conn, &sentry, &recorder, ctx);
+            if let Err(e) = conn.trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>) {
+                log::error!("cannot remove the trace hook: {e}");
+            }
+            result
+        }
+        Err(e) => Err(runner_error(ctx.label, "installing the trace hook")(e)),
+    };
+    if let Err(e) = Sentry::uninstall(conn) {
+        log::error!("cannot remove the authorizer: {e}");
+    }
+    result
+}
+
+/// Foreign keys off in autocommit mode (as the runner does), the rolled-back transaction, the
+/// pragmas back.
+fn with_foreign_keys_off(
+    conn: &Connection,
+    sentry: &Sentry,
+    recorder: &Recorder,
+    ctx: &Context<'_>,
+) -> Result<DryRun> {
+    let pragmas = PragmaGuard::foreign_keys_off(conn)
+        .map_err(runner_error(ctx.label, "switching foreign keys off"))?;
+    let dry = DryRunner {
+        conn,
+        sentry,
+        recorder,
+        pragmas: &pragmas,
+        ctx,
+    };
+    let result = dry.run();
+    let rolled_back = if conn.is_autocommit() {
+        Ok(())
+    } else {
+        conn.execute_batch("ROLLBACK")
+            .map_err(runner_error(ctx.label, "rolling back the dry run"))
+    };
+    let restored = pragmas.restore().map_err(runner_error(
+        ctx.label,
+        "restoring foreign_keys and legacy_alter_table",
+    ));
+    let report = result?;
+    rolled_back?;
+    restored?;
+    Ok(report)
+}
+
+struct DryRunner<'a> {
+    conn: &'a Connection,
+    sentry: &'a Sentry,
+    recorder: &'a Recorder,
+    pragmas: &'a PragmaGuard<'a>,
+    ctx: &'a Context<'a>,
+}
+
+/// The schema and row counts as a migration found or left them.
+struct Snapshot {
+    objects: SchemaObjects,
+    counts: BTreeMap<String, u64>,
+}
+
+impl DryRunner<'_> {
+    /// Inside `BEGIN IMMEDIATE` (the caller rolls it back): the plan, then each migration.
+    fn run(&self) -> Result<DryRun> {
+        self.begin()?;
+        let registry = self.ctx.registry;
+        let rows = tracking::read_plan_rows(self.conn, registry.set())?;
+        let plan = Plan::new(registry, &rows);
+        let seqs = plan.to_apply(None, &self.ctx.config.policy)?;
+        let mut report = DryRun {
+            set: registry.set().to_owned(),
+            current: plan.current(),
+            migrations: Vec::with_capacity(seqs.len()),
+        };
+        let mut fk_baseline = self.violations()?;
+        let mut snapshot = self.snapshot()?;
+        let mut stopped: Option<String> = None;
+        for seq in seqs {
+            let m = registry
+                .get(seq)
+                .expect("the plan only schedules migrations the registry has");
+            let mut step = DryRunStep {
+                seq,
+                name: m.name.clone(),
+                status: plan
+                    .entry(seq)
+                    .map_or(Status::Pending, |e| e.status.clone()),
+                outcome: DryRunOutcome::Succeeded,
+                statements: Vec::new(),
+                schema: SchemaDiff::default(),
+                row_counts: Vec::new(),
+            };
+            if let Some(reason) = &stopped {
+                step.outcome = DryRunOutcome::NotRun {
+                    reason: reason.clone(),
+                };
+            } else if m.mode == TxMode::NonTransactional {
+                step.outcome = DryRunOutcome::NotRun {
+                    reason: "it runs outside any transaction (`transaction = false`), which a \
+                             dry run cannot roll back"
+                        .to_owned(),
+                };
+                stopped = Some(format!(
+                    "migration {seq} before it could not be dry-run (non-transactional)"
+                ));
+            } else {
+                self.sql(&format!("SAVEPOINT {RUNNER_SAVEPOINT}"), "SAVEPOINT")?;
+                let (statements, ran) = self.run_step(m);
+                step.statements = statements;
+                let checked = ran.and_then(|()| self.after_step(&mut fk_baseline));
+                match checked {
+                    Ok(()) => {
+                        let after = self.snapshot()?;
+                        step.schema = SchemaDiff::between(&snapshot.objects, &after.objects);
+                        step.row_counts = row_counts(&snapshot.counts, &after.counts);
+                        snapshot = after;
+                        self.sql(&format!("RELEASE {RUNNER_SAVEPOINT}"), "RELEASE")?;
+                    }
+                    Err(error) => {
+                        if !self.conn.is_autocommit() {
+                            self.sql(
+                                &format!(
+                                    "ROLLBACK TO {RUNNER_SAVEPOINT}; RELEASE {RUNNER_SAVEPOINT}"
+                                ),
+                                "rolling back the failed migration",
+                            )?;
+                        }
+                        step.outcome = DryRunOutcome::Failed {
+                            error: error.to_string(),
+                        };
+                        stopped = Some(format!("migration {seq} before it failed"));
+                    }
+                }
+            }
+            report.migrations.push(step);
+            if self.conn.is_autocommit() {
+                // The step ended the transaction in spite of the authorizer: stop at once.
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Calls the step as the runner does (same handle, authorizer phase, panic caught),
+    /// recording its statements.
+    fn run_step(&self, m: &Migration) -> (Vec<String>, Result<()>) {
+        let tx = Tx::new(self.conn, m.seq, &m.name);
+        self.recorder.start();
+        self.sentry.enter(Phase::TransactionalStep);
+        let result = match catch_unwind(AssertUnwindSafe(|| m.up.run(&tx))) {
+            Ok(result) => result,
+            Err(payload) => Err(Error::Panicked {
+                message: panic_message(payload.as_ref()),
+            }),
+        };
+        self.sentry.enter(Phase::Runner);
+        let statements = self.recorder.stop();
+        if let Some(why) = self.sentry.refused() {
+            return (statements, Err(Error::Refused { why }));
+        }
+        if result.is_ok()
+            && let Err(e) = self.check_declared_destruction(m)
+        {
+            return (statements, Err(e));
+        }
+        if self.conn.is_autocommit() {
+            return (
+                statements,
+                Err(Error::TransactionEscaped {
+                    step_error: result.err().map(|e| e.to_string()),
+                }),
+            );
+        }
+        (statements, result)
+    }
+
+    /// The runner's rule for data a migration drops or deletes: `destructive` allows all of
+    /// it, `rebuild` allows dropping schema objects, the operator can allow it for the run.
+    fn check_declared_destruction(&self, m: &Migration) -> Result<()> {
+        if m.flags.destructive || self.ctx.config.allow_destructive {
+            return Ok(());
+        }
+        let undeclared: Vec<String> = self
+            .sentry
+            .destructive()
+            .into_iter()
+            .filter(|statement| !(m.flags.rebuilds_tables && sentry::is_drop(statement)))
+            .collect();
+        if undeclared.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::UndeclaredDestruction {
+                statements: undeclared,
+                seq: m.seq,
+            })
+        }
+    }
+
+    /// The runner's checks after a step: pragmas put back, no new foreign key violation.
+    fn after_step(&self, baseline: &mut BTreeSet<FkViolation>) -> Result<()> {
+        self.sentry.take_changed_tables();
+        if self.sentry.take_pragma_set() {
+            self.pragmas.reset_after_step().map_err(runner_error(
+                self.ctx.label,
+                "resetting the connection's pragmas",
+            ))?;
+        }
+        let now = self.violations()?;
+        let new: Vec<FkViolation> = now.difference(baseline).cloned().collect();
+        if !new.is_empty() {
+            return Err(Error::ForeignKeyViolations {
+                violations: new,
+                already_there: baseline.len(),
+            });
+        }
+        *baseline = now;
+        Ok(())
+    }
+
+    fn violations(&self) -> Result<BTreeSet<FkViolation>> {
+        let declared = foreign_keys::any_declared(self.conn)
+            .map_err(runner_error(self.ctx.label, "looking for foreign keys"))?;
+        if !declared {
+            return Ok(BTreeSet::new());
+        }
+        Ok(foreign_keys::violations(self.conn)
+            .map_err(runner_error(self.ctx.label, "PRAGMA foreign_key_check"))?
+            .into_iter()
+            .collect())
+    }
+
+    /// The user's schema objects and the rows of each user table.
+    fn snapshot(&self) -> Result<Snapshot> {
+        let objects = fingerprint::objects(self.conn)
+            .map_err(runner_error(self.ctx.label, "reading the schema"))?;
+        let mut counts = BTreeMap::new();
+        for (kind, name) in objects.keys() {
+            if kind != "table" {
+                continue;
+            }
+            let sql = format!("SELECT count(*) FROM {}", quote_ident(name));
+            // A table that cannot be counted (a virtual table whose module is missing) is
+            // left out rather than failing the dry run.
+            if let Ok(n) = self.conn.query_row(&sql, [], |row| row.get::<_, i64>(0)) {
+                counts.insert(name.clone(), n as u64);
+            }
+        }
+        Ok(Snapshot { objects, counts })
+    }
+
+    fn begin(&self) -> Result<()> {
+        match self.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+                Err(Error::Locked {
+                    path: self.ctx.label.to_owned(),
+                    waited_ms: self.ctx.config.busy_timeout.as_millis() as u64,
+                })
+            }
+            Err(e) => Err(runner_error(self.ctx.label, "BEGIN IMMEDIATE")(e)),
+        }
+    }
+
+    fn sql(&self, sql: &str, doing: &str) -> Result<()> {
+        self.conn
+            .execute_batch(sql)
+            .map_err(runner_error(self.ctx.label, doing))
+    }
+}
+
+/// Every table counted before or after, by name.
+fn row_counts(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Vec<RowCount> {
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .map(|table| RowCount {
+            table: table.clone(),
+            before: before.get(table).copied(),
+            after: after.get(table).copied(),
+        })
+        .collect()
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_controls() {
+        assert_eq!(json_str("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn display_dedents_continuation_lines() {
+        let sql = "CREATE TABLE t (\n            a,\n\n              b\n        )";
+        assert_eq!(dedent(sql), "CREATE TABLE t (\n    a,\n\n      b\n)");
+        assert_eq!(dedent("SELECT 1"), "SELECT 1");
+    }
+}
