@@ -41,6 +41,7 @@ mod dry_run;
 mod error;
 mod fingerprint;
 mod foreign_keys;
+mod hooks;
 mod lock;
 mod migrator;
 mod outcome;
@@ -63,6 +64,7 @@ pub use backup::{
 pub use dry_run::{DryRun, DryRunOutcome, DryRunStep, RowCount};
 pub use error::{Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
+pub use hooks::{Event, HookFn};
 pub use lock::lock_path;
 pub use migrate_core::Error as CoreError;
 pub use migrate_core::{

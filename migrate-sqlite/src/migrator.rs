@@ -1,7 +1,8 @@
 //! The migrator's configuration, and opening a database with it.
 
+use crate::hooks::Hooks;
 use crate::session::{Conn, Session};
-use crate::{BackupSettings, Error, Migration, Progress, Result, Step, registered};
+use crate::{BackupSettings, Error, Event, Migration, Progress, Result, Step, registered};
 use migrate_core::{DEFAULT_SET, Policy, Registry, Validation};
 use rusqlite::Connection;
 use std::path::Path;
@@ -42,6 +43,7 @@ pub struct Migrator {
     pub(crate) app_version: Option<String>,
     pub(crate) backups: BackupSettings,
     pub(crate) allow_destructive: bool,
+    pub(crate) hooks: Hooks,
 }
 
 impl Default for Migrator {
@@ -56,6 +58,7 @@ impl Default for Migrator {
             app_version: None,
             backups: BackupSettings::default(),
             allow_destructive: false,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -141,6 +144,27 @@ impl Migrator {
     /// ```
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
+        self
+    }
+
+    /// Calls `hook` before and after the batch and each migration, and on failure.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Event, Migration, Migrator, Step};
+    /// use std::sync::{Arc, Mutex};
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let mut conn = migrate_sqlite::rusqlite::Connection::open_in_memory()?;
+    /// Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .on_event(move |e| log.lock().unwrap().push(format!("{e:?}")))
+    ///     .on(&mut conn)?
+    ///     .up()?;
+    /// assert_eq!(seen.lock().unwrap().len(), 4); // batch, start, finish, batch
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.hooks.add(std::sync::Arc::new(hook));
         self
     }
 
@@ -281,6 +305,7 @@ impl Migrator {
             app_version: self.app_version.clone(),
             backups: self.backups.clone(),
             allow_destructive: self.allow_destructive,
+            hooks: self.hooks.clone(),
         };
         Ok(Session::new(conn, registry, settings))
     }

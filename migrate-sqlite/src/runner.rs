@@ -13,7 +13,7 @@ use crate::report::{Direction, RunReport, StepReport};
 use crate::sentry::{self, Phase, Sentry};
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
-    BackupInfo, Error, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx,
+    BackupInfo, Error, Event, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx,
     fingerprint, foreign_keys,
 };
 use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
@@ -288,24 +288,53 @@ impl Batch<'_> {
             }
         };
         let mut done: Vec<StepReport> = Vec::new();
+        let hooks = &self.config.hooks;
+        let steps = jobs.len();
+        let set = self.registry.set().to_owned();
+        hooks.emit(Event::BatchStarting {
+            set: set.clone(),
+            steps,
+        });
         for job in jobs {
             let migration = self
                 .registry
                 .get(job.seq)
                 .expect("the plan only schedules migrations the registry has");
+            hooks.emit(Event::MigrationStarting {
+                seq: job.seq,
+                name: migration.name.clone(),
+                direction: job.direction,
+            });
             let outcome = match migration.mode {
                 TxMode::Transactional => self.in_savepoint(migration, job),
                 TxMode::NonTransactional => self.outside_transaction(migration, job),
             };
             match outcome {
-                Ok(step) => done.push(step),
-                Err(failure) => return Err(self.fail(failure, migration, job, &before)),
+                Ok(step) => {
+                    hooks.emit(Event::MigrationFinished {
+                        seq: step.seq,
+                        name: step.name.clone(),
+                        direction: step.direction,
+                        duration: step.duration,
+                    });
+                    done.push(step);
+                }
+                Err(failure) => {
+                    let error = self.fail(failure, migration, job, &before);
+                    hooks.emit(Event::MigrationFailed {
+                        seq: job.seq,
+                        name: migration.name.clone(),
+                        error: error.to_string(),
+                    });
+                    return Err(error);
+                }
             }
         }
         if let Err(e) = self.finish_run() {
             self.rollback_all();
             return Err(self.commit_failed(e, &before));
         }
+        hooks.emit(Event::BatchFinished { set, steps });
         let after = read_plan(self.conn, self.registry)?.current();
         Ok(RunReport {
             set: self.registry.set().to_owned(),

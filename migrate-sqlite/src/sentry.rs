@@ -86,9 +86,11 @@ impl Sentry {
         let found = self.lock().destructive.clone();
         let mut out: Vec<String> = Vec::new();
         for action in &found {
-            let dropped_table = action
-                .strip_prefix("DELETE FROM ")
-                .is_some_and(|t| found.contains(&format!("DROP TABLE {t}")));
+            // Dropping a table or view also reports a DELETE on it: the drop says it all.
+            let dropped_table = action.strip_prefix("DELETE FROM ").is_some_and(|t| {
+                found.contains(&format!("DROP TABLE {t}"))
+                    || found.contains(&format!("DROP VIEW {t}"))
+            });
             if !dropped_table && !out.contains(action) {
                 out.push(action.clone());
             }

@@ -190,3 +190,47 @@ fn a_start_with_nothing_to_do_reads_the_digest_not_the_rows() {
         .unwrap_err();
     assert!(err.to_string().contains("the database has 3"), "{err}");
 }
+
+#[test]
+fn hooks_see_the_batch_and_every_migration() {
+    use migrate_sqlite::Event;
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let db = temp_db();
+    let mut list = tables(2);
+    list.push(migrate_sqlite::Migration::new(
+        3,
+        "broken",
+        migrate_sqlite::Step::sql("SELECT * FROM missing"),
+    ));
+    let _ = migrator(list)
+        .on_event(move |e| {
+            let line = match e {
+                Event::BatchStarting { steps, .. } => format!("batch {steps}"),
+                Event::MigrationStarting { seq, .. } => format!("start {seq}"),
+                Event::MigrationFinished { seq, .. } => format!("done {seq}"),
+                Event::MigrationFailed { seq, error, .. } => {
+                    format!("failed {seq} {}", error.contains("no such table"))
+                }
+                Event::BatchFinished { steps, .. } => format!("finished {steps}"),
+            };
+            log.lock().unwrap().push(line);
+        })
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "batch 3",
+            "start 1",
+            "done 1",
+            "start 2",
+            "done 2",
+            "start 3",
+            "failed 3 true"
+        ]
+    );
+}

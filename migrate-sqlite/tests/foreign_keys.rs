@@ -110,3 +110,33 @@ fn a_rebuild_that_drops_referenced_rows_is_refused_and_rolled_back() {
     );
     assert_eq!(dump(&db.path), before);
 }
+
+#[test]
+fn a_foreign_key_added_by_create_and_rename_is_checked() {
+    // No table declares a foreign key before the run; the migration adds one through a
+    // created-then-renamed table and leaves an orphan: the check must still run.
+    let db = temp_db();
+    let list = vec![
+        Migration::new(
+            1,
+            "schema",
+            Step::sql("CREATE TABLE authors (id INTEGER PRIMARY KEY); CREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER);"),
+        ),
+        Migration::new(
+            2,
+            "add_fk",
+            Step::sql(
+                "CREATE TABLE books_new (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES authors(id));
+                 INSERT INTO books_new VALUES (1, 42);
+                 DROP TABLE books;
+                 ALTER TABLE books_new RENAME TO books;",
+            ),
+        )
+        .with_flags(Flags::NONE.with_rebuilds_tables(true)),
+    ];
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    assert!(
+        err.to_string().contains("books rowid 1 -> authors"),
+        "{err}"
+    );
+}
