@@ -31,19 +31,10 @@ pub fn any_declared(conn: &Connection) -> rusqlite::Result<bool> {
 pub fn declared_in(conn: &Connection, tables: &[String]) -> rusqlite::Result<bool> {
     let mut stmt =
         conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_list(?1))")?;
-    let mut exists = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1))")?;
-    let mut renamed = false;
     for table in tables {
         if stmt.query_row([table], |row| row.get::<_, bool>(0))? {
             return Ok(true);
         }
-        renamed |= !exists.query_row([table], |row| row.get::<_, bool>(0))?;
     }
-    // A table created and then renamed (the rebuild pattern) is under another name now: look
-    // at the whole schema, which only this rare case pays for.
-    if renamed {
-        any_declared(conn)
-    } else {
-        Ok(false)
-    }
+    Ok(false)
 }

@@ -661,12 +661,17 @@ impl Batch<'_> {
     /// Fails on violations that were not there before the step. Skipped while no table
     /// declares a foreign key (the sentry says when a step created or altered a table).
     fn check_foreign_keys(&self) -> Result<()> {
-        let changed = self.sentry.take_changed_tables();
+        let (changed, altered) = self.sentry.take_changed_tables();
         if !self.fk_declared.get() && !changed.is_empty() {
-            self.fk_declared.set(
+            // After an ALTER TABLE a created table may live on under another name (the rebuild
+            // pattern): look at the whole schema, which only that case pays for.
+            let declared = if altered {
+                foreign_keys::any_declared(self.conn)
+            } else {
                 foreign_keys::declared_in(self.conn, &changed)
-                    .map_err(runner_error(self.label, "looking for foreign keys"))?,
-            );
+            };
+            self.fk_declared
+                .set(declared.map_err(runner_error(self.label, "looking for foreign keys"))?);
         }
         if !self.fk_declared.get() {
             return Ok(());

@@ -30,6 +30,8 @@ struct State {
     refused: Option<String>,
     /// Tables created or altered by steps since last asked.
     changed_tables: Vec<String>,
+    /// Whether a step ran ALTER TABLE (a rename may have moved a created table's name).
+    altered: bool,
     /// Whether a statement set a pragma since last asked.
     pragma_set: bool,
     /// Statements of the current step that drop or delete data (`DROP TABLE t`, `DELETE FROM t`).
@@ -47,6 +49,7 @@ impl Sentry {
             phase: Phase::Runner,
             refused: None,
             changed_tables: Vec::new(),
+            altered: false,
             pragma_set: false,
             destructive: Vec::new(),
         })));
@@ -71,8 +74,10 @@ impl Sentry {
     }
 
     /// The tables steps created or altered since the last call.
-    pub fn take_changed_tables(&self) -> Vec<String> {
-        std::mem::take(&mut self.lock().changed_tables)
+    pub fn take_changed_tables(&self) -> (Vec<String>, bool) {
+        let mut state = self.lock();
+        let altered = std::mem::take(&mut state.altered);
+        (std::mem::take(&mut state.changed_tables), altered)
     }
 
     /// Whether any pragma was set (`PRAGMA x = y`) since the last call.
@@ -113,8 +118,12 @@ impl Sentry {
     fn authorize(&self, ctx: &AuthContext<'_>) -> Authorization {
         let mut state = self.lock();
         match &ctx.action {
-            AuthAction::CreateTable { table_name } | AuthAction::AlterTable { table_name, .. } => {
+            AuthAction::CreateTable { table_name } => {
                 state.changed_tables.push((*table_name).to_owned());
+            }
+            AuthAction::AlterTable { table_name, .. } => {
+                state.changed_tables.push((*table_name).to_owned());
+                state.altered = true;
             }
             AuthAction::Pragma {
                 pragma_value: Some(_),
