@@ -35,6 +35,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "stats/mod.rs"]
+mod stats;
+use stats::{Samples, ratio};
+
 /// Measured rounds of (a) and (b), after one warm-up round.
 const ROUNDS: usize = 5;
 /// The database of the timings, and the larger one of the memory measurement.
@@ -166,39 +170,6 @@ fn time_quick_check(path: &Path) -> Duration {
     let took = started.elapsed();
     assert_eq!(verdict, "ok");
     took
-}
-
-#[derive(Clone, Default)]
-struct Samples(Vec<Duration>);
-
-impl Samples {
-    fn sorted(&self) -> Vec<Duration> {
-        let mut times = self.0.clone();
-        times.sort();
-        times
-    }
-    fn median(&self) -> Duration {
-        let times = self.sorted();
-        times[times.len() / 2]
-    }
-    fn min(&self) -> Duration {
-        self.sorted()[0]
-    }
-    /// The median of the per-round ratios `self[i] / other[i]`.
-    fn paired_ratio(&self, other: &Samples) -> f64 {
-        let mut ratios: Vec<f64> = self
-            .0
-            .iter()
-            .zip(&other.0)
-            .map(|(x, y)| ratio(*x, *y))
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios[ratios.len() / 2]
-    }
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
 }
 
 fn ms(d: Duration) -> String {

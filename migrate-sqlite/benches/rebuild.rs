@@ -20,6 +20,10 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[path = "stats/mod.rs"]
+mod stats;
+use stats::{Samples, ratio};
+
 const ROWS: u64 = 1_000_000;
 const REPS: usize = 5;
 
@@ -139,41 +143,6 @@ fn check(path: &Path) {
         )
         .unwrap();
     assert_eq!(objects, 2);
-}
-
-#[derive(Clone)]
-struct Samples(Vec<Duration>);
-
-impl Samples {
-    fn sorted(&self) -> Vec<Duration> {
-        let mut times = self.0.clone();
-        times.sort();
-        times
-    }
-
-    fn median(&self) -> Duration {
-        let times = self.sorted();
-        times[times.len() / 2]
-    }
-
-    fn min(&self) -> Duration {
-        self.sorted()[0]
-    }
-
-    fn paired_ratio(&self, other: &Samples) -> f64 {
-        let mut ratios: Vec<f64> = self
-            .0
-            .iter()
-            .zip(&other.0)
-            .map(|(x, y)| ratio(*x, *y))
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios[ratios.len() / 2]
-    }
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
 }
 
 fn ms(d: Duration) -> String {

@@ -21,6 +21,10 @@ use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[path = "stats/mod.rs"]
+mod stats;
+use stats::{Samples, ratio};
+
 /// Repetitions of each apply measurement.
 const REPS: usize = 11;
 /// Repetitions of each start measurement (cheap).
@@ -137,48 +141,6 @@ fn start_plain(path: &Path) -> Duration {
     assert_eq!(n, 1);
     drop(conn);
     took
-}
-
-/// The timings of one variant, one per round, in round order.
-#[derive(Clone)]
-struct Samples(Vec<Duration>);
-
-impl Samples {
-    fn sorted(&self) -> Vec<Duration> {
-        let mut times = self.0.clone();
-        times.sort();
-        times
-    }
-
-    fn median(&self) -> Duration {
-        let times = self.sorted();
-        times[times.len() / 2]
-    }
-
-    fn min(&self) -> Duration {
-        self.sorted()[0]
-    }
-
-    /// The median of `self[i] / other[i]` over the rounds: variants measured side by side in
-    /// the same round share the machine's slow and fast phases, so this ratio is the steadiest.
-    fn paired_ratio(&self, other: &Samples) -> f64 {
-        let mut ratios: Vec<f64> = self
-            .0
-            .iter()
-            .zip(&other.0)
-            .map(|(x, y)| ratio(*x, *y))
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios[ratios.len() / 2]
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:9.3} ms", d.as_secs_f64() * 1e3)
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
 }
 
 /// A fresh, unique database path in `dir`.
@@ -368,4 +330,8 @@ fn pragma(path: &Path, name: &str) -> String {
         other => format!("{other:?}"),
     })
     .unwrap()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:9.3} ms", d.as_secs_f64() * 1e3)
 }
