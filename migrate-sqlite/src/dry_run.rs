@@ -16,7 +16,7 @@ use crate::fingerprint::{self, SchemaObjects};
 use crate::pragmas::{self, PragmaGuard};
 use crate::runner::runner_error;
 use crate::sentry::{self, Phase, RUNNER_SAVEPOINT, Sentry};
-use crate::tx::quote_ident;
+use crate::row_counts::{self, RowCount};
 use crate::{
     Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, Tx, foreign_keys, tracking,
 };
@@ -122,36 +122,6 @@ pub enum DryRunOutcome {
         /// Why.
         reason: String,
     },
-}
-
-/// The rows of one user table before and after a migration (`None`: the table did not exist).
-///
-/// ```
-/// use migrate_sqlite::RowCount;
-/// let count = RowCount { table: "notes".into(), before: None, after: Some(0) };
-/// assert!(count.changed());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowCount {
-    /// The table.
-    pub table: String,
-    /// Its rows before the migration.
-    pub before: Option<u64>,
-    /// Its rows after the migration.
-    pub after: Option<u64>,
-}
-
-impl RowCount {
-    /// True when the table was created, dropped, or its number of rows changed.
-    ///
-    /// ```
-    /// use migrate_sqlite::RowCount;
-    /// let same = RowCount { table: "notes".into(), before: Some(3), after: Some(3) };
-    /// assert!(!same.changed());
-    /// ```
-    pub fn changed(&self) -> bool {
-        self.before != self.after
-    }
 }
 
 impl DryRun {
@@ -662,12 +632,13 @@ impl DryRunner<'_> {
                 self.sql(&format!("SAVEPOINT {RUNNER_SAVEPOINT}"), "SAVEPOINT")?;
                 let (statements, ran) = self.run_step(m);
                 step.statements = statements;
-                let checked = ran.and_then(|()| self.after_step(&mut fk_baseline));
+                let checked = ran
+                    .and_then(|()| self.after_step(&mut fk_baseline))
+                    .and_then(|()| self.guard_rows(m, &snapshot));
                 match checked {
-                    Ok(()) => {
-                        let after = self.snapshot()?;
+                    Ok((after, row_counts)) => {
                         step.schema = SchemaDiff::between(&snapshot.objects, &after.objects);
-                        step.row_counts = row_counts(&snapshot.counts, &after.counts);
+                        step.row_counts = row_counts;
                         snapshot = after;
                         self.sql(&format!("RELEASE {RUNNER_SAVEPOINT}"), "RELEASE")?;
                     }
@@ -772,6 +743,15 @@ impl DryRunner<'_> {
         Ok(())
     }
 
+    /// The runner's row-count guard, on every table (the dry run counts them all anyway).
+    fn guard_rows(&self, m: &Migration, before: &Snapshot) -> Result<(Snapshot, Vec<RowCount>)> {
+        let after = self.snapshot()?;
+        let counts = row_counts::compare(&before.counts, &after.counts);
+        let allowed = m.flags.destructive || self.ctx.config.allow_destructive;
+        row_counts::check_losses(m.seq, allowed, &counts)?;
+        Ok((after, counts))
+    }
+
     fn violations(&self) -> Result<BTreeSet<FkViolation>> {
         let declared = foreign_keys::any_declared(self.conn)
             .map_err(runner_error(self.ctx.label, "looking for foreign keys"))?;
@@ -788,18 +768,8 @@ impl DryRunner<'_> {
     fn snapshot(&self) -> Result<Snapshot> {
         let objects = fingerprint::objects(self.conn)
             .map_err(runner_error(self.ctx.label, "reading the schema"))?;
-        let mut counts = BTreeMap::new();
-        for (kind, name) in objects.keys() {
-            if kind != "table" {
-                continue;
-            }
-            let sql = format!("SELECT count(*) FROM {}", quote_ident(name));
-            // A table that cannot be counted (a virtual table whose module is missing) is
-            // left out rather than failing the dry run.
-            if let Ok(n) = self.conn.query_row(&sql, [], |row| row.get::<_, i64>(0)) {
-                counts.insert(name.clone(), n as u64);
-            }
-        }
+        let counts = row_counts::count_all(self.conn)
+            .map_err(runner_error(self.ctx.label, "counting rows"))?;
         Ok(Snapshot { objects, counts })
     }
 
@@ -821,19 +791,6 @@ impl DryRunner<'_> {
             .execute_batch(sql)
             .map_err(runner_error(self.ctx.label, doing))
     }
-}
-
-/// Every table counted before or after, by name.
-fn row_counts(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Vec<RowCount> {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    names
-        .into_iter()
-        .map(|table| RowCount {
-            table: table.clone(),
-            before: before.get(table).copied(),
-            after: after.get(table).copied(),
-        })
-        .collect()
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -217,6 +217,32 @@ pub enum Error {
         seq: u64,
     },
 
+    /// The row-count guard: a migration left a table with fewer rows than it found, without
+    /// declaring that it removes data; it was rolled back.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Error, RowCount};
+    /// let e = Error::RowsLost {
+    ///     seq: 7,
+    ///     tables: vec![RowCount { table: "notes".into(), before: Some(10), after: Some(8) }],
+    /// };
+    /// assert!(e.to_string().contains("notes 10 -> 8 (2 rows lost)"));
+    /// ```
+    #[error(
+        "the migration left fewer rows than it found: {}, and it does not declare that it \
+         removes data. Look for an INSERT or UPDATE OR REPLACE that replaced rows, or a copy \
+         that skipped some. If the rows are meant to go, declare it \
+         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
+         (`migrate up --allow-destructive`)",
+        tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", ")
+    )]
+    RowsLost {
+        /// Its seq.
+        seq: u64,
+        /// The tables that lost rows, with their counts before and after.
+        tables: Vec<crate::RowCount>,
+    },
+
     /// The test harness found a problem with a migration.
     #[error("migration {seq} {name:?}: {problem}")]
     CheckFailed {

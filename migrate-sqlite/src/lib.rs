@@ -49,6 +49,7 @@ mod pragmas;
 mod rebuild;
 mod report;
 mod resolve;
+mod row_counts;
 mod runner;
 mod sentry;
 mod session;
@@ -61,7 +62,7 @@ pub use backup::{
     BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreReport,
     Retention, validate_snapshot_name,
 };
-pub use dry_run::{DryRun, DryRunOutcome, DryRunStep, RowCount};
+pub use dry_run::{DryRun, DryRunOutcome, DryRunStep};
 pub use error::{Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
 pub use hooks::{Event, HookFn};
@@ -116,6 +117,7 @@ pub use migrator::{FailurePolicy, Migrator};
 pub use rebuild::Rebuild;
 pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
 pub use resolve::Resolution;
+pub use row_counts::RowCount;
 /// The rusqlite version this crate is built on, so apps need no second dependency.
 pub use rusqlite;
 pub use session::Session;

@@ -43,6 +43,7 @@ pub struct Migrator {
     pub(crate) app_version: Option<String>,
     pub(crate) backups: BackupSettings,
     pub(crate) allow_destructive: bool,
+    pub(crate) count_rows: bool,
     pub(crate) hooks: Hooks,
 }
 
@@ -58,6 +59,7 @@ impl Default for Migrator {
             app_version: None,
             backups: BackupSettings::default(),
             allow_destructive: false,
+            count_rows: true,
             hooks: Hooks::default(),
         }
     }
@@ -144,6 +146,19 @@ impl Migrator {
     /// ```
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
+        self
+    }
+
+    /// Turns the row-count guard off: no count of every table before a run, no counts in the
+    /// history, no check that a migration keeps the rows of the tables it writes to. For a
+    /// database so large that counting its tables once per run costs too much (the README
+    /// has the figures); the check of undeclared `DROP`/`DELETE` statements still runs.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().without_row_counts();
+    /// ```
+    pub fn without_row_counts(mut self) -> Self {
+        self.count_rows = false;
         self
     }
 
@@ -305,6 +320,7 @@ impl Migrator {
             app_version: self.app_version.clone(),
             backups: self.backups.clone(),
             allow_destructive: self.allow_destructive,
+            count_rows: self.count_rows,
             hooks: self.hooks.clone(),
         };
         Ok(Session::new(conn, registry, settings))

@@ -10,11 +10,12 @@ use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
 use crate::pragmas::{self, PragmaGuard};
 use crate::report::{Direction, RunReport, StepReport};
+use crate::row_counts::{self, RowCounter};
 use crate::sentry::{self, Phase, Sentry};
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
-    BackupInfo, Error, Event, FailurePolicy, FkViolation, Migration, Migrator, Result, Step, Tx,
-    fingerprint, foreign_keys,
+    BackupInfo, Error, Event, FailurePolicy, FkViolation, Migration, Migrator, Result, RowCount,
+    Step, Tx, fingerprint, foreign_keys,
 };
 use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
@@ -128,6 +129,7 @@ fn run_guarded(
         fk_declared: Cell::new(true),
         pending_history: RefCell::new(Vec::new()),
         backup: RefCell::new(None),
+        rows: RefCell::new(None),
     };
     let result = batch.run(op, started);
     let restored = pragmas.restore().map_err(runner_error(
@@ -257,6 +259,8 @@ struct Batch<'a> {
     pending_history: RefCell<Vec<HistoryEvent>>,
     /// The backup taken before the first step, if any.
     backup: RefCell<Option<BackupInfo>>,
+    /// The row-count guard's counts (None when it is off).
+    rows: RefCell<Option<RowCounter>>,
 }
 
 impl Batch<'_> {
@@ -421,7 +425,45 @@ impl Batch<'_> {
             );
         }
         *self.fk_baseline.borrow_mut() = baseline.into_iter().collect();
+        self.count_all_rows()?;
         Ok(accepted)
+    }
+
+    /// The row-count guard's baseline: every user table, counted once per transaction.
+    fn count_all_rows(&self) -> Result<()> {
+        if self.config.count_rows {
+            let counter = RowCounter::start(self.conn)
+                .map_err(runner_error(self.label, "counting the rows of every table"))?;
+            *self.rows.borrow_mut() = Some(counter);
+        }
+        Ok(())
+    }
+
+    /// The row-count guard after a step: counts the tables it touched. In a transactional
+    /// `up` that did not declare `destructive`, a table left with fewer rows fails the step.
+    /// Outside a transaction other connections may have written meanwhile, so a loss there is
+    /// logged and recorded, not failed (failing would restore the backup over their writes).
+    fn check_row_counts(&self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
+        let touched = self.sentry.take_touched();
+        let mut rows = self.rows.borrow_mut();
+        let Some(counter) = rows.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let counts = counter
+            .after_step(self.conn, touched)
+            .map_err(runner_error(self.label, "counting rows after the migration"))?;
+        if job.direction == Direction::Up {
+            let allowed = m.flags.destructive || self.config.allow_destructive;
+            match m.mode {
+                TxMode::Transactional => row_counts::check_losses(m.seq, allowed, &counts)?,
+                TxMode::NonTransactional => {
+                    for lost in counts.iter().filter(|c| !allowed && c.lost().is_some()) {
+                        log::warn!("migration {} (outside a transaction): {lost}", m.label());
+                    }
+                }
+            }
+        }
+        Ok(counts)
     }
 
     /// Records the checksums the operator accepted, with a history row each.
@@ -487,7 +529,8 @@ impl Batch<'_> {
             .run_step(m, job, Phase::TransactionalStep)
             .and_then(|()| self.after_step())
             .and_then(|()| self.check_foreign_keys())
-            .and_then(|()| self.record(m, job, started.elapsed()));
+            .and_then(|()| self.check_row_counts(m, job))
+            .and_then(|counts| self.record(m, job, started.elapsed(), counts));
         if self.conn.is_autocommit() {
             return Err(Failure::lost(
                 result
@@ -542,9 +585,12 @@ impl Batch<'_> {
             self.after_step()?;
             self.begin()?;
             self.check_foreign_keys()?;
-            self.record(m, job, started.elapsed())?;
+            let counts = self.check_row_counts(m, job)?;
+            self.record(m, job, started.elapsed(), counts)?;
             self.commit_so_far()?;
-            self.begin()
+            self.begin()?;
+            // Others may have written between the transactions: count afresh.
+            self.count_all_rows()
         };
         match finish() {
             Ok(()) => Ok(self.step_report(m, job, started.elapsed())),
@@ -694,7 +740,13 @@ impl Batch<'_> {
     }
 
     /// The tracking row and history row of a completed step, in the current transaction.
-    fn record(&self, m: &Migration, job: Job, took: Duration) -> Result<()> {
+    fn record(
+        &self,
+        m: &Migration,
+        job: Job,
+        took: Duration,
+        row_counts: Vec<RowCount>,
+    ) -> Result<()> {
         let set = self.registry.set();
         match job.direction {
             Direction::Up => tracking::insert_applied(self.conn, &self.row_values(m, took)),
@@ -707,6 +759,7 @@ impl Batch<'_> {
             action: job.direction.to_string(),
             outcome: "ok".into(),
             duration_ms: Some(took.as_millis() as u64),
+            row_counts,
             ..self.event()
         });
         Ok(())

@@ -8,6 +8,7 @@
 
 use rusqlite::Connection;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization, TransactionOperation};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 /// The runner's savepoint name (SQLite compares names case-insensitively).
@@ -36,6 +37,20 @@ struct State {
     pragma_set: bool,
     /// Statements of the current step that drop or delete data (`DROP TABLE t`, `DELETE FROM t`).
     destructive: Vec<String>,
+    /// Tables whose rows steps may have changed since last asked (for the row-count guard).
+    touched: Touched,
+}
+
+/// The user's tables (of `main`) whose number of rows steps may have changed: every table a
+/// statement inserted into, updated, deleted from, created, dropped or altered, including
+/// through triggers (the authorizer sees trigger bodies too).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// The tables, by name.
+    pub tables: BTreeSet<String>,
+    /// A step ran ALTER TABLE (a table may now live under another name) or created or dropped a
+    /// virtual table (with its shadow tables): the names alone no longer tell which tables exist.
+    pub relist: bool,
 }
 
 /// Shared between the authorizer callback and the runner.
@@ -52,6 +67,7 @@ impl Sentry {
             altered: false,
             pragma_set: false,
             destructive: Vec::new(),
+            touched: Touched::default(),
         })));
         let shared = sentry.clone();
         conn.authorizer(Some(move |ctx: AuthContext<'_>| shared.authorize(&ctx)))?;
@@ -63,13 +79,14 @@ impl Sentry {
         conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)
     }
 
-    /// Switches phase; entering a step forgets earlier refusals.
+    /// Switches phase; entering a step forgets what earlier steps did.
     pub fn enter(&self, phase: Phase) {
         let mut state = self.lock();
         state.phase = phase;
         if phase != Phase::Runner {
             state.refused = None;
             state.destructive.clear();
+            state.touched = Touched::default();
         }
     }
 
@@ -78,6 +95,11 @@ impl Sentry {
         let mut state = self.lock();
         let altered = std::mem::take(&mut state.altered);
         (std::mem::take(&mut state.changed_tables), altered)
+    }
+
+    /// The tables steps may have changed the rows of since the last call.
+    pub fn take_touched(&self) -> Touched {
+        std::mem::take(&mut self.lock().touched)
     }
 
     /// Whether any pragma was set (`PRAGMA x = y`) since the last call.
@@ -134,6 +156,7 @@ impl Sentry {
         if state.phase == Phase::Runner {
             return Authorization::Allow;
         }
+        note_touched(&mut state.touched, ctx);
         if let Some(action) = destructive(&ctx.action) {
             state.destructive.push(action);
         }
@@ -151,6 +174,41 @@ impl Sentry {
     }
 }
 
+/// Notes a table of `main` whose rows the action may change.
+fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
+    let in_main = ctx.database_name.is_none_or(|db| db == "main");
+    let table = match &ctx.action {
+        AuthAction::Insert { table_name }
+        | AuthAction::Update { table_name, .. }
+        | AuthAction::Delete { table_name }
+        | AuthAction::CreateTable { table_name }
+        | AuthAction::DropTable { table_name } => in_main.then_some(*table_name),
+        AuthAction::AlterTable {
+            database_name,
+            table_name,
+        } if *database_name == "main" => {
+            touched.relist = true;
+            Some(*table_name)
+        }
+        AuthAction::CreateVtable { .. } | AuthAction::DropVtable { .. } => {
+            touched.relist = true;
+            None
+        }
+        _ => None,
+    };
+    if let Some(table) = table.filter(|t| !is_internal(t)) {
+        // Update is reported once per column: insert only the first time.
+        if !touched.tables.contains(table) {
+            touched.tables.insert(table.to_owned());
+        }
+    }
+}
+
+/// SQLite's own tables and the runner's tracking tables.
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with("sqlite_") || name.starts_with("_migrate_")
+}
+
 /// The action as a statement that drops or deletes data of the user's persistent schema.
 /// (UPDATE without WHERE and ALTER TABLE ... DROP COLUMN look like any UPDATE or ALTER TABLE to
 /// an authorizer: they are not reported.)
@@ -163,8 +221,7 @@ fn destructive(action: &AuthAction<'_>) -> Option<String> {
         AuthAction::Delete { table_name } => ("DELETE FROM", *table_name),
         _ => return None,
     };
-    let internal = name.starts_with("sqlite_") || name.starts_with("_migrate_");
-    (!internal).then(|| format!("{what} {name}"))
+    (!is_internal(name)).then(|| format!("{what} {name}"))
 }
 
 /// Whether a statement is a drop of a schema object (allowed to a migration that rebuilds

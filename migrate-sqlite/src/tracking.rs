@@ -1,9 +1,11 @@
 //! The tracking tables: `_migrate_applied` (one row per applied migration, written in the same
-//! transaction as the migration) and `_migrate_history` (append-only log of every run).
+//! transaction as the migration), `_migrate_history` (append-only log of every run) and
+//! `_migrate_row_counts` (the row-count guard's counts, per history row).
 
-use crate::{Error, Result};
+use crate::{Result, RowCount};
 use migrate_core::{AppliedRow, RowState};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
 
 /// Table of applied (and started) migrations.
 pub const APPLIED_TABLE: &str = "_migrate_applied";
@@ -34,6 +36,13 @@ CREATE TABLE IF NOT EXISTS _migrate_history (
     backup_path TEXT,
     applied_by  TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _migrate_row_counts (
+    history_id  INTEGER NOT NULL,
+    table_name  TEXT    NOT NULL,
+    rows_before INTEGER, -- NULL: the table did not exist before the migration
+    rows_after  INTEGER, -- NULL: the table does not exist after it
+    PRIMARY KEY (history_id, table_name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _migrate_schema (
     type TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -256,6 +265,8 @@ pub struct HistoryEvent {
     pub duration_ms: Option<u64>,
     /// The backup taken before the run, once backups exist.
     pub backup_path: Option<String>,
+    /// Rows of the tables a migration touched, before and after it (the row-count guard).
+    pub row_counts: Vec<RowCount>,
 }
 
 /// Appends an event to the history.
@@ -280,6 +291,21 @@ pub fn append_history(
         e.backup_path,
         applied_by
     ])?;
+    if !e.row_counts.is_empty() {
+        let id = conn.last_insert_rowid();
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO _migrate_row_counts (history_id, table_name, rows_before, rows_after)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for count in &e.row_counts {
+            insert.execute(params![
+                id,
+                count.table,
+                count.before.map(|n| n as i64),
+                count.after.map(|n| n as i64)
+            ])?;
+        }
+    }
     Ok(())
 }
 
@@ -318,9 +344,50 @@ pub fn read_history(conn: &Connection, set: &str) -> Result<Vec<HistoryRow>> {
                 detail: r.get(6)?,
                 duration_ms: r.get::<_, Option<i64>>(7)?.map(|d| d.max(0) as u64),
                 backup_path: r.get(8)?,
+                row_counts: Vec::new(),
             },
             applied_by: r.get(9)?,
         })
     })?;
-    rows.collect::<rusqlite::Result<_>>().map_err(Error::from)
+    let mut rows = rows.collect::<rusqlite::Result<Vec<HistoryRow>>>()?;
+    let mut counts = read_row_counts(conn, set)?;
+    for row in &mut rows {
+        row.event.row_counts = counts.remove(&row.id).unwrap_or_default();
+    }
+    Ok(rows)
+}
+
+/// The row counts of `set`'s history rows, by history id (none in a database whose tracking
+/// tables predate them).
+fn read_row_counts(conn: &Connection, set: &str) -> Result<BTreeMap<i64, Vec<RowCount>>> {
+    let exists: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = '_migrate_row_counts'",
+        [],
+        |row| row.get(0),
+    )?;
+    let mut counts: BTreeMap<i64, Vec<RowCount>> = BTreeMap::new();
+    if !exists {
+        return Ok(counts);
+    }
+    let mut stmt = conn.prepare(
+        "SELECT c.history_id, c.table_name, c.rows_before, c.rows_after
+         FROM _migrate_row_counts c JOIN _migrate_history h ON h.id = c.history_id
+         WHERE h.set_name = ?1 ORDER BY c.history_id, c.table_name",
+    )?;
+    let rows = stmt.query_map([set], |r| {
+        let rows = |i| r.get::<_, Option<i64>>(i).map(|n| n.map(|n| n.max(0) as u64));
+        Ok((
+            r.get::<_, i64>(0)?,
+            RowCount {
+                table: r.get(1)?,
+                before: rows(2)?,
+                after: rows(3)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, count) = row?;
+        counts.entry(id).or_default().push(count);
+    }
+    Ok(counts)
 }

@@ -1,0 +1,312 @@
+//! The row-count guard: the rows of the user's tables before and after each migration, and the
+//! rule that a migration which did not declare itself `destructive` must not leave a table with
+//! fewer rows than it found.
+//!
+//! Counting every table around every migration would cost a full read of the database per
+//! migration. Instead the runner counts every table once, before the first migration of a run
+//! (the baseline), and after each migration counts only the tables the authorizer saw it write
+//! to, create, drop or alter ([`Touched`]); the counts of the others cannot have changed. That
+//! covers every way a table loses rows inside a migration: `DELETE` (also through triggers),
+//! `INSERT`/`UPDATE OR REPLACE` removing conflicting rows, and a rebuild that copied fewer rows
+//! than the old table had. Foreign key actions (`ON DELETE CASCADE`) cannot delete rows because
+//! the runner keeps foreign keys off while migrations run.
+//!
+//! Tables are compared by name: a table dropped or renamed away is not a loss here (the
+//! destructive-statement check names `DROP TABLE`), a table rebuilt under its old name is.
+
+use crate::sentry::{Touched, is_internal};
+use crate::tx::quote_ident;
+use crate::{Error, Result};
+use rusqlite::Connection;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The rows of one user table before and after a migration (`None`: the table did not exist).
+///
+/// ```
+/// use migrate_sqlite::RowCount;
+/// let count = RowCount { table: "notes".into(), before: None, after: Some(0) };
+/// assert!(count.changed());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowCount {
+    /// The table.
+    pub table: String,
+    /// Its rows before the migration.
+    pub before: Option<u64>,
+    /// Its rows after the migration.
+    pub after: Option<u64>,
+}
+
+impl RowCount {
+    /// True when the table was created, dropped, or its number of rows changed.
+    ///
+    /// ```
+    /// use migrate_sqlite::RowCount;
+    /// let same = RowCount { table: "notes".into(), before: Some(3), after: Some(3) };
+    /// assert!(!same.changed());
+    /// ```
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+
+    /// The rows the table lost, when it existed before and after and has fewer rows now.
+    ///
+    /// ```
+    /// use migrate_sqlite::RowCount;
+    /// let shrunk = RowCount { table: "notes".into(), before: Some(10), after: Some(7) };
+    /// assert_eq!(shrunk.lost(), Some(3));
+    /// let dropped = RowCount { table: "notes".into(), before: Some(10), after: None };
+    /// assert_eq!(dropped.lost(), None);
+    /// ```
+    pub fn lost(&self) -> Option<u64> {
+        match (self.before, self.after) {
+            (Some(before), Some(after)) if after < before => Some(before - after),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RowCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows = |n: Option<u64>| n.map_or("-".to_owned(), |n| n.to_string());
+        write!(
+            f,
+            "{} {} -> {}",
+            self.table,
+            rows(self.before),
+            rows(self.after)
+        )
+    }
+}
+
+/// The plain tables of `main` whose rows are counted, and the other names `pragma_table_list`
+/// knows (views, virtual tables and their shadow tables), which are not.
+struct Listing {
+    plain: BTreeSet<String>,
+    other: BTreeSet<String>,
+}
+
+fn list_tables(conn: &Connection) -> rusqlite::Result<Listing> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")?;
+    let mut listing = Listing {
+        plain: BTreeSet::new(),
+        other: BTreeSet::new(),
+    };
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (name, kind) = row?;
+        if is_internal(&name) {
+            continue;
+        }
+        if kind == "table" {
+            listing.plain.insert(name);
+        } else {
+            listing.other.insert(name);
+        }
+    }
+    Ok(listing)
+}
+
+/// The rows of `table` (SQLite counts the pages of its smallest index or of the table).
+fn count(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
+    let sql = format!("SELECT count(*) FROM main.{}", quote_ident(table));
+    conn.query_row(&sql, [], |row| row.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+}
+
+/// The rows of every plain user table of `main`.
+pub(crate) fn count_all(conn: &Connection) -> rusqlite::Result<BTreeMap<String, u64>> {
+    let mut counts = BTreeMap::new();
+    for table in list_tables(conn)?.plain {
+        let rows = count(conn, &table)?;
+        counts.insert(table, rows);
+    }
+    Ok(counts)
+}
+
+/// Every table counted before or after, by name.
+pub(crate) fn compare(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> Vec<RowCount> {
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .map(|table| RowCount {
+            table: table.clone(),
+            before: before.get(table).copied(),
+            after: after.get(table).copied(),
+        })
+        .collect()
+}
+
+/// The counts a run keeps up to date from one migration to the next.
+pub(crate) struct RowCounter {
+    /// Rows of every plain user table, as the last migration left them.
+    known: BTreeMap<String, u64>,
+    /// Views, virtual tables and shadow tables: written to, but not counted.
+    uncounted: BTreeSet<String>,
+}
+
+impl RowCounter {
+    /// The baseline: every plain user table, counted once.
+    pub fn start(conn: &Connection) -> rusqlite::Result<RowCounter> {
+        Ok(RowCounter {
+            known: count_all(conn)?,
+            uncounted: list_tables(conn)?.other,
+        })
+    }
+
+    /// After a migration: counts the tables it touched (and, when names may have moved, every
+    /// table it left that the counter does not know), returns them with their counts before,
+    /// and remembers the new counts for the next migration.
+    pub fn after_step(
+        &mut self,
+        conn: &Connection,
+        touched: Touched,
+    ) -> rusqlite::Result<Vec<RowCount>> {
+        let mut names = touched.tables;
+        let exists: Box<dyn Fn(&str) -> rusqlite::Result<bool>> = if touched.relist {
+            let Listing { plain, other } = list_tables(conn)?;
+            names.extend(plain.iter().filter(|t| !self.known.contains_key(*t)).cloned());
+            names.extend(self.known.keys().filter(|t| !plain.contains(*t)).cloned());
+            self.uncounted = other;
+            Box::new(move |table| Ok(plain.contains(table)))
+        } else {
+            // No virtual table came or went, so a table that exists now and is not a known
+            // view, virtual or shadow table is a plain one (views do not exist to this call).
+            Box::new(|table| conn.table_exists(Some("main"), table))
+        };
+        let mut counts = Vec::with_capacity(names.len());
+        for table in names {
+            if self.uncounted.contains(&table) {
+                continue;
+            }
+            let after = if exists(&table)? {
+                Some(count(conn, &table)?)
+            } else {
+                None
+            };
+            let before = match after {
+                Some(rows) => self.known.insert(table.clone(), rows),
+                None => self.known.remove(&table),
+            };
+            if before.is_some() || after.is_some() {
+                counts.push(RowCount {
+                    table,
+                    before,
+                    after,
+                });
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// The guard's rule for an `up`: no table may end with fewer rows unless the migration declared
+/// `destructive` or the operator allowed it for the run.
+pub(crate) fn check_losses(seq: u64, allowed: bool, counts: &[RowCount]) -> Result<()> {
+    if allowed {
+        return Ok(());
+    }
+    let lost: Vec<RowCount> = counts.iter().filter(|c| c.lost().is_some()).cloned().collect();
+    if lost.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RowsLost { seq, tables: lost })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(sql: &str) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(sql).unwrap();
+        conn
+    }
+
+    fn touched(tables: &[&str], relist: bool) -> Touched {
+        Touched {
+            tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+            relist,
+        }
+    }
+
+    #[test]
+    fn baseline_counts_plain_tables_only() {
+        let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2);
+             CREATE VIEW v AS SELECT * FROM a;
+             CREATE VIRTUAL TABLE f USING fts5(body);
+             CREATE TABLE _migrate_applied (x);");
+        let counter = RowCounter::start(&conn).unwrap();
+        assert_eq!(counter.known, BTreeMap::from([("a".to_owned(), 2)]));
+        assert!(counter.uncounted.contains("v"));
+        assert!(counter.uncounted.contains("f"));
+        assert!(counter.uncounted.contains("f_data"));
+    }
+
+    #[test]
+    fn counts_touched_tables_and_remembers_them() {
+        let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2); CREATE TABLE b (y);");
+        let mut counter = RowCounter::start(&conn).unwrap();
+        conn.execute_batch("DELETE FROM a WHERE x = 1; CREATE TABLE c (z); INSERT INTO c VALUES (1)")
+            .unwrap();
+        let counts = counter
+            .after_step(&conn, touched(&["a", "c"], false))
+            .unwrap();
+        assert_eq!(
+            counts,
+            [
+                RowCount { table: "a".into(), before: Some(2), after: Some(1) },
+                RowCount { table: "c".into(), before: None, after: Some(1) },
+            ]
+        );
+        conn.execute_batch("DROP TABLE c").unwrap();
+        let counts = counter.after_step(&conn, touched(&["c"], false)).unwrap();
+        assert_eq!(counts, [RowCount { table: "c".into(), before: Some(1), after: None }]);
+    }
+
+    #[test]
+    fn a_relist_follows_renamed_tables() {
+        let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2);");
+        let mut counter = RowCounter::start(&conn).unwrap();
+        conn.execute_batch("ALTER TABLE a RENAME TO b").unwrap();
+        let counts = counter.after_step(&conn, touched(&["a"], true)).unwrap();
+        assert_eq!(
+            counts,
+            [
+                RowCount { table: "a".into(), before: Some(2), after: None },
+                RowCount { table: "b".into(), before: None, after: Some(2) },
+            ]
+        );
+        assert_eq!(counter.known, BTreeMap::from([("b".to_owned(), 2)]));
+    }
+
+    #[test]
+    fn shadow_tables_of_a_new_virtual_table_are_not_counted() {
+        let conn = db("");
+        let mut counter = RowCounter::start(&conn).unwrap();
+        conn.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)").unwrap();
+        let counts = counter
+            .after_step(&conn, touched(&["f_data", "f_idx"], true))
+            .unwrap();
+        assert_eq!(counts, []);
+    }
+
+    #[test]
+    fn only_shrunk_tables_that_still_exist_are_losses() {
+        let counts = [
+            RowCount { table: "kept".into(), before: Some(3), after: Some(3) },
+            RowCount { table: "shrunk".into(), before: Some(3), after: Some(1) },
+            RowCount { table: "dropped".into(), before: Some(3), after: None },
+            RowCount { table: "new".into(), before: None, after: Some(0) },
+        ];
+        let Err(Error::RowsLost { seq, tables }) = check_losses(7, false, &counts) else {
+            panic!("a shrunk table must fail the guard");
+        };
+        assert_eq!((seq, tables.len(), tables[0].table.as_str()), (7, 1, "shrunk"));
+        assert!(check_losses(7, true, &counts).is_ok());
+    }
+}
