@@ -14,9 +14,9 @@
 
 use crate::fingerprint::{self, SchemaObjects};
 use crate::pragmas::{self, PragmaGuard};
+use crate::row_counts::{self, RowCount};
 use crate::runner::runner_error;
 use crate::sentry::{self, Phase, RUNNER_SAVEPOINT, Sentry};
-use crate::row_counts::{self, RowCount};
 use crate::{
     Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, Tx, foreign_keys, tracking,
 };

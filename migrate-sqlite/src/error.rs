@@ -230,8 +230,8 @@ pub enum Error {
     /// ```
     #[error(
         "the migration left fewer rows than it found: {}, and it does not declare that it \
-         removes data. Look for an INSERT or UPDATE OR REPLACE that replaced rows, or a copy \
-         that skipped some. If the rows are meant to go, declare it \
+         removes data. Look for a REPLACE that replaced rows (INSERT or UPDATE OR REPLACE, or a \
+         column declared ON CONFLICT REPLACE), or a copy that skipped some. If the rows are meant to go, declare it \
          (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
          (`migrate up --allow-destructive`)",
         tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", ")

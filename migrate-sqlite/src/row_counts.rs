@@ -168,7 +168,12 @@ impl RowCounter {
         let mut names = touched.tables;
         let exists: Box<dyn Fn(&str) -> rusqlite::Result<bool>> = if touched.relist {
             let Listing { plain, other } = list_tables(conn)?;
-            names.extend(plain.iter().filter(|t| !self.known.contains_key(*t)).cloned());
+            names.extend(
+                plain
+                    .iter()
+                    .filter(|t| !self.known.contains_key(*t))
+                    .cloned(),
+            );
             names.extend(self.known.keys().filter(|t| !plain.contains(*t)).cloned());
             self.uncounted = other;
             Box::new(move |table| Ok(plain.contains(table)))
@@ -209,7 +214,11 @@ pub(crate) fn check_losses(seq: u64, allowed: bool, counts: &[RowCount]) -> Resu
     if allowed {
         return Ok(());
     }
-    let lost: Vec<RowCount> = counts.iter().filter(|c| c.lost().is_some()).cloned().collect();
+    let lost: Vec<RowCount> = counts
+        .iter()
+        .filter(|c| c.lost().is_some())
+        .cloned()
+        .collect();
     if lost.is_empty() {
         Ok(())
     } else {
@@ -251,21 +260,38 @@ mod tests {
     fn counts_touched_tables_and_remembers_them() {
         let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2); CREATE TABLE b (y);");
         let mut counter = RowCounter::start(&conn).unwrap();
-        conn.execute_batch("DELETE FROM a WHERE x = 1; CREATE TABLE c (z); INSERT INTO c VALUES (1)")
-            .unwrap();
+        conn.execute_batch(
+            "DELETE FROM a WHERE x = 1; CREATE TABLE c (z); INSERT INTO c VALUES (1)",
+        )
+        .unwrap();
         let counts = counter
             .after_step(&conn, touched(&["a", "c"], false))
             .unwrap();
         assert_eq!(
             counts,
             [
-                RowCount { table: "a".into(), before: Some(2), after: Some(1) },
-                RowCount { table: "c".into(), before: None, after: Some(1) },
+                RowCount {
+                    table: "a".into(),
+                    before: Some(2),
+                    after: Some(1)
+                },
+                RowCount {
+                    table: "c".into(),
+                    before: None,
+                    after: Some(1)
+                },
             ]
         );
         conn.execute_batch("DROP TABLE c").unwrap();
         let counts = counter.after_step(&conn, touched(&["c"], false)).unwrap();
-        assert_eq!(counts, [RowCount { table: "c".into(), before: Some(1), after: None }]);
+        assert_eq!(
+            counts,
+            [RowCount {
+                table: "c".into(),
+                before: Some(1),
+                after: None
+            }]
+        );
     }
 
     #[test]
@@ -277,8 +303,16 @@ mod tests {
         assert_eq!(
             counts,
             [
-                RowCount { table: "a".into(), before: Some(2), after: None },
-                RowCount { table: "b".into(), before: None, after: Some(2) },
+                RowCount {
+                    table: "a".into(),
+                    before: Some(2),
+                    after: None
+                },
+                RowCount {
+                    table: "b".into(),
+                    before: None,
+                    after: Some(2)
+                },
             ]
         );
         assert_eq!(counter.known, BTreeMap::from([("b".to_owned(), 2)]));
@@ -288,7 +322,8 @@ mod tests {
     fn shadow_tables_of_a_new_virtual_table_are_not_counted() {
         let conn = db("");
         let mut counter = RowCounter::start(&conn).unwrap();
-        conn.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)").unwrap();
+        conn.execute_batch("CREATE VIRTUAL TABLE f USING fts5(body)")
+            .unwrap();
         let counts = counter
             .after_step(&conn, touched(&["f_data", "f_idx"], true))
             .unwrap();
@@ -298,15 +333,34 @@ mod tests {
     #[test]
     fn only_shrunk_tables_that_still_exist_are_losses() {
         let counts = [
-            RowCount { table: "kept".into(), before: Some(3), after: Some(3) },
-            RowCount { table: "shrunk".into(), before: Some(3), after: Some(1) },
-            RowCount { table: "dropped".into(), before: Some(3), after: None },
-            RowCount { table: "new".into(), before: None, after: Some(0) },
+            RowCount {
+                table: "kept".into(),
+                before: Some(3),
+                after: Some(3),
+            },
+            RowCount {
+                table: "shrunk".into(),
+                before: Some(3),
+                after: Some(1),
+            },
+            RowCount {
+                table: "dropped".into(),
+                before: Some(3),
+                after: None,
+            },
+            RowCount {
+                table: "new".into(),
+                before: None,
+                after: Some(0),
+            },
         ];
         let Err(Error::RowsLost { seq, tables }) = check_losses(7, false, &counts) else {
             panic!("a shrunk table must fail the guard");
         };
-        assert_eq!((seq, tables.len(), tables[0].table.as_str()), (7, 1, "shrunk"));
+        assert_eq!(
+            (seq, tables.len(), tables[0].table.as_str()),
+            (7, 1, "shrunk")
+        );
         assert!(check_losses(7, true, &counts).is_ok());
     }
 }

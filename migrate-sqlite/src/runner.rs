@@ -451,7 +451,10 @@ impl Batch<'_> {
         };
         let counts = counter
             .after_step(self.conn, touched)
-            .map_err(runner_error(self.label, "counting rows after the migration"))?;
+            .map_err(runner_error(
+                self.label,
+                "counting rows after the migration",
+            ))?;
         if job.direction == Direction::Up {
             let allowed = m.flags.destructive || self.config.allow_destructive;
             match m.mode {

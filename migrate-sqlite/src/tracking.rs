@@ -375,7 +375,10 @@ fn read_row_counts(conn: &Connection, set: &str) -> Result<BTreeMap<i64, Vec<Row
          WHERE h.set_name = ?1 ORDER BY c.history_id, c.table_name",
     )?;
     let rows = stmt.query_map([set], |r| {
-        let rows = |i| r.get::<_, Option<i64>>(i).map(|n| n.map(|n| n.max(0) as u64));
+        let rows = |i| {
+            r.get::<_, Option<i64>>(i)
+                .map(|n| n.map(|n| n.max(0) as u64))
+        };
         Ok((
             r.get::<_, i64>(0)?,
             RowCount {

@@ -141,6 +141,11 @@ pub fn history(rows: &[HistoryRow], json: bool) {
                     "duration_ms": h.event.duration_ms,
                     "backup": h.event.backup_path,
                     "by": h.applied_by,
+                    "row_counts": h.event.row_counts.iter().map(|c| json!({
+                        "table": c.table,
+                        "before": c.before,
+                        "after": c.after,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -158,6 +163,16 @@ pub fn history(rows: &[HistoryRow], json: bool) {
             h.event.outcome,
             h.event.detail.as_deref().unwrap_or("")
         );
+        let changed: Vec<String> = h
+            .event
+            .row_counts
+            .iter()
+            .filter(|c| c.changed())
+            .map(|c| c.to_string())
+            .collect();
+        if !changed.is_empty() {
+            println!("{:>33}rows: {}", "", changed.join(", "));
+        }
     }
 }
 

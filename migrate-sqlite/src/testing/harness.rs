@@ -2,6 +2,7 @@
 //! foreign keys, round trips, seeded data and row counts checked after each.
 
 use crate::fingerprint::{self, SchemaDiff, SchemaObjects};
+use crate::row_counts::count_all;
 use crate::{Error, Migrator, Result, RunReport, Session, StatusReport};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
@@ -194,13 +195,13 @@ impl Harness {
                 problem,
             };
             let schema_before = fingerprint::objects(session.connection())?;
-            let rows_before = row_counts(session.connection(), &schema_before)?;
+            let rows_before = count_all(session.connection())?;
             session
                 .up_to(seq)
                 .map_err(|e| fail(format!("up failed: {e}")))?;
             check_integrity(session.connection()).map_err(&fail)?;
             if !destructive {
-                let rows_after = row_counts(session.connection(), &schema_before)?;
+                let rows_after = count_all(session.connection())?;
                 lost_rows(&rows_before, &rows_after).map_err(&fail)?;
             }
             if reversible {
@@ -273,20 +274,9 @@ fn check_integrity(conn: &Connection) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn row_counts(conn: &Connection, schema: &SchemaObjects) -> Result<BTreeMap<String, i64>> {
-    let mut counts = BTreeMap::new();
-    for (kind, name) in schema.keys() {
-        if kind == "table" {
-            let sql = format!("SELECT count(*) FROM {}", crate::tx::quote_ident(name));
-            counts.insert(name.clone(), conn.query_row(&sql, [], |r| r.get(0))?);
-        }
-    }
-    Ok(counts)
-}
-
 fn lost_rows(
-    before: &BTreeMap<String, i64>,
-    after: &BTreeMap<String, i64>,
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
 ) -> std::result::Result<(), String> {
     let lost: Vec<String> = before
         .iter()
