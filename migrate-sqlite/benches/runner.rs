@@ -13,6 +13,9 @@
 //! * (e) opening that database with rusqlite and running a first query;
 //! * (f) (a) and (b) for several N: how the cost per migration, and the Migrator's overhead on
 //!   top of plain rusqlite, grow with N.
+//! * (g) (a) with the row-count guard off (`without_row_counts`): a/g is the guard's cost;
+//! * (h) one small migration (a table, a row) on a database holding a 1,000,000-row table
+//!   (≈ 40 MB), guard on and off: the cost of the guard's baseline count of every table.
 //!
 //! For a profiler: `RUNNER_BENCH_PROFILE=a` (or `b`, `d`, `e`) runs only that variant, in a loop.
 
@@ -60,9 +63,18 @@ fn migrations(list: &[(u64, String, String)]) -> Vec<Migration> {
 /// (a): the migration list is built before the clock starts; opening and closing are timed, as
 /// in (b) and (c).
 fn apply_migrator(path: &Path, list: &[(u64, String, String)]) -> Duration {
+    apply_with(Migrator::new(), path, list)
+}
+
+/// (g)
+fn apply_migrator_unguarded(path: &Path, list: &[(u64, String, String)]) -> Duration {
+    apply_with(Migrator::new().without_row_counts(), path, list)
+}
+
+fn apply_with(migrator: Migrator, path: &Path, list: &[(u64, String, String)]) -> Duration {
     let migrations = migrations(list);
     let started = Instant::now();
-    let report = Migrator::new()
+    let report = migrator
         .with_migrations(migrations)
         .open(path)
         .unwrap()
@@ -215,10 +227,15 @@ fn main() {
         return profile(&variant, &mut files, &list);
     }
 
-    let [a, b, c] = interleaved(
+    let [a, b, c, g] = interleaved(
         &mut files,
         &list,
-        [apply_migrator, apply_plain, apply_savepoints],
+        [
+            apply_migrator,
+            apply_plain,
+            apply_savepoints,
+            apply_migrator_unguarded,
+        ],
     );
 
     // (d), (e): the same database with N applied, opened again and again, alternately.
@@ -248,12 +265,18 @@ fn main() {
         &d,
     );
     row("(e) rusqlite: open + first query", &e);
+    row("(g) Migrator: (a) without the row-count guard", &g);
     println!();
     println!(
         "{:<34} {:>12} {:>12} {:>15}",
         "ratio", "of medians", "of mins", "paired median"
     );
-    for (label, x, y) in [("a/b", &a, &b), ("a/c", &a, &c), ("d/e", &d, &e)] {
+    for (label, x, y) in [
+        ("a/b", &a, &b),
+        ("a/c", &a, &c),
+        ("d/e", &d, &e),
+        ("a/g (the row-count guard)", &a, &g),
+    ] {
         println!(
             "{label:<34} {:>11.2}x {:>11.2}x {:>14.2}x",
             ratio(x.median(), y.median()),
@@ -286,6 +309,69 @@ fn main() {
     println!(
         "(medians; ratio = paired median; SQLite's own cost per CREATE grows with the schema size)"
     );
+
+    big_table(&mut files);
+}
+
+/// Rows of (h)'s big table.
+const BIG_ROWS: i64 = 1_000_000;
+
+/// (h): one migration applied (and reverted, untimed) again and again on a database with a big
+/// table, alternately with the guard on and off.
+fn big_table(files: &mut Files) {
+    let path = files.fresh();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE big (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BIG_ROWS})
+         INSERT INTO big SELECT i, printf('row %08d of the big table', i) FROM n;"
+    ))
+    .unwrap();
+    drop(conn);
+    let small = || {
+        vec![
+            Migration::new(
+                1,
+                "small",
+                Step::sql("CREATE TABLE small (x); INSERT INTO small VALUES (1);"),
+            )
+            .with_down(Step::sql("DROP TABLE small")),
+        ]
+    };
+    let once = |migrator: Migrator| {
+        let mut session = migrator
+            .with_migrations(small())
+            .without_backups()
+            .open(&path)
+            .unwrap();
+        let started = Instant::now();
+        session.up().unwrap();
+        let took = started.elapsed();
+        session.down(1).unwrap();
+        took
+    };
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for rep in 0..=START_REPS {
+        let t_on = once(Migrator::new());
+        let t_off = once(Migrator::new().without_row_counts());
+        if rep > 0 {
+            on.push(t_on);
+            off.push(t_off);
+        }
+    }
+    let (on, off) = (Samples(on), Samples(off));
+    let size = std::fs::metadata(&path).unwrap().len() as f64 / (1 << 20) as f64;
+    println!();
+    println!(
+        "(h) one migration on a database with a {BIG_ROWS}-row table ({size:.0} MiB), backups off:"
+    );
+    row("    up() with the row-count guard", &on);
+    row("    up() without it", &off);
+    println!(
+        "    the guard's baseline count costs {:.1} ms (difference of medians)",
+        (on.median().as_secs_f64() - off.median().as_secs_f64()) * 1e3
+    );
+    files.remove(&path);
 }
 
 /// Runs one variant in a loop, for `perf record`.

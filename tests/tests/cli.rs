@@ -388,9 +388,27 @@ fn up_to_plan_verify_and_history() {
     let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
 
-    // The human history has one line per event.
+    // Each `up` records the rows of the tables it touched.
+    let counted: Vec<&Value> = ups
+        .iter()
+        .flat_map(|e| e["row_counts"].as_array().unwrap())
+        .collect();
+    assert!(!counted.is_empty(), "{history:#}");
+    assert!(
+        counted.iter().all(|c| c["table"].is_string()),
+        "{history:#}"
+    );
+
+    // The human history has one line per event, and an indented line of changed row counts.
     let out = db.run(&["history"]).expect(0);
-    assert_eq!(out.stdout.lines().count(), events.len(), "{out:#?}");
+    let event_lines = out.stdout.lines().filter(|l| !l.starts_with(' '));
+    assert_eq!(event_lines.count(), events.len(), "{out:#?}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("rows: ")),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains("require_isbn"), "{out:#?}");
 }
 
