@@ -128,6 +128,7 @@ fn run_guarded(
         fk_baseline: RefCell::new(BTreeSet::new()),
         fk_declared: Cell::new(true),
         pending_history: RefCell::new(Vec::new()),
+        pending_rows: RefCell::new(Vec::new()),
         backup: RefCell::new(None),
         rows: RefCell::new(None),
     };
@@ -241,6 +242,19 @@ impl Failure {
     }
 }
 
+/// A tracking-row change waiting for the commit.
+enum RowChange {
+    Applied {
+        seq: u64,
+        name: String,
+        checksum: String,
+        took: Duration,
+    },
+    Removed {
+        seq: u64,
+    },
+}
+
 struct Batch<'a> {
     conn: &'a Connection,
     sentry: &'a Sentry,
@@ -257,6 +271,10 @@ struct Batch<'a> {
     fk_declared: Cell<bool>,
     /// History rows of this transaction, written together just before it commits.
     pending_history: RefCell<Vec<HistoryEvent>>,
+    /// Tracking-row changes of this transaction's completed steps, in order, written just
+    /// before it commits: after the last schema change, so their statements are prepared once
+    /// rather than once per migration (every CREATE invalidates prepared statements).
+    pending_rows: RefCell<Vec<RowChange>>,
     /// The backup taken before the first step, if any.
     backup: RefCell<Option<BackupInfo>>,
     /// The row-count guard's counts (None when it is off).
@@ -522,7 +540,7 @@ impl Batch<'_> {
 
     /// A transactional migration: its own savepoint, checks, tracking row.
     fn in_savepoint(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
-        self.sql(
+        self.cached_sql(
             "SAVEPOINT migrate_step",
             "opening the migration's savepoint",
         )
@@ -542,7 +560,7 @@ impl Batch<'_> {
             ));
         }
         match result {
-            Ok(()) => match self.sql(
+            Ok(()) => match self.cached_sql(
                 "RELEASE migrate_step",
                 "releasing the migration's savepoint",
             ) {
@@ -742,7 +760,8 @@ impl Batch<'_> {
         }
     }
 
-    /// The tracking row and history row of a completed step, in the current transaction.
+    /// The tracking row and history row of a completed step, queued for the current
+    /// transaction (its commit writes them before anything else).
     fn record(
         &self,
         m: &Migration,
@@ -750,12 +769,15 @@ impl Batch<'_> {
         took: Duration,
         row_counts: Vec<RowCount>,
     ) -> Result<()> {
-        let set = self.registry.set();
-        match job.direction {
-            Direction::Up => tracking::insert_applied(self.conn, &self.row_values(m, took)),
-            Direction::Down => tracking::delete_row(self.conn, set, m.seq),
-        }
-        .map_err(runner_error(self.label, "writing the tracking row"))?;
+        self.pending_rows.borrow_mut().push(match job.direction {
+            Direction::Up => RowChange::Applied {
+                seq: m.seq,
+                name: m.name.clone(),
+                checksum: m.checksum.to_string(),
+                took,
+            },
+            Direction::Down => RowChange::Removed { seq: m.seq },
+        });
         self.history(HistoryEvent {
             seq: Some(m.seq),
             name: Some(m.name.clone()),
@@ -778,6 +800,7 @@ impl Batch<'_> {
     /// Before each commit: the schema snapshot, its fingerprint, and last the rows' digest
     /// (any later change to the tracking rows would clear it).
     fn store_schema(&self) -> Result<()> {
+        self.flush_tracking_rows()?;
         let objects = fingerprint::objects(self.conn)?;
         fingerprint::store(self.conn, &objects)?;
         tracking::set_fingerprint(
@@ -947,11 +970,22 @@ impl Batch<'_> {
 
     fn rollback_all(&self) {
         self.pending_history.borrow_mut().clear();
+        self.pending_rows.borrow_mut().clear();
         if !self.conn.is_autocommit()
             && let Err(e) = self.conn.execute_batch("ROLLBACK")
         {
             log::error!("ROLLBACK failed: {e}");
         }
+    }
+
+    /// A statement that does not read the schema (SAVEPOINT, RELEASE): prepared once per
+    /// connection, and not invalidated by the migrations' schema changes.
+    fn cached_sql(&self, sql: &str, doing: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map(|_| ())
+            .map_err(runner_error(self.label, doing))
     }
 
     fn sql(&self, sql: &str, doing: &str) -> Result<()> {
@@ -964,6 +998,34 @@ impl Batch<'_> {
     /// commits (one page touched once, not once per migration).
     fn history(&self, event: HistoryEvent) {
         self.pending_history.borrow_mut().push(event);
+    }
+
+    fn flush_tracking_rows(&self) -> Result<()> {
+        let changes = std::mem::take(&mut *self.pending_rows.borrow_mut());
+        let set = self.registry.set();
+        for change in &changes {
+            match change {
+                RowChange::Applied {
+                    seq,
+                    name,
+                    checksum,
+                    took,
+                } => tracking::insert_applied(
+                    self.conn,
+                    &RowValues {
+                        set,
+                        seq: *seq,
+                        name,
+                        checksum: checksum.clone(),
+                        duration_ms: took.as_millis() as u64,
+                        applied_by: &self.applied_by,
+                    },
+                ),
+                RowChange::Removed { seq } => tracking::delete_row(self.conn, set, *seq),
+            }
+            .map_err(runner_error(self.label, "writing the tracking rows"))?;
+        }
+        Ok(())
     }
 
     fn flush_history(&self) -> Result<()> {

@@ -147,14 +147,18 @@ impl Sentry {
                 state.changed_tables.push((*table_name).to_owned());
                 state.altered = true;
             }
-            AuthAction::Pragma {
-                pragma_value: Some(_),
-                ..
-            } => state.pragma_set = true,
             _ => {}
         }
         if state.phase == Phase::Runner {
             return Authorization::Allow;
+        }
+        if let AuthAction::Pragma {
+            pragma_value: Some(_),
+            ..
+        } = &ctx.action
+        {
+            // Only a step's pragmas need putting back; the runner's own are its business.
+            state.pragma_set = true;
         }
         note_touched(&mut state.touched, ctx);
         if let Some(action) = destructive(&ctx.action) {
