@@ -357,7 +357,8 @@ impl Batch<'_> {
             return Err(self.commit_failed(e, &before));
         }
         hooks.emit(Event::BatchFinished { set, steps });
-        let after = read_plan(self.conn, self.registry)?.current();
+        // Read back, not assumed: the highest recorded seq, as `Plan::current` counts it.
+        let after = tracking::highest_seq(self.conn, self.registry.set())?;
         Ok(RunReport {
             set: self.registry.set().to_owned(),
             steps: done,

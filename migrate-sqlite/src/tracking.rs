@@ -152,6 +152,16 @@ pub fn read_plan_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<Appl
     rows.collect()
 }
 
+/// The highest seq recorded for `set` in any state (`Plan::current`), by the primary key.
+pub fn highest_seq(conn: &Connection, set: &str) -> rusqlite::Result<Option<u64>> {
+    conn.query_row(
+        "SELECT max(seq) FROM _migrate_applied WHERE set_name = ?1",
+        [set],
+        |row| row.get::<_, Option<i64>>(0),
+    )
+    .map(|seq| seq.map(|s| s as u64))
+}
+
 /// What a tracking row records about a migration.
 pub struct RowValues<'a> {
     pub set: &'a str,
