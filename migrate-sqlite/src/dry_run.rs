@@ -23,7 +23,7 @@ use crate::{
 use migrate_core::{Plan, Registry, Status, TxMode};
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, ErrorCode};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -581,7 +581,7 @@ struct DryRunner<'a> {
 /// The schema and row counts as a migration found or left them.
 struct Snapshot {
     objects: SchemaObjects,
-    counts: BTreeMap<String, u64>,
+    counts: row_counts::Counts,
 }
 
 impl DryRunner<'_> {
@@ -671,6 +671,8 @@ impl DryRunner<'_> {
     /// recording its statements.
     fn run_step(&self, m: &Migration) -> (Vec<String>, Result<()>) {
         let tx = Tx::new(self.conn, m.seq, &m.name);
+        // As in the runner: the step's statements must be prepared under the authorizer.
+        self.conn.flush_prepared_statement_cache();
         self.recorder.start();
         self.sentry.enter(Phase::TransactionalStep);
         let result = match catch_unwind(AssertUnwindSafe(|| m.up.run(&tx))) {

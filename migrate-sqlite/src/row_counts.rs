@@ -79,10 +79,17 @@ impl std::fmt::Display for RowCount {
     }
 }
 
-/// The plain tables of `main` whose rows are counted, and the other names `pragma_table_list`
-/// knows (views, virtual tables and their shadow tables), which are not.
+/// A table's name as SQLite compares names: ASCII letters folded to lower case, so `People`
+/// and `people` are one table.
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// The plain tables of `main` whose rows are counted (by key, with the stored spelling), and
+/// the keys of the other names `pragma_table_list` knows (views, virtual tables and their shadow
+/// tables), which are not.
 struct Listing {
-    plain: BTreeSet<String>,
+    plain: BTreeMap<String, String>,
     other: BTreeSet<String>,
 }
 
@@ -90,7 +97,7 @@ fn list_tables(conn: &Connection) -> rusqlite::Result<Listing> {
     let mut stmt =
         conn.prepare_cached("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")?;
     let mut listing = Listing {
-        plain: BTreeSet::new(),
+        plain: BTreeMap::new(),
         other: BTreeSet::new(),
     };
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
@@ -99,9 +106,9 @@ fn list_tables(conn: &Connection) -> rusqlite::Result<Listing> {
             continue;
         }
         if kind == "table" {
-            listing.plain.insert(name);
+            listing.plain.insert(key(&name), name);
         } else {
-            listing.other.insert(name);
+            listing.other.insert(key(&name));
         }
     }
     Ok(listing)
@@ -114,28 +121,34 @@ fn count(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
         .map(|n| n.max(0) as u64)
 }
 
+/// Rows of tables by key, with each table's stored spelling.
+pub(crate) type Counts = BTreeMap<String, (String, u64)>;
+
 /// The rows of every plain user table of `main`.
-pub(crate) fn count_all(conn: &Connection) -> rusqlite::Result<BTreeMap<String, u64>> {
+pub(crate) fn count_all(conn: &Connection) -> rusqlite::Result<Counts> {
     let mut counts = BTreeMap::new();
-    for table in list_tables(conn)?.plain {
+    for (key, table) in list_tables(conn)?.plain {
         let rows = count(conn, &table)?;
-        counts.insert(table, rows);
+        counts.insert(key, (table, rows));
     }
     Ok(counts)
 }
 
-/// Every table counted before or after, by name.
-pub(crate) fn compare(
-    before: &BTreeMap<String, u64>,
-    after: &BTreeMap<String, u64>,
-) -> Vec<RowCount> {
-    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    names
-        .into_iter()
-        .map(|table| RowCount {
-            table: table.clone(),
-            before: before.get(table).copied(),
-            after: after.get(table).copied(),
+/// Every table counted before or after, matched by name as SQLite matches names.
+pub(crate) fn compare(before: &Counts, after: &Counts) -> Vec<RowCount> {
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .map(|key| {
+            let (was, now) = (before.get(key), after.get(key));
+            let name = now
+                .or(was)
+                .map(|(name, _)| name.clone())
+                .unwrap_or_default();
+            RowCount {
+                table: name,
+                before: was.map(|(_, rows)| *rows),
+                after: now.map(|(_, rows)| *rows),
+            }
         })
         .collect()
 }
@@ -143,8 +156,8 @@ pub(crate) fn compare(
 /// The counts a run keeps up to date from one migration to the next.
 pub(crate) struct RowCounter {
     /// Rows of every plain user table, as the last migration left them.
-    known: BTreeMap<String, u64>,
-    /// Views, virtual tables and shadow tables: written to, but not counted.
+    known: Counts,
+    /// Keys of views, virtual tables and shadow tables: written to, but not counted.
     uncounted: BTreeSet<String>,
 }
 
@@ -165,40 +178,55 @@ impl RowCounter {
         conn: &Connection,
         touched: Touched,
     ) -> rusqlite::Result<Vec<RowCount>> {
-        let mut names = touched.tables;
-        let exists: Box<dyn Fn(&str) -> rusqlite::Result<bool>> = if touched.relist {
+        // Key -> spelling: the stored one when the table is known, else as the step wrote it.
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        for written in touched.tables {
+            let key = key(&written);
+            let name = self.known.get(&key).map_or(written, |(n, _)| n.clone());
+            names.insert(key, name);
+        }
+        let listed = if touched.relist {
             let Listing { plain, other } = list_tables(conn)?;
-            names.extend(
-                plain
-                    .iter()
-                    .filter(|t| !self.known.contains_key(*t))
-                    .cloned(),
-            );
-            names.extend(self.known.keys().filter(|t| !plain.contains(*t)).cloned());
+            for (key, name) in &plain {
+                if !self.known.contains_key(key) || names.contains_key(key) {
+                    names.insert(key.clone(), name.clone());
+                }
+            }
+            for (key, (name, _)) in &self.known {
+                if !plain.contains_key(key) {
+                    names.entry(key.clone()).or_insert_with(|| name.clone());
+                }
+            }
             self.uncounted = other;
-            Box::new(move |table| Ok(plain.contains(table)))
+            Some(plain)
         } else {
-            // No virtual table came or went, so a table that exists now and is not a known
-            // view, virtual or shadow table is a plain one (views do not exist to this call).
-            Box::new(|table| conn.table_exists(Some("main"), table))
+            None
         };
         let mut counts = Vec::with_capacity(names.len());
-        for table in names {
-            if self.uncounted.contains(&table) {
+        for (key, name) in names {
+            if self.uncounted.contains(&key) {
                 continue;
             }
-            let after = if exists(&table)? {
-                Some(count(conn, &table)?)
+            let exists = match &listed {
+                Some(plain) => plain.contains_key(&key),
+                // No view or virtual table came or went, so a name that exists now and is not
+                // a known view, virtual or shadow table is a plain table (views do not exist
+                // to this call).
+                None => conn.table_exists(Some("main"), &name)?,
+            };
+            let after = if exists {
+                Some(count(conn, &name)?)
             } else {
                 None
             };
             let before = match after {
-                Some(rows) => self.known.insert(table.clone(), rows),
-                None => self.known.remove(&table),
-            };
+                Some(rows) => self.known.insert(key, (name.clone(), rows)),
+                None => self.known.remove(&key),
+            }
+            .map(|(_, rows)| rows);
             if before.is_some() || after.is_some() {
                 counts.push(RowCount {
-                    table,
+                    table: name,
                     before,
                     after,
                 });
@@ -250,7 +278,10 @@ mod tests {
              CREATE VIRTUAL TABLE f USING fts5(body);
              CREATE TABLE _migrate_applied (x);");
         let counter = RowCounter::start(&conn).unwrap();
-        assert_eq!(counter.known, BTreeMap::from([("a".to_owned(), 2)]));
+        assert_eq!(
+            counter.known,
+            BTreeMap::from([("a".to_owned(), ("a".to_owned(), 2))])
+        );
         assert!(counter.uncounted.contains("v"));
         assert!(counter.uncounted.contains("f"));
         assert!(counter.uncounted.contains("f_data"));
@@ -315,7 +346,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(counter.known, BTreeMap::from([("b".to_owned(), 2)]));
+        assert_eq!(
+            counter.known,
+            BTreeMap::from([("b".to_owned(), ("b".to_owned(), 2))])
+        );
     }
 
     #[test]

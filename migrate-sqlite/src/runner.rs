@@ -541,7 +541,7 @@ impl Batch<'_> {
 
     /// A transactional migration: its own savepoint, checks, tracking row.
     fn in_savepoint(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
-        self.cached_sql(
+        self.sql(
             "SAVEPOINT migrate_step",
             "opening the migration's savepoint",
         )
@@ -561,7 +561,7 @@ impl Batch<'_> {
             ));
         }
         match result {
-            Ok(()) => match self.cached_sql(
+            Ok(()) => match self.sql(
                 "RELEASE migrate_step",
                 "releasing the migration's savepoint",
             ) {
@@ -670,6 +670,9 @@ impl Batch<'_> {
         let tx = Tx::new(self.conn, m.seq, &m.name);
         let in_transaction = !self.conn.is_autocommit();
         log::info!("migration {} {}: running", m.label(), job.direction);
+        // The authorizer sees statements when they are prepared: a statement an earlier
+        // migration left in the connection's cache would run unseen (unrefused, uncounted).
+        self.conn.flush_prepared_statement_cache();
         self.sentry.enter(phase);
         let result = match catch_unwind(AssertUnwindSafe(|| step.run(&tx))) {
             Ok(result) => result,
@@ -977,16 +980,6 @@ impl Batch<'_> {
         {
             log::error!("ROLLBACK failed: {e}");
         }
-    }
-
-    /// A statement that does not read the schema (SAVEPOINT, RELEASE): prepared once per
-    /// connection, and not invalidated by the migrations' schema changes.
-    fn cached_sql(&self, sql: &str, doing: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute([]))
-            .map(|_| ())
-            .map_err(runner_error(self.label, doing))
     }
 
     fn sql(&self, sql: &str, doing: &str) -> Result<()> {

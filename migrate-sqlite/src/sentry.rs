@@ -49,7 +49,8 @@ pub struct Touched {
     /// The tables, by name.
     pub tables: BTreeSet<String>,
     /// A step ran ALTER TABLE (a table may now live under another name) or created or dropped a
-    /// virtual table (with its shadow tables): the names alone no longer tell which tables exist.
+    /// view or a virtual table (with its shadow tables): the names alone no longer tell which
+    /// tables exist and which of them are plain tables.
     pub relist: bool,
 }
 
@@ -194,7 +195,11 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
             touched.relist = true;
             Some(*table_name)
         }
-        AuthAction::CreateVtable { .. } | AuthAction::DropVtable { .. } => {
+        // A name may change from view or virtual table to plain table, or back.
+        AuthAction::CreateVtable { .. }
+        | AuthAction::DropVtable { .. }
+        | AuthAction::CreateView { .. }
+        | AuthAction::DropView { .. } => {
             touched.relist = true;
             None
         }

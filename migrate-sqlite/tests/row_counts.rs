@@ -4,74 +4,21 @@
 
 mod common;
 
+use common::people::{COLLAPSE, base, count, counts_of, rows, with};
 use common::{applied_seqs, bytes, dump, migrator, sql, temp_db};
-use migrate_sqlite::{DryRunOutcome, Error, FailurePolicy, Migration, RowCount, Step, TxMode};
+use migrate_sqlite::{DryRunOutcome, Error, FailurePolicy, Migration, Step, TxMode};
 use rusqlite::Connection;
-use std::path::Path;
-
-/// 1: a table of three people (email unique); 2: a second, untouched table.
-fn base() -> Vec<Migration> {
-    vec![
-        sql(
-            1,
-            "people",
-            "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, team TEXT);
-             INSERT INTO people (email, team) VALUES ('a@x', 'red'), ('b@x', 'red'), ('c@x', 'blue');",
-            "DROP TABLE people",
-        ),
-        sql(
-            2,
-            "audit",
-            "CREATE TABLE audit (at TEXT); INSERT INTO audit VALUES ('then');",
-            "DROP TABLE audit",
-        ),
-    ]
-}
-
-fn with(extra: Migration) -> Vec<Migration> {
-    let mut list = base();
-    list.push(extra);
-    list
-}
-
-/// Every team's email becomes the same: UPDATE OR REPLACE removes the rows it collides with.
-const COLLAPSE: &str = "UPDATE OR REPLACE people SET email = 'team@x'";
-
-fn count(path: &Path, table: &str) -> i64 {
-    let conn = Connection::open(path).unwrap();
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
-}
-
-fn counts_of(path: &Path, seq: u64) -> Vec<RowCount> {
-    let db = migrator(base()).open(path).unwrap();
-    db.history()
-        .unwrap()
-        .into_iter()
-        .rev()
-        .find(|h| h.event.seq == Some(seq) && h.event.outcome == "ok")
-        .map(|h| h.event.row_counts)
-        .unwrap_or_default()
-}
-
-fn rows(table: &str, before: Option<u64>, after: Option<u64>) -> RowCount {
-    RowCount {
-        table: table.into(),
-        before,
-        after,
-    }
-}
 
 #[test]
 fn counts_of_touched_tables_are_recorded_in_the_history() {
     let db = temp_db();
-    let list = with(sql(
+    let list = with([sql(
         3,
         "more_people",
         "INSERT INTO people (email, team) VALUES ('d@x', 'blue');
          UPDATE people SET team = 'green' WHERE email = 'a@x';",
         "DELETE FROM people WHERE email = 'd@x'",
-    ));
+    )]);
     migrator(list.clone()).open(&db.path).unwrap().up().unwrap();
     assert_eq!(counts_of(&db.path, 1), [rows("people", None, Some(3))]);
     // Only what a migration touched is counted: `audit` is not in 3's counts.
@@ -89,7 +36,7 @@ fn an_undeclared_loss_rolls_the_migration_back_and_names_the_table() {
     let db = temp_db();
     migrator(base()).open(&db.path).unwrap().up().unwrap();
     let before = dump(&db.path);
-    let err = migrator(with(sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")))
+    let err = migrator(with([sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")]))
         .open(&db.path)
         .unwrap()
         .up()
@@ -155,12 +102,12 @@ fn a_unique_on_conflict_replace_column_loses_rows_on_a_plain_update() {
 #[test]
 fn a_replace_that_keeps_the_count_passes() {
     let db = temp_db();
-    let list = with(sql(
+    let list = with([sql(
         3,
         "refresh_a",
         "INSERT OR REPLACE INTO people (id, email, team) VALUES (1, 'a@x', 'gold')",
         "SELECT 1",
-    ));
+    )]);
     migrator(list).open(&db.path).unwrap().up().unwrap();
     assert_eq!(counts_of(&db.path, 3), [rows("people", Some(3), Some(3))]);
 }
@@ -168,10 +115,8 @@ fn a_replace_that_keeps_the_count_passes() {
 #[test]
 fn declared_and_allowed_losses_pass_and_are_recorded() {
     let declared = temp_db();
-    let list = with(
-        sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")
-            .with_flags(migrate_sqlite::Flags::NONE.with_destructive(true)),
-    );
+    let list = with([sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")
+        .with_flags(migrate_sqlite::Flags::NONE.with_destructive(true))]);
     migrator(list).open(&declared.path).unwrap().up().unwrap();
     assert_eq!(
         counts_of(&declared.path, 3),
@@ -179,7 +124,7 @@ fn declared_and_allowed_losses_pass_and_are_recorded() {
     );
 
     let allowed = temp_db();
-    migrator(with(sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")))
+    migrator(with([sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")]))
         .allow_destructive()
         .open(&allowed.path)
         .unwrap()
@@ -205,7 +150,7 @@ fn a_rebuild_that_skips_rows_is_caught_and_a_faithful_one_passes() {
     let db = temp_db();
     migrator(base()).open(&db.path).unwrap().up().unwrap();
     let before = bytes(&db.path);
-    let err = migrator(with(rebuild(3, "WHERE team = 'red'")))
+    let err = migrator(with([rebuild(3, "WHERE team = 'red'")]))
         .open(&db.path)
         .unwrap()
         .up()
@@ -221,7 +166,7 @@ fn a_rebuild_that_skips_rows_is_caught_and_a_faithful_one_passes() {
     // Backups are off in these tests; only the failure's history row was added.
     assert_ne!(bytes(&db.path), before);
 
-    migrator(with(rebuild(3, "")))
+    migrator(with([rebuild(3, "")]))
         .open(&db.path)
         .unwrap()
         .up()
@@ -233,7 +178,7 @@ fn a_rebuild_that_skips_rows_is_caught_and_a_faithful_one_passes() {
 #[test]
 fn keep_applied_keeps_the_migrations_before_the_loss() {
     let db = temp_db();
-    let err = migrator(with(sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")))
+    let err = migrator(with([sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")]))
         .failure_policy(FailurePolicy::KeepApplied)
         .open(&db.path)
         .unwrap()
@@ -252,12 +197,12 @@ fn keep_applied_keeps_the_migrations_before_the_loss() {
 #[test]
 fn a_table_is_followed_through_a_rename_within_one_run() {
     let db = temp_db();
-    let list = with(sql(
+    let list = with([sql(
         3,
         "rename",
         "ALTER TABLE people RENAME TO members",
         "SELECT 1",
-    ));
+    )]);
     let mut list = list;
     list.push(sql(
         4,
@@ -316,10 +261,8 @@ fn full_text_index_maintenance_is_not_a_loss() {
 #[test]
 fn outside_a_transaction_a_loss_is_recorded_not_failed() {
     let db = temp_db();
-    let list = with(
-        Migration::new(3, "collapse_outside", Step::sql(COLLAPSE))
-            .with_mode(TxMode::NonTransactional),
-    );
+    let list = with([Migration::new(3, "collapse_outside", Step::sql(COLLAPSE))
+        .with_mode(TxMode::NonTransactional)]);
     migrator(list).open(&db.path).unwrap().up().unwrap();
     assert_eq!(counts_of(&db.path, 3), [rows("people", Some(3), Some(1))]);
 }
@@ -327,7 +270,7 @@ fn outside_a_transaction_a_loss_is_recorded_not_failed() {
 #[test]
 fn the_guard_can_be_turned_off() {
     let db = temp_db();
-    migrator(with(sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")))
+    migrator(with([sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")]))
         .without_row_counts()
         .open(&db.path)
         .unwrap()
@@ -342,7 +285,7 @@ fn the_dry_run_reports_the_loss_as_the_real_run_would() {
     let db = temp_db();
     migrator(base()).open(&db.path).unwrap().up().unwrap();
     let before = bytes(&db.path);
-    let list = with(sql(3, "one_email_per_team", COLLAPSE, "SELECT 1"));
+    let list = with([sql(3, "one_email_per_team", COLLAPSE, "SELECT 1")]);
     let dry = migrator(list).open(&db.path).unwrap().dry_run().unwrap();
     let DryRunOutcome::Failed { error } = &dry.failure().expect("a failure").outcome else {
         unreachable!()
@@ -362,12 +305,12 @@ fn a_database_from_before_the_guard_still_reads_its_history() {
     let history = migrator(base()).open(&db.path).unwrap().history().unwrap();
     assert!(history.iter().all(|h| h.event.row_counts.is_empty()));
     // The next changing run creates the table again.
-    migrator(with(sql(
+    migrator(with([sql(
         3,
         "more",
         "INSERT INTO audit VALUES ('now')",
         "SELECT 1",
-    )))
+    )]))
     .open(&db.path)
     .unwrap()
     .up()

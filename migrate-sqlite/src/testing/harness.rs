@@ -2,7 +2,7 @@
 //! foreign keys, round trips, seeded data and row counts checked after each.
 
 use crate::fingerprint::{self, SchemaDiff, SchemaObjects};
-use crate::row_counts::count_all;
+use crate::row_counts::{Counts, compare, count_all};
 use crate::{Error, Migrator, Result, RunReport, Session, StatusReport};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
@@ -274,16 +274,13 @@ fn check_integrity(conn: &Connection) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn lost_rows(
-    before: &BTreeMap<String, u64>,
-    after: &BTreeMap<String, u64>,
-) -> std::result::Result<(), String> {
-    let lost: Vec<String> = before
+/// The runner's rule: a table that exists before and after with fewer rows (a rename or a
+/// drop is not a loss; the runner refuses undeclared drops itself).
+fn lost_rows(before: &Counts, after: &Counts) -> std::result::Result<(), String> {
+    let lost: Vec<String> = compare(before, after)
         .iter()
-        .filter_map(|(table, &was)| {
-            let now = after.get(table).copied().unwrap_or(0);
-            (now < was).then(|| format!("{table} {was} -> {now}"))
-        })
+        .filter(|c| c.lost().is_some())
+        .map(|c| c.to_string())
         .collect();
     if lost.is_empty() {
         Ok(())
@@ -295,16 +292,78 @@ fn lost_rows(
     }
 }
 
+/// `"name"` becomes `name` where the quotes change nothing (a plain identifier), outside
+/// string literals. For comparing two definitions, not for running them.
+fn unquote_plain_identifiers(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find(['\'', '"']) {
+        out.push_str(&rest[..at]);
+        let quote = &rest[at..at + 1];
+        // The quoted text runs to the next lone quote ('' and "" are escapes).
+        let mut end = at + 1;
+        let closed = loop {
+            match rest[end..].find(quote) {
+                Some(i) if rest[end + i + 1..].starts_with(quote) => end += i + 2,
+                Some(i) => {
+                    end += i + 1;
+                    break true;
+                }
+                None => break false,
+            }
+        };
+        if !closed {
+            out.push_str(&rest[at..]);
+            return out;
+        }
+        let inner = &rest[at + 1..end - 1];
+        let plain = quote == "\""
+            && inner.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(if plain { inner } else { &rest[at..end] });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn same_schema(
     before: &SchemaObjects,
     reverted: &SchemaObjects,
 ) -> std::result::Result<(), String> {
-    let diff = SchemaDiff::between(before, reverted);
+    // ALTER TABLE ... RENAME writes the new name quoted: `people` renamed away and back comes
+    // back as `"people"`, the same table.
+    let plain = |objects: &SchemaObjects| -> SchemaObjects {
+        objects
+            .iter()
+            .map(|(k, sql)| (k.clone(), unquote_plain_identifiers(sql)))
+            .collect()
+    };
+    let diff = SchemaDiff::between(&plain(before), &plain(reverted));
     if diff.is_empty() {
         Ok(())
     } else {
         Err(format!(
             "its down does not restore the schema it started from ({diff})"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unquote_plain_identifiers as unquote;
+
+    #[test]
+    fn plain_identifiers_lose_their_quotes_and_nothing_else_does() {
+        assert_eq!(
+            unquote(r#"CREATE TABLE "people" (id, "first name", 'it''s "x"', "a""b")"#),
+            r#"CREATE TABLE people (id, "first name", 'it''s "x"', "a""b")"#
+        );
+        assert_eq!(unquote(r#"CREATE TABLE "_t1" (x)"#), "CREATE TABLE _t1 (x)");
+        assert_eq!(
+            unquote(r#"CREATE TABLE "1t" (x)"#),
+            r#"CREATE TABLE "1t" (x)"#
+        );
+        assert_eq!(unquote(r#"unterminated "abc"#), r#"unterminated "abc"#);
     }
 }

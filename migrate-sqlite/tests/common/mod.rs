@@ -1,6 +1,8 @@
 //! Helpers shared by the runner's integration tests: real files in temp dirs.
 #![allow(dead_code)]
 
+pub mod people;
+
 use migrate_sqlite::{Migration, Migrator, Step};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
