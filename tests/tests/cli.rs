@@ -1115,6 +1115,53 @@ fn a_failing_migration_exits_1_and_keeps_nothing_of_its_run() {
 }
 
 #[test]
+fn a_migration_that_loses_rows_exits_1_until_allowed_or_unguarded() {
+    let lossy = [("MIGRATE_CLI_LOSSY", "1")];
+    let three_books = |db: &Db| {
+        db.up();
+        db.conn()
+            .execute_batch("INSERT INTO books (title) VALUES ('Dune'), ('Emma'), ('Ulysses')")
+            .unwrap();
+    };
+
+    let db = Db::new();
+    three_books(&db);
+    let out = db.run_with(&["up"], &lossy).expect(1);
+    for needed in [
+        "books 3 -> 1 (2 rows lost)",
+        "destructive",
+        "--allow-destructive",
+    ] {
+        assert!(out.stderr.contains(needed), "{needed:?}: {out:#?}");
+    }
+    assert_eq!(db.int("SELECT count(*) FROM books"), 3);
+    assert_eq!(db.status()["current"], 3);
+
+    // The operator's override, recorded with the counts.
+    db.run_with(&["up", "--allow-destructive"], &lossy)
+        .expect(0);
+    assert_eq!(db.int("SELECT count(*) FROM books"), 1);
+    let history = db.run(&["history", "--json"]).expect(0).json();
+    let four = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["seq"] == 4 && e["outcome"] == "ok")
+        .expect("4 applied");
+    assert_eq!(
+        four["row_counts"],
+        serde_json::json!([{"table": "books", "before": 3, "after": 1}]),
+        "{history:#}"
+    );
+
+    // Or the guard switched off for a run: no counts, no check.
+    let db = Db::new();
+    three_books(&db);
+    db.run_with(&["up", "--no-row-counts"], &lossy).expect(0);
+    assert_eq!(db.int("SELECT count(*) FROM books"), 1);
+}
+
+#[test]
 fn the_database_and_backup_dir_flags_override_the_defaults() {
     let db = Db::new();
     let other = db.dir.path().join("other.db");

@@ -38,6 +38,10 @@ pub struct MigrateArgs {
     /// Let migrations drop or delete data they did not declare `destructive`, for this run.
     #[arg(long, global = true)]
     pub allow_destructive: bool,
+    /// Skip the row-count guard for this run (no count of every table; for very large
+    /// databases). Undeclared DROP and DELETE statements are still refused.
+    #[arg(long, global = true)]
+    pub no_row_counts: bool,
     /// Where backups go.
     #[arg(long, global = true)]
     pub backup_dir: Option<PathBuf>,
@@ -146,6 +150,9 @@ impl MigrateArgs {
         }
         if self.allow_destructive {
             migrator = migrator.allow_destructive();
+        }
+        if self.no_row_counts {
+            migrator = migrator.without_row_counts();
         }
         if let Some(dir) = &self.backup_dir {
             migrator = migrator.backup_dir(dir);

@@ -5,6 +5,9 @@
 //!
 //! `MIGRATE_CLI_BROKEN=1` adds a migration 4 `fails_on_purpose` to the library's migrations,
 //! which creates a table and then returns an error (the "failed" exit code).
+//! `MIGRATE_CLI_LOSSY=1` adds a migration 4 `one_book_left` that folds every book into one row
+//! (a unique title, then `UPDATE OR REPLACE` of every title) without declaring `destructive`:
+//! the row-count guard's case.
 
 use library_migrations as _;
 use migrate_sqlite::{Error, Migration, Migrator, Step};
@@ -26,6 +29,20 @@ fn migrator() -> Migrator {
         .in_set(SET);
         let mut list = migrate_sqlite::registered(SET);
         list.push(fails);
+        return migrator.with_migrations(list);
+    }
+    if std::env::var_os("MIGRATE_CLI_LOSSY").is_some_and(|v| v == "1") {
+        let lossy = Migration::new(
+            4,
+            "one_book_left",
+            Step::sql(
+                "CREATE UNIQUE INDEX books_title ON books (title);
+                 UPDATE OR REPLACE books SET title = 'Collected Works';",
+            ),
+        )
+        .in_set(SET);
+        let mut list = migrate_sqlite::registered(SET);
+        list.push(lossy);
         return migrator.with_migrations(list);
     }
     migrator
