@@ -4,6 +4,7 @@
 //! through SQLite's backup API (an in-memory page copy). Test runners that start one process per
 //! test (`cargo nextest`) share the work through a cached file in the temp directory, keyed by the
 //! migrations' digest and the test binary itself, so a rebuild never reuses a stale template.
+//! Writing a new cache file removes the ones nobody has written for a day.
 
 use crate::{Error, Migrator, Result, digest};
 use migrate_core::ChecksumHasher;
@@ -11,6 +12,7 @@ use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// A migrated database to copy from.
 ///
@@ -49,13 +51,14 @@ impl Template {
         }
         let mut conn = Connection::open_in_memory()?;
         migrator.on(&mut conn)?.up()?;
-        if let Some(path) = &cache
-            && let Err(e) = save(&conn, path)
-        {
-            log::warn!(
-                "cannot cache the migrated template at {}: {e}",
-                path.display()
-            );
+        if let Some(path) = &cache {
+            match save(&conn, path) {
+                Ok(()) => remove_stale(path, STALE_AFTER),
+                Err(e) => log::warn!(
+                    "cannot cache the migrated template at {}: {e}",
+                    path.display()
+                ),
+            }
         }
         Ok(Template {
             conn: Mutex::new(conn),
@@ -110,6 +113,41 @@ fn cache_path(migrator: &Migrator) -> Result<Option<PathBuf>> {
     ))
 }
 
+/// Cached templates untouched for this long belong to test binaries since rebuilt.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Deletes the other cached templates (and leftover `.tmp` files) beside `kept` that nobody has
+/// written for `older_than`: every rebuild of a test binary caches under a new name. A process
+/// still reading one has it open (or already in memory), so deleting it cannot break that
+/// process; at worst a later one migrates a template again.
+fn remove_stale(kept: &Path, older_than: Duration) {
+    let Some(dir) = kept.parent() else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with("migrate-template-")
+            && (name.ends_with(".db") || name.ends_with(".tmp"));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > older_than);
+        if ours && old && path != kept {
+            match std::fs::remove_file(&path) {
+                Ok(()) => log::debug!("removed stale template {}", path.display()),
+                Err(e) => log::debug!("cannot remove stale template {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
 fn load(path: &Path) -> Result<Connection> {
     crate::backup::verify(path)?;
     copy_into_memory(path)
@@ -141,4 +179,34 @@ pub(crate) fn copy_into_memory(path: &Path) -> Result<Connection> {
     let mut copy = Connection::open_in_memory()?;
     Backup::new(&source, &mut copy)?.step(-1)?;
     Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{File, FileTimes};
+    use std::time::SystemTime;
+
+    fn file(dir: &Path, name: &str, age: Duration) -> PathBuf {
+        let path = dir.join(name);
+        let f = File::create(&path).unwrap();
+        let when = SystemTime::now() - age;
+        f.set_times(FileTimes::new().set_modified(when).set_accessed(when))
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn stale_templates_go_and_everything_else_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = Duration::from_secs(24 * 60 * 60);
+        let kept = file(dir.path(), "migrate-template-default-1.db", 2 * day);
+        let stale = file(dir.path(), "migrate-template-default-2.db", 2 * day);
+        let leftover = file(dir.path(), "migrate-template-default-3.db.77.tmp", 2 * day);
+        let recent = file(dir.path(), "migrate-template-other-4.db", Duration::ZERO);
+        let unrelated = file(dir.path(), "app.db", 2 * day);
+        remove_stale(&kept, day);
+        assert!(kept.exists() && recent.exists() && unrelated.exists());
+        assert!(!stale.exists() && !leftover.exists());
+    }
 }
