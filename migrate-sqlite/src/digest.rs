@@ -2,6 +2,10 @@
 //! do reads one row instead of every tracking row. Triggers clear it whenever `_migrate_applied`
 //! changes (the runner's writes and anyone's hand edits alike); the runner writes a fresh one
 //! before each commit. No digest, or a different one, only means "take the full path".
+//!
+//! It covers each row's seq and checksum, not its name: a migration renamed in the code (same
+//! checksum) changes nothing to apply, accept or refuse, so it must not send every later start
+//! down the full path.
 
 use crate::Step;
 use migrate_core::{ChecksumHasher, Registry};
@@ -12,13 +16,13 @@ use std::fmt::{self, Write};
 pub fn of_registry(registry: &Registry<Step>) -> String {
     let mut hasher = ChecksumHasher::new();
     for m in registry.migrations() {
-        write_row(&mut hasher, m.seq, &m.name, &m.checksum);
+        write_row(&mut hasher, m.seq, &m.checksum);
     }
     hasher.finish().to_string()
 }
 
 /// One row into the hash, formatted straight into it (no allocation per row).
-fn write_row(hasher: &mut ChecksumHasher, seq: u64, name: &str, checksum: &dyn fmt::Display) {
+fn write_row(hasher: &mut ChecksumHasher, seq: u64, checksum: &dyn fmt::Display) {
     struct HashInto<'h>(&'h mut ChecksumHasher);
     impl fmt::Write for HashInto<'_> {
         fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -27,7 +31,7 @@ fn write_row(hasher: &mut ChecksumHasher, seq: u64, name: &str, checksum: &dyn f
         }
     }
     // Writing into a hasher cannot fail.
-    let _ = writeln!(HashInto(hasher), "{seq}\t{name}\t{checksum}");
+    let _ = writeln!(HashInto(hasher), "{seq}\t{checksum}");
 }
 
 /// The stored digest of `set`, if there is one.
@@ -48,22 +52,58 @@ pub fn stored(conn: &Connection, set: &str) -> rusqlite::Result<Option<String>> 
 /// Recomputes and stores the digest of `set` from its rows (none while a row is not applied).
 pub fn store(conn: &Connection, set: &str) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, name, checksum, state = 'applied' FROM _migrate_applied
+        "SELECT seq, checksum, state = 'applied' FROM _migrate_applied
          WHERE set_name = ?1 ORDER BY seq",
     )?;
     let mut rows = stmt.query([set])?;
     let mut hasher = ChecksumHasher::new();
     while let Some(row) = rows.next()? {
-        if !row.get::<_, bool>(3)? {
+        if !row.get::<_, bool>(2)? {
             return Ok(());
         }
         let seq: i64 = row.get(0)?;
-        let (name, checksum): (String, String) = (row.get(1)?, row.get(2)?);
-        write_row(&mut hasher, seq as u64, &name, &checksum);
+        let checksum: String = row.get(1)?;
+        write_row(&mut hasher, seq as u64, &checksum);
     }
     conn.prepare_cached(
         "INSERT OR REPLACE INTO _migrate_state (set_name, digest) VALUES (?1, ?2)",
     )?
     .execute([set, &hasher.finish().to_string()])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Checksum, Migration, Migrator};
+
+    /// Migration 1 under `name`, with the checksum of `sql` (as `#[migration]` computes it
+    /// from the code, not the name).
+    fn migration(name: &str, sql: &'static str) -> Migration {
+        Migration::new(1, name, Step::sql(sql)).with_checksum(Checksum::of_text(sql))
+    }
+
+    fn registry(name: &str, sql: &'static str) -> Registry<Step> {
+        Migrator::new()
+            .with_migrations([migration(name, sql)])
+            .registry()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_renamed_migration_keeps_the_digest_and_a_changed_one_does_not() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let sql = "CREATE TABLE t (x)";
+        Migrator::new()
+            .with_migrations([migration("t", sql)])
+            .on(&mut conn)
+            .unwrap()
+            .up()
+            .unwrap();
+        let stored = stored(&conn, "default").unwrap();
+        assert_eq!(stored, Some(of_registry(&registry("t", sql))));
+        assert_eq!(stored, Some(of_registry(&registry("create_t", sql))));
+        let changed = registry("t", "CREATE TABLE t (y)");
+        assert_ne!(stored, Some(of_registry(&changed)));
+    }
 }
