@@ -14,18 +14,19 @@
 
 use crate::fingerprint::{self, SchemaObjects};
 use crate::pragmas::{self, PragmaGuard};
+use crate::report::Direction;
 use crate::row_counts::{self, RowCount};
-use crate::runner::runner_error;
-use crate::sentry::{self, Phase, RUNNER_SAVEPOINT, Sentry};
+use crate::runner::{begin_immediate, runner_error};
+use crate::sentry::{Phase, RUNNER_SAVEPOINT, Sentry};
+use crate::step_call::call_step;
 use crate::{
-    Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, Tx, foreign_keys, tracking,
+    Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, foreign_keys, tracking,
 };
 use migrate_core::{Plan, Registry, Status, TxMode};
+use rusqlite::Connection;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
-use rusqlite::{Connection, ErrorCode};
 use std::collections::BTreeSet;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -670,58 +671,17 @@ impl DryRunner<'_> {
     /// Calls the step as the runner does (same handle, authorizer phase, panic caught),
     /// recording its statements.
     fn run_step(&self, m: &Migration) -> (Vec<String>, Result<()>) {
-        let tx = Tx::new(self.conn, m.seq, &m.name);
-        // As in the runner: the step's statements must be prepared under the authorizer.
-        self.conn.flush_prepared_statement_cache();
         self.recorder.start();
-        self.sentry.enter(Phase::TransactionalStep);
-        let result = match catch_unwind(AssertUnwindSafe(|| m.up.run(&tx))) {
-            Ok(result) => result,
-            Err(payload) => Err(Error::Panicked {
-                message: panic_message(payload.as_ref()),
-            }),
-        };
-        self.sentry.enter(Phase::Runner);
-        let statements = self.recorder.stop();
-        if let Some(why) = self.sentry.refused() {
-            return (statements, Err(Error::Refused { why }));
-        }
-        if result.is_ok()
-            && let Err(e) = self.check_declared_destruction(m)
-        {
-            return (statements, Err(e));
-        }
-        if self.conn.is_autocommit() {
-            return (
-                statements,
-                Err(Error::TransactionEscaped {
-                    step_error: result.err().map(|e| e.to_string()),
-                }),
-            );
-        }
-        (statements, result)
-    }
-
-    /// The runner's rule for data a migration drops or deletes: `destructive` allows all of
-    /// it, `rebuild` allows dropping schema objects, the operator can allow it for the run.
-    fn check_declared_destruction(&self, m: &Migration) -> Result<()> {
-        if m.flags.destructive || self.ctx.config.allow_destructive {
-            return Ok(());
-        }
-        let undeclared: Vec<String> = self
-            .sentry
-            .destructive()
-            .into_iter()
-            .filter(|statement| !(m.flags.rebuilds_tables && sentry::is_drop(statement)))
-            .collect();
-        if undeclared.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::UndeclaredDestruction {
-                statements: undeclared,
-                seq: m.seq,
-            })
-        }
+        let result = call_step(
+            self.conn,
+            self.sentry,
+            m,
+            &m.up,
+            Direction::Up,
+            Phase::TransactionalStep,
+            self.ctx.config.allow_destructive,
+        );
+        (self.recorder.stop(), result)
     }
 
     /// The runner's checks after a step: pragmas put back, no new foreign key violation.
@@ -776,16 +736,7 @@ impl DryRunner<'_> {
     }
 
     fn begin(&self) -> Result<()> {
-        match self.conn.execute_batch("BEGIN IMMEDIATE") {
-            Ok(()) => Ok(()),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
-                Err(Error::Locked {
-                    path: self.ctx.label.to_owned(),
-                    waited_ms: self.ctx.config.busy_timeout.as_millis() as u64,
-                })
-            }
-            Err(e) => Err(runner_error(self.ctx.label, "BEGIN IMMEDIATE")(e)),
-        }
+        begin_immediate(self.conn, self.ctx.label, self.ctx.config.busy_timeout)
     }
 
     fn sql(&self, sql: &str, doing: &str) -> Result<()> {
@@ -793,14 +744,6 @@ impl DryRunner<'_> {
             .execute_batch(sql)
             .map_err(runner_error(self.ctx.label, doing))
     }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ mod runner;
 mod sentry;
 mod session;
 mod step;
+mod step_call;
 pub mod testing;
 mod tracking;
 mod tx;

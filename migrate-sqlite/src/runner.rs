@@ -11,17 +11,17 @@ use crate::outcome::{self, Recorded};
 use crate::pragmas::{self, PragmaGuard};
 use crate::report::{Direction, RunReport, StepReport};
 use crate::row_counts::{self, RowCounter};
-use crate::sentry::{self, Phase, Sentry};
+use crate::sentry::{Phase, Sentry};
+use crate::step_call::call_step;
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
     BackupInfo, Error, Event, FailurePolicy, FkViolation, Migration, Migrator, Result, RowCount,
-    Step, Tx, fingerprint, foreign_keys,
+    Step, fingerprint, foreign_keys,
 };
 use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -217,6 +217,18 @@ pub(crate) fn runner_error<'a>(
         doing: doing.to_owned(),
         path: label.to_owned(),
         source,
+    }
+}
+
+/// `BEGIN IMMEDIATE`, a busy database reported as [`Error::Locked`].
+pub(crate) fn begin_immediate(conn: &Connection, label: &str, waited: Duration) -> Result<()> {
+    match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(Error::Locked {
+            path: label.to_owned(),
+            waited_ms: waited.as_millis() as u64,
+        }),
+        Err(e) => Err(runner_error(label, "BEGIN IMMEDIATE")(e)),
     }
 }
 
@@ -667,55 +679,16 @@ impl Batch<'_> {
                 .as_ref()
                 .expect("the plan only reverts reversible migrations"),
         };
-        let tx = Tx::new(self.conn, m.seq, &m.name);
-        let in_transaction = !self.conn.is_autocommit();
         log::info!("migration {} {}: running", m.label(), job.direction);
-        // The authorizer sees statements when they are prepared: a statement an earlier
-        // migration left in the connection's cache would run unseen (unrefused, uncounted).
-        self.conn.flush_prepared_statement_cache();
-        self.sentry.enter(phase);
-        let result = match catch_unwind(AssertUnwindSafe(|| step.run(&tx))) {
-            Ok(result) => result,
-            Err(payload) => Err(Error::Panicked {
-                message: panic_message(payload.as_ref()),
-            }),
-        };
-        self.sentry.enter(Phase::Runner);
-        if let Some(why) = self.sentry.refused() {
-            return Err(Error::Refused { why });
-        }
-        if result.is_ok() && job.direction == Direction::Up {
-            self.check_declared_destruction(m)?;
-        }
-        if in_transaction && self.conn.is_autocommit() {
-            return Err(Error::TransactionEscaped {
-                step_error: result.err().map(|e| e.to_string()),
-            });
-        }
-        result
-    }
-
-    /// A migration that dropped or deleted data must have said so: `destructive` allows all of
-    /// it, `rebuild` allows dropping schema objects (not deleting rows), and the operator can
-    /// allow it for a run. Reverting (`down`) is destructive by nature and not checked.
-    fn check_declared_destruction(&self, m: &Migration) -> Result<()> {
-        if m.flags.destructive || self.config.allow_destructive {
-            return Ok(());
-        }
-        let undeclared: Vec<String> = self
-            .sentry
-            .destructive()
-            .into_iter()
-            .filter(|statement| !(m.flags.rebuilds_tables && sentry::is_drop(statement)))
-            .collect();
-        if undeclared.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::UndeclaredDestruction {
-                statements: undeclared,
-                seq: m.seq,
-            })
-        }
+        call_step(
+            self.conn,
+            self.sentry,
+            m,
+            step,
+            job.direction,
+            phase,
+            self.config.allow_destructive,
+        )
     }
 
     /// Puts the run's pragmas back if the step set any (the sentry saw it).
@@ -960,16 +933,7 @@ impl Batch<'_> {
     }
 
     fn begin(&self) -> Result<()> {
-        match self.conn.execute_batch("BEGIN IMMEDIATE") {
-            Ok(()) => Ok(()),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
-                Err(Error::Locked {
-                    path: self.label.to_owned(),
-                    waited_ms: self.config.busy_timeout.as_millis() as u64,
-                })
-            }
-            Err(e) => Err(runner_error(self.label, "BEGIN IMMEDIATE")(e)),
-        }
+        begin_immediate(self.conn, self.label, self.config.busy_timeout)
     }
 
     fn rollback_all(&self) {
@@ -1062,12 +1026,4 @@ impl Batch<'_> {
             duration: took,
         }
     }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }
