@@ -126,8 +126,12 @@ pub(crate) type Counts = BTreeMap<String, (String, u64)>;
 
 /// The rows of every plain user table of `main`.
 pub(crate) fn count_all(conn: &Connection) -> rusqlite::Result<Counts> {
+    count_listed(conn, list_tables(conn)?.plain)
+}
+
+fn count_listed(conn: &Connection, plain: BTreeMap<String, String>) -> rusqlite::Result<Counts> {
     let mut counts = BTreeMap::new();
-    for (key, table) in list_tables(conn)?.plain {
+    for (key, table) in plain {
         let rows = count(conn, &table)?;
         counts.insert(key, (table, rows));
     }
@@ -164,9 +168,10 @@ pub(crate) struct RowCounter {
 impl RowCounter {
     /// The baseline: every plain user table, counted once.
     pub fn start(conn: &Connection) -> rusqlite::Result<RowCounter> {
+        let Listing { plain, other } = list_tables(conn)?;
         Ok(RowCounter {
-            known: count_all(conn)?,
-            uncounted: list_tables(conn)?.other,
+            known: count_listed(conn, plain)?,
+            uncounted: other,
         })
     }
 
