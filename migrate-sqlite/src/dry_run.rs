@@ -512,25 +512,30 @@ pub(crate) fn run(
     result
 }
 
+thread_local! {
+    /// The recorder of the dry run running on this thread, if any.
+    static ACTIVE_RECORDER: std::cell::RefCell<Option<Recorder>> = const { std::cell::RefCell::new(None) };
+}
+
+fn trace_statement(event: TraceEvent<'_>) {
+    let recorder = ACTIVE_RECORDER.with(|active| active.borrow().clone());
+    if let Some(recorder) = recorder {
+        recorder.traced(event);
+    }
+}
+
 /// Installs the authorizer and the trace hook, runs, removes both.
 fn with_hooks(conn: &mut Connection, ctx: &Context<'_>) -> Result<DryRun> {
     let sentry =
         Sentry::install(conn).map_err(runner_error(ctx.label, "installing the authorizer"))?;
     let recorder = Recorder::default();
-    let hook = recorder.clone();
-    let result = match conn.trace_v2(
-        TraceEventCodes::SQLITE_TRACE_STMT,
-        Some(move |event: TraceEvent<'_>| hook.traced(event)),
-    ) {
-        Ok(()) => {
-            let result = with_foreign_keys_off(conn, &sentry, &recorder, ctx);
-            if let Err(e) = conn.trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>) {
-                log::error!("cannot remove the trace hook: {e}");
-            }
-            result
-        }
-        Err(e) => Err(runner_error(ctx.label, "installing the trace hook")(e)),
-    };
+    // rusqlite's trace hook is a plain fn pointer: it finds the recorder through this thread
+    // (SQLite calls it on the thread that runs the statement).
+    ACTIVE_RECORDER.with(|active| *active.borrow_mut() = Some(recorder.clone()));
+    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(trace_statement));
+    let result = with_foreign_keys_off(conn, &sentry, &recorder, ctx);
+    conn.trace_v2(TraceEventCodes::empty(), None);
+    ACTIVE_RECORDER.with(|active| active.borrow_mut().take());
     if let Err(e) = Sentry::uninstall(conn) {
         log::error!("cannot remove the authorizer: {e}");
     }
