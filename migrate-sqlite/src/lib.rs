@@ -34,6 +34,7 @@
 extern crate self as migrate_sqlite;
 
 mod backup;
+mod busy;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod digest;
@@ -52,6 +53,7 @@ mod resolve;
 mod row_counts;
 mod runner;
 mod sentry;
+mod sqlite_codes;
 mod session;
 mod step;
 mod step_call;

@@ -6,6 +6,7 @@ use crate::report::Direction;
 use crate::runner::Job;
 use migrate_core::{AppliedRow, RowState, TxMode};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// The tracking rows of one set at one moment.
 #[derive(Clone, Debug, Default)]
@@ -158,6 +159,65 @@ pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
     }
 }
 
+/// A path as one shell word, so that a printed command runs as printed.
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// How to put the database back as it was before the run: the pre-migration backup when one
+/// was taken, else the truth about why there is none.
+fn restore_advice(backup: Option<&Path>) -> String {
+    match backup {
+        Some(path) => format!(
+            "restore the backup taken before this run (`migrate restore {}`)",
+            shell_word(path)
+        ),
+        None => "restore a backup of your own: this run took none (backups are turned off \
+                 for this migrator with `without_backups()`, or the database is in memory)"
+            .to_owned(),
+    }
+}
+
+/// The outcome when the disk filled up (SQLITE_FULL) during a transactional migration: SQLite
+/// rolled the run's transaction back itself, so nothing is restored over the database; what
+/// was kept is read back.
+pub fn disk_full(
+    before: &Recorded,
+    after: &Recorded,
+    db: &str,
+    backup: Option<&Path>,
+    rolled_back_by_sqlite: bool,
+) -> String {
+    let kept = kept_summary(before, after);
+    let dir = Path::new(db)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(".".to_owned(), |d| d.display().to_string());
+    let backup = backup.map_or(String::new(), |b| {
+        format!(" The backup taken before this run is kept at {}.", b.display())
+    });
+    let rollback = if rolled_back_by_sqlite {
+        " SQLite rolled the run's transaction back itself, so nothing was restored over it."
+    } else {
+        ""
+    };
+    format!(
+        "The disk is full (or the file reached its size limit): SQLite could not grow the \
+         database or its journal.{rollback} {kept}{backup} Free space on the file system holding {dir} (the run \
+         needs room for the database to grow and for its journal), then run `migrate up` again; \
+         the migration itself is not at fault."
+    )
+}
+
 /// The whole outcome of a failed migration: what was kept, and what to do next.
 pub fn describe(
     before: &Recorded,
@@ -165,11 +225,11 @@ pub fn describe(
     m: &Migration,
     job: Job,
     transaction_lost: bool,
+    backup: Option<&Path>,
 ) -> String {
     let kept = kept_summary(before, after);
     let left_started = after.state(m.seq) == Some(RowState::Started);
-    let no_backup = "restore a backup you made before the run (this version does not take \
-                     backups automatically yet)";
+    let no_backup = restore_advice(backup);
     if left_started && m.mode == TxMode::NonTransactional {
         format!(
             "{kept} {} runs outside a transaction (`transaction = false`), so its partial work \
