@@ -273,7 +273,7 @@ impl Migrator {
     /// `":memory:"` is an in-memory database, without lock file and backups. A path that is a
     /// directory is refused ([`Error::NotAFile`]).
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
-        self.open_with(path.as_ref(), OpenFlags::default())
+        self.open_with(path.as_ref(), true)
     }
 
     /// Opens the database file at `path` only if it exists: for commands that read or refuse
@@ -289,17 +289,20 @@ impl Migrator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_existing(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
-        let path = path.as_ref();
-        if !is_memory(path) && !path.exists() {
-            return Err(Error::NoDatabase {
-                path: path.to_owned(),
-            });
-        }
-        self.open_with(path, OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE)
+        self.open_with(path.as_ref(), false)
     }
 
-    fn open_with(&self, path: &Path, flags: OpenFlags) -> Result<Session<'static>> {
+    fn open_with(&self, path: &Path, create: bool) -> Result<Session<'static>> {
         let registry = self.registry()?;
+        let mut flags = OpenFlags::default();
+        if !create && !is_memory(path) {
+            if !path.exists() {
+                return Err(Error::NoDatabase {
+                    path: path.to_owned(),
+                });
+            }
+            flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
+        }
         if path.is_dir() {
             return Err(Error::NotAFile {
                 path: path.to_owned(),

@@ -55,6 +55,15 @@ impl Db {
         Db { dir, path }
     }
 
+    /// A temporary directory holding an empty database file `library.db` (an app that opened
+    /// it, before any migration): read-only commands refuse a path where no file exists.
+    fn created() -> Db {
+        let db = Db::new();
+        Connection::open(&db.path).unwrap();
+        assert!(db.path.is_file());
+        db
+    }
+
     /// Runs `migrate-cli ARGS...` on this database.
     fn run(&self, args: &[&str]) -> Out {
         self.run_with(args, &[])
@@ -235,7 +244,7 @@ fn assert_status_shape(status: &Value, state: &str) {
 
 #[test]
 fn status_lists_every_migration_before_and_after_up() {
-    let db = Db::new();
+    let db = Db::created();
 
     let out = db.run(&["status"]).expect(0);
     assert!(out.stdout.starts_with("set \"library\"\n"), "{out:#?}");
@@ -273,7 +282,7 @@ fn status_lists_every_migration_before_and_after_up() {
 
 #[test]
 fn up_to_plan_verify_and_history() {
-    let db = Db::new();
+    let db = Db::created();
 
     let out = db.run(&["plan"]).expect(0);
     for (seq, name, _) in LIBRARY {
@@ -693,7 +702,7 @@ fn restore_refuses_damaged_and_missing_backups() {
     assert_eq!(db.files(), files);
 
     // No backup at all.
-    let fresh = Db::new();
+    let fresh = Db::created();
     let out = fresh.run(&["restore", "--yes"]).expect(3);
     assert!(out.stderr.contains("there is no"), "{out:#?}");
 
@@ -1171,10 +1180,8 @@ fn the_database_and_backup_dir_flags_override_the_defaults() {
 
     db.run(&["--database", other_arg, "--backup-dir", backups_arg, "up"])
         .expect(0);
-    assert!(
-        db.status()["current"].is_null(),
-        "MIGRATE_CLI_DB was migrated"
-    );
+    // MIGRATE_CLI_DB was not migrated, not even created.
+    assert!(!db.path.exists(), "MIGRATE_CLI_DB was created");
     let status = db
         .run(&["status", "--json", "--database", other_arg])
         .expect(0)
