@@ -475,6 +475,7 @@ impl<'c> Session<'c> {
     }
 
     /// The directory the backups of this database go to.
+    #[cfg(feature = "cli")]
     pub(crate) fn backup_dir(&self) -> Result<PathBuf> {
         Ok(self.config.backups.dir_for(self.file()?))
     }
