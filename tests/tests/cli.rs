@@ -1217,3 +1217,90 @@ fn the_database_and_backup_dir_flags_override_the_defaults() {
     assert_eq!(listed(true), 1);
     assert_eq!(listed(false), 0);
 }
+
+/// Read-only and refused commands at a mistyped path: "no database at PATH" (exit 3), and no
+/// database, lock file or backup directory appears. Only `up` creates the database.
+#[test]
+fn only_up_creates_the_database_at_a_missing_path() {
+    let db = Db::new();
+    let commands: [&[&str]; 11] = [
+        &["status"],
+        &["verify"],
+        &["history"],
+        &["plan"],
+        &["backups"],
+        &["restore", "--yes"],
+        &["restore", "before-import", "--yes"],
+        &["down", "--yes"],
+        &["redo", "--yes"],
+        &["resolve", "2", "--applied"],
+        &["snapshot", "list"],
+    ];
+    for args in commands {
+        let out = db.run(args).expect(3);
+        assert!(
+            out.stderr.contains(&format!(
+                "no database at {}; nothing was created",
+                db.path.display()
+            )),
+            "{args:?}: {out:#?}"
+        );
+        assert_eq!(db.files(), BTreeSet::new(), "{args:?} left files behind");
+    }
+    assert!(!lock_path(&db.path).exists());
+    assert!(!db.backup_dir().exists());
+
+    db.up();
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 3);
+}
+
+/// `--database` naming a directory: said as such, with the fix, nothing created in it.
+#[test]
+fn a_directory_as_the_database_is_named_as_a_directory() {
+    let db = Db::new();
+    let dir = db.dir.path().join("data");
+    fs::create_dir(&dir).unwrap();
+    for args in [&["status"][..], &["up"]] {
+        let mut all = vec!["--database", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = db.run(&all).expect(3);
+        assert!(
+            out.stderr.contains("is a directory, not a database file"),
+            "{out:#?}"
+        );
+        assert!(
+            out.stderr.contains(&dir.join("app.db").display().to_string()),
+            "{out:#?}"
+        );
+    }
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    assert!(!lock_path(&dir).exists());
+}
+
+/// `down --steps 99` with 3 applied: refused before anything changes, naming the command that
+/// reverts everything (which then works as printed).
+#[test]
+fn down_more_steps_than_applied_is_refused_and_names_down_to_0() {
+    let db = Db::new();
+    db.up();
+    let bytes = db.bytes();
+    let files = db.files();
+    let out = db.run(&["down", "--steps", "99", "--yes"]).expect(3);
+    assert!(
+        out.stderr
+            .contains("cannot revert 99 migration(s): set \"library\" has only 3 applied"),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("`migrate down --to 0`"), "{out:#?}");
+    assert!(db.bytes() == bytes, "the refused down changed the database");
+    assert_eq!(db.files(), files, "the refused down took a backup");
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 3);
+
+    // What the message says works: migration 1 is forward-only, so --to 1 is as far as it goes.
+    let out = db.run(&["down", "--to", "1", "--yes"]).expect(0);
+    assert!(out.stdout.contains("down 3"), "{out:#?}");
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 1);
+    let out = db.run(&["down", "--steps", "2", "--yes"]).expect(3);
+    assert!(out.stderr.contains("has only 1 applied"), "{out:#?}");
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 1);
+}
