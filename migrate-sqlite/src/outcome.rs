@@ -107,7 +107,7 @@ pub fn restore_failed(backup: Option<&crate::BackupInfo>, error: &crate::Error) 
             "Its work could not be rolled back, and restoring the pre-migration backup \
              automatically failed ({error}). The database may be half-migrated: stop the app and \
              restore it by hand (`migrate restore {}`).",
-            b.path.display()
+            shell_word(&b.path)
         ),
         None => format!(
             "Its work could not be rolled back, and no pre-migration backup exists to restore \
@@ -234,10 +234,11 @@ pub fn describe(
         format!(
             "{kept} {} runs outside a transaction (`transaction = false`), so its partial work \
              could not be rolled back; it stays recorded as started and later runs refuse until \
-             it is resolved. Check what it did, then repair the database and mark it \
-             (`migrate resolve {}`), or {no_backup}.",
+             it is resolved. Check what it did, then repair the database and mark it: \
+             `migrate resolve {seq} --applied` if its work is complete, `migrate resolve {seq} \
+             --not-applied` if it is undone (the next `up` runs it again); or {no_backup}.",
             m.label(),
-            m.seq
+            seq = m.seq
         )
     } else if transaction_lost && kept != nothing_kept(before) {
         format!(
