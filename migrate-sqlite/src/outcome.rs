@@ -203,7 +203,10 @@ pub fn disk_full(
         .filter(|d| !d.as_os_str().is_empty())
         .map_or(".".to_owned(), |d| d.display().to_string());
     let backup = backup.map_or(String::new(), |b| {
-        format!(" The backup taken before this run is kept at {}.", b.display())
+        format!(
+            " The backup taken before this run is kept at {}.",
+            b.display()
+        )
     });
     let rollback = if rolled_back_by_sqlite {
         " SQLite rolled the run's transaction back itself, so nothing was restored over it."

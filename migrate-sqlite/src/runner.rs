@@ -6,7 +6,6 @@
 
 use crate::backup::{self, BackupKind};
 use crate::busy;
-use crate::sqlite_codes;
 use crate::digest;
 use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
@@ -14,6 +13,7 @@ use crate::pragmas::{self, PragmaGuard};
 use crate::report::{Direction, RunReport, StepReport};
 use crate::row_counts::{self, RowCounter};
 use crate::sentry::{Phase, Sentry};
+use crate::sqlite_codes;
 use crate::step_call::call_step;
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{

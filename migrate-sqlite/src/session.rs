@@ -462,7 +462,10 @@ impl<'c> Session<'c> {
         let state_of_the_database = |b: &BackupInfo| match &b.kind {
             BackupKind::Snapshot { .. } => true,
             BackupKind::Automatic { reason } => {
-                matches!(reason.as_str(), "pre-up" | "pre-down" | "pre-redo" | "manual")
+                matches!(
+                    reason.as_str(),
+                    "pre-up" | "pre-down" | "pre-redo" | "manual"
+                )
             }
             #[allow(unreachable_patterns)]
             _ => false,

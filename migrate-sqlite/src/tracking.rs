@@ -226,7 +226,11 @@ fn unreadable(conn: &Connection, set: &str, error: rusqlite::Error) -> crate::Er
                 problem: format!(
                     "the row of migration {seq} (set {set:?}) in {APPLIED_TABLE} has {} {column} \
                      where {} {wanted} value belongs: it was written by hand or by another tool",
-                    if found == "null" { "a NULL".to_owned() } else { format!("a {found}") },
+                    if found == "null" {
+                        "a NULL".to_owned()
+                    } else {
+                        format!("a {found}")
+                    },
                     if wanted == "integer" { "an" } else { "a" }
                 ),
                 way_out: if column == "checksum" {

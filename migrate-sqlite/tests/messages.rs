@@ -72,7 +72,9 @@ fn a_null_checksum_names_the_row_and_the_way_out_works() {
     assert!(matches!(err, Error::TrackingUnreadable { .. }), "{err:?}");
     assert!(!text.contains("Invalid column type"), "{text}");
     assert!(
-        text.contains("the row of migration 2 (set \"default\") in _migrate_applied has a NULL checksum"),
+        text.contains(
+            "the row of migration 2 (set \"default\") in _migrate_applied has a NULL checksum"
+        ),
         "{text}"
     );
     assert!(text.contains("migrate up --accept-checksum 2"), "{text}");
@@ -120,7 +122,10 @@ fn a_transactional_migration_marked_started_by_hand_is_named_as_such() {
         text.contains("it runs in a transaction, so the runner never leaves it that way"),
         "{text}"
     );
-    assert!(text.contains("changed by hand or by another tool"), "{text}");
+    assert!(
+        text.contains("changed by hand or by another tool"),
+        "{text}"
+    );
     assert!(text.contains("`migrate resolve 2 --applied`"), "{text}");
     assert!(text.contains("`migrate resolve 2 --not-applied`"), "{text}");
     assert_eq!(dump(&db.path), before);
@@ -150,20 +155,27 @@ fn with_backups_off_the_message_says_why_there_is_no_backup() {
     let text = err.to_string();
     assert!(!text.contains("does not take backups"), "{text}");
     assert!(
-        text.contains("this run took none (backups are turned off for this migrator with `without_backups()`"),
+        text.contains(
+            "this run took none (backups are turned off for this migrator with `without_backups()`"
+        ),
         "{text}"
     );
     assert!(text.contains("`migrate resolve 1 --applied`"), "{text}");
     let conn = Connection::open(&db.path).unwrap();
     let state: String = conn
-        .query_row("SELECT state FROM _migrate_applied WHERE seq = 1", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT state FROM _migrate_applied WHERE seq = 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(state, "started");
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM f", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(rows, 1, "its partial work stays (nothing to restore it from)");
+    assert_eq!(
+        rows, 1,
+        "its partial work stays (nothing to restore it from)"
+    );
     assert!(!db.dir.path().join("app.db.backups").exists());
 }

@@ -64,11 +64,17 @@ fn a_name_that_is_not_utf8_keeps_the_lock_the_backups_and_the_automatic_restore(
     let migrator = Migrator::new().with_migrations(notes_then_failing_non_transactional());
     let mut db = migrator.open(&path).unwrap();
     db.up_to(1).unwrap();
-    assert!(lock_path(&path).exists(), "no lock file beside the database");
+    assert!(
+        lock_path(&path).exists(),
+        "no lock file beside the database"
+    );
 
     let err = db.up().unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, Error::MigrationFailed { seq: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::MigrationFailed { seq: 2, .. }),
+        "{err:?}"
+    );
     assert!(text.contains("restored automatically"), "{text}");
 
     // Read back with a connection of our own: the half-done row is gone, 1 stays applied.
@@ -153,14 +159,24 @@ fn open_existing_creates_nothing_at_a_missing_path() {
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("ap.db");
     let err = migrator(tables(2)).open_existing(&typo).err().unwrap();
-    assert!(matches!(&err, Error::NoDatabase { path } if *path == typo), "{err:?}");
-    assert!(err.to_string().starts_with(&format!("no database at {}", typo.display())));
+    assert!(
+        matches!(&err, Error::NoDatabase { path } if *path == typo),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("no database at {}", typo.display()))
+    );
     assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());
 
     // An existing file opens and reads.
     let db = temp_db();
     migrator(tables(2)).open(&db.path).unwrap().up().unwrap();
-    let status = migrator(tables(2)).open_existing(&db.path).unwrap().status().unwrap();
+    let status = migrator(tables(2))
+        .open_existing(&db.path)
+        .unwrap()
+        .status()
+        .unwrap();
     assert_eq!(status.current, Some(2));
 }
 
@@ -177,7 +193,10 @@ fn a_directory_is_named_as_a_directory() {
         let err = err.expect("refused");
         assert!(matches!(err, Error::NotAFile { .. }), "{err:?}");
         let text = err.to_string();
-        assert!(text.contains("is a directory, not a database file"), "{text}");
+        assert!(
+            text.contains("is a directory, not a database file"),
+            "{text}"
+        );
         assert!(text.contains("app.db"), "{text}");
     }
     assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());

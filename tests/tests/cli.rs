@@ -1269,7 +1269,8 @@ fn a_directory_as_the_database_is_named_as_a_directory() {
             "{out:#?}"
         );
         assert!(
-            out.stderr.contains(&dir.join("app.db").display().to_string()),
+            out.stderr
+                .contains(&dir.join("app.db").display().to_string()),
             "{out:#?}"
         );
     }
@@ -1303,4 +1304,43 @@ fn down_more_steps_than_applied_is_refused_and_names_down_to_0() {
     let out = db.run(&["down", "--steps", "2", "--yes"]).expect(3);
     assert!(out.stderr.contains("has only 1 applied"), "{out:#?}");
     assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 1);
+}
+
+/// `restore --before SEQ`, the command the refusals print instead of a bare `migrate restore`
+/// (which restores the newest backup): it restores the newest backup taken before SEQ was
+/// applied, even when newer backups exist, and prints the undo command.
+#[test]
+fn restore_before_a_migration_selects_the_backup_taken_before_it() {
+    let db = Db::new();
+    db.run(&["up", "--to", "1"]).expect(0);
+    db.run(&["up", "--to", "2"]).expect(0); // backs up the database at 1
+    db.run(&["up"]).expect(0); // at 2
+    db.run(&["backup"]).expect(0); // at 3: the newest
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 3);
+
+    let out = db.run(&["restore", "--before", "2", "--yes"]).expect(0);
+    assert!(out.stdout.contains(".pre-up.db"), "{out:#?}");
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 1);
+    assert_eq!(
+        db.int("SELECT count(*) FROM pragma_table_info('books') WHERE name = 'isbn'"),
+        0,
+        "migration 2's column is gone"
+    );
+
+    // The very first `up` backed up the database before anything was applied: "before 1".
+    let out = db.run(&["restore", "--before", "1", "--yes"]).expect(0);
+    assert!(out.stdout.contains("to undo: migrate restore"), "{out:#?}");
+    assert!(
+        !db.conn()
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'books'",
+                [],
+                |r| r.get::<_, bool>(0)
+            )
+            .unwrap()
+    );
+
+    // A name and --before together: a usage error, nothing restored.
+    db.run(&["restore", "x", "--before", "2", "--yes"])
+        .expect(2);
 }

@@ -153,10 +153,16 @@ fn every_command_held_off_past_its_timeout_exits_4() {
         assert_eq!(out.code, 4, "{args:?}: {out:?}");
         assert!(out.stderr.contains("stayed locked"), "{args:?}: {out:?}");
         assert!(out.stderr.contains("200 ms"), "{args:?}: {out:?}");
-        assert!(!out.stderr.contains("SQLite: database is locked"), "{out:?}");
+        assert!(
+            !out.stderr.contains("SQLite: database is locked"),
+            "{out:?}"
+        );
     }
     holder.execute_batch("COMMIT").unwrap();
-    assert!(std::fs::read(&db).unwrap() == before, "the database changed");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "the database changed"
+    );
     assert_eq!(applied(&db), 1);
     assert_eq!(backups(&db), backups_before, "a backup was taken");
 }
@@ -176,10 +182,7 @@ fn a_commit_held_off_by_a_long_reader_exits_4_and_keeps_nothing() {
     reader.execute_batch("COMMIT").unwrap();
     assert_eq!(out.code, 4, "{out:?}");
     assert!(out.stderr.contains("stayed locked"), "{out:?}");
-    assert!(
-        out.stderr.contains("while committing the run"),
-        "{out:?}"
-    );
+    assert!(out.stderr.contains("while committing the run"), "{out:?}");
     assert!(out.stderr.contains("still reading"), "{out:?}");
     assert!(
         out.stderr.contains("Nothing from this run was kept"),

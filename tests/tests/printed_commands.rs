@@ -46,49 +46,96 @@ fn m(list: Vec<Migration>) -> Migrator {
 /// The message of every refusal and failure scenario, produced for real.
 fn messages() -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = Vec::new();
-    let mut push = |what: &'static str, err: migrate_sqlite::Error| out.push((what, err.to_string()));
+    let mut push =
+        |what: &'static str, err: migrate_sqlite::Error| out.push((what, err.to_string()));
 
     // A `transaction = false` migration that failed with backups off stays started; the next
     // run is blocked.
     let (_d, p) = db();
     let mut list = tables(1..=1);
     list.push(non_tx_failing(2));
-    push("non-transactional failure, backups off", m(list.clone()).without_backups().open(&p).unwrap().up().unwrap_err());
-    push("blocked: started", m(list).open(&p).unwrap().up().unwrap_err());
+    push(
+        "non-transactional failure, backups off",
+        m(list.clone())
+            .without_backups()
+            .open(&p)
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+    push(
+        "blocked: started",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
 
     // The same with backups on: restored automatically.
     let (_d, p) = db();
     let mut list = tables(1..=1);
     list.push(non_tx_failing(2));
-    push("non-transactional failure, restored", m(list).open(&p).unwrap().up().unwrap_err());
+    push(
+        "non-transactional failure, restored",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
 
     // Database ahead, modified, out of order.
     let (_d, p) = db();
     m(tables(1..=3)).open(&p).unwrap().up().unwrap();
-    push("blocked: ahead", m(tables(1..=2)).open(&p).unwrap().up().unwrap_err());
+    push(
+        "blocked: ahead",
+        m(tables(1..=2)).open(&p).unwrap().up().unwrap_err(),
+    );
     let mut edited = tables(1..=3);
     edited[1] = table(2).with_checksum(Checksum::of_text("edited"));
-    push("blocked: modified", m(edited).open(&p).unwrap().up().unwrap_err());
+    push(
+        "blocked: modified",
+        m(edited).open(&p).unwrap().up().unwrap_err(),
+    );
     let (_d, p) = db();
-    m(vec![table(1), table(3)]).allow_gaps().open(&p).unwrap().up().unwrap();
-    push("blocked: out of order", m(tables(1..=3)).allow_gaps().open(&p).unwrap().up().unwrap_err());
+    m(vec![table(1), table(3)])
+        .allow_gaps()
+        .open(&p)
+        .unwrap()
+        .up()
+        .unwrap();
+    push(
+        "blocked: out of order",
+        m(tables(1..=3))
+            .allow_gaps()
+            .open(&p)
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
 
     // Irreversible, down too far.
     let (_d, p) = db();
     let forward_only = Migration::new(1, "forward", Step::sql("CREATE TABLE f (x)"));
     let list = vec![forward_only, table(2)];
     m(list.clone()).open(&p).unwrap().up().unwrap();
-    push("irreversible", m(list.clone()).open(&p).unwrap().down_to(0).unwrap_err());
-    push("down too far", m(list).open(&p).unwrap().down(5).unwrap_err());
+    push(
+        "irreversible",
+        m(list.clone()).open(&p).unwrap().down_to(0).unwrap_err(),
+    );
+    push(
+        "down too far",
+        m(list).open(&p).unwrap().down(5).unwrap_err(),
+    );
 
     // Undeclared destruction, rows lost.
     let (_d, p) = db();
     let mut list = tables(1..=1);
     list.push(Migration::new(2, "drop", Step::sql("DROP TABLE t1")));
-    push("undeclared destruction", m(list).open(&p).unwrap().up().unwrap_err());
+    push(
+        "undeclared destruction",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
     let (_d, p) = db();
     let list = vec![
-        Migration::new(1, "rows", Step::sql("CREATE TABLE r (x UNIQUE); INSERT INTO r VALUES (1), (2);")),
+        Migration::new(
+            1,
+            "rows",
+            Step::sql("CREATE TABLE r (x UNIQUE); INSERT INTO r VALUES (1), (2);"),
+        ),
         Migration::new(2, "fold", Step::sql("UPDATE OR REPLACE r SET x = 1")),
     ];
     push("rows lost", m(list).open(&p).unwrap().up().unwrap_err());
@@ -97,7 +144,11 @@ fn messages() -> Vec<(&'static str, String)> {
     let (d, p) = db();
     m(tables(1..=1)).open(&p).unwrap().up().unwrap();
     let junk = d.path().join("junk.db");
-    std::fs::write(&junk, b"this is not a database file at all, not even close....").unwrap();
+    std::fs::write(
+        &junk,
+        b"this is not a database file at all, not even close....",
+    )
+    .unwrap();
     push(
         "damaged backup",
         m(tables(1..=1))
@@ -109,32 +160,53 @@ fn messages() -> Vec<(&'static str, String)> {
 
     // No database; a directory; the tracking table unreadable; a transactional started row.
     let (d, p) = db();
-    push("no database", m(tables(1..=1)).open_existing(&p).err().unwrap());
-    push("a directory", m(tables(1..=1)).open(d.path()).err().unwrap());
+    push(
+        "no database",
+        m(tables(1..=1)).open_existing(&p).err().unwrap(),
+    );
+    push(
+        "a directory",
+        m(tables(1..=1)).open(d.path()).err().unwrap(),
+    );
     m(tables(1..=2)).open(&p).unwrap().up().unwrap();
     let conn = Connection::open(&p).unwrap();
-    conn.execute("UPDATE _migrate_applied SET state = 'started' WHERE seq = 2", [])
-        .unwrap();
-    push("transactional started", m(tables(1..=2)).open(&p).unwrap().up().unwrap_err());
+    conn.execute(
+        "UPDATE _migrate_applied SET state = 'started' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    push(
+        "transactional started",
+        m(tables(1..=2)).open(&p).unwrap().up().unwrap_err(),
+    );
     conn.execute_batch(
         "CREATE TABLE loose AS SELECT * FROM _migrate_applied; DROP TABLE _migrate_applied;
          ALTER TABLE loose RENAME TO _migrate_applied;
          UPDATE _migrate_applied SET state = 'applied', checksum = NULL WHERE seq = 2;",
     )
     .unwrap();
-    push("null checksum", m(tables(1..=2)).open(&p).unwrap().up().unwrap_err());
+    push(
+        "null checksum",
+        m(tables(1..=2)).open(&p).unwrap().up().unwrap_err(),
+    );
     let (_d, p) = db();
     Connection::open(&p)
         .unwrap()
         .execute_batch("CREATE TABLE _migrate_applied (version INTEGER)")
         .unwrap();
-    push("another tool's table", m(tables(1..=1)).open(&p).unwrap().up().unwrap_err());
+    push(
+        "another tool's table",
+        m(tables(1..=1)).open(&p).unwrap().up().unwrap_err(),
+    );
 
     // A migration that fails inside its transaction.
     let (_d, p) = db();
     let mut list = tables(1..=1);
     list.push(Migration::new(2, "bad", Step::sql("SELECT * FROM missing")));
-    push("transactional failure", m(list).open(&p).unwrap().up().unwrap_err());
+    push(
+        "transactional failure",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
 
     // Disk full: the page limit of this connection stands in for the disk (SQLITE_FULL).
     let (_d, p) = db();
@@ -151,7 +223,10 @@ fn messages() -> Vec<(&'static str, String)> {
     ));
     m(tables(1..=1)).on(&mut conn).unwrap().up().unwrap();
     conn.execute_batch("PRAGMA max_page_count = 40").unwrap();
-    push("disk full", m(list).on(&mut conn).unwrap().up().unwrap_err());
+    push(
+        "disk full",
+        m(list).on(&mut conn).unwrap().up().unwrap_err(),
+    );
 
     out
 }
@@ -211,7 +286,11 @@ fn every_command_an_error_message_prints_parses() {
             }
         }
     }
-    assert!(bad.is_empty(), "commands that do not run as printed:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "commands that do not run as printed:\n{}",
+        bad.join("\n")
+    );
     // The scenarios really printed commands (a scenario whose message changed to print none is
     // worth a look, not a silent pass).
     for expected in [
@@ -227,7 +306,9 @@ fn every_command_an_error_message_prints_parses() {
         "migrate up",
     ] {
         assert!(
-            messages.iter().any(|(_, m)| commands(m).iter().any(|c| c == expected)),
+            messages
+                .iter()
+                .any(|(_, m)| commands(m).iter().any(|c| c == expected)),
             "no scenario printed `{expected}`"
         );
     }

@@ -164,9 +164,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
                 (None, None) => RestoreFrom::Latest,
                 // Anything that looks like a path is a file; a bare word is a snapshot name.
-                (Some(arg), None) if looks_like_path(&arg) => {
-                    RestoreFrom::File(PathBuf::from(arg))
-                }
+                (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
                 (Some(name), None) => RestoreFrom::Snapshot(name),
             };
             let what = match &from {
