@@ -353,29 +353,6 @@ pub enum Error {
         /// How to get out of it.
         way_out: String,
     },
-
-    /// SQLite could not write because the directory holding the database is not writable (it
-    /// must create its journal file there).
-    #[error(
-        "cannot write to {}: SQLite must create its journal file ({}-journal, or -wal) in the \
-         directory {}, and this user may not write there ({source}). {outcome} Make that \
-         directory writable for the user running the migration (or run it as the directory's \
-         owner), then run it again; the migration itself is not at fault",
-        db.display(),
-        db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        dir.display()
-    )]
-    DirectoryNotWritable {
-        /// The database file.
-        db: PathBuf,
-        /// Its directory.
-        dir: PathBuf,
-        /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
-        /// What was kept, read back.
-        outcome: String,
-    },
 }
 
 impl Error {

@@ -221,6 +221,38 @@ pub fn disk_full(
     )
 }
 
+/// The outcome when SQLite refused to write (SQLITE_READONLY) although the run had opened the
+/// database for writing: the file is read-only for this user, or (the usual case) its
+/// directory is, and SQLite cannot create its journal beside it.
+pub fn read_only(before: &Recorded, after: &Recorded, db: &str, file_read_only: bool) -> String {
+    let kept = kept_summary(before, after);
+    let path = Path::new(db);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(".".to_owned(), |d| d.display().to_string());
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let why = if file_read_only {
+        format!(
+            "the database file {db} is read-only for the user running the migration. {kept} \
+             Make the file writable for that user (or run the migration as its owner)"
+        )
+    } else {
+        format!(
+            "SQLite must create its journal ({name}-journal, or {name}-wal) in the directory \
+             {dir}, and the user running the migration may not create files there. {kept} Make \
+             that directory writable for that user (or run the migration as the directory's \
+             owner)"
+        )
+    };
+    format!(
+        "SQLite could not write: {why}, then run `migrate up` again; the migration itself is not \
+         at fault."
+    )
+}
+
 /// The whole outcome of a failed migration: what was kept, and what to do next.
 pub fn describe(
     before: &Recorded,
