@@ -280,10 +280,12 @@ impl Migrator {
     /// and must never leave an empty database behind at a mistyped path.
     ///
     /// ```
-    /// use migrate_sqlite::{Error, Migrator};
+    /// use migrate_sqlite::{Error, Migration, Migrator, Step};
     /// let dir = tempfile::tempdir()?;
     /// let missing = dir.path().join("typo.db");
-    /// let refused = Migrator::new().with_migrations([]).open_existing(&missing);
+    /// let migrator =
+    ///     Migrator::new().with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))]);
+    /// let refused = migrator.open_existing(&missing);
     /// assert!(matches!(refused, Err(Error::NoDatabase { .. })));
     /// assert!(!missing.exists());
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -381,7 +381,7 @@ fn migrations_committed_before_a_failed_non_transactional_one_are_not_drift() {
         ),
         "{text}"
     );
-    assert!(text.contains("`migrate resolve 3`"), "{text}");
+    assert!(text.contains("`migrate resolve 3 --applied`"), "{text}");
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1, 2]);
     assert_eq!(started_seqs(&conn), [3]);
@@ -435,7 +435,7 @@ fn a_failed_redo_of_a_non_transactional_migration_reports_it_left_started() {
     );
     assert!(!text.contains("stay applied"), "{text}");
     assert!(text.contains("it stays recorded as started"), "{text}");
-    assert!(text.contains("`migrate resolve 2`"), "{text}");
+    assert!(text.contains("`migrate resolve 2 --not-applied`"), "{text}");
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1]);
     assert_eq!(started_seqs(&conn), [2]);
