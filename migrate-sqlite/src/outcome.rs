@@ -159,6 +159,14 @@ pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
     }
 }
 
+/// The command that runs the failed direction again.
+fn again(job: Job) -> &'static str {
+    match job.direction {
+        Direction::Up => "migrate up",
+        Direction::Down => "migrate down",
+    }
+}
+
 /// A path as one shell word, so that a printed command runs as printed.
 pub fn shell_word(path: &Path) -> String {
     let text = path.display().to_string();
@@ -196,6 +204,7 @@ pub fn disk_full(
     db: &str,
     backup: Option<&Path>,
     rolled_back_by_sqlite: bool,
+    job: Job,
 ) -> String {
     let kept = kept_summary(before, after);
     let dir = Path::new(db)
@@ -216,15 +225,22 @@ pub fn disk_full(
     format!(
         "The disk is full (or the file reached its size limit): SQLite could not grow the \
          database or its journal.{rollback} {kept}{backup} Free space on the file system holding {dir} (the run \
-         needs room for the database to grow and for its journal), then run `migrate up` again; \
-         the migration itself is not at fault."
+         needs room for the database to grow and for its journal), then run `{}` again; the \
+         migration itself is not at fault.",
+        again(job)
     )
 }
 
 /// The outcome when SQLite refused to write (SQLITE_READONLY) although the run had opened the
 /// database for writing: the file is read-only for this user, or (the usual case) its
 /// directory is, and SQLite cannot create its journal beside it.
-pub fn read_only(before: &Recorded, after: &Recorded, db: &str, file_read_only: bool) -> String {
+pub fn read_only(
+    before: &Recorded,
+    after: &Recorded,
+    db: &str,
+    file_read_only: bool,
+    job: Job,
+) -> String {
     let kept = kept_summary(before, after);
     let path = Path::new(db);
     let dir = path
@@ -248,8 +264,9 @@ pub fn read_only(before: &Recorded, after: &Recorded, db: &str, file_read_only: 
         )
     };
     format!(
-        "SQLite could not write: {why}, then run `migrate up` again; the migration itself is not \
-         at fault."
+        "SQLite could not write: {why}, then run `{}` again; the migration itself is not at \
+         fault.",
+        again(job)
     )
 }
 

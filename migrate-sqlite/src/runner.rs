@@ -924,11 +924,18 @@ impl Batch<'_> {
             (Some(Err(e)), _) => outcome::restore_failed(backup.as_ref(), e),
             (None, Ok(after)) if sqlite_codes::has_code(&failure.error, ErrorCode::ReadOnly) => {
                 let file_read_only = self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
-                outcome::read_only(before, &after, self.label, file_read_only)
+                outcome::read_only(before, &after, self.label, file_read_only, job)
             }
             (None, Ok(after)) if sqlite_codes::has_code(&failure.error, ErrorCode::DiskFull) => {
                 let backup = backup.as_ref().map(|b| b.path.as_path());
-                outcome::disk_full(before, &after, self.label, backup, rolled_back_by_sqlite)
+                outcome::disk_full(
+                    before,
+                    &after,
+                    self.label,
+                    backup,
+                    rolled_back_by_sqlite,
+                    job,
+                )
             }
             (None, Ok(after)) => {
                 let backup_path = backup.as_ref().map(|b| b.path.as_path());

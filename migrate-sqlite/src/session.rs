@@ -380,7 +380,10 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn schema(&self) -> Result<String> {
-        Ok(fingerprint::dump(&fingerprint::objects(&self.conn)?))
+        let _timeout = self.busy_timeout()?;
+        fingerprint::objects(&self.conn)
+            .map(|objects| fingerprint::dump(&objects))
+            .map_err(|e| self.busy(e.into(), "reading the schema"))
     }
 
     /// Takes a verified backup now (kept by the retention rule like the automatic ones).

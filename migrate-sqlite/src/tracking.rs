@@ -178,6 +178,20 @@ const APPLIED_COLUMNS: [(&str, &str); 8] = [
 /// the happy path pays nothing): another tool's table of the same name, or a value of the wrong
 /// type. Any other error is returned as it was.
 fn unreadable(conn: &Connection, set: &str, error: rusqlite::Error) -> crate::Error {
+    // Only errors a table of another shape or a bad value cause; a busy or broken database
+    // is reported as it is (looking at the table would wait for the lock a second time).
+    let about_the_table = match &error {
+        rusqlite::Error::SqliteFailure(e, _) | rusqlite::Error::SqlInputError { error: e, .. } => {
+            e.code == rusqlite::ErrorCode::Unknown
+        }
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => true,
+        _ => false,
+    };
+    if !about_the_table {
+        return error.into();
+    }
     let path = conn
         .path()
         .filter(|p| !p.is_empty())
