@@ -314,3 +314,53 @@ fn every_command_an_error_message_prints_parses() {
     }
     assert!(checked >= 15, "only {checked} commands found");
 }
+
+/// The undo command `restore` prints (not backticked: a line of its own) runs as printed, also
+/// when the backup directory's path has a space in it, and it undoes the restore.
+#[test]
+fn the_undo_command_restore_prints_runs_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("my data");
+    std::fs::create_dir(&home).unwrap();
+    let db = home.join("library.db");
+    let cli = |args: &[String]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate-cli"))
+            .args(args)
+            .env("MIGRATE_CLI_DB", &db)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let args = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    cli(&args(&["up", "--to", "1"]));
+    cli(&args(&["up"])); // backs up the database at 1
+    let printed = cli(&args(&["restore", "--before", "2", "--yes"]));
+    let undo = printed
+        .lines()
+        .find_map(|line| line.split("to undo: ").nth(1))
+        .unwrap_or_else(|| panic!("no undo command in {printed:?}"));
+    let mut words = words(undo);
+    MigrateArgs::try_parse_from(&words).unwrap_or_else(|e| panic!("`{undo}`: {e}"));
+    assert_eq!(
+        Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT max(seq) FROM _migrate_applied", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap(),
+        1
+    );
+    // Run it as printed (the program name is the binary's; then --yes, off a terminal).
+    words.remove(0);
+    words.push("--yes".into());
+    cli(&words);
+    assert_eq!(
+        Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT max(seq) FROM _migrate_applied", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap(),
+        3
+    );
+}

@@ -179,7 +179,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             println!(
                 "restored from {}; to undo: migrate restore {}",
                 report.restored_from.display(),
-                report.undo_backup.path.display()
+                crate::outcome::shell_word(&report.undo_backup.path)
             );
             EXIT_OK
         }
@@ -232,7 +232,7 @@ fn snapshot(
             println!(
                 "restored from {}; to undo: migrate restore {}",
                 report.restored_from.display(),
-                report.undo_backup.path.display()
+                crate::outcome::shell_word(&report.undo_backup.path)
             );
         }
         SnapshotCommand::Delete { name } => {
