@@ -264,3 +264,50 @@ fn a_directory_that_is_not_writable_is_named_with_the_fix() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(int(&db, "SELECT count(*) FROM _migrate_applied"), 3);
 }
+
+/// The database file itself is read-only for `nobody` (its directory is writable): SQLite
+/// opens it read-only without a word and refuses the first write. The error names the file
+/// and the fix; nothing changed.
+#[test]
+fn a_database_file_that_is_not_writable_is_named_with_the_fix() {
+    assert!(
+        can_run_as_nobody(),
+        "this test runs the child as `nobody` with runuser (tests run as root)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let db = dir.path().join("library.db");
+    let out = migrate(&db, &["up", "--to", "1"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for path in [
+        migrate_sqlite::lock_path(&db),
+        dir.path().join("library.db.backups"),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--", cli(), "up"])
+        .env("MIGRATE_CLI_DB", &db)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        message.contains(&format!(
+            "the database file {} is read-only for the user running the migration",
+            db.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("Make the file writable"), "{message}");
+    assert!(!message.contains("fix the migration"), "{message}");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "the database changed"
+    );
+    assert_eq!(int(&db, "SELECT count(*) FROM _migrate_applied"), 1);
+}
