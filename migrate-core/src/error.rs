@@ -61,8 +61,10 @@ impl fmt::Display for Blocker {
                 f,
                 "{seq} {name:?} is a non-transactional migration that started and never \
                  finished, so the database may be half-changed. Restore the backup taken before \
-                 it (`migrate restore`), or, if you checked that its work is complete, mark it \
-                 resolved (`migrate resolve {seq}`)"
+                 it (`migrate restore --before {seq}`), or, once you checked the database, mark \
+                 it resolved: `migrate resolve {seq} --applied` if its work is complete, \
+                 `migrate resolve {seq} --not-applied` if it is undone (the next `up` runs it \
+                 again)"
             ),
             Blocker::DatabaseAhead { seq, name } => write!(
                 f,
@@ -121,7 +123,7 @@ pub enum Error {
     /// A `down` would have to pass a migration that cannot be reverted.
     #[error(
         "cannot revert {seq} {name:?}: {}; nothing was changed. Restore a backup taken \
-         before it instead (`migrate restore`)",
+         before it instead (`migrate restore --before {seq}`)",
         if *missing_from_binary { "this binary does not have its code" } else { "it has no down step" }
     )]
     Irreversible {

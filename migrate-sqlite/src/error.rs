@@ -284,6 +284,75 @@ pub enum Error {
     /// A migration step refers to a kind of work this build cannot do.
     #[error("{0}")]
     Unsupported(String),
+
+    /// A command that only reads (or was refused) found no database at the path; no file was
+    /// created.
+    #[error(
+        "no database at {}; nothing was created. Check the path (`--database`); applying the \
+         migrations (`migrate up`) is the only command that creates the database",
+        path.display()
+    )]
+    NoDatabase {
+        /// The path as given.
+        path: PathBuf,
+    },
+
+    /// The database path names a directory, not a file.
+    #[error(
+        "{} is a directory, not a database file; nothing was changed. Give the path of the \
+         database file itself (for example {})",
+        path.display(),
+        path.join("app.db").display()
+    )]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+    },
+
+    /// The database stayed busy (SQLITE_BUSY) past the timeout in the middle of an operation.
+    #[error(
+        "{path} stayed locked for more than {waited_ms} ms while {doing}: {held_by}. {outcome} \
+         Wait for it to finish and run again, or raise the timeout (Migrator::busy_timeout; \
+         `--busy-timeout-ms` on the command line)"
+    )]
+    Busy {
+        /// The database.
+        path: String,
+        /// How long SQLite's busy handler waited.
+        waited_ms: u64,
+        /// What was waiting, e.g. "reading the tracking rows".
+        doing: String,
+        /// Who held it, as far as can be known.
+        held_by: String,
+        /// What the operation kept, read back where it wrote anything.
+        outcome: String,
+    },
+
+    /// `down N` asked for more migrations than are applied; refused before anything changed.
+    #[error(
+        "cannot revert {steps} migration(s): set {set:?} has only {applied} applied; nothing was \
+         changed. To revert every applied migration, run `migrate down --to 0` (`down_to(0)`)"
+    )]
+    DownTooFar {
+        /// The set.
+        set: String,
+        /// How many were asked for.
+        steps: usize,
+        /// How many are applied.
+        applied: usize,
+    },
+
+    /// The tracking table is not one this framework can read (another tool's table of the same
+    /// name, or a row edited by hand).
+    #[error("{path}: {problem}; nothing was changed. {way_out}")]
+    TrackingUnreadable {
+        /// The database.
+        path: String,
+        /// What is wrong with which table or row.
+        problem: String,
+        /// How to get out of it.
+        way_out: String,
+    },
 }
 
 impl Error {

@@ -34,6 +34,7 @@
 extern crate self as migrate_sqlite;
 
 mod backup;
+mod busy;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod digest;
@@ -53,6 +54,7 @@ mod row_counts;
 mod runner;
 mod sentry;
 mod session;
+mod sqlite_codes;
 mod step;
 mod step_call;
 pub mod testing;

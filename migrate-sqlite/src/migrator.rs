@@ -4,8 +4,8 @@ use crate::hooks::Hooks;
 use crate::session::{Conn, Session};
 use crate::{BackupSettings, Error, Event, Migration, Progress, Result, Step, registered};
 use migrate_core::{DEFAULT_SET, Policy, Registry, Validation};
-use rusqlite::Connection;
-use std::path::Path;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What happens to the migrations that succeeded before one fails, in the same run.
@@ -268,18 +268,67 @@ impl Migrator {
 
     /// Opens (or creates) the database file at `path`.
     ///
-    /// The migrations are validated first: an invalid set creates no file.
+    /// The migrations are validated first: an invalid set creates no file. The path is kept as
+    /// given (it need not be valid UTF-8): the lock file and the backups sit beside it.
+    /// `":memory:"` is an in-memory database, without lock file and backups. A path that is a
+    /// directory is refused ([`Error::NotAFile`]).
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
+        self.open_with(path.as_ref(), true)
+    }
+
+    /// Opens the database file at `path` only if it exists: for commands that read or refuse
+    /// and must never leave an empty database behind at a mistyped path.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Error, Migration, Migrator, Step};
+    /// let dir = tempfile::tempdir()?;
+    /// let missing = dir.path().join("typo.db");
+    /// let migrator =
+    ///     Migrator::new().with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))]);
+    /// let refused = migrator.open_existing(&missing);
+    /// assert!(matches!(refused, Err(Error::NoDatabase { .. })));
+    /// assert!(!missing.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_existing(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
+        self.open_with(path.as_ref(), false)
+    }
+
+    fn open_with(&self, path: &Path, create: bool) -> Result<Session<'static>> {
         let registry = self.registry()?;
-        let path = path.as_ref();
-        let conn = Connection::open(path).map_err(|source| Error::Open {
+        let mut flags = OpenFlags::default();
+        if !create && !is_memory(path) {
+            if !path.exists() {
+                return Err(Error::NoDatabase {
+                    path: path.to_owned(),
+                });
+            }
+            flags.remove(OpenFlags::SQLITE_OPEN_CREATE);
+        }
+        if path.is_dir() {
+            return Err(Error::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
             path: path.to_owned(),
             source,
         })?;
-        self.session(Conn::Owned(conn), registry)
+        let file = (!is_memory(path)).then(|| file_path(&conn, path));
+        self.session(Conn::Owned(conn), registry, file.flatten())
     }
 
     /// Works on a connection the caller already has open.
+    ///
+    /// The runner installs its own authorizer on this connection for each run and clears it
+    /// afterwards: **an authorizer your app had installed is replaced and not put back**
+    /// (rusqlite cannot read the current one). Install yours again after the run if you use one.
+    ///
+    /// The database file is the one SQLite reports for the connection. If its name is not valid
+    /// UTF-8, SQLite cannot report it to Rust and this call refuses: use
+    /// [`on_file`](Migrator::on_file) with the path you opened it with, so the migration lock,
+    /// the backups and the automatic restore still work. A `:memory:` connection runs without
+    /// lock file and backups.
     ///
     /// ```
     /// use migrate_sqlite::{Migration, Migrator, Step};
@@ -292,7 +341,62 @@ impl Migrator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on<'c>(&self, conn: &'c mut Connection) -> Result<Session<'c>> {
-        self.session(Conn::Borrowed(conn), self.registry()?)
+        let registry = self.registry()?;
+        let file = match conn.path() {
+            Some("") => None,
+            Some(name) => Some(PathBuf::from(name)),
+            None => {
+                return Err(Error::Unsupported(
+                    "SQLite cannot report this connection's file name to Rust (it is not valid \
+                     UTF-8), and without it there would be no migration lock and no backups; \
+                     nothing was changed. Use `Migrator::on_file(&mut conn, path)` with the path \
+                     you opened it with"
+                        .into(),
+                ));
+            }
+        };
+        self.session(Conn::Borrowed(conn), registry, file)
+    }
+
+    /// Works on a connection the caller already has open on the file at `path` (which need not
+    /// be valid UTF-8): the lock file and the backups sit beside `path`. Refused when the
+    /// connection is in memory or SQLite reports another file. The authorizer note of
+    /// [`on`](Migrator::on) applies.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Migration, Migrator, Step};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.db");
+    /// let mut conn = rusqlite::Connection::open(&path)?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .on_file(&mut conn, &path)?;
+    /// db.up()?;
+    /// assert!(migrate_sqlite::lock_path(&path).exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_file<'c>(
+        &self,
+        conn: &'c mut Connection,
+        path: impl AsRef<Path>,
+    ) -> Result<Session<'c>> {
+        let registry = self.registry()?;
+        let path = path.as_ref();
+        let same = match conn.path() {
+            Some("") => false,
+            Some(name) => same_file(Path::new(name), path),
+            // Not UTF-8: SQLite cannot tell us; the file must at least exist.
+            None => path.is_file(),
+        };
+        if !same {
+            return Err(Error::Unsupported(format!(
+                "the connection is not open on {} (SQLite reports {:?}); nothing was changed. \
+                 Pass the path the connection was opened with",
+                path.display(),
+                conn.path().unwrap_or("a name that is not UTF-8")
+            )));
+        }
+        self.session(Conn::Borrowed(conn), registry, Some(path.to_owned()))
     }
 
     /// The validated migrations of this migrator's set.
@@ -308,7 +412,12 @@ impl Migrator {
         )?)
     }
 
-    fn session<'c>(&self, conn: Conn<'c>, registry: Registry<Step>) -> Result<Session<'c>> {
+    fn session<'c>(
+        &self,
+        conn: Conn<'c>,
+        registry: Registry<Step>,
+        file: Option<PathBuf>,
+    ) -> Result<Session<'c>> {
         // The session keeps the settings; the migrations already live in the registry.
         let settings = Migrator {
             set: self.set.clone(),
@@ -323,7 +432,7 @@ impl Migrator {
             count_rows: self.count_rows,
             hooks: self.hooks.clone(),
         };
-        Ok(Session::new(conn, registry, settings))
+        Ok(Session::new(conn, registry, settings, file))
     }
 
     pub(crate) fn applied_by(&self) -> String {
@@ -332,5 +441,28 @@ impl Migrator {
             Some(app) => format!("{framework}; app {app}"),
             None => framework.to_owned(),
         }
+    }
+}
+
+/// `:memory:` (or the empty name of a temporary database): no file, no lock, no backups.
+fn is_memory(path: &Path) -> bool {
+    path.as_os_str().is_empty() || path.as_os_str() == ":memory:"
+}
+
+/// The database file of a connection opened on `given`: SQLite's absolute name when it can
+/// report one, else the caller's path as given (a name that is not UTF-8). None for a
+/// temporary or in-memory database.
+fn file_path(conn: &Connection, given: &Path) -> Option<PathBuf> {
+    match conn.path() {
+        Some("") => None,
+        Some(name) => Some(PathBuf::from(name)),
+        None => Some(given.to_owned()),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }

@@ -6,6 +6,7 @@ use crate::report::Direction;
 use crate::runner::Job;
 use migrate_core::{AppliedRow, RowState, TxMode};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// The tracking rows of one set at one moment.
 #[derive(Clone, Debug, Default)]
@@ -106,7 +107,7 @@ pub fn restore_failed(backup: Option<&crate::BackupInfo>, error: &crate::Error) 
             "Its work could not be rolled back, and restoring the pre-migration backup \
              automatically failed ({error}). The database may be half-migrated: stop the app and \
              restore it by hand (`migrate restore {}`).",
-            b.path.display()
+            shell_word(&b.path)
         ),
         None => format!(
             "Its work could not be rolled back, and no pre-migration backup exists to restore \
@@ -158,6 +159,117 @@ pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
     }
 }
 
+/// The command that runs the failed direction again.
+fn again(job: Job) -> &'static str {
+    match job.direction {
+        Direction::Up => "migrate up",
+        Direction::Down => "migrate down",
+    }
+}
+
+/// A path as one shell word, so that a printed command runs as printed.
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// How to put the database back as it was before the run: the pre-migration backup when one
+/// was taken, else the truth about why there is none.
+fn restore_advice(backup: Option<&Path>) -> String {
+    match backup {
+        Some(path) => format!(
+            "restore the backup taken before this run (`migrate restore {}`)",
+            shell_word(path)
+        ),
+        None => "restore a backup of your own: this run took none (backups are turned off \
+                 for this migrator with `without_backups()`, or the database is in memory)"
+            .to_owned(),
+    }
+}
+
+/// The outcome when the disk filled up (SQLITE_FULL) during a transactional migration: SQLite
+/// rolled the run's transaction back itself, so nothing is restored over the database; what
+/// was kept is read back.
+pub fn disk_full(
+    before: &Recorded,
+    after: &Recorded,
+    db: &str,
+    backup: Option<&Path>,
+    rolled_back_by_sqlite: bool,
+    job: Job,
+) -> String {
+    let kept = kept_summary(before, after);
+    let dir = Path::new(db)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(".".to_owned(), |d| d.display().to_string());
+    let backup = backup.map_or(String::new(), |b| {
+        format!(
+            " The backup taken before this run is kept at {}.",
+            b.display()
+        )
+    });
+    let rollback = if rolled_back_by_sqlite {
+        " SQLite rolled the run's transaction back itself, so nothing was restored over it."
+    } else {
+        ""
+    };
+    format!(
+        "The disk is full (or the file reached its size limit): SQLite could not grow the \
+         database or its journal.{rollback} {kept}{backup} Free space on the file system holding {dir} (the run \
+         needs room for the database to grow and for its journal), then run `{}` again; the \
+         migration itself is not at fault.",
+        again(job)
+    )
+}
+
+/// The outcome when SQLite refused to write (SQLITE_READONLY) although the run had opened the
+/// database for writing: the file is read-only for this user, or (the usual case) its
+/// directory is, and SQLite cannot create its journal beside it.
+pub fn read_only(
+    before: &Recorded,
+    after: &Recorded,
+    db: &str,
+    file_read_only: bool,
+    job: Job,
+) -> String {
+    let kept = kept_summary(before, after);
+    let path = Path::new(db);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(".".to_owned(), |d| d.display().to_string());
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let why = if file_read_only {
+        format!(
+            "the database file {db} is read-only for the user running the migration. {kept} \
+             Make the file writable for that user (or run the migration as its owner)"
+        )
+    } else {
+        format!(
+            "SQLite must create its journal ({name}-journal, or {name}-wal) in the directory \
+             {dir}, and the user running the migration may not create files there. {kept} Make \
+             that directory writable for that user (or run the migration as the directory's \
+             owner)"
+        )
+    };
+    format!(
+        "SQLite could not write: {why}, then run `{}` again; the migration itself is not at \
+         fault.",
+        again(job)
+    )
+}
+
 /// The whole outcome of a failed migration: what was kept, and what to do next.
 pub fn describe(
     before: &Recorded,
@@ -165,19 +277,20 @@ pub fn describe(
     m: &Migration,
     job: Job,
     transaction_lost: bool,
+    backup: Option<&Path>,
 ) -> String {
     let kept = kept_summary(before, after);
     let left_started = after.state(m.seq) == Some(RowState::Started);
-    let no_backup = "restore a backup you made before the run (this version does not take \
-                     backups automatically yet)";
+    let no_backup = restore_advice(backup);
     if left_started && m.mode == TxMode::NonTransactional {
         format!(
             "{kept} {} runs outside a transaction (`transaction = false`), so its partial work \
              could not be rolled back; it stays recorded as started and later runs refuse until \
-             it is resolved. Check what it did, then repair the database and mark it \
-             (`migrate resolve {}`), or {no_backup}.",
+             it is resolved. Check what it did, then repair the database and mark it: \
+             `migrate resolve {seq} --applied` if its work is complete, `migrate resolve {seq} \
+             --not-applied` if it is undone (the next `up` runs it again); or {no_backup}.",
             m.label(),
-            m.seq
+            seq = m.seq
         )
     } else if transaction_lost && kept != nothing_kept(before) {
         format!(

@@ -5,6 +5,7 @@
 //! assumed.
 
 use crate::backup::{self, BackupKind};
+use crate::busy;
 use crate::digest;
 use crate::lock::FileLock;
 use crate::outcome::{self, Recorded};
@@ -12,6 +13,7 @@ use crate::pragmas::{self, PragmaGuard};
 use crate::report::{Direction, RunReport, StepReport};
 use crate::row_counts::{self, RowCounter};
 use crate::sentry::{Phase, Sentry};
+use crate::sqlite_codes;
 use crate::step_call::call_step;
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
@@ -56,14 +58,8 @@ pub fn run(
              (foreign keys cannot be switched off inside a transaction)"
         )));
     }
-    if let Operation::Up(target) = op
-        && let Some(report) = nothing_to_apply(conn, registry, config, target, started)?
-    {
-        return Ok(report);
-    }
-    let _lock = path
-        .map(|p| FileLock::acquire(p, config.busy_timeout))
-        .transpose()?;
+    // The configured timeout applies from the very first statement (the no-op start's read
+    // included); the caller's comes back afterwards.
     let previous_timeout = pragmas::busy_timeout(conn)?;
     conn.busy_timeout(config.busy_timeout)?;
     let ctx = Context {
@@ -72,11 +68,40 @@ pub fn run(
         config,
         label: &label,
     };
-    let result = run_locked(conn, &ctx, op, started);
+    let result = run_with_timeout(conn, &ctx, op, started);
     if let Err(e) = conn.busy_timeout(previous_timeout) {
         log::error!("cannot restore busy_timeout: {e}");
     }
-    if let Some(path) = path
+    result
+}
+
+fn run_with_timeout(
+    conn: &mut Connection,
+    ctx: &Context<'_>,
+    op: Operation,
+    started: Instant,
+) -> Result<RunReport> {
+    let config = ctx.config;
+    if let Operation::Up(target) = op
+        && let Some(report) = nothing_to_apply(conn, ctx.registry, config, target, started)
+            .map_err(|e| {
+                busy::explain(
+                    e,
+                    ctx.label,
+                    config.busy_timeout,
+                    "reading the tracking rows (before taking the migration lock)",
+                    busy::WRITER,
+                )
+            })?
+    {
+        return Ok(report);
+    }
+    let _lock = ctx
+        .path
+        .map(|p| FileLock::acquire(p, config.busy_timeout))
+        .transpose()?;
+    let result = run_locked(conn, ctx, op, started);
+    if let Some(path) = ctx.path
         && !config.backups.disabled
     {
         backup::prune(path, &config.backups);
@@ -230,6 +255,60 @@ pub(crate) fn begin_immediate(conn: &Connection, label: &str, waited: Duration) 
         }),
         Err(e) => Err(runner_error(label, "BEGIN IMMEDIATE")(e)),
     }
+}
+
+/// `down N` with fewer than N applied: refused, read under the lock, before anything changes
+/// (reverting "as many as there are" would silently do more than the operator meant).
+fn refuse_down_too_far(target: DownTarget, before: &Recorded, set: &str) -> Result<()> {
+    let DownTarget::Steps(steps) = target else {
+        return Ok(());
+    };
+    let applied = before
+        .rows()
+        .iter()
+        .filter(|r| r.state == migrate_core::RowState::Applied)
+        .count();
+    if steps > applied {
+        return Err(Error::DownTooFar {
+            set: set.to_owned(),
+            steps,
+            applied,
+        });
+    }
+    Ok(())
+}
+
+/// A transactional migration recorded as started: the runner never leaves one that way (its
+/// tracking row commits with its work), so the row was changed by hand or by another tool.
+/// Said as it is, not as an interrupted `transaction = false` migration.
+fn refuse_started_transactional(
+    before: &Recorded,
+    registry: &Registry<Step>,
+    label: &str,
+) -> Result<()> {
+    let Some((row, m)) = before.rows().iter().find_map(|row| {
+        let m = registry.get(row.seq)?;
+        (row.state == migrate_core::RowState::Started && m.mode == TxMode::Transactional)
+            .then_some((row, m))
+    }) else {
+        return Ok(());
+    };
+    let seq = row.seq;
+    Err(Error::TrackingUnreadable {
+        path: label.to_owned(),
+        problem: format!(
+            "migration {} is recorded as started and never finished, but it runs in a \
+             transaction, so the runner never leaves it that way (its tracking row commits \
+             together with its work): the row in {} was changed by hand or by another tool",
+            m.label(),
+            tracking::APPLIED_TABLE
+        ),
+        way_out: format!(
+            "Check whether its changes are in the database: if they are, record it as applied \
+             (`migrate resolve {seq} --applied`); if not, forget it (`migrate resolve {seq} \
+             --not-applied`) and the next `migrate up` runs it"
+        ),
+    })
 }
 
 /// Why a migration did not complete, and whether the runner's transaction survived it.
@@ -386,6 +465,7 @@ impl Batch<'_> {
         tracking::ensure_tables(self.conn)
             .map_err(runner_error(self.label, "creating the tracking tables"))?;
         let before = Recorded::new(tracking::read_plan_rows(self.conn, self.registry.set())?);
+        refuse_started_transactional(&before, self.registry, self.label)?;
         let plan = Plan::new(self.registry, before.rows());
         let policy = &self.config.policy;
         let up = |seqs: Vec<u64>| {
@@ -402,7 +482,10 @@ impl Batch<'_> {
         };
         let jobs: Vec<Job> = match op {
             Operation::Up(target) => up(plan.to_apply(target, policy)?).collect(),
-            Operation::Down(target) => down(plan.to_revert(target, policy)?).collect(),
+            Operation::Down(target) => {
+                refuse_down_too_far(target, &before, self.registry.set())?;
+                down(plan.to_revert(target, policy)?).collect()
+            }
             Operation::Redo => {
                 let last = plan.to_revert(DownTarget::Steps(1), policy)?;
                 if last.is_empty() {
@@ -809,11 +892,18 @@ impl Batch<'_> {
                 }
             }
         };
+        // Disk full (or an I/O error) in a transactional migration: SQLite rolled the whole
+        // transaction back itself. That rollback protects the database; restoring over it
+        // could only do harm (and needs the space that is missing).
+        let rolled_back_by_sqlite = failure.transaction_lost
+            && m.mode == TxMode::Transactional
+            && sqlite_codes::rolled_back_by_sqlite(&failure.error);
         let mut restored = None;
         if !kept_and_recorded {
             self.rollback_all();
             // Work a rollback cannot undo: put the pre-migration backup back.
-            let undoable = failure.transaction_lost || m.mode == TxMode::NonTransactional;
+            let undoable = (failure.transaction_lost && !rolled_back_by_sqlite)
+                || m.mode == TxMode::NonTransactional;
             if undoable && self.backup.borrow().is_some() {
                 restored = Some(self.restore_after_failure());
             }
@@ -832,8 +922,31 @@ impl Batch<'_> {
         let mut outcome = match (&restored, after) {
             (Some(Ok(r)), _) => outcome::restored(before, r, job),
             (Some(Err(e)), _) => outcome::restore_failed(backup.as_ref(), e),
+            (None, Ok(after)) if sqlite_codes::has_code(&failure.error, ErrorCode::ReadOnly) => {
+                let file_read_only = self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
+                outcome::read_only(before, &after, self.label, file_read_only, job)
+            }
+            (None, Ok(after)) if sqlite_codes::has_code(&failure.error, ErrorCode::DiskFull) => {
+                let backup = backup.as_ref().map(|b| b.path.as_path());
+                outcome::disk_full(
+                    before,
+                    &after,
+                    self.label,
+                    backup,
+                    rolled_back_by_sqlite,
+                    job,
+                )
+            }
             (None, Ok(after)) => {
-                let mut text = outcome::describe(before, &after, m, job, failure.transaction_lost);
+                let backup_path = backup.as_ref().map(|b| b.path.as_path());
+                let mut text = outcome::describe(
+                    before,
+                    &after,
+                    m,
+                    job,
+                    failure.transaction_lost,
+                    backup_path,
+                );
                 if let Some(backup) = &backup {
                     text.push_str(&format!(
                         " The pre-migration backup is kept at {}.",
@@ -899,6 +1012,15 @@ impl Batch<'_> {
         let kept = read_recorded(self.conn, self.registry.set())
             .map(|after| outcome::kept_summary(before, &after))
             .unwrap_or_else(|e| format!("the runner could not read back what was kept ({e})"));
+        if busy::is_busy(&error) {
+            return Error::Busy {
+                path: self.label.to_owned(),
+                waited_ms: self.config.busy_timeout.as_millis() as u64,
+                doing: "committing the run".into(),
+                held_by: busy::READERS.into(),
+                outcome: kept,
+            };
+        }
         Error::CommitFailed {
             source: Box::new(error),
             outcome: kept,

@@ -70,8 +70,13 @@ pub struct Session<'c> {
 }
 
 impl<'c> Session<'c> {
-    pub(crate) fn new(conn: Conn<'c>, registry: Registry<Step>, config: Migrator) -> Self {
-        let path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
+    /// `path` is the database file as the caller named it (None in memory).
+    pub(crate) fn new(
+        conn: Conn<'c>,
+        registry: Registry<Step>,
+        config: Migrator,
+        path: Option<PathBuf>,
+    ) -> Self {
         Session {
             conn,
             registry,
@@ -225,6 +230,7 @@ impl<'c> Session<'c> {
     pub fn plan(&self) -> Result<Plan> {
         let _timeout = self.busy_timeout()?;
         runner::read_plan(&self.conn, &self.registry)
+            .map_err(|e| self.busy(e, "reading the tracking rows"))
     }
 
     /// What [`up`](Session::up) would do, without changing anything: every pending migration
@@ -282,10 +288,16 @@ impl<'c> Session<'c> {
     pub fn status(&self) -> Result<StatusReport> {
         let _timeout = self.busy_timeout()?;
         let conn = &*self.conn;
-        conn.execute_batch("BEGIN")?;
-        let report = self.status_in_snapshot();
-        conn.execute_batch("COMMIT")?;
-        report
+        let read = || -> Result<StatusReport> {
+            conn.execute_batch("BEGIN")?;
+            let report = self.status_in_snapshot();
+            // A read-only snapshot: ending it cannot wait for anyone, on every path.
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")?;
+            }
+            report
+        };
+        read().map_err(|e| self.busy(e, "reading the status"))
     }
 
     fn status_in_snapshot(&self) -> Result<StatusReport> {
@@ -349,6 +361,7 @@ impl<'c> Session<'c> {
     pub fn history(&self) -> Result<Vec<HistoryRow>> {
         let _timeout = self.busy_timeout()?;
         tracking::read_history(&self.conn, self.registry.set())
+            .map_err(|e| self.busy(e, "reading the history"))
     }
 
     /// The normalized schema (tables, indexes, views, triggers) as text, without the
@@ -367,7 +380,10 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn schema(&self) -> Result<String> {
-        Ok(fingerprint::dump(&fingerprint::objects(&self.conn)?))
+        let _timeout = self.busy_timeout()?;
+        fingerprint::objects(&self.conn)
+            .map(|objects| fingerprint::dump(&objects))
+            .map_err(|e| self.busy(e.into(), "reading the schema"))
     }
 
     /// Takes a verified backup now (kept by the retention rule like the automatic ones).
@@ -428,6 +444,48 @@ impl<'c> Session<'c> {
         backup::all(self.file()?, &self.config.backups)
     }
 
+    /// The newest backup or snapshot taken before migration `seq` was applied: one that holds
+    /// no applied migration at or above `seq` (pre-migration and manual backups, snapshots;
+    /// never a failed-state or pre-restore copy). `migrate restore --before SEQ` restores it.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let list = (1..=2).map(|seq| Migration::new(seq, format!("t{seq}"), Step::sql(format!("CREATE TABLE t{seq} (x)"))));
+    /// let mut db = Migrator::new().with_migrations(list).open(dir.path().join("app.db"))?;
+    /// db.up_to(1)?;
+    /// db.up()?; // backs up the database at seq 1 first
+    /// let before_2 = db.backup_before(2)?.expect("the pre-up backup");
+    /// assert_eq!(before_2.schema_version, Some(1));
+    /// assert!(db.backup_before(1)?.is_some()); // the backup taken before the first run
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backup_before(&self, seq: u64) -> Result<Option<BackupInfo>> {
+        let before = |b: &BackupInfo| b.schema_version.is_none_or(|v| v < seq);
+        let state_of_the_database = |b: &BackupInfo| match &b.kind {
+            BackupKind::Snapshot { .. } => true,
+            BackupKind::Automatic { reason } => {
+                matches!(
+                    reason.as_str(),
+                    "pre-up" | "pre-down" | "pre-redo" | "manual"
+                )
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        };
+        Ok(self
+            .backups()?
+            .into_iter()
+            .filter(|b| state_of_the_database(b) && before(b))
+            .max_by(|a, b| a.created_at.cmp(&b.created_at)))
+    }
+
+    /// The directory the backups of this database go to.
+    #[cfg(feature = "cli")]
+    pub(crate) fn backup_dir(&self) -> Result<PathBuf> {
+        Ok(self.config.backups.dir_for(self.file()?))
+    }
+
     /// Deletes a named snapshot.
     pub fn delete_snapshot(&self, name: &str) -> Result<()> {
         backup::delete_snapshot(self.file()?, &self.config.backups, name)
@@ -462,6 +520,21 @@ impl<'c> Session<'c> {
                 "this database is in memory: backups, snapshots and restore need a file".into(),
             )
         })
+    }
+
+    /// A bare SQLITE_BUSY of a read as the "stayed locked" error.
+    fn busy(&self, e: Error, doing: &str) -> Error {
+        let label = self
+            .path
+            .as_deref()
+            .map_or(":memory:".to_owned(), |p| p.display().to_string());
+        crate::busy::explain(
+            e,
+            &label,
+            self.config.busy_timeout,
+            doing,
+            crate::busy::WRITER,
+        )
     }
 
     /// This migrator's busy timeout for one operation; the caller's comes back afterwards.

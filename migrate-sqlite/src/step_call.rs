@@ -39,6 +39,12 @@ pub(crate) fn call_step(
         check_declared_destruction(sentry, m)?;
     }
     if in_transaction && conn.is_autocommit() {
+        // Disk full, I/O error, out of memory: SQLite rolled the transaction back itself.
+        if let Err(e) = &result
+            && crate::sqlite_codes::rolled_back_by_sqlite(e)
+        {
+            return result;
+        }
         return Err(Error::TransactionEscaped {
             step_error: result.err().map(|e| e.to_string()),
         });

@@ -95,8 +95,13 @@ pub struct RecordedRow {
     pub fingerprint: Option<String>,
 }
 
-/// Every row of `set`, by seq. Empty when the tables do not exist yet.
-pub fn read_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<RecordedRow>> {
+/// Every row of `set`, by seq. Empty when the tables do not exist yet. A table this framework
+/// cannot read (another tool's, or a row edited by hand) is named with the way out.
+pub fn read_rows(conn: &Connection, set: &str) -> Result<Vec<RecordedRow>> {
+    read_rows_raw(conn, set).map_err(|e| unreadable(conn, set, e))
+}
+
+fn read_rows_raw(conn: &Connection, set: &str) -> rusqlite::Result<Vec<RecordedRow>> {
     if !tables_exist(conn)? {
         return Ok(Vec::new());
     }
@@ -128,8 +133,13 @@ pub fn read_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<RecordedR
     rows.collect()
 }
 
-/// Only what a plan needs (seq, name, checksum, state): the no-op start reads this.
-pub fn read_plan_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<AppliedRow>> {
+/// Only what a plan needs (seq, name, checksum, state): the no-op start reads this. Errors as
+/// [`read_rows`].
+pub fn read_plan_rows(conn: &Connection, set: &str) -> Result<Vec<AppliedRow>> {
+    read_plan_rows_raw(conn, set).map_err(|e| unreadable(conn, set, e))
+}
+
+fn read_plan_rows_raw(conn: &Connection, set: &str) -> rusqlite::Result<Vec<AppliedRow>> {
     if !tables_exist(conn)? {
         return Ok(Vec::new());
     }
@@ -150,6 +160,117 @@ pub fn read_plan_rows(conn: &Connection, set: &str) -> rusqlite::Result<Vec<Appl
         })
     })?;
     rows.collect()
+}
+
+/// The columns of `_migrate_applied` and the type each row must hold in it.
+const APPLIED_COLUMNS: [(&str, &str); 8] = [
+    ("set_name", "text"),
+    ("seq", "integer"),
+    ("name", "text"),
+    ("checksum", "text"),
+    ("state", "text"),
+    ("applied_at", "text"),
+    ("duration_ms", "integer"),
+    ("applied_by", "text"),
+];
+
+/// Why reading `_migrate_applied` failed, found by looking at the table (only after a failure:
+/// the happy path pays nothing): another tool's table of the same name, or a value of the wrong
+/// type. Any other error is returned as it was.
+fn unreadable(conn: &Connection, set: &str, error: rusqlite::Error) -> crate::Error {
+    // Only errors a table of another shape or a bad value cause; a busy or broken database
+    // is reported as it is (looking at the table would wait for the lock a second time).
+    let about_the_table = match &error {
+        rusqlite::Error::SqliteFailure(e, _) | rusqlite::Error::SqlInputError { error: e, .. } => {
+            e.code == rusqlite::ErrorCode::Unknown
+        }
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => true,
+        _ => false,
+    };
+    if !about_the_table {
+        return error.into();
+    }
+    let path = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(":memory:")
+        .to_owned();
+    let Ok(columns) = table_columns(conn, APPLIED_TABLE) else {
+        return error.into();
+    };
+    let mut missing: Vec<&str> = APPLIED_COLUMNS
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| !columns.iter().any(|have| have == c))
+        .collect();
+    if !columns.iter().any(|c| c == "schema_fingerprint") {
+        missing.push("schema_fingerprint");
+    }
+    if !missing.is_empty() {
+        return crate::Error::TrackingUnreadable {
+            path,
+            problem: format!(
+                "the table {APPLIED_TABLE} is not this framework's (its columns are {}; \
+                 missing: {}): another tool or app keeps a table of that name in this database",
+                columns.join(", "),
+                missing.join(", ")
+            ),
+            way_out: format!(
+                "Check that this is the database you meant (`--database`). This framework \
+                 cannot share {APPLIED_TABLE} with another tool: keep its migrations in a \
+                 database of their own, or rename the other tool's table (and tell that tool)"
+            ),
+        };
+    }
+    for (column, wanted) in APPLIED_COLUMNS {
+        let sql = format!(
+            "SELECT quote(seq), typeof({column}) FROM {APPLIED_TABLE} \
+             WHERE set_name = ?1 AND typeof({column}) <> '{wanted}' LIMIT 1"
+        );
+        let bad = conn
+            .query_row(&sql, [set], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional();
+        if let Ok(Some((seq, found))) = bad {
+            return crate::Error::TrackingUnreadable {
+                path,
+                problem: format!(
+                    "the row of migration {seq} (set {set:?}) in {APPLIED_TABLE} has {} {column} \
+                     where {} {wanted} value belongs: it was written by hand or by another tool",
+                    if found == "null" {
+                        "a NULL".to_owned()
+                    } else {
+                        format!("a {found}")
+                    },
+                    if wanted == "integer" { "an" } else { "a" }
+                ),
+                way_out: if column == "checksum" {
+                    format!(
+                        "Put a checksum back (in the sqlite3 shell: `UPDATE {APPLIED_TABLE} SET \
+                         checksum = 'unknown' WHERE set_name = '{set}' AND seq = {seq}`), then \
+                         record this binary's checksum for it: `migrate up --accept-checksum \
+                         {seq}`. Or restore a backup (`migrate backups` lists them)"
+                    )
+                } else {
+                    format!(
+                        "Put the value back by hand (the sqlite3 shell: `UPDATE {APPLIED_TABLE} \
+                         SET {column} = ... WHERE set_name = '{set}' AND seq = {seq}`), or \
+                         restore a backup (`migrate backups` lists them)"
+                    )
+                },
+            };
+        }
+    }
+    error.into()
+}
+
+fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+    names.collect()
 }
 
 /// The highest seq recorded for `set` in any state (`Plan::current`), by the primary key.

@@ -160,3 +160,50 @@ fn an_unknown_target_is_refused() {
         "{err}"
     );
 }
+
+/// `down(99)` with 4 applied reverted all 4 and succeeded. Now refused before anything runs
+/// (no backup taken, nothing reverted, nothing recorded), naming `migrate down --to 0`;
+/// `down_to(0)` then reverts everything.
+#[test]
+fn down_more_steps_than_applied_is_refused_before_anything_changes() {
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(4)).open(&db.path).unwrap();
+    session.up().unwrap();
+    let backups = session.backups().unwrap().len();
+    let history = session.history().unwrap().len();
+
+    let err = unchanged(&db.path, || session.down(99).unwrap_err());
+    assert!(
+        matches!(
+            err,
+            Error::DownTooFar {
+                steps: 99,
+                applied: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("has only 4 applied; nothing was changed"),
+        "{text}"
+    );
+    assert!(text.contains("`migrate down --to 0`"), "{text}");
+    assert_eq!(
+        session.backups().unwrap().len(),
+        backups,
+        "a backup was taken"
+    );
+    assert_eq!(session.history().unwrap().len(), history);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3, 4]);
+
+    // Exactly as many as are applied is fine; the way out works.
+    session.down(4).unwrap();
+    assert!(applied_seqs(&conn).is_empty());
+    session.up().unwrap();
+    session.down_to(0).unwrap();
+    assert!(applied_seqs(&conn).is_empty());
+    assert!(!table_exists(&conn, "t1"));
+}

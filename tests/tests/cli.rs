@@ -55,6 +55,15 @@ impl Db {
         Db { dir, path }
     }
 
+    /// A temporary directory holding an empty database file `library.db` (an app that opened
+    /// it, before any migration): read-only commands refuse a path where no file exists.
+    fn created() -> Db {
+        let db = Db::new();
+        Connection::open(&db.path).unwrap();
+        assert!(db.path.is_file());
+        db
+    }
+
     /// Runs `migrate-cli ARGS...` on this database.
     fn run(&self, args: &[&str]) -> Out {
         self.run_with(args, &[])
@@ -235,7 +244,7 @@ fn assert_status_shape(status: &Value, state: &str) {
 
 #[test]
 fn status_lists_every_migration_before_and_after_up() {
-    let db = Db::new();
+    let db = Db::created();
 
     let out = db.run(&["status"]).expect(0);
     assert!(out.stdout.starts_with("set \"library\"\n"), "{out:#?}");
@@ -273,7 +282,7 @@ fn status_lists_every_migration_before_and_after_up() {
 
 #[test]
 fn up_to_plan_verify_and_history() {
-    let db = Db::new();
+    let db = Db::created();
 
     let out = db.run(&["plan"]).expect(0);
     for (seq, name, _) in LIBRARY {
@@ -693,7 +702,7 @@ fn restore_refuses_damaged_and_missing_backups() {
     assert_eq!(db.files(), files);
 
     // No backup at all.
-    let fresh = Db::new();
+    let fresh = Db::created();
     let out = fresh.run(&["restore", "--yes"]).expect(3);
     assert!(out.stderr.contains("there is no"), "{out:#?}");
 
@@ -1171,10 +1180,8 @@ fn the_database_and_backup_dir_flags_override_the_defaults() {
 
     db.run(&["--database", other_arg, "--backup-dir", backups_arg, "up"])
         .expect(0);
-    assert!(
-        db.status()["current"].is_null(),
-        "MIGRATE_CLI_DB was migrated"
-    );
+    // MIGRATE_CLI_DB was not migrated, not even created.
+    assert!(!db.path.exists(), "MIGRATE_CLI_DB was created");
     let status = db
         .run(&["status", "--json", "--database", other_arg])
         .expect(0)
@@ -1209,4 +1216,131 @@ fn the_database_and_backup_dir_flags_override_the_defaults() {
     };
     assert_eq!(listed(true), 1);
     assert_eq!(listed(false), 0);
+}
+
+/// Read-only and refused commands at a mistyped path: "no database at PATH" (exit 3), and no
+/// database, lock file or backup directory appears. Only `up` creates the database.
+#[test]
+fn only_up_creates_the_database_at_a_missing_path() {
+    let db = Db::new();
+    let commands: [&[&str]; 11] = [
+        &["status"],
+        &["verify"],
+        &["history"],
+        &["plan"],
+        &["backups"],
+        &["restore", "--yes"],
+        &["restore", "before-import", "--yes"],
+        &["down", "--yes"],
+        &["redo", "--yes"],
+        &["resolve", "2", "--applied"],
+        &["snapshot", "list"],
+    ];
+    for args in commands {
+        let out = db.run(args).expect(3);
+        assert!(
+            out.stderr.contains(&format!(
+                "no database at {}; nothing was created",
+                db.path.display()
+            )),
+            "{args:?}: {out:#?}"
+        );
+        assert_eq!(db.files(), BTreeSet::new(), "{args:?} left files behind");
+    }
+    assert!(!lock_path(&db.path).exists());
+    assert!(!db.backup_dir().exists());
+
+    db.up();
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 3);
+}
+
+/// `--database` naming a directory: said as such, with the fix, nothing created in it.
+#[test]
+fn a_directory_as_the_database_is_named_as_a_directory() {
+    let db = Db::new();
+    let dir = db.dir.path().join("data");
+    fs::create_dir(&dir).unwrap();
+    for args in [&["status"][..], &["up"]] {
+        let mut all = vec!["--database", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = db.run(&all).expect(3);
+        assert!(
+            out.stderr.contains("is a directory, not a database file"),
+            "{out:#?}"
+        );
+        assert!(
+            out.stderr
+                .contains(&dir.join("app.db").display().to_string()),
+            "{out:#?}"
+        );
+    }
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    assert!(!lock_path(&dir).exists());
+}
+
+/// `down --steps 99` with 3 applied: refused before anything changes, naming the command that
+/// reverts everything (which then works as printed).
+#[test]
+fn down_more_steps_than_applied_is_refused_and_names_down_to_0() {
+    let db = Db::new();
+    db.up();
+    let bytes = db.bytes();
+    let files = db.files();
+    let out = db.run(&["down", "--steps", "99", "--yes"]).expect(3);
+    assert!(
+        out.stderr
+            .contains("cannot revert 99 migration(s): set \"library\" has only 3 applied"),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("`migrate down --to 0`"), "{out:#?}");
+    assert!(db.bytes() == bytes, "the refused down changed the database");
+    assert_eq!(db.files(), files, "the refused down took a backup");
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 3);
+
+    // What the message says works: migration 1 is forward-only, so --to 1 is as far as it goes.
+    let out = db.run(&["down", "--to", "1", "--yes"]).expect(0);
+    assert!(out.stdout.contains("down 3"), "{out:#?}");
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 1);
+    let out = db.run(&["down", "--steps", "2", "--yes"]).expect(3);
+    assert!(out.stderr.contains("has only 1 applied"), "{out:#?}");
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 1);
+}
+
+/// `restore --before SEQ`, the command the refusals print instead of a bare `migrate restore`
+/// (which restores the newest backup): it restores the newest backup taken before SEQ was
+/// applied, even when newer backups exist, and prints the undo command.
+#[test]
+fn restore_before_a_migration_selects_the_backup_taken_before_it() {
+    let db = Db::new();
+    db.run(&["up", "--to", "1"]).expect(0);
+    db.run(&["up", "--to", "2"]).expect(0); // backs up the database at 1
+    db.run(&["up"]).expect(0); // at 2
+    db.run(&["backup"]).expect(0); // at 3: the newest
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 3);
+
+    let out = db.run(&["restore", "--before", "2", "--yes"]).expect(0);
+    assert!(out.stdout.contains(".pre-up.db"), "{out:#?}");
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 1);
+    assert_eq!(
+        db.int("SELECT count(*) FROM pragma_table_info('books') WHERE name = 'isbn'"),
+        0,
+        "migration 2's column is gone"
+    );
+
+    // The very first `up` backed up the database before anything was applied: "before 1".
+    let out = db.run(&["restore", "--before", "1", "--yes"]).expect(0);
+    assert!(out.stdout.contains("to undo: migrate restore"), "{out:#?}");
+    assert!(
+        !db.conn()
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'books'",
+                [],
+                |r| r.get::<_, bool>(0)
+            )
+            .unwrap()
+    );
+
+    // A name and --before together: a usage error, nothing restored.
+    db.run(&["restore", "x", "--before", "2", "--yes"])
+        .expect(2);
 }

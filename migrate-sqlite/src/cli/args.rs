@@ -89,6 +89,9 @@ pub enum MigrateCommand {
     Restore {
         /// A backup file or a snapshot name.
         from: Option<String>,
+        /// Instead: the newest backup taken before migration SEQ was applied.
+        #[arg(long, value_name = "SEQ", conflicts_with = "from")]
+        before: Option<u64>,
     },
     /// Every backup and snapshot (name or reason, time, size, schema version).
     Backups,

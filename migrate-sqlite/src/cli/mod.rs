@@ -20,8 +20,10 @@
 //!
 //! Exit codes scripts can rely on: [`EXIT_OK`] 0, [`EXIT_FAILED`] 1 (an operation failed; the
 //! message says what was kept), [`EXIT_USAGE`] 2 (bad arguments), [`EXIT_REFUSED`] 3 (refused
-//! before changing anything: needs `--yes`, blocked by the plan, or `verify` found a problem),
-//! [`EXIT_LOCKED`] 4 (another process held the database). `plan` (a dry run, rolled back) exits
+//! before changing anything: needs `--yes`, blocked by the plan, `verify` found a problem, no
+//! database at the path, `down --steps N` beyond what is applied, an unreadable tracking table),
+//! [`EXIT_LOCKED`] 4 (another process held the database or the migration lock past the busy
+//! timeout, at any point: every SQLITE_BUSY ends here). `plan` (a dry run, rolled back) exits
 //! with [`EXIT_FAILED`] when a pending migration fails in it.
 
 mod args;
@@ -79,8 +81,15 @@ pub fn run_parsed(migrator: Migrator, db: &Path, args: MigrateArgs) -> ExitCode 
 }
 
 fn exit_code(e: &Error) -> u8 {
+    if crate::busy::is_busy(e) {
+        return EXIT_LOCKED;
+    }
     match e {
-        Error::Locked { .. } => EXIT_LOCKED,
+        Error::Locked { .. } | Error::Busy { .. } => EXIT_LOCKED,
+        Error::NoDatabase { .. } | Error::NotAFile { .. } | Error::DownTooFar { .. } => {
+            EXIT_REFUSED
+        }
+        Error::TrackingUnreadable { .. } => EXIT_REFUSED,
         Error::Core(_) | Error::NoBackup { .. } | Error::InvalidSnapshotName(_) => EXIT_REFUSED,
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
@@ -99,7 +108,12 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             bar.set_position(p.done);
         });
     }
-    let mut session = migrator.open(db)?;
+    // Only `up` may create the database: everything else on a mistyped path says so and
+    // leaves no file behind.
+    let mut session = match args.command {
+        MigrateCommand::Up { .. } => migrator.open(db)?,
+        _ => migrator.open_existing(db)?,
+    };
     let json = args.json;
     let yes = args.yes;
     let code = match args.command {
@@ -145,12 +159,13 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
-        MigrateCommand::Restore { from } => {
-            let from = match from {
-                None => RestoreFrom::Latest,
+        MigrateCommand::Restore { from, before } => {
+            let from = match (from, before) {
+                (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
+                (None, None) => RestoreFrom::Latest,
                 // Anything that looks like a path is a file; a bare word is a snapshot name.
-                Some(arg) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
-                Some(name) => RestoreFrom::Snapshot(name),
+                (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
+                (Some(name), None) => RestoreFrom::Snapshot(name),
             };
             let what = match &from {
                 RestoreFrom::Latest => "the newest backup".to_owned(),
@@ -164,7 +179,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             println!(
                 "restored from {}; to undo: migrate restore {}",
                 report.restored_from.display(),
-                report.undo_backup.path.display()
+                crate::outcome::shell_word(&report.undo_backup.path)
             );
             EXIT_OK
         }
@@ -217,7 +232,7 @@ fn snapshot(
             println!(
                 "restored from {}; to undo: migrate restore {}",
                 report.restored_from.display(),
-                report.undo_backup.path.display()
+                crate::outcome::shell_word(&report.undo_backup.path)
             );
         }
         SnapshotCommand::Delete { name } => {
@@ -229,6 +244,17 @@ fn snapshot(
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The file `restore --before SEQ` means.
+fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBuf> {
+    match session.backup_before(seq)? {
+        Some(info) => Ok(info.path),
+        None => Err(Error::NoBackup {
+            wanted: format!("backup taken before migration {seq} was applied"),
+            dir: session.backup_dir()?,
+        }),
+    }
 }
 
 fn looks_like_path(arg: &str) -> bool {

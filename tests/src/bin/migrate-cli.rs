@@ -8,6 +8,8 @@
 //! `MIGRATE_CLI_LOSSY=1` adds a migration 4 `one_book_left` that folds every book into one row
 //! (a unique title, then `UPDATE OR REPLACE` of every title) without declaring `destructive`:
 //! the row-count guard's case.
+//! `MIGRATE_CLI_GROW=1` adds a migration 4 `grow_by_8_mb` that inserts 8 MiB of blobs into a
+//! new table `covers` (for a disk that fills up during a migration).
 
 use library_migrations as _;
 use migrate_sqlite::{Error, Migration, Migrator, Step};
@@ -43,6 +45,21 @@ fn migrator() -> Migrator {
         .in_set(SET);
         let mut list = migrate_sqlite::registered(SET);
         list.push(lossy);
+        return migrator.with_migrations(list);
+    }
+    if std::env::var_os("MIGRATE_CLI_GROW").is_some_and(|v| v == "1") {
+        let grow = Migration::new(
+            4,
+            "grow_by_8_mb",
+            Step::sql(
+                "CREATE TABLE covers (image BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2048)
+                 INSERT INTO covers SELECT randomblob(4096) FROM n;",
+            ),
+        )
+        .in_set(SET);
+        let mut list = migrate_sqlite::registered(SET);
+        list.push(grow);
         return migrator.with_migrations(list);
     }
     migrator

@@ -1,0 +1,366 @@
+//! Every `migrate …` command an error message prints runs as printed: each refusal and failure
+//! the framework can report is produced here for real (on temp files), the backticked
+//! `migrate …` commands are collected from its message, and each one is parsed with the
+//! command line's own parser (`MigrateArgs`). A command that lacks a required flag (`migrate
+//! resolve 7`) or has a placeholder fails the test. What `restore --before SEQ` selects is
+//! checked in `cli.rs`.
+
+use clap::Parser;
+use migrate_sqlite::cli::MigrateArgs;
+use migrate_sqlite::{Checksum, Migration, Migrator, Step, TxMode};
+use rusqlite::Connection;
+use std::path::PathBuf;
+
+fn table(seq: u64) -> Migration {
+    Migration::new(
+        seq,
+        format!("create_t{seq}"),
+        Step::sql(format!("CREATE TABLE t{seq} (x)")),
+    )
+    .with_down(Step::sql(format!("DROP TABLE t{seq}")))
+}
+
+fn tables(range: std::ops::RangeInclusive<u64>) -> Vec<Migration> {
+    range.map(table).collect()
+}
+
+fn non_tx_failing(seq: u64) -> Migration {
+    Migration::new(
+        seq,
+        "half_done",
+        Step::sql("CREATE TABLE IF NOT EXISTS half (x); SELECT * FROM missing;"),
+    )
+    .with_mode(TxMode::NonTransactional)
+}
+
+fn db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    (dir, path)
+}
+
+fn m(list: Vec<Migration>) -> Migrator {
+    Migrator::new().with_migrations(list)
+}
+
+/// The message of every refusal and failure scenario, produced for real.
+fn messages() -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut push =
+        |what: &'static str, err: migrate_sqlite::Error| out.push((what, err.to_string()));
+
+    // A `transaction = false` migration that failed with backups off stays started; the next
+    // run is blocked.
+    let (_d, p) = db();
+    let mut list = tables(1..=1);
+    list.push(non_tx_failing(2));
+    push(
+        "non-transactional failure, backups off",
+        m(list.clone())
+            .without_backups()
+            .open(&p)
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+    push(
+        "blocked: started",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
+
+    // The same with backups on: restored automatically.
+    let (_d, p) = db();
+    let mut list = tables(1..=1);
+    list.push(non_tx_failing(2));
+    push(
+        "non-transactional failure, restored",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
+
+    // Database ahead, modified, out of order.
+    let (_d, p) = db();
+    m(tables(1..=3)).open(&p).unwrap().up().unwrap();
+    push(
+        "blocked: ahead",
+        m(tables(1..=2)).open(&p).unwrap().up().unwrap_err(),
+    );
+    let mut edited = tables(1..=3);
+    edited[1] = table(2).with_checksum(Checksum::of_text("edited"));
+    push(
+        "blocked: modified",
+        m(edited).open(&p).unwrap().up().unwrap_err(),
+    );
+    let (_d, p) = db();
+    m(vec![table(1), table(3)])
+        .allow_gaps()
+        .open(&p)
+        .unwrap()
+        .up()
+        .unwrap();
+    push(
+        "blocked: out of order",
+        m(tables(1..=3))
+            .allow_gaps()
+            .open(&p)
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+
+    // Irreversible, down too far.
+    let (_d, p) = db();
+    let forward_only = Migration::new(1, "forward", Step::sql("CREATE TABLE f (x)"));
+    let list = vec![forward_only, table(2)];
+    m(list.clone()).open(&p).unwrap().up().unwrap();
+    push(
+        "irreversible",
+        m(list.clone()).open(&p).unwrap().down_to(0).unwrap_err(),
+    );
+    push(
+        "down too far",
+        m(list).open(&p).unwrap().down(5).unwrap_err(),
+    );
+
+    // Undeclared destruction, rows lost.
+    let (_d, p) = db();
+    let mut list = tables(1..=1);
+    list.push(Migration::new(2, "drop", Step::sql("DROP TABLE t1")));
+    push(
+        "undeclared destruction",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
+    let (_d, p) = db();
+    let list = vec![
+        Migration::new(
+            1,
+            "rows",
+            Step::sql("CREATE TABLE r (x UNIQUE); INSERT INTO r VALUES (1), (2);"),
+        ),
+        Migration::new(2, "fold", Step::sql("UPDATE OR REPLACE r SET x = 1")),
+    ];
+    push("rows lost", m(list).open(&p).unwrap().up().unwrap_err());
+
+    // A damaged backup.
+    let (d, p) = db();
+    m(tables(1..=1)).open(&p).unwrap().up().unwrap();
+    let junk = d.path().join("junk.db");
+    std::fs::write(
+        &junk,
+        b"this is not a database file at all, not even close....",
+    )
+    .unwrap();
+    push(
+        "damaged backup",
+        m(tables(1..=1))
+            .open(&p)
+            .unwrap()
+            .restore(&migrate_sqlite::RestoreFrom::File(junk))
+            .unwrap_err(),
+    );
+
+    // No database; a directory; the tracking table unreadable; a transactional started row.
+    let (d, p) = db();
+    push(
+        "no database",
+        m(tables(1..=1)).open_existing(&p).err().unwrap(),
+    );
+    push(
+        "a directory",
+        m(tables(1..=1)).open(d.path()).err().unwrap(),
+    );
+    m(tables(1..=2)).open(&p).unwrap().up().unwrap();
+    let conn = Connection::open(&p).unwrap();
+    conn.execute(
+        "UPDATE _migrate_applied SET state = 'started' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    push(
+        "transactional started",
+        m(tables(1..=2)).open(&p).unwrap().up().unwrap_err(),
+    );
+    conn.execute_batch(
+        "CREATE TABLE loose AS SELECT * FROM _migrate_applied; DROP TABLE _migrate_applied;
+         ALTER TABLE loose RENAME TO _migrate_applied;
+         UPDATE _migrate_applied SET state = 'applied', checksum = NULL WHERE seq = 2;",
+    )
+    .unwrap();
+    push(
+        "null checksum",
+        m(tables(1..=2)).open(&p).unwrap().up().unwrap_err(),
+    );
+    let (_d, p) = db();
+    Connection::open(&p)
+        .unwrap()
+        .execute_batch("CREATE TABLE _migrate_applied (version INTEGER)")
+        .unwrap();
+    push(
+        "another tool's table",
+        m(tables(1..=1)).open(&p).unwrap().up().unwrap_err(),
+    );
+
+    // A migration that fails inside its transaction.
+    let (_d, p) = db();
+    let mut list = tables(1..=1);
+    list.push(Migration::new(2, "bad", Step::sql("SELECT * FROM missing")));
+    push(
+        "transactional failure",
+        m(list).open(&p).unwrap().up().unwrap_err(),
+    );
+
+    // Disk full: the page limit of this connection stands in for the disk (SQLITE_FULL).
+    let (_d, p) = db();
+    let mut conn = Connection::open(&p).unwrap();
+    let mut list = tables(1..=1);
+    list.push(Migration::new(
+        2,
+        "grow",
+        Step::sql(
+            "CREATE TABLE big (b BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+             INSERT INTO big SELECT randomblob(4000) FROM n;",
+        ),
+    ));
+    m(tables(1..=1)).on(&mut conn).unwrap().up().unwrap();
+    conn.execute_batch("PRAGMA max_page_count = 40").unwrap();
+    push(
+        "disk full",
+        m(list).on(&mut conn).unwrap().up().unwrap_err(),
+    );
+
+    out
+}
+
+/// The backticked `migrate …` commands of a message.
+fn commands(message: &str) -> Vec<String> {
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.starts_with("migrate "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Splits a command as a POSIX shell would for the quoting messages use (single quotes).
+fn words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in command.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {command:?}");
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn every_command_an_error_message_prints_parses() {
+    let messages = messages();
+    let mut checked = 0;
+    let mut bad = Vec::new();
+    for (what, message) in &messages {
+        for command in commands(message) {
+            checked += 1;
+            if let Err(e) = MigrateArgs::try_parse_from(words(&command)) {
+                bad.push(format!("{what}: `{command}`: {}", e.kind()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "commands that do not run as printed:\n{}",
+        bad.join("\n")
+    );
+    // The scenarios really printed commands (a scenario whose message changed to print none is
+    // worth a look, not a silent pass).
+    for expected in [
+        "migrate resolve 2 --applied",
+        "migrate resolve 2 --not-applied",
+        "migrate restore --before 2",
+        "migrate up --allow-database-ahead",
+        "migrate up --accept-checksum 2",
+        "migrate up --allow-out-of-order",
+        "migrate down --to 0",
+        "migrate up --allow-destructive",
+        "migrate backups",
+        "migrate up",
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|(_, m)| commands(m).iter().any(|c| c == expected)),
+            "no scenario printed `{expected}`"
+        );
+    }
+    assert!(checked >= 15, "only {checked} commands found");
+}
+
+/// The undo command `restore` prints (not backticked: a line of its own) runs as printed, also
+/// when the backup directory's path has a space in it, and it undoes the restore.
+#[test]
+fn the_undo_command_restore_prints_runs_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("my data");
+    std::fs::create_dir(&home).unwrap();
+    let db = home.join("library.db");
+    let cli = |args: &[String]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate-cli"))
+            .args(args)
+            .env("MIGRATE_CLI_DB", &db)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let args = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    cli(&args(&["up", "--to", "1"]));
+    cli(&args(&["up"])); // backs up the database at 1
+    let printed = cli(&args(&["restore", "--before", "2", "--yes"]));
+    let undo = printed
+        .lines()
+        .find_map(|line| line.split("to undo: ").nth(1))
+        .unwrap_or_else(|| panic!("no undo command in {printed:?}"));
+    let mut words = words(undo);
+    MigrateArgs::try_parse_from(&words).unwrap_or_else(|e| panic!("`{undo}`: {e}"));
+    assert_eq!(
+        Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT max(seq) FROM _migrate_applied", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap(),
+        1
+    );
+    // Run it as printed (the program name is the binary's; then --yes, off a terminal).
+    words.remove(0);
+    words.push("--yes".into());
+    cli(&words);
+    assert_eq!(
+        Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT max(seq) FROM _migrate_applied", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap(),
+        3
+    );
+}
