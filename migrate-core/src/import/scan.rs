@@ -1,0 +1,343 @@
+//! Reading a migrations folder: which layout it has, and its migrations in order.
+
+use super::io_error;
+use super::naming;
+use crate::Error;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// How a migrations folder is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// diesel: a directory per migration, `<version>_<name>/up.sql` and `down.sql`; the version
+    /// is the digits before the first `_` (`2018-01-01-000000` -> `20180101000000`).
+    Diesel,
+    /// sqlx: `<version>_<description>.sql`, or `.up.sql` and `.down.sql` for reversible ones.
+    Sqlx,
+    /// refinery: `V<version>__<name>.sql`.
+    Refinery,
+    /// Any other folder of `.sql` files, applied in file name order.
+    Plain,
+}
+
+impl Layout {
+    /// The name used on the command line (`--from diesel`).
+    ///
+    /// ```
+    /// assert_eq!(migrate_core::import::Layout::Sqlx.name(), "sqlx");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Diesel => "diesel",
+            Layout::Sqlx => "sqlx",
+            Layout::Refinery => "refinery",
+            Layout::Plain => "plain",
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Layout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Layout::Diesel, Layout::Sqlx, Layout::Refinery, Layout::Plain]
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| format!("unknown layout {s:?}: expected diesel, sqlx, refinery or plain"))
+    }
+}
+
+/// One upstream migration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceMigration {
+    /// The version the upstream tool records for it (diesel: `20180101000000`; sqlx, refinery:
+    /// the number); plain folders: the position, from 1.
+    pub version: String,
+    /// The upstream name (`create_users`), or the file name without `.sql` in a plain folder.
+    pub upstream_name: String,
+    /// The file or directory it came from, as named in the folder.
+    pub origin: String,
+    /// Its SQL file.
+    pub up: PathBuf,
+    /// Its down SQL file, when it has one holding a statement.
+    pub down: Option<PathBuf>,
+    /// sqlx's `-- no-transaction` first line: runs outside a transaction.
+    pub no_transaction: bool,
+    layout: Layout,
+}
+
+impl SourceMigration {
+    /// The migration's name in the framework: `<version>_<name>` (a plain folder's file name
+    /// as it is), from which adopting a database reads the upstream version back.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("V3__add_email.sql"), "ALTER TABLE t ADD COLUMN e;")?;
+    /// let (_, found) = migrate_core::import::Layout::Refinery.scan(dir.path())?;
+    /// assert_eq!(found[0].name(), "3_add_email");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn name(&self) -> String {
+        match self.layout {
+            Layout::Plain => self.upstream_name.clone(),
+            _ => format!("{}_{}", self.version, self.upstream_name),
+        }
+    }
+
+    /// The Rust identifier of its `fn`.
+    pub(crate) fn ident(&self) -> String {
+        naming::ident(&self.upstream_name)
+    }
+}
+
+impl Layout {
+    /// Reads `dir` as this layout.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("20240101_init.sql"), "CREATE TABLE t (x);")?;
+    /// let (layout, found) = migrate_core::import::Layout::Sqlx.scan(dir.path())?;
+    /// assert_eq!((layout, found[0].version.as_str()), (migrate_core::import::Layout::Sqlx, "20240101"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scan(self, dir: &Path) -> Result<(Layout, Vec<SourceMigration>), Error> {
+        scan(dir, Some(self))
+    }
+}
+
+/// Entries of `dir`: (name, is_dir), sorted by name.
+fn entries(dir: &Path) -> Result<Vec<(String, bool)>, Error> {
+    let read = std::fs::read_dir(dir).map_err(|e| io_error(dir, "cannot read the folder", e))?;
+    let mut out = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| io_error(dir, "cannot read the folder", e))?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        out.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads the folder in `layout`, or in the layout its contents show.
+pub(crate) fn scan(
+    dir: &Path,
+    layout: Option<Layout>,
+) -> Result<(Layout, Vec<SourceMigration>), Error> {
+    let entries = entries(dir)?;
+    let layout = match layout {
+        Some(layout) => layout,
+        None => detect(dir, &entries)?,
+    };
+    let mut found = match layout {
+        Layout::Diesel => diesel(dir, &entries)?,
+        Layout::Sqlx => sqlx(dir, &entries)?,
+        Layout::Refinery => refinery(dir, &entries)?,
+        Layout::Plain => plain(dir, &entries)?,
+    };
+    if found.is_empty() {
+        return Err(Error::Import {
+            path: dir.to_owned(),
+            reason: format!("no {layout} migration in it"),
+        });
+    }
+    if layout != Layout::Diesel {
+        // sqlx and refinery order by the number; a plain folder's position is its version.
+        found.sort_by_key(|m| m.version.parse::<u128>().unwrap_or(u128::MAX));
+    }
+    for pair in found.windows(2) {
+        if pair[0].version == pair[1].version && layout != Layout::Plain {
+            return Err(Error::Import {
+                path: dir.to_owned(),
+                reason: format!(
+                    "{} and {} have the same version {}; {layout} would refuse them too",
+                    pair[0].origin, pair[1].origin, pair[0].version
+                ),
+            });
+        }
+    }
+    for m in &mut found {
+        m.layout = layout;
+    }
+    Ok((layout, found))
+}
+
+fn detect(dir: &Path, entries: &[(String, bool)]) -> Result<Layout, Error> {
+    let sql_files = || entries.iter().filter(|(n, d)| !d && n.ends_with(".sql"));
+    if entries.iter().any(|(n, d)| *d && dir.join(n).join("up.sql").is_file()) {
+        Ok(Layout::Diesel)
+    } else if sql_files().any(|(n, _)| refinery_parts(n).is_some()) {
+        Ok(Layout::Refinery)
+    } else if sql_files().any(|(n, _)| sqlx_parts(n).is_some()) {
+        Ok(Layout::Sqlx)
+    } else if sql_files().next().is_some() {
+        Ok(Layout::Plain)
+    } else {
+        Err(Error::Import {
+            path: dir.to_owned(),
+            reason: "no migration found in it: expected diesel directories with up.sql, or \
+                     .sql files (sqlx, refinery or plain)"
+                .into(),
+        })
+    }
+}
+
+fn unexpected(dir: &Path, name: &str, layout: Layout, expected: &str) -> Error {
+    Error::Import {
+        path: dir.join(name),
+        reason: format!(
+            "it does not fit the {layout} layout ({expected}); rename or move it, so that no \
+             migration is left out silently"
+        ),
+    }
+}
+
+fn migration(version: String, name: &str, origin: &str, up: PathBuf) -> SourceMigration {
+    SourceMigration {
+        version,
+        upstream_name: name.to_owned(),
+        origin: origin.to_owned(),
+        up,
+        down: None,
+        no_transaction: false,
+        layout: Layout::Plain,
+    }
+}
+
+/// The down file, when it exists and holds a statement.
+fn down_if_any(path: PathBuf) -> Result<Option<PathBuf>, Error> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let sql = std::fs::read_to_string(&path).map_err(|e| io_error(&path, "cannot read", e))?;
+    Ok(naming::has_statements(&sql).then_some(path))
+}
+
+fn diesel(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, Error> {
+    let mut found = Vec::new();
+    for (name, is_dir) in entries {
+        if !is_dir {
+            // diesel keeps only directories here; a stray file (a README) is not a migration.
+            continue;
+        }
+        let up = dir.join(name).join("up.sql");
+        let parts = name.split_once('_');
+        let version = parts.map(|(v, _)| v.replace('-', ""));
+        match (parts, version) {
+            (Some((_, rest)), Some(v)) if up.is_file() && v.chars().all(|c| c.is_ascii_digit()) => {
+                let mut m = migration(v, rest, name, up);
+                m.down = down_if_any(dir.join(name).join("down.sql"))?;
+                found.push(m);
+            }
+            _ => {
+                return Err(unexpected(
+                    dir,
+                    name,
+                    Layout::Diesel,
+                    "a directory <version>_<name> holding up.sql",
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `20240101_create_users.up.sql` -> (version, name, kind: "", "up" or "down").
+fn sqlx_parts(file: &str) -> Option<(&str, &str, &str)> {
+    let stem = file.strip_suffix(".sql")?;
+    let (stem, kind) = match stem.rsplit_once('.') {
+        Some((s, k)) if k == "up" || k == "down" => (s, k),
+        _ => (stem, ""),
+    };
+    let (version, name) = stem.split_once('_')?;
+    (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && !name.is_empty())
+        .then_some((version, name, kind))
+}
+
+fn sqlx(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, Error> {
+    let mut found: Vec<SourceMigration> = Vec::new();
+    for (file, is_dir) in entries.iter().filter(|(n, _)| n.ends_with(".sql")) {
+        let Some((version, name, kind)) = sqlx_parts(file).filter(|_| !is_dir) else {
+            return Err(unexpected(
+                dir,
+                file,
+                Layout::Sqlx,
+                "<version>_<description>.sql, .up.sql or .down.sql",
+            ));
+        };
+        let version = trim_zeros(version);
+        match kind {
+            "down" => {}
+            _ => {
+                let up = dir.join(file);
+                let sql =
+                    std::fs::read_to_string(&up).map_err(|e| io_error(&up, "cannot read", e))?;
+                let mut m = migration(version.clone(), name, file, up);
+                m.no_transaction = sql.trim_start().starts_with("-- no-transaction");
+                if kind == "up" {
+                    m.down = down_if_any(dir.join(format!("{}.down.sql", &file[..file.len() - 7])))?;
+                }
+                found.push(m);
+            }
+        }
+        if kind == "down" && !dir.join(file.replace(".down.sql", ".up.sql")).is_file() {
+            return Err(Error::Import {
+                path: dir.join(file),
+                reason: "a down migration without its .up.sql; add the up file or remove it"
+                    .into(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// `V12__add_email.sql` -> (12, add_email).
+fn refinery_parts(file: &str) -> Option<(&str, &str)> {
+    let (version, name) = file.strip_prefix('V')?.strip_suffix(".sql")?.split_once("__")?;
+    (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && !name.is_empty())
+        .then_some((version, name))
+}
+
+fn refinery(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, Error> {
+    let mut found = Vec::new();
+    for (file, is_dir) in entries.iter().filter(|(n, _)| n.ends_with(".sql")) {
+        match refinery_parts(file).filter(|_| !is_dir) {
+            Some((version, name)) => {
+                found.push(migration(trim_zeros(version), name, file, dir.join(file)))
+            }
+            None => {
+                return Err(unexpected(
+                    dir,
+                    file,
+                    Layout::Refinery,
+                    "V<version>__<name>.sql; unversioned U files are not supported",
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn plain(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, Error> {
+    Ok(entries
+        .iter()
+        .filter(|(n, d)| !d && n.ends_with(".sql"))
+        .enumerate()
+        .map(|(i, (file, _))| {
+            let stem = &file[..file.len() - 4];
+            migration((i + 1).to_string(), stem, file, dir.join(file))
+        })
+        .collect())
+}
+
+/// `0003` -> `3`: sqlx and refinery store the version as a number.
+fn trim_zeros(version: &str) -> String {
+    let trimmed = version.trim_start_matches('0');
+    if trimmed.is_empty() { "0" } else { trimmed }.to_owned()
+}
