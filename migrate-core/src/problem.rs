@@ -107,7 +107,12 @@ impl fmt::Display for Problem {
                             (0, _) => " are missing",
                             _ => "",
                         };
-                        format!("{}{verb} before {} {:?}", gap.missing(), gap.after, gap.after_name)
+                        format!(
+                            "{}{verb} before {} {:?}",
+                            gap.missing(),
+                            gap.after,
+                            gap.after_name
+                        )
                     })
                     .collect();
                 let more = match (gaps.len().saturating_sub(GAPS_LISTED), gaps.last()) {

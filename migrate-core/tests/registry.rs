@@ -316,7 +316,10 @@ fn three_migrations_on_one_seq_are_two_duplicates() {
 fn a_timestamp_numbered_history_gets_one_short_problem_naming_the_opt_out_once() {
     // 56 migrations numbered by date, as a diesel history ported one file per migration.
     let seqs: Vec<u64> = (0..56u64).map(|i| 20180101000000 + i * 1_000_000).collect();
-    let list: Vec<_> = seqs.iter().map(|&s| at(s, &format!("migration_{s}"))).collect();
+    let list: Vec<_> = seqs
+        .iter()
+        .map(|&s| at(s, &format!("migration_{s}")))
+        .collect();
     let err = Registry::new(DEFAULT_SET, list, Validation::strict()).unwrap_err();
     let text = err.to_string();
     assert_eq!(text.lines().count(), 2, "{text}");

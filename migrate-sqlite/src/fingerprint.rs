@@ -70,7 +70,8 @@ pub(crate) fn canonical(sql: &str) -> String {
             Token::Space => pending_space = true,
             Token::Text(text) => {
                 let first = text.chars().next().unwrap_or(' ');
-                let joins_words = out.chars().next_back().is_some_and(is_word_char) && is_word_char(first);
+                let joins_words =
+                    out.chars().next_back().is_some_and(is_word_char) && is_word_char(first);
                 if pending_space && joins_words {
                     out.push(' ');
                 }
@@ -116,7 +117,9 @@ fn tokens(sql: &str) -> Vec<Token<'_>> {
             out.push(Token::Space);
         } else if bytes[i..].starts_with(b"/*") {
             // An unterminated block comment runs to the end, as in SQLite.
-            i = sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
+            i = sql[i + 2..]
+                .find("*/")
+                .map_or(bytes.len(), |n| i + 2 + n + 2);
             out.push(Token::Space);
         } else if matches!(c, b'\'' | b'"' | b'`' | b'[') {
             let close = if c == b'[' { b']' } else { c };
@@ -256,7 +259,10 @@ mod tests {
             canonical(sql),
             "create table t(a text default '-- not  a /* comment',\"B  c\" int)"
         );
-        assert_eq!(canonical("SELECT 'it''s -- here'"), "select 'it''s -- here'");
+        assert_eq!(
+            canonical("SELECT 'it''s -- here'"),
+            "select 'it''s -- here'"
+        );
     }
 
     #[test]
@@ -265,7 +271,10 @@ mod tests {
             canonical("CREATE TABLE t ( a  INT ,b int )"),
             canonical("create table T(a INT, b INT)")
         );
-        assert_ne!(canonical("CREATE TABLE t (a INT)"), canonical("CREATE TABLE t (ab INT)"));
+        assert_ne!(
+            canonical("CREATE TABLE t (a INT)"),
+            canonical("CREATE TABLE t (ab INT)")
+        );
         assert_ne!(canonical("CHECK (x > 0)"), canonical("CHECK (x >= 0)"));
     }
 }

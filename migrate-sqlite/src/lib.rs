@@ -69,6 +69,7 @@ pub use fingerprint::SchemaDiff;
 pub use hooks::{Event, HookFn};
 pub use lock::lock_path;
 pub use migrate_core::Error as CoreError;
+pub use migrate_core::import;
 pub use migrate_core::{
     AppliedRow, Blocker, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
     Registry, RowState, Status, TxMode, Validation,

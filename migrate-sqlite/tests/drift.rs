@@ -61,7 +61,11 @@ fn a_column_moved_into_a_comment_by_hand_is_drift() {
     )
     .unwrap();
     let columns: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_table_info('people')", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('people')",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(columns, 2, "the email column is really gone");
     let drift = session.status().unwrap().drift.expect("drift reported");

@@ -1,1 +1,4 @@
 //! Shared helpers for the workspace-level tests.
+
+#[rustfmt::skip]
+mod imported;

@@ -11,12 +11,17 @@ pub(crate) fn files(
     layout: Layout,
     migrations: &[SourceMigration],
 ) -> Result<Vec<GeneratedFile>, Error> {
-    let out = std::path::absolute(&import.out).map_err(|e| io_error(&import.out, "cannot resolve", e))?;
+    let out =
+        std::path::absolute(&import.out).map_err(|e| io_error(&import.out, "cannot resolve", e))?;
     let width = migrations.len().to_string().len().max(4);
     let mut files = Vec::with_capacity(migrations.len() + 1);
     let mut mods = String::new();
     for (i, m) in migrations.iter().enumerate() {
-        let module = format!("m{:0width$}_{}", i + 1, m.ident());
+        let module = format!(
+            "m{:0width$}_{}",
+            i + 1,
+            super::naming::slug(&m.upstream_name)
+        );
         let contents = migration_file(import, layout, &out, i as u64 + 1, m)?;
         files.push(GeneratedFile {
             path: import.out.join(format!("{module}.rs")),
@@ -27,8 +32,8 @@ pub(crate) fn files(
     files.push(GeneratedFile {
         path: import.out.join("mod.rs"),
         contents: format!(
-            "//! Migrations imported by `migrate import` from the {layout} folder `{}`, one file \
-             each.\n//! Every file registers itself with `#[migration]`; nothing here lists \
+            "//! Migrations imported by `migrate import` from the {layout} folder `{}` (relative \
+             to this one), one file each.\n//! Every file registers itself with `#[migration]`; nothing here lists \
              them.\n\n{mods}",
             slashed(&relative(&out, &import.source)?),
         ),
@@ -139,7 +144,11 @@ mod tests {
 
     #[test]
     fn relative_paths_climb_out_of_the_generated_directory() {
-        let rel = relative(Path::new("/a/b/src/m"), Path::new("/a/b/migrations/x/up.sql")).unwrap();
+        let rel = relative(
+            Path::new("/a/b/src/m"),
+            Path::new("/a/b/migrations/x/up.sql"),
+        )
+        .unwrap();
         assert_eq!(slashed(&rel), "../../migrations/x/up.sql");
         let rel = relative(Path::new("/a/./b/../b/src"), Path::new("/a/b/src/up.sql")).unwrap();
         assert_eq!(slashed(&rel), "up.sql");

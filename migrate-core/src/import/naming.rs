@@ -8,6 +8,12 @@ const KEYWORDS: &[&str] = &[
     "use", "virtual", "where", "while", "yield",
 ];
 
+/// `01-users` -> `01_users`: what follows `m0001_` in a module name.
+pub fn slug(name: &str) -> String {
+    let ident = ident(name);
+    ident.strip_prefix("m_").unwrap_or(&ident).to_owned()
+}
+
 /// `Create Users-table` -> `create_users_table`: lower case ASCII letters, digits and single
 /// underscores; never empty, never starting with a digit, never a keyword.
 pub fn ident(name: &str) -> String {
@@ -63,7 +69,9 @@ mod tests {
 
     #[test]
     fn comments_alone_are_no_statement() {
-        assert!(!has_statements("-- This file should undo anything in `up.sql`\n"));
+        assert!(!has_statements(
+            "-- This file should undo anything in `up.sql`\n"
+        ));
         assert!(!has_statements("  /* nothing */ ;\n"));
         assert!(has_statements("-- undo\nDROP TABLE users;"));
     }

@@ -47,10 +47,15 @@ impl FromStr for Layout {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        [Layout::Diesel, Layout::Sqlx, Layout::Refinery, Layout::Plain]
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| format!("unknown layout {s:?}: expected diesel, sqlx, refinery or plain"))
+        [
+            Layout::Diesel,
+            Layout::Sqlx,
+            Layout::Refinery,
+            Layout::Plain,
+        ]
+        .into_iter()
+        .find(|l| l.name() == s)
+        .ok_or_else(|| format!("unknown layout {s:?}: expected diesel, sqlx, refinery or plain"))
     }
 }
 
@@ -170,7 +175,10 @@ pub(crate) fn scan(
 
 fn detect(dir: &Path, entries: &[(String, bool)]) -> Result<Layout, Error> {
     let sql_files = || entries.iter().filter(|(n, d)| !d && n.ends_with(".sql"));
-    if entries.iter().any(|(n, d)| *d && dir.join(n).join("up.sql").is_file()) {
+    if entries
+        .iter()
+        .any(|(n, d)| *d && dir.join(n).join("up.sql").is_file())
+    {
         Ok(Layout::Diesel)
     } else if sql_files().any(|(n, _)| refinery_parts(n).is_some()) {
         Ok(Layout::Refinery)
@@ -281,7 +289,8 @@ fn sqlx(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, 
                 let mut m = migration(version.clone(), name, file, up);
                 m.no_transaction = sql.trim_start().starts_with("-- no-transaction");
                 if kind == "up" {
-                    m.down = down_if_any(dir.join(format!("{}.down.sql", &file[..file.len() - 7])))?;
+                    m.down =
+                        down_if_any(dir.join(format!("{}.down.sql", &file[..file.len() - 7])))?;
                 }
                 found.push(m);
             }
@@ -289,8 +298,7 @@ fn sqlx(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, 
         if kind == "down" && !dir.join(file.replace(".down.sql", ".up.sql")).is_file() {
             return Err(Error::Import {
                 path: dir.join(file),
-                reason: "a down migration without its .up.sql; add the up file or remove it"
-                    .into(),
+                reason: "a down migration without its .up.sql; add the up file or remove it".into(),
             });
         }
     }
@@ -299,7 +307,10 @@ fn sqlx(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, 
 
 /// `V12__add_email.sql` -> (12, add_email).
 fn refinery_parts(file: &str) -> Option<(&str, &str)> {
-    let (version, name) = file.strip_prefix('V')?.strip_suffix(".sql")?.split_once("__")?;
+    let (version, name) = file
+        .strip_prefix('V')?
+        .strip_suffix(".sql")?
+        .split_once("__")?;
     (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit()) && !name.is_empty())
         .then_some((version, name))
 }
