@@ -1,4 +1,3 @@
 //! Shared helpers for the workspace-level tests.
 
-#[rustfmt::skip]
 mod imported;

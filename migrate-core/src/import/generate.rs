@@ -70,9 +70,10 @@ fn migration_file(
          /// {layout} `{origin}` (upstream version {version}).\n\
          #[migration({keys})]\n\
          pub fn {ident}(tx: &Tx) -> Result<()> {{\n\
-         \x20   tx.execute_batch(include_str!(\"{up}\"))?;\n\
+         {call}\
          \x20   Ok(())\n\
          }}\n",
+        call = execute_batch(&up),
         origin = m.origin,
         version = m.version,
     );
@@ -83,12 +84,26 @@ fn migration_file(
             "\n\
              /// Reverts `{ident}`.\n\
              pub fn {down_ident}(tx: &Tx) -> Result<()> {{\n\
-             \x20   tx.execute_batch(include_str!(\"{down}\"))?;\n\
+             {call}\
              \x20   Ok(())\n\
-             }}\n"
+             }}\n",
+            call = execute_batch(&down),
         );
     }
     Ok(text)
+}
+
+/// The statement that runs the file at `path`, laid out as rustfmt lays it out (so `cargo fmt`
+/// leaves generated files alone): on one line while the call's argument fits rustfmt's
+/// `fn_call_width` (60) and the line fits 100 columns.
+fn execute_batch(path: &str) -> String {
+    let line = format!("    tx.execute_batch(include_str!(\"{path}\"))?;\n");
+    let argument = "include_str!(\"\")".len() + path.len();
+    if argument <= 60 && line.len() <= 101 {
+        line
+    } else {
+        format!("    tx.execute_batch(include_str!(\n        \"{path}\"\n    ))?;\n")
+    }
 }
 
 /// The path of `to` relative to the directory `from` (both made absolute, not resolved through
