@@ -284,6 +284,15 @@ pub enum Error {
     /// A migration step refers to a kind of work this build cannot do.
     #[error("{0}")]
     Unsupported(String),
+
+    /// Adopting a database another tool migrated was refused; nothing was changed.
+    #[error("refusing to adopt this database from {tool}; nothing was changed: {reason}")]
+    AdoptionRefused {
+        /// The tool it was migrated with (`diesel`, `sqlx`, ...).
+        tool: String,
+        /// Why, and what to do.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -33,6 +33,7 @@
 
 extern crate self as migrate_sqlite;
 
+mod adopt;
 mod backup;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -59,6 +60,7 @@ pub mod testing;
 mod tracking;
 mod tx;
 
+pub use adopt::{AdoptReport, Tool};
 pub use backup::{
     BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreReport,
     Retention, validate_snapshot_name,
