@@ -198,3 +198,61 @@ fn the_layout_can_be_given_and_sqlx_no_transaction_is_kept() {
     assert_eq!(plain.migrations[0].name(), "1_vacuum");
     assert!(!plain.files[0].contents.contains("transaction = false"));
 }
+
+/// `migrate-cli ARGS...`, the command line as an app ships it; no database is needed.
+fn cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate-cli"))
+        .args(args)
+        .env("MIGRATE_CLI_DB", dir.join("never-created.db"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_line_imports_a_folder_and_refuses_to_overwrite_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("src/migrations");
+    let source = source(Layout::Diesel);
+    let (code, stdout, stderr) = cli(
+        dir.path(),
+        &[
+            "--set",
+            "billing",
+            "import",
+            source.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("imported 3 diesel migration(s)"), "{stdout}");
+    assert!(stdout.contains("`migrate adopt --from diesel`"), "{stdout}");
+    let expected = Import::new(&source, &out).set("billing").generate().unwrap();
+    for file in &expected.files {
+        assert_eq!(fs::read_to_string(&file.path).unwrap(), file.contents);
+    }
+    assert!(expected.files[0].contents.contains("set = \"billing\""));
+    assert!(!dir.path().join("never-created.db").exists(), "import opens no database");
+
+    // A generated file edited since: refused (exit 3), nothing written, unless --force.
+    fs::write(out.join("mod.rs"), "// edited by hand\n").unwrap();
+    let (code, _, stderr) = cli(
+        dir.path(),
+        &["import", source.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("already exist with other contents"), "{stderr}");
+    assert_eq!(fs::read_to_string(out.join("mod.rs")).unwrap(), "// edited by hand\n");
+    let (code, _, stderr) = cli(
+        dir.path(),
+        &["import", source.to_str().unwrap(), "--out", out.to_str().unwrap(), "--force"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_ne!(fs::read_to_string(out.join("mod.rs")).unwrap(), "// edited by hand\n");
+}
