@@ -154,7 +154,10 @@ pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
             Some(seq) => format!("is now at seq {seq}"),
             None => "now has no migration applied".to_owned(),
         };
-        format!("Kept from this run: {}. The database {now}.", parts.join("; "))
+        format!(
+            "Kept from this run: {}. The database {now}.",
+            parts.join("; ")
+        )
     }
 }
 

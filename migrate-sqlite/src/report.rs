@@ -171,8 +171,14 @@ impl fmt::Display for StatusReport {
         let width = |header: &str, cells: &mut dyn Iterator<Item = usize>| {
             cells.fold(header.chars().count(), usize::max)
         };
-        let seq_w = width("seq", &mut self.lines.iter().map(|l| l.seq.to_string().len()));
-        let name_w = width("name", &mut self.lines.iter().map(|l| l.name.chars().count()));
+        let seq_w = width(
+            "seq",
+            &mut self.lines.iter().map(|l| l.seq.to_string().len()),
+        );
+        let name_w = width(
+            "name",
+            &mut self.lines.iter().map(|l| l.name.chars().count()),
+        );
         let state_w = width("state", &mut states.iter().map(|s| s.chars().count()));
         let at_w = width(
             "applied at (UTC)",

@@ -67,11 +67,22 @@ fn refused(path: &Path, migrator: Migrator, tool: Tool) -> String {
     let before = fs::read(path).unwrap();
     let err = migrator.open(path).unwrap().adopt(tool).unwrap_err();
     assert!(matches!(err, Error::AdoptionRefused { .. }), "{err:?}");
-    assert_eq!(fs::read(path).unwrap(), before, "the file is byte-identical");
-    assert!(backups(path).is_empty(), "no backup taken: {:?}", backups(path));
+    assert_eq!(
+        fs::read(path).unwrap(),
+        before,
+        "the file is byte-identical"
+    );
+    assert!(
+        backups(path).is_empty(),
+        "no backup taken: {:?}",
+        backups(path)
+    );
     let conn = Connection::open(path).unwrap();
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_migrate%' ESCAPE '\\'"),
+        count(
+            &conn,
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_migrate%' ESCAPE '\\'"
+        ),
         0,
         "no tracking table created"
     );
@@ -114,8 +125,17 @@ fn each_tool_s_database_is_adopted_then_up_continues_with_the_framework_s_own_mi
         let history = session.history().unwrap();
         assert_eq!(history.len(), 2, "{tool}");
         for row in &history {
-            assert_eq!((row.event.action.as_str(), row.event.outcome.as_str()), ("adopt", "ok"));
-            assert!(row.event.detail.as_deref().unwrap().contains(&tool.to_string()));
+            assert_eq!(
+                (row.event.action.as_str(), row.event.outcome.as_str()),
+                ("adopt", "ok")
+            );
+            assert!(
+                row.event
+                    .detail
+                    .as_deref()
+                    .unwrap()
+                    .contains(&tool.to_string())
+            );
             assert_eq!(
                 row.event.backup_path.as_deref(),
                 Some(report.backup.path.to_str().unwrap())
@@ -125,7 +145,10 @@ fn each_tool_s_database_is_adopted_then_up_continues_with_the_framework_s_own_mi
         let backup = Connection::open(&report.backup.path).unwrap();
         assert_eq!(count(&backup, "SELECT count(*) FROM users"), 3, "{tool}");
         assert_eq!(
-            count(&backup, "SELECT count(*) FROM sqlite_schema WHERE name = '_migrate_applied'"),
+            count(
+                &backup,
+                "SELECT count(*) FROM sqlite_schema WHERE name = '_migrate_applied'"
+            ),
             0
         );
         assert_eq!(backups(&db.path), [report.backup.path.clone()]);
@@ -134,15 +157,26 @@ fn each_tool_s_database_is_adopted_then_up_continues_with_the_framework_s_own_mi
         // The app continues with a normal `up`: the rest of the imported history, then its own.
         let up = session.up().unwrap();
         assert_eq!((up.before, up.after), (Some(2), Some(4)), "{tool}");
-        assert_eq!(count(&conn, "SELECT count(*) FROM users"), 3, "{tool}: rows kept");
         assert_eq!(
-            count(&conn, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'email'"),
+            count(&conn, "SELECT count(*) FROM users"),
+            3,
+            "{tool}: rows kept"
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'email'"
+            ),
             1
         );
         assert!(session.status().unwrap().is_clean(), "{tool}");
         if let Some(table) = tool.table() {
             let kept = format!("SELECT count(*) FROM {table}");
-            assert_eq!(count(&conn, &kept), 2, "{tool}: its table is left as it was");
+            assert_eq!(
+                count(&conn, &kept),
+                2,
+                "{tool}: its table is left as it was"
+            );
         }
     }
 }
@@ -157,10 +191,19 @@ fn a_schema_that_differs_from_what_the_migrations_build_is_refused_showing_the_d
         .unwrap();
     let text = refused(&db.path, migrator("imported_diesel"), Tool::Diesel);
     assert!(text.contains("changed: table posts"), "{text}");
-    assert!(text.contains("only in the database: CREATE TABLE notes (x)"), "{text}");
-    assert!(text.contains("table posts, in the database:     CREATE TABLE posts"), "{text}");
+    assert!(
+        text.contains("only in the database: CREATE TABLE notes (x)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("table posts, in the database:     CREATE TABLE posts"),
+        "{text}"
+    );
     assert!(text.contains("draft INTEGER"), "{text}");
-    assert!(text.contains("table posts, as the migrations build: CREATE TABLE posts"), "{text}");
+    assert!(
+        text.contains("table posts, as the migrations build: CREATE TABLE posts"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -194,13 +237,19 @@ fn the_wrong_tool_or_an_unfinished_sqlx_migration_is_refused() {
     let db = db();
     migrated_by(&db.path, Tool::Diesel, 2);
     let text = refused(&db.path, migrator("imported_diesel"), Tool::Sqlx);
-    assert!(text.contains("there is no _sqlx_migrations table"), "{text}");
+    assert!(
+        text.contains("there is no _sqlx_migrations table"),
+        "{text}"
+    );
 
     let db = self::db();
     migrated_by(&db.path, Tool::Sqlx, 2);
     Connection::open(&db.path)
         .unwrap()
-        .execute("UPDATE _sqlx_migrations SET success = FALSE WHERE version = 20220102120000", [])
+        .execute(
+            "UPDATE _sqlx_migrations SET success = FALSE WHERE version = 20220102120000",
+            [],
+        )
         .unwrap();
     let text = refused(&db.path, migrator("imported_sqlx"), Tool::Sqlx);
     assert!(text.contains("version 20220102120000"), "{text}");
@@ -215,7 +264,11 @@ fn a_user_version_beyond_the_imported_history_is_refused() {
         .unwrap()
         .pragma_update(None, "user_version", 7)
         .unwrap();
-    let text = refused(&db.path, migrator("imported_plain"), Tool::RusqliteMigration);
+    let text = refused(
+        &db.path,
+        migrator("imported_plain"),
+        Tool::RusqliteMigration,
+    );
     assert!(text.contains("user_version is 7"), "{text}");
 }
 
@@ -235,9 +288,17 @@ fn adopting_twice_is_refused_and_changes_nothing_the_second_time() {
         .unwrap()
         .adopt(Tool::Sqlx)
         .unwrap_err();
-    assert!(err.to_string().contains("already has 3 migration(s) recorded"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("already has 3 migration(s) recorded"),
+        "{err}"
+    );
     assert_eq!(fs::read(&db.path).unwrap(), before);
-    assert_eq!(backups(&db.path).len(), 1, "only the first adoption's backup");
+    assert_eq!(
+        backups(&db.path).len(),
+        1,
+        "only the first adoption's backup"
+    );
 }
 
 /// The real command line, as an app ships it (`tests/src/bin/migrate-cli.rs`, which links
@@ -261,22 +322,39 @@ fn the_command_line_adopts_then_ups_and_exits_3_on_a_refusal() {
     let db = db();
     migrated_by(&db.path, Tool::Diesel, 2);
     let before = fs::read(&db.path).unwrap();
-    let (code, _, stderr) = cli(&db.path, &["--set", "imported_diesel", "adopt", "--from", "sqlx"]);
+    let (code, _, stderr) = cli(
+        &db.path,
+        &["--set", "imported_diesel", "adopt", "--from", "sqlx"],
+    );
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("there is no _sqlx_migrations table"), "{stderr}");
+    assert!(
+        stderr.contains("there is no _sqlx_migrations table"),
+        "{stderr}"
+    );
     assert_eq!(fs::read(&db.path).unwrap(), before);
 
-    let (code, stdout, stderr) =
-        cli(&db.path, &["--set", "imported_diesel", "adopt", "--from", "diesel"]);
+    let (code, stdout, stderr) = cli(
+        &db.path,
+        &["--set", "imported_diesel", "adopt", "--from", "diesel"],
+    );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("adopted 2 migration(s) that diesel had applied"), "{stdout}");
-    assert!(stdout.contains("1 migration(s) pending: run `migrate up`"), "{stdout}");
+    assert!(
+        stdout.contains("adopted 2 migration(s) that diesel had applied"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 migration(s) pending: run `migrate up`"),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = cli(&db.path, &["--set", "imported_diesel", "up"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("now at seq 3 (was seq 2)"), "{stdout}");
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM _migrate_applied WHERE set_name = 'imported_diesel'"),
+        count(
+            &conn,
+            "SELECT count(*) FROM _migrate_applied WHERE set_name = 'imported_diesel'"
+        ),
         3
     );
 }

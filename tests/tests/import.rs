@@ -231,28 +231,83 @@ fn the_command_line_imports_a_folder_and_refuses_to_overwrite_other_files() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("imported 3 diesel migration(s)"), "{stdout}");
+    assert!(
+        stdout.contains("imported 3 diesel migration(s)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("`migrate adopt --from diesel`"), "{stdout}");
-    let expected = Import::new(&source, &out).set("billing").generate().unwrap();
+    let expected = Import::new(&source, &out)
+        .set("billing")
+        .generate()
+        .unwrap();
     for file in &expected.files {
         assert_eq!(fs::read_to_string(&file.path).unwrap(), file.contents);
     }
     assert!(expected.files[0].contents.contains("set = \"billing\""));
-    assert!(!dir.path().join("never-created.db").exists(), "import opens no database");
+    assert!(
+        !dir.path().join("never-created.db").exists(),
+        "import opens no database"
+    );
 
     // A generated file edited since: refused (exit 3), nothing written, unless --force.
     fs::write(out.join("mod.rs"), "// edited by hand\n").unwrap();
     let (code, _, stderr) = cli(
         dir.path(),
-        &["import", source.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "import",
+            source.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("already exist with other contents"), "{stderr}");
-    assert_eq!(fs::read_to_string(out.join("mod.rs")).unwrap(), "// edited by hand\n");
+    assert!(
+        stderr.contains("already exist with other contents"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("mod.rs")).unwrap(),
+        "// edited by hand\n"
+    );
     let (code, _, stderr) = cli(
         dir.path(),
-        &["import", source.to_str().unwrap(), "--out", out.to_str().unwrap(), "--force"],
+        &[
+            "import",
+            source.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--force",
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_ne!(fs::read_to_string(out.join("mod.rs")).unwrap(), "// edited by hand\n");
+    assert_ne!(
+        fs::read_to_string(out.join("mod.rs")).unwrap(),
+        "// edited by hand\n"
+    );
+}
+
+#[test]
+fn diesel_metadata_and_hidden_entries_are_read_as_diesel_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("migrations");
+    write(
+        &source,
+        "2024-01-01-000000_init/up.sql",
+        "CREATE TABLE t (x);",
+    );
+    write(&source, "2024-02-01-000000_compact/up.sql", "VACUUM;");
+    write(
+        &source,
+        "2024-02-01-000000_compact/metadata.toml",
+        "run_in_transaction = false # VACUUM refuses a transaction\n",
+    );
+    write(&source, ".hidden/up.sql", "DROP TABLE t;");
+    write(&source, "README.md", "notes");
+    let imported = Import::new(&source, dir.path().join("out"))
+        .generate()
+        .unwrap();
+    let names: Vec<String> = imported.migrations.iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["20240101000000_init", "20240201000000_compact"]);
+    assert!(!imported.files[0].contents.contains("transaction = false"));
+    assert!(imported.files[1].contents.contains("transaction = false"));
 }

@@ -12,7 +12,11 @@ fn timestamped() -> Vec<Migration> {
     (0..8u64)
         .map(|i| {
             let seq = 20180101000000 + i * 1_000_000;
-            Migration::new(seq, format!("t{i}"), Step::sql(format!("CREATE TABLE t{i} (x)")))
+            Migration::new(
+                seq,
+                format!("t{i}"),
+                Step::sql(format!("CREATE TABLE t{i} (x)")),
+            )
         })
         .collect()
 }
@@ -29,7 +33,10 @@ fn a_timestamp_numbered_history_is_refused_in_a_few_lines_and_allow_gaps_lifts_i
     let text = err.to_string();
     assert!(text.lines().count() <= 3, "{text}");
     assert!(text.contains("7 gaps in the numbering"), "{text}");
-    assert!(text.contains("and 4 more, the last before 20180108000000 \"t7\""), "{text}");
+    assert!(
+        text.contains("and 4 more, the last before 20180108000000 \"t7\""),
+        "{text}"
+    );
     assert_eq!(text.matches("allow_gaps()").count(), 1, "{text}");
     assert_eq!(text.matches("--allow-gaps").count(), 1, "{text}");
     assert!(!path.exists(), "a refused set creates no file");
@@ -40,7 +47,10 @@ fn a_timestamp_numbered_history_is_refused_in_a_few_lines_and_allow_gaps_lifts_i
         argv.extend_from_slice(args);
         migrate_sqlite::cli::run(Migrator::new().with_migrations(timestamped()), &path, argv)
     };
-    assert_eq!(run(&["up"]), ExitCode::from(migrate_sqlite::cli::EXIT_REFUSED));
+    assert_eq!(
+        run(&["up"]),
+        ExitCode::from(migrate_sqlite::cli::EXIT_REFUSED)
+    );
     assert!(!path.exists());
     assert_eq!(run(&["--allow-gaps", "up"]), ExitCode::SUCCESS);
     let conn = Connection::open(&path).unwrap();
@@ -61,7 +71,11 @@ fn status_columns_are_as_wide_as_the_longest_name() {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            Migration::new(i as u64 + 1, *name, Step::sql(format!("CREATE TABLE t{i} (x)")))
+            Migration::new(
+                i as u64 + 1,
+                *name,
+                Step::sql(format!("CREATE TABLE t{i} (x)")),
+            )
         })
         .collect();
     let mut conn = Connection::open_in_memory().unwrap();
@@ -88,7 +102,11 @@ fn status_columns_are_as_wide_as_the_longest_name() {
         );
     }
     // No wider than needed: the longest name is followed by the two-space gutter only.
-    assert_eq!(state_at, header.find("name").unwrap() + names[1].len() + 2, "{text}");
+    assert_eq!(
+        state_at,
+        header.find("name").unwrap() + names[1].len() + 2,
+        "{text}"
+    );
 }
 
 #[test]

@@ -73,7 +73,8 @@ pub struct SourceMigration {
     pub up: PathBuf,
     /// Its down SQL file, when it has one holding a statement.
     pub down: Option<PathBuf>,
-    /// sqlx's `-- no-transaction` first line: runs outside a transaction.
+    /// sqlx's `-- no-transaction` first line, or diesel's `run_in_transaction = false` in
+    /// `metadata.toml`: runs outside a transaction.
     pub no_transaction: bool,
     layout: Layout,
 }
@@ -123,6 +124,10 @@ fn entries(dir: &Path) -> Result<Vec<(String, bool)>, Error> {
     let mut out = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| io_error(dir, "cannot read the folder", e))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            // Hidden entries (.git, .keep, editor files) are no migrations, as for diesel.
+            continue;
+        }
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         out.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
     }
@@ -152,7 +157,10 @@ pub(crate) fn scan(
             reason: format!("no {layout} migration in it"),
         });
     }
-    if layout != Layout::Diesel {
+    if layout == Layout::Diesel {
+        // diesel orders by the version text.
+        found.sort_by(|a, b| a.version.cmp(&b.version));
+    } else {
         // sqlx and refinery order by the number; a plain folder's position is its version.
         found.sort_by_key(|m| m.version.parse::<u128>().unwrap_or(u128::MAX));
     }
@@ -241,6 +249,7 @@ fn diesel(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>
             (Some((_, rest)), Some(v)) if up.is_file() && v.chars().all(|c| c.is_ascii_digit()) => {
                 let mut m = migration(v, rest, name, up);
                 m.down = down_if_any(dir.join(name).join("down.sql"))?;
+                m.no_transaction = diesel_outside_transaction(&dir.join(name))?;
                 found.push(m);
             }
             _ => {
@@ -254,6 +263,19 @@ fn diesel(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>
         }
     }
     Ok(found)
+}
+
+/// diesel's `metadata.toml` with `run_in_transaction = false`.
+fn diesel_outside_transaction(migration_dir: &Path) -> Result<bool, Error> {
+    let path = migration_dir.join("metadata.toml");
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let toml = std::fs::read_to_string(&path).map_err(|e| io_error(&path, "cannot read", e))?;
+    Ok(toml.lines().any(|line| {
+        let line = line.split('#').next().unwrap_or("").replace(' ', "");
+        line == "run_in_transaction=false"
+    }))
 }
 
 /// `20240101_create_users.up.sql` -> (version, name, kind: "", "up" or "down").

@@ -71,12 +71,17 @@ impl FromStr for Tool {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        [Tool::Diesel, Tool::Sqlx, Tool::Refinery, Tool::RusqliteMigration]
-            .into_iter()
-            .find(|t| t.name() == s || (s == "rusqlite_migration" && *t == Tool::RusqliteMigration))
-            .ok_or_else(|| {
-                format!("unknown tool {s:?}: expected diesel, sqlx, refinery or rusqlite-migration")
-            })
+        [
+            Tool::Diesel,
+            Tool::Sqlx,
+            Tool::Refinery,
+            Tool::RusqliteMigration,
+        ]
+        .into_iter()
+        .find(|t| t.name() == s || (s == "rusqlite_migration" && *t == Tool::RusqliteMigration))
+        .ok_or_else(|| {
+            format!("unknown tool {s:?}: expected diesel, sqlx, refinery or rusqlite-migration")
+        })
     }
 }
 
@@ -224,7 +229,13 @@ fn adopt_locked(
         tool,
         adopted: matched
             .iter()
-            .map(|m| (m.migration.seq, m.migration.name.clone(), m.upstream.clone()))
+            .map(|m| {
+                (
+                    m.migration.seq,
+                    m.migration.name.clone(),
+                    m.upstream.clone(),
+                )
+            })
             .collect(),
         backup,
         pending: registry.migrations().len() - matched.len(),

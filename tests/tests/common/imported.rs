@@ -2,8 +2,8 @@
 //! into `tests/src/imported/` (compiled into the `migrate_tests` library, one set per layout).
 #![allow(dead_code)]
 
-use migrate_sqlite::{Migrator, Tool};
 use migrate_sqlite::import::{Import, Imported, Layout};
+use migrate_sqlite::{Migrator, Tool};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
