@@ -151,7 +151,7 @@ fn each_tool_s_database_is_adopted_then_up_continues_with_the_framework_s_own_mi
             ),
             0
         );
-        assert_eq!(backups(&db.path), [report.backup.path.clone()]);
+        assert_eq!(backups(&db.path), std::slice::from_ref(&report.backup.path));
         assert!(session.status().unwrap().drift.is_none(), "{tool}");
 
         // The app continues with a normal `up`: the rest of the imported history, then its own.
