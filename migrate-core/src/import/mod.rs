@@ -19,7 +19,7 @@
 //! assert_eq!(imported.migrations[0].name(), "20240101000000_create_users");
 //! let file = &imported.files[0];
 //! assert!(file.path.ends_with("m0001_create_users.rs"));
-//! assert!(file.contents.contains("include_str!(\"../../migrations/2024-01-01-000000_create_users/up.sql\")"));
+//! assert!(file.contents.contains("\"../../migrations/2024-01-01-000000_create_users/up.sql\""));
 //! imported.write(false)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
