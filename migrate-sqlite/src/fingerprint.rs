@@ -4,7 +4,7 @@
 //! (someone changed the database by hand) is neither hidden by a comment nor invented by spacing.
 
 use migrate_core::Checksum;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
 /// One schema object: (type, name) -> normalized SQL.
@@ -45,7 +45,7 @@ fn normalize_sql(sql: &str) -> String {
     let mut pending_space = false;
     for token in tokens(sql) {
         match token {
-            Token::Space => pending_space = true,
+            Token::Space | Token::Comment => pending_space = true,
             Token::Text(text) => {
                 if pending_space && !out.is_empty() {
                     out.push(' ');
@@ -67,7 +67,7 @@ pub(crate) fn canonical(sql: &str) -> String {
     let mut pending_space = false;
     for token in tokens(sql) {
         match token {
-            Token::Space => pending_space = true,
+            Token::Space | Token::Comment => pending_space = true,
             Token::Text(text) => {
                 let first = text.chars().next().unwrap_or(' ');
                 let joins_words =
@@ -95,6 +95,7 @@ fn is_word_char(c: char) -> bool {
 #[derive(Debug, PartialEq, Eq)]
 enum Token<'a> {
     Space,
+    Comment,
     Text(&'a str),
 }
 
@@ -114,13 +115,13 @@ fn tokens(sql: &str) -> Vec<Token<'_>> {
             out.push(Token::Space);
         } else if bytes[i..].starts_with(b"--") {
             i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
-            out.push(Token::Space);
+            out.push(Token::Comment);
         } else if bytes[i..].starts_with(b"/*") {
             // An unterminated block comment runs to the end, as in SQLite.
             i = sql[i + 2..]
                 .find("*/")
                 .map_or(bytes.len(), |n| i + 2 + n + 2);
-            out.push(Token::Space);
+            out.push(Token::Comment);
         } else if matches!(c, b'\'' | b'"' | b'`' | b'[') {
             let close = if c == b'[' { b']' } else { c };
             i += 1;
@@ -220,10 +221,61 @@ pub fn store(conn: &Connection, objects: &SchemaObjects) -> rusqlite::Result<()>
 }
 
 /// The stored schema snapshot (empty when none).
+///
+/// Versions before comments were removed stored definitions with their comments and newlines
+/// collapsed, so a `--` comment runs to the end of the stored text. Such a definition is
+/// compared the way it was written: when the live definition, normalized the old way, is
+/// exactly the stored text, nothing changed, and the live definition stands in for it.
 pub fn stored(conn: &Connection) -> rusqlite::Result<SchemaObjects> {
     let mut stmt = conn.prepare("SELECT type, name, sql FROM _migrate_schema")?;
     let rows = stmt.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?;
-    rows.collect()
+    let mut objects = rows.collect::<rusqlite::Result<SchemaObjects>>()?;
+    for ((kind, name), sql) in objects.iter_mut() {
+        if !tokens(sql).contains(&Token::Comment) {
+            continue;
+        }
+        let live: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2",
+                [kind.as_str(), name.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
+        if let Some(live) = live.filter(|live| legacy_normalize(live) == *sql) {
+            *sql = normalize_sql(&live);
+        }
+    }
+    Ok(objects)
+}
+
+/// The normalization of earlier versions: whitespace outside quotes collapsed, comments kept.
+fn legacy_normalize(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut pending_space = false;
+    for c in sql.chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => pending_space = true,
+            None => {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                if matches!(c, '\'' | '"' | '`' | '[') {
+                    quote = Some(if c == '[' { ']' } else { c });
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
