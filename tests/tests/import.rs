@@ -153,6 +153,26 @@ fn a_file_that_fits_no_migration_refuses_the_import_and_writes_nothing() {
 }
 
 #[test]
+fn a_refinery_migration_written_in_rust_is_not_left_out_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("migrations");
+    write(&source, "V1__init.sql", "CREATE TABLE t (x);");
+    write(
+        &source,
+        "V2__backfill.rs",
+        "pub fn migration() -> String { String::new() }",
+    );
+    let out = dir.path().join("src/migrations");
+    let err = Import::new(&source, &out)
+        .layout(Layout::Refinery)
+        .generate()
+        .unwrap_err();
+    assert!(err.to_string().contains("V2__backfill.rs"), "{err}");
+    assert!(err.to_string().contains("port it by hand"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn an_existing_file_with_other_contents_is_not_overwritten_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("migrations");

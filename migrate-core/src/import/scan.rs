@@ -338,6 +338,15 @@ fn refinery_parts(file: &str) -> Option<(&str, &str)> {
 }
 
 fn refinery(dir: &Path, entries: &[(String, bool)]) -> Result<Vec<SourceMigration>, Error> {
+    if let Some((file, _)) = entries.iter().find(|(n, d)| !d && n.ends_with(".rs")) {
+        return Err(Error::Import {
+            path: dir.join(file),
+            reason: "a refinery migration written in Rust cannot be imported as SQL; port it \
+                     by hand into a #[migration] fn (keep its place in the order), or move it \
+                     out of the folder and import the rest"
+                .into(),
+        });
+    }
     let mut found = Vec::new();
     for (file, is_dir) in entries.iter().filter(|(n, _)| n.ends_with(".sql")) {
         match refinery_parts(file).filter(|_| !is_dir) {
