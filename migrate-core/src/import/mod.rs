@@ -25,10 +25,11 @@
 //! ```
 
 mod generate;
+mod layout;
 mod naming;
 mod scan;
 
-pub use scan::{Layout, SourceMigration};
+pub use layout::{Layout, SourceMigration};
 
 use crate::Error;
 use std::path::{Path, PathBuf};

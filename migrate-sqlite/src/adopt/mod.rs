@@ -173,9 +173,13 @@ pub(crate) fn adopt(
         Ok(Ok(_)) => "COMMIT",
         _ => "ROLLBACK",
     };
-    if let Err(e) = conn.execute_batch(end) {
+    if let Err(source) = conn.execute_batch(end) {
         let _ = conn.execute_batch("ROLLBACK");
-        return Err(e.into());
+        return Err(Error::Runner {
+            doing: format!("{end} of the adoption (nothing is recorded unless it committed)"),
+            path: path.display().to_string(),
+            source,
+        });
     }
     let report = result?.map_err(refused)?;
     backup::prune(path, &config.backups);
