@@ -130,7 +130,7 @@ impl fmt::Display for Problem {
                     f,
                     "{count} in the numbering: {}{more}. Number migrations without gaps, or, if \
                      you number them by timestamp, allow gaps: `Migrator::new().allow_gaps()` \
-                     (command line: `migrate --allow-gaps ...`)",
+                     (command line: `migrate --allow-gaps up`)",
                     listed.join("; ")
                 )
             }

@@ -354,7 +354,7 @@ fn gap_names_the_missing_seqs_the_next_migration_and_the_opt_out() {
             "a gap in the numbering: seq 2 is missing before 3 \"add_email\"",
             "Number migrations without gaps",
             "`Migrator::new().allow_gaps()`",
-            "`migrate --allow-gaps ...`",
+            "`migrate --allow-gaps up`",
         ],
     );
     let many = problems_of(Registry::new(

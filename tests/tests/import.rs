@@ -182,7 +182,12 @@ fn an_existing_file_with_other_contents_is_not_overwritten_unless_asked() {
     let imported = Import::new(&source, &out).generate().unwrap();
     let err = imported.write(false).unwrap_err();
     assert!(matches!(err, CoreError::Import { .. }), "{err:?}");
-    assert!(err.to_string().contains("--force"), "{err}");
+    let command = format!(
+        "`migrate import {} --out {} --force`",
+        source.display(),
+        out.display()
+    );
+    assert!(err.to_string().contains(&command), "{err}");
     assert_eq!(
         fs::read_to_string(out.join("mod.rs")).unwrap(),
         "// my own module\n"

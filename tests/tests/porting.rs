@@ -38,7 +38,11 @@ fn a_timestamp_numbered_history_is_refused_in_a_few_lines_and_allow_gaps_lifts_i
         "{text}"
     );
     assert_eq!(text.matches("allow_gaps()").count(), 1, "{text}");
-    assert_eq!(text.matches("--allow-gaps").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("`migrate --allow-gaps up`").count(),
+        1,
+        "{text}"
+    );
     assert!(!path.exists(), "a refused set creates no file");
 
     // The command line: refused (exit 3) without the flag, applied with it.

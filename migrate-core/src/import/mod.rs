@@ -108,6 +108,8 @@ impl Import {
             layout,
             migrations,
             files,
+            source: self.source.clone(),
+            out: self.out.clone(),
         })
     }
 }
@@ -121,6 +123,8 @@ pub struct Imported {
     pub migrations: Vec<SourceMigration>,
     /// One file per migration, then `mod.rs`.
     pub files: Vec<GeneratedFile>,
+    source: PathBuf,
+    out: PathBuf,
 }
 
 /// One file to write.
@@ -157,9 +161,12 @@ impl Imported {
                     path: first.clone(),
                     reason: format!(
                         "{} file(s) already exist with other contents ({}); nothing was \
-                         written. Move them away, or overwrite them (`migrate import --force`)",
+                         written. Move them away, or overwrite them (`migrate import {} --out {} \
+                         --force`)",
                         differing.len(),
-                        list_paths(&differing)
+                        list_paths(&differing),
+                        self.source.display(),
+                        self.out.display()
                     ),
                 });
             }

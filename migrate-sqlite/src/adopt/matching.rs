@@ -32,7 +32,8 @@ pub fn matched<'r>(
             if n > migrations.len() {
                 return Err(Refusal::new(format!(
                     "user_version is {n}, but this binary has only {} migrations: the database \
-                     is ahead of the code. Import the whole history first (`migrate import`)",
+                     is ahead of the code. Import the whole history first (the `import` command), then \
+                     build the app again",
                     migrations.len()
                 )));
             }
@@ -77,7 +78,7 @@ pub fn matched<'r>(
         return Err(Refusal::new(format!(
             "{tool} applied version {v} ({detail}), which none of this binary's migrations \
              carries (imported names start with the upstream version). Import the folder this \
-             database was migrated with (`migrate import`) and build the app again"
+             database was migrated with (the `import` command) and build the app again"
         )));
     }
     Ok(out)
