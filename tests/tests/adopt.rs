@@ -358,3 +358,29 @@ fn the_command_line_adopts_then_ups_and_exits_3_on_a_refusal() {
         3
     );
 }
+
+#[test]
+fn an_adoption_waits_for_the_migration_lock_and_gives_up_without_changing_anything() {
+    let db = db();
+    migrated_by(&db.path, Tool::Refinery, 3);
+    let before = fs::read(&db.path).unwrap();
+    // Another migrator holds the lock (a lock file of our own, as a second process would).
+    let held = fs::File::create(migrate_sqlite::lock_path(&db.path)).unwrap();
+    held.lock().unwrap();
+    let err = migrator("imported_refinery")
+        .busy_timeout(std::time::Duration::from_millis(50))
+        .open(&db.path)
+        .unwrap()
+        .adopt(Tool::Refinery)
+        .unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+    assert_eq!(fs::read(&db.path).unwrap(), before);
+    assert!(backups(&db.path).is_empty());
+    held.unlock().unwrap();
+    let report = migrator("imported_refinery")
+        .open(&db.path)
+        .unwrap()
+        .adopt(Tool::Refinery)
+        .unwrap();
+    assert_eq!(report.adopted.len(), 3);
+}
