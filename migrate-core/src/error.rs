@@ -144,6 +144,14 @@ pub enum Error {
         /// The seqs that exist.
         known: Vec<u64>,
     },
+    /// A migrations folder could not be imported (`migrate import`); nothing was written.
+    #[error("cannot import {}: {reason}", path.display())]
+    Import {
+        /// The folder or file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
 }
 
 fn bullet_list<T: fmt::Display>(items: &[T]) -> String {

@@ -22,6 +22,7 @@
 mod checksum;
 mod descriptor;
 mod error;
+pub mod import;
 mod migration;
 mod plan;
 mod problem;
@@ -34,7 +35,7 @@ pub use descriptor::{ErasedStep, registered};
 pub use error::{Blocker, Error};
 pub use migration::{DEFAULT_SET, Flags, Migration, Origin, TxMode};
 pub use plan::{AppliedRow, DownTarget, Plan, PlanEntry, Policy, RowState, Status};
-pub use problem::{MAX_SEQ, Problem};
+pub use problem::{MAX_SEQ, Problem, SeqGap};
 pub use registry::{Registry, Validation};
 
 #[doc(hidden)]

@@ -6,6 +6,39 @@ use std::fmt;
 /// The largest `seq` accepted: it must fit a signed 64-bit database integer.
 pub const MAX_SEQ: u64 = i64::MAX as u64;
 
+/// Sequence numbers missing between two migrations.
+///
+/// ```
+/// use migrate_core::{Problem, SeqGap};
+/// let gap = |before, after: u64| SeqGap { before, after, after_name: format!("m{after}") };
+/// let text = Problem::Gaps { gaps: vec![gap(1, 3), gap(3, 9)] }.to_string();
+/// assert!(text.starts_with("2 gaps in the numbering: seq 2 is missing before 3 \"m3\"; seqs 4 to 8 before 9 \"m9\""));
+/// assert_eq!(text.matches("allow_gaps").count(), 1);
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SeqGap {
+    /// Last seq before the gap.
+    pub before: u64,
+    /// First seq after the gap.
+    pub after: u64,
+    /// Name of the migration after the gap.
+    pub after_name: String,
+}
+
+/// How many gaps are listed one by one; the rest are counted (a timestamp-numbered history
+/// has a gap before every migration).
+const GAPS_LISTED: usize = 3;
+
+impl SeqGap {
+    fn missing(&self) -> String {
+        if self.after - self.before == 2 {
+            format!("seq {}", self.before + 1)
+        } else {
+            format!("seqs {} to {}", self.before + 1, self.after - 1)
+        }
+    }
+}
+
 /// One problem with a set of migrations. [`crate::Error::Invalid`] lists all of them at once.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Problem {
@@ -23,14 +56,10 @@ pub enum Problem {
         /// Name and origin of the second.
         second: (String, Origin),
     },
-    /// Sequence numbers are missing between two migrations.
-    Gap {
-        /// Last seq before the gap.
-        before: u64,
-        /// First seq after the gap.
-        after: u64,
-        /// Name of the migration after the gap.
-        after_name: String,
+    /// Sequence numbers are missing: every gap of the set, in order, reported once.
+    Gaps {
+        /// The gaps, lowest first (never empty).
+        gaps: Vec<SeqGap>,
     },
     /// A seq of 0 or beyond [`MAX_SEQ`] (only hand-built migrations can have one).
     SeqOutOfRange {
@@ -67,20 +96,42 @@ impl fmt::Display for Problem {
                  free seq",
                 first.0, first.1, second.0, second.1
             ),
-            Problem::Gap {
-                before,
-                after,
-                after_name,
-            } => {
-                let missing = if after - before == 2 {
-                    format!("seq {} is missing", before + 1)
-                } else {
-                    format!("seqs {} to {} are missing", before + 1, after - 1)
+            Problem::Gaps { gaps } => {
+                let listed: Vec<String> = gaps
+                    .iter()
+                    .take(GAPS_LISTED)
+                    .enumerate()
+                    .map(|(i, gap)| {
+                        let verb = match (i, gap.after - gap.before) {
+                            (0, 2) => " is missing",
+                            (0, _) => " are missing",
+                            _ => "",
+                        };
+                        format!(
+                            "{}{verb} before {} {:?}",
+                            gap.missing(),
+                            gap.after,
+                            gap.after_name
+                        )
+                    })
+                    .collect();
+                let more = match (gaps.len().saturating_sub(GAPS_LISTED), gaps.last()) {
+                    (0, _) | (_, None) => String::new(),
+                    (n, Some(last)) => format!(
+                        "; and {n} more, the last before {} {:?}",
+                        last.after, last.after_name
+                    ),
+                };
+                let count = match gaps.len() {
+                    1 => "a gap".to_owned(),
+                    n => format!("{n} gaps"),
                 };
                 write!(
                     f,
-                    "{missing} before {after} {after_name:?}; number migrations without gaps, \
-                     or allow gaps explicitly (Validation::allow_gaps) if you number by timestamp"
+                    "{count} in the numbering: {}{more}. Number migrations without gaps, or, if \
+                     you number them by timestamp, allow gaps: `Migrator::new().allow_gaps()` \
+                     (command line: `migrate --allow-gaps up`)",
+                    listed.join("; ")
                 )
             }
             Problem::SeqOutOfRange { seq, name } => write!(

@@ -82,13 +82,14 @@ fn expected(items: &[Item], rules: Validation) -> Vec<Key> {
     keys
 }
 
-fn key(problem: &Problem) -> Key {
+/// The keys of one problem (all gaps are one problem, listing each gap).
+fn key(problem: &Problem) -> Vec<Key> {
     match problem {
-        Problem::Empty { .. } => Key::Empty,
-        Problem::DuplicateSeq { seq, .. } => Key::Duplicate(*seq),
-        Problem::Gap { before, after, .. } => Key::Gap(*before, *after),
-        Problem::SeqOutOfRange { seq, name } => Key::OutOfRange(*seq, name.clone()),
-        Problem::WrongSet { seq, name, .. } => Key::WrongSet(*seq, name.clone()),
+        Problem::Empty { .. } => vec![Key::Empty],
+        Problem::DuplicateSeq { seq, .. } => vec![Key::Duplicate(*seq)],
+        Problem::Gaps { gaps } => gaps.iter().map(|g| Key::Gap(g.before, g.after)).collect(),
+        Problem::SeqOutOfRange { seq, name } => vec![Key::OutOfRange(*seq, name.clone())],
+        Problem::WrongSet { seq, name, .. } => vec![Key::WrongSet(*seq, name.clone())],
     }
 }
 
@@ -135,7 +136,7 @@ proptest! {
                 let Error::Invalid { problems, .. } = &err else {
                     return Err(TestCaseError::fail(format!("unexpected error {err}")));
                 };
-                let mut found: Vec<Key> = problems.iter().map(key).collect();
+                let mut found: Vec<Key> = problems.iter().flat_map(key).collect();
                 found.sort();
                 prop_assert_eq!(found, expected);
                 // One error, one bullet per problem, each problem's own message.
@@ -155,8 +156,11 @@ proptest! {
                                 prop_assert_eq!(origin.to_string(), format!("src/{n}.rs:7"));
                             }
                         }
-                        Problem::Gap { after, after_name, .. } => {
-                            prop_assert!(items.iter().any(|i| &i.name == after_name && i.seq == *after));
+                        Problem::Gaps { gaps } => {
+                            prop_assert!(!gaps.is_empty());
+                            for gap in gaps {
+                                prop_assert!(items.iter().any(|i| i.name == gap.after_name && i.seq == gap.after));
+                            }
                         }
                         Problem::WrongSet { found, expected, .. } => {
                             prop_assert_eq!(found, "other");
@@ -212,7 +216,7 @@ proptest! {
             .filter(|w| w[1] > w[0] + 1)
             .map(|w| Key::Gap(w[0], w[1]))
             .collect();
-        prop_assert_eq!(strict.iter().map(key).collect::<Vec<_>>(), gaps);
+        prop_assert_eq!(strict.iter().flat_map(key).collect::<Vec<_>>(), gaps);
     }
 }
 
@@ -250,7 +254,7 @@ fn all_problems_come_in_one_error() {
     let Error::Invalid { ref problems, .. } = err else {
         panic!("{err:?}")
     };
-    let mut keys: Vec<Key> = problems.iter().map(key).collect();
+    let mut keys: Vec<Key> = problems.iter().flat_map(key).collect();
     keys.sort();
     assert_eq!(
         keys,
@@ -303,8 +307,37 @@ fn three_migrations_on_one_seq_are_two_duplicates() {
         Validation::strict(),
     ));
     assert_eq!(
-        problems.iter().map(key).collect::<Vec<_>>(),
+        problems.iter().flat_map(key).collect::<Vec<_>>(),
         [Key::Duplicate(1), Key::Duplicate(1)]
+    );
+}
+
+#[test]
+fn a_timestamp_numbered_history_gets_one_short_problem_naming_the_opt_out_once() {
+    // 56 migrations numbered by date, as a diesel history ported one file per migration.
+    let seqs: Vec<u64> = (0..56u64).map(|i| 20180101000000 + i * 1_000_000).collect();
+    let list: Vec<_> = seqs
+        .iter()
+        .map(|&s| at(s, &format!("migration_{s}")))
+        .collect();
+    let err = Registry::new(DEFAULT_SET, list, Validation::strict()).unwrap_err();
+    let text = err.to_string();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let Error::Invalid { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems.iter().flat_map(key).count(), 55);
+    assert_eq!(text.matches("allow_gaps()").count(), 1, "{text}");
+    assert_eq!(text.matches("--allow-gaps").count(), 1, "{text}");
+    assert!(!text.contains("Validation::"), "{text}");
+    assert_mentions(
+        &text,
+        &[
+            "55 gaps in the numbering: seqs 20180101000001 to 20180101999999 are missing before \
+             20180102000000 \"migration_20180102000000\"; ",
+            "; and 52 more, the last before 20180156000000 \"migration_20180156000000\".",
+        ],
     );
 }
 
@@ -318,9 +351,10 @@ fn gap_names_the_missing_seqs_the_next_migration_and_the_opt_out() {
     assert_mentions(
         &one[0].to_string(),
         &[
-            "seq 2 is missing before 3 \"add_email\"",
-            "number migrations without gaps",
-            "Validation::allow_gaps",
+            "a gap in the numbering: seq 2 is missing before 3 \"add_email\"",
+            "Number migrations without gaps",
+            "`Migrator::new().allow_gaps()`",
+            "`migrate --allow-gaps up`",
         ],
     );
     let many = problems_of(Registry::new(

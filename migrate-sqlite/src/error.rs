@@ -285,6 +285,7 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+<<<<<<< HEAD
     /// A command that only reads (or was refused) found no database at the path; no file was
     /// created.
     #[error(
@@ -352,6 +353,15 @@ pub enum Error {
         problem: String,
         /// How to get out of it.
         way_out: String,
+=======
+    /// Adopting a database another tool migrated was refused; nothing was changed.
+    #[error("refusing to adopt this database from {tool}; nothing was changed: {reason}")]
+    AdoptionRefused {
+        /// The tool it was migrated with (`diesel`, `sqlx`, ...).
+        tool: String,
+        /// Why, and what to do.
+        reason: String,
+>>>>>>> adopt
     },
 }
 

@@ -33,6 +33,7 @@
 
 extern crate self as migrate_sqlite;
 
+mod adopt;
 mod backup;
 mod busy;
 #[cfg(feature = "cli")]
@@ -61,6 +62,7 @@ pub mod testing;
 mod tracking;
 mod tx;
 
+pub use adopt::{AdoptReport, Tool};
 pub use backup::{
     BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreReport,
     Retention, validate_snapshot_name,
@@ -71,6 +73,7 @@ pub use fingerprint::SchemaDiff;
 pub use hooks::{Event, HookFn};
 pub use lock::lock_path;
 pub use migrate_core::Error as CoreError;
+pub use migrate_core::import;
 pub use migrate_core::{
     AppliedRow, Blocker, Checksum, DEFAULT_SET, DownTarget, Flags, Origin, Plan, PlanEntry, Policy,
     Registry, RowState, Status, TxMode, Validation,

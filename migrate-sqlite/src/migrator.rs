@@ -97,7 +97,7 @@ impl Migrator {
         self
     }
 
-    /// Accepts gaps between seqs (timestamp numbering).
+    /// Accepts gaps between seqs (timestamp numbering); `--allow-gaps` on the command line.
     ///
     /// ```
     /// let _ = migrate_sqlite::Migrator::new().allow_gaps();

@@ -45,10 +45,10 @@ impl Recorded {
     }
 }
 
+/// Where the database stands, for "as it was before the run (...)": `seq 3`, or, on a database
+/// no migration was applied to, `no migration applied`.
 fn at(seq: Option<u64>) -> String {
-    seq.map_or("the start (no migration applied)".to_owned(), |s| {
-        format!("seq {s}")
-    })
+    seq.map_or("no migration applied".to_owned(), |s| format!("seq {s}"))
 }
 
 /// `1-3, 7, 9-10`: runs of consecutive seqs as ranges, so a long run stays readable.
@@ -151,10 +151,13 @@ pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
             at(before.current())
         )
     } else {
+        let now = match after.current() {
+            Some(seq) => format!("is now at seq {seq}"),
+            None => "now has no migration applied".to_owned(),
+        };
         format!(
-            "Kept from this run: {}. The database is now at {}.",
-            parts.join("; "),
-            at(after.current())
+            "Kept from this run: {}. The database {now}.",
+            parts.join("; ")
         )
     }
 }

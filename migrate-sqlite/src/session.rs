@@ -514,6 +514,44 @@ impl<'c> Session<'c> {
         backup::restore(&self.conn, self.file()?, &self.config, from)
     }
 
+    /// Adopts a database that `from` migrated: its record of applied migrations is matched to
+    /// this binary's (imported with `migrate import`, whose names carry the upstream version),
+    /// the live schema is checked against what those migrations build on a scratch database,
+    /// and, after a verified backup, they are recorded as applied in one transaction, with the
+    /// adoption in the history. `up` then applies the rest. Any refusal changes nothing.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.db");
+    /// // refinery ran V1__create_users.sql here.
+    /// rusqlite::Connection::open(&path)?.execute_batch(
+    ///     "CREATE TABLE users (id INTEGER PRIMARY KEY);
+    ///      CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY, name VARCHAR(255),
+    ///          applied_on VARCHAR(255), checksum VARCHAR(255));
+    ///      INSERT INTO refinery_schema_history VALUES (1, 'create_users', '2024-01-01T00:00:00Z', '1');",
+    /// )?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([
+    ///         Migration::new(1, "1_create_users", Step::sql("CREATE TABLE users (id INTEGER PRIMARY KEY)")),
+    ///         Migration::new(2, "add_email", Step::sql("ALTER TABLE users ADD COLUMN email TEXT")),
+    ///     ])
+    ///     .open(&path)?;
+    /// let report = db.adopt(Tool::Refinery)?;
+    /// assert_eq!(report.adopted.len(), 1);
+    /// assert_eq!(db.up()?.after, Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adopt(&mut self, from: crate::Tool) -> Result<crate::AdoptReport> {
+        crate::adopt::adopt(
+            &self.conn,
+            self.path.as_deref(),
+            &self.registry,
+            &self.config,
+            from,
+        )
+    }
+
     fn file(&self) -> Result<&Path> {
         self.path.as_deref().ok_or_else(|| {
             Error::Unsupported(

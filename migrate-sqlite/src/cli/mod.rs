@@ -94,11 +94,15 @@ fn exit_code(e: &Error) -> u8 {
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
+        Error::AdoptionRefused { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
 
 fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8> {
+    if let MigrateCommand::Import { .. } = &args.command {
+        return import(&args);
+    }
     let mut migrator = args.apply_overrides(migrator);
     let bar = output::progress_bar();
     if let Some(bar) = &bar {
@@ -205,11 +209,53 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             println!("migration {seq} resolved as {resolution:?}");
             EXIT_OK
         }
+        MigrateCommand::Adopt { from } => {
+            println!("{}", session.adopt(from)?);
+            EXIT_OK
+        }
+        MigrateCommand::Import { .. } => unreachable!("handled before opening the database"),
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     Ok(code)
+}
+
+/// `import`: writes the generated files; touches no database.
+fn import(args: &MigrateArgs) -> crate::Result<u8> {
+    let MigrateCommand::Import {
+        source,
+        out,
+        from,
+        force,
+    } = &args.command
+    else {
+        return Ok(EXIT_USAGE);
+    };
+    let mut import = crate::import::Import::new(source, out);
+    if let Some(layout) = from {
+        import = import.layout(*layout);
+    }
+    if let Some(set) = &args.set {
+        import = import.set(set.clone());
+    }
+    let imported = import.generate()?;
+    imported.write(*force)?;
+    let tool = match imported.layout {
+        crate::import::Layout::Plain => crate::Tool::RusqliteMigration.name(),
+        layout => layout.name(),
+    };
+    println!(
+        "imported {} {} migration(s) from {} into {}: add `mod {};` to your crate and build; \
+         on a database {tool} already migrated, run `migrate adopt --from {tool}` once",
+        imported.migrations.len(),
+        imported.layout,
+        source.display(),
+        out.display(),
+        out.file_name()
+            .map_or("migrations".into(), |n| n.to_string_lossy()),
+    );
+    Ok(EXIT_OK)
 }
 
 fn snapshot(
