@@ -285,7 +285,6 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
-<<<<<<< HEAD
     /// A command that only reads (or was refused) found no database at the path; no file was
     /// created.
     #[error(
@@ -353,7 +352,8 @@ pub enum Error {
         problem: String,
         /// How to get out of it.
         way_out: String,
-=======
+    },
+
     /// Adopting a database another tool migrated was refused; nothing was changed.
     #[error("refusing to adopt this database from {tool}; nothing was changed: {reason}")]
     AdoptionRefused {
@@ -361,7 +361,6 @@ pub enum Error {
         tool: String,
         /// Why, and what to do.
         reason: String,
->>>>>>> adopt
     },
 }
 
