@@ -284,6 +284,31 @@ pub enum Error {
     /// A migration step refers to a kind of work this build cannot do.
     #[error("{0}")]
     Unsupported(String),
+
+    /// A restore refused its source before anything changed: the live database itself, or a
+    /// file that is empty, not SQLite, or holds no migrations of this set.
+    ///
+    /// ```
+    /// # use migrate_sqlite::Error;
+    /// let e = Error::RestoreRefused {
+    ///     path: "app.db.migrate-lock".into(),
+    ///     reason: "it is empty (0 bytes)".into(),
+    ///     way_out: "restore one of `migrate backups`".into(),
+    /// };
+    /// assert!(e.to_string().contains("nothing was changed"));
+    /// ```
+    #[error(
+        "refused to restore from {}: {reason}; nothing was changed. To go on: {way_out}",
+        path.display()
+    )]
+    RestoreRefused {
+        /// The file that was to be restored.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+        /// What to do instead, or how to insist.
+        way_out: String,
+    },
 }
 
 impl Error {

@@ -22,7 +22,7 @@ use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// What the user asked for.
@@ -71,6 +71,7 @@ pub fn run(
         registry,
         config,
         label: &label,
+        written: RefCell::new(Vec::new()),
     };
     let result = run_locked(conn, &ctx, op, started);
     if let Err(e) = conn.busy_timeout(previous_timeout) {
@@ -79,7 +80,10 @@ pub fn run(
     if let Some(path) = path
         && !config.backups.disabled
     {
-        backup::prune(path, &config.backups);
+        // Never the backups this run wrote: its messages name them.
+        let written = ctx.written.borrow();
+        let keep: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+        backup::prune(path, &config.backups, &keep);
     }
     result
 }
@@ -90,6 +94,8 @@ struct Context<'a> {
     registry: &'a Registry<Step>,
     config: &'a Migrator,
     label: &'a str,
+    /// Every backup this run wrote (retention must not delete them).
+    written: RefCell<Vec<PathBuf>>,
 }
 
 fn run_locked(
@@ -131,6 +137,9 @@ fn run_guarded(
         pending_rows: RefCell::new(Vec::new()),
         backup: RefCell::new(None),
         rows: RefCell::new(None),
+        written: &ctx.written,
+        steps_done: Cell::new(0),
+        restore_point: RefCell::new(None),
     };
     let result = batch.run(op, started);
     let restored = pragmas.restore().map_err(runner_error(
@@ -291,6 +300,13 @@ struct Batch<'a> {
     backup: RefCell<Option<BackupInfo>>,
     /// The row-count guard's counts (None when it is off).
     rows: RefCell<Option<RowCounter>>,
+    /// Every backup this run wrote.
+    written: &'a RefCell<Vec<PathBuf>>,
+    /// Steps completed so far in this run.
+    steps_done: Cell<usize>,
+    /// Under `KeepApplied`: the backup taken just before a `transaction = false` migration
+    /// (seq), once earlier steps of the run were committed; its failure restores this.
+    restore_point: RefCell<Option<(u64, BackupInfo)>>,
 }
 
 impl Batch<'_> {
@@ -352,6 +368,7 @@ impl Batch<'_> {
                         duration: step.duration,
                     });
                     done.push(step);
+                    self.steps_done.set(done.len());
                 }
                 Err(failure) => {
                     let error = self.fail(failure, migration, job, &before);
@@ -434,6 +451,7 @@ impl Batch<'_> {
         };
         let info = backup::take(self.conn, path, &self.config.backups, kind)?;
         log::info!("pre-migration backup created: {}", info.path.display());
+        self.written.borrow_mut().push(info.path.clone());
         *self.backup.borrow_mut() = Some(info);
         Ok(())
     }
@@ -645,6 +663,7 @@ impl Batch<'_> {
     /// The started row (up) or reverting row (down) of a non-transactional migration.
     fn mark_started(&self, m: &Migration, job: Job) -> Result<()> {
         self.begin()?;
+        self.take_restore_point(m)?;
         let marked = match job.direction {
             Direction::Up => {
                 tracking::insert_started(self.conn, &self.row_values(m, Duration::ZERO))
@@ -667,6 +686,27 @@ impl Batch<'_> {
             "COMMIT",
             "recording the non-transactional migration as started",
         )
+    }
+
+    /// Under `KeepApplied`, the steps this run committed before a `transaction = false`
+    /// migration stay if it fails, so the backup its failure restores is the state just before
+    /// it: taken here, in the transaction that marks it started (writers held off), before
+    /// anything is written.
+    fn take_restore_point(&self, m: &Migration) -> Result<()> {
+        let keep = self.config.failure == FailurePolicy::KeepApplied;
+        let Some(path) = self
+            .path
+            .filter(|_| keep && !self.config.backups.disabled && self.steps_done.get() > 0)
+        else {
+            return Ok(());
+        };
+        let kind = BackupKind::Automatic {
+            reason: "pre-step".into(),
+        };
+        let info = backup::take(self.conn, path, &self.config.backups, kind)?;
+        self.written.borrow_mut().push(info.path.clone());
+        *self.restore_point.borrow_mut() = Some((m.seq, info));
+        Ok(())
     }
 
     /// Calls the user's step, turning a panic into an error and naming what the authorizer
@@ -815,7 +855,7 @@ impl Batch<'_> {
             // Work a rollback cannot undo: put the pre-migration backup back.
             let undoable = failure.transaction_lost || m.mode == TxMode::NonTransactional;
             if undoable && self.backup.borrow().is_some() {
-                restored = Some(self.restore_after_failure());
+                restored = Some(self.restore_after_failure(m));
             }
             let detail = match &restored {
                 Some(Ok(r)) => format!("{detail} (database restored from {})", r.from.display()),
@@ -830,7 +870,7 @@ impl Batch<'_> {
         let after = read_recorded(self.conn, self.registry.set());
         let backup = self.backup.borrow().clone();
         let mut outcome = match (&restored, after) {
-            (Some(Ok(r)), _) => outcome::restored(before, r, job),
+            (Some(Ok(r)), after) => outcome::restored(before, after.ok().as_ref(), r, job),
             (Some(Err(e)), _) => outcome::restore_failed(backup.as_ref(), e),
             (None, Ok(after)) => {
                 let mut text = outcome::describe(before, &after, m, job, failure.transaction_lost);
@@ -861,36 +901,40 @@ impl Batch<'_> {
         }
     }
 
-    /// Restores the pre-migration backup after a failure a rollback could not undo, keeping
-    /// the failed state in a backup of its own for inspection.
-    fn restore_after_failure(&self) -> Result<outcome::Restored> {
-        let backup = self.backup.borrow().clone();
-        let (Some(path), Some(backup)) = (self.path, backup) else {
+    /// Restores the pre-migration backup (or, under `KeepApplied`, the one taken just before
+    /// the failing migration) after a failure a rollback could not undo. The failed state is
+    /// copied first, in the same write transaction as the restore: every row anyone committed
+    /// is in that copy or in the restored database. Without the copy, nothing is restored.
+    fn restore_after_failure(&self, m: &Migration) -> Result<outcome::Restored> {
+        let point = self
+            .restore_point
+            .borrow()
+            .clone()
+            .filter(|(seq, _)| *seq == m.seq)
+            .map(|(_, info)| info);
+        let just_before_it = point.is_some();
+        let from = point.or_else(|| self.backup.borrow().clone());
+        let (Some(path), Some(from)) = (self.path, from) else {
             return Err(Error::Unsupported(
                 "no pre-migration backup was taken (backups are off, or the database is in \
                  memory), so the database could not be restored"
                     .into(),
             ));
         };
-        self.begin()?;
-        let failed_state = backup::take(
+        self.rollback_all();
+        let failed_state = backup::restore_over(
             self.conn,
             path,
+            &from.path,
             &self.config.backups,
-            BackupKind::Automatic {
-                reason: "failed-state".into(),
-            },
-        );
-        self.rollback_all();
-        backup::restore_file(
-            &backup.path,
-            path,
+            BackupKind::FailedState,
             self.config.busy_timeout,
-            self.config.backups.progress.as_ref(),
         )?;
+        self.written.borrow_mut().push(failed_state.path.clone());
         Ok(outcome::Restored {
-            from: backup.path,
-            failed_state: failed_state.ok().map(|b| b.path),
+            from: from.path,
+            failed_state: failed_state.path,
+            just_before_it,
         })
     }
 

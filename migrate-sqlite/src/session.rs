@@ -1,6 +1,6 @@
 //! An open database with its migrations: the operations users call.
 
-use crate::backup::{self, BackupKind};
+use crate::backup::{self, BackupKind, RestoreOptions};
 use crate::fingerprint::{self, SchemaDiff};
 use crate::pragmas::BusyTimeout;
 use crate::report::{StatusLine, StatusReport};
@@ -423,9 +423,32 @@ impl<'c> Session<'c> {
             .collect())
     }
 
-    /// Every backup and snapshot, oldest first.
+    /// Every backup and snapshot, oldest first (failed-state copies are listed apart, by
+    /// [`failed_states`](Self::failed_states)).
     pub fn backups(&self) -> Result<Vec<BackupInfo>> {
-        backup::all(self.file()?, &self.config.backups)
+        Ok(backup::all(self.file()?, &self.config.backups)?
+            .into_iter()
+            .filter(|b| b.kind != BackupKind::FailedState)
+            .collect())
+    }
+
+    /// The states failed `transaction = false` migrations left, kept for inspection before
+    /// each automatic restore, oldest first. Never restored as "the newest backup".
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// assert!(db.failed_states()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failed_states(&self) -> Result<Vec<BackupInfo>> {
+        Ok(backup::all(self.file()?, &self.config.backups)?
+            .into_iter()
+            .filter(|b| b.kind == BackupKind::FailedState)
+            .collect())
     }
 
     /// Deletes a named snapshot.
@@ -453,7 +476,29 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore(&self, from: &RestoreFrom) -> Result<RestoreReport> {
-        backup::restore(&self.conn, self.file()?, &self.config, from)
+        self.restore_with(from, RestoreOptions::default())
+    }
+
+    /// [`restore`](Self::restore) with options, e.g. to restore a file that is not a backup
+    /// of this database (see [`RestoreOptions`]).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// let empty = dir.path().join("empty.db");
+    /// std::fs::write(&empty, b"")?;
+    /// let from = RestoreFrom::File(empty);
+    /// assert!(db.restore(&from).is_err());
+    /// db.restore_with(&from, RestoreOptions::default().allow_foreign_source())?;
+    /// assert!(db.status()?.current.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_with(&self, from: &RestoreFrom, options: RestoreOptions) -> Result<RestoreReport> {
+        backup::restore(&self.conn, self.file()?, &self.config, from, options)
     }
 
     fn file(&self) -> Result<&Path> {

@@ -89,6 +89,9 @@ pub enum MigrateCommand {
     Restore {
         /// A backup file or a snapshot name.
         from: Option<String>,
+        /// Restore FILE even if it is empty, not SQLite, or holds no migrations of this set.
+        #[arg(long)]
+        allow_foreign_source: bool,
     },
     /// Every backup and snapshot (name or reason, time, size, schema version).
     Backups,

@@ -30,7 +30,7 @@ mod output;
 
 pub use args::{MigrateArgs, MigrateCommand, SnapshotCommand};
 
-use crate::{Error, Migrator, Resolution, RestoreFrom};
+use crate::{Error, Migrator, Resolution, RestoreFrom, RestoreOptions};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -85,6 +85,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
+        Error::RestoreRefused { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
@@ -145,7 +146,10 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
-        MigrateCommand::Restore { from } => {
+        MigrateCommand::Restore {
+            from,
+            allow_foreign_source,
+        } => {
             let from = match from {
                 None => RestoreFrom::Latest,
                 // Anything that looks like a path is a file; a bare word is a snapshot name.
@@ -160,7 +164,10 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             if !confirm::confirmed(yes, &format!("replace the database with {what}")) {
                 return Ok(EXIT_REFUSED);
             }
-            let report = session.restore(&from)?;
+            let options = RestoreOptions {
+                allow_foreign_source,
+            };
+            let report = session.restore_with(&from, options)?;
             println!(
                 "restored from {}; to undo: migrate restore {}",
                 report.restored_from.display(),
@@ -169,7 +176,22 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Backups => {
-            output::backups(&session.backups()?, json, "no backups");
+            let backups = session.backups()?;
+            let failed = session.failed_states()?;
+            if json {
+                // One array; each entry's "kind" tells a failed state from a backup.
+                let all: Vec<_> = backups.into_iter().chain(failed).collect();
+                output::backups(&all, json, "");
+            } else {
+                output::backups(&backups, json, "no backups");
+                if !failed.is_empty() {
+                    // Apart: a failed state is for inspection, not a state to go back to.
+                    println!(
+                        "\nfailed-state copies (what failed migrations left, for inspection):"
+                    );
+                    output::backups(&failed, json, "");
+                }
+            }
             EXIT_OK
         }
         MigrateCommand::History => {
