@@ -922,6 +922,7 @@ impl Batch<'_> {
             ));
         };
         self.rollback_all();
+        backup::verify(&from.path)?;
         let failed_state = backup::restore_over(
             self.conn,
             path,

@@ -45,7 +45,6 @@ pub fn restore(
         &config.set,
         options.allow_foreign_source,
     )?;
-    super::verify(&source)?;
     let _lock = FileLock::acquire(db, config.busy_timeout)?;
     let undo = super::restore_over(
         conn,

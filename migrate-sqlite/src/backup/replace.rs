@@ -76,7 +76,7 @@ fn drop_everything(conn: &Connection) -> rusqlite::Result<()> {
     for name in tables_of_type(conn, "main", "table")? {
         if name == "sqlite_sequence" {
             conn.execute_batch("DELETE FROM main.sqlite_sequence")?;
-        } else if !is_internal(&name) || name == "sqlite_stat1" {
+        } else if !is_internal(&name) || name.starts_with("sqlite_stat") {
             conn.execute_batch(&format!("DROP TABLE IF EXISTS main.{}", quote(&name)))?;
         } else {
             conn.execute_batch(&format!("DELETE FROM main.{}", quote(&name)))?;
@@ -103,21 +103,32 @@ fn copy_rows(conn: &Connection, shadow: &[String]) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// `sqlite_sequence` (after the rows: inserting rows moves it) and `sqlite_stat1`.
+/// `sqlite_sequence` (after the rows: inserting rows moves it) and the statistics tables.
 fn copy_internal_tables(conn: &Connection) -> rusqlite::Result<()> {
     let source = tables_of_type(conn, SOURCE, "table")?;
     if source.iter().any(|n| n == "sqlite_sequence") {
         conn.execute_batch("DELETE FROM main.sqlite_sequence")?;
         copy_table(conn, "sqlite_sequence")?;
     }
-    if source.iter().any(|n| n == "sqlite_stat1") {
-        // It cannot be created by name; ANALYZE of the schema table creates it (empty here).
-        conn.execute_batch("ANALYZE main.sqlite_schema; DELETE FROM main.sqlite_stat1")?;
-        copy_table(conn, "sqlite_stat1")?;
+    const STATS: [&str; 2] = ["sqlite_stat1", "sqlite_stat4"];
+    if !STATS.iter().any(|stat| source.iter().any(|n| n == stat)) {
+        return Ok(());
     }
-    for stat in ["sqlite_stat4"] {
+    // They cannot be created by name; ANALYZE of the schema table creates them (the ones this
+    // build of SQLite knows), then they get exactly the backup's rows.
+    conn.execute_batch("ANALYZE main.sqlite_schema")?;
+    let live = tables_of_type(conn, "main", "table")?;
+    for stat in STATS.into_iter().filter(|stat| live.iter().any(|n| n == stat)) {
         if source.iter().any(|n| n == stat) {
-            log::warn!("{stat} of the backup is not restored; run ANALYZE to rebuild it");
+            conn.execute_batch(&format!("DELETE FROM main.{stat}"))?;
+            copy_table(conn, stat)?;
+        } else {
+            conn.execute_batch(&format!("DROP TABLE main.{stat}"))?;
+        }
+    }
+    for stat in STATS.into_iter().filter(|stat| !live.iter().any(|n| n == stat)) {
+        if source.iter().any(|n| n == stat) {
+            log::warn!("{stat} of the backup is not restored (this SQLite has no such table)");
         }
     }
     Ok(())

@@ -9,7 +9,6 @@
 
 use super::naming::BackupKind;
 use super::replace::{self, SOURCE};
-use super::write::verify;
 use super::{BackupInfo, BackupSettings, Progress};
 use crate::pragmas::{BusyTimeout, PragmaGuard};
 use crate::{Error, Result};
@@ -20,6 +19,7 @@ use std::time::Duration;
 /// Replaces the database at `db` (open as `conn`, in autocommit mode, the caller holding the
 /// migration lock) with the backup at `source`, after a safety copy of its current state of
 /// kind `safety`, which it returns. If the safety copy cannot be written, nothing is restored.
+/// The caller has checked `source` (`verify`, and what it may be).
 pub fn restore_over(
     conn: &Connection,
     db: &Path,
@@ -33,7 +33,6 @@ pub fn restore_over(
             "the connection is inside a transaction; restore before opening one".into(),
         ));
     }
-    verify(source)?;
     let label = db.display().to_string();
     let failed = |doing: &str| {
         let (doing, path) = (doing.to_owned(), label.clone());

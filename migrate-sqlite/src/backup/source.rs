@@ -14,8 +14,9 @@ use std::path::Path;
 const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Refuses `source` before anything is touched, unless it is fit to replace the database at
-/// `db` whose migration set is `set`. `allow_foreign` skips the content checks (not the
-/// same-file check).
+/// `db` whose migration set is `set`: not the live file, a SQLite file, undamaged
+/// (`quick_check`), holding applied migrations of `set`. `allow_foreign` (and a backup of this
+/// database's own) skips the content checks, never the same-file and damage checks.
 pub fn check(
     source: &Path,
     db: &Path,
@@ -25,7 +26,7 @@ pub fn check(
 ) -> Result<()> {
     refuse_same_file(source, db)?;
     if allow_foreign || is_own_backup(source, db, settings) {
-        return Ok(());
+        return super::verify(source);
     }
     let refuse = |reason: String| Error::RestoreRefused {
         path: source.to_owned(),
@@ -51,6 +52,7 @@ pub fn check(
     if head.as_slice() != MAGIC {
         return Err(refuse("it is not a SQLite database".into()));
     }
+    super::verify(source)?;
     if tracking_rows(source, set) == 0 {
         return Err(refuse(format!(
             "it has no applied migrations of set {set:?} (another application's database, or \
