@@ -871,7 +871,9 @@ impl Batch<'_> {
         let backup = self.backup.borrow().clone();
         let mut outcome = match (&restored, after) {
             (Some(Ok(r)), after) => outcome::restored(before, after.ok().as_ref(), r, job),
-            (Some(Err(e)), _) => outcome::restore_failed(backup.as_ref(), e),
+            (Some(Err(e)), _) => {
+                outcome::restore_failed(self.backup_to_restore(m).as_ref().or(backup.as_ref()), e)
+            }
             (None, Ok(after)) => {
                 let mut text = outcome::describe(before, &after, m, job, failure.transaction_lost);
                 if let Some(backup) = &backup {
@@ -906,14 +908,8 @@ impl Batch<'_> {
     /// copied first, in the same write transaction as the restore: every row anyone committed
     /// is in that copy or in the restored database. Without the copy, nothing is restored.
     fn restore_after_failure(&self, m: &Migration) -> Result<outcome::Restored> {
-        let point = self
-            .restore_point
-            .borrow()
-            .clone()
-            .filter(|(seq, _)| *seq == m.seq)
-            .map(|(_, info)| info);
-        let just_before_it = point.is_some();
-        let from = point.or_else(|| self.backup.borrow().clone());
+        let just_before_it = self.restore_point_of(m).is_some();
+        let from = self.backup_to_restore(m);
         let (Some(path), Some(from)) = (self.path, from) else {
             return Err(Error::Unsupported(
                 "no pre-migration backup was taken (backups are off, or the database is in \
@@ -937,6 +933,22 @@ impl Batch<'_> {
             failed_state: failed_state.path,
             just_before_it,
         })
+    }
+
+    /// The backup taken just before `m` (under `KeepApplied`), if one was.
+    fn restore_point_of(&self, m: &Migration) -> Option<BackupInfo> {
+        self.restore_point
+            .borrow()
+            .clone()
+            .filter(|(seq, _)| *seq == m.seq)
+            .map(|(_, info)| info)
+    }
+
+    /// What undoes a failure of `m` that a rollback cannot: the backup taken just before it,
+    /// or else the pre-migration backup.
+    fn backup_to_restore(&self, m: &Migration) -> Option<BackupInfo> {
+        self.restore_point_of(m)
+            .or_else(|| self.backup.borrow().clone())
     }
 
     /// The final commit failed: everything was rolled back; say so from what is recorded.
