@@ -61,8 +61,7 @@ mod tx;
 
 pub use backup::{
     BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreOptions,
-    RestoreReport,
-    Retention, validate_snapshot_name,
+    RestoreReport, Retention, validate_snapshot_name,
 };
 pub use dry_run::{DryRun, DryRunOutcome, DryRunStep};
 pub use error::{Error, FkViolation, Result};

@@ -497,7 +497,11 @@ impl<'c> Session<'c> {
     /// assert!(db.status()?.current.is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn restore_with(&self, from: &RestoreFrom, options: RestoreOptions) -> Result<RestoreReport> {
+    pub fn restore_with(
+        &self,
+        from: &RestoreFrom,
+        options: RestoreOptions,
+    ) -> Result<RestoreReport> {
         backup::restore(&self.conn, self.file()?, &self.config, from, options)
     }
 

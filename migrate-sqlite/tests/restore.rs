@@ -133,7 +133,11 @@ fn assert_same(actual: &str, expected: &str) {
         return;
     }
     let (a, e): (Vec<&str>, Vec<&str>) = (actual.lines().collect(), expected.lines().collect());
-    let at = a.iter().zip(&e).position(|(x, y)| x != y).unwrap_or(a.len().min(e.len()));
+    let at = a
+        .iter()
+        .zip(&e)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(e.len()));
     panic!(
         "they differ at line {at}:\n  actual:   {:?}\n  expected: {:?}",
         a.get(at),
@@ -261,7 +265,10 @@ fn a_restore_keeps_the_journal_mode_of_the_live_database() {
         .execute("VACUUM INTO ?1", [wal_copy.to_str().unwrap()])
         .unwrap();
     assert_eq!(
-        one::<String>(&Connection::open(&wal_copy).unwrap(), "PRAGMA journal_mode = WAL"),
+        one::<String>(
+            &Connection::open(&wal_copy).unwrap(),
+            "PRAGMA journal_mode = WAL"
+        ),
         "wal"
     );
     let expected = dump(&scratch_copy(db.dir.path(), &wal_copy));
@@ -274,7 +281,11 @@ fn a_restore_keeps_the_journal_mode_of_the_live_database() {
     session.restore(&RestoreFrom::File(wal_copy)).unwrap();
     drop(session);
     assert_eq!(journal_mode(&db.path), "delete");
-    assert_eq!(fs::read(&db.path).unwrap()[18..20], [1, 1], "the header still says rollback journal");
+    assert_eq!(
+        fs::read(&db.path).unwrap()[18..20],
+        [1, 1],
+        "the header still says rollback journal"
+    );
     assert!(!Path::new(&format!("{}-wal", db.path.display())).exists());
     assert_eq!(dump(&db.path), expected);
     assert_sound(&db.path);
@@ -282,7 +293,10 @@ fn a_restore_keeps_the_journal_mode_of_the_live_database() {
     // A WAL database restored from a backup (backups are rollback-journal files) stays WAL.
     let db = temp_db();
     let mut session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
-    assert_eq!(one::<String>(session.connection(), "PRAGMA journal_mode = WAL"), "wal");
+    assert_eq!(
+        one::<String>(session.connection(), "PRAGMA journal_mode = WAL"),
+        "wal"
+    );
     session.up().unwrap();
     let backup = session.backup().unwrap();
     assert_eq!(fs::read(&backup.path).unwrap()[18..20], [1, 1]);
@@ -311,7 +325,9 @@ fn sources_that_are_not_backups_of_this_database_are_refused_and_nothing_changes
     let other_app = dir.join("other-app.db");
     Connection::open(&other_app)
         .unwrap()
-        .execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY); INSERT INTO accounts VALUES (1)")
+        .execute_batch(
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY); INSERT INTO accounts VALUES (1)",
+        )
         .unwrap();
     // A migrated database, but of another set.
     let other_set = dir.join("other-set.db");
@@ -332,8 +348,14 @@ fn sources_that_are_not_backups_of_this_database_are_refused_and_nothing_changes
         (&empty, "it is empty (0 bytes)"),
         (&lock_file, "it is empty (0 bytes)"),
         (&text, "it is not a SQLite database"),
-        (&other_app, "it has no applied migrations of set \"default\""),
-        (&other_set, "it has no applied migrations of set \"default\""),
+        (
+            &other_app,
+            "it has no applied migrations of set \"default\"",
+        ),
+        (
+            &other_set,
+            "it has no applied migrations of set \"default\"",
+        ),
     ] {
         let err = session
             .restore(&RestoreFrom::File(file.clone()))
@@ -346,7 +368,10 @@ fn sources_that_are_not_backups_of_this_database_are_refused_and_nothing_changes
         assert!(message.contains(why), "{message}");
         assert!(message.contains("nothing was changed"), "{message}");
         assert!(message.contains("--allow-foreign-source"), "{message}");
-        assert!(bytes(&db.path) == bytes_before, "{file:?} changed the database");
+        assert!(
+            bytes(&db.path) == bytes_before,
+            "{file:?} changed the database"
+        );
         assert_eq!(listing(&backups_dir(&db.path)), backups_before, "{file:?}");
     }
     assert_eq!(applied_seqs(session.connection()), [1]);
@@ -449,7 +474,12 @@ fn a_failed_state_copy_is_never_the_newest_backup_and_is_listed_apart() {
     let failed = session.failed_states().unwrap();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].kind, BackupKind::FailedState);
-    assert!(failed[0].path.to_string_lossy().ends_with(".failed-state.db"));
+    assert!(
+        failed[0]
+            .path
+            .to_string_lossy()
+            .ends_with(".failed-state.db")
+    );
     let backups = session.backups().unwrap();
     assert!(
         backups.iter().all(|b| b.kind != BackupKind::FailedState),
@@ -541,15 +571,21 @@ fn retention_never_deletes_a_backup_the_operation_just_wrote_even_after_the_cloc
     assert!(manual.path.is_file());
 
     // A restore's undo backup survives it.
-    let report = session.restore(&RestoreFrom::File(manual.path.clone())).unwrap();
+    let report = session
+        .restore(&RestoreFrom::File(manual.path.clone()))
+        .unwrap();
     assert!(report.undo_backup.path.is_file());
     drop(session);
 
     // A failed run: the pre-up backup its message names and the failed-state copy survive.
     let mut list = tables(1);
     list.push(
-        Migration::new(2, "broken", Step::sql("CREATE TABLE partial (x); SELECT * FROM missing;"))
-            .with_mode(TxMode::NonTransactional),
+        Migration::new(
+            2,
+            "broken",
+            Step::sql("CREATE TABLE partial (x); SELECT * FROM missing;"),
+        )
+        .with_mode(TxMode::NonTransactional),
     );
     let err = migrator_with_backups(list)
         .keep_backups(1)
@@ -575,5 +611,8 @@ fn retention_never_deletes_a_backup_the_operation_just_wrote_even_after_the_cloc
     for path in &future {
         assert!(path.is_file());
     }
-    assert!(!table_exists(&Connection::open(&db.path).unwrap(), "partial"));
+    assert!(!table_exists(
+        &Connection::open(&db.path).unwrap(),
+        "partial"
+    ));
 }

@@ -316,9 +316,7 @@ fn a_temp_file_is_removed_only_when_no_live_process_owns_it() {
     let backups = backups_dir(&db);
     std::fs::create_dir_all(&backups).unwrap();
     // A process that has ended (and been reaped): its pid names no live process.
-    let ended = std::process::Command::new("true")
-        .spawn()
-        .unwrap();
+    let ended = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = ended.id();
     let mut ended = ended;
     assert!(ended.wait().unwrap().success());

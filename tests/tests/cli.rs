@@ -729,7 +729,13 @@ fn restore_refuses_files_that_are_not_backups_unless_told_and_the_live_file_at_o
         // The hard link with a long busy timeout: refused at once, not after waiting (exit 3,
         // not 4 "locked").
         let out = db
-            .run(&["--busy-timeout-ms", "600000", "restore", file.to_str().unwrap(), "--yes"])
+            .run(&[
+                "--busy-timeout-ms",
+                "600000",
+                "restore",
+                file.to_str().unwrap(),
+                "--yes",
+            ])
             .expect(3);
         assert!(out.stderr.contains(why), "{out:#?}");
         assert!(out.stderr.contains("nothing was changed"), "{out:#?}");
@@ -750,7 +756,10 @@ fn restore_refuses_files_that_are_not_backups_unless_told_and_the_live_file_at_o
             "--yes",
         ])
         .expect(0);
-    assert_eq!(db.int("SELECT count(*) FROM sqlite_schema WHERE name = 'books'"), 0);
+    assert_eq!(
+        db.int("SELECT count(*) FROM sqlite_schema WHERE name = 'books'"),
+        0
+    );
     let undo = out
         .stdout
         .trim()
@@ -801,7 +810,10 @@ fn failed_state_copies_are_listed_apart_and_never_restored_as_the_newest_backup(
     assert_eq!(kinds.last(), Some(&"failed-state"), "{listed}");
 
     let out = db.run(&["restore", "--yes"]).expect(0);
-    assert!(out.stdout.contains(&format!("restored from {backup}")), "{out:#?}");
+    assert!(
+        out.stdout.contains(&format!("restored from {backup}")),
+        "{out:#?}"
+    );
     assert_eq!(db.int("SELECT count(*) FROM books"), 0);
 }
 

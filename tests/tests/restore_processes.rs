@@ -86,7 +86,10 @@ fn wait_for_commits(file: &Path, seen: usize, more: usize) -> usize {
         if now >= seen + more {
             return now;
         }
-        assert!(Instant::now() < deadline, "the writer stopped at {now} commits");
+        assert!(
+            Instant::now() < deadline,
+            "the writer stopped at {now} commits"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -114,7 +117,11 @@ fn assert_nothing_lost(db: &Path, record: &Path, safety_copies: &[PathBuf]) {
     let mut kept = live.clone();
     for copy in safety_copies {
         let in_copy = ids(copy);
-        assert!(!in_copy.is_empty(), "{} holds no writer rows", copy.display());
+        assert!(
+            !in_copy.is_empty(),
+            "{} holds no writer rows",
+            copy.display()
+        );
         kept.extend(in_copy);
     }
     let lost: Vec<i64> = committed
@@ -132,7 +139,9 @@ fn assert_nothing_lost(db: &Path, record: &Path, safety_copies: &[PathBuf]) {
     assert!(live.contains(&last), "the last commit {last} is gone");
     let conn = Connection::open(db).unwrap();
     let violations: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(violations, 0);
     eprintln!(
@@ -219,10 +228,7 @@ fn automatic_restores_under_a_writer(wal: bool) {
         seen = wait_for_commits(&record, seen, 20);
         let mut session = migrator(true).open(&db).unwrap();
         let err = session.up().unwrap_err();
-        assert!(
-            err.to_string().contains("restored automatically"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("restored automatically"), "{err}");
         let copies = session.failed_states().unwrap();
         failed_states = copies.into_iter().map(|b| b.path).collect();
         // Restored: migration 2 is not applied and its table is gone.

@@ -118,7 +118,10 @@ fn copy_internal_tables(conn: &Connection) -> rusqlite::Result<()> {
     // build of SQLite knows), then they get exactly the backup's rows.
     conn.execute_batch("ANALYZE main.sqlite_schema")?;
     let live = tables_of_type(conn, "main", "table")?;
-    for stat in STATS.into_iter().filter(|stat| live.iter().any(|n| n == stat)) {
+    for stat in STATS
+        .into_iter()
+        .filter(|stat| live.iter().any(|n| n == stat))
+    {
         if source.iter().any(|n| n == stat) {
             conn.execute_batch(&format!("DELETE FROM main.{stat}"))?;
             copy_table(conn, stat)?;
@@ -126,7 +129,10 @@ fn copy_internal_tables(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch(&format!("DROP TABLE main.{stat}"))?;
         }
     }
-    for stat in STATS.into_iter().filter(|stat| !live.iter().any(|n| n == stat)) {
+    for stat in STATS
+        .into_iter()
+        .filter(|stat| !live.iter().any(|n| n == stat))
+    {
         if source.iter().any(|n| n == stat) {
             log::warn!("{stat} of the backup is not restored (this SQLite has no such table)");
         }

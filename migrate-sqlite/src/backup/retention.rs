@@ -11,7 +11,11 @@ pub fn to_prune(all: &[BackupInfo], rule: &Retention, now: SystemTime) -> Vec<Ba
     let automatic = |b: &&BackupInfo| matches!(b.kind, BackupKind::Automatic { .. });
     let failed_state = |b: &&BackupInfo| b.kind == BackupKind::FailedState;
     let mut doomed = in_group(all.iter().filter(automatic).collect(), rule, now);
-    doomed.extend(in_group(all.iter().filter(failed_state).collect(), rule, now));
+    doomed.extend(in_group(
+        all.iter().filter(failed_state).collect(),
+        rule,
+        now,
+    ));
     doomed
 }
 
