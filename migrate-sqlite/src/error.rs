@@ -309,6 +309,32 @@ pub enum Error {
         /// What to do instead, or how to insist.
         way_out: String,
     },
+
+    /// The live database is damaged, so a restore cannot take its undo backup; nothing was
+    /// changed. `Session::restore_damaged` (what `migrate restore` does then) keeps the damaged
+    /// file aside and restores.
+    ///
+    /// ```
+    /// # use migrate_sqlite::Error;
+    /// let e = Error::LiveDatabaseDamaged {
+    ///     path: "app.db".into(),
+    ///     detail: "file is not a database".into(),
+    /// };
+    /// assert!(e.to_string().contains("keeps the damaged file aside"));
+    /// ```
+    #[error(
+        "the live database {} is damaged ({detail}), so no undo backup of it can be taken; \
+         nothing was changed. Stop every program that uses it, then run `migrate restore \
+         [FILE|SNAPSHOT] --yes`: it keeps the damaged file aside (never deleted) and restores \
+         (library: `Session::restore_damaged`)",
+        path.display()
+    )]
+    LiveDatabaseDamaged {
+        /// The live database.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+    },
 }
 
 impl Error {

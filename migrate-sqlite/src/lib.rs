@@ -60,8 +60,8 @@ mod tracking;
 mod tx;
 
 pub use backup::{
-    BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreOptions,
-    RestoreReport, Retention, validate_snapshot_name,
+    BackupInfo, BackupKind, BackupSettings, DamagedRestore, Progress, ProgressFn, RestoreFrom,
+    RestoreOptions, RestoreReport, Retention, validate_snapshot_name,
 };
 pub use dry_run::{DryRun, DryRunOutcome, DryRunStep};
 pub use error::{Error, FkViolation, Result};

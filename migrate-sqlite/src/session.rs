@@ -505,6 +505,43 @@ impl<'c> Session<'c> {
         backup::restore(&self.conn, self.file()?, &self.config, from, options)
     }
 
+    /// Restores over a damaged live database, which [`restore`](Self::restore) refuses
+    /// ([`Error::LiveDatabaseDamaged`]: no undo backup can be taken of it). The damaged file is
+    /// kept aside, never deleted, as `<db>.damaged-<UTC>` beside it (with its `-wal`/`-journal`),
+    /// and the backup takes its place. Consumes the session, whose connection is closed first;
+    /// every other program using the database must be stopped: its open connections would
+    /// keep using the damaged file. Refused if the database is not damaged.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.db");
+    /// let migrator = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))]);
+    /// let mut db = migrator.open(&path)?;
+    /// db.up()?;
+    /// db.snapshot("good")?;
+    /// drop(db);
+    /// std::fs::write(&path, b"not a database any more, the header is gone")?;
+    /// let db = migrator.open(&path)?;
+    /// let from = RestoreFrom::Snapshot("good".into());
+    /// assert!(matches!(db.restore(&from), Err(Error::LiveDatabaseDamaged { .. })));
+    /// let report = db.restore_damaged(&from, RestoreOptions::default())?;
+    /// assert!(report.damaged_kept.exists());
+    /// assert_eq!(migrator.open(&path)?.status()?.current, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_damaged(
+        self,
+        from: &RestoreFrom,
+        options: RestoreOptions,
+    ) -> Result<crate::DamagedRestore> {
+        let db = self.file()?.to_owned();
+        let Session { conn, config, .. } = self;
+        drop(conn);
+        backup::restore_damaged(&db, &config, from, options)
+    }
+
     fn file(&self) -> Result<&Path> {
         self.path.as_deref().ok_or_else(|| {
             Error::Unsupported(

@@ -616,3 +616,91 @@ fn retention_never_deletes_a_backup_the_operation_just_wrote_even_after_the_cloc
         "partial"
     ));
 }
+
+// ----------------------------------------------------------------------------------------------
+// A damaged live database
+
+#[test]
+fn a_damaged_live_database_is_kept_aside_and_never_restored_over_in_place() {
+    let db = temp_db();
+    let migrator = migrator_with_backups(tables(1));
+    let mut session = migrator.open(&db.path).unwrap();
+    assert_eq!(
+        one::<String>(session.connection(), "PRAGMA journal_mode = WAL"),
+        "wal"
+    );
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch(
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200)
+             INSERT INTO t1 (v) SELECT printf('%0500d', i) FROM c;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+    session.snapshot("good").unwrap();
+    let expected = dump(&scratch_copy(
+        db.dir.path(),
+        &session.snapshots().unwrap()[0].path,
+    ));
+
+    // Healthy: restore_damaged refuses and changes nothing.
+    let bytes_before = bytes(&db.path);
+    let from = RestoreFrom::Snapshot("good".into());
+    let err = migrator
+        .open(&db.path)
+        .unwrap()
+        .restore_damaged(&from, RestoreOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("is not damaged"), "{err}");
+    assert!(bytes(&db.path) == bytes_before);
+
+    // A committed row still in the WAL (another connection keeps the WAL from being
+    // checkpointed away), then a page in the middle of the main file overwritten.
+    let other = Connection::open(&db.path).unwrap();
+    assert_eq!(one::<i64>(&other, "SELECT count(*) FROM t1"), 200);
+    session
+        .connection()
+        .execute_batch("PRAGMA wal_autocheckpoint = 0; INSERT INTO t1 (v) VALUES ('in the wal')")
+        .unwrap();
+    drop(session);
+    let wal = PathBuf::from(format!("{}-wal", db.path.display()));
+    assert!(wal.is_file());
+    let mut damaged = bytes(&db.path);
+    let middle = damaged.len() / 4096 / 2 * 4096;
+    damaged[middle..middle + 4096].fill(0xa5);
+    fs::write(&db.path, &damaged).unwrap();
+    let wal_bytes = bytes(&wal);
+    let backups_before = listing(&backups_dir(&db.path));
+
+    let session = migrator.open(&db.path).unwrap();
+    let err = session.restore(&from).unwrap_err();
+    assert!(matches!(err, Error::LiveDatabaseDamaged { .. }), "{err:?}");
+    assert!(err.to_string().contains("migrate restore"), "{err}");
+    assert!(bytes(&db.path) == damaged, "refused, yet the file changed");
+    assert_eq!(listing(&backups_dir(&db.path)), backups_before);
+
+    let report = session
+        .restore_damaged(&from, RestoreOptions::default())
+        .unwrap();
+    // Kept aside, byte for byte, with its WAL (the committed row is in there).
+    assert_eq!(report.damaged_kept.parent(), db.path.parent());
+    assert!(bytes(&report.damaged_kept) == damaged);
+    let kept_wal = PathBuf::from(format!("{}-wal", report.damaged_kept.display()));
+    assert!(report.moved.contains(&kept_wal));
+    assert!(bytes(&kept_wal) == wal_bytes);
+    // (A connection left open keeps using the kept file: programs must be stopped first.)
+    drop(other);
+    // The database is the snapshot, sound, still in WAL mode.
+    assert_eq!(dump(&db.path), expected);
+    assert_sound(&db.path);
+    assert_eq!(journal_mode(&db.path), "wal");
+    assert_eq!(
+        migrator.open(&db.path).unwrap().status().unwrap().current,
+        Some(1)
+    );
+    assert_eq!(
+        history_actions(&db.path).last().map(String::as_str),
+        Some("restore")
+    );
+}

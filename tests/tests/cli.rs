@@ -772,6 +772,80 @@ fn restore_refuses_files_that_are_not_backups_unless_told_and_the_live_file_at_o
     assert_eq!(db.int("SELECT count(*) FROM books WHERE title = 'Emma'"), 1);
 }
 
+/// The live database damaged two ways: its header smashed ("file is not a database") and a
+/// page in the middle overwritten (`quick_check` fails).
+#[test]
+fn restore_over_a_damaged_database_keeps_it_aside_and_restores_in_one_command() {
+    for smash_header in [true, false] {
+        let db = Db::new();
+        db.up();
+        db.conn()
+            .execute_batch(
+                "INSERT INTO books (title, isbn) VALUES ('Emma', '1');
+                 CREATE TABLE filler (b BLOB);
+                 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 40)
+                 INSERT INTO filler SELECT randomblob(3000) FROM c;",
+            )
+            .unwrap();
+        let out = db.run(&["backup"]).expect(0);
+        let backup = out
+            .stdout
+            .trim()
+            .strip_prefix("backup created: ")
+            .unwrap_or_else(|| panic!("{out:#?}"))
+            .to_owned();
+        db.conn()
+            .execute("INSERT INTO books (title, isbn) VALUES ('Lost', '2')", [])
+            .unwrap();
+        let mut bytes = db.bytes();
+        if smash_header {
+            bytes[..100].fill(0x5a);
+        } else {
+            let middle = bytes.len() / 4096 / 2 * 4096;
+            bytes[middle..middle + 4096].fill(0xa5);
+        }
+        fs::write(&db.path, &bytes).unwrap();
+        let files_before = db.files();
+
+        let out = db.run(&["restore", &backup, "--yes"]).expect(0);
+        let kept = PathBuf::from(
+            out.stdout
+                .trim()
+                .split_once("the damaged database is kept at ")
+                .unwrap_or_else(|| panic!("{out:#?}"))
+                .1
+                .trim_end_matches(" (never deleted)"),
+        );
+        assert!(
+            out.stdout.contains(&format!("restored from {backup}")),
+            "{out:#?}"
+        );
+        assert!(out.stderr.contains("damaged"), "{out:#?}");
+        // The damaged file is kept, byte for byte, beside the database.
+        assert_eq!(kept.parent(), db.path.parent());
+        assert!(
+            fs::read(&kept).unwrap() == bytes,
+            "the kept file is not the damaged one"
+        );
+        // The database is the backup, sound, and says what happened.
+        assert_eq!(db.int("SELECT count(*) FROM books"), 1);
+        assert_eq!(db.int("SELECT count(*) FROM filler"), 40);
+        let check: String = db
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        assert_eq!(db.status()["current"], 3, "{}", db.status());
+        // Nothing else appeared or vanished but the kept file and the history row.
+        let mut expected = files_before.clone();
+        expected.insert(kept.clone());
+        assert_eq!(db.files(), expected);
+        let history = db.run(&["history", "--json"]).expect(0).json();
+        let last = history.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["action"], "restore", "{last}");
+    }
+}
+
 #[test]
 fn failed_state_copies_are_listed_apart_and_never_restored_as_the_newest_backup() {
     let db = Db::new();

@@ -4,6 +4,7 @@
 //! change the database during the copy), with SQLite's backup API from a second connection, in
 //! any journal mode. Each is written atomically and checked with `quick_check` before it counts.
 
+mod damaged;
 mod list;
 mod naming;
 mod ops;
@@ -164,6 +165,19 @@ impl RestoreOptions {
     }
 }
 
+/// What a restore over a damaged database did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedRestore {
+    /// The backup that was restored.
+    pub restored_from: PathBuf,
+    /// Where the damaged database now is (beside it, `<db>.damaged-<UTC>`): never deleted.
+    pub damaged_kept: PathBuf,
+    /// Every file moved aside (the database and its `-wal`, `-journal`, `-shm` if any).
+    pub moved: Vec<PathBuf>,
+    /// What `quick_check` said about the damaged database.
+    pub damage: String,
+}
+
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreReport {
@@ -286,6 +300,7 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
     write::sync_dir(&settings.dir_for(db))
 }
 
+pub(crate) use damaged::{damage, restore_damaged};
 pub(crate) use ops::{back_up, restore};
 pub(crate) use restore::restore_over;
 pub(crate) use write::verify;

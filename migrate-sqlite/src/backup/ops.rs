@@ -55,7 +55,15 @@ pub fn restore(
             reason: "pre-restore".into(),
         },
         config.busy_timeout,
-    )?;
+    )
+    .map_err(|e| match super::damage(db, config.busy_timeout) {
+        // Why the undo backup (or the restore) failed: say so, and how to go on.
+        Some(detail) => Error::LiveDatabaseDamaged {
+            path: db.to_owned(),
+            detail,
+        },
+        None => e,
+    })?;
     record_restore(conn, &source, &undo, config);
     super::prune(db, &config.backups, &[&undo.path, &source]);
     Ok(RestoreReport {

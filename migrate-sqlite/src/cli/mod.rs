@@ -85,7 +85,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
-        Error::RestoreRefused { .. } => EXIT_REFUSED,
+        Error::RestoreRefused { .. } | Error::LiveDatabaseDamaged { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
@@ -167,12 +167,24 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             let options = RestoreOptions {
                 allow_foreign_source,
             };
-            let report = session.restore_with(&from, options)?;
-            println!(
-                "restored from {}; to undo: migrate restore {}",
-                report.restored_from.display(),
-                report.undo_backup.path.display()
-            );
+            match session.restore_with(&from, options) {
+                Ok(report) => println!(
+                    "restored from {}; to undo: migrate restore {}",
+                    report.restored_from.display(),
+                    report.undo_backup.path.display()
+                ),
+                Err(Error::LiveDatabaseDamaged { detail, .. }) => {
+                    // Confirmed above: replace it, keeping the damaged file aside.
+                    eprintln!("the database is damaged ({detail}); keeping it aside");
+                    let done = session.restore_damaged(&from, options)?;
+                    println!(
+                        "restored from {}; the damaged database is kept at {} (never deleted)",
+                        done.restored_from.display(),
+                        done.damaged_kept.display()
+                    );
+                }
+                Err(e) => return Err(e),
+            }
             EXIT_OK
         }
         MigrateCommand::Backups => {
