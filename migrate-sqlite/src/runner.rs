@@ -618,8 +618,12 @@ impl Batch<'_> {
     /// started, runs in autocommit mode, and is recorded as done in a transaction of its own.
     fn outside_transaction(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
         self.commit_so_far()
-            .and_then(|()| self.mark_started(m, job))
+            .and_then(|()| self.begin())
             .map_err(Failure::lost)?;
+        // Nothing of it has run: if its restore point cannot be taken, the run stands as it is
+        // (under `KeepApplied` the earlier steps stay, and nothing needs restoring).
+        self.take_restore_point(m).map_err(Failure::kept)?;
+        self.mark_started(m, job).map_err(Failure::lost)?;
         let started = Instant::now();
         let ran = self.run_step(m, job, Phase::NonTransactionalStep);
         if !self.conn.is_autocommit() {
@@ -661,9 +665,8 @@ impl Batch<'_> {
     }
 
     /// The started row (up) or reverting row (down) of a non-transactional migration.
+    /// In the transaction the caller began.
     fn mark_started(&self, m: &Migration, job: Job) -> Result<()> {
-        self.begin()?;
-        self.take_restore_point(m)?;
         let marked = match job.direction {
             Direction::Up => {
                 tracking::insert_started(self.conn, &self.row_values(m, Duration::ZERO))

@@ -544,6 +544,52 @@ fn under_keep_applied_a_failed_non_transactional_migration_keeps_what_ran_before
     assert_eq!(failures, 1);
 }
 
+#[test]
+fn under_keep_applied_a_restore_point_that_cannot_be_written_keeps_the_run_and_restores_nothing() {
+    let db = temp_db();
+    let dir = backups_dir(&db.path);
+    let moved = db.dir.path().join("backups-moved-away");
+    let (from, to) = (dir.clone(), moved.clone());
+    let mut list = tables(1);
+    // Migration 2 leaves a regular file where the backup directory was: the backup taken just
+    // before migration 3 cannot be written.
+    list.push(Migration::new(
+        2,
+        "break_the_backup_dir",
+        Step::new(move |tx| {
+            tx.execute_batch("CREATE TABLE t2 (x)")?;
+            fs::rename(&from, &to).map_err(|e| Error::msg(e.to_string()))?;
+            fs::write(&from, b"not a directory").map_err(|e| Error::msg(e.to_string()))?;
+            Ok(())
+        }),
+    ));
+    list.push(
+        Migration::new(3, "never_runs", Step::sql("CREATE TABLE partial (x)"))
+            .with_mode(TxMode::NonTransactional),
+    );
+    let err = migrator_with_backups(list)
+        .failure_policy(FailurePolicy::KeepApplied)
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Nothing needs restoring"), "{text}");
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2]);
+    assert!(table_exists(&conn, "t2") && !table_exists(&conn, "partial"));
+    assert_sound(&db.path);
+    let failures: i64 = one(
+        &conn,
+        "SELECT count(*) FROM _migrate_history WHERE seq = 3 AND outcome = 'failed'",
+    );
+    assert_eq!(failures, 1);
+    // Only the pre-up backup exists (moved away with its directory): nothing was restored.
+    let left = listing(&moved);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left.iter().all(|n| n.ends_with(".pre-up.db")), "{left:?}");
+}
+
 /// A backup file of `db` named as taken at `stamp` (a clock that was ahead).
 fn future_backup(db: &Path, source: &Path, stamp: &str, reason: &str) -> PathBuf {
     let path = backups_dir(db).join(format!("app.db.{stamp}.{reason}.db"));
