@@ -706,7 +706,19 @@ impl Batch<'_> {
         let kind = BackupKind::Automatic {
             reason: "pre-step".into(),
         };
-        let info = backup::take(self.conn, path, &self.config.backups, kind)?;
+        let info = backup::take(self.conn, path, &self.config.backups, kind).map_err(|e| {
+            // Not "nothing was migrated": the earlier steps of this run are committed.
+            let (dir, cause) = match e {
+                Error::BackupFailed { dir, source } => (dir, source.to_string()),
+                other => (self.config.backups.dir_for(path), other.to_string()),
+            };
+            Error::msg(format!(
+                "the backup to restore if it fails (taken just before it) could not be written \
+                 into {}: {cause}; so it was not run. Free some space or fix the directory's \
+                 permissions, or choose another directory (Migrator::backup_dir)",
+                dir.display()
+            ))
+        })?;
         self.written.borrow_mut().push(info.path.clone());
         *self.restore_point.borrow_mut() = Some((m.seq, info));
         Ok(())

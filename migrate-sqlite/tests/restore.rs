@@ -575,6 +575,8 @@ fn under_keep_applied_a_restore_point_that_cannot_be_written_keeps_the_run_and_r
         .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("Nothing needs restoring"), "{text}");
+    assert!(text.contains("so it was not run"), "{text}");
+    assert!(!text.contains("Nothing was migrated"), "{text}");
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1, 2]);
     assert!(table_exists(&conn, "t2") && !table_exists(&conn, "partial"));
