@@ -456,9 +456,12 @@ impl<'c> Session<'c> {
         backup::delete_snapshot(self.file()?, &self.config.backups, name)
     }
 
-    /// Restores a backup into the live database (through SQLite's backup API, under the
-    /// migration lock), after taking a backup of the current state so the restore can be
-    /// undone. A backup that fails `quick_check` is refused and nothing is touched.
+    /// Restores a backup into the live database, under the migration lock: the undo backup of
+    /// the current state and the restore are one write transaction, so no commit of another
+    /// connection is lost; the database keeps its journal mode. Refused, with nothing touched:
+    /// a backup that fails `quick_check`, the live file itself (another name, a hard link), and
+    /// a file that is not a backup of this database (see [`RestoreOptions`]). A damaged live
+    /// database gives [`Error::LiveDatabaseDamaged`]: see [`restore_damaged`](Self::restore_damaged).
     ///
     /// ```
     /// # use migrate_sqlite::*;
