@@ -319,21 +319,26 @@ pub enum Error {
     /// let e = Error::LiveDatabaseDamaged {
     ///     path: "app.db".into(),
     ///     detail: "file is not a database".into(),
+    ///     backup: "app.db.backups/app.db.20261122T104914.123Z.pre-up.db".into(),
     /// };
     /// assert!(e.to_string().contains("keeps the damaged file aside"));
+    /// assert!(e.to_string().contains("`migrate restore app.db.backups/app.db.2026"));
     /// ```
     #[error(
         "the live database {} is damaged ({detail}), so no undo backup of it can be taken; \
-         nothing was changed. Stop every program that uses it, then run `migrate restore \
-         [FILE|SNAPSHOT] --yes`: it keeps the damaged file aside (never deleted) and restores \
-         (library: `Session::restore_damaged`)",
-        path.display()
+         nothing was changed. Stop every program that uses it, then run `migrate restore {} \
+         --yes`: it keeps the damaged file aside (never deleted) and restores (library: \
+         `Session::restore_damaged`)",
+        path.display(),
+        backup.display()
     )]
     LiveDatabaseDamaged {
         /// The live database.
         path: PathBuf,
         /// What `quick_check` or SQLite said.
         detail: String,
+        /// The backup that was to be restored.
+        backup: PathBuf,
     },
 }
 

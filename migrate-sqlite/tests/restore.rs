@@ -724,7 +724,11 @@ fn a_damaged_live_database_is_kept_aside_and_never_restored_over_in_place() {
     let session = migrator.open(&db.path).unwrap();
     let err = session.restore(&from).unwrap_err();
     assert!(matches!(err, Error::LiveDatabaseDamaged { .. }), "{err:?}");
-    assert!(err.to_string().contains("migrate restore"), "{err}");
+    let command = format!(
+        "`migrate restore {} --yes`",
+        session.snapshots().unwrap()[0].path.display()
+    );
+    assert!(err.to_string().contains(&command), "{err}");
     assert!(bytes(&db.path) == damaged, "refused, yet the file changed");
     assert_eq!(listing(&backups_dir(&db.path)), backups_before);
 

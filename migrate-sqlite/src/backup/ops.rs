@@ -61,6 +61,7 @@ pub fn restore(
         Some(detail) => Error::LiveDatabaseDamaged {
             path: db.to_owned(),
             detail,
+            backup: source.clone(),
         },
         None => e,
     })?;
