@@ -362,6 +362,62 @@ pub enum Error {
         /// Why, and what to do.
         reason: String,
     },
+
+    /// A restore refused its source before anything changed: the live database itself, or a
+    /// file that is empty, not SQLite, or holds no migrations of this set.
+    ///
+    /// ```
+    /// # use migrate_sqlite::Error;
+    /// let e = Error::RestoreRefused {
+    ///     path: "app.db.migrate-lock".into(),
+    ///     reason: "it is empty (0 bytes)".into(),
+    ///     way_out: "restore one of `migrate backups`".into(),
+    /// };
+    /// assert!(e.to_string().contains("nothing was changed"));
+    /// ```
+    #[error(
+        "refused to restore from {}: {reason}; nothing was changed. To go on: {way_out}",
+        path.display()
+    )]
+    RestoreRefused {
+        /// The file that was to be restored.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+        /// What to do instead, or how to insist.
+        way_out: String,
+    },
+
+    /// The live database is damaged, so a restore cannot take its undo backup; nothing was
+    /// changed. `Session::restore_damaged` (what `migrate restore` does then) keeps the damaged
+    /// file aside and restores.
+    ///
+    /// ```
+    /// # use migrate_sqlite::Error;
+    /// let e = Error::LiveDatabaseDamaged {
+    ///     path: "app.db".into(),
+    ///     detail: "file is not a database".into(),
+    ///     backup: "app.db.backups/app.db.20261122T104914.123Z.pre-up.db".into(),
+    /// };
+    /// assert!(e.to_string().contains("keeps the damaged file aside"));
+    /// assert!(e.to_string().contains("`migrate restore app.db.backups/app.db.2026"));
+    /// ```
+    #[error(
+        "the live database {} is damaged ({detail}), so no undo backup of it can be taken; \
+         nothing was changed. Stop every program that uses it, then run `migrate restore {} \
+         --yes`: it keeps the damaged file aside (never deleted) and restores (library: \
+         `Session::restore_damaged`)",
+        path.display(),
+        backup.display()
+    )]
+    LiveDatabaseDamaged {
+        /// The live database.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+        /// The backup that was to be restored.
+        backup: PathBuf,
+    },
 }
 
 impl Error {

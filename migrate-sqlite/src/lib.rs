@@ -64,8 +64,8 @@ mod tx;
 
 pub use adopt::{AdoptReport, Tool};
 pub use backup::{
-    BackupInfo, BackupKind, BackupSettings, Progress, ProgressFn, RestoreFrom, RestoreReport,
-    Retention, validate_snapshot_name,
+    BackupInfo, BackupKind, BackupSettings, DamagedRestore, Progress, ProgressFn, RestoreFrom,
+    RestoreOptions, RestoreReport, Retention, validate_snapshot_name,
 };
 pub use dry_run::{DryRun, DryRunOutcome, DryRunStep};
 pub use error::{Error, FkViolation, Result};

@@ -182,7 +182,8 @@ pub(crate) fn adopt(
         });
     }
     let report = result?.map_err(refused)?;
-    backup::prune(path, &config.backups);
+    // Retention never deletes the backup this adoption just named.
+    backup::prune(path, &config.backups, &[report.backup.path.as_path()]);
     log::info!("{report}");
     Ok(report)
 }

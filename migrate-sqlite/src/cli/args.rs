@@ -95,6 +95,9 @@ pub enum MigrateCommand {
         /// Instead: the newest backup taken before migration SEQ was applied.
         #[arg(long, value_name = "SEQ", conflicts_with = "from")]
         before: Option<u64>,
+        /// Restore FILE even if it is empty, not SQLite, or holds no migrations of this set.
+        #[arg(long)]
+        allow_foreign_source: bool,
     },
     /// Every backup and snapshot (name or reason, time, size, schema version).
     Backups,

@@ -32,7 +32,7 @@ mod output;
 
 pub use args::{MigrateArgs, MigrateCommand, SnapshotCommand};
 
-use crate::{Error, Migrator, Resolution, RestoreFrom};
+use crate::{Error, Migrator, Resolution, RestoreFrom, RestoreOptions};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -95,6 +95,7 @@ fn exit_code(e: &Error) -> u8 {
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
         Error::AdoptionRefused { .. } => EXIT_REFUSED,
+        Error::RestoreRefused { .. } | Error::LiveDatabaseDamaged { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
@@ -163,7 +164,11 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
-        MigrateCommand::Restore { from, before } => {
+        MigrateCommand::Restore {
+            from,
+            before,
+            allow_foreign_source,
+        } => {
             let from = match (from, before) {
                 (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
                 (None, None) => RestoreFrom::Latest,
@@ -179,16 +184,46 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             if !confirm::confirmed(yes, &format!("replace the database with {what}")) {
                 return Ok(EXIT_REFUSED);
             }
-            let report = session.restore(&from)?;
-            println!(
-                "restored from {}; to undo: migrate restore {}",
-                report.restored_from.display(),
-                crate::outcome::shell_word(&report.undo_backup.path)
-            );
+            let options = RestoreOptions {
+                allow_foreign_source,
+            };
+            match session.restore_with(&from, options) {
+                Ok(report) => println!(
+                    "restored from {}; to undo: migrate restore {}",
+                    report.restored_from.display(),
+                    crate::outcome::shell_word(&report.undo_backup.path)
+                ),
+                Err(Error::LiveDatabaseDamaged { detail, .. }) => {
+                    // Confirmed above: replace it, keeping the damaged file aside.
+                    eprintln!("the database is damaged ({detail}); keeping it aside");
+                    let done = session.restore_damaged(&from, options)?;
+                    println!(
+                        "restored from {}; the damaged database is kept at {} (never deleted)",
+                        done.restored_from.display(),
+                        done.damaged_kept.display()
+                    );
+                }
+                Err(e) => return Err(e),
+            }
             EXIT_OK
         }
         MigrateCommand::Backups => {
-            output::backups(&session.backups()?, json, "no backups");
+            let backups = session.backups()?;
+            let failed = session.failed_states()?;
+            if json {
+                // One array; each entry's "kind" tells a failed state from a backup.
+                let all: Vec<_> = backups.into_iter().chain(failed).collect();
+                output::backups(&all, json, "");
+            } else {
+                output::backups(&backups, json, "no backups");
+                if !failed.is_empty() {
+                    // Apart: a failed state is for inspection, not a state to go back to.
+                    println!(
+                        "\nfailed-state copies (what failed migrations left, for inspection):"
+                    );
+                    output::backups(&failed, json, "");
+                }
+            }
             EXIT_OK
         }
         MigrateCommand::History => {

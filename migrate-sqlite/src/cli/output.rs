@@ -181,6 +181,7 @@ pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
     let name = |b: &BackupInfo| match &b.kind {
         BackupKind::Snapshot { name } => name.clone(),
         BackupKind::Automatic { reason } => reason.clone(),
+        BackupKind::FailedState => "failed-state".to_owned(),
     };
     if json {
         let out: Vec<Value> = list
@@ -188,6 +189,11 @@ pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
             .map(|b| {
                 json!({
                     "name": name(b),
+                    "kind": match b.kind {
+                        BackupKind::Automatic { .. } => "automatic",
+                        BackupKind::Snapshot { .. } => "snapshot",
+                        BackupKind::FailedState => "failed-state",
+                    },
                     "created_at": b.created_at,
                     "size": b.size,
                     "schema_version": b.schema_version,
