@@ -34,7 +34,7 @@ pub use descriptor::{ErasedStep, registered};
 pub use error::{Blocker, Error};
 pub use migration::{DEFAULT_SET, Flags, Migration, Origin, TxMode};
 pub use plan::{AppliedRow, DownTarget, Plan, PlanEntry, Policy, RowState, Status};
-pub use problem::{MAX_SEQ, Problem};
+pub use problem::{MAX_SEQ, Problem, running_in_test_binary};
 pub use registry::{Registry, Validation};
 
 #[doc(hidden)]

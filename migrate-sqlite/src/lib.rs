@@ -52,6 +52,8 @@ mod resolve;
 mod row_counts;
 mod runner;
 mod sentry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod session;
 mod step;
 mod step_call;

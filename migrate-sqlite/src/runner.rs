@@ -851,13 +851,15 @@ impl Batch<'_> {
             outcome.push(' ');
             outcome.push_str(&note);
         }
+        let (source, cause) = failure.error.split_cause();
         Error::MigrationFailed {
             set: self.registry.set().to_owned(),
             seq: m.seq,
             name: m.name.clone(),
             direction: job.direction,
-            source: Box::new(failure.error),
+            source,
             outcome,
+            cause,
         }
     }
 
@@ -900,7 +902,7 @@ impl Batch<'_> {
             .map(|after| outcome::kept_summary(before, &after))
             .unwrap_or_else(|e| format!("the runner could not read back what was kept ({e})"));
         Error::CommitFailed {
-            source: Box::new(error),
+            error: Box::new(error),
             outcome: kept,
         }
     }

@@ -975,7 +975,10 @@ fn a_finished_non_transactional_migration_stays_applied_when_a_later_commit_fail
     READER.lock().unwrap().take();
     let err = result.expect_err("the final COMMIT should have been busy");
     match &err {
-        Error::CommitFailed { source, outcome } => {
+        Error::CommitFailed {
+            error: source,
+            outcome,
+        } => {
             assert!(
                 matches!(&**source, Error::Runner { doing, source, .. }
                     if doing == "committing the run" && is_busy(source)),
