@@ -269,6 +269,19 @@ impl Migrator {
     /// Opens (or creates) the database file at `path`.
     ///
     /// The migrations are validated first: an invalid set creates no file.
+    ///
+    /// ```
+    /// use migrate_sqlite::{Migration, Migrator, Step};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.db");
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "notes", Step::sql("CREATE TABLE notes (body TEXT)"))])
+    ///     .open(&path)?;
+    /// let report = db.up()?; // locked, backed up, applied, recorded
+    /// assert_eq!(report.after, Some(1));
+    /// assert_eq!(db.up()?.steps.len(), 0); // nothing left to do
+    /// # Ok::<(), migrate_sqlite::Error>(())
+    /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
         let registry = self.registry()?;
         let path = path.as_ref();
