@@ -30,8 +30,9 @@ impl std::fmt::Display for FkViolation {
 ///
 /// Each message says what happened, what was kept and what to run next. A variant that wraps
 /// another error either includes its message or returns it from
-/// [`source()`](std::error::Error::source), never both, so `anyhow`'s `{:#}` and error reporters
-/// print every cause once. `Debug` prints the
+/// [`source()`](std::error::Error::source), so `anyhow`'s `{:#}` and error reporters print
+/// every cause once (except `Runner`, `Open` and `Io`, which still do both; `Debug` prints
+/// their cause once). `Debug` prints the
 /// message and its causes (as `anyhow` does), so `fn main() -> Result<()>` shows the message,
 /// not a struct dump:
 ///
@@ -368,16 +369,26 @@ impl From<std::io::Error> for Error {
 }
 
 /// The message, then each cause on its own line (as `anyhow` prints), instead of a struct dump:
-/// this is what `fn main() -> Result<()>` shows.
+/// this is what `fn main() -> Result<()>` shows. A cause whose text the message already holds
+/// (`Runner`, `Open`, `Io` include their SQLite or OS error) is not printed again, nor are its
+/// own causes (rusqlite's error repeats its message with the result code).
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self}")?;
+        let mut printed = self.to_string();
+        f.write_str(&printed)?;
+        let mut heading = false;
         let mut cause = std::error::Error::source(self);
-        if cause.is_some() {
-            f.write_str("\n\nCaused by:")?;
-        }
         while let Some(error) = cause {
-            write!(f, "\n    {error}")?;
+            let text = error.to_string();
+            if printed.contains(&text) {
+                break;
+            }
+            if !heading {
+                f.write_str("\n\nCaused by:")?;
+                heading = true;
+            }
+            write!(f, "\n    {text}")?;
+            printed.push_str(&text);
             cause = error.source();
         }
         Ok(())

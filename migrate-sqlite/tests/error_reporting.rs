@@ -251,3 +251,26 @@ fn no_wrapping_variant_repeats_its_source() {
         );
     }
 }
+
+/// `Runner`, `Open` and `Io` include their SQLite/OS error in the message and also return it
+/// from `source()`: `Debug` (what `main` and the command line print) still says it once.
+#[test]
+fn debug_never_prints_a_cause_twice() {
+    let open = Error::Open {
+        path: "/srv/app.db".into(),
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(14),
+            Some("unable to open database file".into()),
+        ),
+    };
+    let io = Error::Io {
+        doing: "cannot create the lock file".into(),
+        path: "/srv/app.db.migrate-lock".into(),
+        source: std::io::Error::other("read-only file system"),
+    };
+    for (error, message) in [(open, "unable to open database file"), (io, "read-only file system")] {
+        let shown = format!("{error:?}");
+        assert_eq!(shown.matches(message).count(), 1, "{shown}");
+        assert!(!shown.contains("Caused by"), "{shown}");
+    }
+}
