@@ -5,6 +5,10 @@
 //! read from its tracking table. Backends (`migrate-sqlite`) execute plans. Nothing here touches
 //! a database.
 //!
+//! Published as the package `migrate-base` (the name `migrate-core` on crates.io belongs to an
+//! unrelated crate); the library keeps the name `migrate_core`. Apps do not depend on it
+//! directly: a backend crate re-exports what they need.
+//!
 //! ```
 //! use migrate_core::*;
 //! let registry = Registry::new(

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+/// Any error, as [`Error::other`] keeps it.
+pub type BoxedError = Box<dyn std::error::Error + Send + Sync>;
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -132,8 +135,9 @@ pub enum Error {
         /// What was kept, what was rolled back, and what to do next.
         outcome: String,
         /// The migration's own error (see above); `None` for the framework's own errors.
+        /// (Boxed twice: a thin pointer keeps every `Result` of this crate small.)
         #[source]
-        cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+        cause: Option<Box<BoxedError>>,
     },
 
     /// Every migration succeeded but the final commit failed; SQLite rolled the run back.
@@ -339,11 +343,12 @@ impl Error {
 
     /// For [`Error::MigrationFailed`]: the error a step returned, and the cause `source()`
     /// should return (an [`Error::Other`]'s error, whose text then stays out of the message).
-    pub(crate) fn split_cause(
-        self,
-    ) -> (Box<Error>, Option<Box<dyn std::error::Error + Send + Sync>>) {
+    pub(crate) fn split_cause(self) -> (Box<Error>, Option<Box<BoxedError>>) {
         match self {
-            Error::Other(cause) => (Box::new(Error::Message(cause.to_string())), Some(cause)),
+            Error::Other(cause) => (
+                Box::new(Error::Message(cause.to_string())),
+                Some(Box::new(cause)),
+            ),
             error => (Box::new(error), None),
         }
     }

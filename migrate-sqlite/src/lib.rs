@@ -145,7 +145,7 @@ pub use backup::{
     Retention, validate_snapshot_name,
 };
 pub use dry_run::{DryRun, DryRunOutcome, DryRunStep};
-pub use error::{Error, FkViolation, Result};
+pub use error::{BoxedError, Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
 pub use hooks::{Event, HookFn};
 pub use lock::lock_path;

@@ -268,7 +268,10 @@ fn debug_never_prints_a_cause_twice() {
         path: "/srv/app.db.migrate-lock".into(),
         source: std::io::Error::other("read-only file system"),
     };
-    for (error, message) in [(open, "unable to open database file"), (io, "read-only file system")] {
+    for (error, message) in [
+        (open, "unable to open database file"),
+        (io, "read-only file system"),
+    ] {
         let shown = format!("{error:?}");
         assert_eq!(shown.matches(message).count(), 1, "{shown}");
         assert!(!shown.contains("Caused by"), "{shown}");
