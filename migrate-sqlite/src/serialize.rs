@@ -329,7 +329,11 @@ mod tests {
             .unwrap();
         let mut db = Migrator::new()
             .with_migrations([
-                Migration::new(1, "t", Step::sql("CREATE TABLE t (x); INSERT INTO t VALUES (1)")),
+                Migration::new(
+                    1,
+                    "t",
+                    Step::sql("CREATE TABLE t (x); INSERT INTO t VALUES (1)"),
+                ),
                 Migration::new(2, "alter", Step::sql("ALTER TABLE old ADD COLUMN y")),
                 Migration::new(3, "broken", Step::new(|_| Err(Error::msg("no")))),
                 Migration::new(4, "later", Step::sql("CREATE TABLE later (x)")),
