@@ -119,7 +119,7 @@ pub enum Error {
     /// parse error...), which the message then leaves out.
     #[error(
         "migration {seq} {name:?} (set {set:?}, {direction}) failed: {}\n{outcome}",
-        if cause.is_some() { "its code returned an error (below)".to_owned() } else { source.to_string() }
+        if cause.is_some() { "its own code returned an error (the cause follows)".to_owned() } else { source.to_string() }
     )]
     MigrationFailed {
         /// Its set.
