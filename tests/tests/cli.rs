@@ -1308,6 +1308,23 @@ fn every_reporting_command_speaks_json() {
         "{history:#}"
     );
 
+    // resolve: a migration marked started by hand (as a crash inside it would leave it).
+    db.conn()
+        .execute(
+            "UPDATE _migrate_applied SET state = 'started' WHERE set_name = 'library' AND seq = 3",
+            [],
+        )
+        .unwrap();
+    let resolved = db
+        .run(&["resolve", "3", "--applied", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        resolved,
+        serde_json::json!({ "seq": 3, "resolved_as": "applied" })
+    );
+    assert_eq!(db.status()["migrations"][2]["state"], "applied");
+
     let deleted = db
         .run(&["snapshot", "delete", "before-import", "--json", "--yes"])
         .expect(0)
