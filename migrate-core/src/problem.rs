@@ -46,6 +46,9 @@ pub enum Problem {
     Empty {
         /// The set.
         set: String,
+        /// Whether this process is a test binary (`cargo test`), where migrations that live
+        /// in a binary target are never linked; see [`running_in_test_binary`].
+        in_test_binary: bool,
     },
     /// Two migrations share a `seq`.
     DuplicateSeq {
@@ -84,11 +87,27 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Empty { set } => write!(
+            Problem::Empty {
+                set,
+                in_test_binary: false,
+            } => write!(
                 f,
                 "no migration is registered in set {set:?}. If the migrations live in another \
                  crate, that crate is probably not linked: a dependency that no code uses \
                  registers nothing. Add `use your_migrations_crate as _;` to your main.rs or lib.rs"
+            ),
+            Problem::Empty {
+                set,
+                in_test_binary: true,
+            } => write!(
+                f,
+                "no migration is registered in set {set:?} in this test binary. Integration \
+                 tests (`tests/*.rs`) link only the package's library target, never its binary: \
+                 migrations defined in `src/main.rs` or its modules are invisible to them. Move \
+                 the migrations into a library target (`src/lib.rs`, then \
+                 `use your_crate as _;` in the test), or test them inside the binary with \
+                 `#[cfg(test)]` tests. If they live in another crate, add \
+                 `use your_migrations_crate as _;` to the test"
             ),
             Problem::DuplicateSeq { seq, first, second } => write!(
                 f,
@@ -151,4 +170,26 @@ impl fmt::Display for Problem {
             ),
         }
     }
+}
+
+/// Whether the running executable looks like a test harness built by `cargo test`: cargo puts
+/// test binaries in a `deps` directory and names them `<target>-<16 hex digits>`. Used only to
+/// choose the advice of [`Problem::Empty`]; a wrong guess changes the advice, nothing else.
+///
+/// ```
+/// use std::path::Path;
+/// use migrate_core::running_in_test_binary;
+/// assert!(running_in_test_binary(Path::new("target/debug/deps/cli-0123456789abcdef")));
+/// assert!(!running_in_test_binary(Path::new("target/debug/notes")));
+/// ```
+pub fn running_in_test_binary(exe: &std::path::Path) -> bool {
+    let in_deps = exe
+        .parent()
+        .and_then(|dir| dir.file_name())
+        .is_some_and(|name| name == "deps");
+    let stem = exe.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let hashed = stem
+        .rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    in_deps && hashed
 }

@@ -132,6 +132,8 @@ fn find_problems<S>(set: &str, sorted: &[Migration<S>], rules: Validation) -> Ve
     if sorted.is_empty() {
         problems.push(Problem::Empty {
             set: set.to_owned(),
+            in_test_binary: std::env::current_exe()
+                .is_ok_and(|exe| crate::problem::running_in_test_binary(&exe)),
         });
     }
     for m in sorted {

@@ -166,7 +166,7 @@ proptest! {
                             prop_assert_eq!(found, "other");
                             prop_assert_eq!(expected, DEFAULT_SET);
                         }
-                        Problem::Empty { set } => prop_assert_eq!(set, DEFAULT_SET),
+                        Problem::Empty { set, .. } => prop_assert_eq!(set, DEFAULT_SET),
                         Problem::SeqOutOfRange { .. } => {}
                     }
                 }
@@ -394,7 +394,7 @@ fn a_sequence_may_start_above_one() {
 fn empty_names_the_set_and_the_missing_link() {
     let err = Registry::<()>::new("billing", vec![], Validation::strict()).unwrap_err();
     assert!(
-        matches!(&err, Error::Invalid { problems, .. } if problems == &[Problem::Empty { set: "billing".into() }])
+        matches!(&err, Error::Invalid { problems, .. } if matches!(&problems[..], [Problem::Empty { set, .. }] if set == "billing"))
     );
     assert_mentions(
         &err.to_string(),
@@ -404,6 +404,61 @@ fn empty_names_the_set_and_the_missing_link() {
             "use your_migrations_crate as _;",
         ],
     );
+}
+
+/// This file runs as a `cargo test` binary, where migrations of a binary target are never
+/// linked: the error says where migrations must live to be tested.
+#[test]
+fn empty_in_a_test_binary_says_where_migrations_must_live() {
+    let err = Registry::<()>::new("billing", vec![], Validation::strict()).unwrap_err();
+    assert!(matches!(
+        &err,
+        Error::Invalid { problems, .. }
+            if matches!(&problems[..], [Problem::Empty { in_test_binary: true, .. }])
+    ));
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "in this test binary",
+            "link only the package's library target",
+            "library target (`src/lib.rs`",
+            "`#[cfg(test)]`",
+            "use your_migrations_crate as _;",
+        ],
+    );
+}
+
+/// Outside a test binary the advice is the missing `use` only.
+#[test]
+fn empty_outside_a_test_binary_suggests_the_missing_link_only() {
+    let problem = Problem::Empty {
+        set: "billing".into(),
+        in_test_binary: false,
+    };
+    let text = problem.to_string();
+    assert!(text.contains("use your_migrations_crate as _;"), "{text}");
+    assert!(!text.contains("test binary"), "{text}");
+}
+
+#[test]
+fn test_binaries_are_told_apart_by_their_path() {
+    use migrate_core::running_in_test_binary;
+    use std::path::Path;
+    let exe = std::env::current_exe().unwrap();
+    assert!(running_in_test_binary(&exe), "{}", exe.display());
+    assert!(running_in_test_binary(Path::new(
+        "/t/debug/deps/app-00112233aabbccdd"
+    )));
+    assert!(running_in_test_binary(Path::new(
+        "C:/t/debug/deps/app-00112233aabbccdd.exe"
+    )));
+    assert!(!running_in_test_binary(Path::new("/t/debug/app")));
+    assert!(!running_in_test_binary(Path::new(
+        "/t/debug/deps/app-notahash"
+    )));
+    assert!(!running_in_test_binary(Path::new(
+        "/usr/bin/app-00112233aabbccdd"
+    )));
 }
 
 #[test]

@@ -98,8 +98,19 @@ fn register(
         .map(|lit| lit.value())
         .unwrap_or_else(|| migrate_core::DEFAULT_SET.to_owned());
     let description = description(doc_attrs);
-    let sum = checksum::of_step(up_item);
+    let checksum::StepChecksum {
+        checksum: sum,
+        included,
+    } = checksum::of_step(up_item);
     let (version, value) = (sum.version(), sum.value());
+    // The checksum covers these files: keep them inputs of this crate's build, so editing one
+    // recompiles it (and so recomputes the checksum) even if the item's own include moves.
+    let included = included.iter().map(|path| {
+        let path = path.to_string_lossy();
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#path);
+        )
+    });
     let transactional = args.transactional;
     let (destructive, rebuild) = (args.destructive, args.rebuild);
     // A const of the step type: a function with the wrong signature fails here, and the
@@ -131,6 +142,7 @@ fn register(
             }
         }
         #marker
+        #(#included)*
     }
 }
 

@@ -792,7 +792,7 @@ impl Batch<'_> {
         let info = backup::take(self.conn, path, &self.config.backups, kind).map_err(|e| {
             // Not "nothing was migrated": the earlier steps of this run are committed.
             let (dir, cause) = match e {
-                Error::BackupFailed { dir, source } => (dir, source.to_string()),
+                Error::BackupFailed { dir, error } => (dir, error.to_string()),
                 other => (self.config.backups.dir_for(path), other.to_string()),
             };
             Error::msg(format!(
@@ -1021,13 +1021,15 @@ impl Batch<'_> {
             outcome.push(' ');
             outcome.push_str(&note);
         }
+        let (source, cause) = failure.error.split_cause();
         Error::MigrationFailed {
             set: self.registry.set().to_owned(),
             seq: m.seq,
             name: m.name.clone(),
             direction: job.direction,
-            source: Box::new(failure.error),
+            source,
             outcome,
+            cause,
         }
     }
 
@@ -1094,7 +1096,7 @@ impl Batch<'_> {
             };
         }
         Error::CommitFailed {
-            source: Box::new(error),
+            error: Box::new(error),
             outcome: kept,
         }
     }

@@ -1127,8 +1127,11 @@ fn an_out_of_order_migration_waits_for_the_flag() {
     assert_eq!(status["migrations"][1]["state"], "out-of-order");
     assert_eq!(status["migrations"][1]["checksum"], "-");
     // plan refuses what up refuses, and dry-runs what up would apply with the override.
-    let out = db.run(&["plan", "--json"]).expect(3);
-    assert!(out.stderr.contains("--allow-out-of-order"), "{out:#?}");
+    // Under --json the refusal is JSON too, on stdout, with the same exit code.
+    let refusal = db.run(&["plan", "--json"]).expect(3).json();
+    let message = refusal["error"]["message"].as_str().unwrap();
+    assert!(message.contains("--allow-out-of-order"), "{refusal:#}");
+    assert_eq!(refusal["error"]["exit_code"], 3);
     let plan = db
         .run(&["plan", "--json", "--allow-out-of-order"])
         .expect(0)
@@ -1531,4 +1534,167 @@ fn restore_before_a_migration_selects_the_backup_taken_before_it() {
     // A name and --before together: a usage error, nothing restored.
     db.run(&["restore", "x", "--before", "2", "--yes"])
         .expect(2);
+}
+
+/// `--json` on every command that reports something: one JSON document on stdout, serialized
+/// from the library's report types (the same field names as `Serialize` gives them).
+#[test]
+fn every_reporting_command_speaks_json() {
+    let db = Db::new();
+    let up = db.run(&["up", "--json", "--to", "2"]).expect(0).json();
+    assert_eq!(
+        (up["set"].clone(), up["before"].clone(), up["after"].clone()),
+        ("library".into(), Value::Null, 2.into())
+    );
+    let steps: Vec<(u64, &str)> = up["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["seq"].as_u64().unwrap(), s["direction"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, [(1, "up"), (2, "up")]);
+    assert!(up["duration_ms"].is_u64());
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 2);
+
+    let down = db.run(&["down", "--json", "--yes"]).expect(0).json();
+    assert_eq!(
+        (down["before"].clone(), down["after"].clone()),
+        (2.into(), 1.into())
+    );
+    assert_eq!(down["steps"][0]["direction"], "down");
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 1);
+
+    let up = db.run(&["up", "--json"]).expect(0).json();
+    assert_eq!(up["after"], 3);
+    let redo = db.run(&["redo", "--json", "--yes"]).expect(0).json();
+    let directions: Vec<&str> = redo["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(directions, ["down", "up"]);
+
+    let backup = db.run(&["backup", "--json"]).expect(0).json();
+    assert_eq!(backup["kind"], "automatic");
+    assert_eq!(backup["schema_version"], 3);
+    assert!(Path::new(backup["path"].as_str().unwrap()).is_file());
+
+    let snapshot = db
+        .run(&["snapshot", "create", "before-import", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        (snapshot["kind"].clone(), snapshot["name"].clone()),
+        ("snapshot".into(), "before-import".into())
+    );
+    let listed = db.run(&["snapshot", "list", "--json"]).expect(0).json();
+    assert_eq!(listed[0]["path"], snapshot["path"]);
+    let backups = db.run(&["backups", "--json"]).expect(0).json();
+    assert!(
+        backups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["path"] == backup["path"]),
+        "{backups:#}"
+    );
+
+    let restored = db
+        .run(&["restore", "before-import", "--json", "--yes"])
+        .expect(0)
+        .json();
+    assert_eq!(restored["restored_from"], snapshot["path"]);
+    assert!(Path::new(restored["undo_backup"]["path"].as_str().unwrap()).is_file());
+
+    let verify = db.run(&["verify", "--json"]).expect(0).json();
+    assert_eq!(
+        (verify["ok"].clone(), verify["integrity"].clone()),
+        (true.into(), "ok".into())
+    );
+    assert_eq!(verify["status"]["current"], 3);
+
+    let history = db.run(&["history", "--json"]).expect(0).json();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"down") && actions.contains(&"up"),
+        "{actions:?}"
+    );
+    assert!(
+        history[0]["set"].is_string() && history[0]["by"].is_string(),
+        "{history:#}"
+    );
+
+    // resolve: a migration marked started by hand (as a crash inside it would leave it).
+    db.conn()
+        .execute(
+            "UPDATE _migrate_applied SET state = 'started' WHERE set_name = 'library' AND seq = 3",
+            [],
+        )
+        .unwrap();
+    let resolved = db
+        .run(&["resolve", "3", "--applied", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        resolved,
+        serde_json::json!({ "seq": 3, "resolved_as": "applied" })
+    );
+    assert_eq!(db.status()["migrations"][2]["state"], "applied");
+
+    let deleted = db
+        .run(&["snapshot", "delete", "before-import", "--json", "--yes"])
+        .expect(0)
+        .json();
+    assert_eq!(deleted["deleted_snapshot"], "before-import");
+    assert!(!Path::new(snapshot["path"].as_str().unwrap()).exists());
+}
+
+/// Errors under `--json` are JSON on stdout with the exit code they have without it, and
+/// refused commands change nothing.
+#[test]
+fn errors_under_json_are_json_with_the_same_exit_code() {
+    let db = Db::new();
+    db.up();
+    let before = db.bytes();
+
+    // Not confirmed (no terminal, no --yes): refused, exit 3.
+    let refused = db.run(&["down", "--json"]).expect(3).json();
+    assert_eq!(refused["error"]["exit_code"], 3);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--yes"),
+        "{refused:#}"
+    );
+    assert_eq!(db.bytes(), before);
+
+    // A missing backup: the library's error, exit 3 as without --json.
+    let plain = db.run(&["restore", "./no-such.db", "--yes"]);
+    let json = db.run(&["restore", "./no-such.db", "--yes", "--json"]);
+    assert_eq!(plain.code, json.code, "{plain:#?} {json:#?}");
+    let error = json.json();
+    assert_eq!(error["error"]["exit_code"], json.code);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such.db"),
+        "{error:#}"
+    );
+    assert_eq!(db.bytes(), before);
+
+    // A usage error: exit 2, JSON too.
+    let usage = db
+        .run(&["down", "--steps-are-not-a-flag", "--json"])
+        .expect(2)
+        .json();
+    assert_eq!(usage["error"]["exit_code"], 2);
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 3);
 }

@@ -211,7 +211,7 @@ pub(crate) fn take(
     )
     .map_err(|e| Error::BackupFailed {
         dir: dir.clone(),
-        source: Box::new(e),
+        error: Box::new(e),
     })
 }
 

@@ -57,8 +57,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let parsed = match MigrateArgs::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let parsed = match MigrateArgs::try_parse_from(&args) {
         Ok(parsed) => parsed,
+        Err(e) if e.use_stderr() && args.iter().any(|a| a == "--json") => {
+            output::message_json(&e.to_string(), EXIT_USAGE);
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
@@ -71,10 +76,16 @@ where
 /// parser as a subcommand).
 pub fn run_parsed(migrator: Migrator, db: &Path, args: MigrateArgs) -> ExitCode {
     let db = args.database.clone().unwrap_or_else(|| db.to_owned());
+    let json = args.json;
     match execute(migrator, &db, args) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if json => {
+            output::error_json(&e, exit_code(&e));
+            ExitCode::from(exit_code(&e))
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            // Debug: the message, then each cause it does not already include.
+            eprintln!("error: {e:?}");
             ExitCode::from(exit_code(&e))
         }
     }
@@ -131,7 +142,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Some(seq) => session.up_to(seq)?,
                 None => session.up()?,
             };
-            println!("{report}");
+            report_out(&report, json);
             EXIT_OK
         }
         MigrateCommand::Down { steps, to } => {
@@ -140,27 +151,32 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 None => format!("revert the last {} migration(s)", steps.unwrap_or(1)),
             };
             if !confirm::confirmed(yes, &what) {
-                return Ok(EXIT_REFUSED);
+                return Ok(output::not_confirmed(json, &what));
             }
             let report = match to {
                 Some(seq) => session.down_to(seq)?,
                 None => session.down(steps.unwrap_or(1))?,
             };
-            println!("{report}");
+            report_out(&report, json);
             EXIT_OK
         }
         MigrateCommand::Redo => {
-            if !confirm::confirmed(yes, "revert the last migration and apply it again") {
-                return Ok(EXIT_REFUSED);
+            let what = "revert the last migration and apply it again";
+            if !confirm::confirmed(yes, what) {
+                return Ok(output::not_confirmed(json, what));
             }
-            println!("{}", session.redo()?);
+            report_out(&session.redo()?, json);
             EXIT_OK
         }
         MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
-        MigrateCommand::Verify => output::verify(&session)?,
+        MigrateCommand::Verify => output::verify(&session, json)?,
         MigrateCommand::Backup => {
             let info = session.backup()?;
-            println!("backup created: {}", info.path.display());
+            if json {
+                output::print_json(&info);
+            } else {
+                println!("backup created: {}", info.path.display());
+            }
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
@@ -181,18 +197,15 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
                 RestoreFrom::File(path) => path.display().to_string(),
             };
-            if !confirm::confirmed(yes, &format!("replace the database with {what}")) {
-                return Ok(EXIT_REFUSED);
+            let what = format!("replace the database with {what}");
+            if !confirm::confirmed(yes, &what) {
+                return Ok(output::not_confirmed(json, &what));
             }
             let options = RestoreOptions {
                 allow_foreign_source,
             };
             match session.restore_with(&from, options) {
-                Ok(report) => println!(
-                    "restored from {}; to undo: migrate restore {}",
-                    report.restored_from.display(),
-                    crate::outcome::shell_word(&report.undo_backup.path)
-                ),
+                Ok(report) => restored_out(&report, json),
                 Err(Error::LiveDatabaseDamaged { detail, .. }) => {
                     // Confirmed above: replace it, keeping the damaged file aside.
                     eprintln!("the database is damaged ({detail}); keeping it aside");
@@ -241,7 +254,12 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Resolution::NotApplied
             };
             session.resolve(seq, resolution)?;
-            println!("migration {seq} resolved as {resolution:?}");
+            if json {
+                let resolved_as = if applied { "applied" } else { "not-applied" };
+                output::print_json(&serde_json::json!({ "seq": seq, "resolved_as": resolved_as }));
+            } else {
+                println!("migration {seq} resolved as {resolution:?}");
+            }
             EXIT_OK
         }
         MigrateCommand::Adopt { from } => {
@@ -302,26 +320,31 @@ fn snapshot(
     match command {
         SnapshotCommand::Create { name } => {
             let info = session.snapshot(&name)?;
-            println!("snapshot {name:?} created: {}", info.path.display());
+            if json {
+                output::print_json(&info);
+            } else {
+                println!("snapshot {name:?} created: {}", info.path.display());
+            }
         }
         SnapshotCommand::List => output::backups(&session.snapshots()?, json, "no snapshots"),
         SnapshotCommand::Restore { name } => {
-            if !confirm::confirmed(yes, &format!("replace the database with snapshot {name:?}")) {
-                return Ok(EXIT_REFUSED);
+            let what = format!("replace the database with snapshot {name:?}");
+            if !confirm::confirmed(yes, &what) {
+                return Ok(output::not_confirmed(json, &what));
             }
-            let report = session.restore(&RestoreFrom::Snapshot(name))?;
-            println!(
-                "restored from {}; to undo: migrate restore {}",
-                report.restored_from.display(),
-                crate::outcome::shell_word(&report.undo_backup.path)
-            );
+            restored_out(&session.restore(&RestoreFrom::Snapshot(name))?, json);
         }
         SnapshotCommand::Delete { name } => {
-            if !confirm::confirmed(yes, &format!("delete snapshot {name:?}")) {
-                return Ok(EXIT_REFUSED);
+            let what = format!("delete snapshot {name:?}");
+            if !confirm::confirmed(yes, &what) {
+                return Ok(output::not_confirmed(json, &what));
             }
             session.delete_snapshot(&name)?;
-            println!("snapshot {name:?} deleted");
+            if json {
+                output::print_json(&serde_json::json!({ "deleted_snapshot": name }));
+            } else {
+                println!("snapshot {name:?} deleted");
+            }
         }
     }
     Ok(EXIT_OK)
@@ -335,6 +358,28 @@ fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBu
             wanted: format!("backup taken before migration {seq} was applied"),
             dir: session.backup_dir()?,
         }),
+    }
+}
+
+/// What `up`, `down` and `redo` did.
+fn report_out(report: &crate::RunReport, json: bool) {
+    if json {
+        output::print_json(report);
+    } else {
+        println!("{report}");
+    }
+}
+
+/// What a restore did, and the command that undoes it.
+fn restored_out(report: &crate::RestoreReport, json: bool) {
+    if json {
+        output::print_json(report);
+    } else {
+        println!(
+            "restored from {}; to undo: migrate restore {}",
+            report.restored_from.display(),
+            crate::outcome::shell_word(&report.undo_backup.path)
+        );
     }
 }
 
