@@ -46,8 +46,12 @@ impl LockGuard<'_> {
     /// ```
     pub fn begin(&mut self) -> Result<Batch<'_>> {
         let key = self.key();
+        // Two queries: in one string the SET would belong to the transaction that BEGIN opens
+        // (a multi-statement query is one implicit transaction, which BEGIN makes explicit), and
+        // a migration's ROLLBACK or refused COMMIT would undo it with everything else.
         self.client()
-            .batch_execute("SET default_transaction_read_only = on; BEGIN READ WRITE")?;
+            .batch_execute("SET default_transaction_read_only = on")?;
+        self.client().batch_execute("BEGIN READ WRITE")?;
         let prepared = self.prepare_batch(key);
         let txid = match prepared {
             Ok(txid) => txid,

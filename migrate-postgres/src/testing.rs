@@ -309,6 +309,8 @@ fn stop_script(dir: &Path, bin: &Path, as_postgres: bool) -> String {
 /// A child in its own process group (a Ctrl-C aimed at the tests does not kill it first) that
 /// waits for EOF on its stdin, then stops the cluster. Our end of the pipe is close-on-exec, so
 /// no other child inherits it: EOF means this process is gone.
+// Never waited for: it must outlive this process, and is reaped by init after us.
+#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(dir: &Path, bin: &Path, as_postgres: bool) -> ChildStdin {
     let script = format!("cat >/dev/null; {}", stop_script(dir, bin, as_postgres));
     let mut child = Command::new("sh")
