@@ -29,6 +29,7 @@ pub fn lock_holders(client: &mut postgres::Client, key: i64) -> Vec<i32> {
     client
         .query(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND ((classid::bigint << 32) | objid::bigint) = $1 ORDER BY pid",
             &[&key],
         )

@@ -44,7 +44,8 @@ fn child_with_cluster(name: &str, mode: &str, tmp: &Path) -> (std::process::Chil
     let dir = stdout
         .lines()
         .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("CLUSTER ").map(PathBuf::from))
+        // libtest writes "test <name> ... " first, on the same line.
+        .find_map(|line| line.split_once("CLUSTER ").map(|(_, dir)| PathBuf::from(dir)))
         .expect("the child reports its cluster");
     let pid_file = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap();
     let pid = pid_file.lines().next().unwrap().trim().parse().unwrap();

@@ -168,7 +168,9 @@ fn ten_threads_with_their_own_connections_all_get_the_lock_one_at_a_time() {
                     .client()
                     .query_one(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-                           AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1",
+                           AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1
+                           AND database = (SELECT oid FROM pg_database
+                                           WHERE datname = current_database())",
                         &[&key],
                     )
                     .unwrap()
