@@ -134,7 +134,10 @@ impl Batch<'_> {
             millis(self.settings.lock_timeout)
         );
         if let Some(timeout) = self.settings.statement_timeout {
-            setup.push_str(&format!("; SET LOCAL statement_timeout = {}", millis(timeout)));
+            setup.push_str(&format!(
+                "; SET LOCAL statement_timeout = {}",
+                millis(timeout)
+            ));
         }
         self.client.batch_execute(&setup)?;
         let ran = step.run(&mut Tx::new(self.client, seq, name, true));
@@ -248,7 +251,9 @@ impl Batch<'_> {
         if txid != Some(self.txid) {
             return self.ended(0, "(before commit)");
         }
-        let result = self.client.batch_execute(&commit_guard::commit_sql(self.schema));
+        let result = self
+            .client
+            .batch_execute(&commit_guard::commit_sql(self.schema));
         if result.is_err() {
             // A failed statement before COMMIT leaves the transaction open and aborted.
             let _ = self.client.batch_execute("ROLLBACK");

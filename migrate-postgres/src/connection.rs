@@ -19,7 +19,7 @@ pub const APPLICATION_NAME: &str = "migrate";
 /// a tokio runtime panics ("Cannot start a runtime from within a runtime"). An async app runs it
 /// in `spawn_blocking`:
 ///
-/// ```ignore
+/// ```text
 /// let version = tokio::task::spawn_blocking(|| {
 ///     let mut conn = migrate_postgres::Connection::open(&url)?;
 ///     conn.checked_version()
@@ -99,9 +99,11 @@ impl Connection {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn open(url: &str) -> Result<Connection> {
-        let config: Config = url.parse().map_err(|e: postgres::Error| Error::InvalidUrl {
-            detail: e.to_string(),
-        })?;
+        let config: Config = url
+            .parse()
+            .map_err(|e: postgres::Error| Error::InvalidUrl {
+                detail: e.to_string(),
+            })?;
         Connection::from_config(&config)
     }
 

@@ -68,7 +68,10 @@ impl Connection {
                 &[(&key, Type::INT8), (&token, Type::TEXT)],
             )?;
             if row.get::<_, bool>(0) {
-                log::debug!("migration lock {key} of schema {:?} taken", self.schema.name);
+                log::debug!(
+                    "migration lock {key} of schema {:?} taken",
+                    self.schema.name
+                );
                 return Ok(LockGuard {
                     conn: self,
                     key,
@@ -146,10 +149,10 @@ impl LockGuard<'_> {
                               AND l.pid = pg_backend_pid() AND {KEY_OF_LOCK_ROW} = $1), \
                     current_setting('migrate.session_token', true) IS NOT DISTINCT FROM $2"
         );
-        let row = self.conn.client.query_typed_one(
-            &sql,
-            &[(&self.key, Type::INT8), (&self.token, Type::TEXT)],
-        )?;
+        let row = self
+            .conn
+            .client
+            .query_typed_one(&sql, &[(&self.key, Type::INT8), (&self.token, Type::TEXT)])?;
         let why = match (row.get::<_, bool>(0), row.get::<_, bool>(1)) {
             (true, true) => return Ok(()),
             (false, _) => "this backend does not hold the advisory lock",

@@ -22,12 +22,12 @@ impl LockGuard<'_> {
     /// ```
     pub fn run_outside_transaction(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
         let settings = self.settings().clone();
-        let mut setup = format!(
-            "SET lock_timeout = {}",
-            settings.lock_timeout.as_millis()
-        );
+        let mut setup = format!("SET lock_timeout = {}", settings.lock_timeout.as_millis());
         if let Some(timeout) = settings.statement_timeout {
-            setup.push_str(&format!("; SET statement_timeout = {}", timeout.as_millis()));
+            setup.push_str(&format!(
+                "; SET statement_timeout = {}",
+                timeout.as_millis()
+            ));
         }
         self.client().batch_execute(&setup)?;
         let ran = step.run(&mut Tx::new(self.client(), seq, name, false));

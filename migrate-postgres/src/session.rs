@@ -2,8 +2,8 @@
 //! (not LOCAL) survives COMMIT. `RESET ALL` and `RESET ROLE`, never `DISCARD ALL`, which would
 //! also drop the advisory lock (and refuses to run in a transaction block).
 
-use crate::lock::LockGuard;
 use crate::Result;
+use crate::lock::LockGuard;
 use postgres::types::Type;
 
 impl LockGuard<'_> {

@@ -295,7 +295,11 @@ fn sh_quote(text: &Path) -> String {
 
 /// The shell command that stops the cluster (if it runs) and removes its directory.
 fn stop_script(dir: &Path, bin: &Path, as_postgres: bool) -> String {
-    let runuser = if as_postgres { "runuser -u postgres -- " } else { "" };
+    let runuser = if as_postgres {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
     let data = dir.join("data");
     format!(
         "if [ -f {pid} ]; then {runuser}{pg_ctl} -D {data} -m immediate -w -s stop; fi; rm -rf {dir}",

@@ -283,7 +283,10 @@ impl Tracking<'_> {
         if !self.tables_exist()? {
             return Ok(None);
         }
-        let sql = format!("SELECT max(seq) FROM {} WHERE set_name = $1", self.t(APPLIED_TABLE));
+        let sql = format!(
+            "SELECT max(seq) FROM {} WHERE set_name = $1",
+            self.t(APPLIED_TABLE)
+        );
         let seq: Option<i64> = self.client.query_one(&sql, &[&set])?.get(0);
         Ok(seq.map(|s| s as u64))
     }
@@ -349,7 +352,8 @@ impl Tracking<'_> {
             "UPDATE {} SET checksum = $3 WHERE set_name = $1 AND seq = $2",
             self.t(APPLIED_TABLE)
         );
-        self.client.execute(&sql, &[&set, &(seq as i64), &checksum])?;
+        self.client
+            .execute(&sql, &[&set, &(seq as i64), &checksum])?;
         Ok(())
     }
 

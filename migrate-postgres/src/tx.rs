@@ -24,7 +24,12 @@ pub struct Tx<'c> {
 }
 
 impl<'c> Tx<'c> {
-    pub(crate) fn new(client: &'c mut Client, seq: u64, name: &'c str, in_transaction: bool) -> Self {
+    pub(crate) fn new(
+        client: &'c mut Client,
+        seq: u64,
+        name: &'c str,
+        in_transaction: bool,
+    ) -> Self {
         Tx {
             client,
             seq,

@@ -26,13 +26,19 @@ fn migrations_commit_together_with_their_tracking_rows() {
     let mut batch = lock.begin().unwrap();
     let create = Step::sql("CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL)");
     assert_eq!(batch.run_step(1, "create_users", &create).unwrap(), 1);
-    batch.tracking().insert_applied(&row(1, "create_users")).unwrap();
+    batch
+        .tracking()
+        .insert_applied(&row(1, "create_users"))
+        .unwrap();
     let seed = Step::new(|tx| {
         tx.execute("INSERT INTO users VALUES ($1, $2)", &[&1_i64, &"ada"])?;
         Ok(())
     });
     batch.run_step(2, "seed_users", &seed).unwrap();
-    batch.tracking().insert_applied(&row(2, "seed_users")).unwrap();
+    batch
+        .tracking()
+        .insert_applied(&row(2, "seed_users"))
+        .unwrap();
 
     // Nothing is visible to another session before the commit.
     let mut other = db.client();
@@ -203,7 +209,9 @@ fn a_migration_that_hits_lock_timeout_once_succeeds_on_its_retry() {
     blocker_thread.join().unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     let mut other = db.client();
-    other.query("SELECT c FROM busy", &[]).expect("column c exists");
+    other
+        .query("SELECT c FROM busy", &[])
+        .expect("column c exists");
 }
 
 #[test]
@@ -237,7 +245,10 @@ fn a_deferred_violation_fails_its_own_migration_not_the_commit() {
     let mut batch = lock.begin().unwrap();
     let orphan = Step::sql("INSERT INTO child VALUES (1, 42)");
     let err = batch.run_step(1, "orphan", &orphan).unwrap_err();
-    assert!(matches!(err, Error::DeferredConstraint { seq: 1, .. }), "{err}");
+    assert!(
+        matches!(err, Error::DeferredConstraint { seq: 1, .. }),
+        "{err}"
+    );
     assert_eq!(err.sqlstate(), Some("23503"));
     // A deferrable constraint still works within a later migration that fixes it in time.
     let fixed = Step::sql("INSERT INTO child VALUES (2, 7); INSERT INTO parent VALUES (7)");

@@ -35,7 +35,12 @@ fn run_escape(db: &migrate_postgres::testing::TestDatabase, escaping: Step) -> E
 
 fn assert_nothing_committed(db: &migrate_postgres::testing::TestDatabase) {
     let mut other = db.client();
-    for table in ["public.first", "public.escaped", "public.later", "public._migrate_applied"] {
+    for table in [
+        "public.first",
+        "public.escaped",
+        "public.later",
+        "public._migrate_applied",
+    ] {
         assert!(!exists(&mut other, table), "{table} was committed");
     }
     assert_eq!(count(&mut other, "public.outside"), 0);
@@ -56,7 +61,10 @@ fn commit_then_insert_in_a_migration_leaves_nothing_committed() {
          INSERT INTO outside VALUES (2)",
     );
     let err = run_escape(&db, escaping);
-    assert!(matches!(err, Error::TransactionEnded { seq: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::TransactionEnded { seq: 2, .. }),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(text.contains("ended the runner's transaction"), "{text}");
     assert!(text.contains("nothing was committed"), "{text}");
@@ -78,7 +86,10 @@ fn a_migration_that_ignores_the_refused_commit_cannot_write_afterwards() {
         Ok(())
     });
     let err = run_escape(&db, escaping);
-    assert!(matches!(err, Error::TransactionEnded { seq: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::TransactionEnded { seq: 2, .. }),
+        "{err}"
+    );
     assert_nothing_committed(&db);
 }
 
@@ -86,9 +97,13 @@ fn a_migration_that_ignores_the_refused_commit_cannot_write_afterwards() {
 fn rollback_then_insert_in_a_migration_leaves_nothing_committed() {
     let Some(db) = db() else { return };
     outside_table(&db);
-    let escaping = Step::sql("INSERT INTO outside VALUES (1); ROLLBACK; INSERT INTO outside VALUES (2)");
+    let escaping =
+        Step::sql("INSERT INTO outside VALUES (1); ROLLBACK; INSERT INTO outside VALUES (2)");
     let err = run_escape(&db, escaping);
-    assert!(matches!(err, Error::TransactionEnded { seq: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::TransactionEnded { seq: 2, .. }),
+        "{err}"
+    );
     assert_nothing_committed(&db);
 }
 
@@ -104,7 +119,10 @@ fn a_commit_followed_by_a_new_begin_is_still_caught() {
         Ok(())
     });
     let err = run_escape(&db, escaping);
-    assert!(matches!(err, Error::TransactionEnded { seq: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::TransactionEnded { seq: 2, .. }),
+        "{err}"
+    );
     assert_nothing_committed(&db);
 }
 

@@ -42,17 +42,32 @@ fn a_failed_connection_says_where_and_hides_the_password() {
 
 #[test]
 fn engines_that_only_look_like_postgresql_are_refused() {
-    let cockroach = "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43, go1.19.10)";
+    let cockroach =
+        "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43, go1.19.10)";
     let err = check_engine(cockroach).unwrap_err();
-    assert!(matches!(err, Error::UnsupportedEngine { engine: "CockroachDB", .. }));
+    assert!(matches!(
+        err,
+        Error::UnsupportedEngine {
+            engine: "CockroachDB",
+            ..
+        }
+    ));
     assert!(err.to_string().contains("advisory locks"), "{err}");
 
     let yugabyte = "PostgreSQL 11.2-YB-2.18.0.0-b0 on x86_64-pc-linux-gnu, compiled by clang";
     let err = check_engine(yugabyte).unwrap_err();
-    assert!(matches!(err, Error::UnsupportedEngine { engine: "YugabyteDB", .. }));
+    assert!(matches!(
+        err,
+        Error::UnsupportedEngine {
+            engine: "YugabyteDB",
+            ..
+        }
+    ));
     assert!(err.to_string().contains("not transactional"), "{err}");
 
     let redshift = "PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), Redshift 1.0.28422";
     assert!(check_engine(redshift).is_err());
-    assert!(check_engine("PostgreSQL 16.4 (Ubuntu 16.4-1.pgdg22.04+1) on x86_64-pc-linux-gnu").is_ok());
+    assert!(
+        check_engine("PostgreSQL 16.4 (Ubuntu 16.4-1.pgdg22.04+1) on x86_64-pc-linux-gnu").is_ok()
+    );
 }

@@ -23,9 +23,13 @@ CREATE TABLE reporting.daily (day date PRIMARY KEY, n int);
 
 #[test]
 fn the_same_schema_has_the_same_fingerprint_in_every_run_and_database() {
-    let (Some(a), Some(b)) = (db(), db()) else { return };
+    let (Some(a), Some(b)) = (db(), db()) else {
+        return;
+    };
     // Different oids: b gets a throwaway table first.
-    b.client().batch_execute("CREATE TABLE pad (id int); DROP TABLE pad").unwrap();
+    b.client()
+        .batch_execute("CREATE TABLE pad (id int); DROP TABLE pad")
+        .unwrap();
     a.client().batch_execute(SCHEMA).unwrap();
     b.client().batch_execute(SCHEMA).unwrap();
 
@@ -43,11 +47,25 @@ fn the_same_schema_has_the_same_fingerprint_in_every_run_and_database() {
 
     let kinds: std::collections::BTreeSet<&str> =
         objects.keys().map(|(kind, _)| kind.as_str()).collect();
-    for kind in ["constraint", "domain", "enum", "function", "index", "schema", "sequence", "table", "trigger", "view"] {
+    for kind in [
+        "constraint",
+        "domain",
+        "enum",
+        "function",
+        "index",
+        "schema",
+        "sequence",
+        "table",
+        "trigger",
+        "view",
+    ] {
         assert!(kinds.contains(kind), "no {kind} in {kinds:?}");
     }
     // Definitions are schema-qualified.
-    let fk = &objects[&("constraint".to_owned(), "public.orders.orders_user_id_fkey".to_owned())];
+    let fk = &objects[&(
+        "constraint".to_owned(),
+        "public.orders.orders_user_id_fkey".to_owned(),
+    )];
     assert!(fk.contains("REFERENCES public.users(id)"), "{fk}");
 }
 

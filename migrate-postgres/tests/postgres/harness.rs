@@ -13,9 +13,13 @@ const CHILD: &str = "MIGRATE_PG_HARNESS_CHILD";
 
 #[test]
 fn each_test_gets_its_own_database_on_a_socket_only_server() {
-    let (Some(a), Some(b)) = (db(), db()) else { return };
+    let (Some(a), Some(b)) = (db(), db()) else {
+        return;
+    };
     assert_ne!(a.name, b.name);
-    a.client().batch_execute("CREATE TABLE mine (id int)").unwrap();
+    a.client()
+        .batch_execute("CREATE TABLE mine (id int)")
+        .unwrap();
     assert!(!exists(&mut b.client(), "public.mine"));
     let mut client = a.client();
     let show = |client: &mut postgres::Client, s: &str| -> String {
@@ -45,7 +49,10 @@ fn child_with_cluster(name: &str, mode: &str, tmp: &Path) -> (std::process::Chil
         .lines()
         .map_while(Result::ok)
         // libtest writes "test <name> ... " first, on the same line.
-        .find_map(|line| line.split_once("CLUSTER ").map(|(_, dir)| PathBuf::from(dir)))
+        .find_map(|line| {
+            line.split_once("CLUSTER ")
+                .map(|(_, dir)| PathBuf::from(dir))
+        })
         .expect("the child reports its cluster");
     let pid_file = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap();
     let pid = pid_file.lines().next().unwrap().trim().parse().unwrap();
@@ -68,7 +75,10 @@ fn wait_until_cleaned_up(pid: u32, dir: &Path) {
 fn child_body(mode: &str) {
     let db = db().expect("the parent found server binaries");
     db.client().batch_execute("SELECT 1").unwrap();
-    println!("CLUSTER {}", testing::server().unwrap().socket_dir().display());
+    println!(
+        "CLUSTER {}",
+        testing::server().unwrap().socket_dir().display()
+    );
     match mode {
         "panic" => panic!("a test fails while the cluster runs"),
         _ => loop {
@@ -86,8 +96,11 @@ fn the_cluster_is_stopped_when_a_test_panics() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (mut child, pid, dir) =
-        child_with_cluster("harness::the_cluster_is_stopped_when_a_test_panics", "panic", tmp.path());
+    let (mut child, pid, dir) = child_with_cluster(
+        "harness::the_cluster_is_stopped_when_a_test_panics",
+        "panic",
+        tmp.path(),
+    );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(101), "the child's test failed");
     wait_until_cleaned_up(pid, &dir);

@@ -30,7 +30,10 @@ fn a_second_session_times_out_and_the_error_names_the_holder() {
 
     let mut waiter = with_busy_timeout(db.connect(), Duration::from_millis(300));
     let err = waiter.lock().err().expect("the lock is held");
-    let Error::Locked { holders, schema, .. } = &err else {
+    let Error::Locked {
+        holders, schema, ..
+    } = &err
+    else {
         panic!("expected Locked, got {err}")
     };
     assert_eq!(schema, "public");
@@ -41,9 +44,15 @@ fn a_second_session_times_out_and_the_error_names_the_holder() {
     let text = err.to_string();
     assert!(text.contains(&format!("pid {holder_pid}")), "{text}");
     assert!(text.contains("replica-a"), "{text}");
-    assert!(text.contains(&format!("pg_terminate_backend({holder_pid})")), "{text}");
+    assert!(
+        text.contains(&format!("pg_terminate_backend({holder_pid})")),
+        "{text}"
+    );
     // The waiter holds nothing, the holder still does.
-    assert_eq!(lock_holders(&mut db.client(), lock_key("public")), [holder_pid]);
+    assert_eq!(
+        lock_holders(&mut db.client(), lock_key("public")),
+        [holder_pid]
+    );
 }
 
 #[test]
@@ -122,7 +131,10 @@ fn a_connection_that_lost_the_lock_is_refused() {
     let err = lock.begin().err().expect("begin must refuse");
     assert!(matches!(err, Error::LockLost { .. }), "{err}");
     drop(lock);
-    assert!(!crate::common::exists(&mut db.client(), "public._migrate_applied"));
+    assert!(!crate::common::exists(
+        &mut db.client(),
+        "public._migrate_applied"
+    ));
 }
 
 #[test]
@@ -154,8 +166,12 @@ fn ten_threads_with_their_own_connections_all_get_the_lock_one_at_a_time() {
     let start = Arc::new(Barrier::new(10));
     let workers: Vec<_> = (0..10)
         .map(|worker| {
-            let (db, inside, most_inside, start) =
-                (db.clone(), inside.clone(), most_inside.clone(), start.clone());
+            let (db, inside, most_inside, start) = (
+                db.clone(),
+                inside.clone(),
+                most_inside.clone(),
+                start.clone(),
+            );
             std::thread::spawn(move || {
                 let mut conn = with_busy_timeout(db.connect(), Duration::from_secs(120));
                 start.wait();
@@ -189,7 +205,10 @@ fn ten_threads_with_their_own_connections_all_get_the_lock_one_at_a_time() {
     assert_eq!(most_inside.load(Ordering::SeqCst), 1);
     let mut check = db.client();
     let rows: Vec<(i32, i64)> = check
-        .query("SELECT worker, holders_seen FROM turns ORDER BY worker", &[])
+        .query(
+            "SELECT worker, holders_seen FROM turns ORDER BY worker",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))

@@ -47,7 +47,8 @@ fn several_concurrent_builds_and_a_vacuum_in_one_migration_each_run_alone() {
         *seen.lock().unwrap() = Some(tx.in_transaction());
         tx.batch_execute(sql)
     });
-    lock.run_outside_transaction(4, "index_items", &step).unwrap();
+    lock.run_outside_transaction(4, "index_items", &step)
+        .unwrap();
     assert_eq!(*seen_in_transaction.lock().unwrap(), Some(false));
     let mut other = db.client();
     assert_eq!(
@@ -63,24 +64,41 @@ fn a_failed_unique_build_leaves_an_invalid_index_that_the_check_names() {
     seed(&db, true);
     let mut conn = db.connect();
     let mut lock = conn.lock().unwrap();
-    let build = Step::sql("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_x_key ON items (x)");
+    let build =
+        Step::sql("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_x_key ON items (x)");
     let err = lock
         .run_outside_transaction(5, "unique_x", &build)
         .unwrap_err();
     assert_eq!(err.sqlstate(), Some("23505"), "{err}");
     let mut other = db.client();
-    assert_eq!(valid_indexes(&mut other), [("items_x_key".to_owned(), false)]);
+    assert_eq!(
+        valid_indexes(&mut other),
+        [("items_x_key".to_owned(), false)]
+    );
 
     // The rerun "succeeds" (IF NOT EXISTS skips the invalid index): the check catches it.
     let err = lock
         .run_outside_transaction(5, "unique_x", &build)
         .unwrap_err();
-    let Error::InvalidIndexes { ref indexes, seq, .. } = err else {
+    let Error::InvalidIndexes {
+        ref indexes, seq, ..
+    } = err
+    else {
         panic!("expected InvalidIndexes, got {err}")
     };
-    assert_eq!((seq, indexes.as_slice()), (5, ["public.items_x_key".to_owned()].as_slice()));
-    assert!(err.to_string().contains("DROP INDEX CONCURRENTLY public.items_x_key"), "{err}");
-    assert_eq!(valid_indexes(&mut other), [("items_x_key".to_owned(), false)]);
+    assert_eq!(
+        (seq, indexes.as_slice()),
+        (5, ["public.items_x_key".to_owned()].as_slice())
+    );
+    assert!(
+        err.to_string()
+            .contains("DROP INDEX CONCURRENTLY public.items_x_key"),
+        "{err}"
+    );
+    assert_eq!(
+        valid_indexes(&mut other),
+        [("items_x_key".to_owned(), false)]
+    );
     // The session's timeouts are back to the server's after either run.
     let timeout: String = lock
         .client()

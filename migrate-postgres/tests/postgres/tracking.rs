@@ -28,7 +28,9 @@ fn the_tables_live_in_the_tracking_schema_whatever_the_search_path() {
         .batch_execute("SET search_path = public")
         .unwrap();
     let mut batch = lock.begin().unwrap();
-    batch.run_step(1, "t", &Step::sql("SET search_path = public")).unwrap();
+    batch
+        .run_step(1, "t", &Step::sql("SET search_path = public"))
+        .unwrap();
     batch.tracking().insert_applied(&values(1, "a")).unwrap();
     batch.commit().unwrap();
 
@@ -49,11 +51,17 @@ fn rows_go_through_started_applied_reverting_and_away() {
     let mut batch = lock.begin().unwrap();
     let mut t = batch.tracking();
     t.insert_started(&values(1, "one")).unwrap();
-    assert_eq!(t.read_plan_rows("default").unwrap()[0].state, RowState::Started);
+    assert_eq!(
+        t.read_plan_rows("default").unwrap()[0].state,
+        RowState::Started
+    );
     t.insert_applied(&values(1, "one")).unwrap();
     t.insert_applied(&values(2, "two")).unwrap();
     t.set_fingerprint("default", "fp-2").unwrap();
-    assert_eq!(t.last_fingerprint("default").unwrap().as_deref(), Some("fp-2"));
+    assert_eq!(
+        t.last_fingerprint("default").unwrap().as_deref(),
+        Some("fp-2")
+    );
     t.update_checksum("default", 1, "one-rehashed").unwrap();
     t.mark_reverting("default", 2).unwrap();
     assert_eq!(t.highest_seq("default").unwrap(), Some(2));
@@ -71,7 +79,11 @@ fn rows_go_through_started_applied_reverting_and_away() {
     // UTC text with milliseconds, as SQLite writes it: 2026-11-22 10:49:14.123
     let at = &rows[0].applied_at;
     assert_eq!(at.len(), 23, "{at}");
-    assert_eq!((&at[4..5], &at[10..11], &at[19..20]), ("-", " ", "."), "{at}");
+    assert_eq!(
+        (&at[4..5], &at[10..11], &at[19..20]),
+        ("-", " ", "."),
+        "{at}"
+    );
 
     let mut batch = lock.begin().unwrap();
     batch.tracking().delete_row("default", 2).unwrap();
