@@ -216,3 +216,61 @@ fn ten_threads_with_their_own_connections_all_get_the_lock_one_at_a_time() {
     assert_eq!(rows, (0..10).map(|w| (w, 1)).collect::<Vec<_>>());
     assert!(lock_holders(&mut check, lock_key("public")).is_empty());
 }
+
+#[test]
+fn a_replica_polling_for_the_lock_does_not_stall_a_concurrent_index_build() {
+    let Some(db) = db() else { return };
+    db.client()
+        .batch_execute(
+            "CREATE TABLE big (id int, v int);
+             INSERT INTO big SELECT i, i % 97 FROM generate_series(1, 200000) i",
+        )
+        .unwrap();
+    let db = Arc::new(db);
+    let mut holder = db.connect();
+    let mut lock = holder.lock().unwrap();
+
+    let waiter_db = db.clone();
+    let waiter = std::thread::spawn(move || {
+        let mut config = waiter_db.config();
+        config.application_name("replica-b");
+        let mut conn = with_busy_timeout(
+            Connection::from_config(&config).unwrap(),
+            Duration::from_secs(120),
+        );
+        conn.lock()
+            .map(|_| ())
+            .expect("the replica gets the lock once the build is done");
+    });
+    // The build starts only once the replica has polled and is still waiting. (A replica
+    // blocked in pg_advisory_lock here would make the build fail with "deadlock detected".)
+    let build = migrate_postgres::Step::new(|tx| {
+        loop {
+            let polled: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name =
+                       'replica-b' AND query LIKE '%pg_try_advisory_lock%')",
+                    &[],
+                )?
+                .get(0);
+            if polled {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        tx.batch_execute("CREATE INDEX CONCURRENTLY big_v ON big (v)")
+    });
+    lock.run_outside_transaction(1, "index_big", &build)
+        .unwrap();
+    drop(lock);
+    waiter.join().expect("the replica did not fail");
+    let valid: bool = db
+        .client()
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid);
+}
