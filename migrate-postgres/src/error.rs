@@ -86,11 +86,10 @@ pub enum Error {
     /// Another session held the migration lock for the whole busy timeout.
     #[error(
         "the migration lock of schema {schema:?} is held by another session; waited {waited_ms} \
-         ms. Holder: {}. Nothing was changed. If that run is alive, let it finish and start again; \
-         if it is stuck, end it with `psql -c 'SELECT pg_terminate_backend({})'` and run \
-         `migrate up` again",
+         ms. Holder: {}. Nothing was changed. If that run is alive, let it finish and start \
+         again{}",
         holders_text(.holders),
-        .holders.first().map(|h| h.pid.to_string()).unwrap_or_else(|| "<pid>".into())
+        stuck_holder_text(.holders)
     )]
     Locked {
         /// The tracking schema whose lock was wanted.
@@ -196,6 +195,22 @@ pub enum Error {
         /// `schema.index` names.
         indexes: Vec<String>,
     },
+
+    /// A `transaction = false` migration failed: no transaction can undo what it ran.
+    #[error(
+        "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could          undo it: the statements before the failing one stay applied{}. Make the migration safe          to run twice (IF NOT EXISTS / IF EXISTS), then run `migrate up` again",
+        invalid_text(.invalid_indexes)
+    )]
+    NonTransactionalStep {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// What it returned.
+        source: Box<Error>,
+        /// INVALID indexes present after it (a failed concurrent build leaves one).
+        invalid_indexes: Vec<String>,
+    },
 }
 
 impl Error {
@@ -211,7 +226,9 @@ impl Error {
                 e.code().map(|c| c.code())
             }
             Error::Connect { source, .. } => source.code().map(|c| c.code()),
-            Error::Step { source, .. } => source.sqlstate(),
+            Error::Step { source, .. } | Error::NonTransactionalStep { source, .. } => {
+                source.sqlstate()
+            }
             _ => None,
         }
     }
@@ -231,6 +248,28 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
             text
         }
         None => e.to_string(),
+    }
+}
+
+fn invalid_text(indexes: &[String]) -> String {
+    if indexes.is_empty() {
+        return String::new();
+    }
+    format!(
+        ", and it left INVALID indexes that a rerun with IF NOT EXISTS would skip: {}; drop \
+         each with `psql -c 'DROP INDEX CONCURRENTLY <name>'` first",
+        indexes.join(", ")
+    )
+}
+
+fn stuck_holder_text(holders: &[LockHolder]) -> String {
+    match holders.first() {
+        Some(h) => format!(
+            "; if it is stuck, end it with `psql -c 'SELECT pg_terminate_backend({})'` and run \
+             `migrate up` again",
+            h.pid
+        ),
+        None => ": run `migrate up` again".into(),
     }
 }
 

@@ -34,11 +34,15 @@ impl LockGuard<'_> {
         let reset = self
             .client()
             .batch_execute("RESET lock_timeout; RESET statement_timeout");
-        ran.map_err(|e| Error::Step {
-            seq,
-            name: name.to_owned(),
-            source: Box::new(e),
-        })?;
+        if let Err(e) = ran {
+            let invalid_indexes = self.invalid_indexes().unwrap_or_default();
+            return Err(Error::NonTransactionalStep {
+                seq,
+                name: name.to_owned(),
+                source: Box::new(e),
+                invalid_indexes,
+            });
+        }
         reset?;
         self.check_held()?;
         let indexes = self.invalid_indexes()?;

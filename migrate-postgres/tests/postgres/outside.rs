@@ -70,6 +70,15 @@ fn a_failed_unique_build_leaves_an_invalid_index_that_the_check_names() {
         .run_outside_transaction(5, "unique_x", &build)
         .unwrap_err();
     assert_eq!(err.sqlstate(), Some("23505"), "{err}");
+    let Error::NonTransactionalStep {
+        ref invalid_indexes,
+        ..
+    } = err
+    else {
+        panic!("expected NonTransactionalStep, got {err}")
+    };
+    assert_eq!(invalid_indexes, &["public.items_x_key"]);
+    assert!(err.to_string().contains("stay applied"), "{err}");
     let mut other = db.client();
     assert_eq!(
         valid_indexes(&mut other),
