@@ -263,3 +263,77 @@ fn a_deferred_violation_fails_its_own_migration_not_the_commit() {
         .collect();
     assert_eq!(ids, [2]);
 }
+
+/// Registered with the PostgreSQL attribute, run below through `registered`.
+mod registered_set {
+    use migrate_postgres::{Result, Tx, migration};
+
+    /// Creates the tags table.
+    #[migration(seq = 1, set = "pg_batch_registered")]
+    fn create_tags(tx: &mut Tx) -> Result<()> {
+        tx.batch_execute("CREATE TABLE tags (id bigint PRIMARY KEY, label text NOT NULL)")
+    }
+
+    #[migration(seq = 2, set = "pg_batch_registered")]
+    mod seed_tags {
+        use migrate_postgres::{Result, Tx};
+
+        pub fn up(tx: &mut Tx) -> Result<()> {
+            let label = format!("made by migration {} ({})", tx.seq(), tx.name());
+            tx.execute("INSERT INTO tags VALUES (1, $1)", &[&label])?;
+            Ok(())
+        }
+
+        pub fn down(tx: &mut Tx) -> Result<()> {
+            tx.batch_execute("DELETE FROM tags WHERE id = 1")
+        }
+    }
+}
+
+#[test]
+fn migrations_registered_with_the_attribute_run_in_the_batch() {
+    let Some(db) = db() else { return };
+    let mut migrations = migrate_postgres::registered("pg_batch_registered");
+    migrations.sort_by_key(|m| m.seq);
+    assert_eq!(migrations.len(), 2);
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let mut batch = lock.begin().unwrap();
+    for m in &migrations {
+        batch.run_step(m.seq, &m.name, &m.up).unwrap();
+        batch
+            .tracking()
+            .insert_applied(&RowValues {
+                checksum: m.checksum.to_string(),
+                ..row(m.seq, &m.name)
+            })
+            .unwrap();
+    }
+    batch.commit().unwrap();
+    let mut other = db.client();
+    let label: String = other
+        .query_one("SELECT label FROM tags", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(label, "made by migration 2 (seed_tags)");
+    let recorded: Vec<String> = other
+        .query(
+            "SELECT checksum FROM public._migrate_applied ORDER BY seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: Vec<String> = migrations.iter().map(|m| m.checksum.to_string()).collect();
+    assert_eq!(recorded, expected);
+
+    // The module's `down` is registered too and reverts in a batch of its own.
+    let mut batch = lock.begin().unwrap();
+    let down = migrations[1].down.as_ref().expect("seed_tags has a down");
+    batch.run_step(2, "seed_tags", down).unwrap();
+    batch.tracking().delete_row("default", 2).unwrap();
+    batch.commit().unwrap();
+    assert_eq!(count(&mut other, "public.tags"), 0);
+    assert_eq!(count(&mut other, "public._migrate_applied"), 1);
+}
