@@ -223,7 +223,7 @@ fn a_replica_polling_for_the_lock_does_not_stall_a_concurrent_index_build() {
     db.client()
         .batch_execute(
             "CREATE TABLE big (id int, v int);
-             INSERT INTO big SELECT i, i % 97 FROM generate_series(1, 200000) i",
+             INSERT INTO big SELECT i, i % 97 FROM generate_series(1, 20000) i",
         )
         .unwrap();
     let db = Arc::new(db);
