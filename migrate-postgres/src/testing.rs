@@ -226,13 +226,32 @@ impl TestServer {
     /// assert_ne!(a.name, b.name);
     /// ```
     pub fn database(&self) -> TestDatabase {
+        self.create_database("")
+    }
+
+    /// A new database copied from `template` (`CREATE DATABASE tN TEMPLATE ...`): a server-side
+    /// copy, faster than migrating each test's database. Nobody may be connected to the
+    /// template meanwhile.
+    ///
+    /// ```no_run
+    /// let server = migrate_postgres::testing::server().unwrap();
+    /// let migrated = server.database();
+    /// // ... migrate it, close its connections ...
+    /// let copy = server.database_from(&migrated);
+    /// # let _ = copy;
+    /// ```
+    pub fn database_from(&self, template: &TestDatabase) -> TestDatabase {
+        self.create_database(&format!(" TEMPLATE {}", template.name))
+    }
+
+    fn create_database(&self, options: &str) -> TestDatabase {
         let name = format!("t{}", DATABASES.fetch_add(1, Ordering::Relaxed) + 1);
         let mut admin = self
             .config("postgres")
             .connect(postgres::NoTls)
             .expect("cannot connect to the test cluster");
         admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name}{options}"))
             .expect("cannot create a test database");
         TestDatabase {
             config: self.config(&name),

@@ -133,6 +133,20 @@ impl<'c> Tx<'c> {
         Ok(self.client.query_one(sql, params)?)
     }
 
+    /// Runs a query that returns at most one row.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     if tx.query_opt("SELECT 1 FROM pg_class WHERE relname = 'notes'", &[])?.is_some() {
+    ///         tx.batch_execute("DROP TABLE notes")?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        Ok(self.client.query_opt(sql, params)?)
+    }
+
     /// Number of rows in `table` (quoted as one identifier; use [`Tx::query_one`] for a
     /// schema-qualified name).
     ///

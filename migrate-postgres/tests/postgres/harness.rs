@@ -31,6 +31,24 @@ fn each_test_gets_its_own_database_on_a_socket_only_server() {
     assert!(dir.join(".s.PGSQL.5432").exists());
 }
 
+#[test]
+fn a_database_can_be_copied_from_a_migrated_template() {
+    let Some(template) = db() else { return };
+    {
+        let mut client = template.client();
+        client
+            .batch_execute("CREATE TABLE seeded (id int); INSERT INTO seeded VALUES (1), (2)")
+            .unwrap();
+    } // closed: CREATE DATABASE ... TEMPLATE needs nobody connected to the template
+    let server = testing::server().unwrap();
+    let copy = server.database_from(&template);
+    assert_ne!(copy.name, template.name);
+    let mut client = copy.client();
+    assert_eq!(crate::common::count(&mut client, "seeded"), 2);
+    client.batch_execute("DELETE FROM seeded").unwrap();
+    assert_eq!(crate::common::count(&mut template.client(), "seeded"), 2);
+}
+
 /// Runs this binary's test `name` in a child process with `CHILD=mode` and `TMPDIR=tmp`; waits
 /// for its cluster to be up; returns the child and the cluster's postmaster pid.
 fn child_with_cluster(name: &str, mode: &str, tmp: &Path) -> (std::process::Child, u32, PathBuf) {
