@@ -274,3 +274,71 @@ fn a_replica_polling_for_the_lock_does_not_stall_a_concurrent_index_build() {
         .get(0);
     assert!(valid);
 }
+
+/// Set in the child of the test below: `socket dir` and database of the parent's cluster.
+const KILLED_HOLDER: &str = "MIGRATE_PG_KILLED_HOLDER";
+
+#[test]
+fn a_holder_killed_mid_batch_leaves_the_lock_free_and_nothing_committed() {
+    if let Ok(target) = std::env::var(KILLED_HOLDER) {
+        // The child: take the lock, start a batch, change the schema, and wait to be killed.
+        let (socket, dbname) = target.split_once('\n').unwrap();
+        let mut config = postgres::Config::new();
+        config
+            .host_path(socket)
+            .port(5432)
+            .user("postgres")
+            .dbname(dbname);
+        let mut conn = Connection::from_config(&config).unwrap();
+        let mut lock = conn.lock().unwrap();
+        let mut batch = lock.begin().unwrap();
+        let create = migrate_postgres::Step::sql("CREATE TABLE half_done (id int)");
+        batch.run_step(1, "half_done", &create).unwrap();
+        println!("HOLDING");
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let Some(db) = db() else { return };
+    let server = migrate_postgres::testing::server().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "lock::a_holder_killed_mid_batch_leaves_the_lock_free_and_nothing_committed",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(
+            KILLED_HOLDER,
+            format!("{}\n{}", server.socket_dir().display(), db.name),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let holding = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .any(|line| line.contains("HOLDING"));
+    assert!(holding, "the child took the lock and started its batch");
+    assert_eq!(lock_holders(&mut db.client(), lock_key("public")).len(), 1);
+
+    child.kill().unwrap(); // SIGKILL: no destructor, no unlock, no rollback from the client
+    child.wait().unwrap();
+
+    // The server ends the dead client's session: its transaction rolls back, its lock goes.
+    let mut conn = with_busy_timeout(db.connect(), Duration::from_secs(60));
+    let mut lock = conn.lock().expect("the lock is free again");
+    lock.check_held().unwrap();
+    let mut other = db.client();
+    assert!(!crate::common::exists(&mut other, "public.half_done"));
+    assert!(!crate::common::exists(
+        &mut other,
+        "public._migrate_applied"
+    ));
+    // A clean rerun works.
+    let mut batch = lock.begin().unwrap();
+    let create = migrate_postgres::Step::sql("CREATE TABLE half_done (id int)");
+    batch.run_step(1, "half_done", &create).unwrap();
+    batch.commit().unwrap();
+    assert!(crate::common::exists(&mut other, "public.half_done"));
+}
