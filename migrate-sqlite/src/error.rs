@@ -125,11 +125,15 @@ pub enum Error {
     },
 
     /// A migration ended the runner's transaction itself (possible only around the authorizer,
-    /// which refuses COMMIT, ROLLBACK and BEGIN inside transactional migrations).
+    /// which refuses COMMIT, ROLLBACK and BEGIN inside transactional migrations, or through a
+    /// conflict SQLite resolves by ROLLBACK).
     #[error(
-        "the migration ended the runner's transaction itself{}. Remove that statement: the \
-         runner wraps each migration in a savepoint and commits for you. A migration that must \
-         run outside a transaction declares `transaction = false`",
+        "the migration ended the runner's transaction itself{}, which rolled back the whole run \
+         so far. A conflict resolved by ROLLBACK does this (a constraint declared ON CONFLICT \
+         ROLLBACK, INSERT or UPDATE OR ROLLBACK, a trigger's RAISE(ROLLBACK)): handle the \
+         conflict with ABORT or IGNORE instead. Otherwise remove the statement that ended it: the \
+         runner wraps each migration in a savepoint and commits for you, and a migration that \
+         must run outside a transaction declares `transaction = false`",
         step_error.as_ref().map(|e| format!(" (and then failed: {e})")).unwrap_or_default()
     )]
     TransactionEscaped {
@@ -205,9 +209,10 @@ pub enum Error {
     /// A migration dropped or deleted data without declaring it; it was rolled back.
     #[error(
         "the migration drops or deletes data without declaring it: {}. If that is intended, \
-         declare it (`#[migration(seq = {seq}, destructive)]`, or `rebuild` for a table \
-         rebuild), or allow it for this run (`migrate up --allow-destructive`). (UPDATE without \
-         WHERE and ALTER TABLE ... DROP COLUMN are not visible to this check.)",
+         declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this run \
+         (`migrate up --allow-destructive`). (A table dropped and recreated under the same name \
+         in the same migration, with no fewer rows and no column data lost, needs no \
+         declaration.)",
         statements.join(", ")
     )]
     UndeclaredDestruction {
@@ -284,6 +289,59 @@ pub enum Error {
     /// A migration step refers to a kind of work this build cannot do.
     #[error("{0}")]
     Unsupported(String),
+
+    /// A migration removed the values of a column (dropped it, rebuilt its table without it or
+    /// without copying it, or set it NULL everywhere) without declaring that it removes data;
+    /// it was rolled back.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::ColumnDataLost { seq: 4, columns: vec!["people.email".into()] };
+    /// assert!(e.to_string().contains("people.email"));
+    /// ```
+    #[error(
+        "the migration removed the values of {} (the column is gone, or NULL in every row), \
+         and it does not declare that it removes data. If a rebuild meant to keep it, copy the \
+         column into the new table; if the values are meant to go, declare it \
+         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run (`migrate up \
+         --allow-destructive`)",
+        columns.join(", ")
+    )]
+    ColumnDataLost {
+        /// Its seq.
+        seq: u64,
+        /// The columns, as `table.column`.
+        columns: Vec<String>,
+    },
+
+    /// New foreign key violations point at a parent table that no longer exists: the rename
+    /// trap of SQLite 3.26 and later. The migration was rolled back.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::ForeignKeyParentDropped {
+    ///     violations: vec![],
+    ///     parents: vec!["old_p".into()],
+    /// };
+    /// assert!(e.to_string().contains("old_p"));
+    /// ```
+    #[error(
+        "the migration left {} child row(s) referencing table(s) {} that no longer exist: {}. \
+         This is the rename trap: `ALTER TABLE p RENAME TO {}` made SQLite (3.26 and later) \
+         rewrite every child's REFERENCES to the new name, and that table was then dropped. \
+         Rename the *new* table instead (create `new_p`, copy, drop `p`, rename `new_p` to \
+         `p`: SQLite's documented order, which the `Rebuild` helper, `tx.rebuild_table(..)`, \
+         follows), or run the rename with `PRAGMA legacy_alter_table = ON` at the start of the \
+         migration, as SQLite before 3.26 did (the runner puts it back afterwards)",
+        violations.len(),
+        parents.join(", "),
+        violations.iter().take(10).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+        parents.first().map(String::as_str).unwrap_or("old_p")
+    )]
+    ForeignKeyParentDropped {
+        /// The new violations.
+        violations: Vec<FkViolation>,
+        /// The referenced tables that do not exist.
+        parents: Vec<String>,
+    },
 }
 
 impl Error {

@@ -9,55 +9,77 @@ use crate::{Error, Migration, Result, Step, Tx};
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// How a step is run and judged.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepRules {
+    /// Applying or reverting.
+    pub direction: Direction,
+    /// The authorizer's phase while it runs.
+    pub phase: Phase,
+    /// The operator allowed destructive changes for the run.
+    pub allow_destructive: bool,
+    /// The row counter watches the tables (it judges `DROP TABLE` by what the step left:
+    /// a table recreated under its name with no fewer rows and no column data lost is no loss).
+    pub tables_watched: bool,
+}
+
 /// Runs `step` of `m` on `conn` under `sentry`.
 pub(crate) fn call_step(
     conn: &Connection,
     sentry: &Sentry,
     m: &Migration,
     step: &Step,
-    direction: Direction,
-    phase: Phase,
-    allow_destructive: bool,
+    rules: StepRules,
 ) -> Result<()> {
     let tx = Tx::new(conn, m.seq, &m.name);
     let in_transaction = !conn.is_autocommit();
     // A statement an earlier migration left in the cache would run unseen (unrefused,
     // uncounted).
     conn.flush_prepared_statement_cache();
-    sentry.enter(phase);
+    let declared = m.flags.destructive || rules.allow_destructive;
+    sentry.enter(rules.phase, declared || rules.direction == Direction::Down);
     let result = match catch_unwind(AssertUnwindSafe(|| step.run(&tx))) {
         Ok(result) => result,
         Err(payload) => Err(Error::Panicked {
             message: panic_message(payload.as_ref()),
         }),
     };
-    sentry.enter(Phase::Runner);
+    sentry.enter(Phase::Runner, false);
     if let Some(why) = sentry.refused() {
         return Err(Error::Refused { why });
-    }
-    if result.is_ok() && direction == Direction::Up && !allow_destructive {
-        check_declared_destruction(sentry, m)?;
     }
     if in_transaction && conn.is_autocommit() {
         return Err(Error::TransactionEscaped {
             step_error: result.err().map(|e| e.to_string()),
         });
     }
+    if result.is_ok() && rules.direction == Direction::Up && !declared {
+        check_declared_destruction(conn, sentry, m, rules.tables_watched)?;
+    }
     result
 }
 
-/// A migration that dropped or deleted data must have said so: `destructive` allows all of
-/// it, `rebuild` allows dropping schema objects (not deleting rows). Reverting (`down`) is
-/// destructive by nature and not checked.
-fn check_declared_destruction(sentry: &Sentry, m: &Migration) -> Result<()> {
-    if m.flags.destructive {
-        return Ok(());
+/// A migration that deleted rows must have said so (`destructive`). A `DROP TABLE` is judged
+/// by what the step left when the row counter watches the tables; without it, only a table
+/// recreated under the same name by a migration declared `rebuild` may be dropped. Reverting
+/// (`down`) is destructive by nature and not checked.
+fn check_declared_destruction(
+    conn: &Connection,
+    sentry: &Sentry,
+    m: &Migration,
+    tables_watched: bool,
+) -> Result<()> {
+    let mut undeclared = Vec::new();
+    for statement in sentry.destructive() {
+        let allowed = match sentry::dropped_table(&statement) {
+            Some(_) if tables_watched => true,
+            Some(table) => m.flags.rebuilds_tables && conn.table_exists(Some("main"), table)?,
+            None => false,
+        };
+        if !allowed {
+            undeclared.push(statement);
+        }
     }
-    let undeclared: Vec<String> = sentry
-        .destructive()
-        .into_iter()
-        .filter(|statement| !(m.flags.rebuilds_tables && sentry::is_drop(statement)))
-        .collect();
     if undeclared.is_empty() {
         Ok(())
     } else {
