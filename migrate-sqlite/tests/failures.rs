@@ -305,3 +305,65 @@ fn reverting_is_not_checked_for_destruction() {
     // Each down drops its table: expected of a down, so not refused.
     session.down_to(0).unwrap();
 }
+
+/// A duplicate SQLite resolves by ROLLBACK ends the runner's transaction inside a migration that
+/// goes on writing: nothing after it may commit, and the outcome says what was kept, read back.
+#[test]
+fn a_conflict_resolved_by_rollback_keeps_nothing_and_says_so() {
+    for schema in [
+        "CREATE TABLE t (x UNIQUE ON CONFLICT ROLLBACK); INSERT INTO t VALUES (1);",
+        "CREATE TABLE t (x); INSERT INTO t VALUES (1);
+         CREATE TRIGGER no_dupes BEFORE INSERT ON t WHEN NEW.x = 1
+             BEGIN SELECT RAISE(ROLLBACK, 'duplicate'); END;",
+    ] {
+        let db = temp_db();
+        let list = vec![
+            Migration::new(1, "t", Step::sql(schema)),
+            Migration::new(2, "five", Step::sql("INSERT INTO t VALUES (5)")),
+            Migration::new(
+                3,
+                "duplicate",
+                Step::new(|tx| {
+                    let _ = tx.execute("INSERT INTO t VALUES (1)", []);
+                    let _ = tx.execute("INSERT INTO t VALUES (2)", []);
+                    let _ = tx.execute_batch("CREATE TABLE later (y)");
+                    Ok(())
+                }),
+            ),
+        ];
+        migrator(list[..1].to_vec())
+            .open(&db.path)
+            .unwrap()
+            .up()
+            .unwrap();
+        // Backups off (the protocol alone): nothing restores what a commit kept.
+        let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+        let conn = Connection::open(&db.path).unwrap();
+        let rows: Vec<i64> = conn
+            .prepare("SELECT x FROM t ORDER BY x")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [1],
+            "what the message says was kept is what the file holds"
+        );
+        assert!(!table_exists(&conn, "later"));
+        assert_eq!(applied_seqs(&conn), [1]);
+        let text = err.to_string();
+        assert!(text.contains("migration 3"), "{text}");
+        assert!(
+            text.contains("ended the transaction in the middle of the migration"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Nothing from this run was kept: the database is as it was before the run (seq 1)"
+            ),
+            "{text}"
+        );
+    }
+}
