@@ -291,16 +291,17 @@ pub enum Error {
     Unsupported(String),
 
     /// A migration removed the values of a column (dropped it, rebuilt its table without it or
-    /// without copying it, or set it NULL everywhere) without declaring that it removes data;
-    /// it was rolled back.
+    /// without copying it, set it NULL everywhere, or overwrote it in every row without reading
+    /// it) without declaring that it removes data; it was rolled back.
     ///
     /// ```
     /// let e = migrate_sqlite::Error::ColumnDataLost { seq: 4, columns: vec!["people.email".into()] };
     /// assert!(e.to_string().contains("people.email"));
     /// ```
     #[error(
-        "the migration removed the values of {} (the column is gone, or NULL in every row), \
-         and it does not declare that it removes data. If a rebuild meant to keep it, copy the \
+        "the migration removed the values of {} (the column is gone, NULL in every row, or \
+         overwritten in every row by an UPDATE that did not read it), and it does not declare \
+         that it removes data. If a rebuild meant to keep it, copy the \
          column into the new table; if the values are meant to go, declare it \
          (`#[migration(seq = {seq}, destructive)]`) or allow it for this run (`migrate up \
          --allow-destructive`)",

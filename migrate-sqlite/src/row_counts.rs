@@ -198,6 +198,40 @@ fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
     gone
 }
 
+/// The columns of a table with `rows` rows before and after that held values and that UPDATE
+/// set in every row without reading them (`UPDATE t SET c = 'x'`, no WHERE): every value
+/// replaced, as `table.column (overwritten in every row)`. A column the step read is left out,
+/// whatever read it: `SET c = lower(c)` transforms values rather than replacing them.
+fn overwritten_columns(
+    table: &str,
+    table_key: &str,
+    before: &Shape,
+    after: &Shape,
+    rows: u64,
+    touched: &Touched,
+) -> Vec<String> {
+    let Some(columns) = touched.updated_columns.get(table_key) else {
+        return Vec::new();
+    };
+    if touched.updated_rows.get(table_key).copied().unwrap_or(0) < rows {
+        return Vec::new();
+    }
+    before
+        .columns
+        .iter()
+        .filter(|c| {
+            let column = key(c);
+            columns.contains(&column)
+                && before.filled.contains(&column)
+                && after.filled.contains(&column)
+                && !touched
+                    .read_columns
+                    .contains(&(table_key.to_owned(), column.clone()))
+        })
+        .map(|c| format!("{table}.{c} (overwritten in every row)"))
+        .collect()
+}
+
 fn list_tables(conn: &Connection) -> rusqlite::Result<Listing> {
     let mut stmt =
         conn.prepare_cached("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")?;
@@ -315,7 +349,8 @@ impl RowCounter {
     ) -> rusqlite::Result<StepTables> {
         // Key -> spelling: the stored one when the table is known, else as the step wrote it.
         let mut names: BTreeMap<String, String> = BTreeMap::new();
-        for written in touched.tables {
+        for written in &touched.tables {
+            let written = written.clone();
             let key = key(&written);
             let name = self.known.get(&key).map_or(written, |(n, _)| n.clone());
             names.insert(key, name);
@@ -365,6 +400,11 @@ impl RowCounter {
                 let shape = read_shape(conn, &name, rows)?;
                 if let Some(was) = &shape_before {
                     out.emptied.extend(emptied_columns(&name, was, &shape));
+                    if before == Some(rows) {
+                        out.emptied.extend(overwritten_columns(
+                            &name, &key, was, &shape, rows, &touched,
+                        ));
+                    }
                 }
                 self.shapes.insert(key.clone(), shape);
             }
@@ -459,6 +499,7 @@ mod tests {
         Touched {
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             relist,
+            ..Touched::default()
         }
     }
 

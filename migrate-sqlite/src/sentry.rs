@@ -17,8 +17,9 @@
 //! locking_mode` is refused outright: it would outlive the run and lock other processes out.
 
 use rusqlite::Connection;
+use rusqlite::hooks::Action;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization, TransactionOperation};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// The runner's savepoint name (SQLite compares names case-insensitively).
@@ -66,6 +67,13 @@ pub struct Touched {
     /// view or a virtual table (with its shadow tables): the names alone no longer tell which
     /// tables exist and which of them are plain tables.
     pub relist: bool,
+    /// The columns UPDATE statements set, by table (lower-case names).
+    pub updated_columns: BTreeMap<String, BTreeSet<String>>,
+    /// The columns statements read, as (table, column) in lower case: an UPDATE that reads
+    /// the column it sets (`SET c = lower(c)`) transforms its values rather than replacing them.
+    pub read_columns: BTreeSet<(String, String)>,
+    /// Rows UPDATE changed, by table (lower-case name; the update hook, rowid tables only).
+    pub updated_rows: BTreeMap<String, u64>,
 }
 
 /// Shared between the authorizer callback and the runner.
@@ -90,6 +98,10 @@ impl Sentry {
         conn.authorizer(Some(move |ctx: AuthContext<'_>| shared.authorize(&ctx)))?;
         let shared = sentry.clone();
         conn.commit_hook(Some(move || shared.refuse_commit()))?;
+        let shared = sentry.clone();
+        conn.update_hook(Some(move |action, db: &str, table: &str, _rowid| {
+            shared.row_changed(action, db, table)
+        }))?;
         Ok(sentry)
     }
 
@@ -104,6 +116,7 @@ impl Sentry {
     /// Removes the authorizer and the commit hook.
     pub fn uninstall(conn: &mut Connection) -> rusqlite::Result<()> {
         conn.commit_hook(None::<fn() -> bool>)?;
+        conn.update_hook(None::<fn(Action, &str, &str, i64)>)?;
         conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)
     }
 
@@ -165,6 +178,18 @@ impl Sentry {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The update hook: counts the rows steps UPDATE, by table.
+    fn row_changed(&self, action: Action, db: &str, table: &str) {
+        let mut state = self.lock();
+        if action == Action::SQLITE_UPDATE && state.phase != Phase::Runner && db == "main" {
+            *state
+                .touched
+                .updated_rows
+                .entry(table.to_ascii_lowercase())
+                .or_default() += 1;
+        }
     }
 
     /// The commit hook: `true` turns the commit into a rollback.
@@ -229,6 +254,28 @@ impl Sentry {
 /// Notes a table of `main` whose rows the action may change.
 fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
     let in_main = ctx.database_name.is_none_or(|db| db == "main");
+    match &ctx.action {
+        AuthAction::Update {
+            table_name,
+            column_name,
+        } if in_main => {
+            touched
+                .updated_columns
+                .entry(table_name.to_ascii_lowercase())
+                .or_default()
+                .insert(column_name.to_ascii_lowercase());
+        }
+        AuthAction::Read {
+            table_name,
+            column_name,
+        } if in_main && !is_internal(table_name) => {
+            touched.read_columns.insert((
+                table_name.to_ascii_lowercase(),
+                column_name.to_ascii_lowercase(),
+            ));
+        }
+        _ => {}
+    }
     let table = match &ctx.action {
         AuthAction::Insert { table_name }
         | AuthAction::Update { table_name, .. }

@@ -371,3 +371,77 @@ fn writable_schema_is_refused_unless_destructive() {
     assert!(!table_exists(&conn, "audit"));
     assert_eq!(pragma(&conn, "writable_schema"), 0);
 }
+
+#[test]
+fn overwriting_a_whole_column_needs_destructive() {
+    let db = temp_db();
+    let before = seeded(&db);
+    let everyone_red = || {
+        sql(
+            3,
+            "everyone_red",
+            "UPDATE people SET team = 'red'",
+            "SELECT 1",
+        )
+    };
+    let err = refused(
+        migrator(people::with([everyone_red()]))
+            .open(&db.path)
+            .unwrap()
+            .up(),
+        &db,
+        &before,
+    );
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, .. }
+            if columns == &["people.team (overwritten in every row)"]),
+        "{err}"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    let blue: i64 = conn
+        .query_row("SELECT count(*) FROM people WHERE team = 'blue'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(blue, 1, "rolled back");
+    drop(conn);
+    // Transforming a column's own values, backfilling a new column, or some rows: no loss.
+    let list = people::with([
+        sql(
+            3,
+            "upper_teams",
+            "UPDATE people SET team = upper(team)",
+            "SELECT 1",
+        ),
+        sql(
+            4,
+            "backfill",
+            "ALTER TABLE people ADD COLUMN domain TEXT; UPDATE people SET domain = 'x';",
+            "SELECT 1",
+        ),
+        sql(
+            5,
+            "one_red",
+            "UPDATE people SET team = 'red' WHERE id = 3",
+            "SELECT 1",
+        ),
+    ]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3, 4, 5]);
+    let teams: String = conn
+        .query_row(
+            "SELECT group_concat(team || domain, ',') FROM people",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(teams, "REDx,REDx,redx");
+    drop(conn);
+    // Declared, it runs.
+    let db = temp_db();
+    seeded(&db);
+    let list = people::with([people::destructive_flag(everyone_red())]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(count(&db.path, "people"), 3);
+}
