@@ -73,6 +73,7 @@ pub struct Touched {
     /// the column it sets (`SET c = lower(c)`) transforms its values rather than replacing them.
     pub read_columns: BTreeSet<(String, String)>,
     /// Rows UPDATE changed, by table (lower-case name; the update hook, rowid tables only).
+    /// Cleared when a step rolls back to a savepoint: the hook counted rows that were undone.
     pub updated_rows: BTreeMap<String, u64>,
 }
 
@@ -264,6 +265,14 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
                 .entry(table_name.to_ascii_lowercase())
                 .or_default()
                 .insert(column_name.to_ascii_lowercase());
+        }
+        AuthAction::Savepoint {
+            operation: TransactionOperation::Rollback,
+            ..
+        } => {
+            // Rows undone were counted: the counts no longer prove every row was overwritten.
+            touched.updated_rows.clear();
+            touched.updated_columns.clear();
         }
         AuthAction::Read {
             table_name,
