@@ -419,19 +419,26 @@ impl RowCounter {
                 });
             }
         }
-        if touched.relist
-            || !disappeared.is_empty()
-            || out.counts.iter().any(|c| c.before.is_none())
-        {
-            // Renames, drops (which move root pages under auto_vacuum) and new tables.
+        if touched.relist || !disappeared.is_empty() {
+            // Renames and drops (which move root pages under auto_vacuum). A table created
+            // since the last read has no root page known yet: read only when needed, as
+            // reading sqlite_schema after every CREATE would cost a scan per migration.
             let before = std::mem::replace(&mut self.roots, root_pages(conn)?);
+            let new_names: BTreeSet<String> = out
+                .counts
+                .iter()
+                .filter(|c| c.before.is_none() && c.after.is_some())
+                .map(|c| key(&c.table))
+                .collect();
             for (key, name) in disappeared {
                 // Renamed away: its root page now belongs to a name that was not there before.
-                let renamed = before.get(&key).is_some_and(|root| {
-                    self.roots
+                let renamed = match before.get(&key) {
+                    Some(root) => self
+                        .roots
                         .iter()
-                        .any(|(now, r)| r == root && !before.contains_key(now))
-                });
+                        .any(|(now, r)| r == root && new_names.contains(now)),
+                    None => touched.relist && !new_names.is_empty(),
+                };
                 if !renamed {
                     out.gone.push(name);
                 }
