@@ -330,8 +330,9 @@ pub enum Error {
          rewrite every child's REFERENCES to the new name, and that table was then dropped. \
          Rename the *new* table instead (create `new_p`, copy, drop `p`, rename `new_p` to \
          `p`: SQLite's documented order, which the `Rebuild` helper, `tx.rebuild_table(..)`, \
-         follows), or run the rename with `PRAGMA legacy_alter_table = ON` at the start of the \
-         migration, as SQLite before 3.26 did (the runner puts it back afterwards)",
+         follows), or, for a history written against SQLite before 3.26, declare the migration \
+         `legacy_alter_table` (`#[migration(seq = N, legacy_alter_table)]`) so it runs with \
+         `PRAGMA legacy_alter_table = ON` as it ran then (the runner puts it back afterwards)",
         violations.len(),
         parents.join(", "),
         violations.iter().take(10).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),

@@ -37,6 +37,11 @@ pub(crate) fn call_step(
     // uncounted).
     conn.flush_prepared_statement_cache();
     let declared = m.flags.destructive || rules.allow_destructive;
+    // Works inside a transaction; put back right after the step (and by the run's guard).
+    let legacy = match m.flags.legacy_alter_table {
+        true => Some(set_legacy_alter_table(conn, true)?),
+        false => None,
+    };
     sentry.enter(rules.phase, declared || rules.direction == Direction::Down);
     let result = match catch_unwind(AssertUnwindSafe(|| step.run(&tx))) {
         Ok(result) => result,
@@ -45,6 +50,9 @@ pub(crate) fn call_step(
         }),
     };
     sentry.enter(Phase::Runner, false);
+    if let Some(was) = legacy {
+        set_legacy_alter_table(conn, was)?;
+    }
     if let Some(why) = sentry.refused() {
         return Err(Error::Refused { why });
     }
@@ -88,6 +96,17 @@ fn check_declared_destruction(
             seq: m.seq,
         })
     }
+}
+
+/// Sets `PRAGMA legacy_alter_table`, returning what it was.
+fn set_legacy_alter_table(conn: &Connection, on: bool) -> Result<bool> {
+    let was = crate::pragmas::read_flag(conn, "legacy_alter_table")?;
+    conn.execute_batch(if on {
+        "PRAGMA legacy_alter_table = ON"
+    } else {
+        "PRAGMA legacy_alter_table = OFF"
+    })?;
+    Ok(was)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

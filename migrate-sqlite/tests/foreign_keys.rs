@@ -177,14 +177,25 @@ fn the_rename_trap_is_named_with_its_fix_and_legacy_alter_table_avoids_it() {
     assert!(!text.contains("ON DELETE CASCADE does not fire"), "{text}");
     assert_eq!(dump(&db.path), before, "rolled back");
 
-    // The fix the message names: the same history with legacy_alter_table on, as before 3.26.
-    let legacy = format!("PRAGMA legacy_alter_table = ON; {RENAME_PARENT_FIRST}");
-    let fixed = Migration::new(2, "rename_first", Step::sql(&legacy));
-    migrator(vec![schema(), fixed])
-        .open(&db.path)
+    assert!(
+        text.contains("declare the migration `legacy_alter_table`"),
+        "{text}"
+    );
+
+    // The fix the message names: the same history declared `legacy_alter_table`, as it ran
+    // before 3.26; the application's connection gets its setting back.
+    let fixed = Migration::new(2, "rename_first", Step::sql(RENAME_PARENT_FIRST))
+        .with_flags(Flags::NONE.with_legacy_alter_table(true));
+    let mut app = Connection::open(&db.path).unwrap();
+    migrate_sqlite::Migrator::new()
+        .with_migrations(vec![schema(), fixed])
+        .without_backups()
+        .on(&mut app)
         .unwrap()
         .up()
         .unwrap();
+    assert_eq!(pragma(&app, "legacy_alter_table"), 0);
+    drop(app);
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1, 2]);
     assert_eq!(book_count(&conn), 3);
