@@ -473,9 +473,9 @@ impl Batch<'_> {
     /// The row-count guard after a step: counts the tables it touched. In a transactional
     /// `up` that did not declare `destructive`, a table it found that is gone (dropped, not
     /// rebuilt), a column whose values are gone, or a table left with fewer rows fails the
-    /// step. Outside a transaction other connections may have written meanwhile, so a loss
-    /// there is logged and recorded, not failed (failing would restore the backup over their
-    /// writes).
+    /// step. Outside a transaction other connections may have written meanwhile, so lost rows
+    /// or column values there are logged and recorded, not failed (failing would restore the
+    /// backup over their writes); a table gone fails it, as a `DROP TABLE` always did.
     fn check_row_counts(&self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
         let touched = self.sentry.take_touched();
         let mut rows = self.rows.borrow_mut();
@@ -493,6 +493,16 @@ impl Batch<'_> {
             match m.mode {
                 TxMode::Transactional => row_counts::check_step(m.seq, allowed, &tables)?,
                 TxMode::NonTransactional => {
+                    if !allowed && !tables.gone.is_empty() {
+                        return Err(Error::UndeclaredDestruction {
+                            statements: tables
+                                .gone
+                                .iter()
+                                .map(|t| format!("DROP TABLE {t}"))
+                                .collect(),
+                            seq: m.seq,
+                        });
+                    }
                     if let Err(e) = row_counts::check_step(m.seq, allowed, &tables) {
                         log::warn!("migration {} (outside a transaction): {e}", m.label());
                     }

@@ -42,7 +42,7 @@ pub(crate) fn call_step(
         true => Some(set_legacy_alter_table(conn, true)?),
         false => None,
     };
-    sentry.enter(rules.phase, declared || rules.direction == Direction::Down);
+    sentry.enter(rules.phase, declared);
     let result = match catch_unwind(AssertUnwindSafe(|| step.run(&tx))) {
         Ok(result) => result,
         Err(payload) => Err(Error::Panicked {

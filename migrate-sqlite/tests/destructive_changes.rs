@@ -445,3 +445,20 @@ fn overwriting_a_whole_column_needs_destructive() {
     migrator(list).open(&db.path).unwrap().up().unwrap();
     assert_eq!(count(&db.path, "people"), 3);
 }
+
+#[test]
+fn a_table_dropped_outside_a_transaction_is_refused_and_restored() {
+    let db = temp_db();
+    seeded(&db);
+    let drop_audit = Migration::new(3, "drop_audit", Step::sql("DROP TABLE audit"))
+        .with_mode(migrate_sqlite::TxMode::NonTransactional);
+    let err = migrator_with_backups(people::with([drop_audit]))
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(err.to_string().contains("DROP TABLE audit"), "{err}");
+    // The pre-migration backup was put back: the table and its row are there.
+    assert_eq!(count(&db.path, "audit"), 1);
+    assert_eq!(applied_seqs(&Connection::open(&db.path).unwrap()), [1, 2]);
+}
