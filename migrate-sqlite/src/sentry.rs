@@ -114,7 +114,7 @@ impl Sentry {
         Ok(sentry)
     }
 
-    /// Removes the authorizer and the commit hook.
+    /// Removes the authorizer, the commit hook and the update hook.
     pub fn uninstall(conn: &mut Connection) -> rusqlite::Result<()> {
         conn.commit_hook(None::<fn() -> bool>)?;
         conn.update_hook(None::<fn(Action, &str, &str, i64)>)?;
@@ -324,10 +324,11 @@ pub fn is_internal(name: &str) -> bool {
 /// What the commit hook refused, as the error names it.
 pub const LOST_TRANSACTION: &str = "SQLite ended the transaction in the middle of the migration (a \
      conflict resolved by ROLLBACK: a constraint declared ON CONFLICT ROLLBACK, INSERT or UPDATE \
-     OR ROLLBACK, or a trigger's RAISE(ROLLBACK)), which rolled back everything the run had done \
-     so far. The migration's statements after that would each have committed on their own, so \
-     every one of them was refused: nothing of this run was committed. Handle the conflict in \
-     the migration (ON CONFLICT ABORT, OR IGNORE, or RAISE(ABORT)) and run it again";
+     OR ROLLBACK, or a trigger's RAISE(ROLLBACK)), which rolled back everything the run had not \
+     committed yet. The migration's statements after that would each have committed on their \
+     own, so every one of them was refused: nothing after the conflict was committed. Handle \
+     the conflict in the migration (ON CONFLICT ABORT, OR IGNORE, or RAISE(ABORT)) and run it \
+     again";
 
 /// The action as a statement that drops or deletes rows of the user's tables: `DROP TABLE t`,
 /// `DELETE FROM t`. (Dropping an index, view or trigger loses no rows and is not reported; a

@@ -766,7 +766,7 @@ fn a_conflict_resolved_by_rollback_cannot_make_the_dry_run_commit() {
         };
         assert!(error.contains("ended the transaction"), "{what}: {error}");
         assert!(
-            error.contains("nothing of this run was committed"),
+            error.contains("nothing after the conflict was committed"),
             "{what}: {error}"
         );
         assert!(dry.to_string().contains("nothing was changed"), "{dry}");
