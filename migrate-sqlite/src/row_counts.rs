@@ -16,10 +16,11 @@
 //! judged by what it holds afterwards, not by its `DROP TABLE`. The counter also knows each
 //! table's columns and which of them hold a non-NULL value, and after a step finds:
 //! - tables gone: there before, not after under their name, and not renamed away (their root
-//!   page belongs to no table now) — dropped, whatever the order of statements;
+//!   page does not belong to a new name now) — dropped, whatever the order of statements;
 //! - column data gone: a column that held a value and is now missing (`ALTER TABLE … DROP
-//!   COLUMN`, a rebuild without it) or holds only NULL (a rebuild that did not copy it, an
-//!   `UPDATE` that set it NULL everywhere). A new column in the same position that holds values
+//!   COLUMN`, a rebuild without it), holds only NULL (a rebuild that did not copy it, an
+//!   `UPDATE` that set it NULL everywhere), or was set by UPDATE in every row without being read
+//!   (the update hook counts the rows). A new column in the same position that holds values
 //!   counts as the column renamed.
 //!
 //! "Holds a value" is `EXISTS (… WHERE c IS NOT NULL)` per nullable column of a table with rows:
