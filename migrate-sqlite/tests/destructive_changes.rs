@@ -462,3 +462,36 @@ fn a_table_dropped_outside_a_transaction_is_refused_and_restored() {
     assert_eq!(count(&db.path, "audit"), 1);
     assert_eq!(applied_seqs(&Connection::open(&db.path).unwrap()), [1, 2]);
 }
+
+#[test]
+fn without_row_counts_only_rebuild_may_drop_and_only_a_recreated_table() {
+    let db = temp_db();
+    let before = seeded(&db);
+    let unguarded = |list| migrator(list).without_row_counts();
+    // Undeclared, the documented rebuild is refused: nothing proves it kept the rows.
+    let list = people::with([sql(3, "rebuild", REBUILD_DOCUMENTED, "SELECT 1")]);
+    let err = refused(unguarded(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(err.to_string().contains("DROP TABLE people"), "{err}");
+    // `rebuild` may not drop a table it does not recreate.
+    let list = people::with([people::rebuild_flag(sql(
+        3,
+        "drop",
+        "DROP TABLE audit",
+        "SELECT 1",
+    ))]);
+    let err = refused(unguarded(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(err.to_string().contains("DROP TABLE audit"), "{err}");
+    // Declared `rebuild`, the recreated table may be dropped.
+    let list = people::with([people::rebuild_flag(sql(
+        3,
+        "rebuild",
+        REBUILD_DOCUMENTED,
+        "SELECT 1",
+    ))]);
+    unguarded(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(emails(&db.path), ["a@x", "b@x", "c@x"]);
+    assert_eq!(
+        applied_seqs(&Connection::open(&db.path).unwrap()),
+        [1, 2, 3]
+    );
+}
