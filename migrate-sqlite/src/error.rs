@@ -300,8 +300,8 @@ pub enum Error {
     /// ```
     #[error(
         "the migration removed the values of {} (the column is gone, NULL in every row, or \
-         overwritten in every row by an UPDATE that did not read it), and it does not declare \
-         that it removes data. If a rebuild meant to keep it, copy the \
+         overwritten in every row by an UPDATE in a migration that read nothing of the table), \
+         and it does not declare that it removes data. If a rebuild meant to keep it, copy the \
          column into the new table; if the values are meant to go, declare it \
          (`#[migration(seq = {seq}, destructive)]`) or allow it for this run (`migrate up \
          --allow-destructive`)",

@@ -19,8 +19,8 @@
 //!   page does not belong to a new name now) — dropped, whatever the order of statements;
 //! - column data gone: a column that held a value and is now missing (`ALTER TABLE … DROP
 //!   COLUMN`, a rebuild without it), holds only NULL (a rebuild that did not copy it, an
-//!   `UPDATE` that set it NULL everywhere), or was set by UPDATE in every row without being read
-//!   (the update hook counts the rows). A new column in the same position that holds values
+//!   `UPDATE` that set it NULL everywhere), or was set by UPDATE in every row by a step that read
+//!   no column of the table (the update hook counts the rows). A new column in the same position that holds values
 //!   counts as the column renamed.
 //!
 //! "Holds a value" is `EXISTS (… WHERE c IS NOT NULL)` per nullable column of a table with rows:
@@ -200,9 +200,10 @@ fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
 }
 
 /// The columns of a table with `rows` rows before and after that held values and that UPDATE
-/// set in every row without reading them (`UPDATE t SET c = 'x'`, no WHERE): every value
-/// replaced, as `table.column (overwritten in every row)`. A column the step read is left out,
-/// whatever read it: `SET c = lower(c)` transforms values rather than replacing them.
+/// set in every row while the step read no column of the table (`UPDATE t SET c = 'x'`, no
+/// WHERE): every value replaced, as `table.column (overwritten in every row)`. A step that read
+/// the table is left out, whatever read it: a WHERE, `SET c = lower(c)` (values transformed,
+/// not replaced), a loop that reads rows and updates each.
 fn overwritten_columns(
     table: &str,
     table_key: &str,
@@ -214,7 +215,9 @@ fn overwritten_columns(
     let Some(columns) = touched.updated_columns.get(table_key) else {
         return Vec::new();
     };
-    if touched.updated_rows.get(table_key).copied().unwrap_or(0) < rows {
+    if touched.updated_rows.get(table_key).copied().unwrap_or(0) < rows
+        || touched.read_tables.contains(table_key)
+    {
         return Vec::new();
     }
     before
@@ -225,9 +228,6 @@ fn overwritten_columns(
             columns.contains(&column)
                 && before.filled.contains(&column)
                 && after.filled.contains(&column)
-                && !touched
-                    .read_columns
-                    .contains(&(table_key.to_owned(), column.clone()))
         })
         .map(|c| format!("{table}.{c} (overwritten in every row)"))
         .collect()

@@ -69,9 +69,10 @@ pub struct Touched {
     pub relist: bool,
     /// The columns UPDATE statements set, by table (lower-case names).
     pub updated_columns: BTreeMap<String, BTreeSet<String>>,
-    /// The columns statements read, as (table, column) in lower case: an UPDATE that reads
-    /// the column it sets (`SET c = lower(c)`) transforms its values rather than replacing them.
-    pub read_columns: BTreeSet<(String, String)>,
+    /// The tables (lower-case names) statements read a column of: an UPDATE with a WHERE, or
+    /// one that computes new values from the row (`SET c = lower(c)`), or a loop that reads
+    /// rows and updates each, does not blindly replace a whole column.
+    pub read_tables: BTreeSet<String>,
     /// Rows UPDATE changed, by table (lower-case name; the update hook, rowid tables only).
     /// Cleared when a step rolls back to a savepoint: the hook counted rows that were undone.
     pub updated_rows: BTreeMap<String, u64>,
@@ -274,14 +275,8 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
             touched.updated_rows.clear();
             touched.updated_columns.clear();
         }
-        AuthAction::Read {
-            table_name,
-            column_name,
-        } if in_main && !is_internal(table_name) => {
-            touched.read_columns.insert((
-                table_name.to_ascii_lowercase(),
-                column_name.to_ascii_lowercase(),
-            ));
+        AuthAction::Read { table_name, .. } if in_main && !is_internal(table_name) => {
+            touched.read_tables.insert(table_name.to_ascii_lowercase());
         }
         _ => {}
     }

@@ -425,10 +425,28 @@ fn overwriting_a_whole_column_needs_destructive() {
             "UPDATE people SET team = 'red' WHERE id = 3",
             "SELECT 1",
         ),
+        // Every row's team recomputed in Rust, row by row: it reads the table first.
+        Migration::new(
+            6,
+            "teams_by_domain",
+            Step::new(|tx| {
+                let rows: Vec<(i64, String)> = tx
+                    .prepare("SELECT id, team FROM people")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (id, team) in rows {
+                    tx.execute(
+                        "UPDATE people SET team = ?1 WHERE id = ?2",
+                        rusqlite::params![team.to_lowercase(), id],
+                    )?;
+                }
+                Ok(())
+            }),
+        ),
     ]);
     migrator(list).open(&db.path).unwrap().up().unwrap();
     let conn = Connection::open(&db.path).unwrap();
-    assert_eq!(applied_seqs(&conn), [1, 2, 3, 4, 5]);
+    assert_eq!(applied_seqs(&conn), [1, 2, 3, 4, 5, 6]);
     let teams: String = conn
         .query_row(
             "SELECT group_concat(team || domain, ',') FROM people",
@@ -436,7 +454,7 @@ fn overwriting_a_whole_column_needs_destructive() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(teams, "REDx,REDx,redx");
+    assert_eq!(teams, "redx,redx,redx");
     drop(conn);
     // Declared, it runs.
     let db = temp_db();
