@@ -125,15 +125,11 @@ pub enum Error {
     },
 
     /// A migration ended the runner's transaction itself (possible only around the authorizer,
-    /// which refuses COMMIT, ROLLBACK and BEGIN inside transactional migrations, or through a
-    /// conflict SQLite resolves by ROLLBACK).
+    /// which refuses COMMIT, ROLLBACK and BEGIN inside transactional migrations).
     #[error(
-        "the migration ended the runner's transaction itself{}, which rolled back the whole run \
-         so far. A conflict resolved by ROLLBACK does this (a constraint declared ON CONFLICT \
-         ROLLBACK, INSERT or UPDATE OR ROLLBACK, a trigger's RAISE(ROLLBACK)): handle the \
-         conflict with ABORT or IGNORE instead. Otherwise remove the statement that ended it: the \
-         runner wraps each migration in a savepoint and commits for you, and a migration that \
-         must run outside a transaction declares `transaction = false`",
+        "the migration ended the runner's transaction itself{}. Remove that statement: the \
+         runner wraps each migration in a savepoint and commits for you. A migration that must \
+         run outside a transaction declares `transaction = false`",
         step_error.as_ref().map(|e| format!(" (and then failed: {e})")).unwrap_or_default()
     )]
     TransactionEscaped {
@@ -343,6 +339,32 @@ pub enum Error {
         violations: Vec<FkViolation>,
         /// The referenced tables that do not exist.
         parents: Vec<String>,
+    },
+
+    /// A conflict SQLite resolves by ROLLBACK (a constraint declared `ON CONFLICT ROLLBACK`,
+    /// `INSERT OR ROLLBACK`, a trigger's `RAISE(ROLLBACK)`) ended the runner's transaction in
+    /// the middle of a transactional migration. Everything the run had not committed was rolled
+    /// back, and the runner's commit hook refused every statement that would have committed on
+    /// its own after it.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::TransactionRolledBack {
+    ///     step_error: Some("UNIQUE constraint failed: t.x".into()),
+    /// };
+    /// assert!(e.to_string().contains("ON CONFLICT ROLLBACK"));
+    /// ```
+    #[error(
+        "SQLite ended the transaction in the middle of the migration{}: a conflict resolved by \
+         ROLLBACK (a constraint declared ON CONFLICT ROLLBACK, INSERT or UPDATE OR ROLLBACK, or \
+         a trigger's RAISE(ROLLBACK)) rolls back everything the run had not committed yet. \
+         Statements after it would each have committed on their own, so the runner refused \
+         every one of them: nothing after the conflict was committed. Handle the conflict in \
+         the migration (ON CONFLICT ABORT, OR IGNORE, or RAISE(ABORT)) and run it again",
+        step_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+    )]
+    TransactionRolledBack {
+        /// The step's own error, if it returned one (usually the constraint that failed).
+        step_error: Option<String>,
     },
 }
 

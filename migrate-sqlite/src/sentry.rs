@@ -44,6 +44,8 @@ struct State {
     destructive_declared: bool,
     /// Refuse every commit, whoever runs it (a dry run never commits).
     refuse_all_commits: bool,
+    /// The commit hook refused a commit during the current step.
+    commit_refused: bool,
     /// Tables created or altered by steps since last asked.
     changed_tables: Vec<String>,
     /// Whether a step ran ALTER TABLE (a rename may have moved a created table's name).
@@ -90,6 +92,7 @@ impl Sentry {
             refused: None,
             destructive_declared: false,
             refuse_all_commits: false,
+            commit_refused: false,
             changed_tables: Vec::new(),
             altered: false,
             pragmas_set: BTreeSet::new(),
@@ -130,6 +133,7 @@ impl Sentry {
         state.destructive_declared = destructive_declared;
         if phase != Phase::Runner {
             state.refused = None;
+            state.commit_refused = false;
             state.destructive.clear();
             state.touched = Touched::default();
         }
@@ -200,11 +204,14 @@ impl Sentry {
         let refuse = state.refuse_all_commits || state.phase == Phase::TransactionalStep;
         if refuse {
             log::error!("refused a commit inside a migration: the transaction had already ended");
-            state
-                .refused
-                .get_or_insert_with(|| LOST_TRANSACTION.to_owned());
+            state.commit_refused = true;
         }
         refuse
+    }
+
+    /// Whether the commit hook refused a commit during the last step.
+    pub fn commit_refused(&self) -> bool {
+        self.lock().commit_refused
     }
 
     fn authorize(&self, ctx: &AuthContext<'_>) -> Authorization {
@@ -315,15 +322,6 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
 pub fn is_internal(name: &str) -> bool {
     name.starts_with("sqlite_") || name.starts_with("_migrate_")
 }
-
-/// What the commit hook refused, as the error names it.
-pub const LOST_TRANSACTION: &str = "SQLite ended the transaction in the middle of the migration (a \
-     conflict resolved by ROLLBACK: a constraint declared ON CONFLICT ROLLBACK, INSERT or UPDATE \
-     OR ROLLBACK, or a trigger's RAISE(ROLLBACK)), which rolled back everything the run had not \
-     committed yet. The migration's statements after that would each have committed on their \
-     own, so every one of them was refused: nothing after the conflict was committed. Handle \
-     the conflict in the migration (ON CONFLICT ABORT, OR IGNORE, or RAISE(ABORT)) and run it \
-     again";
 
 /// The action as a statement that drops or deletes rows of the user's tables: `DROP TABLE t`,
 /// `DELETE FROM t`. (Dropping an index, view or trigger loses no rows and is not reported; a

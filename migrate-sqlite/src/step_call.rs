@@ -53,13 +53,17 @@ pub(crate) fn call_step(
     if let Some(was) = legacy {
         set_legacy_alter_table(conn, was)?;
     }
+    if in_transaction && conn.is_autocommit() {
+        // The lost transaction comes first: whatever was refused after it is a consequence.
+        let rolled_back = sentry.commit_refused() || result.as_ref().is_err_and(is_conflict);
+        let step_error = result.err().map(|e| e.to_string());
+        return Err(match rolled_back {
+            true => Error::TransactionRolledBack { step_error },
+            false => Error::TransactionEscaped { step_error },
+        });
+    }
     if let Some(why) = sentry.refused() {
         return Err(Error::Refused { why });
-    }
-    if in_transaction && conn.is_autocommit() {
-        return Err(Error::TransactionEscaped {
-            step_error: result.err().map(|e| e.to_string()),
-        });
     }
     if result.is_ok() && rules.direction == Direction::Up && !declared {
         check_declared_destruction(conn, sentry, m, rules.tables_watched)?;
@@ -96,6 +100,11 @@ fn check_declared_destruction(
             seq: m.seq,
         })
     }
+}
+
+/// A constraint failure: what a conflict resolved by ROLLBACK returns.
+fn is_conflict(error: &Error) -> bool {
+    matches!(error, Error::Sql(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
 }
 
 /// Sets `PRAGMA legacy_alter_table`, returning what it was.

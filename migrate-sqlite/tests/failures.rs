@@ -367,3 +367,40 @@ fn a_conflict_resolved_by_rollback_keeps_nothing_and_says_so() {
         );
     }
 }
+
+/// The same conflict in a migration that stops at it: named as the conflict, not as a
+/// statement the migration ran to end the transaction.
+#[test]
+fn a_conflict_resolved_by_rollback_is_named_as_such() {
+    let db = temp_db();
+    let schema = "CREATE TABLE t (x UNIQUE ON CONFLICT ROLLBACK); INSERT INTO t VALUES (1);";
+    let list = vec![
+        Migration::new(1, "t", Step::sql(schema)),
+        Migration::new(
+            2,
+            "duplicate",
+            Step::sql(
+                "INSERT INTO t VALUES (5); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);",
+            ),
+        ),
+    ];
+    migrator(list[..1].to_vec())
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap();
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    let Error::MigrationFailed { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(source.as_ref(), Error::TransactionRolledBack { step_error: Some(e) } if e.contains("UNIQUE constraint failed: t.x")),
+        "{err}"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(applied_seqs(&conn), [1]);
+}
