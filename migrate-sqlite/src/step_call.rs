@@ -55,7 +55,11 @@ pub(crate) fn call_step(
     }
     if in_transaction && conn.is_autocommit() {
         // The lost transaction comes first: whatever was refused after it is a consequence.
-        let rolled_back = sentry.commit_refused() || result.as_ref().is_err_and(is_conflict);
+        // A step that went on after it returns what the refused commit raised, or nothing.
+        let rolled_back = match &result {
+            Err(e) => is_conflict(e),
+            Ok(()) => sentry.commit_refused(),
+        };
         let step_error = result.err().map(|e| e.to_string());
         return Err(match rolled_back {
             true => Error::TransactionRolledBack { step_error },
