@@ -9,7 +9,8 @@
 //! so the database file is left byte for byte as it was. That holds even when SQLite ends the
 //! transaction in the middle of a step (a conflict resolved by `ROLLBACK`): a commit hook
 //! refuses every commit for the whole dry run, so the statements after it cannot autocommit; the
-//! step is reported as failed with what happened, and the dry run stops there. A `trace_v2` hook records the
+//! step is reported as failed with what happened, and the dry run stops there. A `trace_v2` hook
+//! records the
 //! statements each step runs; `sqlite_schema` and row counts are compared around each step.
 //!
 //! Non-transactional migrations (`transaction = false`) cannot be rolled back, so the dry run

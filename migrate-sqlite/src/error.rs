@@ -291,7 +291,8 @@ pub enum Error {
     /// it) without declaring that it removes data; it was rolled back.
     ///
     /// ```
-    /// let e = migrate_sqlite::Error::ColumnDataLost { seq: 4, columns: vec!["people.email".into()] };
+    /// let columns = vec!["people.email".into()];
+    /// let e = migrate_sqlite::Error::ColumnDataLost { seq: 4, columns };
     /// assert!(e.to_string().contains("people.email"));
     /// ```
     #[error(

@@ -20,8 +20,8 @@
 //! - column data gone: a column that held a value and is now missing (`ALTER TABLE … DROP
 //!   COLUMN`, a rebuild without it), holds only NULL (a rebuild that did not copy it, an
 //!   `UPDATE` that set it NULL everywhere), or was set by UPDATE in every row by a step that read
-//!   no column of the table (the update hook counts the rows). A new column in the same position that holds values
-//!   counts as the column renamed.
+//!   no column of the table (the update hook counts the rows). A new column in the same
+//!   position that holds values counts as the column renamed.
 //!
 //! "Holds a value" is `EXISTS (… WHERE c IS NOT NULL)` per nullable column of a table with rows:
 //! it stops at the first non-NULL value, and scans the table only for a column that is NULL
@@ -456,16 +456,7 @@ pub(crate) fn check_step(seq: u64, allowed: bool, tables: &StepTables) -> Result
     if allowed {
         return Ok(());
     }
-    if !tables.gone.is_empty() {
-        return Err(Error::UndeclaredDestruction {
-            statements: tables
-                .gone
-                .iter()
-                .map(|t| format!("DROP TABLE {t}"))
-                .collect(),
-            seq,
-        });
-    }
+    check_gone(seq, allowed, tables)?;
     if !tables.emptied.is_empty() {
         return Err(Error::ColumnDataLost {
             seq,
@@ -473,6 +464,21 @@ pub(crate) fn check_step(seq: u64, allowed: bool, tables: &StepTables) -> Result
         });
     }
     check_losses(seq, allowed, &tables.counts)
+}
+
+/// The first rule of [`check_step`] alone: no table it found may be gone.
+pub(crate) fn check_gone(seq: u64, allowed: bool, tables: &StepTables) -> Result<()> {
+    if allowed || tables.gone.is_empty() {
+        return Ok(());
+    }
+    Err(Error::UndeclaredDestruction {
+        statements: tables
+            .gone
+            .iter()
+            .map(|t| format!("DROP TABLE {t}"))
+            .collect(),
+        seq,
+    })
 }
 
 /// The guard's rule for an `up`: no table may end with fewer rows unless the migration declared

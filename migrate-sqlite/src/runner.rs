@@ -493,16 +493,7 @@ impl Batch<'_> {
             match m.mode {
                 TxMode::Transactional => row_counts::check_step(m.seq, allowed, &tables)?,
                 TxMode::NonTransactional => {
-                    if !allowed && !tables.gone.is_empty() {
-                        return Err(Error::UndeclaredDestruction {
-                            statements: tables
-                                .gone
-                                .iter()
-                                .map(|t| format!("DROP TABLE {t}"))
-                                .collect(),
-                            seq: m.seq,
-                        });
-                    }
+                    row_counts::check_gone(m.seq, allowed, &tables)?;
                     if let Err(e) = row_counts::check_step(m.seq, allowed, &tables) {
                         log::warn!("migration {} (outside a transaction): {e}", m.label());
                     }

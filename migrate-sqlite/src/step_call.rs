@@ -108,7 +108,8 @@ fn check_declared_destruction(
 
 /// A constraint failure: what a conflict resolved by ROLLBACK returns.
 fn is_conflict(error: &Error) -> bool {
-    matches!(error, Error::Sql(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
+    let constraint = Some(rusqlite::ErrorCode::ConstraintViolation);
+    matches!(error, Error::Sql(e) if e.sqlite_error_code() == constraint)
 }
 
 /// Sets `PRAGMA legacy_alter_table`, returning what it was.
