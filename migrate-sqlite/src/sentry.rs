@@ -13,8 +13,10 @@
 //! of a dry run), so nothing a step does after losing the transaction can be kept.
 //!
 //! In every step, `PRAGMA writable_schema` (which lets `DELETE FROM sqlite_schema` remove a table
-//! without a `DROP`) is refused unless the migration declares `destructive`, and `PRAGMA
-//! locking_mode` is refused outright: it would outlive the run and lock other processes out.
+//! without a `DROP`) and `PRAGMA schema_version` are refused unless the migration declares
+//! `destructive`; `PRAGMA locking_mode` (it would outlive the run and lock other processes out)
+//! and `PRAGMA case_sensitive_like` (SQLite cannot report it, so it could not be put back) are
+//! refused outright.
 
 use rusqlite::Connection;
 use rusqlite::hooks::Action;
@@ -351,6 +353,20 @@ fn pragma_refusal(name: &str, value: &str, destructive_declared: bool) -> Option
              application's connection after the run (EXCLUSIVE keeps every other process out \
              of the database). Remove it from the migration; set it where the application opens \
              its connection if it wants it"
+        ));
+    }
+    if name.eq_ignore_ascii_case("case_sensitive_like") {
+        return Some(format!(
+            "the migration set PRAGMA case_sensitive_like = {value}: SQLite cannot report this \
+             setting, so the runner could not put it back, and it would change what LIKE means \
+             for the application. Use GLOB (case-sensitive) or LIKE with lower()/upper() instead"
+        ));
+    }
+    if name.eq_ignore_ascii_case("schema_version") && !destructive_declared {
+        return Some(format!(
+            "the migration set PRAGMA schema_version = {value}, which can corrupt the database \
+             (SQLite's documentation warns so). If that is really intended, declare the \
+             migration `destructive`"
         ));
     }
     let turned_off = ["0", "off", "false", "no"]

@@ -148,3 +148,40 @@ fn locking_mode_is_refused_and_other_connections_can_write_after_up() {
             .unwrap();
     }
 }
+
+#[test]
+fn settings_that_cannot_be_put_back_or_corrupt_are_refused() {
+    let db = temp_db();
+    let mut conn = Connection::open(&db.path).unwrap();
+    for (sql, named) in [
+        ("PRAGMA case_sensitive_like = ON", "case_sensitive_like"),
+        ("PRAGMA schema_version = 99", "schema_version"),
+    ] {
+        let list = vec![Migration::new(
+            1,
+            "setting",
+            Step::sql(&format!("CREATE TABLE t (x); {sql};")),
+        )];
+        let err = Migrator::new()
+            .with_migrations(list)
+            .without_backups()
+            .on(&mut conn)
+            .unwrap()
+            .up()
+            .unwrap_err();
+        assert!(err.to_string().contains(named), "{err}");
+        assert!(!table_exists(&conn, "t"));
+        assert!(applied_seqs(&conn).is_empty());
+        // LIKE is still case-insensitive on the application's connection.
+        let like: bool = conn
+            .query_row("SELECT 'A' LIKE 'a'", [], |r| r.get(0))
+            .unwrap();
+        assert!(like);
+    }
+    // (The runner's own tracking tables move it on; the migration's 99 did not happen.)
+    assert_ne!(pragma(&conn, "schema_version"), 99);
+    assert_eq!(
+        pragma(&conn, "schema_version"),
+        pragma(&Connection::open(&db.path).unwrap(), "schema_version")
+    );
+}
