@@ -160,7 +160,7 @@ fn settings_that_cannot_be_put_back_or_corrupt_are_refused() {
         let list = vec![Migration::new(
             1,
             "setting",
-            Step::sql(&format!("CREATE TABLE t (x); {sql};")),
+            Step::sql(format!("CREATE TABLE t (x); {sql};")),
         )];
         let err = Migrator::new()
             .with_migrations(list)
