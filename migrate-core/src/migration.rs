@@ -30,6 +30,9 @@ pub struct Flags {
     pub destructive: bool,
     /// Rebuilds tables, so foreign keys must be off for it (`rebuild`).
     pub rebuilds_tables: bool,
+    /// Runs with `PRAGMA legacy_alter_table = ON` (`legacy_alter_table`): a history written
+    /// for SQLite before 3.26, whose renames must not rewrite other tables' references.
+    pub legacy_alter_table: bool,
 }
 
 impl Flags {
@@ -37,6 +40,7 @@ impl Flags {
     pub const NONE: Flags = Flags {
         destructive: false,
         rebuilds_tables: false,
+        legacy_alter_table: false,
     };
 
     /// Copy with `destructive` set.
@@ -56,6 +60,16 @@ impl Flags {
     /// ```
     pub const fn with_rebuilds_tables(mut self, on: bool) -> Self {
         self.rebuilds_tables = on;
+        self
+    }
+
+    /// Copy with `legacy_alter_table` set.
+    ///
+    /// ```
+    /// assert!(migrate_core::Flags::NONE.with_legacy_alter_table(true).legacy_alter_table);
+    /// ```
+    pub const fn with_legacy_alter_table(mut self, on: bool) -> Self {
+        self.legacy_alter_table = on;
         self
     }
 }

@@ -9,7 +9,8 @@ use syn::{LitBool, LitInt, LitStr, Path, Token};
 /// Largest seq: it must fit a signed 64-bit database integer.
 const MAX_SEQ: u64 = i64::MAX as u64;
 
-const KEYS: &str = "seq, name, set, transaction, down, destructive, rebuild, crate";
+const KEYS: &str =
+    "seq, name, set, transaction, down, destructive, rebuild, legacy_alter_table, crate";
 
 /// The parsed arguments.
 pub struct Args {
@@ -21,6 +22,7 @@ pub struct Args {
     pub down: Option<(Path, Span)>,
     pub destructive: bool,
     pub rebuild: bool,
+    pub legacy_alter_table: bool,
     pub krate: Path,
 }
 
@@ -33,6 +35,7 @@ struct Builder {
     down: Option<(Path, Span)>,
     destructive: Option<bool>,
     rebuild: Option<bool>,
+    legacy_alter_table: Option<bool>,
     krate: Option<Path>,
 }
 
@@ -100,6 +103,10 @@ impl Builder {
                 let on = parse_flag(&meta, "rebuild")?;
                 set_once(&mut self.rebuild, on, &meta)
             }
+            "legacy_alter_table" => {
+                let on = parse_flag(&meta, "legacy_alter_table")?;
+                set_once(&mut self.legacy_alter_table, on, &meta)
+            }
             "crate" => {
                 let path: Path = value(
                     &meta,
@@ -128,6 +135,7 @@ impl Builder {
             down: self.down,
             destructive: self.destructive.unwrap_or(false),
             rebuild: self.rebuild.unwrap_or(false),
+            legacy_alter_table: self.legacy_alter_table.unwrap_or(false),
             krate: self.krate.unwrap_or_else(backend.default_crate),
         })
     }

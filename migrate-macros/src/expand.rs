@@ -123,6 +123,7 @@ fn register(
         },
         None => quote!(::core::option::Option::None),
     };
+    let legacy_alter_table = args.legacy_alter_table;
     let marker = seq_marker(seq, &set, args.seq_span);
     quote! {
         #krate::__private::inventory::submit! {
@@ -137,7 +138,8 @@ fn register(
                 transactional: #transactional,
                 flags: #krate::__private::Flags::NONE
                     .with_destructive(#destructive)
-                    .with_rebuilds_tables(#rebuild),
+                    .with_rebuilds_tables(#rebuild)
+                    .with_legacy_alter_table(#legacy_alter_table),
                 file: ::core::file!(),
                 line: ::core::line!(),
             }

@@ -73,8 +73,13 @@ fn schema_migration() -> Migration {
     )
 }
 
+/// Declared `destructive`: the rebuild drops `note`, which holds values (the checks still count
+/// and compare the tables; only their verdict is waived).
 fn rebuild_migration(step: Step) -> Migration {
-    Migration::new(2, "rebuild_items", step).with_flags(Flags::NONE.with_rebuilds_tables(true))
+    let flags = Flags::NONE
+        .with_rebuilds_tables(true)
+        .with_destructive(true);
+    Migration::new(2, "rebuild_items", step).with_flags(flags)
 }
 
 fn migrate(path: &Path, step: Step) -> Duration {

@@ -6,7 +6,11 @@
 //! ([`Plan::to_apply`] with the migrator's policy), each migration in the runner's savepoint under
 //! the same authorizer, then `foreign_key_check`. What differs: no migration lock file, no
 //! backup, no tracking table is created or written, and the whole transaction ends in `ROLLBACK`,
-//! so the database file is left byte for byte as it was. A `trace_v2` hook records the
+//! so the database file is left byte for byte as it was. That holds even when SQLite ends the
+//! transaction in the middle of a step (a conflict resolved by `ROLLBACK`): a commit hook
+//! refuses every commit for the whole dry run, so the statements after it cannot autocommit; the
+//! step is reported as failed with what happened, and the dry run stops there. A `trace_v2` hook
+//! records the
 //! statements each step runs; `sqlite_schema` and row counts are compared around each step.
 //!
 //! Non-transactional migrations (`transaction = false`) cannot be rolled back, so the dry run
@@ -15,10 +19,10 @@
 use crate::fingerprint::{self, SchemaObjects};
 use crate::pragmas::{self, PragmaGuard};
 use crate::report::Direction;
-use crate::row_counts::{self, RowCount};
+use crate::row_counts::{self, RowCount, RowCounter};
 use crate::runner::{begin_immediate, runner_error};
 use crate::sentry::{Phase, RUNNER_SAVEPOINT, Sentry};
-use crate::step_call::call_step;
+use crate::step_call::{StepRules, call_step};
 use crate::{
     Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, foreign_keys, tracking,
 };
@@ -526,8 +530,8 @@ fn trace_statement(event: TraceEvent<'_>) {
 
 /// Installs the authorizer and the trace hook, runs, removes both.
 fn with_hooks(conn: &mut Connection, ctx: &Context<'_>) -> Result<DryRun> {
-    let sentry =
-        Sentry::install(conn).map_err(runner_error(ctx.label, "installing the authorizer"))?;
+    let sentry = Sentry::install_refusing_commits(conn)
+        .map_err(runner_error(ctx.label, "installing the authorizer"))?;
     let recorder = Recorder::default();
     // rusqlite's trace hook is a plain fn pointer: it finds the recorder through this thread
     // (SQLite calls it on the thread that runs the statement).
@@ -605,6 +609,13 @@ impl DryRunner<'_> {
         };
         let mut fk_baseline = self.violations()?;
         let mut snapshot = self.snapshot()?;
+        let mut counter = match self.ctx.config.count_rows {
+            true => Some(
+                RowCounter::start(self.conn)
+                    .map_err(runner_error(self.ctx.label, "counting rows"))?,
+            ),
+            false => None,
+        };
         let mut stopped: Option<String> = None;
         for seq in seqs {
             let m = registry
@@ -640,7 +651,7 @@ impl DryRunner<'_> {
                 step.statements = statements;
                 let checked = ran
                     .and_then(|()| self.after_step(&mut fk_baseline))
-                    .and_then(|()| self.guard_rows(m, &snapshot));
+                    .and_then(|()| self.guard_rows(m, &snapshot, counter.as_mut()));
                 match checked {
                     Ok((after, row_counts)) => {
                         step.schema = SchemaDiff::between(&snapshot.objects, &after.objects);
@@ -677,23 +688,22 @@ impl DryRunner<'_> {
     /// recording its statements.
     fn run_step(&self, m: &Migration) -> (Vec<String>, Result<()>) {
         self.recorder.start();
-        let result = call_step(
-            self.conn,
-            self.sentry,
-            m,
-            &m.up,
-            Direction::Up,
-            Phase::TransactionalStep,
-            self.ctx.config.allow_destructive,
-        );
+        let rules = StepRules {
+            direction: Direction::Up,
+            phase: Phase::TransactionalStep,
+            allow_destructive: self.ctx.config.allow_destructive,
+            tables_watched: self.ctx.config.count_rows,
+        };
+        let result = call_step(self.conn, self.sentry, m, &m.up, rules);
         (self.recorder.stop(), result)
     }
 
     /// The runner's checks after a step: pragmas put back, no new foreign key violation.
     fn after_step(&self, baseline: &mut BTreeSet<FkViolation>) -> Result<()> {
         self.sentry.take_changed_tables();
-        if self.sentry.take_pragma_set() {
-            self.pragmas.reset_after_step().map_err(runner_error(
+        let set = self.sentry.take_pragmas_set();
+        if !set.is_empty() {
+            self.pragmas.reset_after_step(&set).map_err(runner_error(
                 self.ctx.label,
                 "resetting the connection's pragmas",
             ))?;
@@ -701,21 +711,35 @@ impl DryRunner<'_> {
         let now = self.violations()?;
         let new: Vec<FkViolation> = now.difference(baseline).cloned().collect();
         if !new.is_empty() {
-            return Err(Error::ForeignKeyViolations {
-                violations: new,
-                already_there: baseline.len(),
-            });
+            return Err(
+                foreign_keys::introduced(self.conn, new, baseline.len()).map_err(runner_error(
+                    self.ctx.label,
+                    "looking up the referenced tables",
+                ))?,
+            );
         }
         *baseline = now;
         Ok(())
     }
 
-    /// The runner's row-count guard, on every table (the dry run counts them all anyway).
-    fn guard_rows(&self, m: &Migration, before: &Snapshot) -> Result<(Snapshot, Vec<RowCount>)> {
+    /// The runner's table checks, with the runner's counter (tables gone, column values gone,
+    /// rows lost), and the rows of every table for the report.
+    fn guard_rows(
+        &self,
+        m: &Migration,
+        before: &Snapshot,
+        counter: Option<&mut RowCounter>,
+    ) -> Result<(Snapshot, Vec<RowCount>)> {
+        let touched = self.sentry.take_touched();
+        if let Some(counter) = counter {
+            let tables = counter
+                .after_step(self.conn, touched)
+                .map_err(runner_error(self.ctx.label, "counting rows"))?;
+            let allowed = m.flags.destructive || self.ctx.config.allow_destructive;
+            row_counts::check_step(m.seq, allowed, &tables)?;
+        }
         let after = self.snapshot()?;
         let counts = row_counts::compare(&before.counts, &after.counts);
-        let allowed = m.flags.destructive || self.ctx.config.allow_destructive;
-        row_counts::check_losses(m.seq, allowed, &counts)?;
         Ok((after, counts))
     }
 

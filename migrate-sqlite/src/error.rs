@@ -238,9 +238,10 @@ pub enum Error {
     /// A migration dropped or deleted data without declaring it; it was rolled back.
     #[error(
         "the migration drops or deletes data without declaring it: {}. If that is intended, \
-         declare it (`#[migration(seq = {seq}, destructive)]`, or `rebuild` for a table \
-         rebuild), or allow it for this run (`migrate up --allow-destructive`). (UPDATE without \
-         WHERE and ALTER TABLE ... DROP COLUMN are not visible to this check.)",
+         declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this run \
+         (`migrate up --allow-destructive`). (A table dropped and recreated under the same name \
+         in the same migration, with no fewer rows and no column data lost, needs no \
+         declaration.)",
         statements.join(", ")
     )]
     UndeclaredDestruction {
@@ -450,6 +451,88 @@ pub enum Error {
         detail: String,
         /// The backup that was to be restored.
         backup: PathBuf,
+    },
+
+    /// A migration removed the values of a column (dropped it, rebuilt its table without it or
+    /// without copying it, set it NULL everywhere, or overwrote it in every row without reading
+    /// it) without declaring that it removes data; it was rolled back.
+    ///
+    /// ```
+    /// let columns = vec!["people.email".into()];
+    /// let e = migrate_sqlite::Error::ColumnDataLost { seq: 4, columns };
+    /// assert!(e.to_string().contains("people.email"));
+    /// ```
+    #[error(
+        "the migration removed the values of {} (the column is gone, NULL in every row, or \
+         overwritten in every row by an UPDATE in a migration that read nothing of the table), \
+         and it does not declare that it removes data. If a rebuild meant to keep it, copy the \
+         column into the new table; if the values are meant to go, declare it \
+         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run (`migrate up \
+         --allow-destructive`)",
+        columns.join(", ")
+    )]
+    ColumnDataLost {
+        /// Its seq.
+        seq: u64,
+        /// The columns, as `table.column`.
+        columns: Vec<String>,
+    },
+
+    /// New foreign key violations point at a parent table that no longer exists: the rename
+    /// trap of SQLite 3.26 and later. The migration was rolled back.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::ForeignKeyParentDropped {
+    ///     violations: vec![],
+    ///     parents: vec!["old_p".into()],
+    /// };
+    /// assert!(e.to_string().contains("old_p"));
+    /// ```
+    #[error(
+        "the migration left {} child row(s) referencing table(s) {} that no longer exist: {}. \
+         This is the rename trap: `ALTER TABLE p RENAME TO {}` made SQLite (3.26 and later) \
+         rewrite every child's REFERENCES to the new name, and that table was then dropped. \
+         Rename the *new* table instead (create `new_p`, copy, drop `p`, rename `new_p` to \
+         `p`: SQLite's documented order, which the `Rebuild` helper, `tx.rebuild_table(..)`, \
+         follows), or, for a history written against SQLite before 3.26, declare the migration \
+         `legacy_alter_table` (`#[migration(seq = N, legacy_alter_table)]`) so it runs with \
+         `PRAGMA legacy_alter_table = ON` as it ran then (the runner puts it back afterwards)",
+        violations.len(),
+        parents.join(", "),
+        violations.iter().take(10).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+        parents.first().map(String::as_str).unwrap_or("old_p")
+    )]
+    ForeignKeyParentDropped {
+        /// The new violations.
+        violations: Vec<FkViolation>,
+        /// The referenced tables that do not exist.
+        parents: Vec<String>,
+    },
+
+    /// A conflict SQLite resolves by ROLLBACK (a constraint declared `ON CONFLICT ROLLBACK`,
+    /// `INSERT OR ROLLBACK`, a trigger's `RAISE(ROLLBACK)`) ended the runner's transaction in
+    /// the middle of a transactional migration. Everything the run had not committed was rolled
+    /// back, and the runner's commit hook refused every statement that would have committed on
+    /// its own after it.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::TransactionRolledBack {
+    ///     step_error: Some("UNIQUE constraint failed: t.x".into()),
+    /// };
+    /// assert!(e.to_string().contains("ON CONFLICT ROLLBACK"));
+    /// ```
+    #[error(
+        "SQLite ended the transaction in the middle of the migration{}: a conflict resolved by \
+         ROLLBACK (a constraint declared ON CONFLICT ROLLBACK, INSERT or UPDATE OR ROLLBACK, or \
+         a trigger's RAISE(ROLLBACK)) rolls back everything the run had not committed yet. \
+         Statements after it would each have committed on their own, so the runner refused \
+         every one of them: nothing after the conflict was committed. Handle the conflict in \
+         the migration (ON CONFLICT ABORT, OR IGNORE, or RAISE(ABORT)) and run it again",
+        step_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+    )]
+    TransactionRolledBack {
+        /// The step's own error, if it returned one (usually the constraint that failed).
+        step_error: Option<String>,
     },
 
     /// Any other error, raised by a migration's own code with `?` (I/O, parsing...) or

@@ -40,3 +40,33 @@ pub fn declared_in(conn: &Connection, tables: &[String]) -> rusqlite::Result<boo
     }
     Ok(false)
 }
+
+/// The error for violations a migration introduced. When some point at a parent table that no
+/// longer exists, it is the rename trap (a parent renamed, so SQLite rewrote the children's
+/// references, then dropped), and the error says so and how to avoid it.
+pub(crate) fn introduced(
+    conn: &Connection,
+    violations: Vec<FkViolation>,
+    already_there: usize,
+) -> rusqlite::Result<crate::Error> {
+    let mut parents: Vec<String> = Vec::new();
+    for v in &violations {
+        if !parents.contains(&v.parent) && !conn.table_exists(Some("main"), &v.parent)? {
+            parents.push(v.parent.clone());
+        }
+    }
+    Ok(if parents.is_empty() {
+        crate::Error::ForeignKeyViolations {
+            violations,
+            already_there,
+        }
+    } else {
+        crate::Error::ForeignKeyParentDropped {
+            violations: violations
+                .into_iter()
+                .filter(|v| parents.contains(&v.parent))
+                .collect(),
+            parents,
+        }
+    })
+}

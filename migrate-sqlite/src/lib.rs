@@ -162,7 +162,8 @@ pub use migrate_core::{
 /// Registers a function, or a module with `up` and `down`, as a migration.
 ///
 /// Keys: `seq = N` (required, 1 or more), `name = "..."`, `set = "..."`, `down = path` (fn form),
-/// `transaction = false`, `destructive`, `rebuild`, `crate = path`. Doc comments become the
+/// `transaction = false`, `destructive`, `rebuild`, `legacy_alter_table` (run it with
+/// `PRAGMA legacy_alter_table = ON`, put back afterwards), `crate = path`. Doc comments become the
 /// migration's description. Mistakes are compile errors pointing at the token.
 ///
 /// # The checksum

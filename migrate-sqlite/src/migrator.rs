@@ -150,9 +150,11 @@ impl Migrator {
     }
 
     /// Turns the row-count guard off: no count of every table before a run, no counts in the
-    /// history, no check that a migration keeps the rows of the tables it writes to. For a
-    /// database so large that counting its tables once per run costs too much (the README
-    /// has the figures); the check of undeclared `DROP`/`DELETE` statements still runs.
+    /// history, no check that a migration keeps the rows of the tables it writes to, the
+    /// tables it found or its columns' values. For a database so large that counting its
+    /// tables once per run costs too much (the README has the figures); undeclared `DELETE`,
+    /// and `DROP TABLE` except of a table recreated under its name by a migration declared
+    /// `rebuild`, are still refused.
     ///
     /// ```
     /// let _ = migrate_sqlite::Migrator::new().without_row_counts();

@@ -36,9 +36,11 @@ const TEMP_PREFIX: &str = "_migrate_rebuild_";
 /// the new table (views are checked to still compile). Drop the ones the new definition would
 /// break before the rebuild, and create their replacements after it.
 ///
-/// The migration must declare that it rebuilds tables (`#[migration(seq = N, rebuild)]`, or
-/// [`Flags::with_rebuilds_tables`](crate::Flags::with_rebuilds_tables) for a hand-built list):
-/// the rebuild drops the old table, and the runner refuses undeclared drops.
+/// A rebuild that keeps every row and every column's values needs no declaration: the runner
+/// sees the table recreated under its name. One that drops a column holding values removes
+/// data and must be declared `destructive`. (`rebuild`, or
+/// [`Flags::with_rebuilds_tables`](crate::Flags::with_rebuilds_tables) for a hand-built list, is
+/// needed only with the row-count guard off, where it allows the drop of the old table.)
 ///
 /// Run it with [`Rebuild::run`] (or [`Tx::rebuild_table`] for the default copy) inside a
 /// migration. It checks that the new table has as many rows as the old one and that

@@ -11,8 +11,21 @@
 //! than the old table had. Foreign key actions (`ON DELETE CASCADE`) cannot delete rows because
 //! the runner keeps foreign keys off while migrations run.
 //!
-//! Tables are compared by name: a table dropped or renamed away is not a loss here (the
-//! destructive-statement check names `DROP TABLE`), a table rebuilt under its old name is.
+//! Tables are compared by name, so a table rebuilt under its old name (dropped and recreated in
+//! the same migration, in SQLite's documented order or with the old table renamed first) is
+//! judged by what it holds afterwards, not by its `DROP TABLE`. The counter also knows each
+//! table's columns and which of them hold a non-NULL value, and after a step finds:
+//! - tables gone: there before, not after under their name, and not renamed away (their root
+//!   page does not belong to a new name now) — dropped, whatever the order of statements;
+//! - column data gone: a column that held a value and is now missing (`ALTER TABLE … DROP
+//!   COLUMN`, a rebuild without it), holds only NULL (a rebuild that did not copy it, an
+//!   `UPDATE` that set it NULL everywhere), or was set by UPDATE in every row by a step that read
+//!   no column of the table (the update hook counts the rows). A new column in the same
+//!   position that holds values counts as the column renamed.
+//!
+//! "Holds a value" is `EXISTS (… WHERE c IS NOT NULL)` per nullable column of a table with rows:
+//! it stops at the first non-NULL value, and scans the table only for a column that is NULL
+//! everywhere.
 
 use crate::sentry::{Touched, is_internal};
 use crate::tx::quote_ident;
@@ -93,6 +106,133 @@ struct Listing {
     other: BTreeSet<String>,
 }
 
+/// The root page of every table of `main`, by key: a renamed table keeps its root page.
+fn root_pages(conn: &Connection) -> rusqlite::Result<BTreeMap<String, i64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name, rootpage FROM main.sqlite_schema WHERE type = 'table'")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((key(&r.get::<_, String>(0)?), r.get::<_, i64>(1)?))
+    })?;
+    rows.collect()
+}
+
+/// A table's columns, and which of them hold at least one non-NULL value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Shape {
+    /// Column names in declared order.
+    columns: Vec<String>,
+    /// Keys of the columns holding a value.
+    filled: BTreeSet<String>,
+}
+
+impl Shape {
+    fn has(&self, column: &str) -> bool {
+        self.columns.iter().any(|c| key(c) == key(column))
+    }
+}
+
+/// The columns of `table` and, when it has rows, which hold a value (one statement).
+fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Shape> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name, \"notnull\" FROM pragma_table_info(?1, 'main')")?;
+    let info: Vec<(String, bool)> = stmt
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let columns: Vec<String> = info.iter().map(|(name, _)| name.clone()).collect();
+    let mut filled = BTreeSet::new();
+    if rows == 0 {
+        return Ok(Shape { columns, filled });
+    }
+    let mut probed = Vec::new();
+    for (name, not_null) in info {
+        if not_null {
+            filled.insert(key(&name));
+        } else {
+            probed.push(name);
+        }
+    }
+    if !probed.is_empty() {
+        let from = format!("main.{}", quote_ident(table));
+        let probes: Vec<String> = probed
+            .iter()
+            .map(|c| {
+                format!(
+                    "EXISTS (SELECT 1 FROM {from} WHERE {} IS NOT NULL)",
+                    quote_ident(c)
+                )
+            })
+            .collect();
+        let sql = format!("SELECT {}", probes.join(", "));
+        let holds: Vec<bool> = conn.query_row(&sql, [], |r| {
+            (0..probed.len()).map(|i| r.get::<_, bool>(i)).collect()
+        })?;
+        for (name, holds) in probed.iter().zip(holds) {
+            if holds {
+                filled.insert(key(name));
+            }
+        }
+    }
+    Ok(Shape { columns, filled })
+}
+
+/// The columns of `before` holding a value whose values are gone in `after`, as `table.column`:
+/// missing, or NULL everywhere. A new column at the same position that holds values is the
+/// column renamed.
+fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
+    let mut gone = Vec::new();
+    for (position, column) in before.columns.iter().enumerate() {
+        if !before.filled.contains(&key(column)) {
+            continue;
+        }
+        let kept = if after.has(column) {
+            after.filled.contains(&key(column))
+        } else {
+            after
+                .columns
+                .get(position)
+                .is_some_and(|c| !before.has(c) && after.filled.contains(&key(c)))
+        };
+        if !kept {
+            gone.push(format!("{table}.{column}"));
+        }
+    }
+    gone
+}
+
+/// The columns of a table with `rows` rows before and after that held values and that UPDATE
+/// set in every row while the step read no column of the table (`UPDATE t SET c = 'x'`, no
+/// WHERE): every value replaced, as `table.column (overwritten in every row)`. A step that read
+/// the table is left out, whatever read it: a WHERE, `SET c = lower(c)` (values transformed,
+/// not replaced), a loop that reads rows and updates each.
+fn overwritten_columns(
+    table: &str,
+    table_key: &str,
+    before: &Shape,
+    after: &Shape,
+    rows: u64,
+    touched: &Touched,
+) -> Vec<String> {
+    let Some(columns) = touched.updated_columns.get(table_key) else {
+        return Vec::new();
+    };
+    if touched.updated_rows.get(table_key).copied().unwrap_or(0) < rows
+        || touched.read_tables.contains(table_key)
+    {
+        return Vec::new();
+    }
+    before
+        .columns
+        .iter()
+        .filter(|c| {
+            let column = key(c);
+            columns.contains(&column)
+                && before.filled.contains(&column)
+                && after.filled.contains(&column)
+        })
+        .map(|c| format!("{table}.{c} (overwritten in every row)"))
+        .collect()
+}
+
 fn list_tables(conn: &Connection) -> rusqlite::Result<Listing> {
     let mut stmt =
         conn.prepare_cached("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")?;
@@ -157,35 +297,61 @@ pub(crate) fn compare(before: &Counts, after: &Counts) -> Vec<RowCount> {
         .collect()
 }
 
+/// What a step did to the tables it touched.
+#[derive(Debug, Default)]
+pub(crate) struct StepTables {
+    /// Rows of each touched table before and after.
+    pub counts: Vec<RowCount>,
+    /// Tables that were there before and are gone (dropped, not renamed or rebuilt).
+    pub gone: Vec<String>,
+    /// Columns whose values are gone, as `table.column`.
+    pub emptied: Vec<String>,
+}
+
 /// The counts a run keeps up to date from one migration to the next.
 pub(crate) struct RowCounter {
     /// Rows of every plain user table, as the last migration left them.
     known: Counts,
+    /// Columns of every known table with rows (by key); a table without an entry has no rows.
+    shapes: BTreeMap<String, Shape>,
+    /// Root page of every known table, by key.
+    roots: BTreeMap<String, i64>,
     /// Keys of views, virtual tables and shadow tables: written to, but not counted.
     uncounted: BTreeSet<String>,
 }
 
 impl RowCounter {
-    /// The baseline: every plain user table, counted once.
+    /// The baseline: every plain user table, counted once, and the columns of those with rows.
     pub fn start(conn: &Connection) -> rusqlite::Result<RowCounter> {
         let Listing { plain, other } = list_tables(conn)?;
+        let known = count_listed(conn, plain)?;
+        let mut shapes = BTreeMap::new();
+        for (key, (name, rows)) in &known {
+            if *rows > 0 {
+                shapes.insert(key.clone(), read_shape(conn, name, *rows)?);
+            }
+        }
         Ok(RowCounter {
-            known: count_listed(conn, plain)?,
+            known,
+            shapes,
+            roots: root_pages(conn)?,
             uncounted: other,
         })
     }
 
     /// After a migration: counts the tables it touched (and, when names may have moved, every
     /// table it left that the counter does not know), returns them with their counts before,
-    /// and remembers the new counts for the next migration.
+    /// the tables it made disappear and the column data it removed, and remembers the new
+    /// state for the next migration.
     pub fn after_step(
         &mut self,
         conn: &Connection,
         touched: Touched,
-    ) -> rusqlite::Result<Vec<RowCount>> {
+    ) -> rusqlite::Result<StepTables> {
         // Key -> spelling: the stored one when the table is known, else as the step wrote it.
         let mut names: BTreeMap<String, String> = BTreeMap::new();
-        for written in touched.tables {
+        for written in &touched.tables {
+            let written = written.clone();
             let key = key(&written);
             let name = self.known.get(&key).map_or(written, |(n, _)| n.clone());
             names.insert(key, name);
@@ -207,7 +373,8 @@ impl RowCounter {
         } else {
             None
         };
-        let mut counts = Vec::with_capacity(names.len());
+        let mut out = StepTables::default();
+        let mut disappeared = Vec::new();
         for (key, name) in names {
             if self.uncounted.contains(&key) {
                 continue;
@@ -225,20 +392,93 @@ impl RowCounter {
                 None
             };
             let before = match after {
-                Some(rows) => self.known.insert(key, (name.clone(), rows)),
+                Some(rows) => self.known.insert(key.clone(), (name.clone(), rows)),
                 None => self.known.remove(&key),
             }
             .map(|(_, rows)| rows);
+            let shape_before = self.shapes.remove(&key);
+            if let Some(rows) = after.filter(|rows| *rows > 0) {
+                let shape = read_shape(conn, &name, rows)?;
+                if let Some(was) = &shape_before {
+                    out.emptied.extend(emptied_columns(&name, was, &shape));
+                    if before == Some(rows) {
+                        out.emptied.extend(overwritten_columns(
+                            &name, &key, was, &shape, rows, &touched,
+                        ));
+                    }
+                }
+                self.shapes.insert(key.clone(), shape);
+            }
+            if before.is_some() && after.is_none() {
+                disappeared.push((key, name.clone()));
+            }
             if before.is_some() || after.is_some() {
-                counts.push(RowCount {
+                out.counts.push(RowCount {
                     table: name,
                     before,
                     after,
                 });
             }
         }
-        Ok(counts)
+        if touched.relist || !disappeared.is_empty() {
+            // Renames and drops (which move root pages under auto_vacuum). A table created
+            // since the last read has no root page known yet: read only when needed, as
+            // reading sqlite_schema after every CREATE would cost a scan per migration.
+            let before = std::mem::replace(&mut self.roots, root_pages(conn)?);
+            let new_names: BTreeSet<String> = out
+                .counts
+                .iter()
+                .filter(|c| c.before.is_none() && c.after.is_some())
+                .map(|c| key(&c.table))
+                .collect();
+            for (key, name) in disappeared {
+                // Renamed away: its root page now belongs to a name that was not there before.
+                let renamed = match before.get(&key) {
+                    Some(root) => self
+                        .roots
+                        .iter()
+                        .any(|(now, r)| r == root && new_names.contains(now)),
+                    None => touched.relist && !new_names.is_empty(),
+                };
+                if !renamed {
+                    out.gone.push(name);
+                }
+            }
+        }
+        Ok(out)
     }
+}
+
+/// The rules for a step of an `up` that did not declare `destructive` (and was not allowed it
+/// for the run): no table it found may be gone, no column's values may be gone, and no table
+/// may end with fewer rows.
+pub(crate) fn check_step(seq: u64, allowed: bool, tables: &StepTables) -> Result<()> {
+    if allowed {
+        return Ok(());
+    }
+    check_gone(seq, allowed, tables)?;
+    if !tables.emptied.is_empty() {
+        return Err(Error::ColumnDataLost {
+            seq,
+            columns: tables.emptied.clone(),
+        });
+    }
+    check_losses(seq, allowed, &tables.counts)
+}
+
+/// The first rule of [`check_step`] alone: no table it found may be gone.
+pub(crate) fn check_gone(seq: u64, allowed: bool, tables: &StepTables) -> Result<()> {
+    if allowed || tables.gone.is_empty() {
+        return Ok(());
+    }
+    Err(Error::UndeclaredDestruction {
+        statements: tables
+            .gone
+            .iter()
+            .map(|t| format!("DROP TABLE {t}"))
+            .collect(),
+        seq,
+    })
 }
 
 /// The guard's rule for an `up`: no table may end with fewer rows unless the migration declared
@@ -273,6 +513,7 @@ mod tests {
         Touched {
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
             relist,
+            ..Touched::default()
         }
     }
 
@@ -302,7 +543,8 @@ mod tests {
         .unwrap();
         let counts = counter
             .after_step(&conn, touched(&["a", "c"], false))
-            .unwrap();
+            .unwrap()
+            .counts;
         assert_eq!(
             counts,
             [
@@ -319,7 +561,10 @@ mod tests {
             ]
         );
         conn.execute_batch("DROP TABLE c").unwrap();
-        let counts = counter.after_step(&conn, touched(&["c"], false)).unwrap();
+        let counts = counter
+            .after_step(&conn, touched(&["c"], false))
+            .unwrap()
+            .counts;
         assert_eq!(
             counts,
             [RowCount {
@@ -335,7 +580,9 @@ mod tests {
         let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2);");
         let mut counter = RowCounter::start(&conn).unwrap();
         conn.execute_batch("ALTER TABLE a RENAME TO b").unwrap();
-        let counts = counter.after_step(&conn, touched(&["a"], true)).unwrap();
+        let step = counter.after_step(&conn, touched(&["a"], true)).unwrap();
+        assert!(step.gone.is_empty(), "a rename is not a drop: {step:?}");
+        let counts = step.counts;
         assert_eq!(
             counts,
             [
@@ -365,7 +612,8 @@ mod tests {
             .unwrap();
         let counts = counter
             .after_step(&conn, touched(&["f_data", "f_idx"], true))
-            .unwrap();
+            .unwrap()
+            .counts;
         assert_eq!(counts, []);
     }
 

@@ -14,7 +14,7 @@ use crate::report::{Direction, RunReport, StepReport};
 use crate::row_counts::{self, RowCounter};
 use crate::sentry::{Phase, Sentry};
 use crate::sqlite_codes;
-use crate::step_call::call_step;
+use crate::step_call::{StepRules, call_step};
 use crate::tracking::{self, HistoryEvent, RowValues};
 use crate::{
     BackupInfo, Error, Event, FailurePolicy, FkViolation, Migration, Migrator, Result, RowCount,
@@ -572,16 +572,18 @@ impl Batch<'_> {
     }
 
     /// The row-count guard after a step: counts the tables it touched. In a transactional
-    /// `up` that did not declare `destructive`, a table left with fewer rows fails the step.
-    /// Outside a transaction other connections may have written meanwhile, so a loss there is
-    /// logged and recorded, not failed (failing would restore the backup over their writes).
+    /// `up` that did not declare `destructive`, a table it found that is gone (dropped, not
+    /// rebuilt), a column whose values are gone, or a table left with fewer rows fails the
+    /// step. Outside a transaction other connections may have written meanwhile, so lost rows
+    /// or column values there are logged and recorded, not failed (failing would restore the
+    /// backup over their writes); a table gone fails it, as a `DROP TABLE` always did.
     fn check_row_counts(&self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
         let touched = self.sentry.take_touched();
         let mut rows = self.rows.borrow_mut();
         let Some(counter) = rows.as_mut() else {
             return Ok(Vec::new());
         };
-        let counts = counter
+        let tables = counter
             .after_step(self.conn, touched)
             .map_err(runner_error(
                 self.label,
@@ -590,15 +592,16 @@ impl Batch<'_> {
         if job.direction == Direction::Up {
             let allowed = m.flags.destructive || self.config.allow_destructive;
             match m.mode {
-                TxMode::Transactional => row_counts::check_losses(m.seq, allowed, &counts)?,
+                TxMode::Transactional => row_counts::check_step(m.seq, allowed, &tables)?,
                 TxMode::NonTransactional => {
-                    for lost in counts.iter().filter(|c| !allowed && c.lost().is_some()) {
-                        log::warn!("migration {} (outside a transaction): {lost}", m.label());
+                    row_counts::check_gone(m.seq, allowed, &tables)?;
+                    if let Err(e) = row_counts::check_step(m.seq, allowed, &tables) {
+                        log::warn!("migration {} (outside a transaction): {e}", m.label());
                     }
                 }
             }
         }
-        Ok(counts)
+        Ok(tables.counts)
     }
 
     /// Records the checksums the operator accepted, with a history row each.
@@ -818,23 +821,22 @@ impl Batch<'_> {
                 .expect("the plan only reverts reversible migrations"),
         };
         log::info!("migration {} {}: running", m.label(), job.direction);
-        call_step(
-            self.conn,
-            self.sentry,
-            m,
-            step,
-            job.direction,
+        let rules = StepRules {
+            direction: job.direction,
             phase,
-            self.config.allow_destructive,
-        )
+            allow_destructive: self.config.allow_destructive,
+            tables_watched: self.config.count_rows,
+        };
+        call_step(self.conn, self.sentry, m, step, rules)
     }
 
     /// Puts the run's pragmas back if the step set any (the sentry saw it).
     fn after_step(&self) -> Result<()> {
-        if !self.sentry.take_pragma_set() {
+        let set = self.sentry.take_pragmas_set();
+        if set.is_empty() {
             return Ok(());
         }
-        self.pragmas.reset_after_step().map_err(runner_error(
+        self.pragmas.reset_after_step(&set).map_err(runner_error(
             self.label,
             "resetting the connection's pragmas",
         ))
@@ -868,10 +870,8 @@ impl Batch<'_> {
             *baseline = now;
             Ok(())
         } else {
-            Err(Error::ForeignKeyViolations {
-                violations: new,
-                already_there: baseline.len(),
-            })
+            Err(foreign_keys::introduced(self.conn, new, baseline.len())
+                .map_err(runner_error(self.label, "looking up the referenced tables"))?)
         }
     }
 
@@ -952,7 +952,9 @@ impl Batch<'_> {
         // could only do harm (and needs the space that is missing).
         let rolled_back_by_sqlite = failure.transaction_lost
             && m.mode == TxMode::Transactional
-            && sqlite_codes::rolled_back_by_sqlite(&failure.error);
+            && (sqlite_codes::rolled_back_by_sqlite(&failure.error)
+                // A conflict resolved by ROLLBACK: the commit hook refused everything after it.
+                || matches!(failure.error, Error::TransactionRolledBack { .. }));
         let mut restored = None;
         if !kept_and_recorded {
             self.rollback_all();

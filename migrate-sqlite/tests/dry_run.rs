@@ -696,3 +696,140 @@ fn undeclared_destruction_fails_as_in_a_real_run() {
     assert!(dry.is_ok(), "{dry}");
     assert_eq!(dry.migrations[0].row_counts[0].after, Some(0));
 }
+
+/// A table whose duplicates SQLite resolves by ROLLBACK (column constraint or trigger), seq 1.
+fn rolling_back_tables() -> [(&'static str, &'static str); 2] {
+    [
+        (
+            "ON CONFLICT ROLLBACK",
+            "CREATE TABLE t (x UNIQUE ON CONFLICT ROLLBACK); INSERT INTO t VALUES (1);",
+        ),
+        (
+            "RAISE(ROLLBACK)",
+            "CREATE TABLE t (x); INSERT INTO t VALUES (1);
+             CREATE TRIGGER no_dupes BEFORE INSERT ON t WHEN NEW.x = 1
+                 BEGIN SELECT RAISE(ROLLBACK, 'duplicate'); END;",
+        ),
+    ]
+}
+
+/// seq 2 inserts 5; seq 3 inserts a duplicate (which ends the transaction), ignores the error,
+/// and goes on writing, ignoring errors too; seq 4 creates a table.
+fn after_a_lost_transaction(schema: &'static str) -> Vec<Migration> {
+    vec![
+        Migration::new(1, "t", Step::sql(schema)),
+        Migration::new(2, "five", Step::sql("INSERT INTO t VALUES (5)")),
+        Migration::new(
+            3,
+            "duplicate",
+            Step::new(|tx| {
+                let _ = tx.execute("INSERT INTO t VALUES (1)", []);
+                let _ = tx.execute("INSERT INTO t VALUES (2)", []);
+                let _ = tx.execute_batch("CREATE TABLE later (y)");
+                Ok(())
+            }),
+        ),
+        Migration::new(4, "z", Step::sql("CREATE TABLE z (x)")),
+    ]
+}
+
+#[test]
+fn a_conflict_resolved_by_rollback_cannot_make_the_dry_run_commit() {
+    for (what, schema) in rolling_back_tables() {
+        let db = temp_db();
+        let list = after_a_lost_transaction(schema);
+        migrator(list[..1].to_vec())
+            .open(&db.path)
+            .unwrap()
+            .up()
+            .unwrap();
+        let before = bytes(&db.path);
+        let files = dir_listing(&db.path);
+        let dry = migrator(list).open(&db.path).unwrap().dry_run().unwrap();
+        assert_eq!(bytes(&db.path), before, "{what}: the file changed");
+        assert_eq!(dir_listing(&db.path), files);
+        let conn = Connection::open(&db.path).unwrap();
+        let rows: Vec<i64> = conn
+            .prepare("SELECT x FROM t ORDER BY x")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows, [1], "{what}");
+        assert!(!table_exists(&conn, "later"));
+        assert_eq!(applied_seqs(&conn), [1]);
+        let failed = dry.failure().unwrap_or_else(|| panic!("{what}: {dry}"));
+        assert_eq!(failed.seq, 3, "{what}: {dry}");
+        let DryRunOutcome::Failed { error } = &failed.outcome else {
+            unreachable!()
+        };
+        assert!(error.contains("ended the transaction"), "{what}: {error}");
+        assert!(
+            error.contains("nothing after the conflict was committed"),
+            "{what}: {error}"
+        );
+        assert!(dry.to_string().contains("nothing was changed"), "{dry}");
+        assert_eq!(
+            dry.migrations.len(),
+            2,
+            "stopped at the lost transaction: {dry}"
+        );
+    }
+}
+
+#[test]
+fn the_dry_run_applies_the_table_rules_of_up() {
+    let db = temp_db();
+    let schema = "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, team TEXT);
+                  INSERT INTO people (email, team) VALUES ('a@x', 'red'), ('b@x', 'blue');";
+    let base = || Migration::new(1, "people", Step::sql(schema));
+    migrator(vec![base()]).open(&db.path).unwrap().up().unwrap();
+    let before = bytes(&db.path);
+    // A lossless rebuild, undeclared: up would apply it, and so says the plan.
+    let lossless = Migration::new(
+        2,
+        "not_null",
+        Step::sql(
+            "CREATE TABLE people_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL, team TEXT);
+             INSERT INTO people_new SELECT * FROM people;
+             DROP TABLE people; ALTER TABLE people_new RENAME TO people;",
+        ),
+    );
+    let dry = migrator(vec![base(), lossless])
+        .open(&db.path)
+        .unwrap()
+        .dry_run()
+        .unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    // A column holding values dropped, undeclared: up would refuse it, and so says the plan.
+    let drop_team = Migration::new(
+        2,
+        "drop_team",
+        Step::sql("ALTER TABLE people DROP COLUMN team"),
+    );
+    let dry = migrator(vec![base(), drop_team])
+        .open(&db.path)
+        .unwrap()
+        .dry_run()
+        .unwrap();
+    let Some(DryRunOutcome::Failed { error }) = dry.failure().map(|m| &m.outcome) else {
+        panic!("{dry}")
+    };
+    assert!(error.contains("people.team"), "{error}");
+    // A table dropped and not recreated, under `rebuild`: refused as by up.
+    let drop_people = Migration::new(2, "drop", Step::sql("DROP TABLE people"))
+        .with_flags(Flags::NONE.with_rebuilds_tables(true));
+    let dry = migrator(vec![base(), drop_people])
+        .open(&db.path)
+        .unwrap()
+        .dry_run()
+        .unwrap();
+    assert!(
+        dry.failure()
+            .is_some_and(|m| m.to_string().contains("DROP TABLE people")),
+        "{dry}"
+    );
+    assert_eq!(bytes(&db.path), before);
+    assert_eq!(applied_seqs(&Connection::open(&db.path).unwrap()), [1]);
+}

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use migrate_sqlite::{Error, FailurePolicy, Flags, Migration, Step};
+use migrate_sqlite::{Error, FailurePolicy, Flags, Migration, Migrator, Step};
 use rusqlite::Connection;
 
 fn failing(seq: u64) -> Migration {
@@ -240,7 +240,7 @@ fn undeclared_destruction_is_refused_and_rolled_back_unless_declared_or_allowed(
         .unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("drops or deletes data without declaring it: DELETE FROM t1, DROP TABLE t2"),
+        text.contains("drops or deletes data without declaring it: DELETE FROM t1."),
         "{text}"
     );
     assert!(
@@ -249,7 +249,22 @@ fn undeclared_destruction_is_refused_and_rolled_back_unless_declared_or_allowed(
     );
     assert_eq!(dump(&db.path), before, "rolled back");
 
-    // `rebuild` allows the DROP but not the DELETE.
+    // A table dropped and not recreated under its name is refused too, `rebuild` or not.
+    let only_drop = || Migration::new(3, "drop_t2", Step::sql("DROP TABLE t2"));
+    for m in [
+        only_drop(),
+        only_drop().with_flags(Flags::NONE.with_rebuilds_tables(true)),
+    ] {
+        let err = migrator(with(m)).open(&db.path).unwrap().up().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("without declaring it: DROP TABLE t2."),
+            "{err}"
+        );
+        assert_eq!(dump(&db.path), before);
+    }
+
+    // `rebuild` does not allow the DELETE either.
     let rebuild = drop_t2().with_flags(Flags::NONE.with_rebuilds_tables(true));
     let err = migrator(with(rebuild))
         .open(&db.path)
@@ -289,4 +304,164 @@ fn reverting_is_not_checked_for_destruction() {
     session.up().unwrap();
     // Each down drops its table: expected of a down, so not refused.
     session.down_to(0).unwrap();
+}
+
+/// A duplicate SQLite resolves by ROLLBACK ends the runner's transaction inside a migration that
+/// goes on writing: nothing after it may commit, and the outcome says what was kept, read back.
+#[test]
+fn a_conflict_resolved_by_rollback_keeps_nothing_and_says_so() {
+    for schema in [
+        "CREATE TABLE t (x UNIQUE ON CONFLICT ROLLBACK); INSERT INTO t VALUES (1);",
+        "CREATE TABLE t (x); INSERT INTO t VALUES (1);
+         CREATE TRIGGER no_dupes BEFORE INSERT ON t WHEN NEW.x = 1
+             BEGIN SELECT RAISE(ROLLBACK, 'duplicate'); END;",
+    ] {
+        let db = temp_db();
+        let list = vec![
+            Migration::new(1, "t", Step::sql(schema)),
+            Migration::new(2, "five", Step::sql("INSERT INTO t VALUES (5)")),
+            Migration::new(
+                3,
+                "duplicate",
+                Step::new(|tx| {
+                    let _ = tx.execute("INSERT INTO t VALUES (1)", []);
+                    let _ = tx.execute("INSERT INTO t VALUES (2)", []);
+                    let _ = tx.execute_batch("CREATE TABLE later (y)");
+                    Ok(())
+                }),
+            ),
+        ];
+        migrator(list[..1].to_vec())
+            .open(&db.path)
+            .unwrap()
+            .up()
+            .unwrap();
+        // Backups off (the protocol alone): nothing restores what a commit kept.
+        let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+        let conn = Connection::open(&db.path).unwrap();
+        let rows: Vec<i64> = conn
+            .prepare("SELECT x FROM t ORDER BY x")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [1],
+            "what the message says was kept is what the file holds"
+        );
+        assert!(!table_exists(&conn, "later"));
+        assert_eq!(applied_seqs(&conn), [1]);
+        let text = err.to_string();
+        assert!(text.contains("migration 3"), "{text}");
+        assert!(
+            text.contains("ended the transaction in the middle of the migration"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Nothing from this run was kept: the database is as it was before the run (seq 1)"
+            ),
+            "{text}"
+        );
+    }
+}
+
+/// With backups on, the same conflict restores nothing: SQLite rolled the run back and the
+/// commit hook refused everything after it, so restoring the pre-migration backup could only
+/// throw away other connections' commits. No failed-state copy, the pre-up backup kept, the
+/// message names what was kept.
+#[test]
+fn a_conflict_resolved_by_rollback_restores_nothing_when_backups_are_on() {
+    let db = temp_db();
+    let list = vec![
+        Migration::new(
+            1,
+            "t",
+            Step::sql("CREATE TABLE t (x UNIQUE ON CONFLICT ROLLBACK); INSERT INTO t VALUES (1);"),
+        ),
+        Migration::new(
+            2,
+            "duplicate",
+            Step::new(|tx| {
+                let _ = tx.execute("INSERT INTO t VALUES (1)", []);
+                let _ = tx.execute("INSERT INTO t VALUES (2)", []);
+                Ok(())
+            }),
+        ),
+    ];
+    Migrator::new()
+        .with_migrations(list[..1].to_vec())
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut session = Migrator::new()
+        .with_migrations(list)
+        .open(&db.path)
+        .unwrap();
+    let err = session.up().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("ended the transaction in the middle of the migration"),
+        "{text}"
+    );
+    assert!(!text.contains("restored"), "nothing is restored: {text}");
+    assert!(text.contains("Nothing from this run was kept"), "{text}");
+    assert!(
+        session.failed_states().unwrap().is_empty(),
+        "no failed-state copy"
+    );
+    assert!(
+        session
+            .backups()
+            .unwrap()
+            .iter()
+            .any(|b| b.path.to_string_lossy().ends_with(".pre-up.db")),
+        "the pre-up backup is kept"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(applied_seqs(&conn), [1]);
+}
+
+/// The same conflict in a migration that stops at it: named as the conflict, not as a
+/// statement the migration ran to end the transaction.
+#[test]
+fn a_conflict_resolved_by_rollback_is_named_as_such() {
+    let db = temp_db();
+    let schema = "CREATE TABLE t (x UNIQUE ON CONFLICT ROLLBACK); INSERT INTO t VALUES (1);";
+    let list = vec![
+        Migration::new(1, "t", Step::sql(schema)),
+        Migration::new(
+            2,
+            "duplicate",
+            Step::sql(
+                "INSERT INTO t VALUES (5); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);",
+            ),
+        ),
+    ];
+    migrator(list[..1].to_vec())
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap();
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    let Error::MigrationFailed { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(source.as_ref(), Error::TransactionRolledBack { step_error: Some(e) } if e.contains("UNIQUE constraint failed: t.x")),
+        "{err}"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(applied_seqs(&conn), [1]);
 }

@@ -140,3 +140,78 @@ fn a_foreign_key_added_by_create_and_rename_is_checked() {
         "{err}"
     );
 }
+
+/// The older rebuild order: rename the parent away first. SQLite 3.26+ rewrites the children's
+/// REFERENCES to the renamed table, which is then dropped.
+const RENAME_PARENT_FIRST: &str = "
+    ALTER TABLE authors RENAME TO old_authors;
+    CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');
+    INSERT INTO authors (id, name) SELECT id, coalesce(name, '') FROM old_authors;
+    DROP TABLE old_authors;
+";
+
+#[test]
+fn the_rename_trap_is_named_with_its_fix_and_legacy_alter_table_avoids_it() {
+    let db = temp_db();
+    let schema = || Migration::new(1, "schema", Step::sql(SCHEMA));
+    migrator(vec![schema()])
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap();
+    let before = dump(&db.path);
+    let trap = Migration::new(2, "rename_first", Step::sql(RENAME_PARENT_FIRST));
+    let err = migrator(vec![schema(), trap])
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("referencing table(s) old_authors that no longer exist"),
+        "{text}"
+    );
+    assert!(text.contains("rename trap"), "{text}");
+    assert!(text.contains("Rename the *new* table instead"), "{text}");
+    assert!(text.contains("PRAGMA legacy_alter_table = ON"), "{text}");
+    assert!(!text.contains("ON DELETE CASCADE does not fire"), "{text}");
+    assert_eq!(dump(&db.path), before, "rolled back");
+
+    assert!(
+        text.contains("declare the migration `legacy_alter_table`"),
+        "{text}"
+    );
+
+    // The fix the message names: the same history declared `legacy_alter_table`, as it ran
+    // before 3.26; the application's connection gets its setting back.
+    let fixed = Migration::new(2, "rename_first", Step::sql(RENAME_PARENT_FIRST))
+        .with_flags(Flags::NONE.with_legacy_alter_table(true));
+    let mut app = Connection::open(&db.path).unwrap();
+    migrate_sqlite::Migrator::new()
+        .with_migrations(vec![schema(), fixed])
+        .without_backups()
+        .on(&mut app)
+        .unwrap()
+        .up()
+        .unwrap();
+    assert_eq!(pragma(&app, "legacy_alter_table"), 0);
+    drop(app);
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2]);
+    assert_eq!(book_count(&conn), 3);
+    let parent: String = conn
+        .query_row(
+            "SELECT \"table\" FROM pragma_foreign_key_list('books')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(parent, "authors");
+    assert!(!table_exists(&conn, "old_authors"));
+    let violations: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(violations, 0);
+}

@@ -7,18 +7,36 @@ use common::*;
 use migrate_sqlite::{Error, Flags, Migration, Rebuild, Step, Tx};
 use rusqlite::Connection;
 
-/// Migration 2: a step that rebuilds tables, declared as such (`#[migration(rebuild)]`), so the
-/// runner lets it drop the old table.
+/// Applies `schema` (seq 1), then `rebuild` as seq 2, declared `rebuild` (which a rebuild that
+/// keeps every row and every column's values does not need); returns the run's result.
+fn apply(
+    db: &TempDb,
+    schema: &str,
+    rebuild: impl Fn(&Tx) -> migrate_sqlite::Result<()> + Send + Sync + 'static,
+) -> migrate_sqlite::Result<()> {
+    apply_with(db, schema, Flags::NONE.with_rebuilds_tables(true), rebuild)
+}
+
+/// [`apply`] for a rebuild that drops a column holding values: declared `destructive`.
+fn apply_dropping_data(
+    db: &TempDb,
+    schema: &str,
+    rebuild: impl Fn(&Tx) -> migrate_sqlite::Result<()> + Send + Sync + 'static,
+) -> migrate_sqlite::Result<()> {
+    apply_with(db, schema, Flags::NONE.with_destructive(true), rebuild)
+}
+
+/// Migration 2: a step that rebuilds tables, declared `rebuild`.
 fn rebuild_step(
     f: impl Fn(&Tx) -> migrate_sqlite::Result<()> + Send + Sync + 'static,
 ) -> Migration {
     Migration::new(2, "rebuild", Step::new(f)).with_flags(Flags::NONE.with_rebuilds_tables(true))
 }
 
-/// Applies `schema` (seq 1), then `rebuild` as seq 2; returns the run's result.
-fn apply(
+fn apply_with(
     db: &TempDb,
     schema: &str,
+    flags: Flags,
     rebuild: impl Fn(&Tx) -> migrate_sqlite::Result<()> + Send + Sync + 'static,
 ) -> migrate_sqlite::Result<()> {
     migrator(vec![Migration::new(1, "schema", Step::sql(schema))])
@@ -26,7 +44,7 @@ fn apply(
         .up()?;
     migrator(vec![
         Migration::new(1, "schema", Step::sql(schema)),
-        rebuild_step(rebuild),
+        Migration::new(2, "rebuild", Step::new(rebuild)).with_flags(flags),
     ])
     .open(&db.path)?
     .up()?;
@@ -63,15 +81,25 @@ const USERS: &str = "
 #[test]
 fn drops_a_column() {
     let db = temp_db();
-    apply(&db, USERS, |tx| {
+    let drop_legacy = |tx: &Tx| {
         let rows = tx.rebuild_table(
             "users",
             "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age TEXT)",
         )?;
         assert_eq!(rows, 3);
         Ok(())
-    })
-    .unwrap();
+    };
+    // `legacy` holds a value: dropping it is data loss, which `rebuild` alone does not declare.
+    let err = apply(&db, USERS, drop_legacy).unwrap_err();
+    assert!(
+        matches!(rebuild_error(&err), Error::ColumnDataLost { columns, .. } if columns == &["users.legacy"]),
+        "{err}"
+    );
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(columns(&conn, "users"), ["id", "name", "age", "legacy"]);
+    assert_eq!(applied_seqs(&conn), [1]);
+    drop(conn);
+    apply_dropping_data(&db, USERS, drop_legacy).unwrap();
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(columns(&conn, "users"), ["id", "name", "age"]);
     let names: String = query(
@@ -86,7 +114,7 @@ fn drops_a_column() {
 #[test]
 fn changes_a_column_type() {
     let db = temp_db();
-    apply(&db, USERS, |tx| {
+    apply_dropping_data(&db, USERS, |tx| {
         Rebuild::new("users")
             .definition("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INTEGER)")
             .column("age", "CAST(age AS INTEGER)")
@@ -281,7 +309,7 @@ const WITH_OBJECTS: &str = "
 #[test]
 fn indexes_triggers_and_views_work_afterwards() {
     let db = temp_db();
-    apply(&db, WITH_OBJECTS, |tx| {
+    apply_dropping_data(&db, WITH_OBJECTS, |tx| {
         Rebuild::new("items")
             .definition(
                 "CREATE TABLE items (
@@ -404,7 +432,7 @@ fn a_copy_that_loses_rows_fails_and_changes_nothing() {
 #[test]
 fn a_failed_rebuild_can_be_caught_inside_the_migration() {
     let db = temp_db();
-    apply(&db, USERS, |tx| {
+    apply_dropping_data(&db, USERS, |tx| {
         let refused = tx.rebuild_table(
             "users",
             "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age TEXT NOT NULL)",

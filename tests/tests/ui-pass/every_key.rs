@@ -33,7 +33,7 @@ mod steps {
 }
 
 /// A module whose steps are private, with a raw identifier as its name.
-#[migration(seq = 3, set = "every_key", destructive = false, transaction = true)]
+#[migration(seq = 3, set = "every_key", destructive = false, transaction = true, legacy_alter_table)]
 mod r#type {
     use migrate_sqlite::{Result, Tx};
 
@@ -66,7 +66,13 @@ fn main() {
                 true,
                 Flags::NONE.with_destructive(true).with_rebuilds_tables(true),
             ),
-            (3, "type", TxMode::Transactional, true, Flags::NONE),
+            (
+                3,
+                "type",
+                TxMode::Transactional,
+                true,
+                Flags::NONE.with_legacy_alter_table(true),
+            ),
         ]
     );
     assert_eq!(found[0].description, "Forward-only, outside any transaction.");
