@@ -145,8 +145,18 @@ fn run_guarded(
     op: Operation,
     started: Instant,
 ) -> Result<RunReport> {
+    // Reading the connection's settings reads the schema: it can meet a writer's lock too.
     let pragmas = PragmaGuard::foreign_keys_off(conn)
-        .map_err(runner_error(ctx.label, "switching foreign keys off"))?;
+        .map_err(runner_error(ctx.label, "switching foreign keys off"))
+        .map_err(|e| {
+            busy::explain(
+                e,
+                ctx.label,
+                ctx.config.busy_timeout,
+                "reading the connection's settings (before BEGIN IMMEDIATE)",
+                busy::WRITER,
+            )
+        })?;
     let batch = Batch {
         conn,
         sentry,

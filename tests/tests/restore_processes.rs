@@ -184,6 +184,8 @@ fn explicit_restores_under_a_writer(wal: bool) {
             .restore(&RestoreFrom::Snapshot("start".into()))
             .unwrap();
         undo.push(report.undo_backup.path);
+        // Count from here: the next safety copy must hold commits made after this restore.
+        seen = recorded(&record).len();
     }
     wait_for_commits(&record, seen, 20);
     stop_writer(&stop, writer);
@@ -231,6 +233,8 @@ fn automatic_restores_under_a_writer(wal: bool) {
         assert!(err.to_string().contains("restored automatically"), "{err}");
         let copies = session.failed_states().unwrap();
         failed_states = copies.into_iter().map(|b| b.path).collect();
+        // Count from here: the next failed-state copy must hold commits made after this one.
+        seen = recorded(&record).len();
         // Restored: migration 2 is not applied and its table is gone.
         let conn = Connection::open(&db).unwrap();
         let partial: i64 = conn
