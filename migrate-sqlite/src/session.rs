@@ -514,6 +514,12 @@ impl<'c> Session<'c> {
         backup::restore(&self.conn, self.file()?, &self.config, from)
     }
 
+    /// The connection, the database file and the settings, for the operations that live in
+    /// modules of their own (restoring one table).
+    pub(crate) fn parts(&self) -> Result<(&Connection, &Path, &Migrator)> {
+        Ok((&self.conn, self.file()?, &self.config))
+    }
+
     fn file(&self) -> Result<&Path> {
         self.path.as_deref().ok_or_else(|| {
             Error::Unsupported(

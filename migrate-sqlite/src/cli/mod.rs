@@ -29,8 +29,9 @@
 mod args;
 mod confirm;
 mod output;
+mod runbook;
 
-pub use args::{MigrateArgs, MigrateCommand, SnapshotCommand};
+pub use args::{MigrateArgs, MigrateCommand, RehearseCommand, SnapshotCommand};
 
 use crate::{Error, Migrator, Resolution, RestoreFrom};
 use clap::Parser;
@@ -108,6 +109,19 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             bar.set_position(p.done);
         });
     }
+    // Commands that need no database, and the rehearsal, which only reads it.
+    match &args.command {
+        MigrateCommand::Sets => return Ok(runbook::sets()),
+        MigrateCommand::New {
+            name,
+            from_schema,
+            dir,
+        } => {
+            return runbook::new_migration(&migrator, name, from_schema.as_deref(), dir.as_deref());
+        }
+        MigrateCommand::Rehearse { command } => return runbook::rehearse(&migrator, db, command),
+        _ => {}
+    }
     // Only `up` may create the database: everything else on a mistyped path says so and
     // leaves no file behind.
     let mut session = match args.command {
@@ -152,7 +166,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
-        MigrateCommand::Verify => output::verify(&session)?,
+        MigrateCommand::Verify => runbook::verify(&session)?,
         MigrateCommand::Backup => {
             let info = session.backup()?;
             println!("backup created: {}", info.path.display());
@@ -204,6 +218,23 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             session.resolve(seq, resolution)?;
             println!("migration {seq} resolved as {resolution:?}");
             EXIT_OK
+        }
+        MigrateCommand::RestoreTable {
+            table,
+            from,
+            before,
+        } => {
+            let from = match (from, before) {
+                (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
+                (None, None) => RestoreFrom::Latest,
+                (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
+                (Some(name), None) => RestoreFrom::Snapshot(name),
+            };
+            runbook::restore_table(&session, &table, &from, yes)?
+        }
+        // Handled above, before the database is opened.
+        MigrateCommand::Sets | MigrateCommand::New { .. } | MigrateCommand::Rehearse { .. } => {
+            EXIT_USAGE
         }
     };
     if let Some(bar) = bar {

@@ -1,6 +1,6 @@
 //! What the commands print: human tables, or JSON with `--json`.
 
-use crate::{BackupInfo, BackupKind, DryRun, HistoryRow, Result, Session, StatusReport};
+use crate::{BackupInfo, BackupKind, DryRun, HistoryRow, StatusReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use migrate_core::Status;
 use serde_json::{Value, json};
@@ -87,40 +87,6 @@ pub fn plan(dry: &DryRun, json: bool) -> u8 {
         super::EXIT_FAILED
     } else {
         super::EXIT_OK
-    }
-}
-
-/// `verify`: status, checksums, drift, integrity. The exit code says whether all is well.
-pub fn verify(session: &Session<'_>) -> Result<u8> {
-    let report = session.status()?;
-    let mut problems = Vec::new();
-    for line in &report.lines {
-        match &line.status {
-            Status::Applied | Status::Renamed { .. } => {}
-            Status::Pending => problems.push(format!("{} {:?} is pending", line.seq, line.name)),
-            other => problems.push(format!("{} {:?} is {other}", line.seq, line.name)),
-        }
-    }
-    if let Some(drift) = &report.drift {
-        problems.push(format!("schema drift: {drift}"));
-    }
-    let integrity: String = session
-        .connection()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    if integrity != "ok" {
-        problems.push(format!("integrity_check: {integrity}"));
-    }
-    if problems.is_empty() {
-        println!(
-            "ok: {} migrations applied, checksums match, no drift, integrity ok",
-            report.lines.len()
-        );
-        Ok(super::EXIT_OK)
-    } else {
-        for problem in &problems {
-            println!("problem: {problem}");
-        }
-        Ok(super::EXIT_REFUSED)
     }
 }
 

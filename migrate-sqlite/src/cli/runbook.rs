@@ -1,0 +1,97 @@
+//! The runbook commands: `verify`, `sets`, `rehearse`, `restore-table`, `new`.
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_REFUSED, RehearseCommand, confirm};
+use crate::outcome::shell_word;
+use crate::{Migrator, Rehearsal, RestoreFrom, Result, Session};
+use migrate_core::DownTarget;
+use std::path::Path;
+
+/// `verify`: every finding on its own line; exit 3 on any.
+pub fn verify(session: &Session<'_>) -> Result<u8> {
+    let report = session.verify()?;
+    println!("{report}");
+    Ok(if report.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_REFUSED
+    })
+}
+
+/// `sets`: one line per registered set.
+pub fn sets() -> u8 {
+    let sets = crate::registered_sets();
+    if sets.is_empty() {
+        println!(
+            "no migration sets are linked into this binary (a crate that owns migrations must \
+             be used, e.g. `use my_migrations as _;`)"
+        );
+    }
+    for (set, count) in sets {
+        println!(
+            "{set:<24} {count} migration{}",
+            if count == 1 { "" } else { "s" }
+        );
+    }
+    EXIT_OK
+}
+
+/// `rehearse up|down|redo`: the report; exit 1 when the operation failed on the copy or left
+/// it unsound.
+pub fn rehearse(migrator: &Migrator, db: &Path, command: &RehearseCommand) -> Result<u8> {
+    let operation = match *command {
+        RehearseCommand::Up { to } => Rehearsal::Up(to),
+        RehearseCommand::Down { steps, to } => Rehearsal::Down(match to {
+            Some(seq) => DownTarget::To(seq),
+            None => DownTarget::Steps(steps.unwrap_or(1)),
+        }),
+        RehearseCommand::Redo => Rehearsal::Redo,
+    };
+    let report = migrator.rehearse(db, operation)?;
+    println!("{report}");
+    Ok(if report.is_ok() { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// `restore-table TABLE [FROM]`: asks, restores, prints the undo command.
+pub fn restore_table(
+    session: &Session<'_>,
+    table: &str,
+    from: &RestoreFrom,
+    yes: bool,
+) -> Result<u8> {
+    let what = match from {
+        RestoreFrom::Latest => "the newest backup".to_owned(),
+        RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
+        RestoreFrom::File(path) => path.display().to_string(),
+    };
+    if !confirm::confirmed(
+        yes,
+        &format!("replace the rows of table {table} with {what}'s"),
+    ) {
+        return Ok(EXIT_REFUSED);
+    }
+    let report = session.restore_table(table, from)?;
+    println!(
+        "table {} restored from {}: {} rows before, {} now; no other table was changed. The \
+         database as it was just before is kept in {}; to undo: migrate restore-table {} {}",
+        report.table,
+        report.restored_from.display(),
+        report.rows_before,
+        report.rows_after,
+        report.undo_backup.path.display(),
+        shell_word(Path::new(&report.table)),
+        shell_word(&report.undo_backup.path)
+    );
+    Ok(EXIT_OK)
+}
+
+/// `new NAME [--from-schema FILE] [--dir DIR]`.
+pub fn new_migration(
+    migrator: &Migrator,
+    name: &str,
+    from_schema: Option<&Path>,
+    dir: Option<&Path>,
+) -> Result<u8> {
+    let written = crate::generate::new_migration(migrator, name, from_schema, dir)?;
+    println!("{written}");
+    Ok(EXIT_OK)
+}
