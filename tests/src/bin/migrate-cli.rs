@@ -10,6 +10,8 @@
 //! the row-count guard's case.
 //! `MIGRATE_CLI_GROW=1` adds a migration 4 `grow_by_8_mb` that inserts 8 MiB of blobs into a
 //! new table `covers` (for a disk that fills up during a migration).
+//! `MIGRATE_CLI_LENDING=1` adds a reversible migration 4 `create_loans`: `members` and `loans`
+//! with foreign keys to `books` and `members` (the runbook tests: verify, restore-table).
 
 use library_migrations as _;
 use migrate_sqlite::{Error, Migration, Migrator, Step};
@@ -60,6 +62,25 @@ fn migrator() -> Migrator {
         .in_set(SET);
         let mut list = migrate_sqlite::registered(SET);
         list.push(grow);
+        return migrator.with_migrations(list);
+    }
+    if std::env::var_os("MIGRATE_CLI_LENDING").is_some_and(|v| v == "1") {
+        let lending = Migration::new(
+            4,
+            "create_loans",
+            Step::sql(
+                "CREATE TABLE members (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                 CREATE TABLE loans (
+                     id INTEGER PRIMARY KEY,
+                     book_id INTEGER NOT NULL REFERENCES books(id),
+                     member_id INTEGER NOT NULL REFERENCES members(id)
+                 );",
+            ),
+        )
+        .with_down(Step::sql("DROP TABLE loans; DROP TABLE members;"))
+        .in_set(SET);
+        let mut list = migrate_sqlite::registered(SET);
+        list.push(lending);
         return migrator.with_migrations(list);
     }
     migrator
