@@ -95,6 +95,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
+        Error::TableNotFound { .. } | Error::TableShapeDiffers { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
