@@ -29,17 +29,31 @@ fn rehearsing_up_reports_the_run_and_leaves_the_file_untouched() {
     let backups = db.backups();
 
     let out = db.run(&["rehearse", "up"]).expect(0);
-    assert!(out.stdout.contains("rehearsal of `migrate up` on a copy of"), "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("rehearsal of `migrate up` on a copy of"),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains("applied 2 migrations"), "{out:#?}");
     assert!(out.stdout.contains("took "), "{out:#?}");
     assert!(out.stdout.contains("up 4 \"create_loans\""), "{out:#?}");
-    assert!(out.stdout.contains("rows: loans - -> 0, members - -> 0"), "{out:#?}");
+    assert!(
+        out.stdout.contains("rows: loans - -> 0, members - -> 0"),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains("integrity_check after: ok"), "{out:#?}");
     assert!(out.stdout.contains("foreign keys after: ok"), "{out:#?}");
-    assert!(out.stdout.contains("to do it for real: migrate up"), "{out:#?}");
+    assert!(
+        out.stdout.contains("to do it for real: migrate up"),
+        "{out:#?}"
+    );
 
     assert_eq!(db.bytes(), before, "the live file must be byte-identical");
-    assert_eq!(files_beside(&db), files, "no file appears beside the database");
+    assert_eq!(
+        files_beside(&db),
+        files,
+        "no file appears beside the database"
+    );
     assert_eq!(db.backups(), backups, "no backup of the live database");
     assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 2);
 }
@@ -73,5 +87,8 @@ fn a_failing_rehearsal_exits_1_and_leaves_the_file_untouched() {
     assert!(!out.stdout.contains("to do it for real"), "{out:#?}");
     assert_eq!(db.bytes(), before);
     assert_eq!(db.backups(), backups);
-    assert_eq!(db.int("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
+    assert_eq!(
+        db.int("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"),
+        0
+    );
 }

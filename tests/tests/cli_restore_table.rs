@@ -41,8 +41,15 @@ fn one_table_comes_back_and_the_others_keep_their_writes() {
 
     let out = db.run(&["restore-table", "books", "--yes"]).expect(0);
     assert!(out.stdout.contains("table books restored from"), "{out:#?}");
-    assert!(out.stdout.contains("2 rows before, 2 now; no other table was changed"), "{out:#?}");
-    assert!(out.stdout.contains("to undo: migrate restore-table books "), "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("2 rows before, 2 now; no other table was changed"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("to undo: migrate restore-table books "),
+        "{out:#?}"
+    );
 
     assert_eq!(db.rows("books"), books_then);
     assert_eq!(db.rows("members"), members_now);
@@ -55,7 +62,13 @@ fn one_table_comes_back_and_the_others_keep_their_writes() {
         1
     );
     // The undo command printed runs as printed and brings the truncated titles back.
-    let undo = out.stdout.trim().rsplit("to undo: migrate ").next().unwrap().to_owned();
+    let undo = out
+        .stdout
+        .trim()
+        .rsplit("to undo: migrate ")
+        .next()
+        .unwrap()
+        .to_owned();
     let args: Vec<&str> = undo.split_whitespace().chain(["--yes"]).collect();
     db.run(&args).expect(0);
     assert_eq!(db.int("SELECT max(length(title)) FROM books"), 1);
@@ -77,9 +90,18 @@ fn a_table_whose_shape_changed_is_refused_and_nothing_changes() {
     let before = db.bytes();
     let backups = db.backups();
 
-    let out = db.run(&["restore-table", "books", "--before", "3", "--yes"]).expect(3);
-    assert!(out.stderr.contains("does not have today's shape"), "{out:#?}");
-    assert!(out.stderr.contains("column isbn was TEXT, is TEXT NOT NULL DEFAULT ''"), "{out:#?}");
+    let out = db
+        .run(&["restore-table", "books", "--before", "3", "--yes"])
+        .expect(3);
+    assert!(
+        out.stderr.contains("does not have today's shape"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains("column isbn was TEXT, is TEXT NOT NULL DEFAULT ''"),
+        "{out:#?}"
+    );
     assert!(out.stderr.contains("nothing was changed"), "{out:#?}");
     assert_eq!(db.bytes(), before);
     assert_eq!(db.backups(), backups);
@@ -101,12 +123,23 @@ fn a_restore_that_breaks_a_foreign_key_rolls_back_and_names_the_rows() {
     let backups = db.backups();
 
     let out = db.run(&["restore-table", "books", "--yes"]).expect(1);
-    assert!(out.stderr.contains("1 foreign key violation(s): loans rowid 2 -> books"), "{out:#?}");
-    assert!(out.stderr.contains("rolled back and nothing was changed"), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("1 foreign key violation(s): loans rowid 2 -> books"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("rolled back and nothing was changed"),
+        "{out:#?}"
+    );
     assert_eq!(db.rows("books"), books);
     assert_eq!(db.rows("members"), members);
     assert_eq!(db.rows("loans"), loans);
-    assert_eq!(db.backups(), backups, "the undo backup of a rolled-back restore is removed");
+    assert_eq!(
+        db.backups(),
+        backups,
+        "the undo backup of a rolled-back restore is removed"
+    );
     assert_eq!(
         db.int("SELECT count(*) FROM _migrate_history WHERE action = 'restore-table'"),
         0
@@ -118,6 +151,9 @@ fn a_table_missing_from_the_backup_is_named() {
     let db = lending_with_backup();
     let before = db.bytes();
     let out = db.run(&["restore-table", "shelves", "--yes"]).expect(3);
-    assert!(out.stderr.contains("there is no table \"shelves\""), "{out:#?}");
+    assert!(
+        out.stderr.contains("there is no table \"shelves\""),
+        "{out:#?}"
+    );
     assert_eq!(db.bytes(), before);
 }

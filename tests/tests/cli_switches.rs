@@ -37,7 +37,11 @@ fn no_backup_takes_no_automatic_backup_for_that_run_only() {
     db.run(&["up", "--to", "2", "--no-backup"]).expect(0);
     assert_eq!(db.backups(), before, "no backup for the --no-backup run");
     db.run(&["up"]).expect(0);
-    assert_eq!(db.backups().len(), before.len() + 1, "the next run backs up again");
+    assert_eq!(
+        db.backups().len(),
+        before.len() + 1,
+        "the next run backs up again"
+    );
 }
 
 #[test]
@@ -60,9 +64,16 @@ fn keep_backups_prunes_the_automatic_backups_to_n() {
 fn max_backup_age_takes_an_age_with_a_unit() {
     let db = Db::new();
     db.run(&["up", "--max-backup-age", "30d"]).expect(0);
-    assert_eq!(db.backups().len(), 1, "a fresh backup is younger than 30 days");
+    assert_eq!(
+        db.backups().len(),
+        1,
+        "a fresh backup is younger than 30 days"
+    );
     let out = db.run(&["status", "--max-backup-age", "30x"]).expect(2);
-    assert!(out.stderr.contains("the unit is one of s, m, h, d"), "{out:#?}");
+    assert!(
+        out.stderr.contains("the unit is one of s, m, h, d"),
+        "{out:#?}"
+    );
 }
 
 #[test]

@@ -31,12 +31,21 @@ fn verify_names_an_orphan_row_and_exits_3() {
 
     // A row whose book does not exist (written with enforcement off, as an app might).
     db.conn()
-        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO loans (book_id, member_id) VALUES (99, 1);")
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF; INSERT INTO loans (book_id, member_id) VALUES (99, 1);",
+        )
         .unwrap();
     let before = db.bytes();
     let out = db.run(&["verify"]).expect(3);
-    assert!(out.stdout.contains("1 foreign key violation(s): loans rowid 2 -> books"), "{out:#?}");
-    assert!(out.stdout.contains("`migrate restore-table loans`"), "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("1 foreign key violation(s): loans rowid 2 -> books"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("`migrate restore-table loans`"),
+        "{out:#?}"
+    );
     assert!(!out.stdout.contains("ok:"), "{out:#?}");
     // verify only reads: the file, the rows and the backups are as they were.
     assert_eq!(db.bytes(), before);
@@ -68,17 +77,27 @@ fn big_with_backup() -> Db {
 fn pages_overwritten_in_the_middle_are_a_verify_problem_with_the_restore_command() {
     let db = big_with_backup();
     let size = fs::metadata(&db.path).unwrap().len();
-    assert!(size > 16 * 4096, "the database should span many pages: {size}");
+    assert!(
+        size > 16 * 4096,
+        "the database should span many pages: {size}"
+    );
     // Pages in the middle of the file (the books table's b-tree), header untouched.
     smash(&db.path, size / 2 - 4096, 3 * 4096);
     let before = db.bytes();
     let backups = db.backups();
 
     let out = db.run(&["verify"]).expect(3);
-    assert!(out.stdout.contains("problem: the database file is damaged"), "{out:#?}");
+    assert!(
+        out.stdout.contains("problem: the database file is damaged"),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains("`migrate restore`"), "{out:#?}");
     assert!(!out.text().contains("error: SQLite"), "{out:#?}");
-    assert_eq!(db.bytes(), before, "verify must not write to a damaged file");
+    assert_eq!(
+        db.bytes(),
+        before,
+        "verify must not write to a damaged file"
+    );
     assert_eq!(db.backups(), backups, "verify takes no backup");
 }
 
@@ -89,7 +108,10 @@ fn a_smashed_header_is_a_verify_problem_not_a_raw_error() {
     let before = db.bytes();
 
     let out = db.run(&["verify"]).expect(3);
-    assert!(out.stdout.contains("problem: the database file is damaged"), "{out:#?}");
+    assert!(
+        out.stdout.contains("problem: the database file is damaged"),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains("not a database"), "{out:#?}");
     assert!(out.stdout.contains("`migrate restore`"), "{out:#?}");
     assert_eq!(db.bytes(), before);
