@@ -139,10 +139,11 @@ fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>
         conn.execute_batch("COMMIT")?;
         Ok(value)
     });
-    if result.is_err() && !conn.is_autocommit() {
-        if let Err(e) = conn.execute_batch("ROLLBACK") {
-            log::error!("ROLLBACK of a table restore failed: {e}");
-        }
+    if result.is_err()
+        && !conn.is_autocommit()
+        && let Err(e) = conn.execute_batch("ROLLBACK")
+    {
+        log::error!("ROLLBACK of a table restore failed: {e}");
     }
     result
 }
