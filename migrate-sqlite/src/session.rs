@@ -529,7 +529,7 @@ impl<'c> Session<'c> {
     }
 
     /// A bare SQLITE_BUSY of a read as the "stayed locked" error.
-    fn busy(&self, e: Error, doing: &str) -> Error {
+    pub(crate) fn busy(&self, e: Error, doing: &str) -> Error {
         let label = self
             .path
             .as_deref()
@@ -544,7 +544,7 @@ impl<'c> Session<'c> {
     }
 
     /// This migrator's busy timeout for one operation; the caller's comes back afterwards.
-    fn busy_timeout(&self) -> Result<BusyTimeout<'_>> {
+    pub(crate) fn busy_timeout(&self) -> Result<BusyTimeout<'_>> {
         Ok(BusyTimeout::set(&self.conn, self.config.busy_timeout)?)
     }
 

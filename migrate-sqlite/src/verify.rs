@@ -101,7 +101,11 @@ impl Session<'_> {
             foreign_key_violations: Vec::new(),
             damage: None,
         };
-        if let Some(detail) = self.integrity()? {
+        let _timeout = self.busy_timeout()?;
+        let integrity = self
+            .integrity()
+            .map_err(|e| self.busy(e, "checking integrity"))?;
+        if let Some(detail) = integrity {
             report.problems.push(format!(
                 "the database file is damaged: {detail}. {}",
                 damage_advice()
@@ -125,7 +129,8 @@ impl Session<'_> {
         if let Some(drift) = &status.drift {
             report.problems.push(format!("schema drift: {drift}"));
         }
-        let violations = crate::foreign_keys::violations(self.connection())?;
+        let violations = crate::foreign_keys::violations(self.connection())
+            .map_err(|e| self.busy(e.into(), "checking foreign keys"))?;
         if !violations.is_empty() {
             report.problems.push(format!(
                 "{} foreign key violation(s): {}{}. Nothing was changed. Fix or delete those \
