@@ -67,8 +67,8 @@ pub(crate) fn is_damage(e: &Error) -> bool {
 /// What to run about a damaged file: restore the newest backup (taken before the damage was
 /// found), and where to see the others.
 fn damage_advice() -> &'static str {
-    "Nothing was changed. Restore the newest backup: `migrate restore` (or one taken before a \
-     given migration: `migrate restore --before SEQ`; `migrate backups` lists them all)"
+    "Nothing was changed. Restore the newest backup: `migrate restore` (`migrate backups` \
+     lists the others; `migrate restore` also takes one of their paths)"
 }
 
 impl Session<'_> {

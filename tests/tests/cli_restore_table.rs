@@ -103,6 +103,9 @@ fn a_table_whose_shape_changed_is_refused_and_nothing_changes() {
         "{out:#?}"
     );
     assert!(out.stderr.contains("nothing was changed"), "{out:#?}");
+    let commands = runbook::printed_commands(&out.stderr);
+    assert_eq!(commands.len(), 1, "{out:#?}");
+    runbook::assert_runs_as_printed(&commands[0]);
     assert_eq!(db.bytes(), before);
     assert_eq!(db.backups(), backups);
     assert_eq!(db.int("SELECT count(*) FROM books"), 0);

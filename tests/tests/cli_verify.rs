@@ -93,6 +93,11 @@ fn pages_overwritten_in_the_middle_are_a_verify_problem_with_the_restore_command
     );
     assert!(out.stdout.contains("`migrate restore`"), "{out:#?}");
     assert!(!out.text().contains("error: SQLite"), "{out:#?}");
+    let commands = runbook::printed_commands(&out.stdout);
+    assert!(commands.len() >= 2, "{commands:?}");
+    for command in &commands {
+        runbook::assert_runs_as_printed(command);
+    }
     assert_eq!(
         db.bytes(),
         before,

@@ -172,3 +172,31 @@ pub fn run_bounded(mut command: Command) -> Out {
         stderr: stderr.join().unwrap(),
     }
 }
+
+/// Every backticked `migrate ...` command in `text`, e.g. from an error message.
+pub fn printed_commands(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.starts_with("migrate "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Panics unless `command` (as printed, one shell word per argument) parses with the command
+/// line's own parser: it runs as printed.
+#[track_caller]
+pub fn assert_runs_as_printed(command: &str) {
+    use clap::Parser;
+    let words: Vec<String> = command
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_owned())
+        .collect();
+    if let Err(e) = migrate_sqlite::cli::MigrateArgs::try_parse_from(&words) {
+        panic!("`{command}` does not run as printed: {e}");
+    }
+    assert!(
+        !words.iter().any(|w| w.chars().all(|c| c.is_ascii_uppercase()) && w.len() > 1),
+        "`{command}` has a placeholder"
+    );
+}
