@@ -160,3 +160,27 @@ fn a_table_missing_from_the_backup_is_named() {
     );
     assert_eq!(db.bytes(), before);
 }
+
+#[test]
+fn triggers_do_not_fire_while_the_rows_are_put_back() {
+    let db = lending_with_backup();
+    // An app's audit trigger: deleting or inserting books writes to another table.
+    db.conn()
+        .execute_batch(
+            "CREATE TABLE audit (what TEXT);
+             CREATE TRIGGER books_deleted AFTER DELETE ON books
+                 BEGIN INSERT INTO audit VALUES ('deleted ' || old.id); END;
+             CREATE TRIGGER books_added AFTER INSERT ON books
+                 BEGIN INSERT INTO audit VALUES ('added ' || new.id); END;
+             UPDATE books SET title = 'x';",
+        )
+        .unwrap();
+    db.run(&["restore-table", "books", "--yes"]).expect(0);
+    assert_eq!(db.rows("audit"), Vec::<String>::new(), "no trigger fired");
+    assert_eq!(db.int("SELECT count(*) FROM books WHERE title = 'x'"), 0);
+    // The triggers are still there and work for the app afterwards.
+    db.conn()
+        .execute_batch("DELETE FROM loans; DELETE FROM books WHERE id = 2")
+        .unwrap();
+    assert_eq!(db.rows("audit"), ["Text(\"deleted 2\")"]);
+}

@@ -196,7 +196,9 @@ pub fn assert_runs_as_printed(command: &str) {
         panic!("`{command}` does not run as printed: {e}");
     }
     assert!(
-        !words.iter().any(|w| w.chars().all(|c| c.is_ascii_uppercase()) && w.len() > 1),
+        !words
+            .iter()
+            .any(|w| w.chars().all(|c| c.is_ascii_uppercase()) && w.len() > 1),
         "`{command}` has a placeholder"
     );
 }
