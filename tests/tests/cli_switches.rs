@@ -77,10 +77,20 @@ fn max_backup_age_takes_an_age_with_a_unit() {
 }
 
 #[test]
-fn sets_lists_the_registered_sets_without_a_database() {
+fn sets_lists_the_registered_sets_and_where_each_stands() {
     let db = Db::new();
     let out = db.run(&["sets"]).expect(0);
     assert!(out.stdout.contains("library"), "{out:#?}");
     assert!(out.stdout.contains("3 migrations"), "{out:#?}");
     assert!(!db.path.exists(), "listing sets creates no database");
+
+    db.run(&["up", "--to", "2"]).expect(0);
+    let before = db.bytes();
+    let out = db.run(&["sets"]).expect(0);
+    assert!(
+        out.stdout
+            .contains("3 migrations  applied 2, pending 1 (at seq 2)"),
+        "{out:#?}"
+    );
+    assert_eq!(db.bytes(), before, "sets only reads");
 }

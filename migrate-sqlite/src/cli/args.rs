@@ -153,7 +153,8 @@ pub enum MigrateCommand {
         #[arg(long)]
         not_applied: bool,
     },
-    /// The migration sets this binary knows, with how many migrations each has.
+    /// The migration sets this binary knows, with how many migrations each has and, when the
+    /// database exists, where each stands in it (status across all sets).
     Sets,
     /// Run `up`, `down` or `redo` on a copy of the database (taken with SQLite's backup API
     /// into a temporary directory) and report what it did; the copy is deleted and the live

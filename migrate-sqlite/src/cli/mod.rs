@@ -112,7 +112,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
     }
     // Commands that need no database, and the rehearsal, which only reads it.
     match &args.command {
-        MigrateCommand::Sets => return Ok(runbook::sets()),
+        MigrateCommand::Sets => return Ok(runbook::sets(&migrator, db)),
         MigrateCommand::New {
             name,
             from_schema,

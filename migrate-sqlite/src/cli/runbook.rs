@@ -17,9 +17,14 @@ pub fn verify(session: &Session<'_>) -> Result<u8> {
     })
 }
 
-/// `sets`: one line per registered set.
-pub fn sets() -> u8 {
-    let sets = crate::registered_sets();
+/// `sets`: one line per registered set; with the database present, where each set stands in
+/// it (read only: nothing is created).
+pub fn sets(migrator: &Migrator, db: &Path) -> u8 {
+    let mut sets = crate::registered_sets();
+    if migrator.migrations.is_some() && !sets.iter().any(|(set, _)| *set == migrator.set) {
+        let count = migrator.migrations.as_ref().map_or(0, Vec::len);
+        sets.push((migrator.set.clone(), count));
+    }
     if sets.is_empty() {
         println!(
             "no migration sets are linked into this binary (a crate that owns migrations must \
@@ -27,12 +32,44 @@ pub fn sets() -> u8 {
         );
     }
     for (set, count) in sets {
-        println!(
-            "{set:<24} {count} migration{}",
-            if count == 1 { "" } else { "s" }
-        );
+        let plural = if count == 1 { "" } else { "s" };
+        let standing = if db.is_file() {
+            format!("  {}", standing(migrator, &set, db))
+        } else {
+            String::new()
+        };
+        println!("{set:<24} {count} migration{plural}{standing}");
     }
     EXIT_OK
+}
+
+/// How a set stands in the database, e.g. `applied 2, pending 1 (at seq 2)`, or its problem.
+fn standing(migrator: &Migrator, set: &str, db: &Path) -> String {
+    let mut for_set = migrator.clone().set(set);
+    if set != migrator.set {
+        // A hand-built list belongs to the migrator's own set only.
+        for_set.migrations = None;
+    }
+    let status = for_set
+        .open_existing(db)
+        .and_then(|session| session.status());
+    match status {
+        Ok(report) => {
+            let applied = report
+                .lines
+                .iter()
+                .filter(|l| matches!(l.status, migrate_core::Status::Applied))
+                .count();
+            let at = report
+                .current
+                .map_or("nothing applied".to_owned(), |seq| format!("at seq {seq}"));
+            format!(
+                "applied {applied}, pending {} ({at})",
+                report.lines.len() - applied
+            )
+        }
+        Err(e) => format!("cannot read it: {e}"),
+    }
 }
 
 /// `rehearse up|down|redo`: the report; exit 1 when the operation failed on the copy or left
