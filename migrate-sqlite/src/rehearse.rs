@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The operation to rehearse.
+///
+/// ```
+/// use migrate_sqlite::{DownTarget, Rehearsal};
+/// assert_eq!(Rehearsal::Down(DownTarget::Steps(2)).to_string(), "down --steps 2");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rehearsal {
     /// `up`, or `up_to(seq)`.
@@ -56,6 +61,19 @@ pub struct RehearsalReport {
 
 impl RehearsalReport {
     /// True when the operation succeeded and left the copy sound.
+    ///
+    /// ```
+    /// # use migrate_sqlite::{Migration, Migrator, Rehearsal, Step};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = dir.path().join("app.db");
+    /// # rusqlite::Connection::open(&db)?;
+    /// let migrator = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "broken", Step::sql("SELECT * FROM missing"))]);
+    /// let report = migrator.rehearse(&db, Rehearsal::Up(None))?;
+    /// assert!(!report.is_ok());
+    /// assert!(report.to_string().contains("FAILED on the copy"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_ok(&self) -> bool {
         self.outcome.is_ok() && self.integrity == "ok" && self.foreign_key_violations.is_empty()
     }
@@ -78,8 +96,9 @@ impl fmt::Display for RehearsalReport {
             Err(e) => writeln!(
                 f,
                 "FAILED on the copy after {:.1?}: {e}\n(any file or command named above refers \
-                 to the deleted copy)",
-                self.duration
+                 to the deleted copy; the database itself is untouched: fix the migration, then \
+                 rehearse again: `migrate rehearse {}`)",
+                self.duration, self.operation
             )?,
         }
         let changed: Vec<String> = self

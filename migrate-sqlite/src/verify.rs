@@ -118,9 +118,10 @@ impl Session<'_> {
         for line in &status.lines {
             match &line.status {
                 Status::Applied | Status::Renamed { .. } => {}
-                Status::Pending => report
-                    .problems
-                    .push(format!("{} {:?} is pending", line.seq, line.name)),
+                Status::Pending => report.problems.push(format!(
+                    "{} {:?} is pending (`migrate up` applies it)",
+                    line.seq, line.name
+                )),
                 other => report
                     .problems
                     .push(format!("{} {:?} is {other}", line.seq, line.name)),

@@ -1,5 +1,6 @@
 //! The embeddable command line (feature `cli`): `status`, `up`, `down`, `redo`, `plan`,
-//! `verify`, `backup`, `snapshot`, `restore`, `history`, `resolve`, as a thin layer over
+//! `verify`, `backup`, `snapshot`, `restore`, `history`, `resolve`, and the runbook commands
+//! `rehearse`, `restore-table`, `sets`, `new`, as a thin layer over
 //! [`Migrator`](crate::Migrator) and [`Session`](crate::Session).
 //!
 //! One call in your own `main`:

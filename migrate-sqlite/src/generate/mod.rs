@@ -34,17 +34,17 @@ pub fn canonical_schema(conn: &Connection) -> Result<BTreeMap<(String, String), 
 
 /// What `migrate new` wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     /// The new migration's file.
-    pub file: PathBuf,
+    file: PathBuf,
     /// The module file that got its `mod` line.
-    pub module_file: PathBuf,
+    module_file: PathBuf,
     /// Its seq.
-    pub seq: u64,
+    seq: u64,
     /// Its set.
-    pub set: String,
+    set: String,
     /// What it does, one line per change (empty for a skeleton).
-    pub summary: Vec<String>,
+    summary: Vec<String>,
 }
 
 impl fmt::Display for Written {
