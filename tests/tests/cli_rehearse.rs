@@ -85,7 +85,10 @@ fn a_failing_rehearsal_exits_1_and_leaves_the_file_untouched() {
     assert!(out.stdout.contains("FAILED on the copy"), "{out:#?}");
     assert!(out.stdout.contains("fails on purpose"), "{out:#?}");
     assert!(!out.stdout.contains("to do it for real"), "{out:#?}");
-    assert!(out.stdout.contains("rehearse again: `migrate rehearse up`"), "{out:#?}");
+    assert!(
+        out.stdout.contains("rehearse again: `migrate rehearse up`"),
+        "{out:#?}"
+    );
     runbook::assert_runs_as_printed("migrate rehearse up");
     assert_eq!(db.bytes(), before);
     assert_eq!(db.backups(), backups);
