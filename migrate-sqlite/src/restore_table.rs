@@ -117,6 +117,9 @@ impl Session<'_> {
         }
         pragmas.restore()?;
         drop(attached);
+        if result.is_ok() {
+            backup::prune(db, &config.backups);
+        }
         result
     }
 }
