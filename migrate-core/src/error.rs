@@ -99,7 +99,16 @@ impl fmt::Display for Blocker {
 }
 
 /// Errors of `migrate-core`.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the message (as `anyhow` does), so `fn main() -> Result<()>` shows it rather
+/// than a struct dump:
+///
+/// ```
+/// let e = migrate_core::Error::UnknownTarget { set: "default".into(), seq: 9, known: vec![1, 2] };
+/// assert_eq!(format!("{e:?}"), e.to_string());
+/// ```
+#[derive(thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The registered migrations are not a valid sequence; every problem is listed.
     #[error("the migrations of set {set:?} are invalid:{}", bullet_list(problems))]
@@ -144,6 +153,21 @@ pub enum Error {
         /// The seqs that exist.
         known: Vec<u64>,
     },
+    /// A migrations folder could not be imported (`migrate import`); nothing was written.
+    #[error("cannot import {}: {reason}", path.display())]
+    Import {
+        /// The folder or file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+}
+
+/// The message, not a struct dump (no variant has a source to add).
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 fn bullet_list<T: fmt::Display>(items: &[T]) -> String {

@@ -5,6 +5,10 @@
 //! read from its tracking table. Backends (`migrate-sqlite`) execute plans. Nothing here touches
 //! a database.
 //!
+//! Published as the package `migrate-base` (the name `migrate-core` on crates.io belongs to an
+//! unrelated crate); the library keeps the name `migrate_core`. Apps do not depend on it
+//! directly: a backend crate re-exports what they need.
+//!
 //! ```
 //! use migrate_core::*;
 //! let registry = Registry::new(
@@ -22,6 +26,7 @@
 mod checksum;
 mod descriptor;
 mod error;
+pub mod import;
 mod migration;
 mod plan;
 mod problem;
@@ -34,7 +39,7 @@ pub use descriptor::{ErasedStep, registered};
 pub use error::{Blocker, Error};
 pub use migration::{DEFAULT_SET, Flags, Migration, Origin, TxMode};
 pub use plan::{AppliedRow, DownTarget, Plan, PlanEntry, Policy, RowState, Status};
-pub use problem::{MAX_SEQ, Problem};
+pub use problem::{MAX_SEQ, Problem, SeqGap, running_in_test_binary};
 pub use registry::{Registry, Validation};
 
 #[doc(hidden)]

@@ -1,6 +1,6 @@
 //! A validated, ordered set of migrations.
 
-use crate::{Error, MAX_SEQ, Migration, Problem, registered};
+use crate::{Error, MAX_SEQ, Migration, Problem, SeqGap, registered};
 use std::any::Any;
 
 /// Rules applied when a registry is loaded.
@@ -132,6 +132,8 @@ fn find_problems<S>(set: &str, sorted: &[Migration<S>], rules: Validation) -> Ve
     if sorted.is_empty() {
         problems.push(Problem::Empty {
             set: set.to_owned(),
+            in_test_binary: std::env::current_exe()
+                .is_ok_and(|exe| crate::problem::running_in_test_binary(&exe)),
         });
     }
     for m in sorted {
@@ -150,6 +152,7 @@ fn find_problems<S>(set: &str, sorted: &[Migration<S>], rules: Validation) -> Ve
             });
         }
     }
+    let mut gaps = Vec::new();
     for pair in sorted.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         if a.seq == b.seq {
@@ -159,12 +162,15 @@ fn find_problems<S>(set: &str, sorted: &[Migration<S>], rules: Validation) -> Ve
                 second: (b.name.clone(), b.origin.clone()),
             });
         } else if b.seq > a.seq + 1 && !rules.gaps_allowed {
-            problems.push(Problem::Gap {
+            gaps.push(SeqGap {
                 before: a.seq,
                 after: b.seq,
                 after_name: b.name.clone(),
             });
         }
+    }
+    if !gaps.is_empty() {
+        problems.push(Problem::Gaps { gaps });
     }
     problems
 }
@@ -211,11 +217,7 @@ mod tests {
         );
         assert!(found.iter().any(|p| matches!(
             p,
-            Problem::Gap {
-                before: 2,
-                after: 5,
-                ..
-            }
+            Problem::Gaps { gaps } if gaps.len() == 1 && (gaps[0].before, gaps[0].after) == (2, 5)
         )));
         assert!(
             found
@@ -247,8 +249,8 @@ mod tests {
         );
         let gap = problems(vec![m(1, "a"), m(4, "d")], Validation::strict());
         assert_eq!(
-            gap[0].to_string().split(';').next().unwrap(),
-            "seqs 2 to 3 are missing before 4 \"d\""
+            gap[0].to_string().split('.').next().unwrap(),
+            "a gap in the numbering: seqs 2 to 3 are missing before 4 \"d\""
         );
     }
 

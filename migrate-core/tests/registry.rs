@@ -82,13 +82,14 @@ fn expected(items: &[Item], rules: Validation) -> Vec<Key> {
     keys
 }
 
-fn key(problem: &Problem) -> Key {
+/// The keys of one problem (all gaps are one problem, listing each gap).
+fn key(problem: &Problem) -> Vec<Key> {
     match problem {
-        Problem::Empty { .. } => Key::Empty,
-        Problem::DuplicateSeq { seq, .. } => Key::Duplicate(*seq),
-        Problem::Gap { before, after, .. } => Key::Gap(*before, *after),
-        Problem::SeqOutOfRange { seq, name } => Key::OutOfRange(*seq, name.clone()),
-        Problem::WrongSet { seq, name, .. } => Key::WrongSet(*seq, name.clone()),
+        Problem::Empty { .. } => vec![Key::Empty],
+        Problem::DuplicateSeq { seq, .. } => vec![Key::Duplicate(*seq)],
+        Problem::Gaps { gaps } => gaps.iter().map(|g| Key::Gap(g.before, g.after)).collect(),
+        Problem::SeqOutOfRange { seq, name } => vec![Key::OutOfRange(*seq, name.clone())],
+        Problem::WrongSet { seq, name, .. } => vec![Key::WrongSet(*seq, name.clone())],
     }
 }
 
@@ -135,7 +136,7 @@ proptest! {
                 let Error::Invalid { problems, .. } = &err else {
                     return Err(TestCaseError::fail(format!("unexpected error {err}")));
                 };
-                let mut found: Vec<Key> = problems.iter().map(key).collect();
+                let mut found: Vec<Key> = problems.iter().flat_map(key).collect();
                 found.sort();
                 prop_assert_eq!(found, expected);
                 // One error, one bullet per problem, each problem's own message.
@@ -155,14 +156,17 @@ proptest! {
                                 prop_assert_eq!(origin.to_string(), format!("src/{n}.rs:7"));
                             }
                         }
-                        Problem::Gap { after, after_name, .. } => {
-                            prop_assert!(items.iter().any(|i| &i.name == after_name && i.seq == *after));
+                        Problem::Gaps { gaps } => {
+                            prop_assert!(!gaps.is_empty());
+                            for gap in gaps {
+                                prop_assert!(items.iter().any(|i| i.name == gap.after_name && i.seq == gap.after));
+                            }
                         }
                         Problem::WrongSet { found, expected, .. } => {
                             prop_assert_eq!(found, "other");
                             prop_assert_eq!(expected, DEFAULT_SET);
                         }
-                        Problem::Empty { set } => prop_assert_eq!(set, DEFAULT_SET),
+                        Problem::Empty { set, .. } => prop_assert_eq!(set, DEFAULT_SET),
                         Problem::SeqOutOfRange { .. } => {}
                     }
                 }
@@ -212,7 +216,7 @@ proptest! {
             .filter(|w| w[1] > w[0] + 1)
             .map(|w| Key::Gap(w[0], w[1]))
             .collect();
-        prop_assert_eq!(strict.iter().map(key).collect::<Vec<_>>(), gaps);
+        prop_assert_eq!(strict.iter().flat_map(key).collect::<Vec<_>>(), gaps);
     }
 }
 
@@ -250,7 +254,7 @@ fn all_problems_come_in_one_error() {
     let Error::Invalid { ref problems, .. } = err else {
         panic!("{err:?}")
     };
-    let mut keys: Vec<Key> = problems.iter().map(key).collect();
+    let mut keys: Vec<Key> = problems.iter().flat_map(key).collect();
     keys.sort();
     assert_eq!(
         keys,
@@ -303,8 +307,37 @@ fn three_migrations_on_one_seq_are_two_duplicates() {
         Validation::strict(),
     ));
     assert_eq!(
-        problems.iter().map(key).collect::<Vec<_>>(),
+        problems.iter().flat_map(key).collect::<Vec<_>>(),
         [Key::Duplicate(1), Key::Duplicate(1)]
+    );
+}
+
+#[test]
+fn a_timestamp_numbered_history_gets_one_short_problem_naming_the_opt_out_once() {
+    // 56 migrations numbered by date, as a diesel history ported one file per migration.
+    let seqs: Vec<u64> = (0..56u64).map(|i| 20180101000000 + i * 1_000_000).collect();
+    let list: Vec<_> = seqs
+        .iter()
+        .map(|&s| at(s, &format!("migration_{s}")))
+        .collect();
+    let err = Registry::new(DEFAULT_SET, list, Validation::strict()).unwrap_err();
+    let text = err.to_string();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let Error::Invalid { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems.iter().flat_map(key).count(), 55);
+    assert_eq!(text.matches("allow_gaps()").count(), 1, "{text}");
+    assert_eq!(text.matches("--allow-gaps").count(), 1, "{text}");
+    assert!(!text.contains("Validation::"), "{text}");
+    assert_mentions(
+        &text,
+        &[
+            "55 gaps in the numbering: seqs 20180101000001 to 20180101999999 are missing before \
+             20180102000000 \"migration_20180102000000\"; ",
+            "; and 52 more, the last before 20180156000000 \"migration_20180156000000\".",
+        ],
     );
 }
 
@@ -318,9 +351,10 @@ fn gap_names_the_missing_seqs_the_next_migration_and_the_opt_out() {
     assert_mentions(
         &one[0].to_string(),
         &[
-            "seq 2 is missing before 3 \"add_email\"",
-            "number migrations without gaps",
-            "Validation::allow_gaps",
+            "a gap in the numbering: seq 2 is missing before 3 \"add_email\"",
+            "Number migrations without gaps",
+            "`Migrator::new().allow_gaps()`",
+            "`migrate --allow-gaps up`",
         ],
     );
     let many = problems_of(Registry::new(
@@ -360,7 +394,7 @@ fn a_sequence_may_start_above_one() {
 fn empty_names_the_set_and_the_missing_link() {
     let err = Registry::<()>::new("billing", vec![], Validation::strict()).unwrap_err();
     assert!(
-        matches!(&err, Error::Invalid { problems, .. } if problems == &[Problem::Empty { set: "billing".into() }])
+        matches!(&err, Error::Invalid { problems, .. } if matches!(&problems[..], [Problem::Empty { set, .. }] if set == "billing"))
     );
     assert_mentions(
         &err.to_string(),
@@ -370,6 +404,61 @@ fn empty_names_the_set_and_the_missing_link() {
             "use your_migrations_crate as _;",
         ],
     );
+}
+
+/// This file runs as a `cargo test` binary, where migrations of a binary target are never
+/// linked: the error says where migrations must live to be tested.
+#[test]
+fn empty_in_a_test_binary_says_where_migrations_must_live() {
+    let err = Registry::<()>::new("billing", vec![], Validation::strict()).unwrap_err();
+    assert!(matches!(
+        &err,
+        Error::Invalid { problems, .. }
+            if matches!(&problems[..], [Problem::Empty { in_test_binary: true, .. }])
+    ));
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "in this test binary",
+            "link only the package's library target",
+            "library target (`src/lib.rs`",
+            "`#[cfg(test)]`",
+            "use your_migrations_crate as _;",
+        ],
+    );
+}
+
+/// Outside a test binary the advice is the missing `use` only.
+#[test]
+fn empty_outside_a_test_binary_suggests_the_missing_link_only() {
+    let problem = Problem::Empty {
+        set: "billing".into(),
+        in_test_binary: false,
+    };
+    let text = problem.to_string();
+    assert!(text.contains("use your_migrations_crate as _;"), "{text}");
+    assert!(!text.contains("test binary"), "{text}");
+}
+
+#[test]
+fn test_binaries_are_told_apart_by_their_path() {
+    use migrate_core::running_in_test_binary;
+    use std::path::Path;
+    let exe = std::env::current_exe().unwrap();
+    assert!(running_in_test_binary(&exe), "{}", exe.display());
+    assert!(running_in_test_binary(Path::new(
+        "/t/debug/deps/app-00112233aabbccdd"
+    )));
+    assert!(running_in_test_binary(Path::new(
+        "C:/t/debug/deps/app-00112233aabbccdd.exe"
+    )));
+    assert!(!running_in_test_binary(Path::new("/t/debug/app")));
+    assert!(!running_in_test_binary(Path::new(
+        "/t/debug/deps/app-notahash"
+    )));
+    assert!(!running_in_test_binary(Path::new(
+        "/usr/bin/app-00112233aabbccdd"
+    )));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Parsing of the attribute's arguments: `seq = 1, name = "x", set = "y", ...`.
 
+use crate::backend::Backend;
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::{Parse, ParseStream, Parser};
@@ -35,11 +36,11 @@ struct Builder {
     krate: Option<Path>,
 }
 
-pub fn parse(args: TokenStream) -> syn::Result<Args> {
+pub fn parse(args: TokenStream, backend: &Backend) -> syn::Result<Args> {
     let mut builder = Builder::default();
     let parser = syn::meta::parser(|meta| builder.key(meta));
     parser.parse2(args)?;
-    builder.finish()
+    builder.finish(backend)
 }
 
 /// Stores `value` in `slot`, refusing a second occurrence of the key.
@@ -110,7 +111,7 @@ impl Builder {
         }
     }
 
-    fn finish(self) -> syn::Result<Args> {
+    fn finish(self, backend: &Backend) -> syn::Result<Args> {
         let Some((seq, seq_span)) = self.seq else {
             return Err(syn::Error::new(
                 Span::call_site(),
@@ -127,9 +128,7 @@ impl Builder {
             down: self.down,
             destructive: self.destructive.unwrap_or(false),
             rebuild: self.rebuild.unwrap_or(false),
-            krate: self
-                .krate
-                .unwrap_or_else(|| syn::parse_quote!(::migrate_sqlite)),
+            krate: self.krate.unwrap_or_else(backend.default_crate),
         })
     }
 }

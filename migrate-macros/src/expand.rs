@@ -3,6 +3,7 @@
 
 use crate::ast::{self, Input};
 use crate::attr::{self, Args};
+use crate::backend::Backend;
 use crate::{checksum, valid};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -10,8 +11,8 @@ use syn::{Attribute, Expr, ExprLit, Ident, ItemFn, Lit, Meta, Path};
 
 /// The expansion, or on a user error the error followed by the item unchanged: the item stays
 /// defined, so the error is not buried under unresolved names and unused imports it would cause.
-pub fn migration_or_error(args: TokenStream, item: TokenStream) -> TokenStream {
-    match migration(args, item.clone()) {
+pub fn migration_or_error(args: TokenStream, item: TokenStream, backend: &Backend) -> TokenStream {
+    match migration(args, item.clone(), backend) {
         Ok(expansion) => expansion,
         Err(error) => {
             let mut output = error.into_compile_error();
@@ -21,16 +22,16 @@ pub fn migration_or_error(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn migration(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let args = attr::parse(args)?;
+fn migration(args: TokenStream, item: TokenStream, backend: &Backend) -> syn::Result<TokenStream> {
+    let args = attr::parse(args, backend)?;
     match ast::parse(item)? {
-        Input::Fn(f) => expand_fn(args, *f),
-        Input::Mod(m) => expand_mod(args, m),
+        Input::Fn(f) => expand_fn(args, *f, backend),
+        Input::Mod(m) => expand_mod(args, m, backend),
     }
 }
 
-fn expand_fn(mut args: Args, f: ItemFn) -> syn::Result<TokenStream> {
-    valid::check_signature(&f.sig)?;
+fn expand_fn(mut args: Args, f: ItemFn, backend: &Backend) -> syn::Result<TokenStream> {
+    valid::check_signature(&f.sig, backend)?;
     let ident = &f.sig.ident;
     let up: Path = ident.clone().into();
     let down = args.down.take();
@@ -41,14 +42,14 @@ fn expand_fn(mut args: Args, f: ItemFn) -> syn::Result<TokenStream> {
     })
 }
 
-fn expand_mod(args: Args, mut m: syn::ItemMod) -> syn::Result<TokenStream> {
+fn expand_mod(args: Args, mut m: syn::ItemMod, backend: &Backend) -> syn::Result<TokenStream> {
     if let Some((_, span)) = &args.down {
         return Err(syn::Error::new(
             *span,
             "`down = ...` is for the `fn` form; in a module, write `fn down` next to `fn up`",
         ));
     }
-    let (up, down) = valid::steps_of_module(&m)?;
+    let (up, down) = valid::steps_of_module(&m, backend)?;
     let down_path = down.map(|d| (Path::from(d.sig.ident.clone()), d.sig.ident.span()));
     let up_path = Path::from(up.sig.ident.clone());
     let registration = register(
@@ -98,8 +99,19 @@ fn register(
         .map(|lit| lit.value())
         .unwrap_or_else(|| migrate_core::DEFAULT_SET.to_owned());
     let description = description(doc_attrs);
-    let sum = checksum::of_step(up_item);
+    let checksum::StepChecksum {
+        checksum: sum,
+        included,
+    } = checksum::of_step(up_item);
     let (version, value) = (sum.version(), sum.value());
+    // The checksum covers these files: keep them inputs of this crate's build, so editing one
+    // recompiles it (and so recomputes the checksum) even if the item's own include moves.
+    let included = included.iter().map(|path| {
+        let path = path.to_string_lossy();
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#path);
+        )
+    });
     let transactional = args.transactional;
     let (destructive, rebuild) = (args.destructive, args.rebuild);
     // A const of the step type: a function with the wrong signature fails here, and the
@@ -131,6 +143,7 @@ fn register(
             }
         }
         #marker
+        #(#included)*
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod ast;
 mod attr;
+mod backend;
 mod checksum;
 mod expand;
 mod valid;
@@ -19,5 +20,13 @@ use proc_macro::TokenStream;
 /// for the keys and examples.
 #[proc_macro_attribute]
 pub fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::migration_or_error(args.into(), item.into()).into()
+    expand::migration_or_error(args.into(), item.into(), &backend::SQLITE).into()
+}
+
+/// Registers a PostgreSQL migration: the same keys and checks as [`macro@migration`], with
+/// `::migrate_postgres` as the default crate and `fn(tx: &mut Tx) -> Result<()>` steps. Use it
+/// as `migrate_postgres::migration`, whose documentation has the examples.
+#[proc_macro_attribute]
+pub fn postgres_migration(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::migration_or_error(args.into(), item.into(), &backend::POSTGRES).into()
 }

@@ -2,10 +2,12 @@
 //! expansion coerces each step to the backend's step type); these catch what a type error would
 //! explain badly.
 
+use crate::backend::Backend;
 use syn::spanned::Spanned;
 use syn::{FnArg, Item, ItemFn, ItemMod, ReturnType, Signature, Type};
 
-pub fn check_signature(sig: &Signature) -> syn::Result<()> {
+pub fn check_signature(sig: &Signature, backend: &Backend) -> syn::Result<()> {
+    let wanted = backend.param();
     if let Some(token) = &sig.asyncness {
         return Err(syn::Error::new(
             token.span,
@@ -30,7 +32,7 @@ pub fn check_signature(sig: &Signature) -> syn::Result<()> {
     let Some(first) = inputs.next() else {
         return Err(syn::Error::new(
             sig.paren_token.span.join(),
-            "a migration takes one parameter: `tx: &Tx`",
+            format!("a migration takes one parameter: `{wanted}`"),
         ));
     };
     let extra: Vec<&FnArg> = inputs.collect();
@@ -42,27 +44,33 @@ pub fn check_signature(sig: &Signature) -> syn::Result<()> {
         };
         return Err(syn::Error::new_spanned(
             quote::quote!(#(#extra),*),
-            format!("a migration takes only one parameter, `tx: &Tx`: remove {what}"),
+            format!("a migration takes only one parameter, `{wanted}`: remove {what}"),
         ));
     }
     let FnArg::Typed(param) = first else {
         return Err(syn::Error::new(
             first.span(),
-            "a migration is a free function taking `tx: &Tx`, not a method",
+            format!("a migration is a free function taking `{wanted}`, not a method"),
         ));
     };
     match &*param.ty {
-        Type::Reference(r) if r.mutability.is_some() => {
+        Type::Reference(r) if r.mutability.is_some() && !backend.mut_tx => {
             return Err(syn::Error::new(
                 r.mutability.span(),
                 "take `&Tx`, not `&mut Tx`: the transaction handle needs no `mut`",
+            ));
+        }
+        Type::Reference(r) if r.mutability.is_none() && backend.mut_tx => {
+            return Err(syn::Error::new(
+                r.and_token.span,
+                "take `&mut Tx`, not `&Tx`: the PostgreSQL client's calls need `&mut`",
             ));
         }
         Type::Reference(_) => {}
         other => {
             return Err(syn::Error::new(
                 other.span(),
-                "the parameter must be a reference to the transaction: `tx: &Tx`",
+                format!("the parameter must be a reference to the transaction: `{wanted}`"),
             ));
         }
     }
@@ -76,7 +84,10 @@ pub fn check_signature(sig: &Signature) -> syn::Result<()> {
 }
 
 /// The `up` and optional `down` functions of a migration module.
-pub fn steps_of_module(module: &ItemMod) -> syn::Result<(&ItemFn, Option<&ItemFn>)> {
+pub fn steps_of_module<'m>(
+    module: &'m ItemMod,
+    backend: &Backend,
+) -> syn::Result<(&'m ItemFn, Option<&'m ItemFn>)> {
     let items = module.content.as_ref().map(|c| &c.1[..]).unwrap_or(&[]);
     let find = |name: &str| {
         items.iter().find_map(|item| match item {
@@ -87,13 +98,16 @@ pub fn steps_of_module(module: &ItemMod) -> syn::Result<(&ItemFn, Option<&ItemFn
     let Some(up) = find("up") else {
         return Err(syn::Error::new(
             module.ident.span(),
-            "a migration module needs `fn up(tx: &Tx) -> Result<()>` (and may have `fn down`)",
+            format!(
+                "a migration module needs `fn up({}) -> Result<()>` (and may have `fn down`)",
+                backend.param()
+            ),
         ));
     };
-    check_signature(&up.sig)?;
+    check_signature(&up.sig, backend)?;
     let down = find("down");
     if let Some(down) = down {
-        check_signature(&down.sig)?;
+        check_signature(&down.sig, backend)?;
     }
     Ok((up, down))
 }

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+/// Any error, as [`Error::other`] keeps it.
+pub type BoxedError = Box<dyn std::error::Error + Send + Sync>;
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -27,15 +30,35 @@ impl std::fmt::Display for FkViolation {
 }
 
 /// Errors of `migrate-sqlite`.
-#[derive(Debug, thiserror::Error)]
+///
+/// Each message says what happened, what was kept and what to run next. A variant that wraps
+/// another error either includes its message or returns it from
+/// [`source()`](std::error::Error::source), so `anyhow`'s `{:#}` and error reporters print
+/// every cause once (except `Runner`, `Open` and `Io`, which still do both; `Debug` prints
+/// their cause once). `Debug` prints the
+/// message and its causes (as `anyhow` does), so `fn main() -> Result<()>` shows the message,
+/// not a struct dump:
+///
+/// ```
+/// use migrate_sqlite::Error;
+/// let e = Error::BackupFailed {
+///     dir: "/var/backups".into(),
+///     error: Box::new(Error::msg("disk full")),
+/// };
+/// assert_eq!(format!("{e:?}"), e.to_string());
+/// assert!(e.to_string().starts_with("could not write a backup into /var/backups: disk full."));
+/// ```
+#[derive(thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The registry or plan was refused before anything ran (see [`migrate_core::Error`]).
     #[error(transparent)]
     Core(#[from] migrate_core::Error),
 
     /// An SQLite call failed (in a migration's own code, or in the runner with no more context).
+    /// (Its message is part of this one, so it is not also returned by `source()`.)
     #[error("SQLite: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
 
     /// An error raised by a migration's own code with [`Error::msg`].
     #[error("{0}")]
@@ -90,7 +113,14 @@ pub enum Error {
     },
 
     /// A migration failed; `outcome` says what the run kept, read back from the database.
-    #[error("migration {seq} {name:?} (set {set:?}, {direction}) failed: {source}\n{outcome}")]
+    ///
+    /// The message includes `source`'s, so `source()` does not return it; it returns `cause`,
+    /// the error the migration's own code returned through `?` or [`Error::other`] (an I/O or
+    /// parse error...), which the message then leaves out.
+    #[error(
+        "migration {seq} {name:?} (set {set:?}, {direction}) failed: {}\n{outcome}",
+        if cause.is_some() { "its own code returned an error (the cause follows)".to_owned() } else { source.to_string() }
+    )]
     MigrationFailed {
         /// Its set.
         set: String,
@@ -100,19 +130,22 @@ pub enum Error {
         name: String,
         /// Applying or reverting.
         direction: crate::Direction,
-        /// What went wrong.
-        #[source]
+        /// What went wrong (with `cause`, only its text: [`Error::Message`]).
         source: Box<Error>,
         /// What was kept, what was rolled back, and what to do next.
         outcome: String,
+        /// The migration's own error (see above); `None` for the framework's own errors.
+        /// (Boxed twice: a thin pointer keeps every `Result` of this crate small.)
+        #[source]
+        cause: Option<Box<BoxedError>>,
     },
 
     /// Every migration succeeded but the final commit failed; SQLite rolled the run back.
-    #[error("the run's final commit failed: {source}\n{outcome} Run it again.")]
+    /// (The message includes `error`'s, so `source()` does not return it.)
+    #[error("the run's final commit failed: {error}\n{outcome} Run it again.")]
     CommitFailed {
         /// Why the commit failed.
-        #[source]
-        source: Box<Error>,
+        error: Box<Error>,
         /// What is recorded now.
         outcome: String,
     },
@@ -163,17 +196,17 @@ pub enum Error {
 
     /// The pre-migration (or requested) backup could not be written; nothing was migrated.
     #[error(
-        "could not write a backup into {}: {source}. Nothing was migrated or restored. Free \
+        "could not write a backup into {}: {error}. Nothing was migrated or restored. Free \
          some space or fix the directory's permissions, or choose another directory \
          (Migrator::backup_dir)",
         dir.display()
     )]
+    /// (The message includes `error`'s, so `source()` does not return it.)
     BackupFailed {
         /// The backup directory.
         dir: PathBuf,
         /// What went wrong.
-        #[source]
-        source: Box<Error>,
+        error: Box<Error>,
     },
 
     /// A backup file failed `quick_check` (or is not a database); it was not used.
@@ -354,6 +387,77 @@ pub enum Error {
         way_out: String,
     },
 
+    /// Adopting a database another tool migrated was refused; nothing was changed.
+    #[error("refusing to adopt this database from {tool}; nothing was changed: {reason}")]
+    AdoptionRefused {
+        /// The tool it was migrated with (`diesel`, `sqlx`, ...).
+        tool: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+
+    /// A restore refused its source before anything changed: the live database itself, or a
+    /// file that is empty, not SQLite, or holds no migrations of this set.
+    ///
+    /// ```
+    /// # use migrate_sqlite::Error;
+    /// let e = Error::RestoreRefused {
+    ///     path: "app.db.migrate-lock".into(),
+    ///     reason: "it is empty (0 bytes)".into(),
+    ///     way_out: "restore one of `migrate backups`".into(),
+    /// };
+    /// assert!(e.to_string().contains("nothing was changed"));
+    /// ```
+    #[error(
+        "refused to restore from {}: {reason}; nothing was changed. To go on: {way_out}",
+        path.display()
+    )]
+    RestoreRefused {
+        /// The file that was to be restored.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+        /// What to do instead, or how to insist.
+        way_out: String,
+    },
+
+    /// The live database is damaged, so a restore cannot take its undo backup; nothing was
+    /// changed. `Session::restore_damaged` (what `migrate restore` does then) keeps the damaged
+    /// file aside and restores.
+    ///
+    /// ```
+    /// # use migrate_sqlite::Error;
+    /// let e = Error::LiveDatabaseDamaged {
+    ///     path: "app.db".into(),
+    ///     detail: "file is not a database".into(),
+    ///     backup: "app.db.backups/app.db.20261122T104914.123Z.pre-up.db".into(),
+    /// };
+    /// assert!(e.to_string().contains("keeps the damaged file aside"));
+    /// assert!(e.to_string().contains("`migrate restore app.db.backups/app.db.2026"));
+    /// ```
+    #[error(
+        "the live database {} is damaged ({detail}), so no undo backup of it can be taken; \
+         nothing was changed. Stop every program that uses it, then run `migrate restore {} \
+         --yes`: it keeps the damaged file aside (never deleted) and restores (library: \
+         `Session::restore_damaged`)",
+        path.display(),
+        backup.display()
+    )]
+    LiveDatabaseDamaged {
+        /// The live database.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+        /// The backup that was to be restored.
+        backup: PathBuf,
+    },
+
+    /// Any other error, raised by a migration's own code with `?` (I/O, parsing...) or
+    /// [`Error::other`]. Transparent: its message is the error's. Once the runner reports the
+    /// migration as failed, [`Error::MigrationFailed`]'s `source()` returns the error itself.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+
     /// `restore-table`: the table is missing from the backup or from the live database.
     #[error(
         "there is no table {table:?} in {}; nothing was changed. `migrate backups` lists the \
@@ -403,6 +507,81 @@ pub enum Error {
         /// What to run instead.
         advice: String,
     },
+}
+
+impl Error {
+    /// Wraps any error so that `?` works on it inside a migration and its cause is kept
+    /// (returned by [`source()`](std::error::Error::source), printed by `Debug`).
+    ///
+    /// ```
+    /// use migrate_sqlite::{Error, Result, Tx};
+    /// fn seed_prices(tx: &Tx) -> Result<()> {
+    ///     let price: i64 = "12x".parse().map_err(Error::other)?;
+    ///     tx.execute("INSERT INTO prices (cents) VALUES (?1)", [price])?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Other(error.into())
+    }
+
+    /// For [`Error::MigrationFailed`]: the error a step returned, and the cause `source()`
+    /// should return (an [`Error::Other`]'s error, whose text then stays out of the message).
+    pub(crate) fn split_cause(self) -> (Box<Error>, Option<Box<BoxedError>>) {
+        match self {
+            Error::Other(cause) => (
+                Box::new(Error::Message(cause.to_string())),
+                Some(Box::new(cause)),
+            ),
+            error => (Box::new(error), None),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::Sql(error)
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for Error {
+    fn from(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Error::Other(error)
+    }
+}
+
+/// `?` on a file read inside a data migration.
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::Other(Box::new(error))
+    }
+}
+
+/// The message, then each cause on its own line (as `anyhow` prints), instead of a struct dump:
+/// this is what `fn main() -> Result<()>` shows. A cause whose text the message already holds
+/// (`Runner`, `Open`, `Io` include their SQLite or OS error) is not printed again, nor are its
+/// own causes (rusqlite's error repeats its message with the result code).
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut printed = self.to_string();
+        f.write_str(&printed)?;
+        let mut heading = false;
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let text = error.to_string();
+            if printed.contains(&text) {
+                break;
+            }
+            if !heading {
+                f.write_str("\n\nCaused by:")?;
+                heading = true;
+            }
+            write!(f, "\n    {text}")?;
+            printed.push_str(&text);
+            cause = error.source();
+        }
+        Ok(())
+    }
 }
 
 impl Error {

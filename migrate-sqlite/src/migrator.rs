@@ -97,7 +97,7 @@ impl Migrator {
         self
     }
 
-    /// Accepts gaps between seqs (timestamp numbering).
+    /// Accepts gaps between seqs (timestamp numbering); `--allow-gaps` on the command line.
     ///
     /// ```
     /// let _ = migrate_sqlite::Migrator::new().allow_gaps();
@@ -272,6 +272,19 @@ impl Migrator {
     /// given (it need not be valid UTF-8): the lock file and the backups sit beside it.
     /// `":memory:"` is an in-memory database, without lock file and backups. A path that is a
     /// directory is refused ([`Error::NotAFile`]).
+    ///
+    /// ```
+    /// use migrate_sqlite::{Migration, Migrator, Step};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.db");
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "notes", Step::sql("CREATE TABLE notes (body TEXT)"))])
+    ///     .open(&path)?;
+    /// let report = db.up()?; // locked, backed up, applied, recorded
+    /// assert_eq!(report.after, Some(1));
+    /// assert_eq!(db.up()?.steps.len(), 0); // nothing left to do
+    /// # Ok::<(), migrate_sqlite::Error>(())
+    /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Session<'static>> {
         self.open_with(path.as_ref(), true)
     }

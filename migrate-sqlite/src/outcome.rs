@@ -45,10 +45,10 @@ impl Recorded {
     }
 }
 
+/// Where the database stands, for "as it was before the run (...)": `seq 3`, or, on a database
+/// no migration was applied to, `no migration applied`.
 fn at(seq: Option<u64>) -> String {
-    seq.map_or("the start (no migration applied)".to_owned(), |s| {
-        format!("seq {s}")
-    })
+    seq.map_or("no migration applied".to_owned(), |s| format!("seq {s}"))
 }
 
 /// `1-3, 7, 9-10`: runs of consecutive seqs as ranges, so a long run stays readable.
@@ -72,31 +72,42 @@ fn list(seqs: &[u64]) -> String {
 
 /// An automatic restore after a failure that a rollback could not undo.
 pub struct Restored {
-    /// The pre-migration backup that was put back.
+    /// The backup that was put back.
     pub from: std::path::PathBuf,
-    /// A backup of the state the failure left, for inspection.
-    pub failed_state: Option<std::path::PathBuf>,
+    /// A copy of the state the failure left (with any rows other connections committed
+    /// meanwhile), taken in the restore's own write transaction.
+    pub failed_state: std::path::PathBuf,
+    /// The backup was taken just before the failing migration (`KeepApplied`), not before
+    /// the run.
+    pub just_before_it: bool,
 }
 
-/// The outcome after an automatic restore.
-pub fn restored(before: &Recorded, r: &Restored, job: Job) -> String {
+/// The outcome after an automatic restore; `after` is read back from the restored database.
+pub fn restored(before: &Recorded, after: Option<&Recorded>, r: &Restored, job: Job) -> String {
     let again = match job.direction {
         Direction::Up => "migrate up",
         Direction::Down => "migrate down",
     };
-    let kept = match &r.failed_state {
-        Some(path) => format!(
-            " The state the failure left is kept in {} for inspection.",
-            path.display()
+    let state = match (r.just_before_it, after) {
+        (true, Some(after)) => format!(
+            "taken just before this migration: the migrations this run applied before it stay \
+             applied, and the database is as it was just before it ({})",
+            at(after.current())
         ),
-        None => String::new(),
+        (true, None) => "taken just before this migration: the database is as it was just \
+                         before it"
+            .to_owned(),
+        (false, _) => format!(
+            "taken before this run: it is exactly as it was before the run ({})",
+            at(before.current())
+        ),
     };
     format!(
         "Its work could not be rolled back, so the database was restored automatically from \
-         {} (taken before this run): it is exactly as it was before the run ({}).{kept} Fix \
-         the migration and run `{again}` again.",
+         {} ({state}). The state the failure left, with anything other connections wrote \
+         meanwhile, is kept in {} for inspection. Fix the migration and run `{again}` again.",
         r.from.display(),
-        at(before.current())
+        r.failed_state.display(),
     )
 }
 
@@ -151,10 +162,13 @@ pub fn kept_summary(before: &Recorded, after: &Recorded) -> String {
             at(before.current())
         )
     } else {
+        let now = match after.current() {
+            Some(seq) => format!("is now at seq {seq}"),
+            None => "now has no migration applied".to_owned(),
+        };
         format!(
-            "Kept from this run: {}. The database is now at {}.",
-            parts.join("; "),
-            at(after.current())
+            "Kept from this run: {}. The database {now}.",
+            parts.join("; ")
         )
     }
 }

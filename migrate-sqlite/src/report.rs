@@ -166,18 +166,39 @@ impl StatusReport {
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "set {:?}", self.set)?;
+        // Columns as wide as their longest entry (ported names are often long).
+        let states: Vec<String> = self.lines.iter().map(|l| l.status.to_string()).collect();
+        let width = |header: &str, cells: &mut dyn Iterator<Item = usize>| {
+            cells.fold(header.chars().count(), usize::max)
+        };
+        let seq_w = width(
+            "seq",
+            &mut self.lines.iter().map(|l| l.seq.to_string().len()),
+        );
+        let name_w = width(
+            "name",
+            &mut self.lines.iter().map(|l| l.name.chars().count()),
+        );
+        let state_w = width("state", &mut states.iter().map(|s| s.chars().count()));
+        let at_w = width(
+            "applied at (UTC)",
+            &mut self
+                .lines
+                .iter()
+                .map(|l| l.applied_at.as_deref().map_or(1, |a| a.chars().count())),
+        );
         writeln!(
             f,
-            "{:>6}  {:<32} {:<22} {:<23} down",
+            "{:>seq_w$}  {:<name_w$}  {:<state_w$}  {:<at_w$}  down",
             "seq", "name", "state", "applied at (UTC)"
         )?;
-        for line in &self.lines {
+        for (line, state) in self.lines.iter().zip(&states) {
             writeln!(
                 f,
-                "{:>6}  {:<32} {:<22} {:<23} {}",
+                "{:>seq_w$}  {:<name_w$}  {:<state_w$}  {:<at_w$}  {}",
                 line.seq,
                 line.name,
-                line.status.to_string(),
+                state,
                 line.applied_at.as_deref().unwrap_or("-"),
                 if line.reversible { "yes" } else { "no" }
             )?;

@@ -59,7 +59,7 @@ impl Session<'_> {
     pub fn restore_table(&self, table: &str, from: &RestoreFrom) -> Result<TableRestoreReport> {
         let (conn, db, config) = self.parts()?;
         let source = backup::locate(db, &config.backups, from)?;
-        backup::refuse_self_restore(&source, db)?;
+        refuse_live_database(&source, db)?;
         backup::verify(&source)?;
         if !conn.is_autocommit() {
             return Err(Error::Unsupported(
@@ -117,11 +117,27 @@ impl Session<'_> {
         }
         pragmas.restore()?;
         drop(attached);
-        if result.is_ok() {
-            backup::prune(db, &config.backups);
+        if let Ok(report) = &result {
+            backup::prune(db, &config.backups, &[&report.undo_backup.path, &source]);
         }
         result
     }
+}
+
+/// Refuses the live database itself as the source (ATTACHing it to itself would copy nothing).
+fn refuse_live_database(source: &Path, db: &Path) -> Result<()> {
+    let same = match (source.canonicalize(), db.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Error::Unsupported(format!(
+            "{} is the live database itself, not a backup; nothing was changed. `migrate \
+             backups` lists the backups",
+            source.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs `f` inside `BEGIN IMMEDIATE`; commits on success, rolls back otherwise.

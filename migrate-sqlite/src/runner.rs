@@ -24,7 +24,7 @@ use migrate_core::{DownTarget, Plan, Registry, Status, TxMode};
 use rusqlite::{Connection, ErrorCode};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// What the user asked for.
@@ -67,6 +67,7 @@ pub fn run(
         registry,
         config,
         label: &label,
+        written: RefCell::new(Vec::new()),
     };
     let result = run_with_timeout(conn, &ctx, op, started);
     if let Err(e) = conn.busy_timeout(previous_timeout) {
@@ -104,7 +105,10 @@ fn run_with_timeout(
     if let Some(path) = ctx.path
         && !config.backups.disabled
     {
-        backup::prune(path, &config.backups);
+        // Never the backups this run wrote: its messages name them.
+        let written = ctx.written.borrow();
+        let keep: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+        backup::prune(path, &config.backups, &keep);
     }
     result
 }
@@ -115,6 +119,8 @@ struct Context<'a> {
     registry: &'a Registry<Step>,
     config: &'a Migrator,
     label: &'a str,
+    /// Every backup this run wrote (retention must not delete them).
+    written: RefCell<Vec<PathBuf>>,
 }
 
 fn run_locked(
@@ -156,6 +162,9 @@ fn run_guarded(
         pending_rows: RefCell::new(Vec::new()),
         backup: RefCell::new(None),
         rows: RefCell::new(None),
+        written: &ctx.written,
+        steps_done: Cell::new(0),
+        restore_point: RefCell::new(None),
     };
     let result = batch.run(op, started);
     let restored = pragmas.restore().map_err(runner_error(
@@ -370,6 +379,13 @@ struct Batch<'a> {
     backup: RefCell<Option<BackupInfo>>,
     /// The row-count guard's counts (None when it is off).
     rows: RefCell<Option<RowCounter>>,
+    /// Every backup this run wrote.
+    written: &'a RefCell<Vec<PathBuf>>,
+    /// Steps completed so far in this run.
+    steps_done: Cell<usize>,
+    /// Under `KeepApplied`: the backup taken just before a `transaction = false` migration
+    /// (seq), once earlier steps of the run were committed; its failure restores this.
+    restore_point: RefCell<Option<(u64, BackupInfo)>>,
 }
 
 impl Batch<'_> {
@@ -431,6 +447,7 @@ impl Batch<'_> {
                         duration: step.duration,
                     });
                     done.push(step);
+                    self.steps_done.set(done.len());
                 }
                 Err(failure) => {
                     let error = self.fail(failure, migration, job, &before);
@@ -517,6 +534,7 @@ impl Batch<'_> {
         };
         let info = backup::take(self.conn, path, &self.config.backups, kind)?;
         log::info!("pre-migration backup created: {}", info.path.display());
+        self.written.borrow_mut().push(info.path.clone());
         *self.backup.borrow_mut() = Some(info);
         Ok(())
     }
@@ -683,8 +701,12 @@ impl Batch<'_> {
     /// started, runs in autocommit mode, and is recorded as done in a transaction of its own.
     fn outside_transaction(&self, m: &Migration, job: Job) -> Result<StepReport, Failure> {
         self.commit_so_far()
-            .and_then(|()| self.mark_started(m, job))
+            .and_then(|()| self.begin())
             .map_err(Failure::lost)?;
+        // Nothing of it has run: if its restore point cannot be taken, the run stands as it is
+        // (under `KeepApplied` the earlier steps stay, and nothing needs restoring).
+        self.take_restore_point(m).map_err(Failure::kept)?;
+        self.mark_started(m, job).map_err(Failure::lost)?;
         let started = Instant::now();
         let ran = self.run_step(m, job, Phase::NonTransactionalStep);
         if !self.conn.is_autocommit() {
@@ -726,8 +748,8 @@ impl Batch<'_> {
     }
 
     /// The started row (up) or reverting row (down) of a non-transactional migration.
+    /// In the transaction the caller began.
     fn mark_started(&self, m: &Migration, job: Job) -> Result<()> {
-        self.begin()?;
         let marked = match job.direction {
             Direction::Up => {
                 tracking::insert_started(self.conn, &self.row_values(m, Duration::ZERO))
@@ -750,6 +772,39 @@ impl Batch<'_> {
             "COMMIT",
             "recording the non-transactional migration as started",
         )
+    }
+
+    /// Under `KeepApplied`, the steps this run committed before a `transaction = false`
+    /// migration stay if it fails, so the backup its failure restores is the state just before
+    /// it: taken here, in the transaction that marks it started (writers held off), before
+    /// anything is written.
+    fn take_restore_point(&self, m: &Migration) -> Result<()> {
+        let keep = self.config.failure == FailurePolicy::KeepApplied;
+        let Some(path) = self
+            .path
+            .filter(|_| keep && !self.config.backups.disabled && self.steps_done.get() > 0)
+        else {
+            return Ok(());
+        };
+        let kind = BackupKind::Automatic {
+            reason: "pre-step".into(),
+        };
+        let info = backup::take(self.conn, path, &self.config.backups, kind).map_err(|e| {
+            // Not "nothing was migrated": the earlier steps of this run are committed.
+            let (dir, cause) = match e {
+                Error::BackupFailed { dir, error } => (dir, error.to_string()),
+                other => (self.config.backups.dir_for(path), other.to_string()),
+            };
+            Error::msg(format!(
+                "the backup to restore if it fails (taken just before it) could not be written \
+                 into {}: {cause}; so it was not run. Free some space or fix the directory's \
+                 permissions, or choose another directory (Migrator::backup_dir)",
+                dir.display()
+            ))
+        })?;
+        self.written.borrow_mut().push(info.path.clone());
+        *self.restore_point.borrow_mut() = Some((m.seq, info));
+        Ok(())
     }
 
     /// Calls the user's step, turning a panic into an error and naming what the authorizer
@@ -905,7 +960,7 @@ impl Batch<'_> {
             let undoable = (failure.transaction_lost && !rolled_back_by_sqlite)
                 || m.mode == TxMode::NonTransactional;
             if undoable && self.backup.borrow().is_some() {
-                restored = Some(self.restore_after_failure());
+                restored = Some(self.restore_after_failure(m));
             }
             let detail = match &restored {
                 Some(Ok(r)) => format!("{detail} (database restored from {})", r.from.display()),
@@ -920,8 +975,10 @@ impl Batch<'_> {
         let after = read_recorded(self.conn, self.registry.set());
         let backup = self.backup.borrow().clone();
         let mut outcome = match (&restored, after) {
-            (Some(Ok(r)), _) => outcome::restored(before, r, job),
-            (Some(Err(e)), _) => outcome::restore_failed(backup.as_ref(), e),
+            (Some(Ok(r)), after) => outcome::restored(before, after.ok().as_ref(), r, job),
+            (Some(Err(e)), _) => {
+                outcome::restore_failed(self.backup_to_restore(m).as_ref().or(backup.as_ref()), e)
+            }
             (None, Ok(after)) if sqlite_codes::has_code(&failure.error, ErrorCode::ReadOnly) => {
                 let file_read_only = self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
                 outcome::read_only(before, &after, self.label, file_read_only, job)
@@ -964,47 +1021,64 @@ impl Batch<'_> {
             outcome.push(' ');
             outcome.push_str(&note);
         }
+        let (source, cause) = failure.error.split_cause();
         Error::MigrationFailed {
             set: self.registry.set().to_owned(),
             seq: m.seq,
             name: m.name.clone(),
             direction: job.direction,
-            source: Box::new(failure.error),
+            source,
             outcome,
+            cause,
         }
     }
 
-    /// Restores the pre-migration backup after a failure a rollback could not undo, keeping
-    /// the failed state in a backup of its own for inspection.
-    fn restore_after_failure(&self) -> Result<outcome::Restored> {
-        let backup = self.backup.borrow().clone();
-        let (Some(path), Some(backup)) = (self.path, backup) else {
+    /// Restores the pre-migration backup (or, under `KeepApplied`, the one taken just before
+    /// the failing migration) after a failure a rollback could not undo. The failed state is
+    /// copied first, in the same write transaction as the restore: every row anyone committed
+    /// is in that copy or in the restored database. Without the copy, nothing is restored.
+    fn restore_after_failure(&self, m: &Migration) -> Result<outcome::Restored> {
+        let just_before_it = self.restore_point_of(m).is_some();
+        let from = self.backup_to_restore(m);
+        let (Some(path), Some(from)) = (self.path, from) else {
             return Err(Error::Unsupported(
                 "no pre-migration backup was taken (backups are off, or the database is in \
                  memory), so the database could not be restored"
                     .into(),
             ));
         };
-        self.begin()?;
-        let failed_state = backup::take(
+        self.rollback_all();
+        backup::verify(&from.path)?;
+        let failed_state = backup::restore_over(
             self.conn,
             path,
+            &from.path,
             &self.config.backups,
-            BackupKind::Automatic {
-                reason: "failed-state".into(),
-            },
-        );
-        self.rollback_all();
-        backup::restore_file(
-            &backup.path,
-            path,
+            BackupKind::FailedState,
             self.config.busy_timeout,
-            self.config.backups.progress.as_ref(),
         )?;
+        self.written.borrow_mut().push(failed_state.path.clone());
         Ok(outcome::Restored {
-            from: backup.path,
-            failed_state: failed_state.ok().map(|b| b.path),
+            from: from.path,
+            failed_state: failed_state.path,
+            just_before_it,
         })
+    }
+
+    /// The backup taken just before `m` (under `KeepApplied`), if one was.
+    fn restore_point_of(&self, m: &Migration) -> Option<BackupInfo> {
+        self.restore_point
+            .borrow()
+            .clone()
+            .filter(|(seq, _)| *seq == m.seq)
+            .map(|(_, info)| info)
+    }
+
+    /// What undoes a failure of `m` that a rollback cannot: the backup taken just before it,
+    /// or else the pre-migration backup.
+    fn backup_to_restore(&self, m: &Migration) -> Option<BackupInfo> {
+        self.restore_point_of(m)
+            .or_else(|| self.backup.borrow().clone())
     }
 
     /// The final commit failed: everything was rolled back; say so from what is recorded.
@@ -1022,7 +1096,7 @@ impl Batch<'_> {
             };
         }
         Error::CommitFailed {
-            source: Box::new(error),
+            error: Box::new(error),
             outcome: kept,
         }
     }

@@ -1,6 +1,6 @@
 //! An open database with its migrations: the operations users call.
 
-use crate::backup::{self, BackupKind};
+use crate::backup::{self, BackupKind, RestoreOptions};
 use crate::fingerprint::{self, SchemaDiff};
 use crate::pragmas::BusyTimeout;
 use crate::report::{StatusLine, StatusReport};
@@ -439,9 +439,32 @@ impl<'c> Session<'c> {
             .collect())
     }
 
-    /// Every backup and snapshot, oldest first.
+    /// Every backup and snapshot, oldest first (failed-state copies are listed apart, by
+    /// [`failed_states`](Self::failed_states)).
     pub fn backups(&self) -> Result<Vec<BackupInfo>> {
-        backup::all(self.file()?, &self.config.backups)
+        Ok(backup::all(self.file()?, &self.config.backups)?
+            .into_iter()
+            .filter(|b| b.kind != BackupKind::FailedState)
+            .collect())
+    }
+
+    /// The states failed `transaction = false` migrations left, kept for inspection before
+    /// each automatic restore, oldest first. Never restored as "the newest backup".
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// assert!(db.failed_states()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failed_states(&self) -> Result<Vec<BackupInfo>> {
+        Ok(backup::all(self.file()?, &self.config.backups)?
+            .into_iter()
+            .filter(|b| b.kind == BackupKind::FailedState)
+            .collect())
     }
 
     /// The newest backup or snapshot taken before migration `seq` was applied: one that holds
@@ -491,9 +514,12 @@ impl<'c> Session<'c> {
         backup::delete_snapshot(self.file()?, &self.config.backups, name)
     }
 
-    /// Restores a backup into the live database (through SQLite's backup API, under the
-    /// migration lock), after taking a backup of the current state so the restore can be
-    /// undone. A backup that fails `quick_check` is refused and nothing is touched.
+    /// Restores a backup into the live database, under the migration lock: the undo backup of
+    /// the current state and the restore are one write transaction, so no commit of another
+    /// connection is lost; the database keeps its journal mode. Refused, with nothing touched:
+    /// a backup that fails `quick_check`, the live file itself (another name, a hard link), and
+    /// a file that is not a backup of this database (see [`RestoreOptions`]). A damaged live
+    /// database gives [`Error::LiveDatabaseDamaged`]: see [`restore_damaged`](Self::restore_damaged).
     ///
     /// ```
     /// # use migrate_sqlite::*;
@@ -511,7 +537,108 @@ impl<'c> Session<'c> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore(&self, from: &RestoreFrom) -> Result<RestoreReport> {
-        backup::restore(&self.conn, self.file()?, &self.config, from)
+        self.restore_with(from, RestoreOptions::default())
+    }
+
+    /// [`restore`](Self::restore) with options, e.g. to restore a file that is not a backup
+    /// of this database (see [`RestoreOptions`]).
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// let empty = dir.path().join("empty.db");
+    /// std::fs::write(&empty, b"")?;
+    /// let from = RestoreFrom::File(empty);
+    /// assert!(db.restore(&from).is_err());
+    /// db.restore_with(&from, RestoreOptions::default().allow_foreign_source())?;
+    /// assert!(db.status()?.current.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_with(
+        &self,
+        from: &RestoreFrom,
+        options: RestoreOptions,
+    ) -> Result<RestoreReport> {
+        backup::restore(&self.conn, self.file()?, &self.config, from, options)
+    }
+
+    /// Restores over a damaged live database, which [`restore`](Self::restore) refuses
+    /// ([`Error::LiveDatabaseDamaged`]: no undo backup can be taken of it). The damaged file is
+    /// kept aside, never deleted, as `<db>.damaged-<UTC>` beside it (with its `-wal`/`-journal`),
+    /// and the backup takes its place. Consumes the session, whose connection is closed first;
+    /// every other program using the database must be stopped: its open connections would
+    /// keep using the damaged file. Refused if the database is not damaged.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.db");
+    /// let migrator = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))]);
+    /// let mut db = migrator.open(&path)?;
+    /// db.up()?;
+    /// db.snapshot("good")?;
+    /// drop(db);
+    /// std::fs::write(&path, b"not a database any more, the header is gone")?;
+    /// let db = migrator.open(&path)?;
+    /// let from = RestoreFrom::Snapshot("good".into());
+    /// assert!(matches!(db.restore(&from), Err(Error::LiveDatabaseDamaged { .. })));
+    /// let report = db.restore_damaged(&from, RestoreOptions::default())?;
+    /// assert!(report.damaged_kept.exists());
+    /// assert_eq!(migrator.open(&path)?.status()?.current, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_damaged(
+        self,
+        from: &RestoreFrom,
+        options: RestoreOptions,
+    ) -> Result<crate::DamagedRestore> {
+        let db = self.file()?.to_owned();
+        let Session { conn, config, .. } = self;
+        drop(conn);
+        backup::restore_damaged(&db, &config, from, options)
+    }
+
+    /// Adopts a database that `from` migrated: its record of applied migrations is matched to
+    /// this binary's (imported with `migrate import`, whose names carry the upstream version),
+    /// the live schema is checked against what those migrations build on a scratch database,
+    /// and, after a verified backup, they are recorded as applied in one transaction, with the
+    /// adoption in the history. `up` then applies the rest. Any refusal changes nothing.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.db");
+    /// // refinery ran V1__create_users.sql here.
+    /// rusqlite::Connection::open(&path)?.execute_batch(
+    ///     "CREATE TABLE users (id INTEGER PRIMARY KEY);
+    ///      CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY, name VARCHAR(255),
+    ///          applied_on VARCHAR(255), checksum VARCHAR(255));
+    ///      INSERT INTO refinery_schema_history VALUES (1, 'create_users', '2024-01-01T00:00:00Z', '1');",
+    /// )?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([
+    ///         Migration::new(1, "1_create_users", Step::sql("CREATE TABLE users (id INTEGER PRIMARY KEY)")),
+    ///         Migration::new(2, "add_email", Step::sql("ALTER TABLE users ADD COLUMN email TEXT")),
+    ///     ])
+    ///     .open(&path)?;
+    /// let report = db.adopt(Tool::Refinery)?;
+    /// assert_eq!(report.adopted.len(), 1);
+    /// assert_eq!(db.up()?.after, Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn adopt(&mut self, from: crate::Tool) -> Result<crate::AdoptReport> {
+        crate::adopt::adopt(
+            &self.conn,
+            self.path.as_deref(),
+            &self.registry,
+            &self.config,
+            from,
+        )
     }
 
     /// The connection, the database file and the settings, for the operations that live in

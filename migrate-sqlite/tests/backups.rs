@@ -9,7 +9,8 @@
 mod common;
 use common::*;
 use migrate_sqlite::{
-    BackupKind, Error, Migration, Progress, RestoreFrom, RunReport, Session, Step, TxMode,
+    BackupKind, Error, Migration, Progress, RestoreFrom, RestoreOptions, RunReport, Session, Step,
+    TxMode,
 };
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeSet;
@@ -620,7 +621,9 @@ fn a_damaged_backup_is_refused_and_the_database_is_not_touched() {
         (RestoreFrom::File(garbage.clone()), &garbage),
         (RestoreFrom::Latest, &cut.path),
     ] {
-        let err = session.restore(&from).unwrap_err();
+        // Refused even when the caller insists on a file that is not a backup of this database.
+        let insisting = RestoreOptions::default().allow_foreign_source();
+        let err = session.restore_with(&from, insisting).unwrap_err();
         assert!(
             matches!(&err, Error::BackupDamaged { path: p, .. } if p == path),
             "{from:?}: {err:?}"

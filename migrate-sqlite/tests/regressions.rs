@@ -16,7 +16,7 @@ const WAIT: Duration = Duration::from_millis(100);
 
 /// What every failed run that kept nothing says, on a database that had no migration applied.
 const NOTHING_KEPT: &str = "Nothing from this run was kept: the database is as it was before \
-                            the run (the start (no migration applied)).";
+                            the run (no migration applied).";
 
 /// What a failed `up` that rolled its failing migration back tells the operator to do.
 const FIX_AND_UP: &str = "Nothing needs restoring; fix the migration and run `migrate up` again.";

@@ -1,6 +1,7 @@
 //! Backups against real processes: a backup taken while another process writes without pause
 //! holds a state that really existed (rollback journal and WAL); a process SIGKILLed in the
-//! middle of a backup leaves nothing that looks like a finished backup; a backup that cannot be
+//! middle of a backup leaves nothing that looks like a finished backup, and its temp file is
+//! removed by the next run (only once no live process owns it); a backup that cannot be
 //! written (file-size limit) stops the run with a clear error before anything changes.
 #![cfg(unix)]
 
@@ -284,11 +285,73 @@ fn killed_during_a_backup(scenario: &str) {
     );
     assert!(lock_is_free(&db));
 
-    // The next run is not disturbed by the leftover and lists exactly its own backup.
+    // The next run is not disturbed by the leftover, lists exactly its own backup, and removes
+    // the leftover (its writer is dead and nobody holds its lock).
     run(&[scenario, arg(&db), "--up-to", "1"]).assert_success();
     let listed = listed_backups(&db);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(quick_check(&listed[0].path), "ok");
+    let after: Vec<String> = listing(&backups)
+        .into_iter()
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(after.is_empty(), "stale temp files left: {after:?}");
+    assert_eq!(listing(&backups).len(), 1);
+}
+
+/// A temp file named as the backup writer names them, for process `pid`.
+fn temp_file_of(dir: &Path, pid: u32, millis: u32) -> PathBuf {
+    let path = dir.join(format!(
+        ".big.db.20261122T104914.{millis:03}Z.pre-up.db.{pid}.tmp"
+    ));
+    std::fs::write(&path, vec![0u8; 4096]).unwrap();
+    path
+}
+
+#[test]
+fn a_temp_file_is_removed_only_when_no_live_process_owns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("big.db");
+    add_filler(&db, 1);
+    let backups = backups_dir(&db);
+    std::fs::create_dir_all(&backups).unwrap();
+    // A process that has ended (and been reaped): its pid names no live process.
+    let ended = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = ended.id();
+    let mut ended = ended;
+    assert!(ended.wait().unwrap().success());
+
+    let of_dead_writer = temp_file_of(&backups, dead_pid, 1);
+    let of_live_process = temp_file_of(&backups, std::process::id(), 2);
+    // A dead pid, but the file is still locked (as a live writer holds it).
+    let still_locked = temp_file_of(&backups, dead_pid, 3);
+    let holder = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&still_locked)
+        .unwrap();
+    holder.try_lock().unwrap();
+    // Another database's temp file in the same directory.
+    let other = backups.join(format!(
+        ".other.db.20261122T104914.004Z.pre-up.db.{dead_pid}.tmp"
+    ));
+    std::fs::write(&other, b"x").unwrap();
+
+    let out = run(&["backup", arg(&db)]);
+    out.assert_success();
+    assert!(!of_dead_writer.exists(), "{:?}", listing(&backups));
+    assert!(of_live_process.exists());
+    assert!(still_locked.exists());
+    assert!(other.exists());
+    let listed = listed_backups(&db);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(quick_check(&listed[0].path), "ok");
+
+    // Once nobody holds it, the next backup removes it too.
+    drop(holder);
+    run(&["backup", arg(&db)]).assert_success();
+    assert!(!still_locked.exists(), "{:?}", listing(&backups));
+    assert!(of_live_process.exists() && other.exists());
+    assert_eq!(listed_backups(&db).len(), 2);
 }
 
 #[test]

@@ -202,3 +202,146 @@ fn the_checksum_is_pinned_across_builds() {
         "v1:5ceaa5bea644e799"
     );
 }
+
+/// A small app whose migration runs the SQL of `sql/m0001.sql` through `include_str!`, built
+/// with cargo in a target directory of its own (kept between runs, so only the app itself is
+/// compiled again).
+struct IncludeApp {
+    dir: tempfile::TempDir,
+}
+
+impl IncludeApp {
+    fn new(sql: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let sqlite = root.join("migrate-sqlite");
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"include-app\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
+                 publish = false\n\n[workspace]\n\n[dependencies]\n\
+                 migrate-sqlite = {{ path = {:?} }}\n",
+                sqlite.display().to_string()
+            ),
+        )
+        .unwrap();
+        // The workspace's lock file: the same versions, nothing to resolve.
+        std::fs::copy(root.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+        std::fs::create_dir_all(dir.path().join("src/sql")).unwrap();
+        std::fs::write(
+            dir.path().join("src/main.rs"),
+            r#"use migrate_sqlite::{migration, Migrator, Result, Tx};
+
+#[migration(seq = 1)]
+fn create_items(tx: &Tx) -> Result<()> {
+    tx.execute_batch(include_str!("sql/m0001.sql"))?;
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let db = std::env::args().nth(1).expect("database path");
+    match Migrator::new().without_backups().open(&db).and_then(|mut s| s.up()) {
+        Ok(report) => {
+            println!("{report}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e:?}");
+            std::process::ExitCode::from(3)
+        }
+    }
+}
+"#,
+        )
+        .unwrap();
+        let app = IncludeApp { dir };
+        app.write_sql(sql);
+        app
+    }
+
+    fn write_sql(&self, sql: &str) {
+        std::fs::write(self.dir.path().join("src/sql/m0001.sql"), sql).unwrap();
+    }
+
+    /// Builds (cargo decides what changed) and runs the app on `db`.
+    fn build_and_run(&self, db: &std::path::Path) -> std::process::Output {
+        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/include-app");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let build = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(self.dir.path().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+        std::process::Command::new(target.join("debug/include-app"))
+            .arg(db)
+            .output()
+            .unwrap()
+    }
+}
+
+fn recorded_checksum(db: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT checksum FROM _migrate_applied WHERE seq = 1",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+fn columns(db: &std::path::Path, table: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Editing the `.sql` file of an applied migration is a change of that migration: the next
+/// build (cargo rebuilds, the file is an input) reports it as modified and changes nothing.
+#[test]
+fn editing_an_included_sql_file_is_reported_as_modified() {
+    let app = IncludeApp::new("CREATE TABLE items (id INTEGER PRIMARY KEY);\n");
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("app.db");
+
+    let first = app.build_and_run(&db);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let applied = recorded_checksum(&db);
+    assert_eq!(columns(&db, "items"), ["id"]);
+
+    app.write_sql("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT);\n");
+    let second = app.build_and_run(&db);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("1 \"create_items\" changed after it was applied"),
+        "{stderr}"
+    );
+    // Refused before anything ran: same table, same recorded checksum.
+    assert_eq!(columns(&db, "items"), ["id"]);
+    assert_eq!(recorded_checksum(&db), applied);
+
+    // Only line endings changed: not a modification (text is compared as text).
+    app.write_sql("CREATE TABLE items (id INTEGER PRIMARY KEY);\r\n");
+    let third = app.build_and_run(&db);
+    assert!(
+        third.status.success(),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+    assert!(String::from_utf8_lossy(&third.stdout).contains("up to date at seq 1"));
+}

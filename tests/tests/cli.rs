@@ -664,12 +664,13 @@ fn restore_refuses_damaged_and_missing_backups() {
 
     let before = db.bytes();
     let files = db.files();
+    // Not SQLite: refused as such (restore.rs has the refusals of foreign sources).
+    let out = db
+        .run(&["restore", garbage.to_str().unwrap(), "--yes"])
+        .expect(3);
+    assert!(out.stderr.contains("not a SQLite database"), "{out:#?}");
+    assert!(db.bytes() == before && db.files() == files, "{out:#?}");
     for args in [
-        vec![
-            "restore".to_owned(),
-            garbage.display().to_string(),
-            "--yes".into(),
-        ],
         vec![
             "restore".to_owned(),
             torn.display().to_string(),
@@ -709,6 +710,193 @@ fn restore_refuses_damaged_and_missing_backups() {
     // The good backup still restores.
     db.run(&["restore", backup.to_str().unwrap(), "--yes"])
         .expect(0);
+    assert_eq!(db.int("SELECT count(*) FROM books"), 0);
+}
+
+#[test]
+fn restore_refuses_files_that_are_not_backups_unless_told_and_the_live_file_at_once() {
+    let db = Db::new();
+    db.up();
+    db.conn()
+        .execute("INSERT INTO books (title, isbn) VALUES ('Emma', '1')", [])
+        .unwrap();
+    let lock = lock_path(&db.path);
+    let hard_link = db.dir.path().join("hard-link.db");
+    fs::hard_link(&db.path, &hard_link).unwrap();
+    let other_app = db.dir.path().join("other-app.db");
+    Connection::open(&other_app)
+        .unwrap()
+        .execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let before = db.bytes();
+    let files = db.files();
+    for (file, why) in [
+        (&lock, "it is empty (0 bytes)"),
+        (&other_app, "no applied migrations of set \"library\""),
+        (&hard_link, "is the live database"),
+    ] {
+        // The hard link with a long busy timeout: refused at once, not after waiting (exit 3,
+        // not 4 "locked").
+        let out = db
+            .run(&[
+                "--busy-timeout-ms",
+                "600000",
+                "restore",
+                file.to_str().unwrap(),
+                "--yes",
+            ])
+            .expect(3);
+        assert!(out.stderr.contains(why), "{out:#?}");
+        assert!(out.stderr.contains("nothing was changed"), "{out:#?}");
+        assert!(db.bytes() == before, "{file:?} changed the database");
+        assert_eq!(db.files(), files, "{file:?} created or removed a file");
+    }
+    let out = db
+        .run(&["restore", other_app.to_str().unwrap(), "--yes"])
+        .expect(3);
+    assert!(out.stderr.contains("--allow-foreign-source"), "{out:#?}");
+
+    // Told explicitly: restored, and the printed undo command brings the books back.
+    let out = db
+        .run(&[
+            "restore",
+            other_app.to_str().unwrap(),
+            "--allow-foreign-source",
+            "--yes",
+        ])
+        .expect(0);
+    assert_eq!(
+        db.int("SELECT count(*) FROM sqlite_schema WHERE name = 'books'"),
+        0
+    );
+    let undo = out
+        .stdout
+        .trim()
+        .rsplit_once("to undo: migrate ")
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .1
+        .to_owned();
+    let args: Vec<&str> = undo.split(' ').chain(["--yes"]).collect();
+    db.run(&args).expect(0);
+    assert_eq!(db.int("SELECT count(*) FROM books WHERE title = 'Emma'"), 1);
+}
+
+/// The live database damaged two ways: its header smashed ("file is not a database") and a
+/// page in the middle overwritten (`quick_check` fails).
+#[test]
+fn restore_over_a_damaged_database_keeps_it_aside_and_restores_in_one_command() {
+    for smash_header in [true, false] {
+        let db = Db::new();
+        db.up();
+        db.conn()
+            .execute_batch(
+                "INSERT INTO books (title, isbn) VALUES ('Emma', '1');
+                 CREATE TABLE filler (b BLOB);
+                 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 40)
+                 INSERT INTO filler SELECT randomblob(3000) FROM c;",
+            )
+            .unwrap();
+        let out = db.run(&["backup"]).expect(0);
+        let backup = out
+            .stdout
+            .trim()
+            .strip_prefix("backup created: ")
+            .unwrap_or_else(|| panic!("{out:#?}"))
+            .to_owned();
+        db.conn()
+            .execute("INSERT INTO books (title, isbn) VALUES ('Lost', '2')", [])
+            .unwrap();
+        let mut bytes = db.bytes();
+        if smash_header {
+            bytes[..100].fill(0x5a);
+        } else {
+            let middle = bytes.len() / 4096 / 2 * 4096;
+            bytes[middle..middle + 4096].fill(0xa5);
+        }
+        fs::write(&db.path, &bytes).unwrap();
+        let files_before = db.files();
+
+        let out = db.run(&["restore", &backup, "--yes"]).expect(0);
+        let kept = PathBuf::from(
+            out.stdout
+                .trim()
+                .split_once("the damaged database is kept at ")
+                .unwrap_or_else(|| panic!("{out:#?}"))
+                .1
+                .trim_end_matches(" (never deleted)"),
+        );
+        assert!(
+            out.stdout.contains(&format!("restored from {backup}")),
+            "{out:#?}"
+        );
+        assert!(out.stderr.contains("damaged"), "{out:#?}");
+        // The damaged file is kept, byte for byte, beside the database.
+        assert_eq!(kept.parent(), db.path.parent());
+        assert!(
+            fs::read(&kept).unwrap() == bytes,
+            "the kept file is not the damaged one"
+        );
+        // The database is the backup, sound, and says what happened.
+        assert_eq!(db.int("SELECT count(*) FROM books"), 1);
+        assert_eq!(db.int("SELECT count(*) FROM filler"), 40);
+        let check: String = db
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        assert_eq!(db.status()["current"], 3, "{}", db.status());
+        // Nothing else appeared or vanished but the kept file and the history row.
+        let mut expected = files_before.clone();
+        expected.insert(kept.clone());
+        assert_eq!(db.files(), expected);
+        let history = db.run(&["history", "--json"]).expect(0).json();
+        let last = history.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["action"], "restore", "{last}");
+    }
+}
+
+#[test]
+fn failed_state_copies_are_listed_apart_and_never_restored_as_the_newest_backup() {
+    let db = Db::new();
+    db.up();
+    let out = db.run(&["backup"]).expect(0);
+    let backup = out
+        .stdout
+        .trim()
+        .strip_prefix("backup created: ")
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .to_owned();
+    // A failed state newer than every backup, with a row the backup does not have.
+    let failed = db
+        .backup_dir()
+        .join("library.db.20991231T235959.999Z.failed-state.db");
+    fs::copy(&backup, &failed).unwrap();
+    Connection::open(&failed)
+        .unwrap()
+        .execute("INSERT INTO books (title, isbn) VALUES ('Half', '2')", [])
+        .unwrap();
+
+    let out = db.run(&["backups"]).expect(0);
+    let (backups, failed_part) = out
+        .stdout
+        .split_once("failed-state copies")
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert!(!backups.contains("failed-state"), "{out:#?}");
+    assert!(failed_part.contains("failed-state"), "{out:#?}");
+    let listed = db.run(&["backups", "--json"]).expect(0).json();
+    let kinds: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.last(), Some(&"failed-state"), "{listed}");
+
+    let out = db.run(&["restore", "--yes"]).expect(0);
+    assert!(
+        out.stdout.contains(&format!("restored from {backup}")),
+        "{out:#?}"
+    );
     assert_eq!(db.int("SELECT count(*) FROM books"), 0);
 }
 
@@ -939,8 +1127,11 @@ fn an_out_of_order_migration_waits_for_the_flag() {
     assert_eq!(status["migrations"][1]["state"], "out-of-order");
     assert_eq!(status["migrations"][1]["checksum"], "-");
     // plan refuses what up refuses, and dry-runs what up would apply with the override.
-    let out = db.run(&["plan", "--json"]).expect(3);
-    assert!(out.stderr.contains("--allow-out-of-order"), "{out:#?}");
+    // Under --json the refusal is JSON too, on stdout, with the same exit code.
+    let refusal = db.run(&["plan", "--json"]).expect(3).json();
+    let message = refusal["error"]["message"].as_str().unwrap();
+    assert!(message.contains("--allow-out-of-order"), "{refusal:#}");
+    assert_eq!(refusal["error"]["exit_code"], 3);
     let plan = db
         .run(&["plan", "--json", "--allow-out-of-order"])
         .expect(0)
@@ -1343,4 +1534,167 @@ fn restore_before_a_migration_selects_the_backup_taken_before_it() {
     // A name and --before together: a usage error, nothing restored.
     db.run(&["restore", "x", "--before", "2", "--yes"])
         .expect(2);
+}
+
+/// `--json` on every command that reports something: one JSON document on stdout, serialized
+/// from the library's report types (the same field names as `Serialize` gives them).
+#[test]
+fn every_reporting_command_speaks_json() {
+    let db = Db::new();
+    let up = db.run(&["up", "--json", "--to", "2"]).expect(0).json();
+    assert_eq!(
+        (up["set"].clone(), up["before"].clone(), up["after"].clone()),
+        ("library".into(), Value::Null, 2.into())
+    );
+    let steps: Vec<(u64, &str)> = up["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["seq"].as_u64().unwrap(), s["direction"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, [(1, "up"), (2, "up")]);
+    assert!(up["duration_ms"].is_u64());
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 2);
+
+    let down = db.run(&["down", "--json", "--yes"]).expect(0).json();
+    assert_eq!(
+        (down["before"].clone(), down["after"].clone()),
+        (2.into(), 1.into())
+    );
+    assert_eq!(down["steps"][0]["direction"], "down");
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 1);
+
+    let up = db.run(&["up", "--json"]).expect(0).json();
+    assert_eq!(up["after"], 3);
+    let redo = db.run(&["redo", "--json", "--yes"]).expect(0).json();
+    let directions: Vec<&str> = redo["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(directions, ["down", "up"]);
+
+    let backup = db.run(&["backup", "--json"]).expect(0).json();
+    assert_eq!(backup["kind"], "automatic");
+    assert_eq!(backup["schema_version"], 3);
+    assert!(Path::new(backup["path"].as_str().unwrap()).is_file());
+
+    let snapshot = db
+        .run(&["snapshot", "create", "before-import", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        (snapshot["kind"].clone(), snapshot["name"].clone()),
+        ("snapshot".into(), "before-import".into())
+    );
+    let listed = db.run(&["snapshot", "list", "--json"]).expect(0).json();
+    assert_eq!(listed[0]["path"], snapshot["path"]);
+    let backups = db.run(&["backups", "--json"]).expect(0).json();
+    assert!(
+        backups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["path"] == backup["path"]),
+        "{backups:#}"
+    );
+
+    let restored = db
+        .run(&["restore", "before-import", "--json", "--yes"])
+        .expect(0)
+        .json();
+    assert_eq!(restored["restored_from"], snapshot["path"]);
+    assert!(Path::new(restored["undo_backup"]["path"].as_str().unwrap()).is_file());
+
+    let verify = db.run(&["verify", "--json"]).expect(0).json();
+    assert_eq!(
+        (verify["ok"].clone(), verify["integrity"].clone()),
+        (true.into(), "ok".into())
+    );
+    assert_eq!(verify["status"]["current"], 3);
+
+    let history = db.run(&["history", "--json"]).expect(0).json();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"down") && actions.contains(&"up"),
+        "{actions:?}"
+    );
+    assert!(
+        history[0]["set"].is_string() && history[0]["by"].is_string(),
+        "{history:#}"
+    );
+
+    // resolve: a migration marked started by hand (as a crash inside it would leave it).
+    db.conn()
+        .execute(
+            "UPDATE _migrate_applied SET state = 'started' WHERE set_name = 'library' AND seq = 3",
+            [],
+        )
+        .unwrap();
+    let resolved = db
+        .run(&["resolve", "3", "--applied", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        resolved,
+        serde_json::json!({ "seq": 3, "resolved_as": "applied" })
+    );
+    assert_eq!(db.status()["migrations"][2]["state"], "applied");
+
+    let deleted = db
+        .run(&["snapshot", "delete", "before-import", "--json", "--yes"])
+        .expect(0)
+        .json();
+    assert_eq!(deleted["deleted_snapshot"], "before-import");
+    assert!(!Path::new(snapshot["path"].as_str().unwrap()).exists());
+}
+
+/// Errors under `--json` are JSON on stdout with the exit code they have without it, and
+/// refused commands change nothing.
+#[test]
+fn errors_under_json_are_json_with_the_same_exit_code() {
+    let db = Db::new();
+    db.up();
+    let before = db.bytes();
+
+    // Not confirmed (no terminal, no --yes): refused, exit 3.
+    let refused = db.run(&["down", "--json"]).expect(3).json();
+    assert_eq!(refused["error"]["exit_code"], 3);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--yes"),
+        "{refused:#}"
+    );
+    assert_eq!(db.bytes(), before);
+
+    // A missing backup: the library's error, exit 3 as without --json.
+    let plain = db.run(&["restore", "./no-such.db", "--yes"]);
+    let json = db.run(&["restore", "./no-such.db", "--yes", "--json"]);
+    assert_eq!(plain.code, json.code, "{plain:#?} {json:#?}");
+    let error = json.json();
+    assert_eq!(error["error"]["exit_code"], json.code);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such.db"),
+        "{error:#}"
+    );
+    assert_eq!(db.bytes(), before);
+
+    // A usage error: exit 2, JSON too.
+    let usage = db
+        .run(&["down", "--steps-are-not-a-flag", "--json"])
+        .expect(2)
+        .json();
+    assert_eq!(usage["error"]["exit_code"], 2);
+    assert_eq!(db.int("SELECT count(*) FROM _migrate_applied"), 3);
 }

@@ -134,3 +134,30 @@ fn a_set_with_no_migrations_suggests_linking_the_crate() {
         "{message}"
     );
 }
+
+/// An integration test links the package's library, never its binary: when nothing is
+/// registered here, the migrator says where migrations must live to be tested, and creates no
+/// database file.
+#[test]
+fn an_empty_set_in_a_test_binary_says_where_migrations_must_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let err = migrate_sqlite::Migrator::new()
+        .set("only-in-the-binary")
+        .open(&path)
+        .err()
+        .expect("an empty set is refused");
+    let message = format!("{err:?}");
+    for needle in [
+        "no migration is registered in set \"only-in-the-binary\" in this test binary",
+        "never its binary",
+        "library target (`src/lib.rs`",
+        "`#[cfg(test)]`",
+    ] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from:\n{message}"
+        );
+    }
+    assert!(!path.exists(), "refused before creating the database");
+}

@@ -4,11 +4,15 @@
 //! change the database during the copy), with SQLite's backup API from a second connection, in
 //! any journal mode. Each is written atomically and checked with `quick_check` before it counts.
 
+mod damaged;
 mod list;
 mod naming;
 mod ops;
+mod replace;
 mod restore;
 mod retention;
+mod source;
+mod stale;
 mod write;
 
 pub use naming::{BackupKind, validate_snapshot_name};
@@ -127,6 +131,53 @@ pub enum RestoreFrom {
     File(PathBuf),
 }
 
+/// How a restore treats its source.
+///
+/// By default a file that is not one of this database's own backups must be a SQLite
+/// database holding applied migrations of this set: a 0-byte file, the lock file or another
+/// application's database is refused before anything changes.
+///
+/// ```
+/// # use migrate_sqlite::*;
+/// let dir = tempfile::tempdir()?;
+/// let mut db = Migrator::new()
+///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
+///     .open(dir.path().join("app.db"))?;
+/// db.up()?;
+/// let other = dir.path().join("other.db");
+/// rusqlite::Connection::open(&other)?.execute_batch("CREATE TABLE notes (x)")?;
+/// let from = RestoreFrom::File(other);
+/// assert!(matches!(db.restore(&from), Err(Error::RestoreRefused { .. })));
+/// db.restore_with(&from, RestoreOptions::default().allow_foreign_source())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Restore the file even if it is empty, not SQLite, or holds no migrations of this set.
+    pub allow_foreign_source: bool,
+}
+
+impl RestoreOptions {
+    /// Restore the file whatever it holds (it must still pass `quick_check`).
+    pub fn allow_foreign_source(mut self) -> Self {
+        self.allow_foreign_source = true;
+        self
+    }
+}
+
+/// What a restore over a damaged database did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedRestore {
+    /// The backup that was restored.
+    pub restored_from: PathBuf,
+    /// Where the damaged database now is (beside it, `<db>.damaged-<UTC>`): never deleted.
+    pub damaged_kept: PathBuf,
+    /// Every file moved aside (the database and its `-wal`, `-journal`, `-shm` if any).
+    pub moved: Vec<PathBuf>,
+    /// What `quick_check` said about the damaged database.
+    pub damage: String,
+}
+
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreReport {
@@ -160,13 +211,15 @@ pub(crate) fn take(
     )
     .map_err(|e| Error::BackupFailed {
         dir: dir.clone(),
-        source: Box::new(e),
+        error: Box::new(e),
     })
 }
 
 /// Applies the retention rule; a failure to delete is logged, never fatal. Called when an
-/// operation is over, never between taking a backup and using it.
-pub(crate) fn prune(db: &Path, settings: &BackupSettings) {
+/// operation is over, never between taking a backup and using it. The backups in `keep` (the
+/// ones the operation just wrote or named in its report) are never deleted, whatever their
+/// names say about their age (a clock that went back makes a new backup look old).
+pub(crate) fn prune(db: &Path, settings: &BackupSettings, keep: &[&Path]) {
     let dir = settings.dir_for(db);
     let all = match list::backups(&dir, &settings.stem_for(db)) {
         Ok(all) => all,
@@ -176,6 +229,9 @@ pub(crate) fn prune(db: &Path, settings: &BackupSettings) {
         }
     };
     for old in retention::to_prune(&all, &settings.retention, SystemTime::now()) {
+        if keep.iter().any(|k| *k == old.path) {
+            continue;
+        }
         match std::fs::remove_file(&old.path) {
             Ok(()) => log::info!("old backup removed: {}", old.path.display()),
             Err(e) => log::warn!("cannot remove old backup {}: {e}", old.path.display()),
@@ -183,7 +239,7 @@ pub(crate) fn prune(db: &Path, settings: &BackupSettings) {
     }
 }
 
-/// Every backup and snapshot of the database at `db`, oldest first.
+/// Every backup, snapshot and failed-state copy of the database at `db`, oldest first.
 pub(crate) fn all(db: &Path, settings: &BackupSettings) -> Result<Vec<BackupInfo>> {
     list::backups(&settings.dir_for(db), &settings.stem_for(db))
 }
@@ -193,7 +249,12 @@ pub(crate) fn locate(db: &Path, settings: &BackupSettings, from: &RestoreFrom) -
     let dir = settings.dir_for(db);
     let found = match from {
         RestoreFrom::File(path) => Some(path.clone()),
-        RestoreFrom::Latest => all(db, settings)?.pop().map(|b| b.path),
+        // A failed-state copy is the broken state a failure left: never "the newest backup".
+        RestoreFrom::Latest => all(db, settings)?
+            .into_iter()
+            .rev()
+            .find(|b| b.kind != BackupKind::FailedState)
+            .map(|b| b.path),
         RestoreFrom::Snapshot(name) => {
             validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
             all(db, settings)?
@@ -214,21 +275,6 @@ pub(crate) fn locate(db: &Path, settings: &BackupSettings, from: &RestoreFrom) -
             dir,
         }),
     }
-}
-
-/// Refuses to restore the live database onto itself (the copy would wait on its own lock).
-pub(crate) fn refuse_self_restore(source: &Path, db: &Path) -> Result<()> {
-    let same = match (source.canonicalize(), db.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
-        return Err(Error::Unsupported(format!(
-            "{} is the live database itself, not a backup; nothing was changed",
-            source.display()
-        )));
-    }
-    Ok(())
 }
 
 /// Deletes the snapshot `name` (every file of that name).
@@ -254,6 +300,7 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
     write::sync_dir(&settings.dir_for(db))
 }
 
+pub(crate) use damaged::{damage, restore_damaged};
 pub(crate) use ops::{back_up, restore};
-pub(crate) use restore::restore_file;
+pub(crate) use restore::restore_over;
 pub(crate) use write::verify;

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BackupKind {
     /// Taken automatically before a change; `reason` is `pre-up`, `pre-down`, `pre-redo`,
-    /// `pre-restore` or `manual`. Pruned by retention.
+    /// `pre-restore`, `pre-step` (before a `transaction = false`
+    /// migration under `KeepApplied`) or `manual`. Pruned by retention.
     Automatic {
         /// Why.
         reason: String,
@@ -19,6 +20,10 @@ pub enum BackupKind {
         /// Its name.
         name: String,
     },
+    /// The state a failed `transaction = false` migration left, kept for inspection before
+    /// the automatic restore. Never chosen as the newest backup; listed apart; pruned by the
+    /// retention rule among failed-state copies only.
+    FailedState,
 }
 
 impl BackupKind {
@@ -26,9 +31,13 @@ impl BackupKind {
         match self {
             BackupKind::Automatic { reason } => reason.clone(),
             BackupKind::Snapshot { name } => format!("snapshot.{name}"),
+            BackupKind::FailedState => FAILED_STATE.to_owned(),
         }
     }
 }
+
+/// The reason part of a failed-state copy's name.
+const FAILED_STATE: &str = "failed-state";
 
 /// The final file name of a backup of database `stem` taken at `at`.
 pub fn file_name(stem: &str, at: SystemTime, kind: &BackupKind) -> String {
@@ -57,6 +66,7 @@ pub fn parse(stem: &str, file_name: &str) -> Option<(String, BackupKind)> {
             name: name.to_owned(),
         },
         Some(_) => return None,
+        None if label == FAILED_STATE => BackupKind::FailedState,
         None if !label.is_empty() && label.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
             BackupKind::Automatic {
                 reason: label.to_owned(),

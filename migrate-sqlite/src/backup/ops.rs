@@ -1,7 +1,7 @@
 //! The backup operations a session offers: back up now, snapshot, restore. Each takes the
 //! migration lock, so none runs while a migration does.
 
-use super::{BackupInfo, BackupKind, RestoreFrom, RestoreReport};
+use super::{BackupInfo, BackupKind, RestoreFrom, RestoreOptions, RestoreReport};
 use crate::lock::FileLock;
 use crate::tracking::{self, HistoryEvent};
 use crate::{Error, Migrator, Result};
@@ -22,40 +22,51 @@ pub fn back_up(
     let info = holding_writers_off(conn, db, config, |conn| {
         super::take(conn, db, &config.backups, kind)
     })?;
-    super::prune(db, &config.backups);
+    super::prune(db, &config.backups, &[&info.path]);
     Ok(info)
 }
 
-/// Restores `from` into the live database, after a backup of the current state (to undo it).
-/// A damaged backup is refused before anything is touched.
+/// Restores `from` into the live database. The undo backup of the current state and the
+/// restore are one write transaction (see `restore.rs`): no commit by anyone is lost. A source
+/// that is the live file, damaged, or (unless `options` allow it) not a backup of this
+/// database is refused before anything is touched.
 pub fn restore(
     conn: &Connection,
     db: &Path,
     config: &Migrator,
     from: &RestoreFrom,
+    options: RestoreOptions,
 ) -> Result<RestoreReport> {
     let source = super::locate(db, &config.backups, from)?;
-    super::refuse_self_restore(&source, db)?;
-    super::verify(&source)?;
-    let _lock = FileLock::acquire(db, config.busy_timeout)?;
-    let undo = holding_writers_off(conn, db, config, |conn| {
-        super::take(
-            conn,
-            db,
-            &config.backups,
-            BackupKind::Automatic {
-                reason: "pre-restore".into(),
-            },
-        )
-    })?;
-    super::restore_file(
+    super::source::check(
         &source,
         db,
-        config.busy_timeout,
-        config.backups.progress.as_ref(),
+        &config.backups,
+        &config.set,
+        options.allow_foreign_source,
     )?;
+    let _lock = FileLock::acquire(db, config.busy_timeout)?;
+    let undo = super::restore_over(
+        conn,
+        db,
+        &source,
+        &config.backups,
+        BackupKind::Automatic {
+            reason: "pre-restore".into(),
+        },
+        config.busy_timeout,
+    )
+    .map_err(|e| match super::damage(db, config.busy_timeout) {
+        // Why the undo backup (or the restore) failed: say so, and how to go on.
+        Some(detail) => Error::LiveDatabaseDamaged {
+            path: db.to_owned(),
+            detail,
+            backup: source.clone(),
+        },
+        None => e,
+    })?;
     record_restore(conn, &source, &undo, config);
-    super::prune(db, &config.backups);
+    super::prune(db, &config.backups, &[&undo.path, &source]);
     Ok(RestoreReport {
         restored_from: source,
         undo_backup: undo,

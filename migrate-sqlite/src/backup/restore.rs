@@ -1,68 +1,124 @@
-//! Restoring a backup into the live database: only a backup that passes `quick_check`, only
-//! through SQLite's backup API (never by replacing the file under open connections, which with a
-//! `-wal` file present gave "database disk image is malformed"), only by the lock holder.
+//! Restoring a backup into the live database with no window for lost commits: the safety copy
+//! of the current state (undo or failed-state backup) and the restore happen in ONE write
+//! transaction of the live connection. The copy is taken from a second connection while the
+//! live one holds `BEGIN IMMEDIATE`; then, still in that transaction, the content is replaced
+//! from the attached backup (see `replace.rs` for why not the backup API). Every row anyone
+//! committed is either in the safety copy or committed after the restore. Only a backup that
+//! passes `quick_check`, only by the migration lock holder; never by replacing the file under
+//! open connections (with a `-wal` file present that gave "database disk image is malformed").
 
-use super::write::verify;
-use super::{Progress, ProgressFn};
+use super::naming::BackupKind;
+use super::replace::{self, SOURCE};
+use super::{BackupInfo, BackupSettings, Progress};
+use crate::pragmas::{BusyTimeout, PragmaGuard};
 use crate::{Error, Result};
-use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Copies `backup` over the database at `db`, in one backup step (stepping would let other
-/// writers interleave with a half-restored database). The caller holds the migration lock and
-/// has no transaction open on its own connection.
-pub fn restore_file(
-    backup: &Path,
+/// Replaces the database at `db` (open as `conn`, in autocommit mode, the caller holding the
+/// migration lock) with the backup at `source`, after a safety copy of its current state of
+/// kind `safety`, which it returns. If the safety copy cannot be written, nothing is restored.
+/// The caller has checked `source` (`verify`, and what it may be).
+pub fn restore_over(
+    conn: &Connection,
     db: &Path,
+    source: &Path,
+    settings: &BackupSettings,
+    safety: BackupKind,
     timeout: Duration,
-    progress: Option<&ProgressFn>,
-) -> Result<()> {
-    verify(backup)?;
-    let total = std::fs::metadata(backup).map(|m| m.len()).unwrap_or(0);
+) -> Result<BackupInfo> {
+    if !conn.is_autocommit() {
+        return Err(Error::Unsupported(
+            "the connection is inside a transaction; restore before opening one".into(),
+        ));
+    }
+    let label = db.display().to_string();
+    let failed = |doing: &str| {
+        let (doing, path) = (doing.to_owned(), label.clone());
+        move |source| Error::Runner {
+            doing,
+            path,
+            source,
+        }
+    };
+    // In autocommit mode: inside the transaction the pragma would be ignored, and dropping a
+    // parent table would check or cascade.
+    let _foreign_keys =
+        PragmaGuard::foreign_keys_off(conn).map_err(failed("switching foreign keys off"))?;
+    let _timeout = BusyTimeout::set(conn, timeout)?;
+    attach(conn, source).map_err(failed("attaching the backup to restore"))?;
+    let result = in_one_transaction(conn, db, source, settings, safety, timeout);
+    if let Err(e) = conn.execute_batch(&format!("DETACH DATABASE {SOURCE}")) {
+        log::error!("cannot detach the restored backup: {e}");
+    }
+    result
+}
+
+fn in_one_transaction(
+    conn: &Connection,
+    db: &Path,
+    source: &Path,
+    settings: &BackupSettings,
+    safety: BackupKind,
+    timeout: Duration,
+) -> Result<BackupInfo> {
+    let label = db.display().to_string();
+    let locked = || Error::Locked {
+        path: label.clone(),
+        waited_ms: timeout.as_millis() as u64,
+    };
+    match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => {}
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => return Err(locked()),
+        Err(e) => return Err(e.into()),
+    }
+    let total = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
     let report = |done| {
-        if let Some(report) = progress {
+        if let Some(report) = &settings.progress {
             report(Progress { done, total });
         }
     };
-    report(0);
-    let source = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
-        |source| Error::Open {
-            path: backup.to_owned(),
-            source,
-        },
-    )?;
-    let mut target = Connection::open(db).map_err(|source| Error::Open {
-        path: db.to_owned(),
-        source,
-    })?;
-    target.busy_timeout(timeout)?;
-    let failed = |source| Error::Runner {
-        doing: format!("restoring {} with the backup API", backup.display()),
-        path: db.display().to_string(),
-        source,
-    };
-    let started = Instant::now();
-    let backup_handle = Backup::new(&source, &mut target).map_err(failed)?;
-    loop {
-        match backup_handle.step(-1).map_err(failed)? {
-            StepResult::Done => break,
-            // Another connection is reading or writing: the busy handler gave up; try again
-            // until our own timeout, since a restore half-done is worse than a late one.
-            _ if started.elapsed() < timeout => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                return Err(Error::Locked {
-                    path: db.display().to_string(),
-                    waited_ms: started.elapsed().as_millis() as u64,
-                });
+    let done = super::take(conn, db, settings, safety).and_then(|copy| {
+        report(0);
+        replace::replace_main(conn).map_err(|source_error| Error::Runner {
+            doing: format!("restoring {}", source.display()),
+            path: label.clone(),
+            source: source_error,
+        })?;
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(copy),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(locked()),
+            Err(e) => Err(Error::Runner {
+                doing: "committing the restore".into(),
+                path: label.clone(),
+                source: e,
+            }),
+        }
+    });
+    match done {
+        Ok(copy) => {
+            report(total);
+            log::warn!("database {label} restored from {}", source.display());
+            Ok(copy)
+        }
+        Err(e) => {
+            if !conn.is_autocommit()
+                && let Err(rollback) = conn.execute_batch("ROLLBACK")
+            {
+                log::error!("ROLLBACK of a failed restore failed: {rollback}");
             }
+            Err(e)
         }
     }
-    log::warn!(
-        "database {} restored from {}",
-        db.display(),
-        backup.display()
-    );
+}
+
+/// `ATTACH` of the backup, by its file name as bytes (any path the OS accepts).
+fn attach(conn: &Connection, source: &Path) -> rusqlite::Result<()> {
+    let name = source.as_os_str().as_encoded_bytes().to_vec();
+    conn.execute(
+        &format!("ATTACH DATABASE CAST(?1 AS TEXT) AS {SOURCE}"),
+        [name],
+    )?;
     Ok(())
 }

@@ -1,20 +1,30 @@
 //! Pruning automatic backups: keep the newest N and/or those younger than a maximum age.
-//! Named snapshots are never pruned.
+//! Failed-state copies follow the same rule among themselves (they never push a real backup
+//! out). Named snapshots are never pruned.
 
 use super::naming::BackupKind;
 use super::{BackupInfo, Retention};
 use std::time::{Duration, SystemTime};
 
-/// The automatic backups that `rule` says to delete, given every backup (oldest first).
+/// The backups that `rule` says to delete, given every backup (oldest first).
 pub fn to_prune(all: &[BackupInfo], rule: &Retention, now: SystemTime) -> Vec<BackupInfo> {
-    let automatic: Vec<&BackupInfo> = all
-        .iter()
-        .filter(|b| matches!(b.kind, BackupKind::Automatic { .. }))
-        .collect();
+    let automatic = |b: &&BackupInfo| matches!(b.kind, BackupKind::Automatic { .. });
+    let failed_state = |b: &&BackupInfo| b.kind == BackupKind::FailedState;
+    let mut doomed = in_group(all.iter().filter(automatic).collect(), rule, now);
+    doomed.extend(in_group(
+        all.iter().filter(failed_state).collect(),
+        rule,
+        now,
+    ));
+    doomed
+}
+
+/// The members of one group (oldest first) beyond the count or the age.
+fn in_group(group: Vec<&BackupInfo>, rule: &Retention, now: SystemTime) -> Vec<BackupInfo> {
     let keep_from = rule
         .keep_last
-        .map_or(0, |keep| automatic.len().saturating_sub(keep));
-    automatic
+        .map_or(0, |keep| group.len().saturating_sub(keep));
+    group
         .iter()
         .enumerate()
         .filter(|(i, b)| {

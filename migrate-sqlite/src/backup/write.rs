@@ -3,6 +3,7 @@
 //! never sees a half-written backup, and a crash leaves only a hidden `.tmp` file.
 
 use super::naming::{self, BackupKind};
+use super::stale;
 use super::{BackupInfo, Progress, ProgressFn};
 use crate::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -26,12 +27,19 @@ pub fn write_backup(
     progress: Option<&ProgressFn>,
 ) -> Result<BackupInfo> {
     create_dir(dir)?;
+    super::stale::remove_stale_temps(dir, stem);
     let (final_path, created_at) = free_name(dir, stem, kind);
     let final_name = file_name(&final_path);
     let temp = dir.join(naming::temp_name(&final_name));
-    let written = write_temp(db, &temp, progress)
+    // Created and locked in one go, and held until the rename: a locked temp file is never
+    // taken for a dead writer's leftover.
+    let file = create_private(&temp)?;
+    let written = stale::lock_as_writer(&file)
+        .map_err(io_error("cannot lock the backup file", &temp))
+        .and_then(|()| copy_with_backup_api(db, &temp, &file, progress))
         .and_then(|()| verify(&temp))
         .and_then(|()| publish(&temp, &final_path, dir));
+    drop(file);
     if let Err(e) = written {
         // Never leave a partial file behind on an error we saw.
         let _ = fs::remove_file(&temp);
@@ -83,11 +91,6 @@ fn io_error(doing: &str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<>
     }
 }
 
-fn write_temp(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -> Result<()> {
-    drop(create_private(temp)?);
-    copy_with_backup_api(db, temp, progress)
-}
-
 /// Creates the file with permissions 0600 before anything is written to it.
 fn create_private(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();
@@ -108,13 +111,16 @@ fn create_private(path: &Path) -> Result<File> {
 /// step), so that the disk writes overlap the copy instead of all waiting for the final fsync.
 /// The source is read through mmap (a syscall less per page), remapped after each step so that
 /// at most one step's pages stay mapped: memory does not grow with the database.
-fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -> Result<()> {
-    // Declared first, dropped last: closing a descriptor of the temp file while the target
-    // connection is open would drop that connection's POSIX locks on it.
-    let file = OpenOptions::new()
-        .write(true)
-        .open(temp)
-        .map_err(io_error("cannot open the backup file", temp))?;
+///
+/// `file` is the temp file's own handle, open (and so not closed) for as long as the target
+/// connection is: closing a descriptor of the temp file while the target connection is open
+/// would drop that connection's POSIX locks on it.
+fn copy_with_backup_api(
+    db: &Path,
+    temp: &Path,
+    file: &File,
+    progress: Option<&ProgressFn>,
+) -> Result<()> {
     let source =
         Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
             Error::Open {
@@ -139,7 +145,7 @@ fn copy_with_backup_api(db: &Path, temp: &Path, progress: Option<&ProgressFn>) -
     let flush_error = io_error("cannot flush the backup file to disk", temp);
     std::thread::scope(|scope| {
         let (wake, woken) = mpsc::channel::<()>();
-        let flusher = scope.spawn(|| flush_on_wake(&file, woken));
+        let flusher = scope.spawn(|| flush_on_wake(file, woken));
         let copied = step_through(&source, &mut target, db, progress, &wake);
         drop(wake);
         let flushed = flusher

@@ -48,6 +48,9 @@ pub struct MigrateArgs {
     /// How long to wait for another migrator or writer, in milliseconds (default 60000).
     #[arg(long, global = true, value_name = "MS")]
     pub busy_timeout_ms: Option<u64>,
+    /// Accept gaps between seqs (migrations numbered by timestamp).
+    #[arg(long, global = true)]
+    pub allow_gaps: bool,
     /// When a migration fails, keep the ones that succeeded before it in the same run (only
     /// the failing one is rolled back). Default: the whole run is rolled back.
     #[arg(long, global = true)]
@@ -133,6 +136,9 @@ pub enum MigrateCommand {
         /// Instead: the newest backup taken before migration SEQ was applied.
         #[arg(long, value_name = "SEQ", conflicts_with = "from")]
         before: Option<u64>,
+        /// Restore FILE even if it is empty, not SQLite, or holds no migrations of this set.
+        #[arg(long)]
+        allow_foreign_source: bool,
     },
     /// Every backup and snapshot (name or reason, time, size, schema version).
     Backups,
@@ -152,6 +158,29 @@ pub enum MigrateCommand {
         /// Its work is undone: forget it so `up` runs it again.
         #[arg(long)]
         not_applied: bool,
+    },
+    /// Generate one Rust migration file per migration of a diesel, sqlx, refinery or plain
+    /// `.sql` folder (numbered by position, SQL through `include_str!`), and their `mod.rs`.
+    /// Needs no database.
+    Import {
+        /// The folder to read (e.g. `migrations`).
+        source: PathBuf,
+        /// Where to write the Rust files (e.g. `src/migrations`).
+        #[arg(long)]
+        out: PathBuf,
+        /// The folder's layout: diesel, sqlx, refinery or plain (default: detected).
+        #[arg(long, value_name = "LAYOUT")]
+        from: Option<crate::import::Layout>,
+        /// Overwrite files in OUT that have other contents.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Record the migrations another tool applied to this database as applied, after checking
+    /// that the schema is what they build and taking a backup; `up` then continues.
+    Adopt {
+        /// The tool that migrated it: diesel, sqlx, refinery or rusqlite-migration.
+        #[arg(long, value_name = "TOOL")]
+        from: crate::Tool,
     },
     /// The migration sets this binary knows, with how many migrations each has and, when the
     /// database exists, where each stands in it (status across all sets).
@@ -257,6 +286,9 @@ impl MigrateArgs {
         }
         if let Some(dir) = &self.backup_dir {
             migrator = migrator.backup_dir(dir);
+        }
+        if self.allow_gaps {
+            migrator = migrator.allow_gaps();
         }
         if let Some(ms) = self.busy_timeout_ms {
             migrator = migrator.busy_timeout(std::time::Duration::from_millis(ms));

@@ -34,7 +34,7 @@ mod runbook;
 
 pub use args::{MigrateArgs, MigrateCommand, RehearseCommand, SnapshotCommand};
 
-use crate::{Error, Migrator, Resolution, RestoreFrom};
+use crate::{Error, Migrator, Resolution, RestoreFrom, RestoreOptions};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -59,8 +59,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let parsed = match MigrateArgs::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let parsed = match MigrateArgs::try_parse_from(&args) {
         Ok(parsed) => parsed,
+        Err(e) if e.use_stderr() && args.iter().any(|a| a == "--json") => {
+            output::message_json(&e.to_string(), EXIT_USAGE);
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
@@ -73,10 +78,16 @@ where
 /// parser as a subcommand).
 pub fn run_parsed(migrator: Migrator, db: &Path, args: MigrateArgs) -> ExitCode {
     let db = args.database.clone().unwrap_or_else(|| db.to_owned());
+    let json = args.json;
     match execute(migrator, &db, args) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if json => {
+            output::error_json(&e, exit_code(&e));
+            ExitCode::from(exit_code(&e))
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            // Debug: the message, then each cause it does not already include.
+            eprintln!("error: {e:?}");
             ExitCode::from(exit_code(&e))
         }
     }
@@ -96,12 +107,17 @@ fn exit_code(e: &Error) -> u8 {
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
+        Error::AdoptionRefused { .. } => EXIT_REFUSED,
+        Error::RestoreRefused { .. } | Error::LiveDatabaseDamaged { .. } => EXIT_REFUSED,
         Error::TableNotFound { .. } | Error::TableShapeDiffers { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
 
 fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8> {
+    if let MigrateCommand::Import { .. } = &args.command {
+        return import(&args);
+    }
     let mut migrator = args.apply_overrides(migrator);
     let bar = output::progress_bar();
     if let Some(bar) = &bar {
@@ -142,7 +158,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Some(seq) => session.up_to(seq)?,
                 None => session.up()?,
             };
-            println!("{report}");
+            report_out(&report, json);
             EXIT_OK
         }
         MigrateCommand::Down { steps, to } => {
@@ -151,31 +167,40 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 None => format!("revert the last {} migration(s)", steps.unwrap_or(1)),
             };
             if !confirm::confirmed(yes, &what) {
-                return Ok(EXIT_REFUSED);
+                return Ok(output::not_confirmed(json, &what));
             }
             let report = match to {
                 Some(seq) => session.down_to(seq)?,
                 None => session.down(steps.unwrap_or(1))?,
             };
-            println!("{report}");
+            report_out(&report, json);
             EXIT_OK
         }
         MigrateCommand::Redo => {
-            if !confirm::confirmed(yes, "revert the last migration and apply it again") {
-                return Ok(EXIT_REFUSED);
+            let what = "revert the last migration and apply it again";
+            if !confirm::confirmed(yes, what) {
+                return Ok(output::not_confirmed(json, what));
             }
-            println!("{}", session.redo()?);
+            report_out(&session.redo()?, json);
             EXIT_OK
         }
         MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
-        MigrateCommand::Verify => runbook::verify(&session)?,
+        MigrateCommand::Verify => runbook::verify(&session, json)?,
         MigrateCommand::Backup => {
             let info = session.backup()?;
-            println!("backup created: {}", info.path.display());
+            if json {
+                output::print_json(&info);
+            } else {
+                println!("backup created: {}", info.path.display());
+            }
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
-        MigrateCommand::Restore { from, before } => {
+        MigrateCommand::Restore {
+            from,
+            before,
+            allow_foreign_source,
+        } => {
             let from = match (from, before) {
                 (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
                 (None, None) => RestoreFrom::Latest,
@@ -188,19 +213,46 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
                 RestoreFrom::File(path) => path.display().to_string(),
             };
-            if !confirm::confirmed(yes, &format!("replace the database with {what}")) {
-                return Ok(EXIT_REFUSED);
+            let what = format!("replace the database with {what}");
+            if !confirm::confirmed(yes, &what) {
+                return Ok(output::not_confirmed(json, &what));
             }
-            let report = session.restore(&from)?;
-            println!(
-                "restored from {}; to undo: migrate restore {}",
-                report.restored_from.display(),
-                crate::outcome::shell_word(&report.undo_backup.path)
-            );
+            let options = RestoreOptions {
+                allow_foreign_source,
+            };
+            match session.restore_with(&from, options) {
+                Ok(report) => restored_out(&report, json),
+                Err(Error::LiveDatabaseDamaged { detail, .. }) => {
+                    // Confirmed above: replace it, keeping the damaged file aside.
+                    eprintln!("the database is damaged ({detail}); keeping it aside");
+                    let done = session.restore_damaged(&from, options)?;
+                    println!(
+                        "restored from {}; the damaged database is kept at {} (never deleted)",
+                        done.restored_from.display(),
+                        done.damaged_kept.display()
+                    );
+                }
+                Err(e) => return Err(e),
+            }
             EXIT_OK
         }
         MigrateCommand::Backups => {
-            output::backups(&session.backups()?, json, "no backups");
+            let backups = session.backups()?;
+            let failed = session.failed_states()?;
+            if json {
+                // One array; each entry's "kind" tells a failed state from a backup.
+                let all: Vec<_> = backups.into_iter().chain(failed).collect();
+                output::backups(&all, json, "");
+            } else {
+                output::backups(&backups, json, "no backups");
+                if !failed.is_empty() {
+                    // Apart: a failed state is for inspection, not a state to go back to.
+                    println!(
+                        "\nfailed-state copies (what failed migrations left, for inspection):"
+                    );
+                    output::backups(&failed, json, "");
+                }
+            }
             EXIT_OK
         }
         MigrateCommand::History => {
@@ -218,9 +270,19 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Resolution::NotApplied
             };
             session.resolve(seq, resolution)?;
-            println!("migration {seq} resolved as {resolution:?}");
+            if json {
+                let resolved_as = if applied { "applied" } else { "not-applied" };
+                output::print_json(&serde_json::json!({ "seq": seq, "resolved_as": resolved_as }));
+            } else {
+                println!("migration {seq} resolved as {resolution:?}");
+            }
             EXIT_OK
         }
+        MigrateCommand::Adopt { from } => {
+            println!("{}", session.adopt(from)?);
+            EXIT_OK
+        }
+        MigrateCommand::Import { .. } => unreachable!("handled before opening the database"),
         MigrateCommand::RestoreTable {
             table,
             from,
@@ -232,7 +294,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
                 (Some(name), None) => RestoreFrom::Snapshot(name),
             };
-            runbook::restore_table(&session, &table, &from, yes)?
+            runbook::restore_table(&session, &table, &from, yes, json)?
         }
         // Handled above, before the database is opened.
         MigrateCommand::Sets | MigrateCommand::New { .. } | MigrateCommand::Rehearse { .. } => {
@@ -245,6 +307,43 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
     Ok(code)
 }
 
+/// `import`: writes the generated files; touches no database.
+fn import(args: &MigrateArgs) -> crate::Result<u8> {
+    let MigrateCommand::Import {
+        source,
+        out,
+        from,
+        force,
+    } = &args.command
+    else {
+        return Ok(EXIT_USAGE);
+    };
+    let mut import = crate::import::Import::new(source, out);
+    if let Some(layout) = from {
+        import = import.layout(*layout);
+    }
+    if let Some(set) = &args.set {
+        import = import.set(set.clone());
+    }
+    let imported = import.generate()?;
+    imported.write(*force)?;
+    let tool = match imported.layout {
+        crate::import::Layout::Plain => crate::Tool::RusqliteMigration.name(),
+        layout => layout.name(),
+    };
+    println!(
+        "imported {} {} migration(s) from {} into {}: add `mod {};` to your crate and build; \
+         on a database {tool} already migrated, run `migrate adopt --from {tool}` once",
+        imported.migrations.len(),
+        imported.layout,
+        source.display(),
+        out.display(),
+        out.file_name()
+            .map_or("migrations".into(), |n| n.to_string_lossy()),
+    );
+    Ok(EXIT_OK)
+}
+
 fn snapshot(
     session: &crate::Session<'_>,
     command: SnapshotCommand,
@@ -254,26 +353,31 @@ fn snapshot(
     match command {
         SnapshotCommand::Create { name } => {
             let info = session.snapshot(&name)?;
-            println!("snapshot {name:?} created: {}", info.path.display());
+            if json {
+                output::print_json(&info);
+            } else {
+                println!("snapshot {name:?} created: {}", info.path.display());
+            }
         }
         SnapshotCommand::List => output::backups(&session.snapshots()?, json, "no snapshots"),
         SnapshotCommand::Restore { name } => {
-            if !confirm::confirmed(yes, &format!("replace the database with snapshot {name:?}")) {
-                return Ok(EXIT_REFUSED);
+            let what = format!("replace the database with snapshot {name:?}");
+            if !confirm::confirmed(yes, &what) {
+                return Ok(output::not_confirmed(json, &what));
             }
-            let report = session.restore(&RestoreFrom::Snapshot(name))?;
-            println!(
-                "restored from {}; to undo: migrate restore {}",
-                report.restored_from.display(),
-                crate::outcome::shell_word(&report.undo_backup.path)
-            );
+            restored_out(&session.restore(&RestoreFrom::Snapshot(name))?, json);
         }
         SnapshotCommand::Delete { name } => {
-            if !confirm::confirmed(yes, &format!("delete snapshot {name:?}")) {
-                return Ok(EXIT_REFUSED);
+            let what = format!("delete snapshot {name:?}");
+            if !confirm::confirmed(yes, &what) {
+                return Ok(output::not_confirmed(json, &what));
             }
             session.delete_snapshot(&name)?;
-            println!("snapshot {name:?} deleted");
+            if json {
+                output::print_json(&serde_json::json!({ "deleted_snapshot": name }));
+            } else {
+                println!("snapshot {name:?} deleted");
+            }
         }
     }
     Ok(EXIT_OK)
@@ -287,6 +391,28 @@ fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBu
             wanted: format!("backup taken before migration {seq} was applied"),
             dir: session.backup_dir()?,
         }),
+    }
+}
+
+/// What `up`, `down` and `redo` did.
+fn report_out(report: &crate::RunReport, json: bool) {
+    if json {
+        output::print_json(report);
+    } else {
+        println!("{report}");
+    }
+}
+
+/// What a restore did, and the command that undoes it.
+fn restored_out(report: &crate::RestoreReport, json: bool) {
+    if json {
+        output::print_json(report);
+    } else {
+        println!(
+            "restored from {}; to undo: migrate restore {}",
+            report.restored_from.display(),
+            crate::outcome::shell_word(&report.undo_backup.path)
+        );
     }
 }
 

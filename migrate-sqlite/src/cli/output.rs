@@ -1,9 +1,56 @@
-//! What the commands print: human tables, or JSON with `--json`.
+//! What the commands print: human tables, or JSON with `--json`. The JSON is the reports'
+//! own serialization (feature `serde`, `src/serialize.rs`), so it cannot drift from the types.
 
-use crate::{BackupInfo, BackupKind, DryRun, HistoryRow, StatusReport};
+use crate::{BackupInfo, BackupKind, DryRun, Error, HistoryRow, StatusReport};
 use indicatif::{ProgressBar, ProgressStyle};
-use migrate_core::Status;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+
+/// Prints one JSON document on stdout.
+pub fn print_json(value: &impl Serialize) {
+    match serde_json::to_string(value) {
+        Ok(text) => println!("{text}"),
+        // Unreachable for the reports (string keys only); say so rather than print nothing.
+        Err(e) => println!(
+            "{}",
+            json!({ "error": { "message": format!("cannot print JSON: {e}") } })
+        ),
+    }
+}
+
+/// An error under `--json`: `{"error": {"message", "causes", "exit_code"}}` on stdout, where a
+/// script reads the rest of the JSON; the exit code is the same as without `--json`.
+pub fn error_json(error: &Error, exit_code: u8) {
+    let mut causes = Vec::new();
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        causes.push(e.to_string());
+        cause = e.source();
+    }
+    print_json(&json!({
+        "error": { "message": error.to_string(), "causes": causes, "exit_code": exit_code }
+    }));
+}
+
+/// A usage error or a refusal that is not an [`Error`], under `--json`.
+pub fn message_json(message: &str, exit_code: u8) {
+    print_json(&json!({
+        "error": { "message": message, "causes": [], "exit_code": exit_code }
+    }));
+}
+
+/// A change that was not confirmed: refused (exit 3); under `--json` also said in JSON.
+pub fn not_confirmed(json: bool, what: &str) -> u8 {
+    if json {
+        message_json(
+            &format!(
+                "refused: this would {what}, and it was not confirmed (pass --yes). Nothing was changed."
+            ),
+            super::EXIT_REFUSED,
+        );
+    }
+    super::EXIT_REFUSED
+}
 
 /// A byte progress bar on stderr, only on a terminal.
 pub fn progress_bar() -> Option<ProgressBar> {
@@ -20,66 +67,19 @@ pub fn progress_bar() -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn state(status: &Status) -> &'static str {
-    match status {
-        Status::Applied => "applied",
-        Status::Pending => "pending",
-        Status::OutOfOrder => "out-of-order",
-        Status::Missing => "missing-from-binary",
-        Status::Modified { .. } => "modified",
-        Status::Renamed { .. } => "renamed",
-        Status::Started => "started",
-    }
-}
-
-fn checksum_state(status: &Status) -> &'static str {
-    match status {
-        Status::Modified { .. } => "changed",
-        Status::Pending | Status::OutOfOrder => "-",
-        Status::Missing => "unknown",
-        _ => "ok",
-    }
-}
-
 /// `status`.
 pub fn status(report: &StatusReport, json: bool) {
     if !json {
         print!("{report}");
         return;
     }
-    let lines: Vec<Value> = report
-        .lines
-        .iter()
-        .map(|l| {
-            json!({
-                "seq": l.seq,
-                "name": l.name,
-                "state": state(&l.status),
-                "applied_at": l.applied_at,
-                "duration_ms": l.duration_ms,
-                "checksum": checksum_state(&l.status),
-                "reversible": l.reversible,
-            })
-        })
-        .collect();
-    let drift = report
-        .drift
-        .as_ref()
-        .map(|d| json!({ "added": d.added, "removed": d.removed, "changed": d.changed }));
-    let out = json!({
-        "set": report.set,
-        "current": report.current,
-        "clean": report.is_clean(),
-        "migrations": lines,
-        "drift": drift,
-    });
-    println!("{out}");
+    print_json(report);
 }
 
 /// `plan`: the dry run, as text or JSON. The exit code says whether `up` would succeed.
 pub fn plan(dry: &DryRun, json: bool) -> u8 {
     if json {
-        println!("{}", dry.to_json());
+        print_json(dry);
     } else {
         println!("{dry}");
     }
@@ -93,29 +93,7 @@ pub fn plan(dry: &DryRun, json: bool) -> u8 {
 /// `history`.
 pub fn history(rows: &[HistoryRow], json: bool) {
     if json {
-        let list: Vec<Value> = rows
-            .iter()
-            .map(|h| {
-                json!({
-                    "id": h.id,
-                    "at": h.at,
-                    "seq": h.event.seq,
-                    "name": h.event.name,
-                    "action": h.event.action,
-                    "outcome": h.event.outcome,
-                    "detail": h.event.detail,
-                    "duration_ms": h.event.duration_ms,
-                    "backup": h.event.backup_path,
-                    "by": h.applied_by,
-                    "row_counts": h.event.row_counts.iter().map(|c| json!({
-                        "table": c.table,
-                        "before": c.before,
-                        "after": c.after,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        println!("{}", Value::Array(list));
+        print_json(&rows);
         return;
     }
     for h in rows {
@@ -147,21 +125,10 @@ pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
     let name = |b: &BackupInfo| match &b.kind {
         BackupKind::Snapshot { name } => name.clone(),
         BackupKind::Automatic { reason } => reason.clone(),
+        BackupKind::FailedState => "failed-state".to_owned(),
     };
     if json {
-        let out: Vec<Value> = list
-            .iter()
-            .map(|b| {
-                json!({
-                    "name": name(b),
-                    "created_at": b.created_at,
-                    "size": b.size,
-                    "schema_version": b.schema_version,
-                    "path": b.path.display().to_string(),
-                })
-            })
-            .collect();
-        println!("{}", Value::Array(out));
+        print_json(&list);
         return;
     }
     if list.is_empty() {

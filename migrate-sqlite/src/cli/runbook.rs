@@ -1,20 +1,42 @@
 //! The runbook commands: `verify`, `sets`, `rehearse`, `restore-table`, `new`.
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_REFUSED, RehearseCommand, confirm};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_REFUSED, RehearseCommand, confirm, output};
 use crate::outcome::shell_word;
 use crate::{Migrator, Rehearsal, RestoreFrom, Result, Session};
 use migrate_core::DownTarget;
 use std::path::Path;
 
-/// `verify`: every finding on its own line; exit 3 on any.
-pub fn verify(session: &Session<'_>) -> Result<u8> {
+/// `verify`: every finding on its own line; exit 3 on any. Under `--json`:
+/// `{"ok", "problems": [..], "integrity", "foreign_key_violations": [..], "damage", "status"}`
+/// (`status` is null for a damaged file, which cannot be read further).
+pub fn verify(session: &Session<'_>, json: bool) -> Result<u8> {
     let report = session.verify()?;
-    println!("{report}");
-    Ok(if report.is_ok() {
+    let code = if report.is_ok() {
         EXIT_OK
     } else {
         EXIT_REFUSED
-    })
+    };
+    if json {
+        let status = match report.damage {
+            Some(_) => None,
+            None => Some(session.status()?),
+        };
+        output::print_json(&serde_json::json!({
+            "ok": report.is_ok(),
+            "problems": report.problems,
+            "integrity": report.damage.as_deref().unwrap_or("ok"),
+            "foreign_key_violations": report
+                .foreign_key_violations
+                .iter()
+                .map(|v| serde_json::json!({ "table": v.table, "rowid": v.rowid, "parent": v.parent }))
+                .collect::<Vec<_>>(),
+            "damage": report.damage,
+            "status": status,
+        }));
+    } else {
+        println!("{report}");
+    }
+    Ok(code)
 }
 
 /// `sets`: one line per registered set; with the database present, where each set stands in
@@ -94,17 +116,16 @@ pub fn restore_table(
     table: &str,
     from: &RestoreFrom,
     yes: bool,
+    json: bool,
 ) -> Result<u8> {
     let what = match from {
         RestoreFrom::Latest => "the newest backup".to_owned(),
         RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
         RestoreFrom::File(path) => path.display().to_string(),
     };
-    if !confirm::confirmed(
-        yes,
-        &format!("replace the rows of table {table} with {what}'s"),
-    ) {
-        return Ok(EXIT_REFUSED);
+    let what = format!("replace the rows of table {table} with {what}'s");
+    if !confirm::confirmed(yes, &what) {
+        return Ok(output::not_confirmed(json, &what));
     }
     let report = session.restore_table(table, from)?;
     println!(

@@ -5,7 +5,7 @@
 //! ```text
 //! migrate-child <plain|mixed|backup|writer> <db> [--up-to SEQ] [--policy all|keep]
 //!               [--sleep-ms MS] [--hang-at SEQ] [--fail-at SEQ] [--go FILE] [--busy-ms MS]
-//!               [--hang-in-backup] [--keep N] [--stop FILE] [--pause-ms MS]
+//!               [--hang-in-backup] [--keep N] [--stop FILE] [--pause-ms MS] [--record FILE]
 //! ```
 //!
 //! * `plain`: migrations 1..=40, each in a transaction: a table `tNNN`, an index on it, 3 rows.
@@ -17,7 +17,8 @@
 //!   setting `k` to it, until the `--stop` file appears (at most 60 s); prints `writing` after
 //!   its first commit and `wrote K` at the end. `--pause-ms` sleeps between transactions (a
 //!   writer with no gap at all starves every other writer's `BEGIN IMMEDIATE` in rollback-journal
-//!   mode: SQLite's busy handler polls, it does not queue).
+//!   mode: SQLite's busy handler polls, it does not queue). `--record FILE` appends each
+//!   committed `n` to FILE, one line per commit, written out before the next transaction.
 //!
 //! `--hang-in-backup`: the first progress report of a backup that is not yet complete prints
 //! `hanging in backup DONE TOTAL` and sleeps until killed. `--keep N`: keep N automatic backups.
@@ -66,6 +67,7 @@ struct Options {
     keep: Option<usize>,
     stop: Option<PathBuf>,
     pause: Duration,
+    record: Option<PathBuf>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -92,6 +94,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         keep: None,
         stop: None,
         pause: Duration::ZERO,
+        record: None,
     };
     while let Some(flag) = args.next() {
         if flag == "--hang-in-backup" {
@@ -121,6 +124,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--keep" => opts.keep = Some(number()? as usize),
             "--stop" => opts.stop = Some(PathBuf::from(&value)),
             "--pause-ms" => opts.pause = Duration::from_millis(number()?),
+            "--record" => opts.record = Some(PathBuf::from(&value)),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -242,6 +246,16 @@ fn write_until_stopped(session: &Session<'_>, opts: &Options) -> Result<String, 
         .query_row("SELECT k FROM counter", [], |r| r.get(0))
         .map_err(|e| failed(&e))?;
     let first = k;
+    let mut record = match &opts.record {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| failed(&e))?,
+        ),
+        None => None,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !stop.exists() && Instant::now() < deadline {
         k += 1;
@@ -252,6 +266,10 @@ fn write_until_stopped(session: &Session<'_>, opts: &Options) -> Result<String, 
              COMMIT;"
         ))
         .map_err(|e| failed(&e))?;
+        if let Some(file) = &mut record {
+            // Unbuffered: the line is in the file before the next transaction begins.
+            std::io::Write::write_all(file, format!("{k}\n").as_bytes()).map_err(|e| failed(&e))?;
+        }
         if k == first + 1 {
             println!("writing");
         }

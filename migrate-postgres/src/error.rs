@@ -1,0 +1,285 @@
+//! The crate's one error type. Each message says what happened, what was kept, and what to run
+//! next.
+
+use std::fmt;
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A session holding the migration lock, as `pg_locks` ⨝ `pg_stat_activity` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Backend pid (what `pg_terminate_backend` takes).
+    pub pid: i32,
+    /// The holder's `application_name`.
+    pub application_name: String,
+    /// `active`, `idle`, `idle in transaction`, ...
+    pub state: String,
+    /// Its current or last query.
+    pub query: String,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pid {} (application_name {:?}, state {:?}, query {:?})",
+            self.pid, self.application_name, self.state, self.query
+        )
+    }
+}
+
+/// Everything that can go wrong in the PostgreSQL backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A statement failed; the text carries PostgreSQL's message, SQLSTATE and detail.
+    #[error("PostgreSQL error: {}", describe(.0))]
+    Postgres(#[from] postgres::Error),
+
+    /// The server could not be reached or refused the login.
+    #[error(
+        "cannot connect to {target}: {}. Nothing was changed. Check the URL (host, port, user, \
+         database) and that the server runs, e.g. `psql \"{target}\" -c 'select 1'`",
+        describe(.source)
+    )]
+    Connect {
+        /// The target, password removed.
+        target: String,
+        /// The client's error.
+        source: postgres::Error,
+    },
+
+    /// The URL does not parse.
+    #[error(
+        "invalid PostgreSQL connection URL: {detail}. Nothing was changed. Write it as \
+         postgres://user@host:5432/database or host=/run/postgresql dbname=app"
+    )]
+    InvalidUrl {
+        /// The parser's message.
+        detail: String,
+    },
+
+    /// The server only looks like PostgreSQL.
+    #[error(
+        "the server is {engine} ({version}), not PostgreSQL: {why}. Nothing was changed. Run the \
+         migrations against a PostgreSQL server"
+    )]
+    UnsupportedEngine {
+        /// CockroachDB, YugabyteDB, ...
+        engine: &'static str,
+        /// What `version()` returned.
+        version: String,
+        /// What the backend needs that this engine lacks.
+        why: &'static str,
+    },
+
+    /// The tracking schema name is not usable.
+    #[error(
+        "invalid tracking schema name {schema:?}: use 1 to 63 bytes without NUL, like \"public\" \
+         or \"migrations\". Nothing was changed"
+    )]
+    InvalidSchema {
+        /// The name given.
+        schema: String,
+    },
+
+    /// Another session held the migration lock for the whole busy timeout.
+    #[error(
+        "the migration lock of schema {schema:?} is held by another session; waited {waited_ms} \
+         ms. Holder: {}. Nothing was changed. If that run is alive, let it finish and start \
+         again{}",
+        holders_text(.holders),
+        stuck_holder_text(.holders)
+    )]
+    Locked {
+        /// The tracking schema whose lock was wanted.
+        schema: String,
+        /// How long this session polled.
+        waited_ms: u64,
+        /// Who holds it (empty if it was released between the last try and the query).
+        holders: Vec<LockHolder>,
+    },
+
+    /// This connection no longer holds its lock: a transaction pooler sits in between.
+    #[error(
+        "this connection no longer holds the migration lock of schema {schema:?} ({why}): it \
+         goes through a transaction pooler such as PgBouncer in transaction mode, where session \
+         locks do not work. The transaction was rolled back; nothing was changed. Connect \
+         directly to PostgreSQL (the server's own port, not the pooler's) for migrations and run \
+         `migrate up` again"
+    )]
+    LockLost {
+        /// The tracking schema.
+        schema: String,
+        /// Which check failed.
+        why: &'static str,
+    },
+
+    /// A migration's SQL ended the runner's transaction (`COMMIT`, `ROLLBACK`).
+    #[error(
+        "migration {seq} {name:?} ended the runner's transaction (a COMMIT or ROLLBACK in its \
+         SQL); the commit guard refused it, so the whole batch was rolled back and nothing was \
+         committed. Remove the COMMIT/ROLLBACK from the migration (or mark it \
+         `transaction = false` if it must run outside a transaction), then run `migrate up` again"
+    )]
+    TransactionEnded {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+    },
+
+    /// A migration waited for a table lock longer than `lock_timeout`, every attempt.
+    #[error(
+        "migration {seq} {name:?} could not get a table lock within lock_timeout ({lock_timeout_ms} \
+         ms), {attempts} attempts: another session holds a conflicting lock. The migration was \
+         rolled back to its savepoint; nothing of it was kept. See who blocks with `psql -c \"SELECT \
+         pid, state, query FROM pg_stat_activity WHERE pid = ANY (SELECT \
+         unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)\"`, then run `migrate up` again"
+    )]
+    LockTimeout {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// The lock_timeout of each attempt.
+        lock_timeout_ms: u64,
+        /// How many times it ran.
+        attempts: u32,
+    },
+
+    /// A migration's own code failed.
+    #[error(
+        "migration {seq} {name:?} failed: {source}. It was rolled back to its savepoint; nothing of \
+         it was kept. Fix the migration and run `migrate up` again"
+    )]
+    Step {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// What it returned.
+        source: Box<Error>,
+    },
+
+    /// A deferred constraint failed at the end of a migration.
+    #[error(
+        "migration {seq} {name:?} left a deferred constraint violated: {}. It was rolled back to \
+         its savepoint; nothing of it was kept. Fix the data or the migration and run `migrate up` \
+         again",
+        describe(.source)
+    )]
+    DeferredConstraint {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// PostgreSQL's error.
+        source: postgres::Error,
+    },
+
+    /// INVALID indexes exist after a non-transactional migration (a failed concurrent build).
+    #[error(
+        "after migration {seq} {name:?} these indexes are INVALID, left by a failed CREATE INDEX \
+         CONCURRENTLY (a rerun with IF NOT EXISTS would skip them silently): {}. Drop them with \
+         `psql -c 'DROP INDEX CONCURRENTLY {}'`, fix the cause (e.g. duplicate rows for a UNIQUE \
+         index), then run `migrate up` again",
+        .indexes.join(", "),
+        .indexes.join(", ")
+    )]
+    InvalidIndexes {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// `schema.index` names.
+        indexes: Vec<String>,
+    },
+
+    /// A `transaction = false` migration failed: no transaction can undo what it ran.
+    #[error(
+        "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could          undo it: the statements before the failing one stay applied{}. Make the migration safe          to run twice (IF NOT EXISTS / IF EXISTS), then run `migrate up` again",
+        invalid_text(.invalid_indexes)
+    )]
+    NonTransactionalStep {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// What it returned.
+        source: Box<Error>,
+        /// INVALID indexes present after it (a failed concurrent build leaves one).
+        invalid_indexes: Vec<String>,
+    },
+}
+
+impl Error {
+    /// The SQLSTATE of a PostgreSQL error, if this is one.
+    ///
+    /// ```
+    /// let e = migrate_postgres::Error::InvalidSchema { schema: String::new() };
+    /// assert_eq!(e.sqlstate(), None);
+    /// ```
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Postgres(e) | Error::DeferredConstraint { source: e, .. } => {
+                e.code().map(|c| c.code())
+            }
+            Error::Connect { source, .. } => source.code().map(|c| c.code()),
+            Error::Step { source, .. } | Error::NonTransactionalStep { source, .. } => {
+                source.sqlstate()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// PostgreSQL's message with its SQLSTATE, detail and hint, or the client's own text.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => e.to_string(),
+    }
+}
+
+fn invalid_text(indexes: &[String]) -> String {
+    if indexes.is_empty() {
+        return String::new();
+    }
+    format!(
+        ", and it left INVALID indexes that a rerun with IF NOT EXISTS would skip: {}; drop \
+         each with `psql -c 'DROP INDEX CONCURRENTLY <name>'` first",
+        indexes.join(", ")
+    )
+}
+
+fn stuck_holder_text(holders: &[LockHolder]) -> String {
+    match holders.first() {
+        Some(h) => format!(
+            "; if it is stuck, end it with `psql -c 'SELECT pg_terminate_backend({})'` and run \
+             `migrate up` again",
+            h.pid
+        ),
+        None => ": run `migrate up` again".into(),
+    }
+}
+
+fn holders_text(holders: &[LockHolder]) -> String {
+    if holders.is_empty() {
+        return "none any more (it was released just now)".into();
+    }
+    holders
+        .iter()
+        .map(LockHolder::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

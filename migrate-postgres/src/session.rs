@@ -1,0 +1,31 @@
+//! Session state put back after a run: a migration's `SET search_path = ...` or `SET ROLE`
+//! (not LOCAL) survives COMMIT. `RESET ALL` and `RESET ROLE`, never `DISCARD ALL`, which would
+//! also drop the advisory lock (and refuses to run in a transaction block).
+
+use crate::Result;
+use crate::lock::LockGuard;
+use postgres::types::Type;
+
+impl LockGuard<'_> {
+    /// Puts the session's settings back to their connection-time values (`RESET ROLE`,
+    /// `RESET ALL`), keeping the migration lock and its session token. Run outside a transaction,
+    /// after the batch.
+    ///
+    /// ```no_run
+    /// let mut conn = migrate_postgres::Connection::open("postgres://app@localhost/app")?;
+    /// let mut lock = conn.lock()?;
+    /// lock.reset_session()?;
+    /// lock.check_held()?;
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn reset_session(&mut self) -> Result<()> {
+        let token = self.token().to_owned();
+        let client = self.client();
+        client.batch_execute("RESET ROLE; RESET ALL")?;
+        client.query_typed(
+            "SELECT set_config('migrate.session_token', $1, false)",
+            &[(&token, Type::TEXT)],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! Splits SQL text into statements for a `transaction = false` migration: PostgreSQL runs a
+//! multi-statement query string as one implicit transaction, which `CREATE INDEX CONCURRENTLY`,
+//! `VACUUM` and friends refuse (SQLSTATE 25001), so each statement must be sent alone.
+//!
+//! Understood: `'...'` strings (`''` inside), `E'...'` strings (backslash escapes), `"..."`
+//! identifiers, `$tag$...$tag$` dollar quotes, `-- ...` and nested `/* ... */` comments.
+//! Not understood: SQL-standard function bodies (`BEGIN ATOMIC ... END`) whose inner `;` would
+//! split the statement; write such a function in a transactional migration.
+
+/// The statements of `sql`, each without its `;`, trimmed, empty ones (and comment-only ones)
+/// left out.
+///
+/// ```
+/// use migrate_postgres::split_statements;
+/// let sql = "CREATE INDEX CONCURRENTLY a ON t (x); -- one\n\
+///            CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$;";
+/// assert_eq!(
+///     split_statements(sql),
+///     ["CREATE INDEX CONCURRENTLY a ON t (x)",
+///      "-- one\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$"]
+/// );
+/// ```
+pub fn split_statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        i = match bytes[i] {
+            b';' => {
+                push(&mut statements, &sql[start..i]);
+                start = i + 1;
+                i + 1
+            }
+            b'\'' => {
+                let backslashes = i > 0
+                    && matches!(bytes[i - 1], b'e' | b'E')
+                    && (i < 2 || !is_ident_byte(bytes[i - 2]));
+                skip_quoted(bytes, i, b'\'', backslashes)
+            }
+            b'"' => skip_quoted(bytes, i, b'"', false),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                memchr(bytes, i, b'\n').map_or(bytes.len(), |end| end + 1)
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+            b'$' => skip_dollar_quoted(sql, i),
+            _ => i + 1,
+        };
+    }
+    push(&mut statements, &sql[start..]);
+    statements
+}
+
+fn push<'a>(statements: &mut Vec<&'a str>, statement: &'a str) {
+    let statement = statement.trim();
+    if !only_comments(statement) {
+        statements.push(statement);
+    }
+}
+
+/// True when nothing but comments and whitespace is left.
+fn only_comments(statement: &str) -> bool {
+    let bytes = statement.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        i = match bytes[i] {
+            b if b.is_ascii_whitespace() => i + 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                memchr(bytes, i, b'\n').map_or(bytes.len(), |end| end + 1)
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// Index after the closing quote of a quoted run starting at `open` (a doubled quote is part of
+/// the run; with `backslashes`, `\x` escapes too). Unclosed: the end of the text.
+fn skip_quoted(bytes: &[u8], open: usize, quote: u8, backslashes: bool) -> usize {
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if backslashes => i += 2,
+            b if b == quote && bytes.get(i + 1) == Some(&quote) => i += 2,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Index after a `/* ... */` comment starting at `open`; they nest in PostgreSQL.
+fn skip_block_comment(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0;
+    let mut i = open;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Index after a `$tag$ ... $tag$` run starting at `open`, or `open + 1` when the `$` does not
+/// open one (a parameter like `$1`, or `$` inside an identifier).
+fn skip_dollar_quoted(sql: &str, open: usize) -> usize {
+    let bytes = sql.as_bytes();
+    if open > 0 && is_ident_byte(bytes[open - 1]) {
+        return open + 1;
+    }
+    let tag_len = bytes[open + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b >= 0x80)
+        .count();
+    let close = open + 1 + tag_len;
+    let starts_with_digit = bytes.get(open + 1).is_some_and(u8::is_ascii_digit);
+    if bytes.get(close) != Some(&b'$') || starts_with_digit {
+        return open + 1;
+    }
+    let tag = &sql[open..=close];
+    match sql[close + 1..].find(tag) {
+        Some(at) => close + 1 + at + tag.len(),
+        None => bytes.len(),
+    }
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+fn memchr(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
+    bytes[from..]
+        .iter()
+        .position(|b| *b == needle)
+        .map(|p| from + p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_statements;
+
+    #[test]
+    fn semicolons_inside_quotes_comments_and_dollar_quotes_do_not_split() {
+        let sql = "INSERT INTO t VALUES ('a;b', 'it''s;');\n\
+                   SELECT \"odd;name\" FROM t; /* c; /* nested; */ still; */ SELECT 2;\n\
+                   DO $body$ BEGIN PERFORM 1; END $body$;\n\
+                   SELECT $$x;y$$; SELECT E'back\\';slash'; -- trailing; comment\n";
+        assert_eq!(
+            split_statements(sql),
+            [
+                "INSERT INTO t VALUES ('a;b', 'it''s;')",
+                "SELECT \"odd;name\" FROM t",
+                "/* c; /* nested; */ still; */ SELECT 2",
+                "DO $body$ BEGIN PERFORM 1; END $body$",
+                "SELECT $$x;y$$",
+                "SELECT E'back\\';slash'",
+            ]
+        );
+    }
+
+    #[test]
+    fn parameters_and_dollar_in_identifiers_are_not_quotes() {
+        assert_eq!(
+            split_statements("SELECT $1; SELECT a$b$ FROM t; SELECT 3"),
+            ["SELECT $1", "SELECT a$b$ FROM t", "SELECT 3"]
+        );
+    }
+
+    #[test]
+    fn empty_and_comment_only_statements_are_dropped() {
+        assert!(split_statements(" ; ;\n-- nothing\n/* nor this */ ;").is_empty());
+        assert_eq!(split_statements("VACUUM"), ["VACUUM"]);
+    }
+
+    #[test]
+    fn a_plain_string_keeps_backslashes_literal() {
+        // standard_conforming_strings: in '...' a backslash is an ordinary character.
+        assert_eq!(
+            split_statements(r"SELECT 'a\'; SELECT 2"),
+            [r"SELECT 'a\'", "SELECT 2"]
+        );
+    }
+}

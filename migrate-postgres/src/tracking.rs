@@ -1,0 +1,487 @@
+//! The tracking tables, schema-qualified (`<schema>._migrate_applied`, ...), never found
+//! through `search_path`: the same columns and semantics as the SQLite backend's.
+//! `_migrate_applied` has one row per applied (or started) migration, written in the migration's
+//! transaction; `_migrate_history` is the append-only log of every run; `_migrate_row_counts`
+//! the row-count guard's counts per history row; `_migrate_schema` the recorded schema;
+//! `_migrate_state` the no-op start's digest, cleared by triggers on any change of the applied
+//! rows. Times are UTC text with milliseconds (`2026-11-22 10:49:14.123`), as on SQLite.
+
+use crate::connection::Schema;
+use crate::{Connection, Result};
+use migrate_core::{AppliedRow, RowState};
+use postgres::Client;
+
+/// Table of applied (and started) migrations.
+pub const APPLIED_TABLE: &str = "_migrate_applied";
+
+/// `applied_at`/`at` as SQLite writes them.
+const AS_TEXT: &str = "'YYYY-MM-DD HH24:MI:SS.MS'";
+
+fn create_sql(s: &Schema) -> String {
+    let q = |t: &str| s.qualify(t);
+    let (applied, history, counts, schema_t, state) = (
+        q(APPLIED_TABLE),
+        q("_migrate_history"),
+        q("_migrate_row_counts"),
+        q("_migrate_schema"),
+        q("_migrate_state"),
+    );
+    let clear = q("_migrate_state_clear");
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {applied} (
+    set_name    text   NOT NULL,
+    seq         bigint NOT NULL,
+    name        text   NOT NULL,
+    checksum    text   NOT NULL,
+    state       text   NOT NULL CHECK (state IN ('applied', 'started', 'reverting')),
+    applied_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    duration_ms bigint NOT NULL,
+    applied_by  text   NOT NULL,
+    schema_fingerprint text,
+    PRIMARY KEY (set_name, seq)
+);
+CREATE TABLE IF NOT EXISTS {history} (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    set_name    text   NOT NULL,
+    seq         bigint,
+    name        text,
+    action      text   NOT NULL,
+    outcome     text   NOT NULL,
+    detail      text,
+    duration_ms bigint,
+    backup_path text,
+    applied_by  text   NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {counts} (
+    history_id  bigint NOT NULL,
+    table_name  text   NOT NULL,
+    rows_before bigint, -- NULL: the table did not exist before the migration
+    rows_after  bigint, -- NULL: the table does not exist after it
+    PRIMARY KEY (history_id, table_name)
+);
+CREATE TABLE IF NOT EXISTS {schema_t} (
+    type text NOT NULL,
+    name text NOT NULL,
+    sql  text NOT NULL,
+    PRIMARY KEY (type, name)
+);
+CREATE TABLE IF NOT EXISTS {state} (
+    set_name text PRIMARY KEY,
+    digest   text NOT NULL
+);
+CREATE OR REPLACE FUNCTION {clear}() RETURNS trigger LANGUAGE plpgsql
+  SET search_path = pg_catalog AS $clear$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN DELETE FROM {state} WHERE set_name = OLD.set_name; END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN DELETE FROM {state} WHERE set_name = NEW.set_name; END IF;
+  RETURN NULL;
+END $clear$;
+DROP TRIGGER IF EXISTS _migrate_applied_changed ON {applied};
+CREATE TRIGGER _migrate_applied_changed
+  AFTER INSERT OR DELETE OR UPDATE OF set_name, seq, name, checksum, state ON {applied}
+  FOR EACH ROW EXECUTE FUNCTION {clear}();",
+        schema = s.quoted
+    )
+}
+
+/// Creates the tracking tables and the commit guard when missing (inside the caller's
+/// transaction, under the migration lock).
+pub(crate) fn ensure(client: &mut Client, schema: &Schema) -> Result<()> {
+    let present: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+            &[
+                &schema.qualify(APPLIED_TABLE),
+                &schema.qualify(crate::commit_guard::GUARD),
+            ],
+        )?
+        .get(0);
+    if !present {
+        client.batch_execute(&create_sql(schema))?;
+        client.batch_execute(&crate::commit_guard::install_sql(schema))?;
+    }
+    Ok(())
+}
+
+/// One applied row with the details `status` shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRow {
+    /// The core's view of the row.
+    pub row: AppliedRow,
+    /// When it was applied (UTC).
+    pub applied_at: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Framework and app version that applied it.
+    pub applied_by: String,
+    /// Schema fingerprint after it, when recorded.
+    pub fingerprint: Option<String>,
+}
+
+/// What a tracking row records about a migration.
+#[derive(Clone, Debug)]
+pub struct RowValues<'a> {
+    /// The set.
+    pub set: &'a str,
+    /// The migration's seq.
+    pub seq: u64,
+    /// Its name.
+    pub name: &'a str,
+    /// Its checksum, as text.
+    pub checksum: String,
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// Framework and app version.
+    pub applied_by: &'a str,
+}
+
+/// One event of the history table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// The set.
+    pub set: String,
+    /// The migration, if the event is about one.
+    pub seq: Option<u64>,
+    /// Its name.
+    pub name: Option<String>,
+    /// `up`, `down`, `start`, `accept-checksum`, `run`.
+    pub action: String,
+    /// `ok`, `failed`, `rolled-back`.
+    pub outcome: String,
+    /// Error text or other detail.
+    pub detail: Option<String>,
+    /// How long it took.
+    pub duration_ms: Option<u64>,
+    /// The backup taken before the run.
+    pub backup_path: Option<String>,
+    /// Rows of the tables a migration touched, before and after it.
+    pub row_counts: Vec<RowCount>,
+}
+
+/// Rows of one table before and after a migration (`None`: the table did not exist).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowCount {
+    /// `schema.table`.
+    pub table: String,
+    /// Rows before.
+    pub before: Option<u64>,
+    /// Rows after.
+    pub after: Option<u64>,
+}
+
+/// A history row as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Row id, increasing.
+    pub id: i64,
+    /// When (UTC).
+    pub at: String,
+    /// The event.
+    pub event: HistoryEvent,
+    /// Who wrote it.
+    pub applied_by: String,
+}
+
+/// The tracking tables of one schema, on a client (inside or outside the batch transaction).
+///
+/// ```no_run
+/// let mut conn = migrate_postgres::Connection::open("postgres://app@localhost/app")?;
+/// let rows = conn.tracking().read_rows("default")?;
+/// # let _ = rows; Ok::<(), migrate_postgres::Error>(())
+/// ```
+pub struct Tracking<'c> {
+    client: &'c mut Client,
+    schema: &'c Schema,
+}
+
+impl Connection {
+    /// The tracking tables of this connection's schema.
+    ///
+    /// ```no_run
+    /// let mut conn = migrate_postgres::Connection::open("postgres://app@localhost/app")?;
+    /// assert!(conn.tracking().highest_seq("default")?.is_none());
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn tracking(&mut self) -> Tracking<'_> {
+        Tracking {
+            client: &mut self.client,
+            schema: &self.schema,
+        }
+    }
+}
+
+impl crate::Batch<'_> {
+    /// The tracking tables, inside the batch transaction (rows written here commit with the
+    /// migrations).
+    ///
+    /// ```no_run
+    /// # let mut conn = migrate_postgres::Connection::open("postgres://app@localhost/app")?;
+    /// # let mut lock = conn.lock()?;
+    /// let mut batch = lock.begin()?;
+    /// let rows = batch.tracking().read_plan_rows("default")?;
+    /// # let _ = rows; Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn tracking(&mut self) -> Tracking<'_> {
+        let (client, schema) = self.parts();
+        Tracking { client, schema }
+    }
+}
+
+impl Tracking<'_> {
+    fn t(&self, table: &str) -> String {
+        self.schema.qualify(table)
+    }
+
+    /// True when the tracking tables exist.
+    pub fn tables_exist(&mut self) -> Result<bool> {
+        let table = self.t(APPLIED_TABLE);
+        Ok(self
+            .client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])?
+            .get(0))
+    }
+
+    /// Every row of `set`, by seq. Empty when the tables do not exist yet.
+    pub fn read_rows(&mut self, set: &str) -> Result<Vec<RecordedRow>> {
+        if !self.tables_exist()? {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT seq, name, checksum, state, to_char(applied_at AT TIME ZONE 'UTC', {AS_TEXT}),
+                    duration_ms, applied_by, schema_fingerprint
+             FROM {} WHERE set_name = $1 ORDER BY seq",
+            self.t(APPLIED_TABLE)
+        );
+        let rows = self.client.query(&sql, &[&set])?;
+        Ok(rows
+            .iter()
+            .map(|r| RecordedRow {
+                row: AppliedRow {
+                    seq: r.get::<_, i64>(0) as u64,
+                    name: r.get(1),
+                    checksum: r.get(2),
+                    // 'reverting' is the down of a non-transactional migration, interrupted.
+                    state: state_of(r.get(3)),
+                },
+                applied_at: r.get(4),
+                duration_ms: r.get::<_, i64>(5).max(0) as u64,
+                applied_by: r.get(6),
+                fingerprint: r.get(7),
+            })
+            .collect())
+    }
+
+    /// Only what a plan needs (seq, name, checksum, state).
+    pub fn read_plan_rows(&mut self, set: &str) -> Result<Vec<AppliedRow>> {
+        Ok(self.read_rows(set)?.into_iter().map(|r| r.row).collect())
+    }
+
+    /// The highest seq recorded for `set` in any state.
+    pub fn highest_seq(&mut self, set: &str) -> Result<Option<u64>> {
+        if !self.tables_exist()? {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT max(seq) FROM {} WHERE set_name = $1",
+            self.t(APPLIED_TABLE)
+        );
+        let seq: Option<i64> = self.client.query_one(&sql, &[&set])?.get(0);
+        Ok(seq.map(|s| s as u64))
+    }
+
+    /// Records a migration as applied (replacing a `started` row).
+    pub fn insert_applied(&mut self, v: &RowValues) -> Result<()> {
+        self.upsert(v, "applied")
+    }
+
+    /// Records a non-transactional migration as started, before it runs.
+    pub fn insert_started(&mut self, v: &RowValues) -> Result<()> {
+        self.upsert(v, "started")
+    }
+
+    fn upsert(&mut self, v: &RowValues, state: &str) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (set_name, seq, name, checksum, state, applied_at, duration_ms, applied_by)
+             VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7)
+             ON CONFLICT (set_name, seq) DO UPDATE SET
+               name = EXCLUDED.name, checksum = EXCLUDED.checksum, state = EXCLUDED.state,
+               applied_at = EXCLUDED.applied_at, duration_ms = EXCLUDED.duration_ms,
+               applied_by = EXCLUDED.applied_by, schema_fingerprint = NULL",
+            self.t(APPLIED_TABLE)
+        );
+        self.client.execute(
+            &sql,
+            &[
+                &v.set,
+                &(v.seq as i64),
+                &v.name,
+                &v.checksum,
+                &state,
+                &(v.duration_ms as i64),
+                &v.applied_by,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks an applied non-transactional migration as being reverted, before its down runs.
+    pub fn mark_reverting(&mut self, set: &str, seq: u64) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET state = 'reverting' WHERE set_name = $1 AND seq = $2",
+            self.t(APPLIED_TABLE)
+        );
+        self.client.execute(&sql, &[&set, &(seq as i64)])?;
+        Ok(())
+    }
+
+    /// Removes a migration's row (after its `down`).
+    pub fn delete_row(&mut self, set: &str, seq: u64) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM {} WHERE set_name = $1 AND seq = $2",
+            self.t(APPLIED_TABLE)
+        );
+        self.client.execute(&sql, &[&set, &(seq as i64)])?;
+        Ok(())
+    }
+
+    /// Replaces the recorded checksum of an applied migration.
+    pub fn update_checksum(&mut self, set: &str, seq: u64, checksum: &str) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET checksum = $3 WHERE set_name = $1 AND seq = $2",
+            self.t(APPLIED_TABLE)
+        );
+        self.client
+            .execute(&sql, &[&set, &(seq as i64), &checksum])?;
+        Ok(())
+    }
+
+    /// Stores the schema fingerprint on the highest row of the set.
+    pub fn set_fingerprint(&mut self, set: &str, fingerprint: &str) -> Result<()> {
+        let t = self.t(APPLIED_TABLE);
+        let sql = format!(
+            "UPDATE {t} SET schema_fingerprint = $2
+             WHERE set_name = $1 AND seq = (SELECT max(seq) FROM {t} WHERE set_name = $1)"
+        );
+        self.client.execute(&sql, &[&set, &fingerprint])?;
+        Ok(())
+    }
+
+    /// The fingerprint stored on the highest row of the set, if any.
+    pub fn last_fingerprint(&mut self, set: &str) -> Result<Option<String>> {
+        if !self.tables_exist()? {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT schema_fingerprint FROM {} WHERE set_name = $1 ORDER BY seq DESC LIMIT 1",
+            self.t(APPLIED_TABLE)
+        );
+        Ok(self
+            .client
+            .query_opt(&sql, &[&set])?
+            .and_then(|r| r.get::<_, Option<String>>(0)))
+    }
+
+    /// Appends an event (and its row counts) to the history; its id.
+    pub fn append_history(&mut self, e: &HistoryEvent, applied_by: &str) -> Result<i64> {
+        let sql = format!(
+            "INSERT INTO {} (set_name, seq, name, action, outcome, detail, duration_ms,
+                             backup_path, applied_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            self.t("_migrate_history")
+        );
+        let id: i64 = self
+            .client
+            .query_one(
+                &sql,
+                &[
+                    &e.set,
+                    &e.seq.map(|s| s as i64),
+                    &e.name,
+                    &e.action,
+                    &e.outcome,
+                    &e.detail,
+                    &e.duration_ms.map(|d| d as i64),
+                    &e.backup_path,
+                    &applied_by,
+                ],
+            )?
+            .get(0);
+        let insert = format!(
+            "INSERT INTO {} (history_id, table_name, rows_before, rows_after)
+             VALUES ($1, $2, $3, $4)",
+            self.t("_migrate_row_counts")
+        );
+        for count in &e.row_counts {
+            self.client.execute(
+                &insert,
+                &[
+                    &id,
+                    &count.table,
+                    &count.before.map(|n| n as i64),
+                    &count.after.map(|n| n as i64),
+                ],
+            )?;
+        }
+        Ok(id)
+    }
+
+    /// The history of `set`, oldest first, with row counts.
+    pub fn read_history(&mut self, set: &str) -> Result<Vec<HistoryRow>> {
+        if !self.tables_exist()? {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, to_char(at AT TIME ZONE 'UTC', {AS_TEXT}), seq, name, action, outcome,
+                    detail, duration_ms, backup_path, applied_by
+             FROM {} WHERE set_name = $1 ORDER BY id",
+            self.t("_migrate_history")
+        );
+        let counts_sql = format!(
+            "SELECT table_name, rows_before, rows_after FROM {}
+             WHERE history_id = $1 ORDER BY table_name",
+            self.t("_migrate_row_counts")
+        );
+        let rows = self.client.query(&sql, &[&set])?;
+        let mut history = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.get(0);
+            let row_counts = self
+                .client
+                .query(&counts_sql, &[&id])?
+                .iter()
+                .map(|c| RowCount {
+                    table: c.get(0),
+                    before: c.get::<_, Option<i64>>(1).map(|n| n.max(0) as u64),
+                    after: c.get::<_, Option<i64>>(2).map(|n| n.max(0) as u64),
+                })
+                .collect();
+            history.push(HistoryRow {
+                id,
+                at: r.get(1),
+                event: HistoryEvent {
+                    set: set.to_owned(),
+                    seq: r.get::<_, Option<i64>>(2).map(|s| s as u64),
+                    name: r.get(3),
+                    action: r.get(4),
+                    outcome: r.get(5),
+                    detail: r.get(6),
+                    duration_ms: r.get::<_, Option<i64>>(7).map(|d| d.max(0) as u64),
+                    backup_path: r.get(8),
+                    row_counts,
+                },
+                applied_by: r.get(9),
+            });
+        }
+        Ok(history)
+    }
+}
+
+fn state_of(text: String) -> RowState {
+    if text == "applied" {
+        RowState::Applied
+    } else {
+        RowState::Started
+    }
+}

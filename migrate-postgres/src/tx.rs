@@ -1,0 +1,165 @@
+//! The handle a migration step receives.
+
+use crate::connection::quote_ident;
+use crate::{Result, split};
+use postgres::types::ToSql;
+use postgres::{Client, Row};
+
+/// The connection a migration runs on: inside its savepoint of the batch transaction, or, for a
+/// `transaction = false` migration, outside any transaction, where [`Tx::batch_execute`] sends
+/// each statement as its own query (a multi-statement string would be one implicit transaction,
+/// which `CREATE INDEX CONCURRENTLY` refuses).
+///
+/// ```
+/// use migrate_postgres::{Result, Tx};
+/// fn add_index(tx: &mut Tx) -> Result<()> {
+///     tx.batch_execute("CREATE INDEX notes_body ON notes (body)")
+/// }
+/// ```
+pub struct Tx<'c> {
+    client: &'c mut Client,
+    seq: u64,
+    name: &'c str,
+    in_transaction: bool,
+}
+
+impl<'c> Tx<'c> {
+    pub(crate) fn new(
+        client: &'c mut Client,
+        seq: u64,
+        name: &'c str,
+        in_transaction: bool,
+    ) -> Self {
+        Tx {
+            client,
+            seq,
+            name,
+            in_transaction,
+        }
+    }
+
+    /// The seq of the migration being run.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     log::info!("running {}", tx.seq());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The name of the migration being run.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     log::info!("running {}", tx.name());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// True inside the batch transaction, false for a `transaction = false` migration.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     let concurrently = if tx.in_transaction() { "" } else { "CONCURRENTLY" };
+    ///     tx.batch_execute(&format!("CREATE INDEX {concurrently} notes_body ON notes (body)"))
+    /// }
+    /// ```
+    pub fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
+    /// Runs SQL text, several statements allowed. Outside a transaction each statement is sent
+    /// alone ([`split_statements`](crate::split_statements)).
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     tx.batch_execute("CREATE TABLE a (id int); CREATE TABLE b (id int)")
+    /// }
+    /// ```
+    pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        if self.in_transaction {
+            self.client.batch_execute(sql)?;
+        } else {
+            for statement in split::split_statements(sql) {
+                self.client.batch_execute(statement)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement with parameters; the number of rows it changed.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     tx.execute("UPDATE notes SET body = $1 WHERE body IS NULL", &[&""])?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        Ok(self.client.execute(sql, params)?)
+    }
+
+    /// Runs a query; its rows.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     for row in tx.query("SELECT id FROM notes", &[])? {
+    ///         let id: i64 = row.get(0);
+    ///         # let _ = id;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        Ok(self.client.query(sql, params)?)
+    }
+
+    /// Runs a query that returns exactly one row.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     let n: i64 = tx.query_one("SELECT count(*) FROM notes", &[])?.get(0);
+    ///     # let _ = n;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        Ok(self.client.query_one(sql, params)?)
+    }
+
+    /// Runs a query that returns at most one row.
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     if tx.query_opt("SELECT 1 FROM pg_class WHERE relname = 'notes'", &[])?.is_some() {
+    ///         tx.batch_execute("DROP TABLE notes")?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        Ok(self.client.query_opt(sql, params)?)
+    }
+
+    /// Number of rows in `table` (quoted as one identifier; use [`Tx::query_one`] for a
+    /// schema-qualified name).
+    ///
+    /// ```
+    /// fn step(tx: &mut migrate_postgres::Tx) -> migrate_postgres::Result<()> {
+    ///     let before = tx.row_count("notes")?;
+    ///     # let _ = before;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn row_count(&mut self, table: &str) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM {}", quote_ident(table));
+        let count: i64 = self.client.query_one(&sql, &[])?.get(0);
+        Ok(count.max(0) as u64)
+    }
+}

@@ -1,0 +1,17 @@
+use migrate_postgres::migration;
+
+#[migration(seq = 1)]
+mod create_users {
+    use migrate_postgres::{Result, Tx};
+
+    pub fn up(tx: &mut Tx) -> Result<()> {
+        tx.batch_execute("CREATE TABLE users (id bigint PRIMARY KEY)")
+    }
+
+    pub fn down(tx: &Tx) -> Result<()> {
+        let _ = tx;
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use migrate_postgres::{migration, Result};
+
+#[migration(seq = 1)]
+fn create_users() -> Result<()> {
+    Ok(())
+}
+
+fn main() {}
