@@ -120,4 +120,8 @@ fn a_smashed_header_is_a_verify_problem_not_a_raw_error() {
     assert!(out.stdout.contains("not a database"), "{out:#?}");
     assert!(out.stdout.contains("`migrate restore`"), "{out:#?}");
     assert_eq!(db.bytes(), before);
+
+    db.run(&["restore", "--yes"]).expect(0);
+    db.run(&["verify"]).expect(0);
+    assert_eq!(db.int("SELECT count(*) FROM loans"), 1);
 }
