@@ -97,3 +97,26 @@ fn a_failing_rehearsal_exits_1_and_leaves_the_file_untouched() {
         0
     );
 }
+
+#[test]
+fn rehearse_json_is_one_document_with_the_run_and_the_checks() {
+    let db = Db::lending();
+    db.run(&["up", "--to", "2"]).expect(0);
+    let before = db.bytes();
+    let out = db.run(&["rehearse", "up", "--json"]).expect(0);
+    let doc = out.json();
+    assert_eq!(doc["operation"], "up");
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["run"]["steps"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(doc["integrity"], "ok");
+    assert_eq!(doc["foreign_key_violations"].as_array().unwrap().len(), 0);
+    assert!(
+        doc["row_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["table"] == "loans"),
+        "{doc}"
+    );
+    assert_eq!(db.bytes(), before);
+}

@@ -185,3 +185,26 @@ fn triggers_do_not_fire_while_the_rows_are_put_back() {
         .unwrap();
     assert_eq!(db.rows("audit"), ["Text(\"deleted 2\")"]);
 }
+
+#[test]
+fn restore_table_json_names_the_backup_the_rows_and_the_undo_file() {
+    let db = lending_with_backup();
+    db.conn()
+        .execute_batch("DELETE FROM loans; DELETE FROM books")
+        .unwrap();
+    let members = db.rows("members");
+    let out = db
+        .run(&["restore-table", "books", "--yes", "--json"])
+        .expect(0);
+    let doc = out.json();
+    assert_eq!(doc["table"], "books");
+    assert_eq!(
+        (doc["rows_before"].as_u64(), doc["rows_after"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let undo = doc["undo_backup"]["path"].as_str().unwrap();
+    assert!(std::path::Path::new(undo).is_file(), "{doc}");
+    assert_eq!(db.int("SELECT count(*) FROM books"), 2);
+    assert_eq!(db.rows("loans"), Vec::<String>::new());
+    assert_eq!(db.rows("members"), members);
+}

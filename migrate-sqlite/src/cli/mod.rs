@@ -129,15 +129,23 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
     }
     // Commands that need no database, and the rehearsal, which only reads it.
     match &args.command {
-        MigrateCommand::Sets => return Ok(runbook::sets(&migrator, db)),
+        MigrateCommand::Sets => return Ok(runbook::sets(&migrator, db, args.json)),
         MigrateCommand::New {
             name,
             from_schema,
             dir,
         } => {
-            return runbook::new_migration(&migrator, name, from_schema.as_deref(), dir.as_deref());
+            return runbook::new_migration(
+                &migrator,
+                name,
+                from_schema.as_deref(),
+                dir.as_deref(),
+                args.json,
+            );
         }
-        MigrateCommand::Rehearse { command } => return runbook::rehearse(&migrator, db, command),
+        MigrateCommand::Rehearse { command } => {
+            return runbook::rehearse(&migrator, db, command, args.json);
+        }
         _ => {}
     }
     // Only `up` may create the database: everything else on a mistyped path says so and

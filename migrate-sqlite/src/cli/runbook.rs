@@ -41,11 +41,25 @@ pub fn verify(session: &Session<'_>, json: bool) -> Result<u8> {
 
 /// `sets`: one line per registered set; with the database present, where each set stands in
 /// it (read only: nothing is created).
-pub fn sets(migrator: &Migrator, db: &Path) -> u8 {
+pub fn sets(migrator: &Migrator, db: &Path, json: bool) -> u8 {
     let mut sets = crate::registered_sets();
     if migrator.migrations.is_some() && !sets.iter().any(|(set, _)| *set == migrator.set) {
         let count = migrator.migrations.as_ref().map_or(0, Vec::len);
         sets.push((migrator.set.clone(), count));
+    }
+    if json {
+        let list: Vec<serde_json::Value> = sets
+            .iter()
+            .map(|(set, count)| {
+                serde_json::json!({
+                    "set": set,
+                    "migrations": count,
+                    "standing": db.is_file().then(|| standing(migrator, set, db)),
+                })
+            })
+            .collect();
+        output::print_json(&list);
+        return EXIT_OK;
     }
     if sets.is_empty() {
         println!(
@@ -96,7 +110,12 @@ fn standing(migrator: &Migrator, set: &str, db: &Path) -> String {
 
 /// `rehearse up|down|redo`: the report; exit 1 when the operation failed on the copy or left
 /// it unsound.
-pub fn rehearse(migrator: &Migrator, db: &Path, command: &RehearseCommand) -> Result<u8> {
+pub fn rehearse(
+    migrator: &Migrator,
+    db: &Path,
+    command: &RehearseCommand,
+    json: bool,
+) -> Result<u8> {
     let operation = match *command {
         RehearseCommand::Up { to } => Rehearsal::Up(to),
         RehearseCommand::Down { steps, to } => Rehearsal::Down(match to {
@@ -106,7 +125,29 @@ pub fn rehearse(migrator: &Migrator, db: &Path, command: &RehearseCommand) -> Re
         RehearseCommand::Redo => Rehearsal::Redo,
     };
     let report = migrator.rehearse(db, operation)?;
-    println!("{report}");
+    if json {
+        let (run, error) = match &report.outcome {
+            Ok(run) => (Some(run), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        output::print_json(&serde_json::json!({
+            "operation": report.operation.to_string(),
+            "database": report.database.display().to_string(),
+            "ok": report.is_ok(),
+            "run": run,
+            "error": error,
+            "duration_ms": report.duration.as_millis() as u64,
+            "row_counts": report.row_counts,
+            "integrity": report.integrity,
+            "foreign_key_violations": report
+                .foreign_key_violations
+                .iter()
+                .map(|v| serde_json::json!({ "table": v.table, "rowid": v.rowid, "parent": v.parent }))
+                .collect::<Vec<_>>(),
+        }));
+    } else {
+        println!("{report}");
+    }
     Ok(if report.is_ok() { EXIT_OK } else { EXIT_FAILED })
 }
 
@@ -128,6 +169,16 @@ pub fn restore_table(
         return Ok(output::not_confirmed(json, &what));
     }
     let report = session.restore_table(table, from)?;
+    if json {
+        output::print_json(&serde_json::json!({
+            "table": report.table,
+            "restored_from": report.restored_from.display().to_string(),
+            "rows_before": report.rows_before,
+            "rows_after": report.rows_after,
+            "undo_backup": report.undo_backup,
+        }));
+        return Ok(EXIT_OK);
+    }
     println!(
         "table {} restored from {}: {} rows before, {} now; no other table was changed. The \
          database as it was just before is kept in {}; to undo: migrate restore-table {} {}",
@@ -148,8 +199,13 @@ pub fn new_migration(
     name: &str,
     from_schema: Option<&Path>,
     dir: Option<&Path>,
+    json: bool,
 ) -> Result<u8> {
     let written = crate::generate::new_migration(migrator, name, from_schema, dir)?;
-    println!("{written}");
+    if json {
+        output::print_json(&written.to_json());
+    } else {
+        println!("{written}");
+    }
     Ok(EXIT_OK)
 }

@@ -47,6 +47,19 @@ pub(crate) struct Written {
     summary: Vec<String>,
 }
 
+impl Written {
+    /// The JSON `migrate new --json` prints.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.file.display().to_string(),
+            "module_file": self.module_file.display().to_string(),
+            "seq": self.seq,
+            "set": self.set,
+            "summary": self.summary,
+        })
+    }
+}
+
 impl fmt::Display for Written {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

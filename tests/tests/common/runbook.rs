@@ -33,6 +33,13 @@ impl Out {
         self
     }
 
+    /// stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
     /// stdout and stderr together.
     pub fn text(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
