@@ -48,9 +48,15 @@ fn new_writes_a_skeleton_that_compiles_with_the_next_seq_and_its_mod_line() {
         .run_in(&["new", "add_shelves"], Some(root.path()))
         .expect(3);
     assert!(
-        out.stderr.contains("m0005_add_shelves.rs") || out.stderr.contains("already"),
+        out.stderr
+            .contains("m0004_add_shelves.rs already exists; nothing was written"),
         "{out:#?}"
     );
+    assert_eq!(
+        fs::read_to_string(dir.join("m0004_add_shelves.rs")).unwrap(),
+        fixture
+    );
+    assert_eq!(fs::read_to_string(dir.join("mod.rs")).unwrap(), module);
 
     // The committed skeleton compiled into this binary runs as migration 4 of the set.
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
