@@ -540,6 +540,56 @@ pub enum Error {
     /// migration as failed, [`Error::MigrationFailed`]'s `source()` returns the error itself.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
+
+    /// `restore-table`: the table is missing from the backup or from the live database.
+    #[error(
+        "there is no table {table:?} in {}; nothing was changed. `migrate backups` lists the \
+         backups; the table name is the one in the schema (`migrate status` shows the database)",
+        place.display()
+    )]
+    TableNotFound {
+        /// The table asked for.
+        table: String,
+        /// The backup or database it is missing from.
+        place: PathBuf,
+    },
+
+    /// `restore-table`: the table's shape in the backup is not today's, so its rows cannot be
+    /// put back as they are.
+    #[error(
+        "refused: table {table:?} in the backup {} does not have today's shape ({differences}); \
+         nothing was changed. Put back the whole database from that backup instead (`migrate \
+         restore {}`), or copy the rows you need by hand",
+        backup.display(),
+        crate::outcome::shell_word(backup)
+    )]
+    TableShapeDiffers {
+        /// The table.
+        table: String,
+        /// The backup file.
+        backup: PathBuf,
+        /// What differs, e.g. `column isbn only today`.
+        differences: String,
+    },
+
+    /// `restore-table`: the rows put back broke foreign keys; the restore was rolled back.
+    #[error(
+        "putting back table {table:?} from {} would leave {} foreign key violation(s): {}; it \
+         was rolled back and nothing was changed. {advice}",
+        backup.display(),
+        violations.len(),
+        violations.iter().take(10).map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    TableRestoreBreaksForeignKeys {
+        /// The table.
+        table: String,
+        /// The backup file.
+        backup: PathBuf,
+        /// The new violations.
+        violations: Vec<FkViolation>,
+        /// What to run instead.
+        advice: String,
+    },
 }
 
 impl Error {

@@ -122,26 +122,32 @@ mod dry_run;
 mod error;
 mod fingerprint;
 mod foreign_keys;
+#[cfg(feature = "cli")]
+pub mod generate;
 mod hooks;
 mod lock;
 mod migrator;
 mod outcome;
 mod pragmas;
 mod rebuild;
+mod rehearse;
 mod report;
 mod resolve;
+mod restore_table;
 mod row_counts;
 mod runner;
 mod sentry;
 #[cfg(feature = "serde")]
 mod serialize;
 mod session;
+mod sets;
 mod sqlite_codes;
 mod step;
 mod step_call;
 pub mod testing;
 mod tracking;
 mod tx;
+mod verify;
 
 pub use adopt::{AdoptReport, Tool};
 pub use backup::{
@@ -216,15 +222,19 @@ pub use migrate_core::{
 pub use migrate_macros::migration;
 pub use migrator::{FailurePolicy, Migrator};
 pub use rebuild::Rebuild;
+pub use rehearse::{Rehearsal, RehearsalReport};
 pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
 pub use resolve::Resolution;
+pub use restore_table::TableRestoreReport;
 pub use row_counts::RowCount;
 /// The rusqlite version this crate is built on, so apps need no second dependency.
 pub use rusqlite;
 pub use session::Session;
+pub use sets::registered_sets;
 pub use step::{Step, StepFnPtr};
 pub use tracking::{HistoryEvent, HistoryRow};
 pub use tx::Tx;
+pub use verify::VerifyReport;
 
 /// A migration whose steps run on SQLite.
 pub type Migration = migrate_core::Migration<Step>;

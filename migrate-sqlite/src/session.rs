@@ -641,6 +641,12 @@ impl<'c> Session<'c> {
         )
     }
 
+    /// The connection, the database file and the settings, for the operations that live in
+    /// modules of their own (restoring one table).
+    pub(crate) fn parts(&self) -> Result<(&Connection, &Path, &Migrator)> {
+        Ok((&self.conn, self.file()?, &self.config))
+    }
+
     fn file(&self) -> Result<&Path> {
         self.path.as_deref().ok_or_else(|| {
             Error::Unsupported(
@@ -650,7 +656,7 @@ impl<'c> Session<'c> {
     }
 
     /// A bare SQLITE_BUSY of a read as the "stayed locked" error.
-    fn busy(&self, e: Error, doing: &str) -> Error {
+    pub(crate) fn busy(&self, e: Error, doing: &str) -> Error {
         let label = self
             .path
             .as_deref()
@@ -665,7 +671,7 @@ impl<'c> Session<'c> {
     }
 
     /// This migrator's busy timeout for one operation; the caller's comes back afterwards.
-    fn busy_timeout(&self) -> Result<BusyTimeout<'_>> {
+    pub(crate) fn busy_timeout(&self) -> Result<BusyTimeout<'_>> {
         Ok(BusyTimeout::set(&self.conn, self.config.busy_timeout)?)
     }
 

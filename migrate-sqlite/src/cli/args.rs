@@ -51,6 +51,47 @@ pub struct MigrateArgs {
     /// Accept gaps between seqs (migrations numbered by timestamp).
     #[arg(long, global = true)]
     pub allow_gaps: bool,
+    /// When a migration fails, keep the ones that succeeded before it in the same run (only
+    /// the failing one is rolled back). Default: the whole run is rolled back.
+    #[arg(long, global = true)]
+    pub keep_applied: bool,
+    /// Keep at most N automatic backups (default 5); named snapshots are never pruned.
+    #[arg(long, global = true, value_name = "N")]
+    pub keep_backups: Option<usize>,
+    /// Delete automatic backups older than this: a number with a unit, `s`, `m`, `h` or `d`
+    /// (e.g. `30d`, `12h`).
+    #[arg(long, global = true, value_name = "AGE", value_parser = parse_age)]
+    pub max_backup_age: Option<std::time::Duration>,
+    /// No automatic pre-migration backup for this run (throwaway databases; a failed
+    /// `transaction = false` migration then cannot be restored automatically).
+    #[arg(long, global = true)]
+    pub no_backup: bool,
+}
+
+/// `30d`, `12h`, `15m`, `90s` (a bare number is seconds).
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an age like 30d, 12h, 15m or 90s"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: the unit is one of s, m, h, d (e.g. 30d)"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
 }
 
 /// The commands.
@@ -141,6 +182,63 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "TOOL")]
         from: crate::Tool,
     },
+    /// The migration sets this binary knows, with how many migrations each has and, when the
+    /// database exists, where each stands in it (status across all sets).
+    Sets,
+    /// Run `up`, `down` or `redo` on a copy of the database (taken with SQLite's backup API
+    /// into a temporary directory) and report what it did; the copy is deleted and the live
+    /// database is not touched.
+    Rehearse {
+        /// What to rehearse.
+        #[command(subcommand)]
+        command: RehearseCommand,
+    },
+    /// Put back the rows of one table from a backup (default: the newest), in one
+    /// transaction, after an undo backup; other tables are not touched (asks).
+    RestoreTable {
+        /// The table.
+        table: String,
+        /// A backup file or a snapshot name.
+        from: Option<String>,
+        /// Instead: the newest backup taken before migration SEQ was applied.
+        #[arg(long, value_name = "SEQ", conflicts_with = "from")]
+        before: Option<u64>,
+    },
+    /// Write the next migration of the set as a source file next to its existing ones.
+    New {
+        /// Its name (a Rust identifier, e.g. `add_due_dates`).
+        name: String,
+        /// Write its body from the difference between the schema the migrations build and
+        /// the desired schema in this file (a schema snapshot, e.g. `schema.sql`).
+        #[arg(long, value_name = "FILE")]
+        from_schema: Option<PathBuf>,
+        /// The directory to write into (default: the directory of the set's newest
+        /// migration, found from the current directory or one above it).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `migrate rehearse ...`: the changing operations.
+#[derive(Debug, Subcommand)]
+pub enum RehearseCommand {
+    /// Apply pending migrations (all, or up to --to SEQ).
+    Up {
+        /// Stop after this seq.
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Revert the last migration, --steps N, or everything above --to SEQ.
+    Down {
+        /// How many to revert.
+        #[arg(long, conflicts_with = "to")]
+        steps: Option<usize>,
+        /// Revert everything above this seq (0 reverts all).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Revert the last migration and apply it again.
+    Redo,
 }
 
 /// `migrate snapshot ...`.
@@ -194,6 +292,18 @@ impl MigrateArgs {
         }
         if let Some(ms) = self.busy_timeout_ms {
             migrator = migrator.busy_timeout(std::time::Duration::from_millis(ms));
+        }
+        if self.keep_applied {
+            migrator = migrator.failure_policy(crate::FailurePolicy::KeepApplied);
+        }
+        if let Some(n) = self.keep_backups {
+            migrator = migrator.keep_backups(n);
+        }
+        if let Some(age) = self.max_backup_age {
+            migrator = migrator.max_backup_age(age);
+        }
+        if self.no_backup {
+            migrator = migrator.without_backups();
         }
         migrator
     }

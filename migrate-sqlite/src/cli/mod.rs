@@ -1,5 +1,6 @@
 //! The embeddable command line (feature `cli`): `status`, `up`, `down`, `redo`, `plan`,
-//! `verify`, `backup`, `snapshot`, `restore`, `history`, `resolve`, as a thin layer over
+//! `verify`, `backup`, `snapshot`, `restore`, `history`, `resolve`, and the runbook commands
+//! `rehearse`, `restore-table`, `sets`, `new`, as a thin layer over
 //! [`Migrator`](crate::Migrator) and [`Session`](crate::Session).
 //!
 //! One call in your own `main`:
@@ -29,8 +30,9 @@
 mod args;
 mod confirm;
 mod output;
+mod runbook;
 
-pub use args::{MigrateArgs, MigrateCommand, SnapshotCommand};
+pub use args::{MigrateArgs, MigrateCommand, RehearseCommand, SnapshotCommand};
 
 use crate::{Error, Migrator, Resolution, RestoreFrom, RestoreOptions};
 use clap::Parser;
@@ -107,6 +109,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::Unsupported(_) => EXIT_REFUSED,
         Error::AdoptionRefused { .. } => EXIT_REFUSED,
         Error::RestoreRefused { .. } | Error::LiveDatabaseDamaged { .. } => EXIT_REFUSED,
+        Error::TableNotFound { .. } | Error::TableShapeDiffers { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }
@@ -123,6 +126,27 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             bar.set_length(p.total);
             bar.set_position(p.done);
         });
+    }
+    // Commands that need no database, and the rehearsal, which only reads it.
+    match &args.command {
+        MigrateCommand::Sets => return Ok(runbook::sets(&migrator, db, args.json)),
+        MigrateCommand::New {
+            name,
+            from_schema,
+            dir,
+        } => {
+            return runbook::new_migration(
+                &migrator,
+                name,
+                from_schema.as_deref(),
+                dir.as_deref(),
+                args.json,
+            );
+        }
+        MigrateCommand::Rehearse { command } => {
+            return runbook::rehearse(&migrator, db, command, args.json);
+        }
+        _ => {}
     }
     // Only `up` may create the database: everything else on a mistyped path says so and
     // leaves no file behind.
@@ -169,7 +193,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
-        MigrateCommand::Verify => output::verify(&session, json)?,
+        MigrateCommand::Verify => runbook::verify(&session, json)?,
         MigrateCommand::Backup => {
             let info = session.backup()?;
             if json {
@@ -267,6 +291,23 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Import { .. } => unreachable!("handled before opening the database"),
+        MigrateCommand::RestoreTable {
+            table,
+            from,
+            before,
+        } => {
+            let from = match (from, before) {
+                (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
+                (None, None) => RestoreFrom::Latest,
+                (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
+                (Some(name), None) => RestoreFrom::Snapshot(name),
+            };
+            runbook::restore_table(&session, &table, &from, yes, json)?
+        }
+        // Handled above, before the database is opened.
+        MigrateCommand::Sets | MigrateCommand::New { .. } | MigrateCommand::Rehearse { .. } => {
+            EXIT_USAGE
+        }
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();

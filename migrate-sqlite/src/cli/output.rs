@@ -1,9 +1,8 @@
 //! What the commands print: human tables, or JSON with `--json`. The JSON is the reports'
 //! own serialization (feature `serde`, `src/serialize.rs`), so it cannot drift from the types.
 
-use crate::{BackupInfo, BackupKind, DryRun, Error, HistoryRow, Result, Session, StatusReport};
+use crate::{BackupInfo, BackupKind, DryRun, Error, HistoryRow, StatusReport};
 use indicatif::{ProgressBar, ProgressStyle};
-use migrate_core::Status;
 use serde::Serialize;
 use serde_json::json;
 
@@ -89,54 +88,6 @@ pub fn plan(dry: &DryRun, json: bool) -> u8 {
     } else {
         super::EXIT_OK
     }
-}
-
-/// `verify`: status, checksums, drift, integrity. The exit code says whether all is well.
-/// Under `--json`: `{"ok", "problems": [..], "integrity", "status": {..}}`.
-pub fn verify(session: &Session<'_>, json: bool) -> Result<u8> {
-    let report = session.status()?;
-    let mut problems = Vec::new();
-    for line in &report.lines {
-        match &line.status {
-            Status::Applied | Status::Renamed { .. } => {}
-            Status::Pending => problems.push(format!("{} {:?} is pending", line.seq, line.name)),
-            other => problems.push(format!("{} {:?} is {other}", line.seq, line.name)),
-        }
-    }
-    if let Some(drift) = &report.drift {
-        problems.push(format!("schema drift: {drift}"));
-    }
-    let integrity: String = session
-        .connection()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    if integrity != "ok" {
-        problems.push(format!("integrity_check: {integrity}"));
-    }
-    let code = if problems.is_empty() {
-        super::EXIT_OK
-    } else {
-        super::EXIT_REFUSED
-    };
-    if json {
-        print_json(&json!({
-            "ok": problems.is_empty(),
-            "problems": problems,
-            "integrity": integrity,
-            "status": report,
-        }));
-        return Ok(code);
-    }
-    if problems.is_empty() {
-        println!(
-            "ok: {} migrations applied, checksums match, no drift, integrity ok",
-            report.lines.len()
-        );
-    } else {
-        for problem in &problems {
-            println!("problem: {problem}");
-        }
-    }
-    Ok(code)
 }
 
 /// `history`.
