@@ -179,7 +179,7 @@ fn explicit_restores_under_a_writer(wal: bool) {
     let mut seen = 0;
     let mut undo = Vec::new();
     for _ in 0..5 {
-        seen = wait_for_commits(&record, seen, 20);
+        wait_for_commits(&record, seen, 20);
         let report = session
             .restore(&RestoreFrom::Snapshot("start".into()))
             .unwrap();
@@ -227,7 +227,7 @@ fn automatic_restores_under_a_writer(wal: bool) {
     let mut seen = 0;
     let mut failed_states = Vec::new();
     for _ in 0..3 {
-        seen = wait_for_commits(&record, seen, 20);
+        wait_for_commits(&record, seen, 20);
         let mut session = migrator(true).open(&db).unwrap();
         let err = session.up().unwrap_err();
         assert!(err.to_string().contains("restored automatically"), "{err}");
