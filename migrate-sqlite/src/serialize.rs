@@ -215,7 +215,8 @@ impl Serialize for HistoryRow {
 }
 
 /// `{"name", "kind", "created_at", "size", "schema_version", "path"}`: `name` is a snapshot's
-/// name or an automatic backup's reason (`pre-up`...), `kind` is `snapshot` or `automatic`.
+/// name or an automatic backup's reason (`pre-up`...), `kind` is `snapshot`, `automatic`,
+/// `manual` (taken by hand, never pruned) or `failed-state`.
 impl Serialize for BackupInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let BackupInfo {
@@ -229,6 +230,7 @@ impl Serialize for BackupInfo {
             BackupKind::Snapshot { name } => ("snapshot", name),
             BackupKind::Automatic { reason } => ("automatic", reason),
             BackupKind::FailedState => ("failed-state", "failed-state"),
+            BackupKind::Manual => ("manual", "manual"),
         };
         let mut s = serializer.serialize_struct("BackupInfo", 6)?;
         s.serialize_field("name", name)?;

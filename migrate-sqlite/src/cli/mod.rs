@@ -156,6 +156,18 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
     };
     let json = args.json;
     let yes = args.yes;
+    let retention = migrator.backups.retention;
+    // What was there before a changing run, to name the backup it takes.
+    let listed_before = session.backups().unwrap_or_default();
+    let report_out = |session: &crate::Session<'_>, report: &crate::RunReport| {
+        report_out(report, json);
+        if !json && !report.steps.is_empty() {
+            let taken = new_backup(session, &listed_before);
+            if let Some(info) = taken {
+                output::pre_run_backup(&info, &retention);
+            }
+        }
+    };
     let code = match args.command {
         MigrateCommand::Status => {
             output::status(&session.status()?, json);
@@ -166,7 +178,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Some(seq) => session.up_to(seq)?,
                 None => session.up()?,
             };
-            report_out(&report, json);
+            report_out(&session, &report);
             EXIT_OK
         }
         MigrateCommand::Down { steps, to } => {
@@ -181,7 +193,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Some(seq) => session.down_to(seq)?,
                 None => session.down(steps.unwrap_or(1))?,
             };
-            report_out(&report, json);
+            report_out(&session, &report);
             EXIT_OK
         }
         MigrateCommand::Redo => {
@@ -189,18 +201,14 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             if !confirm::confirmed(yes, what) {
                 return Ok(output::not_confirmed(json, what));
             }
-            report_out(&session.redo()?, json);
+            let report = session.redo()?;
+            report_out(&session, &report);
             EXIT_OK
         }
         MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
         MigrateCommand::Verify => runbook::verify(&session, json)?,
         MigrateCommand::Backup => {
-            let info = session.backup()?;
-            if json {
-                output::print_json(&info);
-            } else {
-                println!("backup created: {}", info.path.display());
-            }
+            output::backup_taken(&session.backup()?, &retention, json);
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
@@ -400,6 +408,18 @@ fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBu
             dir: session.backup_dir()?,
         }),
     }
+}
+
+/// The automatic backup a run took: listed now, not in `before`.
+fn new_backup(
+    session: &crate::Session<'_>,
+    before: &[crate::BackupInfo],
+) -> Option<crate::BackupInfo> {
+    let now = session.backups().ok()?;
+    now.into_iter()
+        .filter(|b| matches!(b.kind, crate::BackupKind::Automatic { .. }))
+        .filter(|b| before.iter().all(|old| old.path != b.path))
+        .next_back()
 }
 
 /// What `up`, `down` and `redo` did.
