@@ -205,7 +205,22 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             report_out(&session, &report);
             EXIT_OK
         }
-        MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
+        MigrateCommand::Plan {
+            down,
+            steps,
+            to,
+            redo,
+        } => {
+            let dry = match (down, redo, to) {
+                (true, _, Some(seq)) => session.dry_run_down(crate::DownTarget::To(seq))?,
+                (true, _, None) => {
+                    session.dry_run_down(crate::DownTarget::Steps(steps.unwrap_or(1)))?
+                }
+                (false, true, _) => session.dry_run_redo()?,
+                (false, false, _) => session.dry_run()?,
+            };
+            output::plan(&dry, json)
+        }
         MigrateCommand::Verify => runbook::verify(&session, json)?,
         MigrateCommand::Backup => {
             output::backup_taken(&session.backup()?, &retention, json);
