@@ -40,7 +40,7 @@ fn backup_says_where_it_wrote_how_long_it_is_kept_and_how_to_restore_it() {
     let db = Db::new();
     db.up();
     let out = db.run(&["backup"]).expect(0);
-    let path = path_after(&out.stdout, "backup written: ");
+    let path = path_after(&out.stdout, "backup created: ");
     assert!(path.is_file(), "{out:#?}");
     assert!(path.to_string_lossy().ends_with(".manual.db"), "{path:?}");
     assert!(
@@ -87,7 +87,7 @@ fn five_failed_starts_keep_the_manual_backup_and_one_automatic_backup_of_the_sta
     db.conn()
         .execute("INSERT INTO books (title, isbn) VALUES ('Dune', '1')", [])
         .unwrap();
-    let manual = path_after(&db.run(&["backup"]).expect(0).stdout, "backup written: ");
+    let manual = path_after(&db.run(&["backup"]).expect(0).stdout, "backup created: ");
     let before_failures = with_reason(&db, "pre-up");
     db.env.push(("MIGRATE_CLI_BROKEN".into(), "1".into()));
     let mut named = Vec::new();

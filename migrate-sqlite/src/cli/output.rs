@@ -154,7 +154,7 @@ pub fn backup_taken(info: &BackupInfo, retention: &crate::Retention, json: bool)
         return;
     }
     println!(
-        "backup written: {}\n{}.\nto restore it: migrate restore {}",
+        "backup created: {}\n{}.\nto restore it: migrate restore {}",
         info.path.display(),
         info.kind.kept_for(retention),
         crate::outcome::shell_word(&info.path)
