@@ -171,3 +171,25 @@ fn up_prints_the_backup_it_took_and_the_command_to_go_back() {
     let idle = db.run(&["up"]).expect(0);
     assert!(!idle.stdout.contains("backup"), "{idle:#?}");
 }
+
+#[test]
+fn restore_before_picks_a_manual_backup_when_it_is_the_newest_before_that_migration() {
+    let db = Db::new();
+    db.run(&["up", "--to", "1"]).expect(0);
+    db.conn()
+        .execute("INSERT INTO books (title) VALUES ('Dune')", [])
+        .unwrap();
+    let manual = path_after(&db.run(&["backup"]).expect(0).stdout, "backup created: ");
+    db.run(&["up", "--to", "2", "--no-backup"]).expect(0);
+    db.conn()
+        .execute("INSERT INTO books (title, isbn) VALUES ('Emma', '2')", [])
+        .unwrap();
+    let out = db.run(&["restore", "--before", "2", "--yes"]).expect(0);
+    assert!(
+        out.stdout
+            .contains(&format!("restored from {}", manual.display())),
+        "{out:#?}"
+    );
+    assert_eq!(db.int("SELECT count(*) FROM books"), 1);
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 1);
+}

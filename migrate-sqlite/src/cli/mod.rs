@@ -414,9 +414,20 @@ fn snapshot(
     Ok(EXIT_OK)
 }
 
-/// The file `restore --before SEQ` means.
+/// The file `restore --before SEQ` means: the newest backup taken before SEQ was applied,
+/// manual backups included (`Session::backup_before` predates their kind and leaves them out).
 fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBuf> {
-    match session.backup_before(seq)? {
+    let manual = session
+        .backups()?
+        .into_iter()
+        .filter(|b| b.kind == crate::BackupKind::Manual)
+        .filter(|b| b.schema_version.is_none_or(|v| v < seq))
+        .max_by(|a, b| a.created_at.cmp(&b.created_at));
+    let newest = match (session.backup_before(seq)?, manual) {
+        (Some(a), Some(b)) => Some(if b.created_at > a.created_at { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    match newest {
         Some(info) => Ok(info.path),
         None => Err(Error::NoBackup {
             wanted: format!("backup taken before migration {seq} was applied"),
