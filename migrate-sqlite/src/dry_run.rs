@@ -453,7 +453,9 @@ impl DryRun {
             .flat_map(|m| {
                 let tables = m.tables_dropped().into_iter().map(|t| format!("table {t}"));
                 let columns = m.columns_dropped.iter().map(|c| format!("column {c}"));
-                let rows = m.rows_lost().map(|(table, n)| format!("{n} row(s) of {table}"));
+                let rows = m
+                    .rows_lost()
+                    .map(|(table, n)| format!("{n} row(s) of {table}"));
                 tables.chain(columns).chain(rows).collect::<Vec<_>>()
             })
             .collect();
@@ -723,11 +725,10 @@ impl crate::Session<'_> {
         )?;
         let mut flags = rusqlite::OpenFlags::default();
         flags.remove(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
-        let mut conn =
-            Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         run_operation(&mut conn, Some(path), &registry, config, operation)
     }
 }
@@ -1008,7 +1009,11 @@ impl DryRunner<'_> {
     /// (`runner.rs`, `prepare`): pending migrations for `up`; for `down`, more steps than are
     /// applied or an irreversible migration in the way are refused; `redo` of nothing is
     /// refused.
-    fn jobs(&self, plan: &Plan, rows: &[migrate_core::AppliedRow]) -> Result<Vec<(u64, Direction)>> {
+    fn jobs(
+        &self,
+        plan: &Plan,
+        rows: &[migrate_core::AppliedRow],
+    ) -> Result<Vec<(u64, Direction)>> {
         let policy = &self.ctx.config.policy;
         let set = self.ctx.registry.set();
         let with = |seqs: Vec<u64>, direction: Direction| {

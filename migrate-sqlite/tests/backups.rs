@@ -491,7 +491,12 @@ fn pre_up_backups(session: &Session<'_>) -> Vec<PathBuf> {
         .backups()
         .unwrap()
         .into_iter()
-        .filter(|b| b.kind == BackupKind::Automatic { reason: "pre-up".into() })
+        .filter(|b| {
+            b.kind
+                == BackupKind::Automatic {
+                    reason: "pre-up".into(),
+                }
+        })
         .map(|b| b.path)
         .collect()
 }

@@ -950,12 +950,17 @@ fn a_revert_preview_names_the_sql_the_dropped_tables_and_columns_and_the_rows_th
          of loans, column books.isbn (its values would go)",
         "to do it: `migrate down --to 1`",
     ] {
-        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
     }
     let json = preview.to_json();
     assert!(json.contains(r#""direction":"down""#), "{json}");
     assert!(
-        json.contains(r#""columns_dropped":[{"table":"books","column":"isbn","held_values":true}]"#),
+        json.contains(
+            r#""columns_dropped":[{"table":"books","column":"isbn","held_values":true}]"#
+        ),
         "{json}"
     );
     assert!(json.ends_with(r#""operation":"down --to 1"}"#), "{json}");
@@ -979,13 +984,22 @@ fn a_revert_preview_is_refused_where_down_is_and_touches_nothing() {
     // More steps than applied.
     let too_far = session.dry_run_down(DownTarget::Steps(5)).unwrap_err();
     assert!(
-        matches!(too_far, Error::DownTooFar { steps: 5, applied: 4, .. }),
+        matches!(
+            too_far,
+            Error::DownTooFar {
+                steps: 5,
+                applied: 4,
+                ..
+            }
+        ),
         "{too_far:?}"
     );
     // An irreversible migration in the way: seq 1 has no down step.
     let stuck = session.dry_run_down(DownTarget::To(0)).unwrap_err();
     assert!(
-        stuck.to_string().contains("cannot revert 1 \"create_books\""),
+        stuck
+            .to_string()
+            .contains("cannot revert 1 \"create_books\""),
         "{stuck}"
     );
     assert!(stuck.to_string().contains("`migrate restore --before 1`"));
@@ -1026,7 +1040,9 @@ fn a_failing_down_step_is_reported_and_rolled_back() {
     let text = preview.to_string();
     assert!(text.contains("would FAIL to revert 1 \"t\""), "{text}");
     assert!(
-        text.ends_with("`migrate down --steps 1` would fail at 1 \"t\" (down); nothing was changed"),
+        text.ends_with(
+            "`migrate down --steps 1` would fail at 1 \"t\" (down); nothing was changed"
+        ),
         "{text}"
     );
     assert!(bytes(&db.path) == before);
@@ -1049,7 +1065,10 @@ fn a_redo_preview_reverts_and_applies_the_last_migration_again() {
         .map(|m| (m.seq, m.direction))
         .collect();
     assert_eq!(steps, [(4, Direction::Down), (4, Direction::Up)]);
-    assert_eq!(preview.migrations[0].rows_lost().collect::<Vec<_>>(), [("books", 1)]);
+    assert_eq!(
+        preview.migrations[0].rows_lost().collect::<Vec<_>>(),
+        [("books", 1)]
+    );
     assert_eq!(
         preview.migrations[1].statements,
         ["ALTER TABLE books ADD COLUMN notes TEXT"]

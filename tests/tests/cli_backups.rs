@@ -43,10 +43,7 @@ fn backup_says_where_it_wrote_how_long_it_is_kept_and_how_to_restore_it() {
     let path = path_after(&out.stdout, "backup created: ");
     assert!(path.is_file(), "{out:#?}");
     assert!(path.to_string_lossy().ends_with(".manual.db"), "{path:?}");
-    assert!(
-        out.stdout.contains("kept until you delete it"),
-        "{out:#?}"
-    );
+    assert!(out.stdout.contains("kept until you delete it"), "{out:#?}");
     let restore = out
         .stdout
         .lines()

@@ -54,13 +54,19 @@ fn plan_down_to_shows_sql_dropped_tables_and_columns_and_rows_and_changes_nothin
     assert_eq!(db.int("SELECT count(*) FROM loans"), 1);
 
     // The JSON says the same.
-    let json = db.run(&["plan", "--down", "--to", "1", "--json"]).expect(0).json();
+    let json = db
+        .run(&["plan", "--down", "--to", "1", "--json"])
+        .expect(0)
+        .json();
     assert_eq!(json["operation"], "down --to 1");
     assert_eq!(json["ok"], true);
     let steps = json["migrations"].as_array().unwrap();
     assert_eq!(steps.len(), 3);
     assert_eq!(steps[0]["direction"], "down");
-    assert_eq!(steps[0]["tables"]["dropped"], serde_json::json!(["loans", "members"]));
+    assert_eq!(
+        steps[0]["tables"]["dropped"],
+        serde_json::json!(["loans", "members"])
+    );
     assert_eq!(
         steps[2]["columns_dropped"],
         serde_json::json!([{"table": "books", "column": "isbn", "held_values": true}])
@@ -113,7 +119,10 @@ fn plan_down_is_refused_where_down_is_with_the_same_message() {
     let preview = db.run(&["plan", "--down", "--steps", "9"]).expect(3);
     let real = db.run(&["down", "--steps", "9", "--yes"]).expect(3);
     assert_eq!(preview.stderr, real.stderr);
-    assert!(preview.stderr.contains("has only 4 applied"), "{preview:#?}");
+    assert!(
+        preview.stderr.contains("has only 4 applied"),
+        "{preview:#?}"
+    );
     assert!(db.bytes() == before, "a refusal changed the file");
     // --steps without --down is a usage error.
     db.run(&["plan", "--steps", "1"]).expect(2);

@@ -251,11 +251,11 @@ fn drop_repeated_states(all: Vec<BackupInfo>, keep: &[&Path]) -> Vec<BackupInfo>
         let BackupKind::Automatic { reason } = &new.kind else {
             continue;
         };
-        let previous = all
-            .iter()
-            .filter(|b| b.path != new.path && b.created_at <= new.created_at)
-            .filter(|b| matches!(&b.kind, BackupKind::Automatic { reason: r } if r == reason))
-            .next_back();
+        let previous = all.iter().rfind(|b| {
+            b.path != new.path
+                && b.created_at <= new.created_at
+                && matches!(&b.kind, BackupKind::Automatic { reason: r } if r == reason)
+        });
         let Some(previous) = previous else {
             continue;
         };
@@ -281,7 +281,9 @@ fn drop_repeated_states(all: Vec<BackupInfo>, keep: &[&Path]) -> Vec<BackupInfo>
             ),
         }
     }
-    all.into_iter().filter(|b| !gone.contains(&b.path)).collect()
+    all.into_iter()
+        .filter(|b| !gone.contains(&b.path))
+        .collect()
 }
 
 /// Every backup, snapshot and failed-state copy of the database at `db`, oldest first.

@@ -72,9 +72,9 @@ impl BackupKind {
 
 /// "while it is among the 5 newest automatic backups", with the age limit if any.
 fn automatic_rule(rule: &Retention, group: &str) -> String {
-    let count = rule.keep_last.map(|n| {
-        format!("while it is among the {n} newest {group} backups (--keep-backups)")
-    });
+    let count = rule
+        .keep_last
+        .map(|n| format!("while it is among the {n} newest {group} backups (--keep-backups)"));
     let age = rule.max_age.map(|max| {
         format!(
             "for at most {} (--max-backup-age)",

@@ -81,18 +81,25 @@ fn select_all(conn: &Connection, table: &str) -> rusqlite::Result<String> {
     if conn.prepare(&with_rowid).is_ok() {
         return Ok(with_rowid);
     }
-    let columns: i64 = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info(?1)",
-        [table],
-        |r| r.get(0),
-    )?;
+    let columns: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info(?1)", [table], |r| {
+            r.get(0)
+        })?;
     let order: Vec<String> = (1..=columns.max(1)).map(|i| i.to_string()).collect();
-    Ok(format!("SELECT * FROM {quoted} ORDER BY {}", order.join(", ")))
+    Ok(format!(
+        "SELECT * FROM {quoted} ORDER BY {}",
+        order.join(", ")
+    ))
 }
 
 /// Whether `sql` gives the same rows on both connections; with `prefix`, whether the old rows
 /// are the first rows of the new ones.
-fn rows_equal(old: &Connection, new: &Connection, sql: &str, prefix: bool) -> rusqlite::Result<bool> {
+fn rows_equal(
+    old: &Connection,
+    new: &Connection,
+    sql: &str,
+    prefix: bool,
+) -> rusqlite::Result<bool> {
     let mut old_stmt = old.prepare(sql)?;
     let mut new_stmt = new.prepare(sql)?;
     if old_stmt.column_count() != new_stmt.column_count() {

@@ -442,10 +442,10 @@ fn new_backup(
     before: &[crate::BackupInfo],
 ) -> Option<crate::BackupInfo> {
     let now = session.backups().ok()?;
-    now.into_iter()
-        .filter(|b| matches!(b.kind, crate::BackupKind::Automatic { .. }))
-        .filter(|b| before.iter().all(|old| old.path != b.path))
-        .next_back()
+    now.into_iter().rfind(|b| {
+        matches!(b.kind, crate::BackupKind::Automatic { .. })
+            && before.iter().all(|old| old.path != b.path)
+    })
 }
 
 /// What `up`, `down` and `redo` did.
