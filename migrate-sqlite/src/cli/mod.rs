@@ -25,7 +25,8 @@
 //! database at the path, `down --steps N` beyond what is applied, an unreadable tracking table),
 //! [`EXIT_LOCKED`] 4 (another process held the database or the migration lock past the busy
 //! timeout, at any point: every SQLITE_BUSY ends here). `plan` (a dry run, rolled back) exits
-//! with [`EXIT_FAILED`] when a pending migration fails in it.
+//! with [`EXIT_FAILED`] when a pending migration fails in it; `plan --down`/`plan --redo`
+//! preview a revert the same way, and are refused (exit 3) where `down`/`redo` would be.
 
 mod args;
 mod confirm;
@@ -436,13 +437,14 @@ fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBu
     }
 }
 
-/// The automatic backup a run took: listed now, not in `before`.
+/// The automatic backup a run took first (its pre-migration backup): listed now, not in
+/// `before`, the oldest such (a `pre-step` backup under `--keep-applied` comes later).
 fn new_backup(
     session: &crate::Session<'_>,
     before: &[crate::BackupInfo],
 ) -> Option<crate::BackupInfo> {
     let now = session.backups().ok()?;
-    now.into_iter().rfind(|b| {
+    now.into_iter().find(|b| {
         matches!(b.kind, crate::BackupKind::Automatic { .. })
             && before.iter().all(|old| old.path != b.path)
     })
