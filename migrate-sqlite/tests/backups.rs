@@ -589,6 +589,27 @@ fn a_rowid_or_a_user_version_that_differs_is_a_different_state() {
     assert_eq!(pre_up_backups(&session).len(), count_before + 2);
 }
 
+#[test]
+fn a_run_log_that_lost_rows_is_a_different_state() {
+    let db = temp_db();
+    let mut session = failing_after_one(&db);
+    assert!(session.up().is_err());
+    assert!(session.up().is_err());
+    let before = pre_up_backups(&session);
+    // The log may only grow between two backups of one state: one that lost its first row is
+    // not "the same state with more log", so the older backup (which has that row) stays.
+    session
+        .connection()
+        .execute_batch(
+            "DELETE FROM _migrate_history WHERE id = (SELECT min(id) FROM _migrate_history)",
+        )
+        .unwrap();
+    assert!(session.up().is_err());
+    let after = pre_up_backups(&session);
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+    assert!(before.iter().all(|p| p.is_file()));
+}
+
 // ----------------------------------------------------------------------------------------------
 // Snapshots
 
