@@ -15,6 +15,11 @@
 //!
 //! Non-transactional migrations (`transaction = false`) cannot be rolled back, so the dry run
 //! stops before them and reports them as not run.
+//!
+//! The same machinery previews a revert ([`Session::dry_run_down`], [`Session::dry_run_redo`],
+//! `migrate plan --down` / `plan --redo`): the down steps `down` would run, chosen and refused
+//! as `down` chooses and refuses them, each reporting its SQL, the tables and columns it drops
+//! and the rows that would go.
 
 use crate::fingerprint::{self, SchemaObjects};
 use crate::pragmas::{self, PragmaGuard};
@@ -26,10 +31,10 @@ use crate::step_call::{StepRules, call_step};
 use crate::{
     Error, FkViolation, Migration, Migrator, Result, SchemaDiff, Step, foreign_keys, tracking,
 };
-use migrate_core::{Plan, Registry, Status, TxMode};
+use migrate_core::{DownTarget, Plan, Registry, RowState, Status, TxMode};
 use rusqlite::Connection;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,9 +67,72 @@ pub struct DryRun {
     pub set: String,
     /// The last applied seq before (and after) the dry run.
     pub current: Option<u64>,
-    /// Every migration `up` would apply, in order: the ones that ran, the one that failed, and
-    /// the ones after it that were not run.
+    /// Every migration the operation would run, in order: the ones that ran, the one that
+    /// failed, and the ones after it that were not run (a redo lists its migration twice:
+    /// reverted, then applied).
     pub migrations: Vec<DryRunStep>,
+    /// What was previewed: `up`, a `down`, or a `redo`.
+    pub operation: DryRunOperation,
+}
+
+/// The operation a [`DryRun`] previews, as the command line spells it (`Display`).
+///
+/// ```
+/// use migrate_sqlite::{DownTarget, DryRunOperation};
+/// assert_eq!(DryRunOperation::Up.to_string(), "up");
+/// assert_eq!(DryRunOperation::Down(DownTarget::Steps(2)).to_string(), "down --steps 2");
+/// assert_eq!(DryRunOperation::Down(DownTarget::To(1)).to_string(), "down --to 1");
+/// assert_eq!(DryRunOperation::Redo.to_string(), "redo");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DryRunOperation {
+    /// Apply every pending migration.
+    Up,
+    /// Revert, as [`Session::down`](crate::Session::down) or
+    /// [`down_to`](crate::Session::down_to) would.
+    Down(DownTarget),
+    /// Revert the last applied migration and apply it again.
+    Redo,
+}
+
+impl fmt::Display for DryRunOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DryRunOperation::Up => f.write_str("up"),
+            DryRunOperation::Down(DownTarget::Steps(n)) => write!(f, "down --steps {n}"),
+            DryRunOperation::Down(DownTarget::To(seq)) => write!(f, "down --to {seq}"),
+            DryRunOperation::Redo => f.write_str("redo"),
+        }
+    }
+}
+
+/// A column a step removed from a table that is still there (`ALTER TABLE ... DROP COLUMN`,
+/// or a rebuild without it).
+///
+/// ```
+/// use migrate_sqlite::DroppedColumn;
+/// let c = DroppedColumn { table: "books".into(), column: "isbn".into(), held_values: true };
+/// assert_eq!(c.to_string(), "books.isbn (its values would go)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedColumn {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// Whether any row held a value (not NULL) in it.
+    pub held_values: bool,
+}
+
+impl fmt::Display for DroppedColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, self.column)?;
+        if self.held_values {
+            f.write_str(" (its values would go)")
+        } else {
+            f.write_str(" (empty)")
+        }
+    }
 }
 
 /// One migration of a [`DryRun`].
@@ -98,6 +166,10 @@ pub struct DryRunStep {
     pub schema: SchemaDiff,
     /// Rows of every user table before and after it (empty unless it succeeded).
     pub row_counts: Vec<RowCount>,
+    /// Applying or reverting.
+    pub direction: Direction,
+    /// Columns it removed from tables that stay (empty unless it succeeded).
+    pub columns_dropped: Vec<DroppedColumn>,
 }
 
 /// How one migration's dry run went.
@@ -164,13 +236,15 @@ impl DryRun {
             .find(|m| matches!(m.outcome, DryRunOutcome::Failed { .. }))
     }
 
-    /// The dry run as one JSON object: `set`, `current`, `ok`, and `migrations`, each with
+    /// The dry run as one JSON object: `set`, `current`, `ok`, `migrations`, each with
     /// `seq`, `name`, `state`, `outcome` (`"ok"`, `"failed"`, `"not-run"`), `detail` (the
     /// error or reason, or null), `statements`, `schema` (`added`, `removed`, `changed`),
-    /// `tables` (`created`, `dropped`, `altered`) and `row_counts` (`table`, `before`, `after`).
+    /// `tables` (`created`, `dropped`, `altered`), `row_counts` (`table`, `before`, `after`),
+    /// `direction` (`"up"`, `"down"`) and `columns_dropped` (`table`, `column`, `held_values`),
+    /// and last `operation` (`"up"`, `"down --steps N"`, `"down --to SEQ"`, `"redo"`).
     ///
     /// ```
-    /// use migrate_sqlite::{DryRun, DryRunOutcome, DryRunStep, RowCount, SchemaDiff, Status};
+    /// use migrate_sqlite::*;
     /// let dry = DryRun {
     ///     set: "default".into(),
     ///     current: None,
@@ -182,18 +256,22 @@ impl DryRun {
     ///         statements: vec!["CREATE TABLE t (x)".into()],
     ///         schema: SchemaDiff { added: vec!["table t".into()], ..SchemaDiff::default() },
     ///         row_counts: vec![RowCount { table: "t".into(), before: None, after: Some(0) }],
+    ///         direction: Direction::Up,
+    ///         columns_dropped: vec![],
     ///     }],
+    ///     operation: DryRunOperation::Up,
     /// };
     /// assert!(dry.to_json().starts_with(r#"{"set":"default","current":null,"ok":true,"#));
     /// ```
     pub fn to_json(&self) -> String {
         let migrations: Vec<String> = self.migrations.iter().map(step_json).collect();
         format!(
-            "{{\"set\":{},\"current\":{},\"ok\":{},\"migrations\":[{}]}}",
+            "{{\"set\":{},\"current\":{},\"ok\":{},\"migrations\":[{}],\"operation\":{}}}",
             json_str(&self.set),
             json_opt(self.current),
             self.is_ok(),
-            migrations.join(",")
+            migrations.join(","),
+            json_str(&self.operation.to_string())
         )
     }
 }
@@ -263,6 +341,32 @@ impl DryRunStep {
     pub fn row_count_changes(&self) -> impl Iterator<Item = &RowCount> {
         self.row_counts.iter().filter(|c| c.changed())
     }
+
+    /// The rows it would delete, by table: fewer rows after it, or a table with rows dropped.
+    ///
+    /// ```
+    /// # use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))
+    ///         .with_down(Step::sql("DROP TABLE t"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// db.connection().execute("INSERT INTO t VALUES (1)", [])?;
+    /// let preview = db.dry_run_down(DownTarget::Steps(1))?;
+    /// assert_eq!(preview.migrations[0].rows_lost().collect::<Vec<_>>(), [("t", 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rows_lost(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.row_counts.iter().filter_map(|c| {
+            let lost = match (c.before, c.after) {
+                (Some(before), None) => before,
+                (Some(before), Some(after)) => before.saturating_sub(after),
+                (None, _) => 0,
+            };
+            (lost > 0).then_some((c.table.as_str(), lost))
+        })
+    }
 }
 
 /// The names of the tables among `labels` (`"type name"`, as in [`SchemaDiff`]).
@@ -275,6 +379,9 @@ fn tables(labels: &[String]) -> Vec<&str> {
 
 impl fmt::Display for DryRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.operation != DryRunOperation::Up {
+            return self.fmt_revert(f);
+        }
         if self.migrations.is_empty() {
             return write!(f, "set {:?}: nothing to apply", self.set);
         }
@@ -296,12 +403,87 @@ impl fmt::Display for DryRun {
     }
 }
 
+impl DryRun {
+    /// The preview of a `down` or `redo`: each step, then what would be lost in all, and the
+    /// command that does it.
+    fn fmt_revert(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = self.operation;
+        if self.migrations.is_empty() {
+            return write!(
+                f,
+                "set {:?}: `migrate {op}` has nothing to revert (at {}); nothing was changed",
+                self.set,
+                self.current
+                    .map_or("no migration".to_owned(), |s| format!("seq {s}"))
+            );
+        }
+        let reverted = self
+            .migrations
+            .iter()
+            .filter(|m| m.direction == Direction::Down)
+            .count();
+        write!(
+            f,
+            "set {:?}: dry run of `migrate {op}`: {reverted} migration{} reverted{} (rolled back; \
+             nothing was changed)",
+            self.set,
+            if reverted == 1 { "" } else { "s" },
+            if op == DryRunOperation::Redo {
+                " and applied again"
+            } else {
+                ""
+            }
+        )?;
+        for m in &self.migrations {
+            write!(f, "\n{m}")?;
+        }
+        if let Some(m) = self.failure() {
+            return write!(
+                f,
+                "\n`migrate {op}` would fail at {} {:?} ({}); nothing was changed",
+                m.seq, m.name, m.direction
+            );
+        }
+        if !self.is_ok() {
+            return Ok(());
+        }
+        let lost: Vec<String> = self
+            .migrations
+            .iter()
+            .flat_map(|m| {
+                let tables = m.tables_dropped().into_iter().map(|t| format!("table {t}"));
+                let columns = m.columns_dropped.iter().map(|c| format!("column {c}"));
+                let rows = m
+                    .rows_lost()
+                    .map(|(table, n)| format!("{n} row(s) of {table}"));
+                tables.chain(columns).chain(rows).collect::<Vec<_>>()
+            })
+            .collect();
+        if lost.is_empty() {
+            f.write_str("\nno table, column or row would be lost")?;
+        } else {
+            write!(f, "\nwould be lost: {}", lost.join(", "))?;
+        }
+        write!(
+            f,
+            "\nto do it: `migrate {op}` (it takes a backup of the state before it first)"
+        )
+    }
+}
+
 impl fmt::Display for DryRunStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = format!("{} {:?} ({})", self.seq, self.name, self.status);
+        let verb = match self.direction {
+            Direction::Up => "apply",
+            Direction::Down => "revert",
+        };
         match &self.outcome {
-            DryRunOutcome::Succeeded => write!(f, "would apply {label}")?,
-            DryRunOutcome::Failed { error } => write!(f, "would FAIL {label}: {error}")?,
+            DryRunOutcome::Succeeded => write!(f, "would {verb} {label}")?,
+            DryRunOutcome::Failed { error } if self.direction == Direction::Up => {
+                write!(f, "would FAIL {label}: {error}")?
+            }
+            DryRunOutcome::Failed { error } => write!(f, "would FAIL to {verb} {label}: {error}")?,
             DryRunOutcome::NotRun { reason } => return write!(f, "not run {label}: {reason}"),
         }
         if self.statements.is_empty() {
@@ -320,15 +502,31 @@ impl fmt::Display for DryRunStep {
         } else {
             write!(f, "\n  schema: {}", self.schema)?;
         }
+        let dropped = self.tables_dropped();
+        if !dropped.is_empty() {
+            write!(f, "\n  tables dropped: {}", dropped.join(", "))?;
+        }
+        if !self.columns_dropped.is_empty() {
+            let columns: Vec<String> = self.columns_dropped.iter().map(|c| c.to_string()).collect();
+            write!(f, "\n  columns dropped: {}", columns.join(", "))?;
+        }
         let changes: Vec<String> = self
             .row_count_changes()
             .map(|c| format!("{} {} -> {}", c.table, count(c.before), count(c.after)))
             .collect();
         if changes.is_empty() {
-            f.write_str("\n  rows: unchanged")
+            f.write_str("\n  rows: unchanged")?;
         } else {
-            write!(f, "\n  rows: {}", changes.join(", "))
+            write!(f, "\n  rows: {}", changes.join(", "))?;
         }
+        let gone: Vec<String> = self
+            .rows_lost()
+            .map(|(table, n)| format!("{table} {n}"))
+            .collect();
+        if !gone.is_empty() {
+            write!(f, "\n  rows that would go: {}", gone.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -375,10 +573,23 @@ fn step_json(m: &DryRunStep) -> String {
             )
         })
         .collect();
+    let dropped: Vec<String> = m
+        .columns_dropped
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"table\":{},\"column\":{},\"held_values\":{}}}",
+                json_str(&c.table),
+                json_str(&c.column),
+                c.held_values
+            )
+        })
+        .collect();
     format!(
         "{{\"seq\":{},\"name\":{},\"state\":{},\"outcome\":{},\"detail\":{},\"statements\":{},\
          \"schema\":{{\"added\":{},\"removed\":{},\"changed\":{}}},\
-         \"tables\":{{\"created\":{},\"dropped\":{},\"altered\":{}}},\"row_counts\":[{}]}}",
+         \"tables\":{{\"created\":{},\"dropped\":{},\"altered\":{}}},\"row_counts\":[{}],\
+         \"direction\":{},\"columns_dropped\":[{}]}}",
         m.seq,
         json_str(&m.name),
         json_str(state(&m.status)),
@@ -391,7 +602,9 @@ fn step_json(m: &DryRunStep) -> String {
         json_list(&m.tables_created()),
         json_list(&m.tables_dropped()),
         json_list(&m.tables_altered()),
-        counts.join(",")
+        counts.join(","),
+        json_str(&m.direction.to_string()),
+        dropped.join(",")
     )
 }
 
@@ -434,6 +647,90 @@ fn json_list<S: AsRef<str>>(items: &[S]) -> String {
 
 fn json_opt(n: Option<u64>) -> String {
     n.map_or("null".to_owned(), |n| n.to_string())
+}
+
+impl crate::Session<'_> {
+    /// What [`down`](crate::Session::down) (`DownTarget::Steps`) or
+    /// [`down_to`](crate::Session::down_to) (`DownTarget::To`) would do, without changing
+    /// anything: the down steps run in a transaction that is rolled back, each reporting the
+    /// SQL it runs, the tables and columns it drops and the rows that would go
+    /// ([`DryRunStep::rows_lost`]). Refused as `down` is, before anything runs: more steps
+    /// than are applied ([`Error::DownTooFar`]), an irreversible migration in the way
+    /// ([`CoreError::Irreversible`](crate::CoreError::Irreversible)), a blocked plan. The
+    /// database file is left byte for byte as it was; no backup, no lock file.
+    ///
+    /// It runs on a second connection to the same file (the session's own connection is
+    /// only borrowed here, and installing the trace hook and authorizer needs it whole), so
+    /// it needs a database file: an in-memory session gets [`Error::Unsupported`].
+    ///
+    /// ```
+    /// use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([
+    ///         Migration::new(1, "books", Step::sql("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT)")),
+    ///         Migration::new(2, "isbn", Step::sql("ALTER TABLE books ADD COLUMN isbn TEXT"))
+    ///             .with_down(Step::sql("ALTER TABLE books DROP COLUMN isbn")),
+    ///     ])
+    ///     .open(dir.path().join("app.db"))?;
+    /// db.up()?;
+    /// db.connection().execute("INSERT INTO books (title, isbn) VALUES ('Dune', '1')", [])?;
+    /// let preview = db.dry_run_down(DownTarget::Steps(1))?;
+    /// let step = &preview.migrations[0];
+    /// assert_eq!(step.statements, ["ALTER TABLE books DROP COLUMN isbn"]);
+    /// assert_eq!(step.columns_dropped[0].to_string(), "books.isbn (its values would go)");
+    /// assert_eq!(db.status()?.current, Some(2)); // nothing was reverted
+    /// // Seq 1 has no down step: reverting everything is refused, as `down_to(0)` is.
+    /// assert!(db.dry_run_down(DownTarget::To(0)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dry_run_down(&self, target: DownTarget) -> Result<DryRun> {
+        self.dry_run_on_file(DryRunOperation::Down(target))
+    }
+
+    /// What [`redo`](crate::Session::redo) would do: the last applied migration reverted and
+    /// applied again in a transaction that is rolled back (see
+    /// [`dry_run_down`](Self::dry_run_down)). Refused as `redo` is.
+    ///
+    /// ```
+    /// use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))
+    ///         .with_down(Step::sql("DROP TABLE t"))])
+    ///     .open(dir.path().join("app.db"))?;
+    /// assert!(db.dry_run_redo().is_err()); // nothing applied yet
+    /// db.up()?;
+    /// let preview = db.dry_run_redo()?;
+    /// let directions: Vec<_> = preview.migrations.iter().map(|m| m.direction).collect();
+    /// assert_eq!(directions, [Direction::Down, Direction::Up]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dry_run_redo(&self) -> Result<DryRun> {
+        self.dry_run_on_file(DryRunOperation::Redo)
+    }
+
+    fn dry_run_on_file(&self, operation: DryRunOperation) -> Result<DryRun> {
+        let (_, path, config) = self.parts().map_err(|_| {
+            Error::Unsupported(format!(
+                "a preview of `{operation}` runs on a second connection to the database file, \
+                 and this database is in memory; nothing was changed"
+            ))
+        })?;
+        // The session's settings hold no migrations (its registry does): the same list again.
+        let registry = Registry::new(
+            config.set.clone(),
+            self.migrations().to_vec(),
+            config.validation,
+        )?;
+        let mut flags = rusqlite::OpenFlags::default();
+        flags.remove(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        run_operation(&mut conn, Some(path), &registry, config, operation)
+    }
 }
 
 /// What the trace hook records: the statements run while `on`.
@@ -486,14 +783,26 @@ struct Context<'a> {
     registry: &'a Registry<Step>,
     config: &'a Migrator,
     label: &'a str,
+    operation: DryRunOperation,
 }
 
-/// Runs the dry run on `conn` (in autocommit mode) and leaves it as it was.
+/// Runs the dry run of `up` on `conn` (in autocommit mode) and leaves it as it was.
 pub(crate) fn run(
     conn: &mut Connection,
     path: Option<&Path>,
     registry: &Registry<Step>,
     config: &Migrator,
+) -> Result<DryRun> {
+    run_operation(conn, path, registry, config, DryRunOperation::Up)
+}
+
+/// Runs the dry run of `operation` on `conn` (in autocommit mode) and leaves it as it was.
+pub(crate) fn run_operation(
+    conn: &mut Connection,
+    path: Option<&Path>,
+    registry: &Registry<Step>,
+    config: &Migrator,
+    operation: DryRunOperation,
 ) -> Result<DryRun> {
     let label = path.map_or(":memory:".to_owned(), |p| p.display().to_string());
     if !conn.is_autocommit() {
@@ -508,6 +817,7 @@ pub(crate) fn run(
         registry,
         config,
         label: &label,
+        operation,
     };
     let result = with_hooks(conn, &ctx);
     if let Err(e) = conn.busy_timeout(previous_timeout) {
@@ -592,6 +902,8 @@ struct DryRunner<'a> {
 struct Snapshot {
     objects: SchemaObjects,
     counts: row_counts::Counts,
+    /// The columns of every plain table, by table name.
+    columns: BTreeMap<String, Vec<String>>,
 }
 
 impl DryRunner<'_> {
@@ -601,15 +913,18 @@ impl DryRunner<'_> {
         let registry = self.ctx.registry;
         let rows = tracking::read_plan_rows(self.conn, registry.set())?;
         let plan = Plan::new(registry, &rows);
-        let seqs = plan.to_apply(None, &self.ctx.config.policy)?;
+        let jobs = self.jobs(&plan, &rows)?;
         let mut report = DryRun {
             set: registry.set().to_owned(),
             current: plan.current(),
-            migrations: Vec::with_capacity(seqs.len()),
+            migrations: Vec::with_capacity(jobs.len()),
+            operation: self.ctx.operation,
         };
         let mut fk_baseline = self.violations()?;
         let mut snapshot = self.snapshot()?;
-        let mut counter = match self.ctx.config.count_rows {
+        // A revert's preview always counts: the rows that would go are what it is for.
+        let counting = self.ctx.config.count_rows || self.ctx.operation != DryRunOperation::Up;
+        let mut counter = match counting {
             true => Some(
                 RowCounter::start(self.conn)
                     .map_err(runner_error(self.ctx.label, "counting rows"))?,
@@ -617,10 +932,13 @@ impl DryRunner<'_> {
             false => None,
         };
         let mut stopped: Option<String> = None;
-        for seq in seqs {
-            let m = registry
-                .get(seq)
-                .expect("the plan only schedules migrations the registry has");
+        for (seq, direction) in jobs {
+            let Some(m) = registry.get(seq) else {
+                return Err(Error::Unsupported(format!(
+                    "migration {seq} is recorded in the database but this binary does not have \
+                     it; nothing was changed"
+                )));
+            };
             let mut step = DryRunStep {
                 seq,
                 name: m.name.clone(),
@@ -631,6 +949,8 @@ impl DryRunner<'_> {
                 statements: Vec::new(),
                 schema: SchemaDiff::default(),
                 row_counts: Vec::new(),
+                direction,
+                columns_dropped: Vec::new(),
             };
             if let Some(reason) = &stopped {
                 step.outcome = DryRunOutcome::NotRun {
@@ -647,15 +967,16 @@ impl DryRunner<'_> {
                 ));
             } else {
                 self.sql(&format!("SAVEPOINT {RUNNER_SAVEPOINT}"), "SAVEPOINT")?;
-                let (statements, ran) = self.run_step(m);
+                let (statements, ran) = self.run_step(m, direction);
                 step.statements = statements;
                 let checked = ran
                     .and_then(|()| self.after_step(&mut fk_baseline))
-                    .and_then(|()| self.guard_rows(m, &snapshot, counter.as_mut()));
+                    .and_then(|()| self.guard_rows(m, direction, &snapshot, counter.as_mut()));
                 match checked {
-                    Ok((after, row_counts)) => {
+                    Ok((after, row_counts, emptied)) => {
                         step.schema = SchemaDiff::between(&snapshot.objects, &after.objects);
                         step.row_counts = row_counts;
+                        step.columns_dropped = dropped_columns(&snapshot, &after, &emptied);
                         snapshot = after;
                         self.sql(&format!("RELEASE {RUNNER_SAVEPOINT}"), "RELEASE")?;
                     }
@@ -684,17 +1005,77 @@ impl DryRunner<'_> {
         Ok(report)
     }
 
+    /// What the operation runs, chosen and refused as the real one chooses and refuses it
+    /// (`runner.rs`, `prepare`): pending migrations for `up`; for `down`, more steps than are
+    /// applied or an irreversible migration in the way are refused; `redo` of nothing is
+    /// refused.
+    fn jobs(
+        &self,
+        plan: &Plan,
+        rows: &[migrate_core::AppliedRow],
+    ) -> Result<Vec<(u64, Direction)>> {
+        let policy = &self.ctx.config.policy;
+        let set = self.ctx.registry.set();
+        let with = |seqs: Vec<u64>, direction: Direction| {
+            seqs.into_iter()
+                .map(move |seq| (seq, direction))
+                .collect::<Vec<_>>()
+        };
+        Ok(match self.ctx.operation {
+            DryRunOperation::Up => with(plan.to_apply(None, policy)?, Direction::Up),
+            DryRunOperation::Down(target) => {
+                if let DownTarget::Steps(steps) = target {
+                    let applied = rows.iter().filter(|r| r.state == RowState::Applied).count();
+                    if steps > applied {
+                        return Err(Error::DownTooFar {
+                            set: set.to_owned(),
+                            steps,
+                            applied,
+                        });
+                    }
+                }
+                with(plan.to_revert(target, policy)?, Direction::Down)
+            }
+            DryRunOperation::Redo => {
+                let last = plan.to_revert(DownTarget::Steps(1), policy)?;
+                if last.is_empty() {
+                    return Err(Error::Unsupported(format!(
+                        "nothing is applied in set {set:?}, so there is nothing to redo; nothing \
+                         was changed"
+                    )));
+                }
+                let mut jobs = with(last.clone(), Direction::Down);
+                jobs.extend(with(last, Direction::Up));
+                jobs
+            }
+        })
+    }
+
     /// Calls the step as the runner does (same handle, authorizer phase, panic caught),
     /// recording its statements.
-    fn run_step(&self, m: &Migration) -> (Vec<String>, Result<()>) {
+    fn run_step(&self, m: &Migration, direction: Direction) -> (Vec<String>, Result<()>) {
+        let step = match direction {
+            Direction::Up => &m.up,
+            Direction::Down => match &m.down {
+                Some(down) => down,
+                None => {
+                    let stuck = migrate_core::Error::Irreversible {
+                        seq: m.seq,
+                        name: m.name.clone(),
+                        missing_from_binary: false,
+                    };
+                    return (Vec::new(), Err(stuck.into()));
+                }
+            },
+        };
         self.recorder.start();
         let rules = StepRules {
-            direction: Direction::Up,
+            direction,
             phase: Phase::TransactionalStep,
             allow_destructive: self.ctx.config.allow_destructive,
             tables_watched: self.ctx.config.count_rows,
         };
-        let result = call_step(self.conn, self.sentry, m, &m.up, rules);
+        let result = call_step(self.conn, self.sentry, m, step, rules);
         (self.recorder.stop(), result)
     }
 
@@ -723,24 +1104,30 @@ impl DryRunner<'_> {
     }
 
     /// The runner's table checks, with the runner's counter (tables gone, column values gone,
-    /// rows lost), and the rows of every table for the report.
+    /// rows lost; judged for applying only, as the runner does), and the rows of every table
+    /// for the report, with the columns whose values are gone (`table.column`).
     fn guard_rows(
         &self,
         m: &Migration,
+        direction: Direction,
         before: &Snapshot,
         counter: Option<&mut RowCounter>,
-    ) -> Result<(Snapshot, Vec<RowCount>)> {
+    ) -> Result<(Snapshot, Vec<RowCount>, Vec<String>)> {
         let touched = self.sentry.take_touched();
+        let mut emptied = Vec::new();
         if let Some(counter) = counter {
             let tables = counter
                 .after_step(self.conn, touched)
                 .map_err(runner_error(self.ctx.label, "counting rows"))?;
-            let allowed = m.flags.destructive || self.ctx.config.allow_destructive;
-            row_counts::check_step(m.seq, allowed, &tables)?;
+            if direction == Direction::Up && self.ctx.config.count_rows {
+                let allowed = m.flags.destructive || self.ctx.config.allow_destructive;
+                row_counts::check_step(m.seq, allowed, &tables)?;
+            }
+            emptied = tables.emptied;
         }
         let after = self.snapshot()?;
         let counts = row_counts::compare(&before.counts, &after.counts);
-        Ok((after, counts))
+        Ok((after, counts, emptied))
     }
 
     fn violations(&self) -> Result<BTreeSet<FkViolation>> {
@@ -761,7 +1148,17 @@ impl DryRunner<'_> {
             .map_err(runner_error(self.ctx.label, "reading the schema"))?;
         let counts = row_counts::count_all(self.conn)
             .map_err(runner_error(self.ctx.label, "counting rows"))?;
-        Ok(Snapshot { objects, counts })
+        let mut columns = BTreeMap::new();
+        for (name, _) in counts.values() {
+            let listed = table_columns(self.conn, name)
+                .map_err(runner_error(self.ctx.label, "reading the columns"))?;
+            columns.insert(name.clone(), listed);
+        }
+        Ok(Snapshot {
+            objects,
+            counts,
+            columns,
+        })
     }
 
     fn begin(&self) -> Result<()> {
@@ -773,6 +1170,41 @@ impl DryRunner<'_> {
             .execute_batch(sql)
             .map_err(runner_error(self.ctx.label, doing))
     }
+}
+
+/// The columns of `table`, in order.
+fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    stmt.query_map([table], |r| r.get(0))?.collect()
+}
+
+/// Columns of tables there before and after that are gone after (names compared as SQLite
+/// does, without regard to ASCII case); `emptied` (`table.column`) says which held values.
+fn dropped_columns(before: &Snapshot, after: &Snapshot, emptied: &[String]) -> Vec<DroppedColumn> {
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let mut dropped = Vec::new();
+    for (table, columns) in &before.columns {
+        let Some(now) = after
+            .columns
+            .iter()
+            .find(|(t, _)| lower(t) == lower(table))
+            .map(|(_, c)| c)
+        else {
+            continue;
+        };
+        for column in columns {
+            if now.iter().any(|c| lower(c) == lower(column)) {
+                continue;
+            }
+            let label = lower(&format!("{table}.{column}"));
+            dropped.push(DroppedColumn {
+                table: table.clone(),
+                column: column.clone(),
+                held_values: emptied.iter().any(|e| lower(e) == label),
+            });
+        }
+    }
+    dropped
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ pub use backup::{
     BackupInfo, BackupKind, BackupSettings, DamagedRestore, Progress, ProgressFn, RestoreFrom,
     RestoreOptions, RestoreReport, Retention, validate_snapshot_name,
 };
-pub use dry_run::{DryRun, DryRunOutcome, DryRunStep};
+pub use dry_run::{DroppedColumn, DryRun, DryRunOperation, DryRunOutcome, DryRunStep};
 pub use error::{BoxedError, Error, FkViolation, Result};
 pub use fingerprint::SchemaDiff;
 pub use hooks::{Event, HookFn};

@@ -6,7 +6,7 @@
 //! Durations are whole milliseconds (`duration_ms`); states are the command line's words.
 
 use crate::backup::{BackupInfo, BackupKind, RestoreReport};
-use crate::dry_run::{DryRun, DryRunOutcome, DryRunStep};
+use crate::dry_run::{DroppedColumn, DryRun, DryRunOutcome, DryRunStep};
 use crate::fingerprint::SchemaDiff;
 use crate::report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
 use crate::row_counts::RowCount;
@@ -215,7 +215,8 @@ impl Serialize for HistoryRow {
 }
 
 /// `{"name", "kind", "created_at", "size", "schema_version", "path"}`: `name` is a snapshot's
-/// name or an automatic backup's reason (`pre-up`...), `kind` is `snapshot` or `automatic`.
+/// name or an automatic backup's reason (`pre-up`...), `kind` is `snapshot`, `automatic`,
+/// `manual` (taken by hand, never pruned) or `failed-state`.
 impl Serialize for BackupInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let BackupInfo {
@@ -229,6 +230,7 @@ impl Serialize for BackupInfo {
             BackupKind::Snapshot { name } => ("snapshot", name),
             BackupKind::Automatic { reason } => ("automatic", reason),
             BackupKind::FailedState => ("failed-state", "failed-state"),
+            BackupKind::Manual => ("manual", "manual"),
         };
         let mut s = serializer.serialize_struct("BackupInfo", 6)?;
         s.serialize_field("name", name)?;
@@ -255,21 +257,24 @@ impl Serialize for RestoreReport {
     }
 }
 
-/// `{"set", "current", "ok", "migrations": [..]}`; each migration is `{"seq", "name", "state",
-/// "outcome" ("ok", "failed", "not-run"), "detail", "statements", "schema", "tables":
-/// {"created", "dropped", "altered"}, "row_counts"}`.
+/// `{"set", "current", "ok", "migrations": [..], "operation"}`; each migration is `{"seq",
+/// "name", "state", "outcome" ("ok", "failed", "not-run"), "detail", "statements", "schema",
+/// "tables": {"created", "dropped", "altered"}, "row_counts", "direction",
+/// "columns_dropped"}`.
 impl Serialize for DryRun {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let DryRun {
             set,
             current,
             migrations,
+            operation,
         } = self;
-        let mut s = serializer.serialize_struct("DryRun", 4)?;
+        let mut s = serializer.serialize_struct("DryRun", 5)?;
         s.serialize_field("set", set)?;
         s.serialize_field("current", current)?;
         s.serialize_field("ok", &self.is_ok())?;
         s.serialize_field("migrations", migrations)?;
+        s.serialize_field("operation", &operation.to_string())?;
         s.end()
     }
 }
@@ -284,13 +289,15 @@ impl Serialize for DryRunStep {
             statements,
             schema,
             row_counts,
+            direction,
+            columns_dropped,
         } = self;
         let (outcome, detail) = match outcome {
             DryRunOutcome::Succeeded => ("ok", None),
             DryRunOutcome::Failed { error } => ("failed", Some(error)),
             DryRunOutcome::NotRun { reason } => ("not-run", Some(reason)),
         };
-        let mut s = serializer.serialize_struct("DryRunStep", 9)?;
+        let mut s = serializer.serialize_struct("DryRunStep", 11)?;
         s.serialize_field("seq", seq)?;
         s.serialize_field("name", name)?;
         s.serialize_field("state", state_word(status))?;
@@ -300,6 +307,24 @@ impl Serialize for DryRunStep {
         s.serialize_field("schema", schema)?;
         s.serialize_field("tables", &Tables(self))?;
         s.serialize_field("row_counts", row_counts)?;
+        s.serialize_field("direction", &direction.to_string())?;
+        s.serialize_field("columns_dropped", columns_dropped)?;
+        s.end()
+    }
+}
+
+/// `{"table", "column", "held_values"}`.
+impl Serialize for DroppedColumn {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let DroppedColumn {
+            table,
+            column,
+            held_values,
+        } = self;
+        let mut s = serializer.serialize_struct("DroppedColumn", 3)?;
+        s.serialize_field("table", table)?;
+        s.serialize_field("column", column)?;
+        s.serialize_field("held_values", held_values)?;
         s.end()
     }
 }

@@ -342,7 +342,7 @@ fn a_backup_that_cannot_be_written_stops_the_run_before_anything_changes() {
 // Retention
 
 #[test]
-fn retention_keeps_the_newest_automatic_backups_and_every_snapshot() {
+fn retention_keeps_the_newest_automatic_backups_every_snapshot_and_every_manual_backup() {
     let db = temp_db();
     let dir = backups_dir(&db.path);
     let mut session = migrator_with_backups(tables(8))
@@ -350,17 +350,20 @@ fn retention_keeps_the_newest_automatic_backups_and_every_snapshot() {
         .open(&db.path)
         .unwrap();
     let mut automatic: Vec<String> = Vec::new();
-    let mut snapshots: Vec<String> = Vec::new();
-    let mut record = |before: &BTreeSet<String>, snapshot: bool| {
+    let mut kept_always: Vec<String> = Vec::new();
+    let mut record = |before: &BTreeSet<String>, always_kept: bool| {
         let after = listing(&dir);
         let new: Vec<String> = after.difference(before).cloned().collect();
         assert_eq!(new.len(), 1, "{new:?}");
-        if snapshot {
-            snapshots.push(new[0].clone());
+        if always_kept {
+            kept_always.push(new[0].clone());
         } else {
             automatic.push(new[0].clone());
         }
-        let autos = after.iter().filter(|n| !n.contains(".snapshot.")).count();
+        let autos = after
+            .iter()
+            .filter(|n| !n.contains(".snapshot.") && !n.ends_with(".manual.db"))
+            .count();
         assert!(autos <= 3, "retention did not prune: {after:?}");
     };
     for seq in 1..=8 {
@@ -372,33 +375,50 @@ fn retention_keeps_the_newest_automatic_backups_and_every_snapshot() {
             session.snapshot(&format!("at-{seq}")).unwrap();
             record(&before, true);
         }
+        if seq == 2 {
+            // Taken by hand early: six later runs do not prune it.
+            let before = listing(&dir);
+            let manual = session.backup().unwrap();
+            assert_eq!(manual.kind, BackupKind::Manual);
+            record(&before, true);
+        }
     }
     let before = listing(&dir);
     session.backup().unwrap();
-    record(&before, false);
+    record(&before, true);
     let before = listing(&dir);
     session.down(2).unwrap();
     record(&before, false);
-    assert_eq!(automatic.len(), 10);
-    assert_eq!(snapshots.len(), 2);
+    assert_eq!(automatic.len(), 9);
+    assert_eq!(kept_always.len(), 4, "2 snapshots, 2 manual backups");
 
     let newest: BTreeSet<String> = automatic[automatic.len() - 3..].iter().cloned().collect();
     let expected: BTreeSet<String> = newest
-        .union(&snapshots.iter().cloned().collect())
+        .union(&kept_always.iter().cloned().collect())
         .cloned()
         .collect();
     assert_eq!(listing(&dir), expected);
     assert!(automatic[7].ends_with(".pre-up.db"));
-    assert!(automatic[8].ends_with(".manual.db"));
-    assert!(automatic[9].ends_with(".pre-down.db"));
-    let listed: Vec<String> = session
-        .backups()
-        .unwrap()
+    assert!(automatic[8].ends_with(".pre-down.db"));
+    let manual: Vec<&String> = kept_always
+        .iter()
+        .filter(|n| n.ends_with(".manual.db"))
+        .collect();
+    assert_eq!(manual.len(), 2);
+    let listed = session.backups().unwrap();
+    assert_eq!(listed.len(), 7);
+    let names: BTreeSet<String> = listed
         .iter()
         .map(|b| b.path.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(listed.len(), 5);
-    assert_eq!(listed.iter().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(names, expected);
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|b| b.kind == BackupKind::Manual)
+            .count(),
+        2
+    );
     assert_eq!(session.snapshots().unwrap().len(), 2);
 }
 
@@ -417,7 +437,8 @@ fn max_backup_age_prunes_automatic_backups_by_the_time_in_their_name() {
     let recent = stamp(now - Duration::from_secs(10 * 60));
     let hand_made = [
         (format!("app.db.{old}.pre-up.db"), false),
-        ("app.db.20200101T000000.000Z.manual.db".to_owned(), false),
+        // A manual backup is never pruned, however old.
+        ("app.db.20200101T000000.000Z.manual.db".to_owned(), true),
         (format!("app.db.{old}.snapshot.ancient.db"), true),
         (format!("app.db.{recent}.pre-down.db"), true),
         // Not backups of this database: never touched.
@@ -439,6 +460,154 @@ fn max_backup_age_prunes_automatic_backups_by_the_time_in_their_name() {
     }
     assert!(remaining.contains(fresh.path.file_name().unwrap().to_str().unwrap()));
     assert!(template.exists(), "a snapshot was pruned");
+}
+
+// ----------------------------------------------------------------------------------------------
+// Repeated states: an unchanged database does not pile up identical automatic backups
+
+/// Tables t1 (one row) at seq 1, and a migration 2 that always fails.
+fn failing_after_one(db: &TempDb) -> Session<'static> {
+    let mut list = tables(1);
+    list.push(Migration::new(
+        2,
+        "fails",
+        Step::new(|tx| {
+            tx.execute_batch("CREATE TABLE half (x)")?;
+            Err(migrate_sqlite::Error::msg("fails on purpose"))
+        }),
+    ));
+    let mut session = migrator_with_backups(list).open(&db.path).unwrap();
+    session.up_to(1).unwrap();
+    session
+        .connection()
+        .execute("INSERT INTO t1 (v) VALUES ('a')", [])
+        .unwrap();
+    session
+}
+
+/// The `pre-up` backups in the directory, oldest first.
+fn pre_up_backups(session: &Session<'_>) -> Vec<PathBuf> {
+    session
+        .backups()
+        .unwrap()
+        .into_iter()
+        .filter(|b| {
+            b.kind
+                == BackupKind::Automatic {
+                    reason: "pre-up".into(),
+                }
+        })
+        .map(|b| b.path)
+        .collect()
+}
+
+#[test]
+fn failed_starts_of_an_unchanged_database_leave_one_backup_of_that_state() {
+    let db = temp_db();
+    let mut session = failing_after_one(&db);
+    let first_run = pre_up_backups(&session);
+    assert_eq!(first_run.len(), 1, "the backup before seq 1");
+    let manual = session.backup().unwrap();
+    let mut taken = Vec::new();
+    for _ in 0..5 {
+        let before = listing(&backups_dir(&db.path));
+        assert!(session.up().is_err());
+        let after = listing(&backups_dir(&db.path));
+        let new: Vec<&String> = after.difference(&before).collect();
+        assert_eq!(new.len(), 1, "each start takes its backup: {new:?}");
+        taken.push(backups_dir(&db.path).join(new[0]));
+    }
+    // The empty database before seq 1, and the newest of the five identical states.
+    let left = pre_up_backups(&session);
+    assert_eq!(left, [first_run[0].clone(), taken[4].clone()]);
+    assert!(manual.path.is_file(), "the manual backup is kept");
+    // The one kept holds the state, and the run log of the four starts before it.
+    let conn = Connection::open_with_flags(&taken[4], OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    assert_eq!(count(&conn, "t1"), 1);
+    let failures: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM _migrate_history WHERE outcome = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(failures, 4);
+    // Every history row of a failed start names a backup; the newest one's file exists.
+    let history = session.history().unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.event.outcome, "failed");
+    assert_eq!(last.event.backup_path.as_deref(), taken[4].to_str());
+    assert_eq!(count(session.connection(), "t1"), 1);
+}
+
+#[test]
+fn a_changed_value_of_the_same_size_gets_a_backup_of_its_own() {
+    let db = temp_db();
+    let mut session = failing_after_one(&db);
+    assert!(session.up().is_err());
+    let first = pre_up_backups(&session);
+    // Same row count, same size, same schema: only one value differs.
+    session
+        .connection()
+        .execute("UPDATE t1 SET v = 'b'", [])
+        .unwrap();
+    assert!(session.up().is_err());
+    let second = pre_up_backups(&session);
+    assert_eq!(second.len(), first.len() + 1, "{second:?}");
+    assert!(first.iter().all(|p| p.is_file()));
+    let value = |path: &Path| -> String {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap()
+            .query_row("SELECT v FROM t1", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(value(&second[second.len() - 2]), "a");
+    assert_eq!(value(&second[second.len() - 1]), "b");
+}
+
+#[test]
+fn a_rowid_or_a_user_version_that_differs_is_a_different_state() {
+    let db = temp_db();
+    let mut session = failing_after_one(&db);
+    assert!(session.up().is_err());
+    let count_before = pre_up_backups(&session).len();
+    // The same values under another rowid.
+    session
+        .connection()
+        .execute_batch("UPDATE t1 SET id = id + 10")
+        .unwrap();
+    assert!(session.up().is_err());
+    assert_eq!(pre_up_backups(&session).len(), count_before + 1);
+    session
+        .connection()
+        .execute_batch("PRAGMA user_version = 7")
+        .unwrap();
+    assert!(session.up().is_err());
+    assert_eq!(pre_up_backups(&session).len(), count_before + 2);
+    // And nothing changed since: the next start replaces the newest instead of adding one.
+    assert!(session.up().is_err());
+    assert_eq!(pre_up_backups(&session).len(), count_before + 2);
+}
+
+#[test]
+fn a_run_log_that_lost_rows_is_a_different_state() {
+    let db = temp_db();
+    let mut session = failing_after_one(&db);
+    assert!(session.up().is_err());
+    assert!(session.up().is_err());
+    let before = pre_up_backups(&session);
+    // The log may only grow between two backups of one state: one that lost its first row is
+    // not "the same state with more log", so the older backup (which has that row) stays.
+    session
+        .connection()
+        .execute_batch(
+            "DELETE FROM _migrate_history WHERE id = (SELECT min(id) FROM _migrate_history)",
+        )
+        .unwrap();
+    assert!(session.up().is_err());
+    let after = pre_up_backups(&session);
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+    assert!(before.iter().all(|p| p.is_file()));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -957,12 +1126,14 @@ fn backups_of_a_wal_database_leave_nothing_but_backups_in_the_directory() {
     session.backup().unwrap();
     session.snapshot("s").unwrap();
     session.up().unwrap();
-    assert_eq!(session.backups().unwrap().len(), 2);
+    // The newest automatic backup (the one before seq 1 was pruned), the manual backup and
+    // the snapshot.
+    assert_eq!(session.backups().unwrap().len(), 3);
     let files = listing(&backups_dir(&db.path));
     let stray: Vec<&String> = files.iter().filter(|n| !n.ends_with(".db")).collect();
     assert!(
         stray.is_empty(),
         "stray files in the backup directory: {files:#?}"
     );
-    assert_eq!(files.len(), 2, "{files:#?}");
+    assert_eq!(files.len(), 3, "{files:#?}");
 }

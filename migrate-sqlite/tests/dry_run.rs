@@ -4,8 +4,8 @@
 mod common;
 use common::*;
 use migrate_sqlite::{
-    DryRun, DryRunOutcome, Error, Flags, Migration, Migrator, RowCount, SchemaDiff, Status, Step,
-    TxMode,
+    Direction, DownTarget, DroppedColumn, DryRun, DryRunOperation, DryRunOutcome, Error, Flags,
+    Migration, Migrator, RowCount, SchemaDiff, Status, Step, TxMode,
 };
 use rusqlite::Connection;
 use std::collections::BTreeSet;
@@ -281,7 +281,7 @@ fn nothing_pending_is_an_empty_dry_run() {
     assert_eq!(dry.to_string(), "set \"default\": nothing to apply");
     assert_eq!(
         dry.to_json(),
-        r#"{"set":"default","current":5,"ok":true,"migrations":[]}"#
+        r#"{"set":"default","current":5,"ok":true,"migrations":[],"operation":"up"}"#
     );
 }
 
@@ -530,7 +530,8 @@ fn json_is_exact_for_a_simple_case() {
             r#""statements":["CREATE TABLE t (x TEXT)","INSERT INTO t VALUES ('a\\b\ttab')"],"#,
             r#""schema":{"added":["table t"],"removed":[],"changed":[]},"#,
             r#""tables":{"created":["t"],"dropped":[],"altered":[]},"#,
-            r#""row_counts":[{"table":"t","before":null,"after":1}]}]}"#
+            r#""row_counts":[{"table":"t","before":null,"after":1}],"#,
+            r#""direction":"up","columns_dropped":[]}],"operation":"up"}"#
         )
     );
 }
@@ -832,4 +833,262 @@ fn the_dry_run_applies_the_table_rules_of_up() {
     );
     assert_eq!(bytes(&db.path), before);
     assert_eq!(applied_seqs(&Connection::open(&db.path).unwrap()), [1]);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Previewing a revert: `down`, `down_to`, `redo` run and rolled back
+
+/// Books (irreversible), their ISBNs (down drops the column), loans (down drops the table),
+/// and a cleanup whose down step deletes rows; with data in every table.
+fn lending() -> Vec<Migration> {
+    vec![
+        Migration::new(
+            1,
+            "create_books",
+            Step::sql("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT NOT NULL)"),
+        ),
+        sql(
+            2,
+            "add_isbn",
+            "ALTER TABLE books ADD COLUMN isbn TEXT",
+            "ALTER TABLE books DROP COLUMN isbn",
+        ),
+        sql(
+            3,
+            "create_loans",
+            "CREATE TABLE loans (id INTEGER PRIMARY KEY, book_id INTEGER REFERENCES books(id))",
+            "DROP TABLE loans",
+        ),
+        sql(
+            4,
+            "add_notes",
+            "ALTER TABLE books ADD COLUMN notes TEXT",
+            "DELETE FROM books WHERE isbn IS NULL; ALTER TABLE books DROP COLUMN notes",
+        ),
+    ]
+}
+
+/// `lending()` applied to a file, with three books (one without an ISBN) and two loans.
+fn lent() -> (TempDb, migrate_sqlite::Session<'static>) {
+    let db = temp_db();
+    let mut session = migrator(lending()).open(&db.path).unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch(
+            "INSERT INTO books (title, isbn) VALUES ('Dune', '1'), ('Emma', '2'), ('Ulysses', NULL);
+             INSERT INTO loans (book_id) VALUES (1), (2);",
+        )
+        .unwrap();
+    (db, session)
+}
+
+#[test]
+fn a_revert_preview_names_the_sql_the_dropped_tables_and_columns_and_the_rows_that_would_go() {
+    let (db, session) = lent();
+    let before = bytes(&db.path);
+    let listing = dir_listing(&db.path);
+    let preview = session.dry_run_down(DownTarget::To(1)).unwrap();
+
+    assert!(preview.is_ok(), "{preview}");
+    assert_eq!(preview.operation, DryRunOperation::Down(DownTarget::To(1)));
+    assert_eq!(preview.current, Some(4));
+    let seqs: Vec<(u64, Direction)> = preview
+        .migrations
+        .iter()
+        .map(|m| (m.seq, m.direction))
+        .collect();
+    assert_eq!(
+        seqs,
+        [
+            (4, Direction::Down),
+            (3, Direction::Down),
+            (2, Direction::Down)
+        ]
+    );
+    let [notes, loans, isbn] = &preview.migrations[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        notes.statements,
+        [
+            "DELETE FROM books WHERE isbn IS NULL",
+            "ALTER TABLE books DROP COLUMN notes"
+        ]
+    );
+    assert_eq!(notes.rows_lost().collect::<Vec<_>>(), [("books", 1)]);
+    assert_eq!(
+        notes.columns_dropped,
+        [DroppedColumn {
+            table: "books".into(),
+            column: "notes".into(),
+            held_values: false
+        }]
+    );
+    assert_eq!(loans.statements, ["DROP TABLE loans"]);
+    assert_eq!(loans.tables_dropped(), ["loans"]);
+    assert_eq!(loans.rows_lost().collect::<Vec<_>>(), [("loans", 2)]);
+    assert_eq!(isbn.statements, ["ALTER TABLE books DROP COLUMN isbn"]);
+    assert_eq!(
+        isbn.columns_dropped,
+        [DroppedColumn {
+            table: "books".into(),
+            column: "isbn".into(),
+            held_values: true
+        }]
+    );
+    assert_eq!(isbn.rows_lost().count(), 0);
+
+    let text = preview.to_string();
+    for expected in [
+        "dry run of `migrate down --to 1`: 3 migrations reverted",
+        "would revert 3 \"create_loans\" (applied)",
+        "tables dropped: loans",
+        "columns dropped: books.isbn (its values would go)",
+        "rows that would go: loans 2",
+        "would be lost: column books.notes (empty), 1 row(s) of books, table loans, 2 row(s) \
+         of loans, column books.isbn (its values would go)",
+        "to do it: `migrate down --to 1`",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    let json = preview.to_json();
+    assert!(json.contains(r#""direction":"down""#), "{json}");
+    assert!(
+        json.contains(
+            r#""columns_dropped":[{"table":"books","column":"isbn","held_values":true}]"#
+        ),
+        "{json}"
+    );
+    assert!(json.ends_with(r#""operation":"down --to 1"}"#), "{json}");
+
+    // Nothing was reverted: the file is byte for byte as it was, nothing beside it.
+    assert!(bytes(&db.path) == before, "the preview changed the file");
+    assert_eq!(dir_listing(&db.path), listing);
+    assert_eq!(session.status().unwrap().current, Some(4));
+    let conn = session.connection();
+    let loans: i64 = conn
+        .query_row("SELECT count(*) FROM loans", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(loans, 2);
+}
+
+#[test]
+fn a_revert_preview_is_refused_where_down_is_and_touches_nothing() {
+    let (db, mut session) = lent();
+    let before = bytes(&db.path);
+    let listing = dir_listing(&db.path);
+    // More steps than applied.
+    let too_far = session.dry_run_down(DownTarget::Steps(5)).unwrap_err();
+    assert!(
+        matches!(
+            too_far,
+            Error::DownTooFar {
+                steps: 5,
+                applied: 4,
+                ..
+            }
+        ),
+        "{too_far:?}"
+    );
+    // An irreversible migration in the way: seq 1 has no down step.
+    let stuck = session.dry_run_down(DownTarget::To(0)).unwrap_err();
+    assert!(
+        stuck
+            .to_string()
+            .contains("cannot revert 1 \"create_books\""),
+        "{stuck}"
+    );
+    assert!(stuck.to_string().contains("`migrate restore --before 1`"));
+    assert!(bytes(&db.path) == before);
+    assert_eq!(dir_listing(&db.path), listing);
+    // `down` refuses both the same way.
+    let real = session.down(5).unwrap_err();
+    assert_eq!(real.to_string(), too_far.to_string());
+    let real = session.down_to(0).unwrap_err();
+    assert_eq!(real.to_string(), stuck.to_string());
+    assert_eq!(session.status().unwrap().current, Some(4));
+}
+
+#[test]
+fn a_failing_down_step_is_reported_and_rolled_back() {
+    let db = temp_db();
+    let list = vec![sql(
+        1,
+        "t",
+        "CREATE TABLE t (x)",
+        "DROP TABLE t; DROP TABLE not_there",
+    )];
+    let mut session = migrator(list).open(&db.path).unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute("INSERT INTO t VALUES (1)", [])
+        .unwrap();
+    let before = bytes(&db.path);
+    let preview = session.dry_run_down(DownTarget::Steps(1)).unwrap();
+    let failed = preview.failure().expect("the down step fails");
+    assert_eq!(failed.direction, Direction::Down);
+    assert!(
+        matches!(&failed.outcome, DryRunOutcome::Failed { error } if error.contains("not_there")),
+        "{failed:?}"
+    );
+    assert_eq!(failed.statements, ["DROP TABLE t"]);
+    let text = preview.to_string();
+    assert!(text.contains("would FAIL to revert 1 \"t\""), "{text}");
+    assert!(
+        text.ends_with(
+            "`migrate down --steps 1` would fail at 1 \"t\" (down); nothing was changed"
+        ),
+        "{text}"
+    );
+    assert!(bytes(&db.path) == before);
+    let rows: i64 = session
+        .connection()
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[test]
+fn a_redo_preview_reverts_and_applies_the_last_migration_again() {
+    let (db, session) = lent();
+    let before = bytes(&db.path);
+    let preview = session.dry_run_redo().unwrap();
+    assert!(preview.is_ok(), "{preview}");
+    let steps: Vec<(u64, Direction)> = preview
+        .migrations
+        .iter()
+        .map(|m| (m.seq, m.direction))
+        .collect();
+    assert_eq!(steps, [(4, Direction::Down), (4, Direction::Up)]);
+    assert_eq!(
+        preview.migrations[0].rows_lost().collect::<Vec<_>>(),
+        [("books", 1)]
+    );
+    assert_eq!(
+        preview.migrations[1].statements,
+        ["ALTER TABLE books ADD COLUMN notes TEXT"]
+    );
+    assert!(preview.to_string().contains("to do it: `migrate redo`"));
+    assert!(bytes(&db.path) == before);
+    // Nothing applied: refused as `redo` is.
+    let empty = temp_db();
+    let fresh = migrator(lending()).open(&empty.path).unwrap();
+    let refused = fresh.dry_run_redo().unwrap_err();
+    assert!(refused.to_string().contains("nothing to redo"), "{refused}");
+}
+
+#[test]
+fn a_revert_preview_of_an_in_memory_database_is_refused_with_a_reason() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    let mut session = migrator(lending()).on(&mut conn).unwrap();
+    session.up().unwrap();
+    let refused = session.dry_run_down(DownTarget::Steps(1)).unwrap_err();
+    assert!(matches!(refused, Error::Unsupported(_)), "{refused:?}");
+    assert!(refused.to_string().contains("in memory"), "{refused}");
+    assert_eq!(session.status().unwrap().current, Some(4));
 }

@@ -636,7 +636,9 @@ fn restore_refuses_damaged_and_missing_backups() {
     let out = db.run(&["backup"]).expect(0);
     let backup = PathBuf::from(
         out.stdout
-            .trim()
+            .lines()
+            .next()
+            .unwrap_or_default()
             .strip_prefix("backup created: ")
             .unwrap_or_else(|| panic!("{out:#?}")),
     );
@@ -799,7 +801,9 @@ fn restore_over_a_damaged_database_keeps_it_aside_and_restores_in_one_command() 
         let out = db.run(&["backup"]).expect(0);
         let backup = out
             .stdout
-            .trim()
+            .lines()
+            .next()
+            .unwrap_or_default()
             .strip_prefix("backup created: ")
             .unwrap_or_else(|| panic!("{out:#?}"))
             .to_owned();
@@ -862,7 +866,9 @@ fn failed_state_copies_are_listed_apart_and_never_restored_as_the_newest_backup(
     let out = db.run(&["backup"]).expect(0);
     let backup = out
         .stdout
-        .trim()
+        .lines()
+        .next()
+        .unwrap_or_default()
         .strip_prefix("backup created: ")
         .unwrap_or_else(|| panic!("{out:#?}"))
         .to_owned();
@@ -1576,7 +1582,7 @@ fn every_reporting_command_speaks_json() {
     assert_eq!(directions, ["down", "up"]);
 
     let backup = db.run(&["backup", "--json"]).expect(0).json();
-    assert_eq!(backup["kind"], "automatic");
+    assert_eq!(backup["kind"], "manual");
     assert_eq!(backup["schema_version"], 3);
     assert!(Path::new(backup["path"].as_str().unwrap()).is_file());
 

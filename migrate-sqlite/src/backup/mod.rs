@@ -11,6 +11,7 @@ mod ops;
 mod replace;
 mod restore;
 mod retention;
+mod same_state;
 mod source;
 mod stale;
 mod write;
@@ -36,7 +37,7 @@ pub struct Progress {
 /// A progress callback (the CLI draws a bar with it).
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// Which automatic backups to keep; named snapshots are always kept.
+/// Which automatic backups to keep; named snapshots and manual backups are always kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retention {
     /// Keep at most this many automatic backups (the newest). Default 5.
@@ -228,6 +229,7 @@ pub(crate) fn prune(db: &Path, settings: &BackupSettings, keep: &[&Path]) {
             return;
         }
     };
+    let all = drop_repeated_states(all, keep);
     for old in retention::to_prune(&all, &settings.retention, SystemTime::now()) {
         if keep.iter().any(|k| *k == old.path) {
             continue;
@@ -237,6 +239,51 @@ pub(crate) fn prune(db: &Path, settings: &BackupSettings, keep: &[&Path]) {
             Err(e) => log::warn!("cannot remove old backup {}: {e}", old.path.display()),
         }
     }
+}
+
+/// Deletes the previous automatic backup with the same reason as each one in `keep` (the
+/// backups the operation just wrote) when it holds the same state (`same_state.rs`): five
+/// failed starts of an unchanged database leave one `pre-up` backup, not five copies of one
+/// state. Returns the backups that are left, oldest first.
+fn drop_repeated_states(all: Vec<BackupInfo>, keep: &[&Path]) -> Vec<BackupInfo> {
+    let mut gone: Vec<PathBuf> = Vec::new();
+    for new in all.iter().filter(|b| keep.contains(&b.path.as_path())) {
+        let BackupKind::Automatic { reason } = &new.kind else {
+            continue;
+        };
+        let previous = all.iter().rfind(|b| {
+            b.path != new.path
+                && b.created_at <= new.created_at
+                && matches!(&b.kind, BackupKind::Automatic { reason: r } if r == reason)
+        });
+        let Some(previous) = previous else {
+            continue;
+        };
+        if keep.contains(&previous.path.as_path())
+            || gone.contains(&previous.path)
+            || !same_state::same_state(&previous.path, &new.path)
+        {
+            continue;
+        }
+        match std::fs::remove_file(&previous.path) {
+            Ok(()) => {
+                log::info!(
+                    "backup {} removed: {} holds the same state",
+                    previous.path.display(),
+                    new.path.display()
+                );
+                gone.push(previous.path.clone());
+            }
+            Err(e) => log::warn!(
+                "cannot remove {}, which holds the same state as {}: {e}",
+                previous.path.display(),
+                new.path.display()
+            ),
+        }
+    }
+    all.into_iter()
+        .filter(|b| !gone.contains(&b.path))
+        .collect()
 }
 
 /// Every backup, snapshot and failed-state copy of the database at `db`, oldest first.

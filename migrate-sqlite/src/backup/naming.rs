@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub enum BackupKind {
     /// Taken automatically before a change; `reason` is `pre-up`, `pre-down`, `pre-redo`,
     /// `pre-restore`, `pre-step` (before a `transaction = false`
-    /// migration under `KeepApplied`) or `manual`. Pruned by retention.
+    /// migration under `KeepApplied`), `pre-adopt` or `pre-restore-table`. Pruned by retention;
+    /// of two consecutive ones with the same reason that hold the same state, only the newer
+    /// is kept.
     Automatic {
         /// Why.
         reason: String,
@@ -24,6 +26,10 @@ pub enum BackupKind {
     /// the automatic restore. Never chosen as the newest backup; listed apart; pruned by the
     /// retention rule among failed-state copies only.
     FailedState,
+    /// Taken by hand (`migrate backup`, [`Session::backup`](crate::Session::backup)): never
+    /// pruned automatically (the retention rule is for the backups the runner takes by
+    /// itself); kept until the operator deletes the file.
+    Manual,
 }
 
 impl BackupKind {
@@ -32,12 +38,17 @@ impl BackupKind {
             BackupKind::Automatic { reason } => reason.clone(),
             BackupKind::Snapshot { name } => format!("snapshot.{name}"),
             BackupKind::FailedState => FAILED_STATE.to_owned(),
+            BackupKind::Manual => MANUAL.to_owned(),
         }
     }
 }
 
 /// The reason part of a failed-state copy's name.
 const FAILED_STATE: &str = "failed-state";
+
+/// The reason part of a manual backup's name (the same as when manual backups were automatic
+/// ones with this reason, so those files are manual backups now).
+const MANUAL: &str = "manual";
 
 /// The final file name of a backup of database `stem` taken at `at`.
 pub fn file_name(stem: &str, at: SystemTime, kind: &BackupKind) -> String {
@@ -67,6 +78,7 @@ pub fn parse(stem: &str, file_name: &str) -> Option<(String, BackupKind)> {
         },
         Some(_) => return None,
         None if label == FAILED_STATE => BackupKind::FailedState,
+        None if label == MANUAL => BackupKind::Manual,
         None if !label.is_empty() && label.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
             BackupKind::Automatic {
                 reason: label.to_owned(),
@@ -116,6 +128,19 @@ pub fn timestamp(at: SystemTime) -> String {
         rem % 60,
         since.subsec_millis()
     )
+}
+
+/// An age as the command line writes it: `30d`, `12h`, `15m` or `90s` (the largest unit that
+/// divides it).
+pub fn age_text(age: Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0 => "0s".to_owned(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// The time in a timestamp made by [`timestamp`].
@@ -201,6 +226,9 @@ mod tests {
         assert_eq!(parse("app", &name).unwrap().1, snap);
         assert_eq!(parse("other", &name), None);
         assert_eq!(parse("app", &temp_name(&name)), None);
+        let name = file_name("app", at, &BackupKind::Manual);
+        assert_eq!(name, "app.20261122T104914.123Z.manual.db");
+        assert_eq!(parse("app", &name).unwrap().1, BackupKind::Manual);
     }
 
     #[test]

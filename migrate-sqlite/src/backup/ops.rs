@@ -18,6 +18,12 @@ pub fn back_up(
     if let BackupKind::Snapshot { name } = &kind {
         super::validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
     }
+    // A backup asked for by hand is a manual one, whichever way it was asked for
+    // (`Session::backup` still names it an automatic backup with reason "manual").
+    let kind = match kind {
+        BackupKind::Automatic { reason } if reason == "manual" => BackupKind::Manual,
+        kind => kind,
+    };
     let _lock = FileLock::acquire(db, config.busy_timeout)?;
     let info = holding_writers_off(conn, db, config, |conn| {
         super::take(conn, db, &config.backups, kind)

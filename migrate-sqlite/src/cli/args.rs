@@ -105,7 +105,8 @@ pub enum MigrateCommand {
         #[arg(long)]
         to: Option<u64>,
     },
-    /// Revert migrations: the last one, --steps N, or everything above --to SEQ.
+    /// Revert migrations: the last one, --steps N, or everything above --to SEQ (preview it
+    /// first, changing nothing: `migrate plan --down ...`).
     Down {
         /// How many to revert.
         #[arg(long, conflicts_with = "to")]
@@ -118,7 +119,22 @@ pub enum MigrateCommand {
     Redo,
     /// What `up` would do, without changing anything: a dry run of every pending migration,
     /// rolled back, with the SQL it runs, schema changes and row counts (exit code 1 if one fails).
-    Plan,
+    /// With --down (and --steps N or --to SEQ) or --redo: the same preview of a revert, with the
+    /// tables and columns it drops and the rows that would go; refused as `down` is (exit 3).
+    Plan {
+        /// Preview `down` instead: the last migration, --steps N, or everything above --to SEQ.
+        #[arg(long, conflicts_with = "redo")]
+        down: bool,
+        /// With --down: how many to revert.
+        #[arg(long, requires = "down", conflicts_with = "to")]
+        steps: Option<usize>,
+        /// With --down: revert everything above this seq (0 reverts all).
+        #[arg(long, requires = "down")]
+        to: Option<u64>,
+        /// Preview `redo` instead: the last migration reverted and applied again.
+        #[arg(long)]
+        redo: bool,
+    },
     /// Check the registry, checksums, schema drift and integrity; exit code 3 on any problem.
     Verify,
     /// Take a verified backup now.

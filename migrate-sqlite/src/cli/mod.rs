@@ -25,7 +25,8 @@
 //! database at the path, `down --steps N` beyond what is applied, an unreadable tracking table),
 //! [`EXIT_LOCKED`] 4 (another process held the database or the migration lock past the busy
 //! timeout, at any point: every SQLITE_BUSY ends here). `plan` (a dry run, rolled back) exits
-//! with [`EXIT_FAILED`] when a pending migration fails in it.
+//! with [`EXIT_FAILED`] when a pending migration fails in it; `plan --down`/`plan --redo`
+//! preview a revert the same way, and are refused (exit 3) where `down`/`redo` would be.
 
 mod args;
 mod confirm;
@@ -156,6 +157,18 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
     };
     let json = args.json;
     let yes = args.yes;
+    let retention = migrator.backups.retention;
+    // What was there before a changing run, to name the backup it takes.
+    let listed_before = session.backups().unwrap_or_default();
+    let report_out = |session: &crate::Session<'_>, report: &crate::RunReport| {
+        report_out(report, json);
+        if !json && !report.steps.is_empty() {
+            let taken = new_backup(session, &listed_before);
+            if let Some(info) = taken {
+                output::pre_run_backup(&info, &retention);
+            }
+        }
+    };
     let code = match args.command {
         MigrateCommand::Status => {
             output::status(&session.status()?, json);
@@ -166,7 +179,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Some(seq) => session.up_to(seq)?,
                 None => session.up()?,
             };
-            report_out(&report, json);
+            report_out(&session, &report);
             EXIT_OK
         }
         MigrateCommand::Down { steps, to } => {
@@ -181,7 +194,7 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                 Some(seq) => session.down_to(seq)?,
                 None => session.down(steps.unwrap_or(1))?,
             };
-            report_out(&report, json);
+            report_out(&session, &report);
             EXIT_OK
         }
         MigrateCommand::Redo => {
@@ -189,18 +202,29 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             if !confirm::confirmed(yes, what) {
                 return Ok(output::not_confirmed(json, what));
             }
-            report_out(&session.redo()?, json);
+            let report = session.redo()?;
+            report_out(&session, &report);
             EXIT_OK
         }
-        MigrateCommand::Plan => output::plan(&session.dry_run()?, json),
+        MigrateCommand::Plan {
+            down,
+            steps,
+            to,
+            redo,
+        } => {
+            let dry = match (down, redo, to) {
+                (true, _, Some(seq)) => session.dry_run_down(crate::DownTarget::To(seq))?,
+                (true, _, None) => {
+                    session.dry_run_down(crate::DownTarget::Steps(steps.unwrap_or(1)))?
+                }
+                (false, true, _) => session.dry_run_redo()?,
+                (false, false, _) => session.dry_run()?,
+            };
+            output::plan(&dry, json)
+        }
         MigrateCommand::Verify => runbook::verify(&session, json)?,
         MigrateCommand::Backup => {
-            let info = session.backup()?;
-            if json {
-                output::print_json(&info);
-            } else {
-                println!("backup created: {}", info.path.display());
-            }
+            output::backup_taken(&session.backup()?, &retention, json);
             EXIT_OK
         }
         MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
@@ -391,15 +415,39 @@ fn snapshot(
     Ok(EXIT_OK)
 }
 
-/// The file `restore --before SEQ` means.
+/// The file `restore --before SEQ` means: the newest backup taken before SEQ was applied,
+/// manual backups included (`Session::backup_before` predates their kind and leaves them out).
 fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBuf> {
-    match session.backup_before(seq)? {
+    let manual = session
+        .backups()?
+        .into_iter()
+        .filter(|b| b.kind == crate::BackupKind::Manual)
+        .filter(|b| b.schema_version.is_none_or(|v| v < seq))
+        .max_by(|a, b| a.created_at.cmp(&b.created_at));
+    let newest = match (session.backup_before(seq)?, manual) {
+        (Some(a), Some(b)) => Some(if b.created_at > a.created_at { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    match newest {
         Some(info) => Ok(info.path),
         None => Err(Error::NoBackup {
             wanted: format!("backup taken before migration {seq} was applied"),
             dir: session.backup_dir()?,
         }),
     }
+}
+
+/// The automatic backup a run took first (its pre-migration backup): listed now, not in
+/// `before`, the oldest such (a `pre-step` backup under `--keep-applied` comes later).
+fn new_backup(
+    session: &crate::Session<'_>,
+    before: &[crate::BackupInfo],
+) -> Option<crate::BackupInfo> {
+    let now = session.backups().ok()?;
+    now.into_iter().find(|b| {
+        matches!(b.kind, crate::BackupKind::Automatic { .. })
+            && before.iter().all(|old| old.path != b.path)
+    })
 }
 
 /// What `up`, `down` and `redo` did.

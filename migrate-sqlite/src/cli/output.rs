@@ -126,6 +126,7 @@ pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
         BackupKind::Snapshot { name } => name.clone(),
         BackupKind::Automatic { reason } => reason.clone(),
         BackupKind::FailedState => "failed-state".to_owned(),
+        BackupKind::Manual => "manual (kept until deleted)".to_owned(),
     };
     if json {
         print_json(&list);
@@ -136,11 +137,36 @@ pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
     }
     for b in list {
         println!(
-            "{:<24} {}  {:>12} bytes  schema {}",
+            "{:<28} {}  {:>12} bytes  schema {:<5} {}",
             name(b),
             b.created_at,
             b.size,
-            b.schema_version.map_or("-".to_owned(), |v| v.to_string())
+            b.schema_version.map_or("-".to_owned(), |v| v.to_string()),
+            b.path.display()
         );
     }
+}
+
+/// `backup`: where the file is, how long it is kept, and the command that restores it.
+pub fn backup_taken(info: &BackupInfo, retention: &crate::Retention, json: bool) {
+    if json {
+        print_json(info);
+        return;
+    }
+    println!(
+        "backup created: {}\n{}.\nto restore it: migrate restore {}",
+        info.path.display(),
+        info.kind.kept_for(retention),
+        crate::outcome::shell_word(&info.path)
+    );
+}
+
+/// After a changing `up`, `down` or `redo`: the backup it took first, if any.
+pub fn pre_run_backup(info: &BackupInfo, retention: &crate::Retention) {
+    println!(
+        "backup of the state before this run: {} ({}); to go back to it: migrate restore {}",
+        info.path.display(),
+        info.kind.kept_for(retention),
+        crate::outcome::shell_word(&info.path)
+    );
 }
