@@ -30,6 +30,11 @@ pub(crate) fn server_major(server_version_num: u32) -> u32 {
     }
 }
 
+/// A major as one ordered number: 15 -> 1500, 9.6 (906) -> 906.
+fn comparable(major: u32) -> u32 {
+    if major >= 100 { major } else { major * 100 }
+}
+
 /// The major version in `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`.
 fn tool_major(version_line: &str) -> Option<(u32, String)> {
     let version = version_line
@@ -81,7 +86,7 @@ fn find_one(tool: &'static str, dirs: &[PathBuf], server_major: u32) -> Result<P
             log::warn!("{} does not say its version; skipped", path.display());
             continue;
         };
-        if major >= server_major {
+        if comparable(major) >= comparable(server_major) {
             log::debug!("using {} ({version})", path.display());
             return Ok(path);
         }
@@ -165,6 +170,8 @@ mod tests {
         assert_eq!(tool_major("pg_dump (PostgreSQL) 9.6.24").unwrap().0, 906);
         assert_eq!(tool_major("psql (PostgreSQL) 17devel").unwrap().0, 17);
         assert_eq!(tool_major("no version here"), None);
+        assert!(comparable(906) < comparable(10));
+        assert!(comparable(15) > comparable(906));
     }
 
     #[test]
