@@ -32,7 +32,7 @@ CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES u
 INSERT INTO users (id, name, email)
   SELECT i, 'user ' || i, md5(i::text) || '@example.com' FROM generate_series(1, 300000) i;
 INSERT INTO orders
-  SELECT i, 1 + (i * 7919) % 300000, (i % 10000) / 7.0, md5((i * 31)::text),
+  SELECT i, 1 + (i::bigint * 7919) % 300000, (i % 10000) / 7.0, md5((i::bigint * 31)::text),
          now() - (i % 1000) * interval '1 hour'
   FROM generate_series(1, 1000000) i;
 CREATE INDEX orders_user ON orders (user_id);
