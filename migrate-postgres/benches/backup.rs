@@ -94,7 +94,9 @@ fn tool(name: &str) -> PathBuf {
 /// `tool` with the socket, port and superuser of the test cluster.
 fn connected(name: &str, socket: &Path) -> Command {
     let mut cmd = Command::new(tool(name));
-    cmd.arg("-h").arg(socket).args(["-p", "5432", "-U", "postgres"]);
+    cmd.arg("-h")
+        .arg(socket)
+        .args(["-p", "5432", "-U", "postgres"]);
     cmd
 }
 
@@ -203,7 +205,11 @@ fn main() {
     println!(
         "    (a)/(b) = {backup_ratio:.2} medians, {:.2} paired (goal ≤ {TARGET_RATIO}): {}",
         ours.paired_ratio(&bare),
-        if backup_ratio <= TARGET_RATIO { "met" } else { "NOT met" }
+        if backup_ratio <= TARGET_RATIO {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     println!(
         "(c) restore in place     median {:.2} s, spread {}  rounds: {}",

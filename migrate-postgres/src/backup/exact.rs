@@ -43,6 +43,9 @@ pub(crate) fn hold_writers_and_export(client: &mut impl GenericClient) -> Result
         ))?;
     }
     let id: String = client.query_one("SELECT pg_export_snapshot()", &[])?.get(0);
-    log::debug!("{} tables locked against writers; snapshot {id}", tables.len());
+    log::debug!(
+        "{} tables locked against writers; snapshot {id}",
+        tables.len()
+    );
     Ok(id)
 }

@@ -49,9 +49,19 @@ impl BackupKind {
 pub(crate) fn stem(dbname: &str) -> String {
     let safe: String = dbname
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if safe.is_empty() { "database".to_owned() } else { safe }
+    if safe.is_empty() {
+        "database".to_owned()
+    } else {
+        safe
+    }
 }
 
 /// The reason part of a failed-state copy's name.

@@ -8,8 +8,8 @@
 //! half-way, psql is killed before it sees the end, and the server rolls everything back.
 
 use super::tools::{Tools, connected};
-use crate::connection::quote_ident;
 use crate::Result;
+use crate::connection::quote_ident;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -62,7 +62,8 @@ pub(crate) fn replay(
     file: &Path,
     preamble: &Preamble<'_>,
 ) -> Result<(), String> {
-    let spawn_failed = |tool: &Path, e: std::io::Error| format!("cannot start {}: {e}", tool.display());
+    let spawn_failed =
+        |tool: &Path, e: std::io::Error| format!("cannot start {}: {e}", tool.display());
     let mut producer = Command::new(&tools.pg_restore)
         .arg("--file=-")
         .arg(file)
@@ -113,7 +114,9 @@ pub(crate) fn replay(
     }
     let mut text = consumer_err.trim().to_owned();
     if !produced {
-        text = format!("{} {}", producer_err.trim(), text).trim().to_owned();
+        text = format!("{} {}", producer_err.trim(), text)
+            .trim()
+            .to_owned();
     }
     if let Err(e) = copied {
         text.push_str(&format!(" (relaying the dump failed: {e})"));

@@ -197,7 +197,10 @@ mod tests {
             ("PGUSER", "app"),
             ("PGDATABASE", "shop"),
         ] {
-            assert!(env.contains(&(OsStr::new(key), Some(OsStr::new(value)))), "{key}");
+            assert!(
+                env.contains(&(OsStr::new(key), Some(OsStr::new(value)))),
+                "{key}"
+            );
         }
     }
 }

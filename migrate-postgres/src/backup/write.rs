@@ -43,12 +43,21 @@ pub(crate) fn write_backup(
             path: temp.clone(),
             source,
         })?;
-    let written = dump::dump(target.tools, target.config, &temp, snapshot, target.lock_wait)
-        .and_then(|()| sync_file(&temp))
-        .and_then(|()| verify::verify(target.tools, &temp));
+    let written = dump::dump(
+        target.tools,
+        target.config,
+        &temp,
+        snapshot,
+        target.lock_wait,
+    )
+    .and_then(|()| sync_file(&temp))
+    .and_then(|()| verify::verify(target.tools, &temp));
     if let Err(e) = written {
         if let Err(rm) = fs::remove_file(&temp) {
-            log::warn!("cannot remove the unfinished backup {}: {rm}", temp.display());
+            log::warn!(
+                "cannot remove the unfinished backup {}: {rm}",
+                temp.display()
+            );
         }
         return Err(e);
     }

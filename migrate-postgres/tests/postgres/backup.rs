@@ -127,7 +127,7 @@ fn a_backup_is_private_verified_and_holds_every_object_and_row() {
     let mode = std::fs::metadata(&info.path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert_eq!(info.size, std::fs::metadata(&info.path).unwrap().len());
-    assert_eq!(backups.list().unwrap(), [info.clone()]);
+    assert_eq!(backups.list().unwrap(), std::slice::from_ref(&info));
 
     load_into(&copy, &info.path);
     assert_eq!(
@@ -198,8 +198,15 @@ fn without_pg_dump_the_backup_is_refused_before_anything_is_written() {
     };
     assert_eq!(*tool, "pg_dump");
     assert_eq!(looked_in, &[empty_tools.path().to_owned()]);
-    assert!(err.to_string().contains("apt-get install postgresql-client-"), "{err}");
-    assert!(!target.exists(), "the backup directory was not even created");
+    assert!(
+        err.to_string()
+            .contains("apt-get install postgresql-client-"),
+        "{err}"
+    );
+    assert!(
+        !target.exists(),
+        "the backup directory was not even created"
+    );
     assert_eq!(count(&mut app.client(), "orders"), 2000);
 }
 
@@ -255,7 +262,10 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
     assert_eq!(who, &role);
     assert_eq!(
         objects,
-        &["public.users_id_seq".to_owned(), "reporting.daily".to_owned()]
+        &[
+            "public.users_id_seq".to_owned(),
+            "reporting.daily".to_owned()
+        ]
     );
     assert!(err.to_string().contains("GRANT SELECT"), "{err}");
     assert!(!dir.path().join("b").exists());
@@ -276,7 +286,10 @@ fn an_exact_backup_holds_the_rows_committed_before_its_snapshot_and_readers_go_o
     let writer = {
         let (stop, committed, mut client) = (stop.clone(), committed.clone(), app.client());
         std::thread::spawn(move || {
-            let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .unwrap()
+                .get(0);
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
                 n += 1;
@@ -313,7 +326,9 @@ fn an_exact_backup_holds_the_rows_committed_before_its_snapshot_and_readers_go_o
     assert_eq!(seen, max, "rows 1..=max, none missing");
     // A reader is not blocked meanwhile (statement_timeout turns a block into a failure).
     let mut reader = app.client();
-    reader.batch_execute("SET statement_timeout = '20s'").unwrap();
+    reader
+        .batch_execute("SET statement_timeout = '20s'")
+        .unwrap();
     let read: i64 = reader
         .query_one("SELECT count(*) FROM events", &[])
         .unwrap()
@@ -337,7 +352,8 @@ fn an_exact_backup_holds_the_rows_committed_before_its_snapshot_and_readers_go_o
     }
     assert!(writer_waits(&mut reader), "the writer is held off");
     assert_eq!(committed.load(Ordering::SeqCst), max);
-    tx.batch_execute("ALTER TABLE events ADD COLUMN migrated bool").unwrap();
+    tx.batch_execute("ALTER TABLE events ADD COLUMN migrated bool")
+        .unwrap();
     tx.commit().unwrap();
     while committed.load(Ordering::SeqCst) <= max {
         std::thread::yield_now();
@@ -358,7 +374,10 @@ fn an_exact_backup_holds_the_rows_committed_before_its_snapshot_and_readers_go_o
         )
         .unwrap()
         .get(0);
-    assert_eq!(migrated_column, 0, "the dump is the state before the migration");
+    assert_eq!(
+        migrated_column, 0,
+        "the dump is the state before the migration"
+    );
     let after: i64 = app
         .client()
         .query_one("SELECT count(*) FROM events WHERE n > $1", &[&max])
@@ -397,7 +416,10 @@ fn snapshots_are_named_listed_and_deleted_and_bad_names_write_nothing() {
 
     for bad in ["../escape", "a/b", ".hidden", "", "x y", "-rf"] {
         let err = backups.snapshot(&mut conn, bad).unwrap_err();
-        assert!(matches!(err, Error::InvalidSnapshotName(_)), "{bad:?}: {err}");
+        assert!(
+            matches!(err, Error::InvalidSnapshotName(_)),
+            "{bad:?}: {err}"
+        );
     }
     assert!(files_in(dir.path()).is_empty());
 
@@ -450,7 +472,12 @@ fn retention_keeps_the_newest_automatic_backups_and_never_snapshots_or_the_new_o
     let left = backups.list().unwrap();
     assert_eq!(
         left,
-        [snapshot.clone(), failed.clone(), auto[2].clone(), auto[3].clone()]
+        [
+            snapshot.clone(),
+            failed.clone(),
+            auto[2].clone(),
+            auto[3].clone()
+        ]
     );
 
     // Max age 0: every automatic backup is too old, except the one just written.
@@ -461,7 +488,11 @@ fn retention_keeps_the_newest_automatic_backups_and_never_snapshots_or_the_new_o
     let newest = all_old.back_up(&mut conn, manual()).unwrap();
     let mut removed = all_old.prune(&[newest.path.as_path()]).unwrap();
     removed.sort();
-    let mut expected = [failed.path.clone(), auto[2].path.clone(), auto[3].path.clone()];
+    let mut expected = [
+        failed.path.clone(),
+        auto[2].path.clone(),
+        auto[3].path.clone(),
+    ];
     expected.sort();
     assert_eq!(removed, expected);
     assert_eq!(all_old.list().unwrap(), [snapshot, newest]);

@@ -98,11 +98,16 @@ fn a_failed_migration_is_fully_undone() {
         }
     );
     // The undo backup holds the failed state: restoring it brings that back.
-    client.batch_execute("DELETE FROM users WHERE name = 'next'").unwrap();
+    client
+        .batch_execute("DELETE FROM users WHERE name = 'next'")
+        .unwrap();
     let mut conn = app.connect();
     let mut lock = conn.lock().unwrap();
     backups
-        .restore(&mut lock, &RestoreFrom::File(report.undo_backup.path.clone()))
+        .restore(
+            &mut lock,
+            &RestoreFrom::File(report.undo_backup.path.clone()),
+        )
         .unwrap();
     drop(lock);
     assert_eq!(state(&app), failed);
@@ -131,9 +136,16 @@ fn a_damaged_dump_is_refused_and_the_database_is_left_as_it_was() {
         .unwrap_err();
     drop(lock);
 
-    assert!(matches!(&err, Error::BackupDamaged { path, .. } if *path == damaged), "{err}");
+    assert!(
+        matches!(&err, Error::BackupDamaged { path, .. } if *path == damaged),
+        "{err}"
+    );
     assert_eq!(state(&app), failed);
-    assert_eq!(files_in(dir.path()), files, "not even an undo backup was written");
+    assert_eq!(
+        files_in(dir.path()),
+        files,
+        "not even an undo backup was written"
+    );
 }
 
 #[test]
@@ -213,7 +225,10 @@ fn a_restore_waits_for_other_sessions_locks_only_up_to_lock_timeout() {
         .unwrap_err();
     drop(lock);
 
-    assert!(matches!(&err, Error::RestoreFailed { stderr, .. } if stderr.contains("lock timeout")), "{err}");
+    assert!(
+        matches!(&err, Error::RestoreFailed { stderr, .. } if stderr.contains("lock timeout")),
+        "{err}"
+    );
     reading.commit().unwrap();
     assert_eq!(state(&app), failed);
 }
@@ -239,7 +254,13 @@ fn snapshots_and_the_newest_backup_are_restored_by_name() {
     let mut lock = conn.lock().unwrap();
     let latest = backups.restore(&mut lock, &RestoreFrom::Latest).unwrap();
     assert_eq!(state(&app), v2);
-    assert!(latest.restored_from.to_str().unwrap().ends_with(".manual.dump"));
+    assert!(
+        latest
+            .restored_from
+            .to_str()
+            .unwrap()
+            .ends_with(".manual.dump")
+    );
     backups
         .restore(&mut lock, &RestoreFrom::Snapshot("v1".into()))
         .unwrap();
