@@ -7,6 +7,7 @@ use crate::backup::{APP, all_rows, files_in, manual};
 use crate::common::{count, db, exists};
 use migrate_postgres::testing::TestDatabase;
 use migrate_postgres::{BackupKind, Backups, Error, RestoreFrom};
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 /// What a failed migration leaves behind: a new table with a foreign key, a new column, an
@@ -198,6 +199,55 @@ fn a_restore_that_fails_while_replaying_changes_nothing_and_names_the_undo_backu
     );
     assert_eq!(state(&app), failed);
     assert_eq!(count(&mut admin, "notes"), 2);
+}
+
+#[test]
+fn a_pg_restore_that_dies_half_way_commits_nothing() {
+    let Some(app) = db() else { return };
+    app.client().batch_execute(APP).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backup = Backups::new(&app.config(), dir.path())
+        .back_up(&mut app.connect(), manual())
+        .unwrap();
+    app.client().batch_execute(FAILED_MIGRATION).unwrap();
+    let failed = state(&app);
+    // The real pg_restore, except that when it feeds psql it stops cleanly at a statement
+    // boundary before the first row of data and exits 1: a plain `pg_restore | psql -1` would
+    // commit the dropped schemas and empty tables.
+    let tools = tempfile::tempdir().unwrap();
+    let real = crate::backup::bin("pg_restore");
+    let wrapper = tools.path().join("pg_restore");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh
+if [ \"$1\" = --file=- ]; then
+  {} \"$@\" | sed -n '/^COPY /q;p'
+  \
+             exit 1
+fi
+exec {} \"$@\"
+",
+            real.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let backups = Backups::new(&app.config(), dir.path())
+        .with_tool_dir(tools.path())
+        .with_tool_dir(real.parent().unwrap());
+    let mut conn = app.connect();
+
+    let mut lock = conn.lock().unwrap();
+    let err = backups
+        .restore(&mut lock, &RestoreFrom::File(backup.path.clone()))
+        .unwrap_err();
+    drop(lock);
+
+    assert!(matches!(err, Error::RestoreFailed { .. }), "{err}");
+    assert_eq!(state(&app), failed);
+    assert_eq!(count(&mut app.client(), "orders"), 1334);
 }
 
 #[test]
