@@ -250,9 +250,9 @@ pub enum Error {
     /// The role cannot read everything a backup must hold.
     #[error(
         "cannot back up: role {role:?} may not read {}. Nothing was changed and no backup was \
-         written. Back up as the owner of these objects or a role with SELECT on them (e.g. \
-         `GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{role}\"`), then run the command again",
-        .objects.join(", ")
+         written. Back up as the owner of these objects, or let the role read them (as their \
+         owner: `psql -c '{}'`), then run the command again",
+        .objects.join(", "), grant_text(.role, .objects)
     )]
     BackupPrivileges {
         /// The connection's role.
@@ -415,4 +415,25 @@ fn holders_text(holders: &[LockHolder]) -> String {
         .map(LockHolder::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The GRANTs that let `role` read `objects` (`schema.relation`, or a bare `schema` that lacks
+/// USAGE).
+fn grant_text(role: &str, objects: &[String]) -> String {
+    let role = crate::connection::quote_ident(role);
+    let (relations, schemas): (Vec<&String>, Vec<&String>) =
+        objects.iter().partition(|o| o.contains('.'));
+    let mut grants = Vec::new();
+    if !schemas.is_empty() {
+        let names: Vec<&str> = schemas.iter().map(|s| s.as_str()).collect();
+        grants.push(format!(
+            "GRANT USAGE ON SCHEMA {} TO {role}",
+            names.join(", ")
+        ));
+    }
+    if !relations.is_empty() {
+        let names: Vec<&str> = relations.iter().map(|s| s.as_str()).collect();
+        grants.push(format!("GRANT SELECT ON {} TO {role}", names.join(", ")));
+    }
+    grants.join("; ")
 }
