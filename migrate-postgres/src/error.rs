@@ -344,6 +344,22 @@ pub enum Error {
         /// The undo backup taken just before.
         undo_backup: std::path::PathBuf,
     },
+
+    /// A restore refused its source before anything changed: a dump that is not one of this
+    /// database's backups and holds no tracking table of this schema (another app's dump would
+    /// replace every schema of this database).
+    #[error(
+        "refused to restore from {}: {reason}. Nothing was changed. To go on: {way_out}",
+        .path.display()
+    )]
+    RestoreRefused {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+        /// What to do.
+        way_out: String,
+    },
 }
 
 impl Error {

@@ -50,7 +50,8 @@ mod tracking;
 mod tx;
 
 pub use backup::{
-    BackupInfo, BackupKind, Backups, RestoreFrom, RestoreReport, Retention, validate_snapshot_name,
+    BackupInfo, BackupKind, Backups, RestoreFrom, RestoreOptions, RestoreReport, Retention,
+    validate_snapshot_name,
 };
 pub use batch::Batch;
 pub use connection::{APPLICATION_NAME, Connection, Settings};

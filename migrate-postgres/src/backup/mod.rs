@@ -92,6 +92,35 @@ pub enum RestoreFrom {
     File(PathBuf),
 }
 
+/// How a restore treats its source.
+///
+/// By default a dump that is not one of this database's backups must hold the tracking table
+/// of the connection's schema (`<schema>._migrate_applied`): another application's dump would
+/// replace every schema of this database.
+///
+/// ```
+/// let options = migrate_postgres::RestoreOptions::default().allow_foreign_source();
+/// assert!(options.allow_foreign_source);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Restore the dump whatever it holds (it must still read back completely).
+    pub allow_foreign_source: bool,
+}
+
+impl RestoreOptions {
+    /// Restore the dump whatever it holds.
+    ///
+    /// ```
+    /// let options = migrate_postgres::RestoreOptions::default().allow_foreign_source();
+    /// # let _ = options;
+    /// ```
+    pub fn allow_foreign_source(mut self) -> Self {
+        self.allow_foreign_source = true;
+        self
+    }
+}
+
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreReport {
@@ -418,10 +447,53 @@ impl Backups {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore(&self, lock: &mut LockGuard<'_>, from: &RestoreFrom) -> Result<RestoreReport> {
+        self.restore_with(lock, from, RestoreOptions::default())
+    }
+
+    /// [`Backups::restore`] with options: by default a dump that is neither one of this
+    /// database's backups nor holds the tracking table of the connection's schema is refused
+    /// ([`Error::RestoreRefused`]) before anything changes.
+    ///
+    /// ```no_run
+    /// # let config: postgres::Config = "host=/tmp user=app dbname=shop".parse()?;
+    /// # let mut conn = migrate_postgres::Connection::from_config(&config)?;
+    /// use migrate_postgres::{Backups, RestoreFrom, RestoreOptions};
+    /// let backups = Backups::new(&config, "/var/backups/shop");
+    /// let mut lock = conn.lock()?;
+    /// let from = RestoreFrom::File("/tmp/staging.dump".into());
+    /// backups.restore_with(&mut lock, &from, RestoreOptions::default().allow_foreign_source())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_with(
+        &self,
+        lock: &mut LockGuard<'_>,
+        from: &RestoreFrom,
+        options: RestoreOptions,
+    ) -> Result<RestoreReport> {
         let file = self.locate(from)?;
         lock.check_held()?;
         let tools = self.tools(lock.client())?;
         verify::verify(&tools, &file)?;
+        if !options.allow_foreign_source && !self.is_own(&file)? {
+            let schema = lock.schema().to_owned();
+            if !verify::lists_table(&tools, &file, &schema, crate::APPLIED_TABLE)? {
+                return Err(Error::RestoreRefused {
+                    path: file.clone(),
+                    reason: format!(
+                        "it is not one of this database's backups (in {}) and holds no \
+                         {schema}.{} table, so it is not this application's database; \
+                         restoring it would replace every schema here",
+                        self.dir.display(),
+                        crate::APPLIED_TABLE
+                    ),
+                    way_out: format!(
+                        "check the file; if it is the right one, run `migrate restore {} \
+                         --allow-foreign-source`",
+                        file.display()
+                    ),
+                });
+            }
+        }
         let undo_backup = self.back_up(
             lock,
             BackupKind::Automatic {
@@ -462,6 +534,15 @@ impl Backups {
             restored_from: file,
             undo_backup,
         })
+    }
+
+    /// True when `file` is one of the backups listed in this database's directory.
+    fn is_own(&self, file: &Path) -> Result<bool> {
+        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+        Ok(self
+            .list()?
+            .iter()
+            .any(|b| std::fs::canonicalize(&b.path).is_ok_and(|p| p == file)))
     }
 
     /// The tools for this server, or why there are none.

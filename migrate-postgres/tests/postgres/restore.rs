@@ -327,3 +327,58 @@ fn snapshots_and_the_newest_backup_are_restored_by_name() {
     drop(lock);
     assert_eq!(state(&app), v1);
 }
+
+#[test]
+fn another_databases_dump_is_refused_unless_allowed_and_an_apps_dump_is_taken() {
+    let (Some(app), Some(other)) = (db(), db()) else {
+        return;
+    };
+    app.client().batch_execute(APP).unwrap();
+    other
+        .client()
+        .batch_execute(
+            "CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1)",
+        )
+        .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let foreign = Backups::new(&other.config(), elsewhere.path())
+        .back_up(&mut other.connect(), manual())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backups = Backups::new(&app.config(), dir.path());
+    let before = state(&app);
+    let mut conn = app.connect();
+    let mut lock = conn.lock().unwrap();
+    let from = RestoreFrom::File(foreign.path.clone());
+
+    let err = backups.restore(&mut lock, &from).unwrap_err();
+
+    let Error::RestoreRefused { path, way_out, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(path, &foreign.path);
+    assert!(way_out.contains("--allow-foreign-source"), "{err}");
+    assert_eq!(state(&app), before);
+    assert!(files_in(dir.path()).is_empty(), "not even an undo backup");
+
+    // A dump of a database this set migrated (it holds public._migrate_applied) is accepted.
+    {
+        let mut other_conn = other.connect();
+        let mut other_lock = other_conn.lock().unwrap();
+        other_lock.begin().unwrap().commit().unwrap();
+    }
+    let migrated = Backups::new(&other.config(), elsewhere.path())
+        .back_up(&mut other.connect(), manual())
+        .unwrap();
+    backups
+        .restore(&mut lock, &RestoreFrom::File(migrated.path))
+        .unwrap();
+    assert_eq!(state(&app), state(&other));
+
+    // So is any dump, when asked explicitly.
+    let options = migrate_postgres::RestoreOptions::default().allow_foreign_source();
+    backups.restore_with(&mut lock, &from, options).unwrap();
+    drop(lock);
+    assert_eq!(count(&mut app.client(), "invoices"), 1);
+    assert!(!exists(&mut app.client(), "public.users"));
+}
