@@ -402,6 +402,48 @@ fn an_exact_backup_holds_the_rows_committed_before_its_snapshot_and_readers_go_o
 }
 
 #[test]
+fn the_exact_backup_works_inside_the_runners_batch_and_restoring_it_undoes_the_batch() {
+    let Some(app) = db() else { return };
+    app.client().batch_execute(APP).unwrap();
+    let before = app.connect().schema_objects().unwrap();
+    let rows_before = all_rows(&mut app.client());
+    let dir = tempfile::tempdir().unwrap();
+    let backups = Backups::new(&app.config(), dir.path());
+    let mut conn = app.connect();
+    let mut lock = conn.lock().unwrap();
+
+    // The protocol's order: BEGIN (tracking tables and commit guard created, guard armed),
+    // the backup in that transaction, the migrations, COMMIT.
+    let mut batch = lock.begin().unwrap();
+    let info = backups
+        .back_up_in(
+            batch.client(),
+            BackupKind::Automatic {
+                reason: "pre-up".into(),
+            },
+        )
+        .unwrap();
+    let step = migrate_postgres::Step::sql(
+        "ALTER TABLE users ADD COLUMN nick text; DELETE FROM orders WHERE id > 10",
+    );
+    batch.run_step(1, "add_nick", &step).unwrap();
+    batch.commit().unwrap();
+    assert_eq!(count(&mut app.client(), "orders"), 10);
+
+    backups
+        .restore(&mut lock, &migrate_postgres::RestoreFrom::File(info.path))
+        .unwrap();
+    drop(lock);
+    assert_eq!(app.connect().schema_objects().unwrap(), before);
+    assert_eq!(all_rows(&mut app.client()), rows_before);
+    // The tracking tables were created in the batch, after the snapshot: not in the dump.
+    assert!(!crate::common::exists(
+        &mut app.client(),
+        "public._migrate_applied"
+    ));
+}
+
+#[test]
 fn an_exact_backup_outside_a_transaction_is_refused() {
     let Some(app) = db() else { return };
     app.client().batch_execute(APP).unwrap();
