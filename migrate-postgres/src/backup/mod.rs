@@ -412,6 +412,25 @@ impl Backups {
         Ok(removed)
     }
 
+    /// The highest migration seq the dump at `path` records as applied (in any set), read from
+    /// its `<connection's schema>._migrate_applied` rows; `None` when it holds none. One
+    /// `pg_restore` of that table per call: `migrate backups` shows it beside each file.
+    ///
+    /// ```no_run
+    /// # let config: postgres::Config = "host=/tmp user=app dbname=shop".parse()?;
+    /// # let mut conn = migrate_postgres::Connection::from_config(&config)?;
+    /// let backups = migrate_postgres::Backups::new(&config, "/var/backups/shop");
+    /// for b in backups.list()? {
+    ///     println!("{} {:?}", b.path.display(), backups.schema_version(&mut conn, &b.path)?);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn schema_version(&self, conn: &mut Connection, path: &Path) -> Result<Option<u64>> {
+        let tools = self.tools(conn.client())?;
+        let schema = conn.schema().to_owned();
+        list::schema_version(&tools, path, &schema)
+    }
+
     /// Reads the dump at `path` back completely (`pg_restore -f /dev/null`); a truncated,
     /// corrupted or empty file is [`Error::BackupDamaged`].
     ///

@@ -554,3 +554,49 @@ fn retention_keeps_the_newest_automatic_backups_and_never_snapshots_or_the_new_o
     assert_eq!(removed, expected);
     assert_eq!(all_old.list().unwrap(), [snapshot, newest]);
 }
+
+#[test]
+fn a_backup_tells_the_highest_applied_migration_it_holds() {
+    let Some(app) = db() else { return };
+    app.client().batch_execute(APP).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backups = Backups::new(&app.config(), dir.path());
+    let mut conn = app.connect().with_schema("Migrations").unwrap();
+    let untracked = backups.back_up(&mut conn, manual()).unwrap();
+    {
+        let mut lock = conn.lock().unwrap();
+        let mut batch = lock.begin().unwrap();
+        for (seq, started) in [(1, false), (2, false), (3, true)] {
+            let values = migrate_postgres::RowValues {
+                set: "default",
+                seq,
+                name: "m",
+                checksum: "c".into(),
+                duration_ms: 1,
+                applied_by: "tests",
+            };
+            if started {
+                batch.tracking().insert_started(&values).unwrap();
+            } else {
+                batch.tracking().insert_applied(&values).unwrap();
+            }
+        }
+        batch.commit().unwrap();
+    }
+    let tracked = backups.back_up(&mut conn, manual()).unwrap();
+
+    assert_eq!(
+        backups.schema_version(&mut conn, &tracked.path).unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        backups.schema_version(&mut conn, &untracked.path).unwrap(),
+        None
+    );
+    // Another tracking schema's view of the same dump: no rows there.
+    let mut public = app.connect();
+    assert_eq!(
+        backups.schema_version(&mut public, &tracked.path).unwrap(),
+        None
+    );
+}
