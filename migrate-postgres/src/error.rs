@@ -305,8 +305,8 @@ pub enum Error {
 
     /// An exact backup was asked for in a transaction that cannot give one.
     #[error(
-        "cannot take the backup inside this transaction: {why}. Nothing was backed up; the \
-         transaction is still open and unchanged by the backup"
+        "cannot take an exact backup here: {why}. Nothing was backed up and nothing was \
+         changed. Call it right after BEGIN, on the connection that will run the migrations"
     )]
     BackupNotInTransaction {
         /// What is wrong.
