@@ -211,6 +211,155 @@ pub enum Error {
         /// INVALID indexes present after it (a failed concurrent build leaves one).
         invalid_indexes: Vec<String>,
     },
+
+    /// `pg_dump`, `pg_restore` or `psql` was not found (checked before anything changes).
+    #[error(
+        "cannot back up or restore: no {tool} for PostgreSQL {server_major} (looked in {}). \
+         Nothing was changed. Install the client tools of the server's major version, e.g. \
+         `apt-get install postgresql-client-{server_major}`, then run the command again",
+        .looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    BackupToolMissing {
+        /// `pg_dump`, `pg_restore` or `psql`.
+        tool: &'static str,
+        /// The server's major version.
+        server_major: u32,
+        /// The directories searched.
+        looked_in: Vec<std::path::PathBuf>,
+    },
+
+    /// The tool found is older than the server (pg_dump refuses newer servers).
+    #[error(
+        "cannot back up or restore: {} is version {tool_version} but the server is PostgreSQL \
+         {server_major}; {tool} cannot read a newer server. Nothing was changed. Install \
+         `postgresql-client-{server_major}` (its tools go to /usr/lib/postgresql/{server_major}/bin, \
+         looked at first), then run the command again",
+        .path.display()
+    )]
+    BackupToolVersion {
+        /// `pg_dump`, `pg_restore` or `psql`.
+        tool: &'static str,
+        /// The binary found.
+        path: std::path::PathBuf,
+        /// What `--version` printed (its version part).
+        tool_version: String,
+        /// The server's major version.
+        server_major: u32,
+    },
+
+    /// The role cannot read everything a backup must hold.
+    #[error(
+        "cannot back up: role {role:?} may not read {}. Nothing was changed and no backup was \
+         written. Back up as the owner of these objects, or let the role read them (as their \
+         owner: `psql -c '{}'`), then run the command again",
+        .objects.join(", "), grant_text(.role, .objects)
+    )]
+    BackupPrivileges {
+        /// The connection's role.
+        role: String,
+        /// `schema.object` it may not read (schemas without USAGE are listed as `schema`).
+        objects: Vec<String>,
+    },
+
+    /// A backup tool exited with an error; its partial output was removed.
+    #[error(
+        "{tool} failed ({status}) while writing a backup into {}: {}. Nothing was changed in the \
+         database; the unfinished file was removed. Fix the cause, then run `migrate backup`",
+        .dir.display(), .stderr.trim()
+    )]
+    BackupTool {
+        /// The tool.
+        tool: &'static str,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+        /// The backup directory.
+        dir: std::path::PathBuf,
+    },
+
+    /// A dump could not be read back completely (truncated, corrupted, empty, not a dump).
+    #[error(
+        "backup {} is damaged or not a pg_dump archive: `pg_restore -f /dev/null` said: {}. It \
+         was not used and nothing was changed. Pick another backup (`migrate backups` lists \
+         them) and run `migrate restore <file>`",
+        .path.display(), .stderr.trim()
+    )]
+    BackupDamaged {
+        /// The file.
+        path: std::path::PathBuf,
+        /// pg_restore's message.
+        stderr: String,
+    },
+
+    /// A file operation of a backup failed.
+    #[error("{doing} {}: {source}. Nothing was changed in the database", .path.display())]
+    BackupIo {
+        /// What was being done.
+        doing: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    /// An exact backup was asked for in a transaction that cannot give one.
+    #[error(
+        "cannot take an exact backup here: {why}. Nothing was backed up and nothing was \
+         changed. Call it right after BEGIN, on the connection that will run the migrations"
+    )]
+    BackupNotInTransaction {
+        /// What is wrong.
+        why: &'static str,
+    },
+
+    /// A snapshot name that could escape the backup directory or is otherwise unusable.
+    #[error("{0}. Nothing was changed")]
+    InvalidSnapshotName(String),
+
+    /// No backup matched.
+    #[error(
+        "there is no {wanted} in {}; nothing was changed. `migrate backups` lists what there is",
+        .dir.display()
+    )]
+    NoBackup {
+        /// What was asked for.
+        wanted: String,
+        /// Where we looked.
+        dir: std::path::PathBuf,
+    },
+
+    /// The restore transaction failed and was rolled back.
+    #[error(
+        "restore from {} failed: {}. It ran in one transaction, which was rolled back: the \
+         database is exactly as it was before. The state before the restore is also kept in {}. \
+         Fix the cause, then run `migrate restore {}` again",
+        .from.display(), .stderr.trim(), .undo_backup.display(), .from.display()
+    )]
+    RestoreFailed {
+        /// The backup being restored.
+        from: std::path::PathBuf,
+        /// What psql (or pg_restore) printed.
+        stderr: String,
+        /// The undo backup taken just before.
+        undo_backup: std::path::PathBuf,
+    },
+
+    /// A restore refused its source before anything changed: a dump that is not one of this
+    /// database's backups and holds no tracking table of this schema (another app's dump would
+    /// replace every schema of this database).
+    #[error(
+        "refused to restore from {}: {reason}. Nothing was changed. To go on: {way_out}",
+        .path.display()
+    )]
+    RestoreRefused {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+        /// What to do.
+        way_out: String,
+    },
 }
 
 impl Error {
@@ -282,4 +431,25 @@ fn holders_text(holders: &[LockHolder]) -> String {
         .map(LockHolder::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The GRANTs that let `role` read `objects` (`schema.relation`, or a bare `schema` that lacks
+/// USAGE).
+fn grant_text(role: &str, objects: &[String]) -> String {
+    let role = crate::connection::quote_ident(role);
+    let (relations, schemas): (Vec<&String>, Vec<&String>) =
+        objects.iter().partition(|o| o.contains('.'));
+    let mut grants = Vec::new();
+    if !schemas.is_empty() {
+        let names: Vec<&str> = schemas.iter().map(|s| s.as_str()).collect();
+        grants.push(format!(
+            "GRANT USAGE ON SCHEMA {} TO {role}",
+            names.join(", ")
+        ));
+    }
+    if !relations.is_empty() {
+        let names: Vec<&str> = relations.iter().map(|s| s.as_str()).collect();
+        grants.push(format!("GRANT SELECT ON {} TO {role}", names.join(", ")));
+    }
+    grants.join("; ")
 }

@@ -33,6 +33,7 @@
 
 extern crate self as migrate_postgres;
 
+mod backup;
 mod batch;
 mod commit_guard;
 mod connection;
@@ -48,6 +49,10 @@ pub mod testing;
 mod tracking;
 mod tx;
 
+pub use backup::{
+    BackupInfo, BackupKind, Backups, RestoreFrom, RestoreOptions, RestoreReport, Retention,
+    validate_snapshot_name,
+};
 pub use batch::Batch;
 pub use connection::{APPLICATION_NAME, Connection, Settings};
 pub use engine::check_engine;

@@ -2,6 +2,7 @@
 //! whole binary (`migrate_postgres::testing`), one fresh database per test. One file per
 //! behaviour.
 
+mod backup;
 mod batch;
 mod commit_guard;
 mod common;
@@ -10,5 +11,6 @@ mod fingerprint;
 mod harness;
 mod lock;
 mod outside;
+mod restore;
 mod session;
 mod tracking;

@@ -1,0 +1,105 @@
+//! Finding the backups of a database in its backup directory.
+
+use super::{BackupInfo, naming};
+use crate::{Error, Result};
+use std::fs;
+use std::path::Path;
+
+/// Every finished backup of database `stem` in `dir`, oldest first. A missing directory holds
+/// none; temp files (`.…tmp`) and other databases' backups are not listed.
+pub(crate) fn backups(dir: &Path, stem: &str) -> Result<Vec<BackupInfo>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::BackupIo {
+                doing: "cannot list the backup directory",
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((created_at, kind)) = naming::parse(stem, &name) else {
+            continue;
+        };
+        found.push(BackupInfo {
+            size: entry.metadata().map(|m| m.len()).unwrap_or(0),
+            path: entry.path(),
+            kind,
+            created_at,
+        });
+    }
+    found.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
+    Ok(found)
+}
+
+/// The highest seq recorded as applied (any set) in the dump's `<schema>._migrate_applied`,
+/// read with `pg_restore --data-only` of that one table; `None` when the dump has no such rows.
+pub(crate) fn schema_version(
+    tools: &super::tools::Tools,
+    path: &Path,
+    schema: &str,
+) -> Result<Option<u64>> {
+    let output = std::process::Command::new(&tools.pg_restore)
+        .args(["--data-only", "--file=-"])
+        .arg(format!("--schema={schema}"))
+        .arg(format!("--table={}", crate::APPLIED_TABLE))
+        .arg(path)
+        .output()
+        .map_err(|source| Error::BackupIo {
+            doing: "cannot start pg_restore",
+            path: tools.pg_restore.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(Error::BackupDamaged {
+            path: path.to_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    Ok(highest_applied(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Parses the `COPY <schema>._migrate_applied (cols) FROM stdin;` block of a data-only script.
+fn highest_applied(script: &str) -> Option<u64> {
+    let mut lines = script.lines();
+    let header = lines
+        .find(|l| l.starts_with("COPY ") && l.contains(&format!(".{} (", crate::APPLIED_TABLE)))?;
+    let columns: Vec<&str> = header
+        .split_once('(')?
+        .1
+        .split_once(')')?
+        .0
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let seq = columns.iter().position(|c| *c == "seq")?;
+    let state = columns.iter().position(|c| *c == "state")?;
+    lines
+        .take_while(|l| *l != "\\.")
+        .filter_map(|row| {
+            let fields: Vec<&str> = row.split('\t').collect();
+            (fields.get(state) == Some(&"applied"))
+                .then(|| fields.get(seq)?.parse::<u64>().ok())
+                .flatten()
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_highest_applied_seq_is_read_from_the_copy_block() {
+        let script = "SET x = 1;\n\
+            COPY public._migrate_applied (set_name, seq, name, checksum, state) FROM stdin;\n\
+            default\t1\ta\tc\tapplied\n\
+            default\t7\tb\tc\tapplied\n\
+            default\t9\tc\tc\tstarted\n\
+            \\.\n";
+        assert_eq!(super::highest_applied(script), Some(7));
+        assert_eq!(super::highest_applied("SET x = 1;\n"), None);
+    }
+}
