@@ -182,12 +182,29 @@ fn copy_rows(
     };
     let rows_before = count("main")?;
     // Generated columns (hidden 2 and 3) are computed, not copied.
-    let columns: Vec<String> = conn
+    let mut columns: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0 ORDER BY cid")?
         .query_map([table], |r| r.get::<_, String>(0))?
-        .map(|name| name.map(|n| quote_ident(&n)))
         .collect::<rusqlite::Result<_>>()?;
-    let columns = columns.join(", ");
+    // The rowid too, where the table has one: other data may know a row by it (an
+    // external-content full-text index). The first alias no column has taken names it.
+    let without_rowid: bool = conn.query_row(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+        [table],
+        |r| r.get(0),
+    )?;
+    if !without_rowid
+        && let Some(alias) = ["_rowid_", "rowid", "oid"]
+            .into_iter()
+            .find(|a| !columns.iter().any(|c| c.eq_ignore_ascii_case(a)))
+    {
+        columns.insert(0, alias.to_owned());
+    }
+    let columns = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
     let quoted = quote_ident(table);
     conn.execute_batch(&format!(
         "DELETE FROM main.{quoted};
