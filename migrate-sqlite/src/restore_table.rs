@@ -126,11 +126,9 @@ impl Session<'_> {
 
 /// Refuses the live database itself as the source (ATTACHing it to itself would copy nothing).
 fn refuse_live_database(source: &Path, db: &Path) -> Result<()> {
-    let same = match (source.canonicalize(), db.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
+    // By device and inode: a hard link has another canonical path, and ATTACHing it would
+    // wait on the live file's own lock and then blame another connection.
+    if backup::same_file(source, db) {
         return Err(Error::Unsupported(format!(
             "{} is the live database itself, not a backup; nothing was changed. `migrate \
              backups` lists the backups",

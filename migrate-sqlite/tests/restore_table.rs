@@ -1,12 +1,28 @@
 //! `Session::restore_table` on real files: the table's rows come back exactly as the backup
-//! holds them (rowids included, for tables that have them). (The CLI flows:
-//! `tests/tests/cli_restore_table.rs`.)
+//! holds them (rowids included, for tables that have them), and the live database under another
+//! name (a hard link) is refused at once, changing nothing. (The CLI flows: `tests/tests/
+//! cli_restore_table.rs`.)
 #![cfg(unix)]
 
 mod common;
 use common::*;
-use migrate_sqlite::RestoreFrom;
+use migrate_sqlite::{Error, RestoreFrom};
 use rusqlite::Connection;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+fn backup_files(db: &Path) -> BTreeSet<String> {
+    let mut dir = db.as_os_str().to_owned();
+    dir.push(".backups");
+    match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => BTreeSet::new(),
+    }
+}
 
 fn rows_with_rowids(conn: &Connection, table: &str) -> Vec<(i64, String)> {
     let mut stmt = conn
@@ -58,4 +74,54 @@ fn a_restored_table_keeps_the_rowids_of_the_backup() {
         rows_with_rowids(&undo, "notes"),
         vec![(1, "new".to_owned())]
     );
+}
+
+#[test]
+fn the_live_database_under_another_name_is_refused_at_once_and_nothing_changes() {
+    let db = temp_db();
+    // A long timeout: waiting for the live file's own lock would take all of it.
+    let mut session = migrator_with_backups(notes())
+        .busy_timeout(Duration::from_secs(2))
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO notes (body) VALUES ('kept')")
+        .unwrap();
+    let link = db.dir.path().join("looks-like-a-backup.db");
+    fs::hard_link(&db.path, &link).unwrap();
+    let backups = backup_files(&db.path);
+
+    let err = session
+        .restore_table("notes", &RestoreFrom::File(link.clone()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported(m) if m.contains("is the live database itself")),
+        "{err}"
+    );
+    assert_eq!(
+        rows_with_rowids(session.connection(), "notes"),
+        vec![(1, "kept".to_owned())]
+    );
+    assert_eq!(backup_files(&db.path), backups, "no undo backup for a refusal");
+    let restores: i64 = session
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM _migrate_history WHERE action = 'restore-table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(restores, 0);
+    // Nothing is left attached to the connection.
+    let attached: i64 = session
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM pragma_database_list WHERE name = 'migrate_backup'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(attached, 0);
 }
