@@ -123,6 +123,9 @@ struct Shape {
     columns: Vec<String>,
     /// Keys of the columns holding a value.
     filled: BTreeSet<String>,
+    /// Each column's declaration (type, NOT NULL, default, primary key), by key: a column
+    /// renamed by ALTER TABLE keeps it.
+    declared: BTreeMap<String, String>,
 }
 
 impl Shape {
@@ -133,18 +136,29 @@ impl Shape {
 
 /// The columns of `table` and, when it has rows, which hold a value (one statement).
 fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Shape> {
-    let mut stmt =
-        conn.prepare_cached("SELECT name, \"notnull\" FROM pragma_table_info(?1, 'main')")?;
-    let info: Vec<(String, bool)> = stmt
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, \"notnull\", type || '|' || \"notnull\" || '|' || ifnull(dflt_value, '')
+             || '|' || pk
+         FROM pragma_table_info(?1, 'main')",
+    )?;
+    let info: Vec<(String, bool, String)> = stmt
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let columns: Vec<String> = info.iter().map(|(name, _)| name.clone()).collect();
+    let columns: Vec<String> = info.iter().map(|(name, _, _)| name.clone()).collect();
+    let declared = info
+        .iter()
+        .map(|(name, _, declared)| (key(name), declared.clone()))
+        .collect();
     let mut filled = BTreeSet::new();
     if rows == 0 {
-        return Ok(Shape { columns, filled });
+        return Ok(Shape {
+            columns,
+            filled,
+            declared,
+        });
     }
     let mut probed = Vec::new();
-    for (name, not_null) in info {
+    for (name, not_null, _) in info {
         if not_null {
             filled.insert(key(&name));
         } else {
@@ -172,13 +186,24 @@ fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Sha
             }
         }
     }
-    Ok(Shape { columns, filled })
+    Ok(Shape {
+        columns,
+        filled,
+        declared,
+    })
 }
 
 /// The columns of `before` holding a value whose values are gone in `after`, as `table.column`:
 /// missing, or NULL everywhere. A new column at the same position that holds values is the
-/// column renamed.
-fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
+/// column renamed when it is declared as the old one was (ALTER TABLE ... RENAME COLUMN) or the
+/// step read the old column (a rebuild copying it under the new name); otherwise it replaced
+/// the old column (dropped, then a column added with a DEFAULT took its place).
+fn emptied_columns(
+    table: &str,
+    before: &Shape,
+    after: &Shape,
+    read_columns: &BTreeSet<String>,
+) -> Vec<String> {
     let mut gone = Vec::new();
     for (position, column) in before.columns.iter().enumerate() {
         if !before.filled.contains(&key(column)) {
@@ -190,7 +215,12 @@ fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
             after
                 .columns
                 .get(position)
-                .is_some_and(|c| !before.has(c) && after.filled.contains(&key(c)))
+                .is_some_and(|c| {
+                    !before.has(c)
+                        && after.filled.contains(&key(c))
+                        && (read_columns.contains(&key(column))
+                            || before.declared.get(&key(column)) == after.declared.get(&key(c)))
+                })
         };
         if !kept {
             gone.push(format!("{table}.{column}"));
@@ -400,7 +430,7 @@ impl RowCounter {
             if let Some(rows) = after.filter(|rows| *rows > 0) {
                 let shape = read_shape(conn, &name, rows)?;
                 if let Some(was) = &shape_before {
-                    out.emptied.extend(emptied_columns(&name, was, &shape));
+                    out.emptied.extend(emptied_columns(&name, was, &shape, &touched.read_columns));
                     if before == Some(rows) {
                         out.emptied.extend(overwritten_columns(
                             &name, &key, was, &shape, rows, &touched,

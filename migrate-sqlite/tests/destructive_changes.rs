@@ -296,6 +296,62 @@ fn dropping_an_empty_column_or_renaming_one_needs_no_declaration() {
 }
 
 #[test]
+fn replacing_a_column_by_a_new_one_at_its_place_needs_destructive() {
+    // `team` is the last column: a column added after dropping it takes its place, and holds
+    // values through its DEFAULT. That is not a rename: the teams are gone.
+    let db = temp_db();
+    let before = seeded(&db);
+    let replace = "ALTER TABLE people DROP COLUMN team;
+                   ALTER TABLE people ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';";
+    let list = people::with([sql(3, "team_to_plan", replace, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 } if columns == &["people.team"]),
+        "{err}"
+    );
+    assert_eq!(
+        columns(&Connection::open(&db.path).unwrap(), "people"),
+        ["id", "email", "team"]
+    );
+    // The same through a rebuild that fills the new column from its DEFAULT.
+    let rebuild = "CREATE TABLE people_new (id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                       plan TEXT NOT NULL DEFAULT 'free');
+                   INSERT INTO people_new (id, email) SELECT id, email FROM people;
+                   DROP TABLE people; ALTER TABLE people_new RENAME TO people;";
+    let list = people::with([sql(3, "rebuild_plan", rebuild, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(err.to_string().contains("people.team"), "{err}");
+    // A rebuild that copies the column under a new name (and another type) keeps its values:
+    // no declaration needed, in either order.
+    let renamed = "CREATE TABLE people_new (id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                       squad TEXT NOT NULL DEFAULT '');
+                   INSERT INTO people_new SELECT id, email, team FROM people;
+                   DROP TABLE people; ALTER TABLE people_new RENAME TO people;";
+    let renamed_first = "ALTER TABLE people RENAME TO people_old;
+                   CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                       squad TEXT NOT NULL DEFAULT '');
+                   INSERT INTO people SELECT id, email, team FROM people_old;
+                   DROP TABLE people_old;";
+    for (name, body) in [("renamed", renamed), ("renamed_first", renamed_first)] {
+        let db = temp_db();
+        seeded(&db);
+        let list = people::with([sql(3, name, body, "SELECT 1")]);
+        migrator(list).open(&db.path).unwrap().up().unwrap();
+        let conn = Connection::open(&db.path).unwrap();
+        assert_eq!(applied_seqs(&conn), [1, 2, 3]);
+        assert_eq!(columns(&conn, "people"), ["id", "email", "squad"]);
+        let squads: Vec<String> = conn
+            .prepare("SELECT squad FROM people ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(squads, ["red", "red", "blue"]);
+    }
+}
+
+#[test]
 fn setting_a_column_null_in_every_row_needs_destructive() {
     let db = temp_db();
     let before = seeded(&db);
