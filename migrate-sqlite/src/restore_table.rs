@@ -58,6 +58,7 @@ impl Session<'_> {
     /// ```
     pub fn restore_table(&self, table: &str, from: &RestoreFrom) -> Result<TableRestoreReport> {
         let (conn, db, config) = self.parts()?;
+        refuse_internal_table(table)?;
         let source = backup::locate(db, &config.backups, from)?;
         refuse_live_database(&source, db)?;
         backup::verify(&source)?;
@@ -122,6 +123,20 @@ impl Session<'_> {
         }
         result
     }
+}
+
+/// Refuses the framework's tables (`_migrate_*`) and SQLite's (`sqlite_*`): their rows go with
+/// the schema and the data of the whole database. `_migrate_applied` from an older backup would
+/// record migrations as not applied whose changes are in the data (the next `up` would skip or
+/// repeat them).
+fn refuse_internal_table(table: &str) -> Result<()> {
+    let lower = table.to_ascii_lowercase();
+    if lower.starts_with("_migrate_") || lower.starts_with("sqlite_") {
+        return Err(Error::Unsupported(format!(
+            "{table} is the migration record or SQLite's own table, which belongs with the rest              of the database: it cannot be restored alone; nothing was changed. Put back the              whole database instead (`migrate restore`, with the backup's path or              `--before SEQ`)"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses the live database itself as the source (ATTACHing it to itself would copy nothing).

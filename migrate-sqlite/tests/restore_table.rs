@@ -1,6 +1,7 @@
 //! `Session::restore_table` on real files: the table's rows come back exactly as the backup
 //! holds them (rowids included, for tables that have them), and the live database under another
-//! name (a hard link) is refused at once, changing nothing. (The CLI flows: `tests/tests/
+//! name (a hard link) is refused at once, changing nothing, and so are the framework's own tables
+//! and SQLite's (their rows alone would make the record disagree with the schema). (The CLI flows: `tests/tests/
 //! cli_restore_table.rs`.)
 #![cfg(unix)]
 
@@ -104,7 +105,11 @@ fn the_live_database_under_another_name_is_refused_at_once_and_nothing_changes()
         rows_with_rowids(session.connection(), "notes"),
         vec![(1, "kept".to_owned())]
     );
-    assert_eq!(backup_files(&db.path), backups, "no undo backup for a refusal");
+    assert_eq!(
+        backup_files(&db.path),
+        backups,
+        "no undo backup for a refusal"
+    );
     let restores: i64 = session
         .connection()
         .query_row(
@@ -124,4 +129,62 @@ fn the_live_database_under_another_name_is_refused_at_once_and_nothing_changes()
         )
         .unwrap();
     assert_eq!(attached, 0);
+}
+
+#[test]
+fn the_framework_s_own_tables_are_refused_and_nothing_changes() {
+    // Putting back `_migrate_applied` from before migration 2 would record 2 as not applied
+    // while its change is in the data: the next `up` would skip or repeat it.
+    let db = temp_db();
+    let first = sql(
+        1,
+        "prices",
+        "CREATE TABLE prices (cents INTEGER); INSERT INTO prices VALUES (5)",
+        "DROP TABLE prices",
+    );
+    let second = sql(
+        2,
+        "to_hundredths",
+        "UPDATE prices SET cents = cents * 100",
+        "UPDATE prices SET cents = cents / 100",
+    );
+    let mut session = migrator_with_backups(vec![first.clone()])
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    session.snapshot("at-one").unwrap();
+    drop(session);
+    let mut session = migrator_with_backups(vec![first, second])
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    let backups = backup_files(&db.path);
+    let history = |conn: &Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM _migrate_history", [], |r| r.get(0))
+            .unwrap()
+    };
+    let events = history(session.connection());
+
+    for table in ["_migrate_applied", "_MIGRATE_HISTORY", "sqlite_sequence"] {
+        let err = session
+            .restore_table(table, &RestoreFrom::Snapshot("at-one".into()))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Unsupported(m)
+                if m.contains("nothing was changed") && m.contains("migrate restore")),
+            "{table}: {err}"
+        );
+    }
+    assert_eq!(applied_seqs(session.connection()), [1, 2]);
+    assert_eq!(history(session.connection()), events);
+    assert_eq!(
+        backup_files(&db.path),
+        backups,
+        "no undo backup for a refusal"
+    );
+    let cents: i64 = session
+        .connection()
+        .query_row("SELECT cents FROM prices", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(cents, 500);
 }
