@@ -212,15 +212,12 @@ fn emptied_columns(
         let kept = if after.has(column) {
             after.filled.contains(&key(column))
         } else {
-            after
-                .columns
-                .get(position)
-                .is_some_and(|c| {
-                    !before.has(c)
-                        && after.filled.contains(&key(c))
-                        && (read_columns.contains(&key(column))
-                            || before.declared.get(&key(column)) == after.declared.get(&key(c)))
-                })
+            after.columns.get(position).is_some_and(|c| {
+                !before.has(c)
+                    && after.filled.contains(&key(c))
+                    && (read_columns.contains(&key(column))
+                        || before.declared.get(&key(column)) == after.declared.get(&key(c)))
+            })
         };
         if !kept {
             gone.push(format!("{table}.{column}"));
@@ -430,7 +427,8 @@ impl RowCounter {
             if let Some(rows) = after.filter(|rows| *rows > 0) {
                 let shape = read_shape(conn, &name, rows)?;
                 if let Some(was) = &shape_before {
-                    out.emptied.extend(emptied_columns(&name, was, &shape, &touched.read_columns));
+                    out.emptied
+                        .extend(emptied_columns(&name, was, &shape, &touched.read_columns));
                     if before == Some(rows) {
                         out.emptied.extend(overwritten_columns(
                             &name, &key, was, &shape, rows, &touched,

@@ -293,7 +293,9 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
             column_name,
         } if in_main && !is_internal(table_name) => {
             touched.read_tables.insert(table_name.to_ascii_lowercase());
-            touched.read_columns.insert(column_name.to_ascii_lowercase());
+            touched
+                .read_columns
+                .insert(column_name.to_ascii_lowercase());
         }
         _ => {}
     }
