@@ -125,3 +125,27 @@ fn a_smashed_header_is_a_verify_problem_not_a_raw_error() {
     db.run(&["verify"]).expect(0);
     assert_eq!(db.int("SELECT count(*) FROM loans"), 1);
 }
+
+#[test]
+#[ignore = "restore over a damaged database ignores --json (cli/mod.rs prints text); fixed by \
+            the lead in cli/ (see the review report)"]
+fn restoring_over_a_damaged_database_reports_json_under_json() {
+    let db = big_with_backup();
+    smash(&db.path, 0, 100);
+    let out = db.run(&["restore", "--yes", "--json"]).expect(0);
+    // It did restore, keeping the damaged file aside.
+    assert_eq!(db.int("SELECT count(*) FROM loans"), 1);
+    let kept: Vec<_> = fs::read_dir(db.path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let report = out.json();
+    assert!(
+        report["damaged_kept"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(&kept[0])),
+        "{report}"
+    );
+}
