@@ -554,6 +554,23 @@ mod tests {
     }
 
     #[test]
+    fn a_full_text_table_is_created_and_dropped_whole_without_its_shadow_tables() {
+        // SQLite stores an FTS5 table's shadow tables (`notes_data`, `notes_config`, ...) as
+        // tables of their own; the virtual table creates and drops them itself.
+        let with_notes = format!("{BOOKS} CREATE VIRTUAL TABLE notes USING fts5 (body);");
+        let changes = edit(BOOKS, SEED, &with_notes);
+        assert_eq!(
+            sql(&changes.up),
+            "CREATE VIRTUAL TABLE notes USING fts5 (body);"
+        );
+        assert_eq!(sql(changes.down.as_ref().unwrap()), "DROP TABLE \"notes\";");
+        assert_eq!(changes.summary, ["creates table notes"]);
+        let changes = edit(&with_notes, SEED, BOOKS);
+        assert_eq!(sql(&changes.up), "DROP TABLE \"notes\";");
+        assert!(changes.destructive && changes.down.is_none());
+    }
+
+    #[test]
     fn formatting_alone_is_no_change() {
         let changes = between(
             &db(BOOKS),

@@ -23,12 +23,15 @@ pub struct Object {
 /// Objects by (kind, lowercase name).
 pub type Objects = BTreeMap<(String, String), Object>;
 
-/// The user's objects of a database (not SQLite's, not the framework's, not automatic indexes).
+/// The user's objects of a database (not SQLite's, not the framework's, not automatic indexes,
+/// not the shadow tables a virtual table creates and drops itself).
 pub fn objects(conn: &Connection) -> Result<Objects> {
     let mut stmt = conn.prepare(
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_schema
          WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-           AND name NOT LIKE '\\_migrate\\_%' ESCAPE '\\'",
+           AND name NOT LIKE '\\_migrate\\_%' ESCAPE '\\'
+           AND name NOT IN (SELECT name FROM pragma_table_list
+                            WHERE schema = 'main' AND type = 'shadow')",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(Object {
