@@ -393,7 +393,14 @@ fn the_command_line_reports_an_adoption_as_json_under_json() {
     migrated_by(&db.path, Tool::Diesel, 2);
     let (code, stdout, stderr) = cli(
         &db.path,
-        &["--set", "imported_diesel", "--json", "adopt", "--from", "diesel"],
+        &[
+            "--set",
+            "imported_diesel",
+            "--json",
+            "adopt",
+            "--from",
+            "diesel",
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     // It did adopt: the two migrations are recorded.
