@@ -428,6 +428,53 @@ fn the_live_database_under_another_name_is_refused_at_once() {
     assert_eq!(count_rows(&db.path, "t1"), 1);
 }
 
+#[test]
+fn a_restore_that_fails_half_way_changes_nothing_says_so_and_leaves_no_undo_copy() {
+    // The backup holds a row its table's CHECK refuses (written with ignore_check_constraints,
+    // as an application may): putting the rows back fails after the live tables were dropped.
+    let db = temp_db();
+    let names = sql(
+        1,
+        "names",
+        "CREATE TABLE names (n TEXT CHECK (length(n) < 5))",
+        "DROP TABLE names",
+    );
+    let mut session = migrator_with_backups(vec![names]).open(&db.path).unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = 1;
+             INSERT INTO names VALUES ('ann'), ('far too long');
+             PRAGMA ignore_check_constraints = 0;",
+        )
+        .unwrap();
+    session.snapshot("unchecked").unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO names VALUES ('bob')")
+        .unwrap();
+    let before = everything(&db.path);
+    let history_before = history_actions(&db.path);
+    let backups_before = listing(&backups_dir(&db.path));
+
+    let err = session
+        .restore(&RestoreFrom::Snapshot("unchecked".into()))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("CHECK constraint failed"), "{text}");
+    assert!(
+        text.contains("rolled back") && text.contains("nothing was changed"),
+        "the message must say the database is as it was: {text}"
+    );
+    assert_same(&everything(&db.path), &before);
+    assert_eq!(history_actions(&db.path), history_before);
+    // No undo copy of an unchanged state: it would be "the newest backup" for the next
+    // `migrate restore`, which would then restore the state that is already there.
+    assert_eq!(listing(&backups_dir(&db.path)), backups_before);
+    assert_eq!(count_rows(&db.path, "names"), 3);
+}
+
 fn count_rows(db: &Path, table: &str) -> i64 {
     one(
         &Connection::open(db).unwrap(),
