@@ -403,7 +403,8 @@ impl RowCounter {
         let mut out = StepTables::default();
         let mut disappeared = Vec::new();
         for (key, name) in names {
-            if self.uncounted.contains(&key) {
+            // A known table whose name is now a view or virtual table is gone all the same.
+            if self.uncounted.contains(&key) && !self.known.contains_key(&key) {
                 continue;
             }
             let exists = match &listed {

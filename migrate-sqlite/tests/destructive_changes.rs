@@ -155,6 +155,42 @@ fn rebuild_only_allows_dropping_a_table_recreated_under_its_name() {
 }
 
 #[test]
+fn replacing_a_table_by_a_view_or_virtual_table_of_its_name_needs_destructive() {
+    // The name is still there, but the table and its rows are gone.
+    let db = temp_db();
+    let before = seeded(&db);
+    for (name, body) in [
+        (
+            "people_view",
+            "DROP TABLE people;
+             CREATE VIEW people AS SELECT 1 AS id, 'x' AS email, 'y' AS team;",
+        ),
+        (
+            "people_fts",
+            "DROP TABLE people; CREATE VIRTUAL TABLE people USING fts5 (email, team);",
+        ),
+    ] {
+        let list = people::with([sql(3, name, body, "SELECT 1")]);
+        let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+        assert!(
+            matches!(&err, Error::UndeclaredDestruction { seq: 3, statements }
+                if statements == &["DROP TABLE people"]),
+            "{name}: {err}"
+        );
+        assert_eq!(count(&db.path, "people"), 3);
+    }
+    // Declared, it runs.
+    let list = people::with([people::destructive_flag(sql(
+        3,
+        "people_view",
+        "DROP TABLE people; CREATE VIEW people AS SELECT 1 AS id;",
+        "SELECT 1",
+    ))]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(count(&db.path, "people"), 1);
+}
+
+#[test]
 fn renaming_a_table_is_not_a_loss() {
     let db = temp_db();
     seeded(&db);
