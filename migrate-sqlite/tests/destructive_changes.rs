@@ -188,6 +188,15 @@ fn replacing_a_table_by_a_view_or_virtual_table_of_its_name_needs_destructive() 
     ))]);
     migrator(list).open(&db.path).unwrap().up().unwrap();
     assert_eq!(count(&db.path, "people"), 1);
+    // The table renamed away and a view of the old name over it loses nothing.
+    let db = temp_db();
+    seeded(&db);
+    let kept = "ALTER TABLE people RENAME TO people_v1;
+                CREATE VIEW people AS SELECT * FROM people_v1;";
+    let list = people::with([sql(3, "people_v1", kept, "SELECT 1")]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(count(&db.path, "people"), 3);
+    assert_eq!(count(&db.path, "people_v1"), 3);
 }
 
 #[test]
