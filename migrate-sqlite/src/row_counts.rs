@@ -400,6 +400,29 @@ impl RowCounter {
         } else {
             None
         };
+        // A table renamed by the step (its root page now under a new name) keeps its columns'
+        // record under the new name, so a column dropped after the rename is still seen.
+        let mut carried: BTreeMap<String, Shape> = BTreeMap::new();
+        let roots_now = match &listed {
+            Some(plain) => {
+                let roots_now = root_pages(conn)?;
+                for (old_key, root) in &self.roots {
+                    if plain.contains_key(old_key) || !self.known.contains_key(old_key) {
+                        continue;
+                    }
+                    let new_key = roots_now.iter().find(|(now, r)| {
+                        *r == root && plain.contains_key(*now) && !self.known.contains_key(*now)
+                    });
+                    if let Some((new_key, _)) = new_key
+                        && let Some(shape) = self.shapes.remove(old_key)
+                    {
+                        carried.insert(new_key.clone(), shape);
+                    }
+                }
+                Some(roots_now)
+            }
+            None => None,
+        };
         let mut out = StepTables::default();
         let mut disappeared = Vec::new();
         for (key, name) in names {
@@ -424,7 +447,7 @@ impl RowCounter {
                 None => self.known.remove(&key),
             }
             .map(|(_, rows)| rows);
-            let shape_before = self.shapes.remove(&key);
+            let shape_before = self.shapes.remove(&key).or_else(|| carried.remove(&key));
             if let Some(rows) = after.filter(|rows| *rows > 0) {
                 let shape = read_shape(conn, &name, rows)?;
                 if let Some(was) = &shape_before {
@@ -453,7 +476,11 @@ impl RowCounter {
             // Renames and drops (which move root pages under auto_vacuum). A table created
             // since the last read has no root page known yet: read only when needed, as
             // reading sqlite_schema after every CREATE would cost a scan per migration.
-            let before = std::mem::replace(&mut self.roots, root_pages(conn)?);
+            let roots_now = match roots_now {
+                Some(roots) => roots,
+                None => root_pages(conn)?,
+            };
+            let before = std::mem::replace(&mut self.roots, roots_now);
             let new_names: BTreeSet<String> = out
                 .counts
                 .iter()

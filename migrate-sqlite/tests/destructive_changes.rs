@@ -214,6 +214,33 @@ fn renaming_a_table_is_not_a_loss() {
 }
 
 #[test]
+fn renaming_a_table_and_dropping_a_column_of_it_needs_destructive() {
+    let db = temp_db();
+    let before = seeded(&db);
+    let renamed = "ALTER TABLE people RENAME TO persons; ALTER TABLE persons DROP COLUMN team;";
+    let list = people::with([sql(3, "persons", renamed, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 } if columns == &["persons.team"]),
+        "{err}"
+    );
+    assert_eq!(
+        columns(&Connection::open(&db.path).unwrap(), "people"),
+        ["id", "email", "team"]
+    );
+    // Renamed, with its columns renamed and one added: nothing lost.
+    let kept = "ALTER TABLE people RENAME TO persons;
+                ALTER TABLE persons RENAME COLUMN team TO squad;
+                ALTER TABLE persons ADD COLUMN nick TEXT;";
+    let list = people::with([sql(3, "persons", kept, "SELECT 1")]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3]);
+    assert_eq!(columns(&conn, "persons"), ["id", "email", "squad", "nick"]);
+    assert_eq!(count(&db.path, "persons"), 3);
+}
+
+#[test]
 fn dropping_an_index_view_or_trigger_needs_no_declaration_and_is_recorded() {
     let db = temp_db();
     let mut list = people::base();
