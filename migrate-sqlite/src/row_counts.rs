@@ -402,7 +402,7 @@ impl RowCounter {
         };
         // A table renamed by the step (its root page now under a new name) keeps its columns'
         // record under the new name, so a column dropped after the rename is still seen.
-        let mut carried: BTreeMap<String, Shape> = BTreeMap::new();
+        let mut carried: BTreeMap<String, (Shape, Option<u64>)> = BTreeMap::new();
         let roots_now = match &listed {
             Some(plain) => {
                 let roots_now = root_pages(conn)?;
@@ -416,7 +416,8 @@ impl RowCounter {
                     if let Some((new_key, _)) = new_key
                         && let Some(shape) = self.shapes.remove(old_key)
                     {
-                        carried.insert(new_key.clone(), shape);
+                        let rows = self.known.get(old_key).map(|(_, rows)| *rows);
+                        carried.insert(new_key.clone(), (shape, rows));
                     }
                 }
                 Some(roots_now)
@@ -447,13 +448,19 @@ impl RowCounter {
                 None => self.known.remove(&key),
             }
             .map(|(_, rows)| rows);
-            let shape_before = self.shapes.remove(&key).or_else(|| carried.remove(&key));
+            // Under its old name, for a table renamed by the step.
+            let (shape_before, rows_before) = match self.shapes.remove(&key) {
+                Some(shape) => (Some(shape), before),
+                None => carried
+                    .remove(&key)
+                    .map_or((None, before), |(shape, rows)| (Some(shape), rows)),
+            };
             if let Some(rows) = after.filter(|rows| *rows > 0) {
                 let shape = read_shape(conn, &name, rows)?;
                 if let Some(was) = &shape_before {
                     out.emptied
                         .extend(emptied_columns(&name, was, &shape, &touched.read_columns));
-                    if before == Some(rows) {
+                    if rows_before == Some(rows) {
                         out.emptied.extend(overwritten_columns(
                             &name, &key, was, &shape, rows, &touched,
                         ));

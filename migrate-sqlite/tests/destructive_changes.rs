@@ -228,6 +228,15 @@ fn renaming_a_table_and_dropping_a_column_of_it_needs_destructive() {
         columns(&Connection::open(&db.path).unwrap(), "people"),
         ["id", "email", "team"]
     );
+    // Or overwriting the column in every row after the rename.
+    let overwritten = "ALTER TABLE people RENAME TO persons; UPDATE persons SET team = 'x';";
+    let list = people::with([sql(3, "persons", overwritten, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 }
+            if columns == &["persons.team (overwritten in every row)"]),
+        "{err}"
+    );
     // Renamed, with its columns renamed and one added: nothing lost.
     let kept = "ALTER TABLE people RENAME TO persons;
                 ALTER TABLE persons RENAME COLUMN team TO squad;
