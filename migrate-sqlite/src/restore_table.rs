@@ -84,7 +84,7 @@ impl Session<'_> {
                     reason: "pre-restore-table".into(),
                 },
             )?;
-            let copied = copy_rows(conn, &table, &source, &undo);
+            let copied = copy_rows(conn, db, &table, &source, &undo);
             if copied.is_err() {
                 // Nothing changed: the copy of the unchanged state is only noise.
                 let _ = std::fs::remove_file(&undo.path);
@@ -184,6 +184,7 @@ fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>
 /// result has new foreign key violations. Returns the rows before and after.
 fn copy_rows(
     conn: &Connection,
+    db: &Path,
     table: &str,
     source: &Path,
     undo: &BackupInfo,
@@ -219,10 +220,20 @@ fn copy_rows(
         .collect::<Vec<_>>()
         .join(", ");
     let quoted = quote_ident(table);
+    // A row today's constraints refuse (a UNIQUE index added since the backup) ends the copy:
+    // the caller rolls back, so the error says nothing was changed.
     conn.execute_batch(&format!(
         "DELETE FROM main.{quoted};
          INSERT INTO main.{quoted} ({columns}) SELECT {columns} FROM {ATTACHED}.{quoted};"
-    ))?;
+    ))
+    .map_err(|e| Error::Runner {
+        doing: format!(
+            "putting back the rows of {table} from {} (rolled back, nothing was changed)",
+            source.display()
+        ),
+        path: db.display().to_string(),
+        source: e,
+    })?;
     let new: Vec<FkViolation> = crate::foreign_keys::violations(conn)?
         .into_iter()
         .filter(|v| !old_violations.contains(v))

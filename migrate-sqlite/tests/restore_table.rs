@@ -188,3 +188,63 @@ fn the_framework_s_own_tables_are_refused_and_nothing_changes() {
         .unwrap();
     assert_eq!(cents, 500);
 }
+
+#[test]
+fn rows_today_s_indexes_refuse_are_rolled_back_and_the_message_says_nothing_changed() {
+    // A migration after the backup deduplicated the emails and made them unique: the backup's
+    // rows no longer fit (the table's own definition is the same, so the shape check passes).
+    let db = temp_db();
+    let users = sql(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)",
+        "DROP TABLE users",
+    );
+    let unique = sql(
+        2,
+        "unique_email",
+        "DELETE FROM users WHERE id NOT IN (SELECT min(id) FROM users GROUP BY email);
+         CREATE UNIQUE INDEX users_email ON users (email);",
+        "DROP INDEX users_email",
+    )
+    .with_flags(migrate_sqlite::Flags::NONE.with_destructive(true));
+    let mut session = migrator_with_backups(vec![users.clone()])
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO users (email) VALUES ('a@x'), ('a@x'), ('b@x')")
+        .unwrap();
+    session.snapshot("duplicates").unwrap();
+    drop(session);
+    let mut session = migrator_with_backups(vec![users, unique])
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    let backups = backup_files(&db.path);
+
+    let err = session
+        .restore_table("users", &RestoreFrom::Snapshot("duplicates".into()))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("UNIQUE constraint failed"), "{text}");
+    assert!(
+        text.contains("users") && text.contains("nothing was changed"),
+        "the message must say the table is as it was: {text}"
+    );
+    let emails: Vec<String> = session
+        .connection()
+        .prepare("SELECT email FROM users ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(emails, ["a@x", "b@x"]);
+    assert_eq!(
+        backup_files(&db.path),
+        backups,
+        "no undo copy of an unchanged state"
+    );
+}
