@@ -475,6 +475,42 @@ fn a_restore_that_fails_half_way_changes_nothing_says_so_and_leaves_no_undo_copy
     assert_eq!(count_rows(&db.path, "names"), 3);
 }
 
+#[test]
+fn a_restore_whose_commit_a_reader_keeps_waiting_changes_nothing_and_leaves_no_undo_copy() {
+    // Rollback-journal mode: a commit waits until every open read has finished.
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(1))
+        .busy_timeout(std::time::Duration::from_millis(300))
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    session.snapshot("empty").unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO t1 (v) VALUES ('kept')")
+        .unwrap();
+    let before = everything(&db.path);
+    let backups_before = listing(&backups_dir(&db.path));
+    let reader = Connection::open(&db.path).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM t1;")
+        .unwrap();
+
+    let err = session
+        .restore(&RestoreFrom::Snapshot("empty".into()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Busy { .. } | Error::Locked { .. }),
+        "the stayed-locked error (exit 4): {err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("Nothing was changed"), "{text}");
+    reader.execute_batch("COMMIT").unwrap();
+    assert_same(&everything(&db.path), &before);
+    assert_eq!(listing(&backups_dir(&db.path)), backups_before);
+    assert_eq!(count_rows(&db.path, "t1"), 1);
+}
+
 fn count_rows(db: &Path, table: &str) -> i64 {
     one(
         &Connection::open(db).unwrap(),

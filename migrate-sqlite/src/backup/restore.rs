@@ -86,7 +86,9 @@ fn in_one_transaction(
         }
         match conn.execute_batch("COMMIT") {
             Ok(()) => Ok(copy),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(locked()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+                Err(commit_kept_waiting(conn, &label, &copy, timeout))
+            }
             Err(e) => Err(Error::Runner {
                 doing: "committing the restore".into(),
                 path: label.clone(),
@@ -145,6 +147,38 @@ fn replace_failed(
         doing,
         path: label.to_owned(),
         source: error,
+    }
+}
+
+/// The COMMIT waited the whole timeout for readers (rollback-journal mode): rolled back, so
+/// nothing changed and the safety copy of that same state is removed, as in [`replace_failed`].
+fn commit_kept_waiting(
+    conn: &Connection,
+    label: &str,
+    copy: &BackupInfo,
+    timeout: Duration,
+) -> Error {
+    let rolled_back = conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok();
+    let outcome = if rolled_back {
+        if let Err(e) = std::fs::remove_file(&copy.path) {
+            log::warn!(
+                "cannot remove the copy {} of the unchanged database: {e}",
+                copy.path.display()
+            );
+        }
+        "Nothing was changed: the restore was rolled back.".to_owned()
+    } else {
+        format!(
+            "The restore may not have been rolled back; the state before it is in {}.",
+            copy.path.display()
+        )
+    };
+    Error::Busy {
+        path: label.to_owned(),
+        waited_ms: timeout.as_millis() as u64,
+        doing: "committing the restore".into(),
+        held_by: crate::busy::READERS.into(),
+        outcome,
     }
 }
 
