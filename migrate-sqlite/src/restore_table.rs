@@ -153,8 +153,15 @@ fn refuse_live_database(source: &Path, db: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `f` inside `BEGIN IMMEDIATE`; commits on success, rolls back otherwise.
-fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+/// Runs `f` inside `BEGIN IMMEDIATE`; commits on success, rolls back otherwise. A COMMIT that
+/// waited the whole timeout for readers (rollback-journal mode) is rolled back too: the
+/// "stayed locked" error says nothing was changed, and the undo backup of that unchanged state
+/// is removed.
+fn in_transaction(
+    conn: &Connection,
+    db: &Path,
+    f: impl FnOnce() -> Result<TableRestoreReport>,
+) -> Result<TableRestoreReport> {
     match conn.execute_batch("BEGIN IMMEDIATE") {
         Ok(()) => {}
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
@@ -167,15 +174,35 @@ fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>
         }
         Err(e) => return Err(e.into()),
     }
-    let result = f().and_then(|value| {
-        conn.execute_batch("COMMIT")?;
-        Ok(value)
+    let mut undo = None;
+    let result = f().and_then(|report| match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(report),
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+            undo = Some(report.undo_backup.path);
+            Err(Error::Busy {
+                path: db.display().to_string(),
+                waited_ms: crate::pragmas::busy_timeout(conn).map_or(0, |t| t.as_millis() as u64),
+                doing: "committing the table restore".into(),
+                held_by: crate::busy::READERS.into(),
+                outcome: "Nothing was changed: the table restore was rolled back.".into(),
+            })
+        }
+        Err(e) => Err(e.into()),
     });
-    if result.is_err()
-        && !conn.is_autocommit()
-        && let Err(e) = conn.execute_batch("ROLLBACK")
-    {
-        log::error!("ROLLBACK of a table restore failed: {e}");
+    if result.is_err() && !conn.is_autocommit() {
+        match conn.execute_batch("ROLLBACK") {
+            Ok(()) => {
+                if let Some(undo) = undo
+                    && let Err(e) = std::fs::remove_file(&undo)
+                {
+                    log::warn!(
+                        "cannot remove {} (the state is unchanged): {e}",
+                        undo.display()
+                    );
+                }
+            }
+            Err(e) => log::error!("ROLLBACK of a table restore failed: {e}"),
+        }
     }
     result
 }

@@ -248,3 +248,59 @@ fn rows_today_s_indexes_refuse_are_rolled_back_and_the_message_says_nothing_chan
         "no undo copy of an unchanged state"
     );
 }
+
+#[test]
+fn a_commit_kept_waiting_by_a_reader_is_the_stayed_locked_error_and_nothing_changes() {
+    // Rollback-journal mode: a commit waits until every open read has finished.
+    let db = temp_db();
+    let mut session = migrator_with_backups(notes())
+        .busy_timeout(Duration::from_millis(300))
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO notes (body) VALUES ('then')")
+        .unwrap();
+    session.snapshot("then").unwrap();
+    session
+        .connection()
+        .execute_batch("UPDATE notes SET body = 'now'")
+        .unwrap();
+    let backups = backup_files(&db.path);
+    let reader = Connection::open(&db.path).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM notes;")
+        .unwrap();
+
+    let err = session
+        .restore_table("notes", &RestoreFrom::Snapshot("then".into()))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, Error::Busy { .. } | Error::Locked { .. }),
+        "the stayed-locked error (exit 4): {err:?}"
+    );
+    assert!(
+        text.contains("nothing was changed") || text.contains("Nothing was changed"),
+        "{text}"
+    );
+    reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(
+        rows_with_rowids(session.connection(), "notes"),
+        vec![(1, "now".to_owned())]
+    );
+    assert_eq!(
+        backup_files(&db.path),
+        backups,
+        "no undo copy of an unchanged state"
+    );
+    // Once the reader is done, the same command works.
+    session
+        .restore_table("notes", &RestoreFrom::Snapshot("then".into()))
+        .unwrap();
+    assert_eq!(
+        rows_with_rowids(session.connection(), "notes"),
+        vec![(1, "then".to_owned())]
+    );
+}
