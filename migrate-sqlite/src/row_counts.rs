@@ -407,7 +407,10 @@ impl RowCounter {
             Some(plain) => {
                 let roots_now = root_pages(conn)?;
                 for (old_key, root) in &self.roots {
-                    if plain.contains_key(old_key) || !self.known.contains_key(old_key) {
+                    if plain.contains_key(old_key)
+                        || !self.known.contains_key(old_key)
+                        || !touched.altered.contains(old_key)
+                    {
                         continue;
                     }
                     let new_key = roots_now.iter().find(|(now, r)| {
@@ -495,14 +498,16 @@ impl RowCounter {
                 .map(|c| key(&c.table))
                 .collect();
             for (key, name) in disappeared {
-                // Renamed away: its root page now belongs to a name that was not there before.
-                let renamed = match before.get(&key) {
-                    Some(root) => self
-                        .roots
-                        .iter()
-                        .any(|(now, r)| r == root && new_names.contains(now)),
-                    None => touched.relist && !new_names.is_empty(),
-                };
+                // Renamed away: ALTER TABLE changed it, and its root page now belongs to a name
+                // that was not there before.
+                let renamed = touched.altered.contains(&key)
+                    && match before.get(&key) {
+                        Some(root) => self
+                            .roots
+                            .iter()
+                            .any(|(now, r)| r == root && new_names.contains(now)),
+                        None => !new_names.is_empty(),
+                    };
                 if !renamed {
                     out.gone.push(name);
                 }
@@ -643,7 +648,10 @@ mod tests {
         let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2);");
         let mut counter = RowCounter::start(&conn).unwrap();
         conn.execute_batch("ALTER TABLE a RENAME TO b").unwrap();
-        let step = counter.after_step(&conn, touched(&["a"], true)).unwrap();
+        let mut renamed = touched(&["a"], true);
+        // As the sentry reports ALTER TABLE a.
+        renamed.altered.insert("a".to_owned());
+        let step = counter.after_step(&conn, renamed).unwrap();
         assert!(step.gone.is_empty(), "a rename is not a drop: {step:?}");
         let counts = step.counts;
         assert_eq!(

@@ -200,6 +200,29 @@ fn replacing_a_table_by_a_view_or_virtual_table_of_its_name_needs_destructive() 
 }
 
 #[test]
+fn dropping_a_table_and_creating_another_needs_destructive() {
+    // SQLite gives the new table the dropped one's freed root page: that is no rename.
+    let db = temp_db();
+    let before = seeded(&db);
+    for (name, body) in [
+        ("archive", "DROP TABLE people; CREATE TABLE archive (x);"),
+        (
+            "archive_filled",
+            "DROP TABLE people; CREATE TABLE archive (x); INSERT INTO archive VALUES (1);",
+        ),
+    ] {
+        let list = people::with([sql(3, name, body, "SELECT 1")]);
+        let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+        assert!(
+            matches!(&err, Error::UndeclaredDestruction { seq: 3, statements }
+                if statements == &["DROP TABLE people"]),
+            "{name}: {err}"
+        );
+        assert_eq!(count(&db.path, "people"), 3);
+    }
+}
+
+#[test]
 fn renaming_a_table_is_not_a_loss() {
     let db = temp_db();
     seeded(&db);
