@@ -133,7 +133,10 @@ fn refuse_internal_table(table: &str) -> Result<()> {
     let lower = table.to_ascii_lowercase();
     if lower.starts_with("_migrate_") || lower.starts_with("sqlite_") {
         return Err(Error::Unsupported(format!(
-            "{table} is the migration record or SQLite's own table, which belongs with the rest              of the database: it cannot be restored alone; nothing was changed. Put back the              whole database instead (`migrate restore`, with the backup's path or              `--before SEQ`)"
+            "{table} is the migration record or SQLite's own table, which belongs with the rest \
+            of the database: it cannot be restored alone; nothing was changed. Put back the \
+            whole database instead (`migrate restore`, with the backup's path or \
+            `--before SEQ`)"
         )));
     }
     Ok(())
