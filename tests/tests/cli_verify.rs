@@ -52,6 +52,27 @@ fn verify_names_an_orphan_row_and_exits_3() {
     assert_eq!(db.int("SELECT count(*) FROM loans"), 2);
 }
 
+#[test]
+fn a_foreign_key_that_names_no_unique_parent_column_is_a_verify_problem() {
+    // SQLite accepts the schema, but cannot check (or, with enforcement on, write) the child:
+    // `PRAGMA foreign_key_check` fails with "foreign key mismatch".
+    let db = lending_with_rows();
+    db.conn()
+        .execute_batch("CREATE TABLE reviews (book_title TEXT REFERENCES books (title));")
+        .unwrap();
+    let before = db.bytes();
+    let out = db.run(&["verify"]).expect(3);
+    assert!(
+        out.stdout.contains("foreign key mismatch")
+            && out
+                .stdout
+                .contains("PRIMARY KEY or columns with a UNIQUE index"),
+        "{out:#?}"
+    );
+    assert!(!out.text().contains("error: SQLite"), "{out:#?}");
+    assert_eq!(db.bytes(), before, "verify only reads");
+}
+
 /// Overwrites `len` bytes at `offset` with a pattern.
 fn smash(path: &std::path::Path, offset: u64, len: usize) {
     let mut file = fs::OpenOptions::new().write(true).open(path).unwrap();
