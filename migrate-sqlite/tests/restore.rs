@@ -392,6 +392,30 @@ fn sources_that_are_not_backups_of_this_database_are_refused_and_nothing_changes
 }
 
 #[test]
+fn the_command_that_insists_on_a_refused_source_quotes_its_path() {
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
+    session.up().unwrap();
+    let other_app = db.dir.path().join("other app's data.db");
+    Connection::open(&other_app)
+        .unwrap()
+        .execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let bytes_before = bytes(&db.path);
+    let err = session
+        .restore(&RestoreFrom::File(other_app.clone()))
+        .unwrap_err();
+    // One shell word, as a POSIX shell reads it: in single quotes, the quote escaped.
+    let quoted = format!(
+        "'{}'",
+        other_app.display().to_string().replace('\'', "'\\''")
+    );
+    let command = format!("`migrate restore {quoted} --allow-foreign-source --yes`");
+    assert!(err.to_string().contains(&command), "{err}");
+    assert!(bytes(&db.path) == bytes_before);
+}
+
+#[test]
 fn the_live_database_under_another_name_is_refused_at_once() {
     let db = temp_db();
     let mut session = migrator_with_backups(tables(1))

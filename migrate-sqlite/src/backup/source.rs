@@ -35,7 +35,7 @@ pub fn check(
             "if you really want the database replaced by this file, say so: `migrate restore {} \
              --allow-foreign-source --yes` (library: `RestoreOptions::default()\
              .allow_foreign_source()`); `migrate backups` lists this database's own backups",
-            source.display()
+            crate::outcome::shell_word(source)
         ),
     };
     let mut head = Vec::with_capacity(16);
