@@ -776,6 +776,30 @@ fn retention_never_deletes_a_backup_the_operation_just_wrote_even_after_the_cloc
 // A damaged live database
 
 #[test]
+fn the_restore_command_a_damaged_database_refusal_names_quotes_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("my data");
+    fs::create_dir(&folder).unwrap();
+    let path = folder.join("app.db");
+    let migrator = migrator_with_backups(tables(1));
+    let mut session = migrator.open(&path).unwrap();
+    session.up().unwrap();
+    let good = session.snapshot("good").unwrap();
+    drop(session);
+    fs::write(&path, b"not a database any more, the header is gone").unwrap();
+    let before = bytes(&path);
+    let err = migrator
+        .open(&path)
+        .unwrap()
+        .restore(&RestoreFrom::Snapshot("good".into()))
+        .unwrap_err();
+    assert!(matches!(err, Error::LiveDatabaseDamaged { .. }), "{err:?}");
+    let command = format!("`migrate restore '{}' --yes`", good.path.display());
+    assert!(err.to_string().contains(&command), "{err}");
+    assert!(bytes(&path) == before, "nothing was changed");
+}
+
+#[test]
 fn a_damaged_live_database_is_kept_aside_and_never_restored_over_in_place() {
     let db = temp_db();
     let migrator = migrator_with_backups(tables(1));
