@@ -11,7 +11,7 @@ use crate::tracking::{self, HistoryEvent};
 use crate::tx::quote_ident;
 use crate::{BackupInfo, Error, FkViolation, RestoreFrom, Result, Session};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// The schema name the backup is attached under while its rows are copied.
@@ -59,6 +59,7 @@ impl Session<'_> {
     pub fn restore_table(&self, table: &str, from: &RestoreFrom) -> Result<TableRestoreReport> {
         let (conn, db, config) = self.parts()?;
         refuse_internal_table(table)?;
+        refuse_shadow_table(conn, table)?;
         let source = backup::locate(db, &config.backups, from)?;
         refuse_live_database(&source, db)?;
         backup::verify(&source)?;
@@ -140,6 +141,42 @@ fn refuse_internal_table(table: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a virtual table's shadow table (`notes_content` of a full-text table `notes`): its
+/// rows alone would no longer match the rest of the index, which SQLite then reports malformed.
+/// The virtual table itself can be restored.
+fn refuse_shadow_table(conn: &Connection, table: &str) -> Result<()> {
+    let kind: Option<String> = conn
+        .query_row(
+            "SELECT type FROM pragma_table_list WHERE schema = 'main' AND name = ?1 COLLATE NOCASE",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if kind.as_deref() != Some("shadow") {
+        return Ok(());
+    }
+    let lower = table.to_ascii_lowercase();
+    let owner: Option<String> = conn
+        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'virtual'")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|v| lower.starts_with(&format!("{}_", v.to_ascii_lowercase())))
+        .max_by_key(|v| v.len());
+    let instead = match owner {
+        Some(owner) => format!(
+            "restore the virtual table itself (`migrate restore-table {}`)",
+            shell_word(Path::new(&owner))
+        ),
+        None => "restore the virtual table it belongs to".to_owned(),
+    };
+    Err(Error::Unsupported(format!(
+        "{table} is a shadow table of a virtual table (its stored index or content), which \
+         cannot be restored alone without breaking the index; nothing was changed. Instead, \
+         {instead}"
+    )))
 }
 
 /// Refuses the live database itself as the source (ATTACHing it to itself would copy nothing).

@@ -304,3 +304,67 @@ fn a_commit_kept_waiting_by_a_reader_is_the_stayed_locked_error_and_nothing_chan
         vec![(1, "then".to_owned())]
     );
 }
+
+#[test]
+fn a_full_text_index_s_shadow_table_is_refused_and_its_virtual_table_named() {
+    // Rows of `notes_content` alone would no longer match the index in `notes_data`: the
+    // full-text table reports itself malformed.
+    let db = temp_db();
+    let notes = sql(
+        1,
+        "notes",
+        "CREATE VIRTUAL TABLE notes USING fts5 (body)",
+        "DROP TABLE notes",
+    );
+    let mut session = migrator_with_backups(vec![notes]).open(&db.path).unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO notes (rowid, body) VALUES (3, 'milk and honey'), (8, 'bread')")
+        .unwrap();
+    session.snapshot("notes").unwrap();
+    session
+        .connection()
+        .execute_batch("DELETE FROM notes; INSERT INTO notes (body) VALUES ('other')")
+        .unwrap();
+    let backups = backup_files(&db.path);
+
+    let err = session
+        .restore_table("notes_content", &RestoreFrom::Snapshot("notes".into()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported(m)
+            if m.contains("nothing was changed") && m.contains("`migrate restore-table notes`")),
+        "{err}"
+    );
+    assert_eq!(
+        backup_files(&db.path),
+        backups,
+        "no undo backup for a refusal"
+    );
+    session
+        .connection()
+        .execute_batch("INSERT INTO notes (notes) VALUES ('integrity-check')")
+        .unwrap();
+    // The virtual table itself comes back whole, with its rowids, and its index works.
+    session
+        .restore_table("notes", &RestoreFrom::Snapshot("notes".into()))
+        .unwrap();
+    assert_eq!(
+        rows_with_rowids(session.connection(), "notes"),
+        vec![(3, "milk and honey".to_owned()), (8, "bread".to_owned())]
+    );
+    session
+        .connection()
+        .execute_batch("INSERT INTO notes (notes) VALUES ('integrity-check')")
+        .unwrap();
+    let hits: i64 = session
+        .connection()
+        .query_row(
+            "SELECT rowid FROM notes WHERE notes MATCH 'honey'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hits, 3);
+}
