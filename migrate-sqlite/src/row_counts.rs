@@ -400,27 +400,38 @@ impl RowCounter {
         } else {
             None
         };
-        // A table renamed by the step (its root page now under a new name) keeps its columns'
-        // record under the new name, so a column dropped after the rename is still seen.
+        // A table renamed by the step (ALTER TABLE changed it, its root page is now under a new
+        // name) keeps its columns' record under the new name, so a column dropped after the
+        // rename is still seen. If a new table took the old name ("archive, start afresh"),
+        // the old rows are all under the new name: the table of the old name starts anew.
         let mut carried: BTreeMap<String, (Shape, Option<u64>)> = BTreeMap::new();
         let roots_now = match &listed {
             Some(plain) => {
                 let roots_now = root_pages(conn)?;
                 for (old_key, root) in &self.roots {
-                    if plain.contains_key(old_key)
-                        || !self.known.contains_key(old_key)
-                        || !touched.altered.contains(old_key)
-                    {
+                    let Some(old_rows) = self.known.get(old_key).map(|(_, rows)| *rows) else {
+                        continue;
+                    };
+                    if !touched.altered.contains(old_key) {
                         continue;
                     }
-                    let new_key = roots_now.iter().find(|(now, r)| {
-                        *r == root && plain.contains_key(*now) && !self.known.contains_key(*now)
-                    });
-                    if let Some((new_key, _)) = new_key
-                        && let Some(shape) = self.shapes.remove(old_key)
-                    {
-                        let rows = self.known.get(old_key).map(|(_, rows)| *rows);
-                        carried.insert(new_key.clone(), (shape, rows));
+                    let Some((new_key, _)) = roots_now.iter().find(|(now, r)| {
+                        *r == root
+                            && *now != old_key
+                            && plain.contains_key(*now)
+                            && !self.known.contains_key(*now)
+                    }) else {
+                        continue;
+                    };
+                    if plain.contains_key(old_key) {
+                        // Recreated under its name: only if every row went with the rename.
+                        if count(conn, &plain[new_key])? != old_rows {
+                            continue;
+                        }
+                        self.known.remove(old_key);
+                    }
+                    if let Some(shape) = self.shapes.remove(old_key) {
+                        carried.insert(new_key.clone(), (shape, Some(old_rows)));
                     }
                 }
                 Some(roots_now)

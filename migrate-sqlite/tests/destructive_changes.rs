@@ -237,6 +237,32 @@ fn renaming_a_table_is_not_a_loss() {
 }
 
 #[test]
+fn archiving_a_table_under_a_new_name_and_starting_it_afresh_is_no_loss() {
+    // Every row is still there, in people_2023; the new people table starts empty.
+    let db = temp_db();
+    seeded(&db);
+    let archive = "ALTER TABLE people RENAME TO people_2023;
+                   CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, team TEXT);";
+    let list = people::with([sql(3, "archive_people", archive, "SELECT 1")]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3]);
+    assert_eq!(count(&db.path, "people_2023"), 3);
+    assert_eq!(count(&db.path, "people"), 0);
+    // The archive is judged as the table it was: dropping a column of it loses its values.
+    let db = temp_db();
+    let before = seeded(&db);
+    let archive_without_teams = format!("{archive} ALTER TABLE people_2023 DROP COLUMN team;");
+    let list = people::with([sql(3, "archive_people", &archive_without_teams, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 }
+            if columns == &["people_2023.team"]),
+        "{err}"
+    );
+}
+
+#[test]
 fn renaming_a_table_and_dropping_a_column_of_it_needs_destructive() {
     let db = temp_db();
     let before = seeded(&db);
