@@ -442,7 +442,7 @@ pub enum Error {
          --yes`: it keeps the damaged file aside (never deleted) and restores (library: \
          `Session::restore_damaged`)",
         path.display(),
-        backup.display()
+        crate::outcome::shell_word(backup)
     )]
     LiveDatabaseDamaged {
         /// The live database.

@@ -170,6 +170,7 @@ impl Migrator {
     /// row counts of every table before and after, and `integrity_check` and
     /// `foreign_key_check` afterwards. The copy is deleted; the live file is only read. A
     /// failure of the operation is in [`RehearsalReport::outcome`], not an error of this call.
+    /// Event hooks ([`on_event`](Migrator::on_event)) are not called for the copy.
     ///
     /// ```
     /// use migrate_sqlite::{Migration, Migrator, Rehearsal, Step};
@@ -198,7 +199,10 @@ impl Migrator {
         copy_database(db, &copy, self.busy_timeout)?;
         // Backups of the copy go beside the copy: the rehearsal times the real work, and
         // nothing is written near the live database.
-        let migrator = self.clone().backup_dir(scratch.0.join("backups"));
+        let mut migrator = self.clone().backup_dir(scratch.0.join("backups"));
+        // The application's event hooks are for real runs: an event names no database, so a
+        // hook would take the copy's "batch finished" for the live database's.
+        migrator.hooks = crate::hooks::Hooks::default();
         let before = count_rows(&Connection::open(&copy)?)?;
         let started = Instant::now();
         let outcome = migrator

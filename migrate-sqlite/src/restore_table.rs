@@ -11,7 +11,7 @@ use crate::tracking::{self, HistoryEvent};
 use crate::tx::quote_ident;
 use crate::{BackupInfo, Error, FkViolation, RestoreFrom, Result, Session};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// The schema name the backup is attached under while its rows are copied.
@@ -58,6 +58,8 @@ impl Session<'_> {
     /// ```
     pub fn restore_table(&self, table: &str, from: &RestoreFrom) -> Result<TableRestoreReport> {
         let (conn, db, config) = self.parts()?;
+        refuse_internal_table(table)?;
+        refuse_shadow_table(conn, table)?;
         let source = backup::locate(db, &config.backups, from)?;
         refuse_live_database(&source, db)?;
         backup::verify(&source)?;
@@ -83,7 +85,7 @@ impl Session<'_> {
                     reason: "pre-restore-table".into(),
                 },
             )?;
-            let copied = copy_rows(conn, &table, &source, &undo);
+            let copied = copy_rows(conn, db, &table, &source, &undo);
             if copied.is_err() {
                 // Nothing changed: the copy of the unchanged state is only noise.
                 let _ = std::fs::remove_file(&undo.path);
@@ -124,13 +126,64 @@ impl Session<'_> {
     }
 }
 
+/// Refuses the framework's tables (`_migrate_*`) and SQLite's (`sqlite_*`): their rows go with
+/// the schema and the data of the whole database. `_migrate_applied` from an older backup would
+/// record migrations as not applied whose changes are in the data (the next `up` would skip or
+/// repeat them).
+fn refuse_internal_table(table: &str) -> Result<()> {
+    let lower = table.to_ascii_lowercase();
+    if lower.starts_with("_migrate_") || lower.starts_with("sqlite_") {
+        return Err(Error::Unsupported(format!(
+            "{table} is the migration record or SQLite's own table, which belongs with the rest \
+            of the database: it cannot be restored alone; nothing was changed. Put back the \
+            whole database instead (`migrate restore`, with the backup's path or \
+            `--before SEQ`)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a virtual table's shadow table (`notes_content` of a full-text table `notes`): its
+/// rows alone would no longer match the rest of the index, which SQLite then reports malformed.
+/// The virtual table itself can be restored.
+fn refuse_shadow_table(conn: &Connection, table: &str) -> Result<()> {
+    let kind: Option<String> = conn
+        .query_row(
+            "SELECT type FROM pragma_table_list WHERE schema = 'main' AND name = ?1 COLLATE NOCASE",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if kind.as_deref() != Some("shadow") {
+        return Ok(());
+    }
+    let lower = table.to_ascii_lowercase();
+    let owner: Option<String> = conn
+        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'virtual'")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|v| lower.starts_with(&format!("{}_", v.to_ascii_lowercase())))
+        .max_by_key(|v| v.len());
+    let instead = match owner {
+        Some(owner) => format!(
+            "restore the virtual table itself (`migrate restore-table {}`)",
+            shell_word(Path::new(&owner))
+        ),
+        None => "restore the virtual table it belongs to".to_owned(),
+    };
+    Err(Error::Unsupported(format!(
+        "{table} is a shadow table of a virtual table (its stored index or content), which \
+         cannot be restored alone without breaking the index; nothing was changed. Instead, \
+         {instead}"
+    )))
+}
+
 /// Refuses the live database itself as the source (ATTACHing it to itself would copy nothing).
 fn refuse_live_database(source: &Path, db: &Path) -> Result<()> {
-    let same = match (source.canonicalize(), db.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
+    // By device and inode: a hard link has another canonical path, and ATTACHing it would
+    // wait on the live file's own lock and then blame another connection.
+    if backup::same_file(source, db) {
         return Err(Error::Unsupported(format!(
             "{} is the live database itself, not a backup; nothing was changed. `migrate \
              backups` lists the backups",
@@ -140,8 +193,15 @@ fn refuse_live_database(source: &Path, db: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `f` inside `BEGIN IMMEDIATE`; commits on success, rolls back otherwise.
-fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+/// Runs `f` inside `BEGIN IMMEDIATE`; commits on success, rolls back otherwise. A COMMIT that
+/// waited the whole timeout for readers (rollback-journal mode) is rolled back too: the
+/// "stayed locked" error says nothing was changed, and the undo backup of that unchanged state
+/// is removed.
+fn in_transaction(
+    conn: &Connection,
+    db: &Path,
+    f: impl FnOnce() -> Result<TableRestoreReport>,
+) -> Result<TableRestoreReport> {
     match conn.execute_batch("BEGIN IMMEDIATE") {
         Ok(()) => {}
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
@@ -154,15 +214,35 @@ fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>
         }
         Err(e) => return Err(e.into()),
     }
-    let result = f().and_then(|value| {
-        conn.execute_batch("COMMIT")?;
-        Ok(value)
+    let mut undo = None;
+    let result = f().and_then(|report| match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(report),
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+            undo = Some(report.undo_backup.path);
+            Err(Error::Busy {
+                path: db.display().to_string(),
+                waited_ms: crate::pragmas::busy_timeout(conn).map_or(0, |t| t.as_millis() as u64),
+                doing: "committing the table restore".into(),
+                held_by: crate::busy::READERS.into(),
+                outcome: "Nothing was changed: the table restore was rolled back.".into(),
+            })
+        }
+        Err(e) => Err(e.into()),
     });
-    if result.is_err()
-        && !conn.is_autocommit()
-        && let Err(e) = conn.execute_batch("ROLLBACK")
-    {
-        log::error!("ROLLBACK of a table restore failed: {e}");
+    if result.is_err() && !conn.is_autocommit() {
+        match conn.execute_batch("ROLLBACK") {
+            Ok(()) => {
+                if let Some(undo) = undo
+                    && let Err(e) = std::fs::remove_file(&undo)
+                {
+                    log::warn!(
+                        "cannot remove {} (the state is unchanged): {e}",
+                        undo.display()
+                    );
+                }
+            }
+            Err(e) => log::error!("ROLLBACK of a table restore failed: {e}"),
+        }
     }
     result
 }
@@ -171,6 +251,7 @@ fn in_transaction<T>(conn: &Connection, db: &Path, f: impl FnOnce() -> Result<T>
 /// result has new foreign key violations. Returns the rows before and after.
 fn copy_rows(
     conn: &Connection,
+    db: &Path,
     table: &str,
     source: &Path,
     undo: &BackupInfo,
@@ -182,17 +263,44 @@ fn copy_rows(
     };
     let rows_before = count("main")?;
     // Generated columns (hidden 2 and 3) are computed, not copied.
-    let columns: Vec<String> = conn
+    let mut columns: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0 ORDER BY cid")?
         .query_map([table], |r| r.get::<_, String>(0))?
-        .map(|name| name.map(|n| quote_ident(&n)))
         .collect::<rusqlite::Result<_>>()?;
-    let columns = columns.join(", ");
+    // The rowid too, where the table has one: other data may know a row by it (an
+    // external-content full-text index). The first alias no column has taken names it.
+    let without_rowid: bool = conn.query_row(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+        [table],
+        |r| r.get(0),
+    )?;
+    if !without_rowid
+        && let Some(alias) = ["_rowid_", "rowid", "oid"]
+            .into_iter()
+            .find(|a| !columns.iter().any(|c| c.eq_ignore_ascii_case(a)))
+    {
+        columns.insert(0, alias.to_owned());
+    }
+    let columns = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
     let quoted = quote_ident(table);
+    // A row today's constraints refuse (a UNIQUE index added since the backup) ends the copy:
+    // the caller rolls back, so the error says nothing was changed.
     conn.execute_batch(&format!(
         "DELETE FROM main.{quoted};
          INSERT INTO main.{quoted} ({columns}) SELECT {columns} FROM {ATTACHED}.{quoted};"
-    ))?;
+    ))
+    .map_err(|e| Error::Runner {
+        doing: format!(
+            "putting back the rows of {table} from {} (rolled back, nothing was changed)",
+            source.display()
+        ),
+        path: db.display().to_string(),
+        source: e,
+    })?;
     let new: Vec<FkViolation> = crate::foreign_keys::violations(conn)?
         .into_iter()
         .filter(|v| !old_violations.contains(v))

@@ -123,6 +123,9 @@ struct Shape {
     columns: Vec<String>,
     /// Keys of the columns holding a value.
     filled: BTreeSet<String>,
+    /// Each column's declaration (type, NOT NULL, default, primary key), by key: a column
+    /// renamed by ALTER TABLE keeps it.
+    declared: BTreeMap<String, String>,
 }
 
 impl Shape {
@@ -133,18 +136,29 @@ impl Shape {
 
 /// The columns of `table` and, when it has rows, which hold a value (one statement).
 fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Shape> {
-    let mut stmt =
-        conn.prepare_cached("SELECT name, \"notnull\" FROM pragma_table_info(?1, 'main')")?;
-    let info: Vec<(String, bool)> = stmt
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, \"notnull\", type || '|' || \"notnull\" || '|' || ifnull(dflt_value, '')
+             || '|' || pk
+         FROM pragma_table_info(?1, 'main')",
+    )?;
+    let info: Vec<(String, bool, String)> = stmt
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let columns: Vec<String> = info.iter().map(|(name, _)| name.clone()).collect();
+    let columns: Vec<String> = info.iter().map(|(name, _, _)| name.clone()).collect();
+    let declared = info
+        .iter()
+        .map(|(name, _, declared)| (key(name), declared.clone()))
+        .collect();
     let mut filled = BTreeSet::new();
     if rows == 0 {
-        return Ok(Shape { columns, filled });
+        return Ok(Shape {
+            columns,
+            filled,
+            declared,
+        });
     }
     let mut probed = Vec::new();
-    for (name, not_null) in info {
+    for (name, not_null, _) in info {
         if not_null {
             filled.insert(key(&name));
         } else {
@@ -172,13 +186,24 @@ fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Sha
             }
         }
     }
-    Ok(Shape { columns, filled })
+    Ok(Shape {
+        columns,
+        filled,
+        declared,
+    })
 }
 
 /// The columns of `before` holding a value whose values are gone in `after`, as `table.column`:
 /// missing, or NULL everywhere. A new column at the same position that holds values is the
-/// column renamed.
-fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
+/// column renamed when it is declared as the old one was (ALTER TABLE ... RENAME COLUMN) or the
+/// step read the old column (a rebuild copying it under the new name); otherwise it replaced
+/// the old column (dropped, then a column added with a DEFAULT took its place).
+fn emptied_columns(
+    table: &str,
+    before: &Shape,
+    after: &Shape,
+    read_columns: &BTreeSet<String>,
+) -> Vec<String> {
     let mut gone = Vec::new();
     for (position, column) in before.columns.iter().enumerate() {
         if !before.filled.contains(&key(column)) {
@@ -187,10 +212,12 @@ fn emptied_columns(table: &str, before: &Shape, after: &Shape) -> Vec<String> {
         let kept = if after.has(column) {
             after.filled.contains(&key(column))
         } else {
-            after
-                .columns
-                .get(position)
-                .is_some_and(|c| !before.has(c) && after.filled.contains(&key(c)))
+            after.columns.get(position).is_some_and(|c| {
+                !before.has(c)
+                    && after.filled.contains(&key(c))
+                    && (read_columns.contains(&key(column))
+                        || before.declared.get(&key(column)) == after.declared.get(&key(c)))
+            })
         };
         if !kept {
             gone.push(format!("{table}.{column}"));
@@ -373,10 +400,49 @@ impl RowCounter {
         } else {
             None
         };
+        // A table renamed by the step (ALTER TABLE changed it, its root page is now under a new
+        // name) keeps its columns' record under the new name, so a column dropped after the
+        // rename is still seen. If a new table took the old name ("archive, start afresh"),
+        // the old rows are all under the new name: the table of the old name starts anew.
+        let mut carried: BTreeMap<String, (Shape, Option<u64>)> = BTreeMap::new();
+        let roots_now = match &listed {
+            Some(plain) => {
+                let roots_now = root_pages(conn)?;
+                for (old_key, root) in &self.roots {
+                    let Some(old_rows) = self.known.get(old_key).map(|(_, rows)| *rows) else {
+                        continue;
+                    };
+                    if !touched.altered.contains(old_key) {
+                        continue;
+                    }
+                    let Some((new_key, _)) = roots_now.iter().find(|(now, r)| {
+                        *r == root
+                            && *now != old_key
+                            && plain.contains_key(*now)
+                            && !self.known.contains_key(*now)
+                    }) else {
+                        continue;
+                    };
+                    if plain.contains_key(old_key) {
+                        // Recreated under its name: only if every row went with the rename.
+                        if count(conn, &plain[new_key])? != old_rows {
+                            continue;
+                        }
+                        self.known.remove(old_key);
+                    }
+                    if let Some(shape) = self.shapes.remove(old_key) {
+                        carried.insert(new_key.clone(), (shape, Some(old_rows)));
+                    }
+                }
+                Some(roots_now)
+            }
+            None => None,
+        };
         let mut out = StepTables::default();
         let mut disappeared = Vec::new();
         for (key, name) in names {
-            if self.uncounted.contains(&key) {
+            // A known table whose name is now a view or virtual table is gone all the same.
+            if self.uncounted.contains(&key) && !self.known.contains_key(&key) {
                 continue;
             }
             let exists = match &listed {
@@ -396,12 +462,19 @@ impl RowCounter {
                 None => self.known.remove(&key),
             }
             .map(|(_, rows)| rows);
-            let shape_before = self.shapes.remove(&key);
+            // Under its old name, for a table renamed by the step.
+            let (shape_before, rows_before) = match self.shapes.remove(&key) {
+                Some(shape) => (Some(shape), before),
+                None => carried
+                    .remove(&key)
+                    .map_or((None, before), |(shape, rows)| (Some(shape), rows)),
+            };
             if let Some(rows) = after.filter(|rows| *rows > 0) {
                 let shape = read_shape(conn, &name, rows)?;
                 if let Some(was) = &shape_before {
-                    out.emptied.extend(emptied_columns(&name, was, &shape));
-                    if before == Some(rows) {
+                    out.emptied
+                        .extend(emptied_columns(&name, was, &shape, &touched.read_columns));
+                    if rows_before == Some(rows) {
                         out.emptied.extend(overwritten_columns(
                             &name, &key, was, &shape, rows, &touched,
                         ));
@@ -424,7 +497,11 @@ impl RowCounter {
             // Renames and drops (which move root pages under auto_vacuum). A table created
             // since the last read has no root page known yet: read only when needed, as
             // reading sqlite_schema after every CREATE would cost a scan per migration.
-            let before = std::mem::replace(&mut self.roots, root_pages(conn)?);
+            let roots_now = match roots_now {
+                Some(roots) => roots,
+                None => root_pages(conn)?,
+            };
+            let before = std::mem::replace(&mut self.roots, roots_now);
             let new_names: BTreeSet<String> = out
                 .counts
                 .iter()
@@ -432,14 +509,16 @@ impl RowCounter {
                 .map(|c| key(&c.table))
                 .collect();
             for (key, name) in disappeared {
-                // Renamed away: its root page now belongs to a name that was not there before.
-                let renamed = match before.get(&key) {
-                    Some(root) => self
-                        .roots
-                        .iter()
-                        .any(|(now, r)| r == root && new_names.contains(now)),
-                    None => touched.relist && !new_names.is_empty(),
-                };
+                // Renamed away: ALTER TABLE changed it, and its root page now belongs to a name
+                // that was not there before.
+                let renamed = touched.altered.contains(&key)
+                    && match before.get(&key) {
+                        Some(root) => self
+                            .roots
+                            .iter()
+                            .any(|(now, r)| r == root && new_names.contains(now)),
+                        None => !new_names.is_empty(),
+                    };
                 if !renamed {
                     out.gone.push(name);
                 }
@@ -580,7 +659,10 @@ mod tests {
         let conn = db("CREATE TABLE a (x); INSERT INTO a VALUES (1), (2);");
         let mut counter = RowCounter::start(&conn).unwrap();
         conn.execute_batch("ALTER TABLE a RENAME TO b").unwrap();
-        let step = counter.after_step(&conn, touched(&["a"], true)).unwrap();
+        let mut renamed = touched(&["a"], true);
+        // As the sentry reports ALTER TABLE a.
+        renamed.altered.insert("a".to_owned());
+        let step = counter.after_step(&conn, renamed).unwrap();
         assert!(step.gone.is_empty(), "a rename is not a drop: {step:?}");
         let counts = step.counts;
         assert_eq!(

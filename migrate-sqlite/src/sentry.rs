@@ -77,6 +77,13 @@ pub struct Touched {
     /// one that computes new values from the row (`SET c = lower(c)`), or a loop that reads
     /// rows and updates each, does not blindly replace a whole column.
     pub read_tables: BTreeSet<String>,
+    /// The tables (lower-case names) ALTER TABLE changed: only one of them can have been
+    /// renamed (a table dropped and another created may get the dropped one's root page).
+    pub altered: BTreeSet<String>,
+    /// The columns (lower-case names, of any table of `main`) statements read: a rebuild that
+    /// copies a column into one of another name reads it, a column replaced by a new one is
+    /// not read.
+    pub read_columns: BTreeSet<String>,
     /// Rows UPDATE changed, by table (lower-case name; the update hook, rowid tables only).
     /// Cleared when a step rolls back to a savepoint: the hook counted rows that were undone.
     pub updated_rows: BTreeMap<String, u64>,
@@ -284,8 +291,14 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
             touched.updated_rows.clear();
             touched.updated_columns.clear();
         }
-        AuthAction::Read { table_name, .. } if in_main && !is_internal(table_name) => {
+        AuthAction::Read {
+            table_name,
+            column_name,
+        } if in_main && !is_internal(table_name) => {
             touched.read_tables.insert(table_name.to_ascii_lowercase());
+            touched
+                .read_columns
+                .insert(column_name.to_ascii_lowercase());
         }
         _ => {}
     }
@@ -300,6 +313,7 @@ fn note_touched(touched: &mut Touched, ctx: &AuthContext<'_>) {
             table_name,
         } if *database_name == "main" => {
             touched.relist = true;
+            touched.altered.insert(table_name.to_ascii_lowercase());
             Some(*table_name)
         }
         // A name may change from view or virtual table to plain table, or back.

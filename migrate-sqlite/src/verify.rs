@@ -130,8 +130,22 @@ impl Session<'_> {
         if let Some(drift) = &status.drift {
             report.problems.push(format!("schema drift: {drift}"));
         }
-        let violations = crate::foreign_keys::violations(self.connection())
-            .map_err(|e| self.busy(e.into(), "checking foreign keys"))?;
+        let violations = match crate::foreign_keys::violations(self.connection()) {
+            Ok(violations) => violations,
+            // A foreign key naming parent columns that are neither the PRIMARY KEY nor UNIQUE:
+            // SQLite cannot check it (nor, with enforcement on, write the child table).
+            Err(e) if e.to_string().contains("foreign key mismatch") => {
+                report.problems.push(format!(
+                    "foreign keys cannot be checked: {e}. A foreign key must reference the \
+                    parent's PRIMARY KEY or columns with a UNIQUE index; with foreign keys \
+                    enforced, every write to that child table fails. Nothing was changed. Fix \
+                    the schema in a migration (a UNIQUE index on the parent's columns, or the \
+                    child table rebuilt with a foreign key that names them)"
+                ));
+                Vec::new()
+            }
+            Err(e) => return Err(self.busy(e.into(), "checking foreign keys")),
+        };
         if !violations.is_empty() {
             report.problems.push(format!(
                 "{} foreign key violation(s): {}{}. Nothing was changed. Fix or delete those \

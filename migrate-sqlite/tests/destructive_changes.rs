@@ -155,6 +155,74 @@ fn rebuild_only_allows_dropping_a_table_recreated_under_its_name() {
 }
 
 #[test]
+fn replacing_a_table_by_a_view_or_virtual_table_of_its_name_needs_destructive() {
+    // The name is still there, but the table and its rows are gone.
+    let db = temp_db();
+    let before = seeded(&db);
+    for (name, body) in [
+        (
+            "people_view",
+            "DROP TABLE people;
+             CREATE VIEW people AS SELECT 1 AS id, 'x' AS email, 'y' AS team;",
+        ),
+        (
+            "people_fts",
+            "DROP TABLE people; CREATE VIRTUAL TABLE people USING fts5 (email, team);",
+        ),
+    ] {
+        let list = people::with([sql(3, name, body, "SELECT 1")]);
+        let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+        assert!(
+            matches!(&err, Error::UndeclaredDestruction { seq: 3, statements }
+                if statements == &["DROP TABLE people"]),
+            "{name}: {err}"
+        );
+        assert_eq!(count(&db.path, "people"), 3);
+    }
+    // Declared, it runs.
+    let list = people::with([people::destructive_flag(sql(
+        3,
+        "people_view",
+        "DROP TABLE people; CREATE VIEW people AS SELECT 1 AS id;",
+        "SELECT 1",
+    ))]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(count(&db.path, "people"), 1);
+    // The table renamed away and a view of the old name over it loses nothing.
+    let db = temp_db();
+    seeded(&db);
+    let kept = "ALTER TABLE people RENAME TO people_v1;
+                CREATE VIEW people AS SELECT * FROM people_v1;";
+    let list = people::with([sql(3, "people_v1", kept, "SELECT 1")]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    assert_eq!(count(&db.path, "people"), 3);
+    assert_eq!(count(&db.path, "people_v1"), 3);
+}
+
+#[test]
+fn dropping_a_table_and_creating_another_needs_destructive() {
+    // SQLite gives the new table the dropped one's freed root page: that is no rename.
+    let db = temp_db();
+    let before = seeded(&db);
+    for (name, body) in [
+        ("archive", "DROP TABLE people; CREATE TABLE archive (x);"),
+        (
+            "archive_filled",
+            "DROP TABLE people; CREATE TABLE archive (x); INSERT INTO archive VALUES (1);",
+        ),
+    ] {
+        let list = people::with([sql(3, name, body, "SELECT 1")]);
+        let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+        assert!(
+            matches!(&err, Error::UndeclaredDestruction { seq: 3, statements }
+                if statements == &["DROP TABLE people"]),
+            "{name}: {err}"
+        );
+        assert_eq!(count(&db.path, "people"), 3);
+    }
+}
+
+#[test]
 fn renaming_a_table_is_not_a_loss() {
     let db = temp_db();
     seeded(&db);
@@ -166,6 +234,68 @@ fn renaming_a_table_is_not_a_loss() {
     )]);
     migrator(list).open(&db.path).unwrap().up().unwrap();
     assert_eq!(count(&db.path, "audit_log"), 1);
+}
+
+#[test]
+fn archiving_a_table_under_a_new_name_and_starting_it_afresh_is_no_loss() {
+    // Every row is still there, in people_2023; the new people table starts empty.
+    let db = temp_db();
+    seeded(&db);
+    let archive = "ALTER TABLE people RENAME TO people_2023;
+                   CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, team TEXT);";
+    let list = people::with([sql(3, "archive_people", archive, "SELECT 1")]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3]);
+    assert_eq!(count(&db.path, "people_2023"), 3);
+    assert_eq!(count(&db.path, "people"), 0);
+    // The archive is judged as the table it was: dropping a column of it loses its values.
+    let db = temp_db();
+    let before = seeded(&db);
+    let archive_without_teams = format!("{archive} ALTER TABLE people_2023 DROP COLUMN team;");
+    let list = people::with([sql(3, "archive_people", &archive_without_teams, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 }
+            if columns == &["people_2023.team"]),
+        "{err}"
+    );
+}
+
+#[test]
+fn renaming_a_table_and_dropping_a_column_of_it_needs_destructive() {
+    let db = temp_db();
+    let before = seeded(&db);
+    let renamed = "ALTER TABLE people RENAME TO persons; ALTER TABLE persons DROP COLUMN team;";
+    let list = people::with([sql(3, "persons", renamed, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 } if columns == &["persons.team"]),
+        "{err}"
+    );
+    assert_eq!(
+        columns(&Connection::open(&db.path).unwrap(), "people"),
+        ["id", "email", "team"]
+    );
+    // Or overwriting the column in every row after the rename.
+    let overwritten = "ALTER TABLE people RENAME TO persons; UPDATE persons SET team = 'x';";
+    let list = people::with([sql(3, "persons", overwritten, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 }
+            if columns == &["persons.team (overwritten in every row)"]),
+        "{err}"
+    );
+    // Renamed, with its columns renamed and one added: nothing lost.
+    let kept = "ALTER TABLE people RENAME TO persons;
+                ALTER TABLE persons RENAME COLUMN team TO squad;
+                ALTER TABLE persons ADD COLUMN nick TEXT;";
+    let list = people::with([sql(3, "persons", kept, "SELECT 1")]);
+    migrator(list).open(&db.path).unwrap().up().unwrap();
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1, 2, 3]);
+    assert_eq!(columns(&conn, "persons"), ["id", "email", "squad", "nick"]);
+    assert_eq!(count(&db.path, "persons"), 3);
 }
 
 #[test]
@@ -293,6 +423,62 @@ fn dropping_an_empty_column_or_renaming_one_needs_no_declaration() {
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1, 2, 3, 4, 5]);
     assert_eq!(columns(&conn, "people"), ["id", "email", "squad"]);
+}
+
+#[test]
+fn replacing_a_column_by_a_new_one_at_its_place_needs_destructive() {
+    // `team` is the last column: a column added after dropping it takes its place, and holds
+    // values through its DEFAULT. That is not a rename: the teams are gone.
+    let db = temp_db();
+    let before = seeded(&db);
+    let replace = "ALTER TABLE people DROP COLUMN team;
+                   ALTER TABLE people ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';";
+    let list = people::with([sql(3, "team_to_plan", replace, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(
+        matches!(&err, Error::ColumnDataLost { columns, seq: 3 } if columns == &["people.team"]),
+        "{err}"
+    );
+    assert_eq!(
+        columns(&Connection::open(&db.path).unwrap(), "people"),
+        ["id", "email", "team"]
+    );
+    // The same through a rebuild that fills the new column from its DEFAULT.
+    let rebuild = "CREATE TABLE people_new (id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                       plan TEXT NOT NULL DEFAULT 'free');
+                   INSERT INTO people_new (id, email) SELECT id, email FROM people;
+                   DROP TABLE people; ALTER TABLE people_new RENAME TO people;";
+    let list = people::with([sql(3, "rebuild_plan", rebuild, "SELECT 1")]);
+    let err = refused(migrator(list).open(&db.path).unwrap().up(), &db, &before);
+    assert!(err.to_string().contains("people.team"), "{err}");
+    // A rebuild that copies the column under a new name (and another type) keeps its values:
+    // no declaration needed, in either order.
+    let renamed = "CREATE TABLE people_new (id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                       squad TEXT NOT NULL DEFAULT '');
+                   INSERT INTO people_new SELECT id, email, team FROM people;
+                   DROP TABLE people; ALTER TABLE people_new RENAME TO people;";
+    let renamed_first = "ALTER TABLE people RENAME TO people_old;
+                   CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE,
+                       squad TEXT NOT NULL DEFAULT '');
+                   INSERT INTO people SELECT id, email, team FROM people_old;
+                   DROP TABLE people_old;";
+    for (name, body) in [("renamed", renamed), ("renamed_first", renamed_first)] {
+        let db = temp_db();
+        seeded(&db);
+        let list = people::with([sql(3, name, body, "SELECT 1")]);
+        migrator(list).open(&db.path).unwrap().up().unwrap();
+        let conn = Connection::open(&db.path).unwrap();
+        assert_eq!(applied_seqs(&conn), [1, 2, 3]);
+        assert_eq!(columns(&conn, "people"), ["id", "email", "squad"]);
+        let squads: Vec<String> = conn
+            .prepare("SELECT squad FROM people ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(squads, ["red", "red", "blue"]);
+    }
 }
 
 #[test]

@@ -392,6 +392,30 @@ fn sources_that_are_not_backups_of_this_database_are_refused_and_nothing_changes
 }
 
 #[test]
+fn the_command_that_insists_on_a_refused_source_quotes_its_path() {
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
+    session.up().unwrap();
+    let other_app = db.dir.path().join("other app's data.db");
+    Connection::open(&other_app)
+        .unwrap()
+        .execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    let bytes_before = bytes(&db.path);
+    let err = session
+        .restore(&RestoreFrom::File(other_app.clone()))
+        .unwrap_err();
+    // One shell word, as a POSIX shell reads it: in single quotes, the quote escaped.
+    let quoted = format!(
+        "'{}'",
+        other_app.display().to_string().replace('\'', "'\\''")
+    );
+    let command = format!("`migrate restore {quoted} --allow-foreign-source --yes`");
+    assert!(err.to_string().contains(&command), "{err}");
+    assert!(bytes(&db.path) == bytes_before);
+}
+
+#[test]
 fn the_live_database_under_another_name_is_refused_at_once() {
     let db = temp_db();
     let mut session = migrator_with_backups(tables(1))
@@ -425,6 +449,89 @@ fn the_live_database_under_another_name_is_refused_at_once() {
             assert_eq!(listing(&backups_dir(&db.path)), backups_before);
         }
     }
+    assert_eq!(count_rows(&db.path, "t1"), 1);
+}
+
+#[test]
+fn a_restore_that_fails_half_way_changes_nothing_says_so_and_leaves_no_undo_copy() {
+    // The backup holds a row its table's CHECK refuses (written with ignore_check_constraints,
+    // as an application may): putting the rows back fails after the live tables were dropped.
+    let db = temp_db();
+    let names = sql(
+        1,
+        "names",
+        "CREATE TABLE names (n TEXT CHECK (length(n) < 5))",
+        "DROP TABLE names",
+    );
+    let mut session = migrator_with_backups(vec![names]).open(&db.path).unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = 1;
+             INSERT INTO names VALUES ('ann'), ('far too long');
+             PRAGMA ignore_check_constraints = 0;",
+        )
+        .unwrap();
+    session.snapshot("unchecked").unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO names VALUES ('bob')")
+        .unwrap();
+    let before = everything(&db.path);
+    let history_before = history_actions(&db.path);
+    let backups_before = listing(&backups_dir(&db.path));
+
+    let err = session
+        .restore(&RestoreFrom::Snapshot("unchecked".into()))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("CHECK constraint failed"), "{text}");
+    assert!(
+        text.contains("rolled back") && text.contains("nothing was changed"),
+        "the message must say the database is as it was: {text}"
+    );
+    assert_same(&everything(&db.path), &before);
+    assert_eq!(history_actions(&db.path), history_before);
+    // No undo copy of an unchanged state: it would be "the newest backup" for the next
+    // `migrate restore`, which would then restore the state that is already there.
+    assert_eq!(listing(&backups_dir(&db.path)), backups_before);
+    assert_eq!(count_rows(&db.path, "names"), 3);
+}
+
+#[test]
+fn a_restore_whose_commit_a_reader_keeps_waiting_changes_nothing_and_leaves_no_undo_copy() {
+    // Rollback-journal mode: a commit waits until every open read has finished.
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(1))
+        .busy_timeout(std::time::Duration::from_millis(300))
+        .open(&db.path)
+        .unwrap();
+    session.up().unwrap();
+    session.snapshot("empty").unwrap();
+    session
+        .connection()
+        .execute_batch("INSERT INTO t1 (v) VALUES ('kept')")
+        .unwrap();
+    let before = everything(&db.path);
+    let backups_before = listing(&backups_dir(&db.path));
+    let reader = Connection::open(&db.path).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM t1;")
+        .unwrap();
+
+    let err = session
+        .restore(&RestoreFrom::Snapshot("empty".into()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Busy { .. } | Error::Locked { .. }),
+        "the stayed-locked error (exit 4): {err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("Nothing was changed"), "{text}");
+    reader.execute_batch("COMMIT").unwrap();
+    assert_same(&everything(&db.path), &before);
+    assert_eq!(listing(&backups_dir(&db.path)), backups_before);
     assert_eq!(count_rows(&db.path, "t1"), 1);
 }
 
@@ -667,6 +774,30 @@ fn retention_never_deletes_a_backup_the_operation_just_wrote_even_after_the_cloc
 
 // ----------------------------------------------------------------------------------------------
 // A damaged live database
+
+#[test]
+fn the_restore_command_a_damaged_database_refusal_names_quotes_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("my data");
+    fs::create_dir(&folder).unwrap();
+    let path = folder.join("app.db");
+    let migrator = migrator_with_backups(tables(1));
+    let mut session = migrator.open(&path).unwrap();
+    session.up().unwrap();
+    let good = session.snapshot("good").unwrap();
+    drop(session);
+    fs::write(&path, b"not a database any more, the header is gone").unwrap();
+    let before = bytes(&path);
+    let err = migrator
+        .open(&path)
+        .unwrap()
+        .restore(&RestoreFrom::Snapshot("good".into()))
+        .unwrap_err();
+    assert!(matches!(err, Error::LiveDatabaseDamaged { .. }), "{err:?}");
+    let command = format!("`migrate restore '{}' --yes`", good.path.display());
+    assert!(err.to_string().contains(&command), "{err}");
+    assert!(bytes(&path) == before, "nothing was changed");
+}
 
 #[test]
 fn a_damaged_live_database_is_kept_aside_and_never_restored_over_in_place() {

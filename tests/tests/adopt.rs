@@ -384,3 +384,35 @@ fn an_adoption_waits_for_the_migration_lock_and_gives_up_without_changing_anythi
         .unwrap();
     assert_eq!(report.adopted.len(), 3);
 }
+
+#[test]
+#[ignore = "adopt ignores --json (cli/mod.rs prints the report as text); fixed by the lead in \
+            cli/ (see the review report)"]
+fn the_command_line_reports_an_adoption_as_json_under_json() {
+    let db = db();
+    migrated_by(&db.path, Tool::Diesel, 2);
+    let (code, stdout, stderr) = cli(
+        &db.path,
+        &[
+            "--set",
+            "imported_diesel",
+            "--json",
+            "adopt",
+            "--from",
+            "diesel",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // It did adopt: the two migrations are recorded.
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM _migrate_applied WHERE set_name = 'imported_diesel'"
+        ),
+        2
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(report["pending"], 1, "{report}");
+}

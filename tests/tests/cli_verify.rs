@@ -52,6 +52,27 @@ fn verify_names_an_orphan_row_and_exits_3() {
     assert_eq!(db.int("SELECT count(*) FROM loans"), 2);
 }
 
+#[test]
+fn a_foreign_key_that_names_no_unique_parent_column_is_a_verify_problem() {
+    // SQLite accepts the schema, but cannot check (or, with enforcement on, write) the child:
+    // `PRAGMA foreign_key_check` fails with "foreign key mismatch".
+    let db = lending_with_rows();
+    db.conn()
+        .execute_batch("CREATE TABLE reviews (book_title TEXT REFERENCES books (title));")
+        .unwrap();
+    let before = db.bytes();
+    let out = db.run(&["verify"]).expect(3);
+    assert!(
+        out.stdout.contains("foreign key mismatch")
+            && out
+                .stdout
+                .contains("PRIMARY KEY or columns with a UNIQUE index"),
+        "{out:#?}"
+    );
+    assert!(!out.text().contains("error: SQLite"), "{out:#?}");
+    assert_eq!(db.bytes(), before, "verify only reads");
+}
+
 /// Overwrites `len` bytes at `offset` with a pattern.
 fn smash(path: &std::path::Path, offset: u64, len: usize) {
     let mut file = fs::OpenOptions::new().write(true).open(path).unwrap();
@@ -124,4 +145,28 @@ fn a_smashed_header_is_a_verify_problem_not_a_raw_error() {
     db.run(&["restore", "--yes"]).expect(0);
     db.run(&["verify"]).expect(0);
     assert_eq!(db.int("SELECT count(*) FROM loans"), 1);
+}
+
+#[test]
+#[ignore = "restore over a damaged database ignores --json (cli/mod.rs prints text); fixed by \
+            the lead in cli/ (see the review report)"]
+fn restoring_over_a_damaged_database_reports_json_under_json() {
+    let db = big_with_backup();
+    smash(&db.path, 0, 100);
+    let out = db.run(&["restore", "--yes", "--json"]).expect(0);
+    // It did restore, keeping the damaged file aside.
+    assert_eq!(db.int("SELECT count(*) FROM loans"), 1);
+    let kept: Vec<_> = fs::read_dir(db.path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let report = out.json();
+    assert!(
+        report["damaged_kept"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(&kept[0])),
+        "{report}"
+    );
 }

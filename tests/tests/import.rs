@@ -183,7 +183,7 @@ fn an_existing_file_with_other_contents_is_not_overwritten_unless_asked() {
     let err = imported.write(false).unwrap_err();
     assert!(matches!(err, CoreError::Import { .. }), "{err:?}");
     let command = format!(
-        "`migrate import {} --out {} --force`",
+        "`migrate import {} --out {} --from sqlx --force`",
         source.display(),
         out.display()
     );
@@ -198,6 +198,82 @@ fn an_existing_file_with_other_contents_is_not_overwritten_unless_asked() {
         fs::read_to_string(out.join("mod.rs")).unwrap(),
         imported.files.last().unwrap().contents
     );
+}
+
+/// The words of a command as a POSIX shell splits it (single quotes only, as printed).
+fn shell_words(command: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            '\\' if !quoted => {
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_overwrite_command_of_a_refusal_repeats_the_layout_and_the_set_and_quotes_paths() {
+    // A folder sqlx would read by version, imported on purpose as a plain folder, into a set,
+    // from a path with a space: `--force` must redo exactly this import.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("old migrations");
+    write(&source, "20240101_init.sql", "CREATE TABLE t (x);");
+    let out = dir.path().join("src/migrations");
+    write(&out, "mod.rs", "// my own module\n");
+    let imported = Import::new(&source, &out)
+        .layout(Layout::Plain)
+        .set("legacy")
+        .generate()
+        .unwrap();
+    let err = imported.write(false).unwrap_err();
+    assert_eq!(
+        fs::read_to_string(out.join("mod.rs")).unwrap(),
+        "// my own module\n",
+        "nothing was written"
+    );
+    let text = err.to_string();
+    let command = text
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command: {text}"));
+    let words = shell_words(command);
+    let expected: Vec<String> = [
+        "migrate",
+        "--set",
+        "legacy",
+        "import",
+        source.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--from",
+        "plain",
+        "--force",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    assert_eq!(words, expected, "{text}");
+    use clap::Parser;
+    migrate_sqlite::cli::MigrateArgs::try_parse_from(&words)
+        .unwrap_or_else(|e| panic!("`{command}` does not run as printed: {e}"));
 }
 
 #[test]

@@ -110,6 +110,7 @@ impl Import {
             files,
             source: self.source.clone(),
             out: self.out.clone(),
+            set: self.set.clone(),
         })
     }
 }
@@ -125,6 +126,7 @@ pub struct Imported {
     pub files: Vec<GeneratedFile>,
     source: PathBuf,
     out: PathBuf,
+    set: Option<String>,
 }
 
 /// One file to write.
@@ -161,12 +163,10 @@ impl Imported {
                     path: first.clone(),
                     reason: format!(
                         "{} file(s) already exist with other contents ({}); nothing was \
-                         written. Move them away, or overwrite them (`migrate import {} --out {} \
-                         --force`)",
+                         written. Move them away, or overwrite them (`{}`)",
                         differing.len(),
                         list_paths(&differing),
-                        self.source.display(),
-                        self.out.display()
+                        self.force_command()
                     ),
                 });
             }
@@ -179,6 +179,38 @@ impl Imported {
                 .map_err(|e| io_error(&file.path, "cannot write", e))?;
         }
         Ok(())
+    }
+}
+
+impl Imported {
+    /// The command that redoes this import overwriting what differs: the same folder, output,
+    /// layout (given or detected: detection may read the folder otherwise) and set, each path
+    /// one shell word.
+    fn force_command(&self) -> String {
+        let set = self
+            .set
+            .as_deref()
+            .map_or(String::new(), |set| format!("--set {} ", shell_word(set)));
+        format!(
+            "migrate {set}import {} --out {} --from {} --force",
+            shell_word(&self.source.display().to_string()),
+            shell_word(&self.out.display().to_string()),
+            self.layout
+        )
+    }
+}
+
+/// `text` as one POSIX shell word: as it is when it holds only plain characters, else in single
+/// quotes.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

@@ -350,4 +350,5 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
 pub(crate) use damaged::{damage, restore_damaged};
 pub(crate) use ops::{back_up, restore};
 pub(crate) use restore::restore_over;
+pub(crate) use source::same_file;
 pub(crate) use write::verify;

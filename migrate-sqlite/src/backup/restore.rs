@@ -81,14 +81,14 @@ fn in_one_transaction(
     };
     let done = super::take(conn, db, settings, safety).and_then(|copy| {
         report(0);
-        replace::replace_main(conn).map_err(|source_error| Error::Runner {
-            doing: format!("restoring {}", source.display()),
-            path: label.clone(),
-            source: source_error,
-        })?;
+        if let Err(source_error) = replace::replace_main(conn) {
+            return Err(replace_failed(conn, source, &label, &copy, source_error));
+        }
         match conn.execute_batch("COMMIT") {
             Ok(()) => Ok(copy),
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => Err(locked()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+                Err(commit_kept_waiting(conn, &label, &copy, timeout))
+            }
             Err(e) => Err(Error::Runner {
                 doing: "committing the restore".into(),
                 path: label.clone(),
@@ -110,6 +110,75 @@ fn in_one_transaction(
             }
             Err(e)
         }
+    }
+}
+
+/// The restore failed before its commit: rolled back, so the database is as it was and the
+/// safety copy of that same state is only noise (it would even become "the newest backup" for
+/// the next `migrate restore`): removed, and the error says nothing was changed. If the
+/// rollback itself fails, the copy is kept and the error does not claim anything.
+fn replace_failed(
+    conn: &Connection,
+    source: &Path,
+    label: &str,
+    copy: &BackupInfo,
+    error: rusqlite::Error,
+) -> Error {
+    let rolled_back = conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok();
+    let doing = if rolled_back {
+        if let Err(e) = std::fs::remove_file(&copy.path) {
+            log::warn!(
+                "cannot remove the copy {} of the unchanged database: {e}",
+                copy.path.display()
+            );
+        }
+        format!(
+            "restoring {} (rolled back, nothing was changed: the database is as it was)",
+            source.display()
+        )
+    } else {
+        format!(
+            "restoring {} (the state before it is in {})",
+            source.display(),
+            copy.path.display()
+        )
+    };
+    Error::Runner {
+        doing,
+        path: label.to_owned(),
+        source: error,
+    }
+}
+
+/// The COMMIT waited the whole timeout for readers (rollback-journal mode): rolled back, so
+/// nothing changed and the safety copy of that same state is removed, as in [`replace_failed`].
+fn commit_kept_waiting(
+    conn: &Connection,
+    label: &str,
+    copy: &BackupInfo,
+    timeout: Duration,
+) -> Error {
+    let rolled_back = conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok();
+    let outcome = if rolled_back {
+        if let Err(e) = std::fs::remove_file(&copy.path) {
+            log::warn!(
+                "cannot remove the copy {} of the unchanged database: {e}",
+                copy.path.display()
+            );
+        }
+        "Nothing was changed: the restore was rolled back.".to_owned()
+    } else {
+        format!(
+            "The restore may not have been rolled back; the state before it is in {}.",
+            copy.path.display()
+        )
+    };
+    Error::Busy {
+        path: label.to_owned(),
+        waited_ms: timeout.as_millis() as u64,
+        doing: "committing the restore".into(),
+        held_by: crate::busy::READERS.into(),
+        outcome,
     }
 }
 

@@ -35,7 +35,7 @@ pub fn check(
             "if you really want the database replaced by this file, say so: `migrate restore {} \
              --allow-foreign-source --yes` (library: `RestoreOptions::default()\
              .allow_foreign_source()`); `migrate backups` lists this database's own backups",
-            source.display()
+            crate::outcome::shell_word(source)
         ),
     };
     let mut head = Vec::with_capacity(16);
@@ -110,8 +110,9 @@ fn refuse_same_file(source: &Path, db: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `a` and `b` are one file (device and inode; canonical paths elsewhere).
 #[cfg(unix)]
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
@@ -120,7 +121,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 #[cfg(not(unix))]
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

@@ -80,12 +80,17 @@ pub fn between(current: &Connection, desired: &Connection) -> Result<Changes> {
     let mut dropped = Vec::new();
     let mut in_place = Vec::new();
     let mut rebuilt = Vec::new();
+    // A virtual table cannot be altered or rebuilt: it is dropped and created again.
+    let mut recreated: Vec<Object> = Vec::new();
     current.execute_batch("PRAGMA foreign_keys = OFF; SAVEPOINT generate_probe")?;
     let decided = (|| -> Result<()> {
         for table in &new_tables {
             match find(&old_tables, &table.name) {
                 None => created.push(table.clone()),
                 Some(before) if canonical(&before.sql) == canonical(&table.sql) => {}
+                Some(before) if is_virtual(&before) || is_virtual(table) => {
+                    recreated.push(table.clone())
+                }
                 Some(before) => match change_table(current, &before, table)? {
                     TableChange::InPlace { up, down, what } => {
                         changes.summary.extend(what);
@@ -111,6 +116,7 @@ pub fn between(current: &Connection, desired: &Connection) -> Result<Changes> {
         .iter()
         .map(|(t, _)| t.name.to_lowercase())
         .chain(dropped.iter().map(|t| t.name.to_lowercase()))
+        .chain(recreated.iter().map(|t| t.name.to_lowercase()))
         .collect();
     let others = |objects: &Objects| -> Vec<Object> {
         let mut list: Vec<Object> = objects
@@ -158,6 +164,19 @@ pub fn between(current: &Connection, desired: &Connection) -> Result<Changes> {
         )));
         changes.summary.push(format!("drops {} {}", o.kind, o.name));
         changes.rebuild = true;
+    }
+    for t in &recreated {
+        up.push(Piece::Sql(format!(
+            "DROP TABLE {};\n{};",
+            quote_ident(&t.name),
+            t.sql
+        )));
+        changes.rebuild = true;
+        changes.destructive = true;
+        changes.summary.push(format!(
+            "drops and creates again virtual table {} (its rows are lost)",
+            t.name
+        ));
     }
     for t in &created {
         up.push(Piece::Sql(format!("{};", t.sql)));
@@ -240,6 +259,10 @@ pub fn between(current: &Connection, desired: &Connection) -> Result<Changes> {
     changes.down = (!changes.destructive).then(|| merge(down));
     check(current, &changes, &old, &new)?;
     Ok(changes)
+}
+
+fn is_virtual(table: &Object) -> bool {
+    canonical(&table.sql).starts_with("create virtual table")
 }
 
 fn kind_rank(kind: &str) -> u8 {
@@ -551,6 +574,42 @@ mod tests {
         );
         assert!(up.contains("CREATE UNIQUE INDEX books_isbn"), "{up}");
         assert!(changes.rebuild && !changes.destructive && changes.down.is_some());
+    }
+
+    #[test]
+    fn a_full_text_table_is_created_and_dropped_whole_without_its_shadow_tables() {
+        // SQLite stores an FTS5 table's shadow tables (`notes_data`, `notes_config`, ...) as
+        // tables of their own; the virtual table creates and drops them itself.
+        let with_notes = format!("{BOOKS} CREATE VIRTUAL TABLE notes USING fts5 (body);");
+        let changes = edit(BOOKS, SEED, &with_notes);
+        assert_eq!(
+            sql(&changes.up),
+            "CREATE VIRTUAL TABLE notes USING fts5 (body);"
+        );
+        assert_eq!(sql(changes.down.as_ref().unwrap()), "DROP TABLE \"notes\";");
+        assert_eq!(changes.summary, ["creates table notes"]);
+        let changes = edit(&with_notes, SEED, BOOKS);
+        assert_eq!(sql(&changes.up), "DROP TABLE \"notes\";");
+        assert!(changes.destructive && changes.down.is_none());
+    }
+
+    #[test]
+    fn a_changed_virtual_table_is_dropped_and_created_again_and_declared_destructive() {
+        // Neither ALTER TABLE nor a rebuild applies to a virtual table.
+        let changes = edit(
+            &format!("{BOOKS} CREATE VIRTUAL TABLE notes USING fts5 (body);"),
+            SEED,
+            &format!("{BOOKS} CREATE VIRTUAL TABLE notes USING fts5 (title, body);"),
+        );
+        assert_eq!(
+            sql(&changes.up),
+            "DROP TABLE \"notes\";\nCREATE VIRTUAL TABLE notes USING fts5 (title, body);"
+        );
+        assert!(changes.destructive && changes.down.is_none());
+        assert_eq!(
+            changes.summary,
+            ["drops and creates again virtual table notes (its rows are lost)"]
+        );
     }
 
     #[test]

@@ -23,12 +23,15 @@ pub struct Object {
 /// Objects by (kind, lowercase name).
 pub type Objects = BTreeMap<(String, String), Object>;
 
-/// The user's objects of a database (not SQLite's, not the framework's, not automatic indexes).
+/// The user's objects of a database (not SQLite's, not the framework's, not automatic indexes,
+/// not the shadow tables a virtual table creates and drops itself).
 pub fn objects(conn: &Connection) -> Result<Objects> {
     let mut stmt = conn.prepare(
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_schema
          WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-           AND name NOT LIKE '\\_migrate\\_%' ESCAPE '\\'",
+           AND name NOT LIKE '\\_migrate\\_%' ESCAPE '\\'
+           AND name NOT IN (SELECT name FROM pragma_table_list
+                            WHERE schema = 'main' AND type = 'shadow')",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(Object {
@@ -62,7 +65,12 @@ pub fn desired(file: &Path) -> Result<Connection> {
         source,
     })?;
     let conn = Connection::open_in_memory()?;
-    let mut waiting = statements(&text);
+    // SQLite creates its own tables itself (AUTOINCREMENT, ANALYZE), and refuses to create them
+    // by name; the `sqlite3` shell's `.schema` lists them all the same.
+    let mut waiting: Vec<String> = statements(&text)
+        .into_iter()
+        .filter(|statement| !creates_sqlite_table(statement))
+        .collect();
     while !waiting.is_empty() {
         let before = waiting.len();
         let mut failed = Vec::new();
@@ -84,6 +92,15 @@ pub fn desired(file: &Path) -> Result<Connection> {
         waiting = failed;
     }
     Ok(conn)
+}
+
+/// Whether the statement creates one of SQLite's own tables (`sqlite_sequence`,
+/// `sqlite_stat1`, ...).
+fn creates_sqlite_table(statement: &str) -> bool {
+    let text = canonical(statement);
+    text.strip_prefix("create table ")
+        .map(|rest| rest.strip_prefix("if not exists ").unwrap_or(rest))
+        .is_some_and(|name| name.trim_start_matches('\'').starts_with("sqlite_"))
 }
 
 /// The file's statements, split where SQLite considers a statement complete (so a trigger's
@@ -244,4 +261,44 @@ pub fn column_definitions(create_table: &str) -> Vec<(String, String)> {
             Some((name, p))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_as_the_sqlite3_shell_prints_it_is_read() {
+        // `sqlite3 app.db .schema` lists SQLite's own tables (AUTOINCREMENT's sqlite_sequence,
+        // ANALYZE's sqlite_stat1), which cannot be created by name, and a full-text table's
+        // shadow tables after it.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("schema.sql");
+        std::fs::write(
+            &file,
+            "CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT, x);
+CREATE TABLE sqlite_sequence(name,seq);
+CREATE INDEX ti ON t(x);
+CREATE TABLE sqlite_stat1(tbl,idx,stat);
+CREATE VIRTUAL TABLE f USING fts5(b)
+/* f(b) */;
+CREATE TABLE IF NOT EXISTS 'f_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE IF NOT EXISTS 'f_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS 'f_content'(id INTEGER PRIMARY KEY, c0);
+CREATE TABLE IF NOT EXISTS 'f_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE IF NOT EXISTS 'f_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+",
+        )
+        .unwrap();
+        let conn = desired(&file).unwrap();
+        let names: Vec<(String, String)> = objects(&conn).unwrap().into_keys().collect();
+        assert_eq!(
+            names,
+            [
+                ("index".to_owned(), "ti".to_owned()),
+                ("table".to_owned(), "f".to_owned()),
+                ("table".to_owned(), "t".to_owned()),
+            ]
+        );
+    }
 }
