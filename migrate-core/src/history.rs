@@ -9,7 +9,7 @@
 /// let count = RowCount { table: "notes".into(), before: None, after: Some(0) };
 /// assert!(count.changed());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RowCount {
     /// The table.
     pub table: String,

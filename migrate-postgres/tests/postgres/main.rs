@@ -5,10 +5,15 @@
 mod batch;
 mod commit_guard;
 mod common;
+mod concurrency;
 mod connect;
+mod escape;
+mod failures;
 mod fingerprint;
 mod harness;
 mod lock;
 mod outside;
+mod refusals;
+mod runs;
 mod session;
 mod tracking;
