@@ -101,3 +101,30 @@ pub struct HistoryRow {
     /// Who wrote it.
     pub applied_by: String,
 }
+
+/// One tracking row with the details `status` shows, as a backend reads it back.
+///
+/// ```
+/// use migrate_core::{AppliedRow, RecordedRow, RowState};
+/// let row = RecordedRow {
+///     row: AppliedRow { seq: 1, name: "a".into(), checksum: "c".into(), state: RowState::Applied },
+///     applied_at: "2026-12-01 15:00:00.000".into(),
+///     duration_ms: 3,
+///     applied_by: "migrate".into(),
+///     fingerprint: None,
+/// };
+/// assert_eq!(row.row.seq, 1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRow {
+    /// The core's view of the row.
+    pub row: crate::AppliedRow,
+    /// When it was applied (UTC).
+    pub applied_at: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Framework and app version that applied it.
+    pub applied_by: String,
+    /// Schema fingerprint after it, when recorded.
+    pub fingerprint: Option<String>,
+}

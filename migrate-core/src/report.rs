@@ -1,6 +1,6 @@
 //! What a run did, and where every migration stands: the values `up`/`down` and `status` return.
 
-use crate::{SchemaDiff, Status};
+use crate::{Plan, RecordedRow, Registry, SchemaDiff, Status};
 use std::fmt;
 use std::time::Duration;
 
@@ -146,6 +146,48 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
+    /// Where every migration of `registry` stands against the `recorded` rows of its set,
+    /// with their times, and the drift the backend found: the one way both backends build
+    /// `status`.
+    ///
+    /// ```
+    /// use migrate_core::{DEFAULT_SET, Migration, Registry, StatusReport, Validation};
+    /// let registry = Registry::new(DEFAULT_SET, vec![Migration::new(1, "a", ())], Validation::strict())?;
+    /// let report = StatusReport::assemble(&registry, &[], None);
+    /// assert_eq!(report.current, None);
+    /// assert!(!report.is_clean());
+    /// # Ok::<(), migrate_core::Error>(())
+    /// ```
+    pub fn assemble<S>(
+        registry: &Registry<S>,
+        recorded: &[RecordedRow],
+        drift: Option<SchemaDiff>,
+    ) -> StatusReport {
+        let rows: Vec<_> = recorded.iter().map(|r| r.row.clone()).collect();
+        let plan = Plan::new(registry, &rows);
+        let lines = plan
+            .entries()
+            .iter()
+            .map(|entry| {
+                let row = recorded.iter().find(|r| r.row.seq == entry.seq);
+                StatusLine {
+                    seq: entry.seq,
+                    name: entry.name.clone(),
+                    status: entry.status.clone(),
+                    applied_at: row.map(|r| r.applied_at.clone()),
+                    duration_ms: row.map(|r| r.duration_ms),
+                    reversible: entry.reversible,
+                }
+            })
+            .collect();
+        StatusReport {
+            set: registry.set().to_owned(),
+            lines,
+            current: plan.current(),
+            drift,
+        }
+    }
+
     /// True when every migration is applied, nothing is wrong and the schema did not drift.
     ///
     /// ```

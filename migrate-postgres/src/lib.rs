@@ -60,9 +60,9 @@ pub use lock::{LockGuard, lock_key};
 pub use migrate_core::Error as CoreError;
 pub use migrate_core::{
     AppliedRow, Blocker, Checksum, DEFAULT_SET, Direction, Event, FailurePolicy, Flags, Plan,
-    Policy, RowState, RunReport, Status, StatusLine, StatusReport, StepReport, TxMode,
+    Policy, Resolution, RowState, RunReport, Status, StatusLine, StatusReport, StepReport, TxMode,
 };
-pub use migrate_session::{Resolution, Session};
+pub use migrate_session::Session;
 pub use migrator::Migrator;
 /// The `postgres` version this crate is built on, so apps need no second dependency.
 pub use postgres;

@@ -4,21 +4,9 @@
 
 use crate::backend::PgBackend;
 use crate::tracking::HistoryRow;
-use crate::{Connection, Error, Migrator, Result, Step};
+use crate::{Connection, Migrator, Result, Step};
 use migrate_core::protocol::{self, Backend, Operation, Settings};
-use migrate_core::{
-    DownTarget, HistoryEvent, Plan, Registry, RowState, RunReport, SchemaDiff, StatusLine,
-    StatusReport,
-};
-
-/// How an operator settles a `transaction = false` migration that started and never finished.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resolution {
-    /// Its work is complete: record it as applied.
-    Applied,
-    /// Its work is undone: forget it, so the next `up` runs it again.
-    NotApplied,
-}
+use migrate_core::{DownTarget, Plan, Registry, Resolution, RunReport, SchemaDiff, StatusReport};
 
 /// A PostgreSQL database opened by a [`Migrator`], with its validated migrations.
 ///
@@ -158,31 +146,9 @@ impl Session {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
-        let set = self.registry.set().to_owned();
-        let recorded = self.conn.tracking().read_rows(&set)?;
-        let rows: Vec<_> = recorded.iter().map(|r| r.row.clone()).collect();
-        let plan = Plan::new(&self.registry, &rows);
-        let lines = plan
-            .entries()
-            .iter()
-            .map(|entry| {
-                let row = recorded.iter().find(|r| r.row.seq == entry.seq);
-                StatusLine {
-                    seq: entry.seq,
-                    name: entry.name.clone(),
-                    status: entry.status.clone(),
-                    applied_at: row.map(|r| r.applied_at.clone()),
-                    duration_ms: row.map(|r| r.duration_ms),
-                    reversible: entry.reversible,
-                }
-            })
-            .collect();
-        Ok(StatusReport {
-            set,
-            lines,
-            current: plan.current(),
-            drift: self.drift()?,
-        })
+        let recorded = self.conn.tracking().read_rows(self.registry.set())?;
+        let drift = self.drift()?;
+        Ok(StatusReport::assemble(&self.registry, &recorded, drift))
     }
 
     /// Differences between the live schema and the one recorded after the last run.
@@ -269,33 +235,7 @@ fn resolve_in_transaction(
     applied_by: &str,
 ) -> Result<()> {
     let rows = backend.read_rows_locked(set)?;
-    let Some(row) = rows.iter().find(|r| r.seq == seq) else {
-        return Err(Error::Unsupported(format!(
-            "set {set:?} has no recorded migration {seq}; nothing was changed"
-        )));
-    };
-    if row.state != RowState::Started {
-        return Err(Error::Unsupported(format!(
-            "migration {seq} {:?} is not started-and-unfinished (it is applied); only such a \
-             migration can be resolved. Nothing was changed",
-            row.name
-        )));
-    }
+    let row = protocol::resolvable(&rows, set, seq)?;
     backend.settle(set, row, resolution == Resolution::Applied, applied_by)?;
-    let outcome = match resolution {
-        Resolution::Applied => "marked applied",
-        Resolution::NotApplied => "marked not applied",
-    };
-    log::warn!(
-        "migration {seq} {:?} resolved by an operator: {outcome}",
-        row.name
-    );
-    backend.write_history(&[HistoryEvent {
-        set: set.to_owned(),
-        seq: Some(seq),
-        name: Some(row.name.clone()),
-        action: "resolve".into(),
-        outcome: outcome.into(),
-        ..HistoryEvent::default()
-    }])
+    backend.write_history(&[protocol::resolution_event(set, row, resolution)])
 }

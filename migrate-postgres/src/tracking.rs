@@ -105,21 +105,6 @@ pub(crate) fn ensure(client: &mut Client, schema: &Schema) -> Result<()> {
     Ok(())
 }
 
-/// One applied row with the details `status` shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedRow {
-    /// The core's view of the row.
-    pub row: AppliedRow,
-    /// When it was applied (UTC).
-    pub applied_at: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// Framework and app version that applied it.
-    pub applied_by: String,
-    /// Schema fingerprint after it, when recorded.
-    pub fingerprint: Option<String>,
-}
-
 /// What a tracking row records about a migration.
 #[derive(Clone, Debug)]
 pub struct RowValues<'a> {
@@ -137,7 +122,7 @@ pub struct RowValues<'a> {
     pub applied_by: &'a str,
 }
 
-pub use migrate_core::{HistoryEvent, HistoryRow, RowCount};
+pub use migrate_core::{HistoryEvent, HistoryRow, RecordedRow, RowCount};
 
 /// The tracking tables of one schema, on a client (inside or outside the batch transaction).
 ///

@@ -109,7 +109,9 @@ impl From<Refusal> for Error {
             Refusal::TransactionEscaped => Error::TransactionEscaped { step_error: None },
             other @ (Refusal::NothingToRedo { .. }
             | Refusal::LeftTransactionOpen
-            | Refusal::NoBackup { .. }) => Error::Unsupported(other.to_string()),
+            | Refusal::NoBackup { .. }
+            | Refusal::NotRecorded { .. }
+            | Refusal::NotStarted { .. }) => Error::Unsupported(other.to_string()),
             // A refusal added to the protocol later reads as what it says.
             #[allow(unreachable_patterns)]
             other => Error::Unsupported(other.to_string()),

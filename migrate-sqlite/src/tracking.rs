@@ -4,7 +4,7 @@
 
 use crate::{Result, RowCount};
 use migrate_core::{AppliedRow, RowState};
-pub use migrate_core::{HistoryEvent, HistoryRow};
+pub use migrate_core::{HistoryEvent, HistoryRow, RecordedRow};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
@@ -79,21 +79,6 @@ pub fn tables_exist(conn: &Connection) -> rusqlite::Result<bool> {
         |row| row.get::<_, i64>(0),
     )
     .map(|n| n > 0)
-}
-
-/// One applied row with the details `status` shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedRow {
-    /// The core's view of the row.
-    pub row: AppliedRow,
-    /// When it was applied (UTC).
-    pub applied_at: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// Framework and app version that applied it.
-    pub applied_by: String,
-    /// Schema fingerprint after it, when recorded.
-    pub fingerprint: Option<String>,
 }
 
 /// Every row of `set`, by seq. Empty when the tables do not exist yet. A table this framework

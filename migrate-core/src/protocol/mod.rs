@@ -21,10 +21,12 @@ mod failure;
 mod fast_path;
 mod outcome;
 mod refusal;
+mod resolve;
 
 pub use backend::{Backend, RowChange};
 pub use outcome::{Recorded, kept_summary, shell_word};
 pub use refusal::Refusal;
+pub use resolve::{Resolution, resolution_event, resolvable};
 
 use crate::{Direction, DownTarget, FailurePolicy, Hooks, Policy, Registry, RunReport};
 use std::time::Instant;

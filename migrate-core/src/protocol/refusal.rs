@@ -47,6 +47,20 @@ pub enum Refusal {
         /// Why none exists.
         why: String,
     },
+    /// `resolve` of a migration the set has no row for.
+    NotRecorded {
+        /// The set.
+        set: String,
+        /// The seq asked for.
+        seq: u64,
+    },
+    /// `resolve` of a migration that is not started-and-unfinished.
+    NotStarted {
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -80,6 +94,15 @@ impl fmt::Display for Refusal {
             Refusal::LeftTransactionOpen => f.write_str(
                 "the non-transactional migration left a transaction open; it was rolled back. A \
                  migration declared `transaction = false` must not leave one open",
+            ),
+            Refusal::NotRecorded { set, seq } => write!(
+                f,
+                "set {set:?} has no recorded migration {seq}; nothing was changed"
+            ),
+            Refusal::NotStarted { seq, name } => write!(
+                f,
+                "migration {seq} {name:?} is not started-and-unfinished (it is applied); only \
+                 such a migration can be resolved. Nothing was changed"
             ),
             Refusal::NoBackup { why } => write!(
                 f,
