@@ -7,6 +7,7 @@ mod commit_guard;
 mod common;
 mod concurrency;
 mod connect;
+mod crash;
 mod escape;
 mod failures;
 mod fingerprint;
