@@ -17,4 +17,5 @@ mod outside;
 mod refusals;
 mod runs;
 mod session;
+mod table_locks;
 mod tracking;
