@@ -54,3 +54,30 @@ fn a_migration_running_commit_then_insert_leaves_nothing_committed() {
         .get(0);
     assert_eq!(failed, 1);
 }
+
+#[test]
+fn the_first_migration_of_a_run_cannot_escape_either() {
+    let Some(db) = db() else { return };
+    db.client()
+        .batch_execute("CREATE TABLE audit (note text)")
+        .unwrap();
+    let escapes = Migration::new(
+        1,
+        "escapes_first",
+        Step::sql("CREATE TABLE notes (id bigint); COMMIT; INSERT INTO audit VALUES ('escaped')"),
+    );
+    let err = Migrator::new()
+        .with_migrations([escapes])
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::MigrationFailed { seq: 1, .. }),
+        "{err:?}"
+    );
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.notes"));
+    assert_eq!(count(&mut client, "audit"), 0);
+    assert_eq!(count(&mut client, "public._migrate_applied"), 0);
+}
