@@ -6,6 +6,7 @@
 //! `transaction = false` steps sent one statement at a time, `RESET ALL` after the run. The
 //! order of these acts and every decision are the protocol's.
 
+use crate::batch::{millis, retry_on_lock_timeout};
 use crate::connection::Connection;
 use crate::fingerprint::{self, SchemaObjects};
 use crate::tracking::{APPLIED_TABLE, RowValues};
@@ -14,7 +15,6 @@ use migrate_core::protocol::{Backend, Job, Recorded, RowChange};
 use migrate_core::{AppliedRow, Direction, HistoryEvent, Registry, RowCount, SchemaDiff, TxMode};
 use postgres::types::Type;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The savepoint of the migration being run.
 const SAVEPOINT: &str = "migrate_step";
@@ -96,16 +96,22 @@ impl<'a> PgBackend<'a> {
         }
     }
 
+    /// The step in the savepoint the protocol opened, with the run's `SET LOCAL` timeouts;
+    /// on lock_timeout rolled back to the savepoint and run again. A step that ended the
+    /// transaction is [`Error::TransactionEnded`].
     fn run_in_savepoint(&mut self, m: &Migration, step: &Step) -> Result<()> {
         let settings = self.conn.settings.clone();
-        let attempts = settings.lock_attempts.max(1);
-        for attempt in 1..=attempts {
-            let mut setup = format!("SET LOCAL lock_timeout = {}", millis(settings.lock_timeout));
-            if let Some(timeout) = settings.statement_timeout {
-                setup.push_str(&format!(
-                    "; SET LOCAL statement_timeout = {}",
-                    millis(timeout)
-                ));
+        let mut setup = format!("SET LOCAL lock_timeout = {}", millis(settings.lock_timeout));
+        if let Some(timeout) = settings.statement_timeout {
+            setup.push_str(&format!(
+                "; SET LOCAL statement_timeout = {}",
+                millis(timeout)
+            ));
+        }
+        retry_on_lock_timeout(&settings, m.seq, &m.name, |attempt| {
+            if attempt > 1 {
+                self.client()
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
             }
             self.client().batch_execute(&setup)?;
             let ran = step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true));
@@ -118,28 +124,9 @@ impl<'a> PgBackend<'a> {
                     name: m.name.clone(),
                 });
             }
-            match ran {
-                Err(e) if e.sqlstate() == Some("55P03") && attempt < attempts => {
-                    log::info!(
-                        "migration {}: lock_timeout on attempt {attempt} of {attempts}; retrying",
-                        m.label()
-                    );
-                    self.client()
-                        .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
-                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
-                }
-                Err(e) if e.sqlstate() == Some("55P03") => {
-                    return Err(Error::LockTimeout {
-                        seq: m.seq,
-                        name: m.name.clone(),
-                        lock_timeout_ms: millis(settings.lock_timeout),
-                        attempts,
-                    });
-                }
-                other => return other,
-            }
-        }
-        unreachable!("the last attempt returns")
+            ran
+        })
+        .map(|_| ())
     }
 
     /// The user's schema objects as the transaction sees them (in a savepoint rolled back at
@@ -487,11 +474,6 @@ impl Backend for PgBackend<'_> {
             outcome: kept,
         }
     }
-}
-
-/// A duration as whole milliseconds (PostgreSQL reads a bare number as ms).
-pub(crate) fn millis(d: Duration) -> u64 {
-    d.as_millis().min(u128::from(u64::MAX)) as u64
 }
 
 impl PgBackend<'_> {
