@@ -131,6 +131,8 @@ fn a_failed_non_transactional_migration_stays_started_until_resolved() {
         panic!("expected MigrationFailed, got {err:?}")
     };
     assert!(outcome.contains("migrate resolve 2 --applied"), "{outcome}");
+    // No automatic restore: the outcome says why there is no backup to put back.
+    assert!(outcome.contains("takes no backups yet"), "{outcome}");
     let mut client = db.client();
     // The statement before the failing one stays (no transaction could undo it).
     assert!(exists(&mut client, "public.half"));
