@@ -26,21 +26,36 @@
 mod checksum;
 mod descriptor;
 mod error;
+mod failure_policy;
+mod history;
+mod hooks;
 pub mod import;
 mod migration;
 mod plan;
 mod problem;
+pub mod protocol;
 mod registry;
+mod report;
+mod schema;
+#[cfg(feature = "serde")]
+pub mod serialize;
+pub mod sql_text;
 
 pub use checksum::{CHECKSUM_VERSION, Checksum, ChecksumHasher, ChecksumParseError};
 #[doc(hidden)]
 pub use descriptor::Descriptor;
 pub use descriptor::{ErasedStep, registered};
 pub use error::{Blocker, Error};
+pub use failure_policy::FailurePolicy;
+pub use history::{HistoryEvent, HistoryRow, RecordedRow, RowCount};
+pub use hooks::{Event, HookFn, Hooks};
 pub use migration::{DEFAULT_SET, Flags, Migration, Origin, TxMode};
 pub use plan::{AppliedRow, DownTarget, Plan, PlanEntry, Policy, RowState, Status};
 pub use problem::{MAX_SEQ, Problem, SeqGap, running_in_test_binary};
+pub use protocol::Resolution;
 pub use registry::{Registry, Validation};
+pub use report::{Direction, RunReport, StatusLine, StatusReport, StepReport};
+pub use schema::{SchemaDiff, SchemaObjects};
 
 #[doc(hidden)]
 pub mod __private {

@@ -102,29 +102,8 @@ impl Batch<'_> {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn run_step(&mut self, seq: u64, name: &str, step: &Step) -> Result<u32> {
-        let attempts = self.settings.lock_attempts.max(1);
-        for attempt in 1..=attempts {
-            match self.attempt(seq, name, step) {
-                Ok(()) => return Ok(attempt),
-                Err(e) if e.sqlstate() == Some("55P03") && attempt < attempts => {
-                    log::info!(
-                        "migration {seq} {name:?}: lock_timeout on attempt {attempt} of \
-                         {attempts}; retrying"
-                    );
-                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
-                }
-                Err(e) if e.sqlstate() == Some("55P03") => {
-                    return Err(Error::LockTimeout {
-                        seq,
-                        name: name.to_owned(),
-                        lock_timeout_ms: millis(self.settings.lock_timeout),
-                        attempts,
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable!("the last attempt returns")
+        let settings = self.settings.clone();
+        retry_on_lock_timeout(&settings, seq, name, |_| self.attempt(seq, name, step))
     }
 
     fn attempt(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
@@ -287,7 +266,42 @@ impl Drop for Batch<'_> {
     }
 }
 
+/// Runs `attempt` (given its number, from 1) until it does not fail with lock_timeout (55P03),
+/// up to `lock_attempts` times with a growing pause; after the last, [`Error::LockTimeout`].
+/// Returns the attempt that succeeded. Undoing a failed attempt is `attempt`'s (or the next
+/// attempt's) job.
+pub(crate) fn retry_on_lock_timeout(
+    settings: &Settings,
+    seq: u64,
+    name: &str,
+    mut attempt: impl FnMut(u32) -> Result<()>,
+) -> Result<u32> {
+    let attempts = settings.lock_attempts.max(1);
+    for n in 1..=attempts {
+        match attempt(n) {
+            Ok(()) => return Ok(n),
+            Err(e) if e.sqlstate() == Some("55P03") && n < attempts => {
+                log::info!(
+                    "migration {seq} {name:?}: lock_timeout on attempt {n} of {attempts}; \
+                     retrying"
+                );
+                std::thread::sleep(Duration::from_millis(100 * u64::from(n)));
+            }
+            Err(e) if e.sqlstate() == Some("55P03") => {
+                return Err(Error::LockTimeout {
+                    seq,
+                    name: name.to_owned(),
+                    lock_timeout_ms: millis(settings.lock_timeout),
+                    attempts,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
 /// A duration as whole milliseconds (PostgreSQL reads a bare number as ms).
-fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }

@@ -360,6 +360,54 @@ pub enum Error {
         /// What to do.
         way_out: String,
     },
+
+    /// The run protocol refused before changing anything (`down` further than what is applied,
+    /// a transactional migration recorded as started, nothing to redo, ...).
+    #[error("{0}")]
+    Refused(migrate_core::protocol::Refusal),
+
+    /// The migrations or the plan refused (checksums, order, database ahead, irreversible in
+    /// the way of `down`); nothing was changed.
+    #[error(transparent)]
+    Core(#[from] migrate_core::Error),
+
+    /// A migration failed; `outcome` says what the run kept (read back from the tracking rows)
+    /// and what to run next.
+    #[error("migration {seq} {name:?} of set {set:?} failed ({direction}): {source}. {outcome}")]
+    MigrationFailed {
+        /// Its set.
+        set: String,
+        /// Its seq.
+        seq: u64,
+        /// Its name.
+        name: String,
+        /// Applying or reverting.
+        direction: migrate_core::Direction,
+        /// Why.
+        source: Box<Error>,
+        /// What was kept, and what to do.
+        outcome: String,
+    },
+
+    /// The run's final commit failed: nothing of it was kept.
+    #[error("committing the run failed: {error}. {outcome}")]
+    CommitFailed {
+        /// Why the commit failed.
+        error: Box<Error>,
+        /// What is recorded now.
+        outcome: String,
+    },
+
+    /// An operation this backend cannot do (yet), or a request that does not apply; nothing
+    /// was changed.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl From<migrate_core::protocol::Refusal> for Error {
+    fn from(refusal: migrate_core::protocol::Refusal) -> Self {
+        Error::Refused(refusal)
+    }
 }
 
 impl Error {
@@ -375,9 +423,9 @@ impl Error {
                 e.code().map(|c| c.code())
             }
             Error::Connect { source, .. } => source.code().map(|c| c.code()),
-            Error::Step { source, .. } | Error::NonTransactionalStep { source, .. } => {
-                source.sqlstate()
-            }
+            Error::Step { source, .. }
+            | Error::NonTransactionalStep { source, .. }
+            | Error::MigrationFailed { source, .. } => source.sqlstate(),
             _ => None,
         }
     }

@@ -7,11 +7,8 @@
 use crate::connection::Schema;
 use crate::{Batch, Connection, Result};
 use migrate_core::Checksum;
+pub use migrate_core::{SchemaDiff, SchemaObjects};
 use postgres::Client;
-use std::collections::BTreeMap;
-
-/// One schema object: (kind, qualified name) -> definition.
-pub type SchemaObjects = BTreeMap<(String, String), String>;
 
 const OBJECTS: &str = r#"
 WITH ns AS (
@@ -136,13 +133,22 @@ impl Batch<'_> {
     /// ```
     pub fn schema_objects(&mut self) -> Result<SchemaObjects> {
         let (client, schema) = self.parts();
-        client.batch_execute("SAVEPOINT migrate_fingerprint")?;
-        let objects = query_objects(client, schema);
-        client.batch_execute(
-            "ROLLBACK TO SAVEPOINT migrate_fingerprint; RELEASE SAVEPOINT migrate_fingerprint",
-        )?;
-        objects
+        objects_in_transaction(client, schema)
     }
+}
+
+/// The user's schema objects inside the caller's transaction, in a savepoint rolled back at
+/// once (so the transaction's `search_path` is untouched).
+pub(crate) fn objects_in_transaction(
+    client: &mut Client,
+    schema: &Schema,
+) -> Result<SchemaObjects> {
+    client.batch_execute("SAVEPOINT migrate_fingerprint")?;
+    let objects = query_objects(client, schema);
+    client.batch_execute(
+        "ROLLBACK TO SAVEPOINT migrate_fingerprint; RELEASE SAVEPOINT migrate_fingerprint",
+    )?;
+    objects
 }
 
 /// The objects as one text, sorted, one per entry.
@@ -168,54 +174,4 @@ pub fn schema_dump(objects: &SchemaObjects) -> String {
 /// ```
 pub fn fingerprint(objects: &SchemaObjects) -> String {
     Checksum::of_text(&schema_dump(objects)).to_string()
-}
-
-/// What differs between a recorded schema and the live one, as `kind name`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SchemaDiff {
-    /// Objects in the live schema only.
-    pub added: Vec<String>,
-    /// Objects in the recorded schema only.
-    pub removed: Vec<String>,
-    /// Objects whose definition changed.
-    pub changed: Vec<String>,
-}
-
-impl SchemaDiff {
-    /// Compares two sets of objects.
-    ///
-    /// ```
-    /// use migrate_postgres::{SchemaDiff, SchemaObjects};
-    /// let mut before = SchemaObjects::new();
-    /// before.insert(("table".into(), "public.t".into()), "id integer".into());
-    /// let mut after = before.clone();
-    /// after.insert(("table".into(), "public.t".into()), "id bigint".into());
-    /// assert_eq!(SchemaDiff::between(&before, &after).changed, ["table public.t"]);
-    /// ```
-    pub fn between(recorded: &SchemaObjects, live: &SchemaObjects) -> SchemaDiff {
-        let label = |(kind, name): &(String, String)| format!("{kind} {name}");
-        let mut diff = SchemaDiff::default();
-        for (key, definition) in live {
-            match recorded.get(key) {
-                None => diff.added.push(label(key)),
-                Some(old) if old != definition => diff.changed.push(label(key)),
-                Some(_) => {}
-            }
-        }
-        for key in recorded.keys() {
-            if !live.contains_key(key) {
-                diff.removed.push(label(key));
-            }
-        }
-        diff
-    }
-
-    /// True when nothing differs.
-    ///
-    /// ```
-    /// assert!(migrate_postgres::SchemaDiff::default().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
 }

@@ -33,6 +33,7 @@
 
 extern crate self as migrate_postgres;
 
+mod backend;
 mod backup;
 mod batch;
 mod commit_guard;
@@ -41,6 +42,8 @@ mod engine;
 mod error;
 mod fingerprint;
 mod lock;
+mod migrate_session;
+mod migrator;
 mod outside;
 mod session;
 mod split;
@@ -59,7 +62,13 @@ pub use engine::check_engine;
 pub use error::{Error, LockHolder, Result};
 pub use fingerprint::{SchemaDiff, SchemaObjects, fingerprint, schema_dump};
 pub use lock::{LockGuard, lock_key};
-pub use migrate_core::{AppliedRow, Checksum, DEFAULT_SET, Flags, RowState, TxMode};
+pub use migrate_core::Error as CoreError;
+pub use migrate_core::{
+    AppliedRow, Blocker, Checksum, DEFAULT_SET, Direction, Event, FailurePolicy, Flags, Plan,
+    Policy, Resolution, RowState, RunReport, Status, StatusLine, StatusReport, StepReport, TxMode,
+};
+pub use migrate_session::Session;
+pub use migrator::Migrator;
 /// The `postgres` version this crate is built on, so apps need no second dependency.
 pub use postgres;
 pub use split::split_statements;

@@ -56,6 +56,16 @@ impl Connection {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn lock(&mut self) -> Result<LockGuard<'_>> {
+        let (key, token) = self.acquire_lock()?;
+        Ok(LockGuard {
+            conn: self,
+            key,
+            token,
+        })
+    }
+
+    /// Polls for the lock (see [`Connection::lock`]); the key and the session token set with it.
+    pub(crate) fn acquire_lock(&mut self) -> Result<(i64, String)> {
         let key = lock_key(&self.schema.name);
         let token = session_token();
         let timeout = self.settings.busy_timeout;
@@ -72,11 +82,7 @@ impl Connection {
                     "migration lock {key} of schema {:?} taken",
                     self.schema.name
                 );
-                return Ok(LockGuard {
-                    conn: self,
-                    key,
-                    token,
-                });
+                return Ok((key, token));
             }
             let waited = started.elapsed();
             if waited >= timeout {
@@ -89,6 +95,55 @@ impl Connection {
             }
             std::thread::sleep(pause.min(timeout - waited));
             pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    /// [`LockGuard::check_held`] for a lock held by key and token.
+    pub(crate) fn check_lock_held(&mut self, key: i64, token: &str) -> Result<()> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l \
+                            WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted \
+                              AND l.pid = pg_backend_pid() AND {KEY_OF_LOCK_ROW} = $1), \
+                    current_setting('migrate.session_token', true) IS NOT DISTINCT FROM $2"
+        );
+        let token = token.to_owned();
+        let row = self
+            .client
+            .query_typed_one(&sql, &[(&key, Type::INT8), (&token, Type::TEXT)])?;
+        let why = match (row.get::<_, bool>(0), row.get::<_, bool>(1)) {
+            (true, true) => return Ok(()),
+            (false, _) => "this backend does not hold the advisory lock",
+            (true, false) => "the session token is another client's",
+        };
+        Err(Error::LockLost {
+            schema: self.schema.name.clone(),
+            why,
+        })
+    }
+
+    /// Releases the lock `key`; if the session is in an aborted transaction, rolls back first,
+    /// since `pg_advisory_unlock` is refused there (the leak sqlx and lakekeeper hit).
+    pub(crate) fn release_lock(&mut self, key: i64) {
+        let unlock = |client: &mut postgres::Client, key: i64| {
+            client.query_typed_one("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
+        };
+        let result = match unlock(&mut self.client, key) {
+            Ok(row) => Ok(row),
+            // 25P02: the session is in an aborted transaction, which refuses the unlock.
+            Err(e) if e.code().map(|c| c.code()) == Some("25P02") => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                unlock(&mut self.client, key)
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(row) if row.get::<_, bool>(0) => log::debug!("migration lock {key} released"),
+            Ok(_) => {
+                log::warn!("migration lock {key} was not held at release (the session lost it)")
+            }
+            Err(e) => log::warn!(
+                "cannot release migration lock {key}: {e}; it goes when this connection closes"
+            ),
         }
     }
 
@@ -143,25 +198,8 @@ impl LockGuard<'_> {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn check_held(&mut self) -> Result<()> {
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks l \
-                            WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted \
-                              AND l.pid = pg_backend_pid() AND {KEY_OF_LOCK_ROW} = $1), \
-                    current_setting('migrate.session_token', true) IS NOT DISTINCT FROM $2"
-        );
-        let row = self
-            .conn
-            .client
-            .query_typed_one(&sql, &[(&self.key, Type::INT8), (&self.token, Type::TEXT)])?;
-        let why = match (row.get::<_, bool>(0), row.get::<_, bool>(1)) {
-            (true, true) => return Ok(()),
-            (false, _) => "this backend does not hold the advisory lock",
-            (true, false) => "the session token is another client's",
-        };
-        Err(Error::LockLost {
-            schema: self.conn.schema.name.clone(),
-            why,
-        })
+        let (key, token) = (self.key, self.token.clone());
+        self.conn.check_lock_held(key, &token)
     }
 }
 
@@ -181,31 +219,7 @@ impl DerefMut for LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let unlock = |client: &mut postgres::Client, key: i64| {
-            client.query_typed_one("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
-        };
-        let result = match unlock(&mut self.conn.client, self.key) {
-            Ok(row) => Ok(row),
-            // 25P02: the session is in an aborted transaction, which refuses the unlock.
-            Err(e) if e.code().map(|c| c.code()) == Some("25P02") => {
-                let _ = self.conn.client.batch_execute("ROLLBACK");
-                unlock(&mut self.conn.client, self.key)
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(row) if row.get::<_, bool>(0) => {
-                log::debug!("migration lock {} released", self.key)
-            }
-            Ok(_) => log::warn!(
-                "migration lock {} was not held at release (the session lost it)",
-                self.key
-            ),
-            Err(e) => log::warn!(
-                "cannot release migration lock {}: {e}; it goes when this connection closes",
-                self.key
-            ),
-        }
+        self.conn.release_lock(self.key);
     }
 }
 

@@ -21,7 +21,16 @@ impl LockGuard<'_> {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn run_outside_transaction(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
-        let settings = self.settings().clone();
+        self.run_outside(seq, name, step)?;
+        self.check_held()
+    }
+}
+
+impl Connection {
+    /// The step with the session's lock_timeout and statement_timeout, then the INVALID
+    /// index check; the lock check is the caller's.
+    pub(crate) fn run_outside(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
+        let settings = self.settings.clone();
         let mut setup = format!("SET lock_timeout = {}", settings.lock_timeout.as_millis());
         if let Some(timeout) = settings.statement_timeout {
             setup.push_str(&format!(
@@ -29,10 +38,10 @@ impl LockGuard<'_> {
                 timeout.as_millis()
             ));
         }
-        self.client().batch_execute(&setup)?;
-        let ran = step.run(&mut Tx::new(self.client(), seq, name, false));
+        self.client.batch_execute(&setup)?;
+        let ran = step.run(&mut Tx::new(&mut self.client, seq, name, false));
         let reset = self
-            .client()
+            .client
             .batch_execute("RESET lock_timeout; RESET statement_timeout");
         if let Err(e) = ran {
             let invalid_indexes = self.invalid_indexes().unwrap_or_default();
@@ -44,7 +53,6 @@ impl LockGuard<'_> {
             });
         }
         reset?;
-        self.check_held()?;
         let indexes = self.invalid_indexes()?;
         if indexes.is_empty() {
             Ok(())
@@ -56,9 +64,7 @@ impl LockGuard<'_> {
             })
         }
     }
-}
 
-impl Connection {
     /// INVALID indexes (`pg_index.indisvalid = false`) in the database, as `schema.index`.
     ///
     /// ```no_run

@@ -2,8 +2,8 @@
 //! (not LOCAL) survives COMMIT. `RESET ALL` and `RESET ROLE`, never `DISCARD ALL`, which would
 //! also drop the advisory lock (and refuses to run in a transaction block).
 
-use crate::Result;
 use crate::lock::LockGuard;
+use crate::{Connection, Result};
 use postgres::types::Type;
 
 impl LockGuard<'_> {
@@ -20,12 +20,21 @@ impl LockGuard<'_> {
     /// ```
     pub fn reset_session(&mut self) -> Result<()> {
         let token = self.token().to_owned();
-        let client = self.client();
-        client.batch_execute("RESET ROLE; RESET ALL")?;
-        client.query_typed(
-            "SELECT set_config('migrate.session_token', $1, false)",
-            &[(&token, Type::TEXT)],
-        )?;
+        self.reset_session_keeping(Some(&token))
+    }
+}
+
+impl Connection {
+    /// `RESET ROLE; RESET ALL`, then the lock's session token set again (when a lock is held).
+    pub(crate) fn reset_session_keeping(&mut self, token: Option<&str>) -> Result<()> {
+        self.client.batch_execute("RESET ROLE; RESET ALL")?;
+        if let Some(token) = token {
+            let token = token.to_owned();
+            self.client.query_typed(
+                "SELECT set_config('migrate.session_token', $1, false)",
+                &[(&token, Type::TEXT)],
+            )?;
+        }
         Ok(())
     }
 }

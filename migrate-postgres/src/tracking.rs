@@ -105,21 +105,6 @@ pub(crate) fn ensure(client: &mut Client, schema: &Schema) -> Result<()> {
     Ok(())
 }
 
-/// One applied row with the details `status` shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedRow {
-    /// The core's view of the row.
-    pub row: AppliedRow,
-    /// When it was applied (UTC).
-    pub applied_at: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// Framework and app version that applied it.
-    pub applied_by: String,
-    /// Schema fingerprint after it, when recorded.
-    pub fingerprint: Option<String>,
-}
-
 /// What a tracking row records about a migration.
 #[derive(Clone, Debug)]
 pub struct RowValues<'a> {
@@ -137,52 +122,7 @@ pub struct RowValues<'a> {
     pub applied_by: &'a str,
 }
 
-/// One event of the history table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HistoryEvent {
-    /// The set.
-    pub set: String,
-    /// The migration, if the event is about one.
-    pub seq: Option<u64>,
-    /// Its name.
-    pub name: Option<String>,
-    /// `up`, `down`, `start`, `accept-checksum`, `run`.
-    pub action: String,
-    /// `ok`, `failed`, `rolled-back`.
-    pub outcome: String,
-    /// Error text or other detail.
-    pub detail: Option<String>,
-    /// How long it took.
-    pub duration_ms: Option<u64>,
-    /// The backup taken before the run.
-    pub backup_path: Option<String>,
-    /// Rows of the tables a migration touched, before and after it.
-    pub row_counts: Vec<RowCount>,
-}
-
-/// Rows of one table before and after a migration (`None`: the table did not exist).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RowCount {
-    /// `schema.table`.
-    pub table: String,
-    /// Rows before.
-    pub before: Option<u64>,
-    /// Rows after.
-    pub after: Option<u64>,
-}
-
-/// A history row as read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistoryRow {
-    /// Row id, increasing.
-    pub id: i64,
-    /// When (UTC).
-    pub at: String,
-    /// The event.
-    pub event: HistoryEvent,
-    /// Who wrote it.
-    pub applied_by: String,
-}
+pub use migrate_core::{HistoryEvent, HistoryRow, RecordedRow, RowCount};
 
 /// The tracking tables of one schema, on a client (inside or outside the batch transaction).
 ///

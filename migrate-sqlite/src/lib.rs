@@ -113,6 +113,7 @@
 extern crate self as migrate_sqlite;
 
 mod adopt;
+mod backend;
 mod backup;
 mod busy;
 #[cfg(feature = "cli")]

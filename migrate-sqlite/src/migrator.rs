@@ -8,15 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// What happens to the migrations that succeeded before one fails, in the same run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FailurePolicy {
-    /// Roll back the whole run: the database is exactly as before it (the default).
-    #[default]
-    AllOrNothing,
-    /// Keep the migrations that succeeded; roll back only the failing one.
-    KeepApplied,
-}
+pub use migrate_core::FailurePolicy;
 
 /// Configuration of a migration run; [`open`](Migrator::open) a database with it.
 ///

@@ -2,20 +2,13 @@
 //! has looked at the database: record it as applied, or forget it so it runs again.
 
 use crate::lock::FileLock;
-use crate::tracking::{self, HistoryEvent};
+use crate::tracking;
 use crate::{Error, Migrator, Result};
-use migrate_core::RowState;
+use migrate_core::protocol;
 use rusqlite::Connection;
 use std::path::Path;
 
-/// What the operator found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resolution {
-    /// Its work is complete: record it as applied.
-    Applied,
-    /// Its work was undone (or never happened): forget it, so the next `up` runs it again.
-    NotApplied,
-}
+pub use migrate_core::Resolution;
 
 /// Resolves the started row of `seq` under the migration lock.
 pub fn resolve(
@@ -68,19 +61,8 @@ fn resolve_in_transaction(
     seq: u64,
     resolution: Resolution,
 ) -> Result<()> {
-    let rows = tracking::read_rows(conn, set)?;
-    let Some(row) = rows.iter().find(|r| r.row.seq == seq) else {
-        return Err(Error::Unsupported(format!(
-            "set {set:?} has no recorded migration {seq}; nothing was changed"
-        )));
-    };
-    if row.row.state != RowState::Started {
-        return Err(Error::Unsupported(format!(
-            "migration {seq} {:?} is not started-and-unfinished (it is applied); only such a \
-             migration can be resolved. Nothing was changed",
-            row.row.name
-        )));
-    }
+    let rows = tracking::read_plan_rows(conn, set)?;
+    let row = protocol::resolvable(&rows, set, seq)?;
     match resolution {
         Resolution::Applied => conn.execute(
             "UPDATE _migrate_applied SET state = 'applied' WHERE set_name = ?1 AND seq = ?2",
@@ -91,24 +73,9 @@ fn resolve_in_transaction(
             0
         }
     };
-    let outcome = match resolution {
-        Resolution::Applied => "marked applied",
-        Resolution::NotApplied => "marked not applied",
-    };
-    log::warn!(
-        "migration {seq} {:?} resolved by an operator: {outcome}",
-        row.row.name
-    );
     tracking::append_history(
         conn,
-        &HistoryEvent {
-            set: set.to_owned(),
-            seq: Some(seq),
-            name: Some(row.row.name.clone()),
-            action: "resolve".into(),
-            outcome: outcome.into(),
-            ..HistoryEvent::default()
-        },
+        &protocol::resolution_event(set, row, resolution),
         &config.applied_by(),
     )?;
     Ok(())

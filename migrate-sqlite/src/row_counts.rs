@@ -33,64 +33,7 @@ use crate::{Error, Result};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The rows of one user table before and after a migration (`None`: the table did not exist).
-///
-/// ```
-/// use migrate_sqlite::RowCount;
-/// let count = RowCount { table: "notes".into(), before: None, after: Some(0) };
-/// assert!(count.changed());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowCount {
-    /// The table.
-    pub table: String,
-    /// Its rows before the migration.
-    pub before: Option<u64>,
-    /// Its rows after the migration.
-    pub after: Option<u64>,
-}
-
-impl RowCount {
-    /// True when the table was created, dropped, or its number of rows changed.
-    ///
-    /// ```
-    /// use migrate_sqlite::RowCount;
-    /// let same = RowCount { table: "notes".into(), before: Some(3), after: Some(3) };
-    /// assert!(!same.changed());
-    /// ```
-    pub fn changed(&self) -> bool {
-        self.before != self.after
-    }
-
-    /// The rows the table lost, when it existed before and after and has fewer rows now.
-    ///
-    /// ```
-    /// use migrate_sqlite::RowCount;
-    /// let shrunk = RowCount { table: "notes".into(), before: Some(10), after: Some(7) };
-    /// assert_eq!(shrunk.lost(), Some(3));
-    /// let dropped = RowCount { table: "notes".into(), before: Some(10), after: None };
-    /// assert_eq!(dropped.lost(), None);
-    /// ```
-    pub fn lost(&self) -> Option<u64> {
-        match (self.before, self.after) {
-            (Some(before), Some(after)) if after < before => Some(before - after),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for RowCount {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rows = |n: Option<u64>| n.map_or("-".to_owned(), |n| n.to_string());
-        write!(
-            f,
-            "{} {} -> {}",
-            self.table,
-            rows(self.before),
-            rows(self.after)
-        )
-    }
-}
+pub use migrate_core::RowCount;
 
 /// A table's name as SQLite compares names: ASCII letters folded to lower case, so `People`
 /// and `people` are one table.

@@ -95,7 +95,7 @@ pub struct Sentry(Arc<Mutex<State>>);
 
 impl Sentry {
     /// Installs the authorizer on `conn` (in the runner phase).
-    pub fn install(conn: &mut Connection) -> rusqlite::Result<Sentry> {
+    pub fn install(conn: &Connection) -> rusqlite::Result<Sentry> {
         let sentry = Sentry(Arc::new(Mutex::new(State {
             phase: Phase::Runner,
             refused: None,
@@ -121,14 +121,14 @@ impl Sentry {
 
     /// Installs the authorizer for a dry run: every commit is refused, so nothing can reach the
     /// file even when SQLite ends the transaction in the middle of a step.
-    pub fn install_refusing_commits(conn: &mut Connection) -> rusqlite::Result<Sentry> {
+    pub fn install_refusing_commits(conn: &Connection) -> rusqlite::Result<Sentry> {
         let sentry = Sentry::install(conn)?;
         sentry.lock().refuse_all_commits = true;
         Ok(sentry)
     }
 
     /// Removes the authorizer, the commit hook and the update hook.
-    pub fn uninstall(conn: &mut Connection) -> rusqlite::Result<()> {
+    pub fn uninstall(conn: &Connection) -> rusqlite::Result<()> {
         conn.commit_hook(None::<fn() -> bool>)?;
         conn.update_hook(None::<fn(Action, &str, &str, i64)>)?;
         conn.authorizer(None::<fn(AuthContext<'_>) -> Authorization>)

@@ -3,7 +3,7 @@
 use crate::backup::{self, BackupKind, RestoreOptions};
 use crate::fingerprint::{self, SchemaDiff};
 use crate::pragmas::BusyTimeout;
-use crate::report::{StatusLine, StatusReport};
+use crate::report::StatusReport;
 use crate::resolve::{self, Resolution};
 use crate::runner::{self, Operation};
 use crate::tracking::{self, HistoryRow};
@@ -301,31 +301,12 @@ impl<'c> Session<'c> {
     }
 
     fn status_in_snapshot(&self) -> Result<StatusReport> {
-        let conn = &*self.conn;
-        let recorded = tracking::read_rows(conn, self.registry.set())?;
-        let rows: Vec<_> = recorded.iter().map(|r| r.row.clone()).collect();
-        let plan = Plan::new(&self.registry, &rows);
-        let lines = plan
-            .entries()
-            .iter()
-            .map(|entry| {
-                let row = recorded.iter().find(|r| r.row.seq == entry.seq);
-                StatusLine {
-                    seq: entry.seq,
-                    name: entry.name.clone(),
-                    status: entry.status.clone(),
-                    applied_at: row.map(|r| r.applied_at.clone()),
-                    duration_ms: row.map(|r| r.duration_ms),
-                    reversible: entry.reversible,
-                }
-            })
-            .collect();
-        Ok(StatusReport {
-            set: self.registry.set().to_owned(),
-            lines,
-            current: plan.current(),
-            drift: self.drift()?,
-        })
+        let recorded = tracking::read_rows(&self.conn, self.registry.set())?;
+        Ok(StatusReport::assemble(
+            &self.registry,
+            &recorded,
+            self.drift()?,
+        ))
     }
 
     /// Differences between the live schema and the one recorded after the last run, if any.

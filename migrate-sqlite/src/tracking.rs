@@ -4,6 +4,7 @@
 
 use crate::{Result, RowCount};
 use migrate_core::{AppliedRow, RowState};
+pub use migrate_core::{HistoryEvent, HistoryRow, RecordedRow};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
@@ -78,21 +79,6 @@ pub fn tables_exist(conn: &Connection) -> rusqlite::Result<bool> {
         |row| row.get::<_, i64>(0),
     )
     .map(|n| n > 0)
-}
-
-/// One applied row with the details `status` shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedRow {
-    /// The core's view of the row.
-    pub row: AppliedRow,
-    /// When it was applied (UTC).
-    pub applied_at: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// Framework and app version that applied it.
-    pub applied_by: String,
-    /// Schema fingerprint after it, when recorded.
-    pub fingerprint: Option<String>,
 }
 
 /// Every row of `set`, by seq. Empty when the tables do not exist yet. A table this framework
@@ -377,29 +363,6 @@ pub fn last_fingerprint(conn: &Connection, set: &str) -> rusqlite::Result<Option
     .map(Option::flatten)
 }
 
-/// One event of the history table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HistoryEvent {
-    /// The set.
-    pub set: String,
-    /// The migration, if the event is about one.
-    pub seq: Option<u64>,
-    /// Its name.
-    pub name: Option<String>,
-    /// `up`, `down`, `start`, `accept-checksum`, `run`.
-    pub action: String,
-    /// `ok`, `failed`, `rolled-back`.
-    pub outcome: String,
-    /// Error text or other detail.
-    pub detail: Option<String>,
-    /// How long it took.
-    pub duration_ms: Option<u64>,
-    /// The backup taken before the run, once backups exist.
-    pub backup_path: Option<String>,
-    /// Rows of the tables a migration touched, before and after it (the row-count guard).
-    pub row_counts: Vec<RowCount>,
-}
-
 /// Appends an event to the history.
 pub fn append_history(
     conn: &Connection,
@@ -438,19 +401,6 @@ pub fn append_history(
         }
     }
     Ok(())
-}
-
-/// A history row as read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistoryRow {
-    /// Row id, increasing.
-    pub id: i64,
-    /// When (UTC).
-    pub at: String,
-    /// The event.
-    pub event: HistoryEvent,
-    /// Who wrote it.
-    pub applied_by: String,
 }
 
 /// The history of `set`, oldest first.

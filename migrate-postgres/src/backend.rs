@@ -1,0 +1,503 @@
+//! PostgreSQL's primitives for the run protocol (`migrate_core::protocol`): the session
+//! advisory lock polled up to the busy timeout, one `BEGIN READ WRITE` per transaction with the
+//! commit guard armed and `default_transaction_read_only` on, a savepoint per migration with
+//! `SET LOCAL lock_timeout` (retried on 55P03) and `statement_timeout`, `SET CONSTRAINTS ALL
+//! IMMEDIATE` at the end of each migration, tracking rows in the same transaction,
+//! `transaction = false` steps sent one statement at a time, `RESET ALL` after the run. The
+//! order of these acts and every decision are the protocol's.
+
+use crate::batch::{millis, retry_on_lock_timeout};
+use crate::connection::Connection;
+use crate::fingerprint::{self, SchemaObjects};
+use crate::tracking::{APPLIED_TABLE, RowValues};
+use crate::{Error, Migration, Result, Step, Tx, commit_guard, tracking};
+use migrate_core::protocol::{Backend, Job, Recorded, RowChange};
+use migrate_core::{AppliedRow, Direction, HistoryEvent, Registry, RowCount, SchemaDiff, TxMode};
+use postgres::types::Type;
+use std::path::{Path, PathBuf};
+
+/// The savepoint of the migration being run.
+const SAVEPOINT: &str = "migrate_step";
+
+/// Why the PostgreSQL backend has no backup to restore (backups are issue 14).
+pub(crate) const NO_BACKUP: &str = "the PostgreSQL backend takes no backups yet; take one \
+                                    with `pg_dump -Fc` before migrating if you may need to \
+                                    restore";
+
+/// One run on one PostgreSQL connection.
+pub(crate) struct PgBackend<'a> {
+    conn: &'a mut Connection,
+    label: String,
+    applied_by: String,
+    /// The advisory key and session token while the lock is held.
+    lock: Option<(i64, String)>,
+    /// `txid_current()` of the open runner transaction: a step that ended it shows up as a
+    /// different (or no) id.
+    txid: Option<i64>,
+}
+
+impl<'a> PgBackend<'a> {
+    pub fn new(conn: &'a mut Connection, label: String, applied_by: String) -> Self {
+        PgBackend {
+            conn,
+            label,
+            applied_by,
+            lock: None,
+            txid: None,
+        }
+    }
+
+    fn client(&mut self) -> &mut postgres::Client {
+        &mut self.conn.client
+    }
+
+    /// In the runner's transaction: its first statements (the lock checked again, so a
+    /// transaction pooler is refused; the transaction-level advisory lock as a second guard;
+    /// the tracking tables and the commit guard, armed). Returns its txid.
+    fn prepare_transaction(&mut self) -> Result<i64> {
+        if let Some((key, token)) = self.lock.clone() {
+            self.conn.check_lock_held(key, &token)?;
+            let lock_timeout = millis(self.conn.settings.lock_timeout);
+            let client = &mut self.conn.client;
+            client.batch_execute(&format!("SET LOCAL lock_timeout = {lock_timeout}"))?;
+            client.query_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
+        }
+        tracking::ensure(&mut self.conn.client, &self.conn.schema)?;
+        commit_guard::arm(&mut self.conn.client, &self.conn.schema)?;
+        Ok(self
+            .client()
+            .query_one("SELECT txid_current()", &[])?
+            .get(0))
+    }
+
+    /// True while the session is in the runner's transaction. An aborted transaction (a
+    /// statement failed) still is: only its savepoint can tell.
+    fn still_ours(&mut self) -> bool {
+        let Some(txid) = self.txid else {
+            return false;
+        };
+        match self
+            .client()
+            .query_one("SELECT txid_current_if_assigned()", &[])
+        {
+            Ok(row) => row.get::<_, Option<i64>>(0) == Some(txid),
+            Err(e) => e.code().map(|c| c.code()) == Some("25P02"),
+        }
+    }
+
+    /// Leaves the transaction state and puts the session's default back to read-write.
+    fn closed(&mut self) {
+        self.txid = None;
+        if let Err(e) = self
+            .client()
+            .batch_execute("SET default_transaction_read_only = off")
+        {
+            log::warn!("cannot reset default_transaction_read_only: {e}");
+        }
+    }
+
+    /// The step in the savepoint the protocol opened, with the run's `SET LOCAL` timeouts;
+    /// on lock_timeout rolled back to the savepoint and run again. A step that ended the
+    /// transaction is [`Error::TransactionEnded`].
+    fn run_in_savepoint(&mut self, m: &Migration, step: &Step) -> Result<()> {
+        let settings = self.conn.settings.clone();
+        let mut setup = format!("SET LOCAL lock_timeout = {}", millis(settings.lock_timeout));
+        if let Some(timeout) = settings.statement_timeout {
+            setup.push_str(&format!(
+                "; SET LOCAL statement_timeout = {}",
+                millis(timeout)
+            ));
+        }
+        retry_on_lock_timeout(&settings, m.seq, &m.name, |attempt| {
+            if attempt > 1 {
+                self.client()
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
+            }
+            self.client().batch_execute(&setup)?;
+            let ran = step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true));
+            if !self.still_ours() {
+                // Whatever the step left open (a `BEGIN` of its own) goes too.
+                let _ = self.client().batch_execute("ROLLBACK");
+                self.closed();
+                return Err(Error::TransactionEnded {
+                    seq: m.seq,
+                    name: m.name.clone(),
+                });
+            }
+            ran
+        })
+        .map(|_| ())
+    }
+
+    /// The user's schema objects as the transaction sees them (in a savepoint rolled back at
+    /// once, so its `search_path` is untouched).
+    fn live_objects(&mut self) -> Result<SchemaObjects> {
+        fingerprint::objects_in_transaction(&mut self.conn.client, &self.conn.schema)
+    }
+
+    fn stored_objects(&mut self) -> Result<SchemaObjects> {
+        let sql = format!(
+            "SELECT type, name, sql FROM {}",
+            self.conn.schema.qualify("_migrate_schema")
+        );
+        let rows = self.client().query(&sql, &[])?;
+        Ok(rows
+            .iter()
+            .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+            .collect())
+    }
+}
+
+impl Backend for PgBackend<'_> {
+    type Step = Step;
+    type Error = Error;
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn tracking_table(&self) -> String {
+        self.conn.schema.qualify(APPLIED_TABLE)
+    }
+
+    /// No digest yet: the start reads the tracking rows (one query, no lock, no write).
+    fn unchanged_since_last_run(&mut self, _registry: &Registry<Step>) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn read_rows(&mut self, set: &str) -> Result<Vec<AppliedRow>> {
+        self.conn.tracking().read_plan_rows(set)
+    }
+
+    fn lock(&mut self) -> Result<()> {
+        self.lock = Some(self.conn.acquire_lock()?);
+        Ok(())
+    }
+
+    fn unlock(&mut self) {
+        if let Some((key, _)) = self.lock.take() {
+            self.conn.release_lock(key);
+        }
+    }
+
+    fn open_session(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// `RESET ROLE; RESET ALL` (a migration's `SET search_path` survives COMMIT), keeping the
+    /// lock's session token; never `DISCARD ALL`, which would drop the advisory lock.
+    fn close_session(&mut self) -> Result<()> {
+        let token = self.lock.as_ref().map(|(_, token)| token.clone());
+        self.conn.reset_session_keeping(token.as_deref())
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        // Two queries: in one string the SET would belong to the transaction that BEGIN opens.
+        self.client()
+            .batch_execute("SET default_transaction_read_only = on")?;
+        self.client().batch_execute("BEGIN READ WRITE")?;
+        match self.prepare_transaction() {
+            Ok(txid) => {
+                self.txid = Some(txid);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.client().batch_execute("ROLLBACK");
+                self.closed();
+                Err(e)
+            }
+        }
+    }
+
+    fn commit(&mut self, doing: &str) -> Result<()> {
+        if !self.still_ours() {
+            let _ = self.client().batch_execute("ROLLBACK");
+            self.closed();
+            return Err(Error::TransactionEnded {
+                seq: 0,
+                name: format!("({doing})"),
+            });
+        }
+        let sql = commit_guard::commit_sql(&self.conn.schema);
+        let result = self.client().batch_execute(&sql);
+        if result.is_err() {
+            // A failed statement before COMMIT leaves the transaction open and aborted.
+            let _ = self.client().batch_execute("ROLLBACK");
+        }
+        self.closed();
+        Ok(result?)
+    }
+
+    fn rollback(&mut self) {
+        if let Err(e) = self.client().batch_execute("ROLLBACK") {
+            log::error!("ROLLBACK failed: {e}");
+        }
+        self.closed();
+    }
+
+    /// A savepoint probe: refused outside a transaction block (25P01), refused in an aborted
+    /// one (25P02, still a transaction), then the txid says whether the block is the runner's.
+    fn in_transaction(&mut self) -> bool {
+        match self.client().batch_execute("SAVEPOINT migrate_probe") {
+            Ok(()) => {
+                let _ = self
+                    .client()
+                    .batch_execute("RELEASE SAVEPOINT migrate_probe");
+                self.txid.is_none() || self.still_ours()
+            }
+            Err(e) => e.code().map(|c| c.code()) == Some("25P02"),
+        }
+    }
+
+    fn ensure_tracking(&mut self) -> Result<()> {
+        tracking::ensure(&mut self.conn.client, &self.conn.schema)
+    }
+
+    fn read_rows_locked(&mut self, set: &str) -> Result<Vec<AppliedRow>> {
+        self.conn.tracking().read_plan_rows(set)
+    }
+
+    fn highest_seq(&mut self, set: &str) -> Result<Option<u64>> {
+        self.conn.tracking().highest_seq(set)
+    }
+
+    fn write_tracking(&mut self, set: &str, changes: &[RowChange]) -> Result<()> {
+        let applied_by = self.applied_by.clone();
+        let mut tracking = self.conn.tracking();
+        for change in changes {
+            match change {
+                RowChange::Applied {
+                    seq,
+                    name,
+                    checksum,
+                    duration_ms,
+                } => tracking.insert_applied(&RowValues {
+                    set,
+                    seq: *seq,
+                    name,
+                    checksum: checksum.clone(),
+                    duration_ms: *duration_ms,
+                    applied_by: &applied_by,
+                })?,
+                RowChange::Removed { seq } => tracking.delete_row(set, *seq)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn mark_started(&mut self, set: &str, m: &Migration, direction: Direction) -> Result<()> {
+        let applied_by = self.applied_by.clone();
+        let mut tracking = self.conn.tracking();
+        match direction {
+            Direction::Up => tracking.insert_started(&RowValues {
+                set,
+                seq: m.seq,
+                name: &m.name,
+                checksum: m.checksum.to_string(),
+                duration_ms: 0,
+                applied_by: &applied_by,
+            }),
+            Direction::Down => tracking.mark_reverting(set, m.seq),
+        }
+    }
+
+    fn update_checksum(&mut self, set: &str, seq: u64, checksum: &str) -> Result<()> {
+        self.conn.tracking().update_checksum(set, seq, checksum)
+    }
+
+    fn write_history(&mut self, events: &[HistoryEvent]) -> Result<()> {
+        let applied_by = self.applied_by.clone();
+        let mut tracking = self.conn.tracking();
+        for event in events {
+            tracking.append_history(event, &applied_by)?;
+        }
+        Ok(())
+    }
+
+    /// The schema snapshot (read with `search_path = pg_catalog`) and its fingerprint.
+    fn store_schema(&mut self, set: &str) -> Result<()> {
+        let objects = self.live_objects()?;
+        let table = self.conn.schema.qualify("_migrate_schema");
+        let client = self.client();
+        client.batch_execute(&format!("DELETE FROM {table}"))?;
+        let insert = client.prepare(&format!(
+            "INSERT INTO {table} (type, name, sql) VALUES ($1, $2, $3)"
+        ))?;
+        for ((kind, name), sql) in &objects {
+            client.execute(&insert, &[kind, name, sql])?;
+        }
+        let print = fingerprint::fingerprint(&objects);
+        self.conn.tracking().set_fingerprint(set, &print)
+    }
+
+    fn schema_drift(&mut self) -> Result<Option<SchemaDiff>> {
+        let stored = self.stored_objects()?;
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        let diff = SchemaDiff::between(&stored, &self.live_objects()?);
+        Ok((!diff.is_empty()).then_some(diff))
+    }
+
+    fn back_up(&mut self, _reason: &str) -> Result<Option<PathBuf>> {
+        log::info!("no pre-migration backup taken: {NO_BACKUP}");
+        Ok(None)
+    }
+
+    fn back_up_before_step(&mut self) -> Result<Option<PathBuf>> {
+        Ok(None)
+    }
+
+    fn restore(&mut self, from: &Path) -> Result<PathBuf> {
+        Err(Error::Unsupported(format!(
+            "cannot restore {} automatically: {NO_BACKUP}",
+            from.display()
+        )))
+    }
+
+    fn no_backup_reason(&self) -> String {
+        NO_BACKUP.to_owned()
+    }
+
+    fn start_batch(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn restart_baselines(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        Ok(self
+            .client()
+            .batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))?)
+    }
+
+    /// Released, then the guard armed again (`SET CONSTRAINTS ALL IMMEDIATE` fired it).
+    fn release_savepoint(&mut self) -> Result<()> {
+        self.client()
+            .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))?;
+        Ok(commit_guard::arm(&mut self.conn.client, &self.conn.schema)?)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.client().batch_execute(&format!(
+            "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
+        ))?;
+        if !self.still_ours() {
+            return Err(Error::TransactionEnded {
+                seq: 0,
+                name: "(rolling back to the savepoint)".into(),
+            });
+        }
+        Ok(commit_guard::arm(&mut self.conn.client, &self.conn.schema)?)
+    }
+
+    fn run_step(&mut self, m: &Migration, job: Job) -> Result<()> {
+        let step: &Step = match job.direction {
+            Direction::Up => &m.up,
+            Direction::Down => m
+                .down
+                .as_ref()
+                .expect("the plan only reverts reversible migrations"),
+        };
+        log::info!("migration {} {}: running", m.label(), job.direction);
+        match m.mode {
+            TxMode::Transactional => self.run_in_savepoint(m, step),
+            TxMode::NonTransactional => {
+                self.conn.run_outside(m.seq, &m.name, step)?;
+                match self.lock.clone() {
+                    Some((key, token)) => self.conn.check_lock_held(key, &token),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn after_step(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// `SET CONSTRAINTS ALL IMMEDIATE` (the guard allowed for that moment): a deferred
+    /// violation fails this migration, not the commit.
+    fn check_step(&mut self, m: &Migration, _job: Job) -> Result<Vec<RowCount>> {
+        if m.mode == TxMode::Transactional
+            && let Err(source) = self.client().batch_execute(commit_guard::CHECK_DEFERRED)
+        {
+            return Err(Error::DeferredConstraint {
+                seq: m.seq,
+                name: m.name.clone(),
+                source,
+            });
+        }
+        Ok(Vec::new())
+    }
+
+    /// A migration that ended the transaction: the commit guard rolled all of it back.
+    fn rolled_back_itself(&self, error: &Error) -> bool {
+        matches!(error, Error::TransactionEnded { .. })
+    }
+
+    fn explain_failure(
+        &mut self,
+        _error: &Error,
+        _before: &Recorded,
+        _after: &Recorded,
+        _job: Job,
+        _rolled_back_itself: bool,
+        _backup: Option<&Path>,
+    ) -> Option<String> {
+        None
+    }
+
+    fn migration_failed(
+        &self,
+        set: &str,
+        m: &Migration,
+        direction: Direction,
+        error: Error,
+        outcome: String,
+    ) -> Error {
+        Error::MigrationFailed {
+            set: set.to_owned(),
+            seq: m.seq,
+            name: m.name.clone(),
+            direction,
+            source: Box::new(error),
+            outcome,
+        }
+    }
+
+    fn commit_failed(&self, error: Error, kept: String) -> Error {
+        Error::CommitFailed {
+            error: Box::new(error),
+            outcome: kept,
+        }
+    }
+}
+
+impl PgBackend<'_> {
+    /// An operator's resolution of a started row: applied (the row turns applied) or not
+    /// applied (the row goes), in the runner's transaction.
+    pub fn settle(
+        &mut self,
+        set: &str,
+        row: &AppliedRow,
+        applied: bool,
+        applied_by: &str,
+    ) -> Result<()> {
+        let mut tracking = self.conn.tracking();
+        if applied {
+            tracking.insert_applied(&RowValues {
+                set,
+                seq: row.seq,
+                name: &row.name,
+                checksum: row.checksum.clone(),
+                duration_ms: 0,
+                applied_by,
+            })
+        } else {
+            tracking.delete_row(set, row.seq)
+        }
+    }
+}

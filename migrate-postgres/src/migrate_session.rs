@@ -1,0 +1,241 @@
+//! An open PostgreSQL database with its migrations: the operations users call. `up`, `down` and
+//! `redo` run the shared protocol (`migrate_core::protocol::run`) over [`PgBackend`]; the
+//! same reports and refusals as the SQLite backend.
+
+use crate::backend::PgBackend;
+use crate::tracking::HistoryRow;
+use crate::{Connection, Migrator, Result, Step};
+use migrate_core::protocol::{self, Backend, Operation, Settings};
+use migrate_core::{DownTarget, Plan, Registry, Resolution, RunReport, SchemaDiff, StatusReport};
+
+/// A PostgreSQL database opened by a [`Migrator`], with its validated migrations.
+///
+/// ```no_run
+/// use migrate_postgres::{Migration, Migrator, Step};
+/// let mut db = Migrator::new()
+///     .with_migrations([
+///         Migration::new(1, "create_notes", Step::sql("CREATE TABLE notes (id bigint PRIMARY KEY)"))
+///             .with_down(Step::sql("DROP TABLE notes")),
+///     ])
+///     .open("postgres://app@localhost/app")?;
+/// db.up()?;
+/// db.redo()?;
+/// db.down_to(0)?;
+/// assert_eq!(db.status()?.current, None);
+/// # Ok::<(), migrate_postgres::Error>(())
+/// ```
+pub struct Session {
+    conn: Connection,
+    registry: Registry<Step>,
+    config: Migrator,
+    label: String,
+}
+
+impl Session {
+    pub(crate) fn new(
+        mut conn: Connection,
+        registry: Registry<Step>,
+        config: Migrator,
+    ) -> Result<Self> {
+        let database: String = conn
+            .client()
+            .query_one("SELECT current_database()::text", &[])?
+            .get(0);
+        let label = format!(
+            "database {database:?} (tracking schema {:?})",
+            conn.schema()
+        );
+        Ok(Session {
+            conn,
+            registry,
+            config,
+            label,
+        })
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// let report = db.up()?;
+    /// println!("{report}");
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn up(&mut self) -> Result<RunReport> {
+        self.run(Operation::Up(None))
+    }
+
+    /// Applies pending migrations up to and including `seq`.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// assert_eq!(db.up_to(2)?.after, Some(2));
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn up_to(&mut self, seq: u64) -> Result<RunReport> {
+        self.run(Operation::Up(Some(seq)))
+    }
+
+    /// Reverts the last `steps` applied migrations (refused, changing nothing, when fewer are
+    /// applied).
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// db.down(1)?;
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn down(&mut self, steps: usize) -> Result<RunReport> {
+        self.run(Operation::Down(DownTarget::Steps(steps)))
+    }
+
+    /// Reverts every applied migration above `seq` (0 reverts all).
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// assert_eq!(db.down_to(0)?.after, None);
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn down_to(&mut self, seq: u64) -> Result<RunReport> {
+        self.run(Operation::Down(DownTarget::To(seq)))
+    }
+
+    /// Reverts the last applied migration and applies it again, in one transaction.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// assert_eq!(db.redo()?.steps.len(), 2);
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn redo(&mut self) -> Result<RunReport> {
+        self.run(Operation::Redo)
+    }
+
+    fn backend(&mut self) -> PgBackend<'_> {
+        PgBackend::new(&mut self.conn, self.label.clone(), self.config.applied_by())
+    }
+
+    fn run(&mut self, op: Operation) -> Result<RunReport> {
+        let config = self.config.clone();
+        let settings = Settings {
+            policy: &config.policy,
+            failure: config.failure,
+            hooks: &config.hooks,
+        };
+        let registry = self.registry.clone();
+        protocol::run(&mut self.backend(), &registry, settings, op)
+    }
+
+    /// The plan: every migration's state against the database, without changing anything.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// let plan = db.plan()?;
+    /// # let _ = plan; Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn plan(&mut self) -> Result<Plan> {
+        let rows = self.conn.tracking().read_plan_rows(self.registry.set())?;
+        Ok(Plan::new(&self.registry, &rows))
+    }
+
+    /// Where every migration stands, with times, and any schema drift (objects changed by
+    /// hand since the last run, from the catalog fingerprint).
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// println!("{}", db.status()?);
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn status(&mut self) -> Result<StatusReport> {
+        let recorded = self.conn.tracking().read_rows(self.registry.set())?;
+        let drift = self.drift()?;
+        Ok(StatusReport::assemble(&self.registry, &recorded, drift))
+    }
+
+    /// Differences between the live schema and the one recorded after the last run.
+    fn drift(&mut self) -> Result<Option<SchemaDiff>> {
+        if !self.conn.tracking().tables_exist()? {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT type, name, sql FROM {}",
+            self.conn.schema.qualify("_migrate_schema")
+        );
+        let stored: migrate_core::SchemaObjects = self
+            .conn
+            .client()
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+            .collect();
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        let diff = SchemaDiff::between(&stored, &self.conn.schema_objects()?);
+        Ok((!diff.is_empty()).then_some(diff))
+    }
+
+    /// The history of this set, oldest first.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// for row in db.history()? {
+    ///     println!("{} {} {}", row.at, row.event.action, row.event.outcome);
+    /// }
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn history(&mut self) -> Result<Vec<HistoryRow>> {
+        let set = self.registry.set().to_owned();
+        self.conn.tracking().read_history(&set)
+    }
+
+    /// Settles a `transaction = false` migration that started and never finished, after you
+    /// checked the database; recorded in the history. Under the migration lock, in one
+    /// transaction.
+    ///
+    /// ```no_run
+    /// use migrate_postgres::Resolution;
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// db.resolve(3, Resolution::NotApplied)?;
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn resolve(&mut self, seq: u64, resolution: Resolution) -> Result<()> {
+        let set = self.registry.set().to_owned();
+        let applied_by = self.config.applied_by();
+        let mut backend = self.backend();
+        backend.lock()?;
+        let result = backend.begin().and_then(|()| {
+            let resolved = resolve_in_transaction(&mut backend, &set, seq, resolution, &applied_by)
+                .and_then(|()| backend.commit("resolving"));
+            if resolved.is_err() {
+                backend.rollback();
+            }
+            resolved
+        });
+        backend.unlock();
+        result
+    }
+
+    /// The connection (its schema, settings, and the client for your own queries).
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// let n: i64 = db.connection().client().query_one("SELECT 1::bigint", &[])?.get(0);
+    /// # let _ = n; Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+fn resolve_in_transaction(
+    backend: &mut PgBackend<'_>,
+    set: &str,
+    seq: u64,
+    resolution: Resolution,
+    applied_by: &str,
+) -> Result<()> {
+    let rows = backend.read_rows_locked(set)?;
+    let row = protocol::resolvable(&rows, set, seq)?;
+    backend.settle(set, row, resolution == Resolution::Applied, applied_by)?;
+    backend.write_history(&[protocol::resolution_event(set, row, resolution)])
+}

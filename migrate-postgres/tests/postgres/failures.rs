@@ -1,0 +1,166 @@
+//! A failing migration under both failure policies, and a `transaction = false` migration that
+//! failed halfway, resolved by an operator: what was kept is read back from the database, and
+//! the outcome says it.
+
+use crate::common::{count, db, exists};
+use crate::runs::notes;
+use migrate_postgres::{
+    Blocker, CoreError, Error, FailurePolicy, Migration, Migrator, Resolution, Step, TxMode,
+};
+
+fn failing_third() -> Vec<Migration> {
+    let mut list = notes();
+    list[2] = Migration::new(
+        3,
+        "seed",
+        Step::sql("INSERT INTO notes (id, body) VALUES (1, 'a'), (1, 'duplicate')"),
+    );
+    list
+}
+
+#[test]
+fn all_or_nothing_keeps_nothing_of_the_run() {
+    let Some(db) = db() else { return };
+    let err = Migrator::new()
+        .with_migrations(failing_third())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { seq, outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert_eq!(*seq, 3);
+    assert!(
+        outcome.contains("Nothing from this run was kept"),
+        "{outcome}"
+    );
+    assert!(err.to_string().contains("23505"), "{err}");
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.notes"));
+    assert_eq!(count(&mut client, "public._migrate_applied"), 0);
+}
+
+#[test]
+fn keep_applied_keeps_the_migrations_before_the_failing_one() {
+    let Some(db) = db() else { return };
+    let err = Migrator::new()
+        .with_migrations(failing_third())
+        .failure_policy(FailurePolicy::KeepApplied)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert!(
+        outcome.contains("Kept from this run: applied 1, 2"),
+        "{outcome}"
+    );
+    let mut client = db.client();
+    assert!(exists(&mut client, "public.notes"));
+    assert_eq!(count(&mut client, "notes"), 0);
+    assert_eq!(count(&mut client, "public._migrate_applied"), 2);
+    let failed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM public._migrate_history WHERE seq = 3 AND outcome = 'failed'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(failed, 1);
+}
+
+#[test]
+fn a_deferred_constraint_violation_fails_its_migration_not_the_commit() {
+    let Some(db) = db() else { return };
+    let migrations = vec![
+        Migration::new(
+            1,
+            "tables",
+            Step::sql(
+                "CREATE TABLE parent (id int PRIMARY KEY);
+                 CREATE TABLE child (parent_id int REFERENCES parent (id)
+                   DEFERRABLE INITIALLY DEFERRED)",
+            ),
+        ),
+        Migration::new(2, "orphan", Step::sql("INSERT INTO child VALUES (42)")),
+    ];
+    let err = Migrator::new()
+        .with_migrations(migrations)
+        .failure_policy(FailurePolicy::KeepApplied)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::MigrationFailed { seq: 2, .. }),
+        "{err:?}"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "child"), 0);
+    assert_eq!(count(&mut client, "public._migrate_applied"), 1);
+}
+
+#[test]
+fn a_failed_non_transactional_migration_stays_started_until_resolved() {
+    let Some(db) = db() else { return };
+    let migrations = || {
+        vec![
+            Migration::new(
+                1,
+                "create_notes",
+                Step::sql("CREATE TABLE notes (id bigint)"),
+            ),
+            Migration::new(
+                2,
+                "two_statements",
+                Step::sql("CREATE TABLE half (x int); SELECT 1/0"),
+            )
+            .with_mode(TxMode::NonTransactional),
+        ]
+    };
+    let err = Migrator::new()
+        .with_migrations(migrations())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert!(outcome.contains("migrate resolve 2 --applied"), "{outcome}");
+    // No automatic restore: the outcome says why there is no backup to put back.
+    assert!(outcome.contains("takes no backups yet"), "{outcome}");
+    let mut client = db.client();
+    // The statement before the failing one stays (no transaction could undo it).
+    assert!(exists(&mut client, "public.half"));
+    let state: String = client
+        .query_one(
+            "SELECT state FROM public._migrate_applied WHERE seq = 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "started");
+
+    // Refused until resolved, changing nothing.
+    let mut session = Migrator::new()
+        .with_migrations(migrations())
+        .on(db.connect())
+        .unwrap();
+    let refused = session.up().unwrap_err();
+    let Error::Core(CoreError::Blocked { blockers, .. }) = &refused else {
+        panic!("expected Blocked, got {refused:?}")
+    };
+    assert!(matches!(blockers[0], Blocker::Started { seq: 2, .. }));
+
+    client.batch_execute("DROP TABLE half").unwrap();
+    session.resolve(2, Resolution::NotApplied).unwrap();
+    assert_eq!(count(&mut client, "public._migrate_applied"), 1);
+    // Resolving an applied migration is refused.
+    assert!(session.resolve(1, Resolution::Applied).is_err());
+    // Then `up` runs it again (and fails the same way: it is still broken).
+    assert!(session.up().is_err());
+}
