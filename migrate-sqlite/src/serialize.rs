@@ -169,3 +169,67 @@ mod tests {
         assert_eq!(by_hand["migrations"][3]["outcome"], "not-run");
     }
 }
+
+/// `{"set", "tool", "adopted": [{"seq", "name", "upstream"}], "backup": {..}, "pending"}`.
+impl Serialize for crate::AdoptReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let crate::AdoptReport {
+            set,
+            tool,
+            adopted,
+            backup,
+            pending,
+        } = self;
+        let adopted: Vec<_> = adopted
+            .iter()
+            .map(|(seq, name, upstream)| AdoptedJson {
+                seq: *seq,
+                name,
+                upstream,
+            })
+            .collect();
+        let mut s = serializer.serialize_struct("AdoptReport", 5)?;
+        s.serialize_field("set", set)?;
+        s.serialize_field("tool", tool.name())?;
+        s.serialize_field("adopted", &adopted)?;
+        s.serialize_field("backup", backup)?;
+        s.serialize_field("pending", pending)?;
+        s.end()
+    }
+}
+
+/// One adopted migration: its seq and name, and what the other tool had recorded for it.
+struct AdoptedJson<'a> {
+    seq: u64,
+    name: &'a str,
+    upstream: &'a str,
+}
+
+impl Serialize for AdoptedJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Adopted", 3)?;
+        s.serialize_field("seq", &self.seq)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("upstream", self.upstream)?;
+        s.end()
+    }
+}
+
+/// `{"restored_from", "damaged_kept", "moved": [..], "damage"}`.
+impl Serialize for crate::DamagedRestore {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let crate::DamagedRestore {
+            restored_from,
+            damaged_kept,
+            moved,
+            damage,
+        } = self;
+        let moved: Vec<String> = moved.iter().map(|p| p.display().to_string()).collect();
+        let mut s = serializer.serialize_struct("DamagedRestore", 4)?;
+        s.serialize_field("restored_from", &restored_from.display().to_string())?;
+        s.serialize_field("damaged_kept", &damaged_kept.display().to_string())?;
+        s.serialize_field("moved", &moved)?;
+        s.serialize_field("damage", damage)?;
+        s.end()
+    }
+}

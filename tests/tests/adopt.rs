@@ -386,8 +386,6 @@ fn an_adoption_waits_for_the_migration_lock_and_gives_up_without_changing_anythi
 }
 
 #[test]
-#[ignore = "adopt ignores --json (cli/mod.rs prints the report as text); fixed by the lead in \
-            cli/ (see the review report)"]
 fn the_command_line_reports_an_adoption_as_json_under_json() {
     let db = db();
     migrated_by(&db.path, Tool::Diesel, 2);

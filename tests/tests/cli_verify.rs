@@ -148,8 +148,6 @@ fn a_smashed_header_is_a_verify_problem_not_a_raw_error() {
 }
 
 #[test]
-#[ignore = "restore over a damaged database ignores --json (cli/mod.rs prints text); fixed by \
-            the lead in cli/ (see the review report)"]
 fn restoring_over_a_damaged_database_reports_json_under_json() {
     let db = big_with_backup();
     smash(&db.path, 0, 100);

@@ -258,11 +258,16 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
                     // Confirmed above: replace it, keeping the damaged file aside.
                     eprintln!("the database is damaged ({detail}); keeping it aside");
                     let done = session.restore_damaged(&from, options)?;
-                    println!(
-                        "restored from {}; the damaged database is kept at {} (never deleted)",
-                        done.restored_from.display(),
-                        done.damaged_kept.display()
-                    );
+                    if json {
+                        output::print_json(&done);
+                    } else {
+                        println!(
+                            "restored from {}; the damaged database is kept at {} (never \
+                             deleted)",
+                            done.restored_from.display(),
+                            done.damaged_kept.display()
+                        );
+                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -311,7 +316,12 @@ fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8
             EXIT_OK
         }
         MigrateCommand::Adopt { from } => {
-            println!("{}", session.adopt(from)?);
+            let report = session.adopt(from)?;
+            if json {
+                output::print_json(&report);
+            } else {
+                println!("{report}");
+            }
             EXIT_OK
         }
         MigrateCommand::Import { .. } => unreachable!("handled before opening the database"),
