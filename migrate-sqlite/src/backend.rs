@@ -35,6 +35,9 @@ pub(crate) struct SqliteBackend<'a> {
     pragmas: Option<PragmaGuard<'a>>,
     /// Foreign key violations already there before the current step: only new ones fail it.
     fk_baseline: BTreeSet<FkViolation>,
+    /// Tables whose foreign keys SQLite cannot check ("foreign key mismatch") before the
+    /// current step: only a table that newly has one fails it.
+    fk_mismatched: BTreeSet<String>,
     /// Whether any table declares a foreign key; with none, no violation is possible.
     fk_declared: bool,
     /// The row-count guard's counts (None when it is off).
@@ -60,6 +63,7 @@ impl<'a> SqliteBackend<'a> {
             sentry: None,
             pragmas: None,
             fk_baseline: BTreeSet::new(),
+            fk_mismatched: BTreeSet::new(),
             fk_declared: true,
             rows: None,
             written: Vec::new(),
@@ -108,13 +112,22 @@ impl<'a> SqliteBackend<'a> {
         if !self.fk_declared {
             return Ok(());
         }
-        let now: BTreeSet<FkViolation> = foreign_keys::violations(self.conn)
-            .map_err(runner_error(&self.label, "PRAGMA foreign_key_check"))?
-            .into_iter()
+        let (now, mismatched) = foreign_keys::violations_and_mismatches(self.conn)
+            .map_err(runner_error(&self.label, "PRAGMA foreign_key_check"))?;
+        let now: BTreeSet<FkViolation> = now.into_iter().collect();
+        let new_mismatches: Vec<String> = mismatched
+            .difference(&self.fk_mismatched)
+            .cloned()
             .collect();
+        if !new_mismatches.is_empty() {
+            return Err(Error::ForeignKeyMismatch {
+                tables: new_mismatches,
+            });
+        }
         let new: Vec<FkViolation> = now.difference(&self.fk_baseline).cloned().collect();
         if new.is_empty() {
             self.fk_baseline = now;
+            self.fk_mismatched = mismatched;
             Ok(())
         } else {
             Err(
@@ -434,8 +447,16 @@ impl Backend for SqliteBackend<'_> {
     fn start_batch(&mut self) -> Result<()> {
         self.fk_declared = foreign_keys::any_declared(self.conn)
             .map_err(runner_error(&self.label, "looking for foreign keys"))?;
-        let baseline = foreign_keys::violations(self.conn)
+        let (baseline, mismatched) = foreign_keys::violations_and_mismatches(self.conn)
             .map_err(runner_error(&self.label, "PRAGMA foreign_key_check"))?;
+        if !mismatched.is_empty() {
+            log::warn!(
+                "the foreign keys of {} cannot be checked (foreign key mismatch) before the run; \
+                 migrations fail only on tables that newly have one",
+                mismatched.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        self.fk_mismatched = mismatched;
         if !baseline.is_empty() {
             log::warn!(
                 "{} foreign key violations exist before the run; migrations fail only on new ones",

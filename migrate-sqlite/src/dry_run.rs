@@ -1091,6 +1091,15 @@ impl DryRunner<'_> {
         }
         let now = self.violations()?;
         let new: Vec<FkViolation> = now.difference(baseline).cloned().collect();
+        // Tables SQLite cannot check at all are listed with no parent (see `violations`).
+        let mismatched: Vec<String> = new
+            .iter()
+            .filter(|v| v.parent.is_empty())
+            .map(|v| v.table.clone())
+            .collect();
+        if !mismatched.is_empty() {
+            return Err(crate::Error::ForeignKeyMismatch { tables: mismatched });
+        }
         if !new.is_empty() {
             return Err(
                 foreign_keys::introduced(self.conn, new, baseline.len()).map_err(runner_error(
@@ -1136,10 +1145,16 @@ impl DryRunner<'_> {
         if !declared {
             return Ok(BTreeSet::new());
         }
-        Ok(foreign_keys::violations(self.conn)
-            .map_err(runner_error(self.ctx.label, "PRAGMA foreign_key_check"))?
-            .into_iter()
-            .collect())
+        let (found, mismatched) = foreign_keys::violations_and_mismatches(self.conn)
+            .map_err(runner_error(self.ctx.label, "PRAGMA foreign_key_check"))?;
+        // A table whose foreign keys cannot be checked at all: one entry with no parent, so
+        // that the before/after comparison treats it like a violation of its own.
+        let unchecked = mismatched.into_iter().map(|table| FkViolation {
+            table,
+            rowid: None,
+            parent: String::new(),
+        });
+        Ok(found.into_iter().chain(unchecked).collect())
     }
 
     /// The user's schema objects and the rows of each user table.

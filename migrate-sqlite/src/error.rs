@@ -535,6 +535,27 @@ pub enum Error {
         step_error: Option<String>,
     },
 
+    /// A migration left a table whose foreign key SQLite cannot check ("foreign key mismatch":
+    /// the referenced columns are neither the parent's primary key nor covered by a unique
+    /// index); the migration was rolled back.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::ForeignKeyMismatch { tables: vec!["reviews".into()] };
+    /// assert!(e.to_string().contains("reviews"));
+    /// ```
+    #[error(
+        "the migration left foreign keys SQLite cannot check in {} (\"foreign key mismatch\": \
+         the columns they reference are neither the parent table's PRIMARY KEY nor covered by a \
+         UNIQUE index); it was rolled back. Reference the parent's primary key, or create a \
+         UNIQUE index on the referenced columns in the same migration, then run `migrate up` \
+         again",
+        tables.join(", ")
+    )]
+    ForeignKeyMismatch {
+        /// The child tables whose foreign keys cannot be checked.
+        tables: Vec<String>,
+    },
+
     /// Any other error, raised by a migration's own code with `?` (I/O, parsing...) or
     /// [`Error::other`]. Transparent: its message is the error's. Once the runner reports the
     /// migration as failed, [`Error::MigrationFailed`]'s `source()` returns the error itself.

@@ -3,6 +3,7 @@
 use crate::FkViolation;
 use crate::tx::quote_ident;
 use rusqlite::Connection;
+use std::collections::BTreeSet;
 
 /// Every foreign key violation in the database.
 pub fn violations(conn: &Connection) -> rusqlite::Result<Vec<FkViolation>> {
@@ -15,6 +16,52 @@ pub fn violations(conn: &Connection) -> rusqlite::Result<Vec<FkViolation>> {
         })
     })?;
     rows.collect()
+}
+
+/// Every foreign key violation, and the tables whose foreign keys SQLite cannot check at all
+/// ("foreign key mismatch": the referenced columns are neither the parent's primary key nor
+/// covered by a unique index). One such table makes the whole-database check fail, so it is then
+/// checked table by table: a mismatch already there must not block the migration that fixes it.
+pub fn violations_and_mismatches(
+    conn: &Connection,
+) -> rusqlite::Result<(Vec<FkViolation>, BTreeSet<String>)> {
+    match violations(conn) {
+        Ok(found) => Ok((found, BTreeSet::new())),
+        Err(e) if is_mismatch(&e) => {
+            let mut found = Vec::new();
+            let mut mismatched = BTreeSet::new();
+            let tables: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for table in tables {
+                let sql = format!("PRAGMA main.foreign_key_check({})", quote_ident(&table));
+                let rows = conn.prepare(&sql).and_then(|mut stmt| {
+                    stmt.query_map([], |row| {
+                        Ok(FkViolation {
+                            table: row.get(0)?,
+                            rowid: row.get(1)?,
+                            parent: row.get(2)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                });
+                match rows {
+                    Ok(rows) => found.extend(rows),
+                    Err(e) if is_mismatch(&e) => {
+                        mismatched.insert(table);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((found, mismatched))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_mismatch(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("foreign key mismatch")
 }
 
 /// Whether any table's definition declares a foreign key (`REFERENCES`, any case). A false

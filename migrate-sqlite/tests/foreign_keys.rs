@@ -217,9 +217,6 @@ fn the_rename_trap_is_named_with_its_fix_and_legacy_alter_table_avoids_it() {
 }
 
 #[test]
-#[ignore = "the runner's baseline foreign_key_check fails on a pre-existing 'foreign key \
-            mismatch' before any migration runs; fixed by the lead in runner.rs / \
-            foreign_keys.rs (see the review report)"]
 fn a_foreign_key_mismatch_already_in_the_database_does_not_block_the_migration_that_fixes_it() {
     // The app created these tables itself (foreign keys off, as a system SQLite defaults):
     // reviews references books.title, which is neither the PRIMARY KEY nor UNIQUE.
@@ -246,4 +243,76 @@ fn a_foreign_key_mismatch_already_in_the_database_does_not_block_the_migration_t
         })
         .unwrap();
     assert_eq!(check, 0);
+}
+
+/// A migration that creates a foreign key SQLite cannot check (it references a column that is
+/// neither the parent's primary key nor unique) fails and rolls back, naming the table.
+#[test]
+fn a_migration_that_leaves_a_foreign_key_mismatch_fails_naming_the_table() {
+    let db = temp_db();
+    let list = vec![
+        Migration::new(
+            1,
+            "books",
+            Step::sql("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT)"),
+        ),
+        Migration::new(
+            2,
+            "reviews",
+            Step::sql("CREATE TABLE reviews (book_title TEXT REFERENCES books (title))"),
+        ),
+    ];
+    let err = migrator(list).open(&db.path).unwrap().up().unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("foreign key mismatch"), "{text}");
+    assert!(text.contains("reviews"), "{text}");
+    let conn = Connection::open(&db.path).unwrap();
+    assert!(!table_exists(&conn, "reviews"));
+    assert!(
+        !table_exists(&conn, "books"),
+        "all or nothing: the run rolled back"
+    );
+    assert_eq!(applied_seqs(&conn), [0u64; 0]);
+}
+
+/// The dry run applies the same rule: a foreign key mismatch already there does not stop the
+/// plan, one a pending migration creates is reported as that migration's failure.
+#[test]
+fn the_dry_run_treats_foreign_key_mismatches_as_up_does() {
+    let db = temp_db();
+    Connection::open(&db.path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT);
+             CREATE TABLE reviews (book_title TEXT REFERENCES books (title));",
+        )
+        .unwrap();
+    let before = std::fs::read(&db.path).unwrap();
+    let list = vec![
+        Migration::new(
+            1,
+            "notes",
+            Step::sql("CREATE TABLE notes (id INTEGER PRIMARY KEY)"),
+        ),
+        Migration::new(
+            2,
+            "quotes",
+            Step::sql("CREATE TABLE quotes (book_title TEXT REFERENCES books (title))"),
+        ),
+    ];
+    let dry = migrator(list).open(&db.path).unwrap().dry_run().unwrap();
+    assert!(!dry.is_ok());
+    assert_eq!(
+        dry.migrations.len(),
+        2,
+        "migration 1 ran, migration 2 failed in the plan"
+    );
+    let text = format!("{dry:?}");
+    assert!(text.contains("quotes"), "{text}");
+    assert!(text.contains("foreign key mismatch"), "{text}");
+    assert_eq!(
+        std::fs::read(&db.path).unwrap(),
+        before,
+        "the file is untouched"
+    );
 }
