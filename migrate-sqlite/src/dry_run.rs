@@ -659,10 +659,6 @@ impl crate::Session<'_> {
     /// ([`CoreError::Irreversible`](crate::CoreError::Irreversible)), a blocked plan. The
     /// database file is left byte for byte as it was; no backup, no lock file.
     ///
-    /// It runs on a second connection to the same file (the session's own connection is
-    /// only borrowed here, and installing the trace hook and authorizer needs it whole), so
-    /// it needs a database file: an in-memory session gets [`Error::Unsupported`].
-    ///
     /// ```
     /// use migrate_sqlite::*;
     /// let dir = tempfile::tempdir()?;
@@ -684,8 +680,8 @@ impl crate::Session<'_> {
     /// assert!(db.dry_run_down(DownTarget::To(0)).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn dry_run_down(&self, target: DownTarget) -> Result<DryRun> {
-        self.dry_run_on_file(DryRunOperation::Down(target))
+    pub fn dry_run_down(&mut self, target: DownTarget) -> Result<DryRun> {
+        self.dry_run_operation(DryRunOperation::Down(target))
     }
 
     /// What [`redo`](crate::Session::redo) would do: the last applied migration reverted and
@@ -706,30 +702,8 @@ impl crate::Session<'_> {
     /// assert_eq!(directions, [Direction::Down, Direction::Up]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn dry_run_redo(&self) -> Result<DryRun> {
-        self.dry_run_on_file(DryRunOperation::Redo)
-    }
-
-    fn dry_run_on_file(&self, operation: DryRunOperation) -> Result<DryRun> {
-        let (_, path, config) = self.parts().map_err(|_| {
-            Error::Unsupported(format!(
-                "a preview of `{operation}` runs on a second connection to the database file, \
-                 and this database is in memory; nothing was changed"
-            ))
-        })?;
-        // The session's settings hold no migrations (its registry does): the same list again.
-        let registry = Registry::new(
-            config.set.clone(),
-            self.migrations().to_vec(),
-            config.validation,
-        )?;
-        let mut flags = rusqlite::OpenFlags::default();
-        flags.remove(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        run_operation(&mut conn, Some(path), &registry, config, operation)
+    pub fn dry_run_redo(&mut self) -> Result<DryRun> {
+        self.dry_run_operation(DryRunOperation::Redo)
     }
 }
 

@@ -269,6 +269,20 @@ impl<'c> Session<'c> {
         )
     }
 
+    /// A revert or redo previewed on this session's own connection (see `dry_run_down`).
+    pub(crate) fn dry_run_operation(
+        &mut self,
+        operation: crate::DryRunOperation,
+    ) -> Result<crate::DryRun> {
+        crate::dry_run::run_operation(
+            &mut self.conn,
+            self.path.as_deref(),
+            &self.registry,
+            &self.config,
+            operation,
+        )
+    }
+
     /// Where every migration stands, with times, and any schema drift.
     ///
     /// ```
@@ -474,6 +488,8 @@ impl<'c> Session<'c> {
                     "pre-up" | "pre-down" | "pre-redo" | "manual"
                 )
             }
+            // Taken by hand: a state of the database like any other.
+            BackupKind::Manual => true,
             #[allow(unreachable_patterns)]
             _ => false,
         };

@@ -1139,3 +1139,28 @@ fn backups_of_a_wal_database_leave_nothing_but_backups_in_the_directory() {
     );
     assert_eq!(files.len(), 3, "{files:#?}");
 }
+
+/// A backup taken by hand is a state of the database like the automatic ones: `backup_before`
+/// picks it (here the only backup: the runs take none).
+#[test]
+fn backup_before_picks_a_manual_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let list = vec![
+        Migration::new(1, "a", Step::sql("CREATE TABLE a (x)")),
+        Migration::new(2, "b", Step::sql("CREATE TABLE b (x)")),
+    ];
+    let mut db = migrate_sqlite::Migrator::new()
+        .with_migrations(list)
+        .without_backups()
+        .open(&path)
+        .unwrap();
+    db.up_to(1).unwrap();
+    let manual = db.backup().unwrap();
+    assert_eq!(manual.kind, BackupKind::Manual);
+    db.up().unwrap();
+    let chosen = db.backup_before(2).unwrap().expect("the manual backup");
+    assert_eq!(chosen.path, manual.path);
+    assert_eq!(chosen.schema_version, Some(1));
+    assert!(db.backup_before(1).unwrap().is_none(), "no backup before 1");
+}
