@@ -138,38 +138,6 @@ impl Serialize for Tables<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::{Error, Migration, Migrator, Step};
-
-    /// `DryRun::to_json` (available without the feature) and the serialization the command line
-    /// prints are one shape: ran, failed and not-run steps, statements, tables, row counts.
-    #[test]
-    fn the_dry_run_serializes_as_to_json_writes_it() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE old (x); INSERT INTO old VALUES (1), (2);")
-            .unwrap();
-        let mut db = Migrator::new()
-            .with_migrations([
-                Migration::new(
-                    1,
-                    "t",
-                    Step::sql("CREATE TABLE t (x); INSERT INTO t VALUES (1)"),
-                ),
-                Migration::new(2, "alter", Step::sql("ALTER TABLE old ADD COLUMN y")),
-                Migration::new(3, "broken", Step::new(|_| Err(Error::msg("no")))),
-                Migration::new(4, "later", Step::sql("CREATE TABLE later (x)")),
-            ])
-            .on(&mut conn)
-            .unwrap();
-        let dry = db.dry_run().unwrap();
-        let by_hand: serde_json::Value = serde_json::from_str(&dry.to_json()).unwrap();
-        assert_eq!(serde_json::to_value(&dry).unwrap(), by_hand);
-        assert_eq!(by_hand["migrations"][2]["outcome"], "failed");
-        assert_eq!(by_hand["migrations"][3]["outcome"], "not-run");
-    }
-}
-
 /// `{"set", "tool", "adopted": [{"seq", "name", "upstream"}], "backup": {..}, "pending"}`.
 impl Serialize for crate::AdoptReport {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -231,5 +199,37 @@ impl Serialize for crate::DamagedRestore {
         s.serialize_field("moved", &moved)?;
         s.serialize_field("damage", damage)?;
         s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Migration, Migrator, Step};
+
+    /// `DryRun::to_json` (available without the feature) and the serialization the command line
+    /// prints are one shape: ran, failed and not-run steps, statements, tables, row counts.
+    #[test]
+    fn the_dry_run_serializes_as_to_json_writes_it() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE old (x); INSERT INTO old VALUES (1), (2);")
+            .unwrap();
+        let mut db = Migrator::new()
+            .with_migrations([
+                Migration::new(
+                    1,
+                    "t",
+                    Step::sql("CREATE TABLE t (x); INSERT INTO t VALUES (1)"),
+                ),
+                Migration::new(2, "alter", Step::sql("ALTER TABLE old ADD COLUMN y")),
+                Migration::new(3, "broken", Step::new(|_| Err(Error::msg("no")))),
+                Migration::new(4, "later", Step::sql("CREATE TABLE later (x)")),
+            ])
+            .on(&mut conn)
+            .unwrap();
+        let dry = db.dry_run().unwrap();
+        let by_hand: serde_json::Value = serde_json::from_str(&dry.to_json()).unwrap();
+        assert_eq!(serde_json::to_value(&dry).unwrap(), by_hand);
+        assert_eq!(by_hand["migrations"][2]["outcome"], "failed");
+        assert_eq!(by_hand["migrations"][3]["outcome"], "not-run");
     }
 }
