@@ -24,7 +24,7 @@ pub fn is_busy(e: &Error) -> bool {
 /// any other error unchanged.
 pub fn explain(e: Error, path: &str, waited: Duration, doing: &str, held_by: &str) -> Error {
     let bare = match &e {
-        Error::Sql(sql) | Error::Runner { source: sql, .. } => {
+        Error::Sql(sql) | Error::Runner { error: sql, .. } => {
             sql.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
         }
         _ => false,

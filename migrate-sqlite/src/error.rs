@@ -34,8 +34,7 @@ impl std::fmt::Display for FkViolation {
 /// Each message says what happened, what was kept and what to run next. A variant that wraps
 /// another error either includes its message or returns it from
 /// [`source()`](std::error::Error::source), so `anyhow`'s `{:#}` and error reporters print
-/// every cause once (except `Runner`, `Open` and `Io`, which still do both; `Debug` prints
-/// their cause once). `Debug` prints the
+/// every cause once. `Debug` prints the
 /// message and its causes (as `anyhow` does), so `fn main() -> Result<()>` shows the message,
 /// not a struct dump:
 ///
@@ -65,37 +64,37 @@ pub enum Error {
     Message(String),
 
     /// The runner's own SQL failed; `doing` says at which step.
-    #[error("{doing} failed on {path}: {source}")]
+    /// (SQLite's message is part of this one, so it is not also returned by `source()`.)
+    #[error("{doing} failed on {path}: {error}")]
     Runner {
         /// What the runner was doing.
         doing: String,
         /// The database.
         path: String,
         /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
 
     /// The database file could not be opened.
-    #[error("cannot open the database {path}: {source}")]
+    /// (SQLite's message is part of this one, so it is not also returned by `source()`.)
+    #[error("cannot open the database {path}: {error}")]
     Open {
         /// The path.
         path: PathBuf,
         /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
 
     /// A file operation (lock file, backup) failed.
-    #[error("{doing} {path}: {source}")]
+    /// (The OS message is part of this one, so it is not also returned by `source()`.)
+    #[error("{doing} {path}: {error}")]
     Io {
         /// What was being done, e.g. "cannot create the lock file".
         doing: String,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// Another connection kept the database or the migration lock for longer than the timeout.

@@ -35,7 +35,7 @@ impl FileLock {
             .map_err(|source| Error::Io {
                 doing: "cannot create the migration lock file".into(),
                 path: path.clone(),
-                source,
+                error: source,
             })?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
@@ -59,7 +59,7 @@ impl FileLock {
                     return Err(Error::Io {
                         doing: "cannot lock the migration lock file".into(),
                         path,
-                        source,
+                        error: source,
                     });
                 }
             }

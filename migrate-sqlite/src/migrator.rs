@@ -319,7 +319,7 @@ impl Migrator {
         }
         let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
             path: path.to_owned(),
-            source,
+            error: source,
         })?;
         let file = (!is_memory(path)).then(|| file_path(&conn, path));
         self.session(Conn::Owned(conn), registry, file.flatten())

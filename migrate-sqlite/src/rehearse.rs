@@ -150,7 +150,7 @@ impl Scratch {
         std::fs::create_dir(&dir).map_err(|source| Error::Io {
             doing: "cannot create the rehearsal directory".into(),
             path: dir.clone(),
-            source,
+            error: source,
         })?;
         Ok(Scratch(dir))
     }
@@ -238,18 +238,18 @@ fn copy_database(from: &Path, to: &Path, timeout: Duration) -> Result<()> {
         Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
             Error::Open {
                 path: from.to_owned(),
-                source,
+                error: source,
             }
         })?;
     source.busy_timeout(timeout)?;
     let mut target = Connection::open(to).map_err(|source| Error::Open {
         path: to.to_owned(),
-        source,
+        error: source,
     })?;
     let failed = |source| Error::Runner {
         doing: format!("copying it for a rehearsal into {}", to.display()),
         path: from.display().to_string(),
-        source,
+        error: source,
     };
     let started = Instant::now();
     let backup = Backup::new(&source, &mut target).map_err(failed)?;

@@ -299,7 +299,7 @@ fn copy_rows(
             source.display()
         ),
         path: db.display().to_string(),
-        source: e,
+        error: e,
     })?;
     let new: Vec<FkViolation> = crate::foreign_keys::violations(conn)?
         .into_iter()

@@ -68,7 +68,7 @@ pub(crate) fn runner_error<'a>(
     move |source| Error::Runner {
         doing: doing.to_owned(),
         path: label.to_owned(),
-        source,
+        error: source,
     }
 }
 

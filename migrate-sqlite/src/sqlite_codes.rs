@@ -8,8 +8,11 @@ use rusqlite::ErrorCode;
 pub fn has_code(e: &Error, code: ErrorCode) -> bool {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = next {
+        // `Sql`, `Runner` and `Open` hold SQLite's error in their message, not in `source()`.
         let sql = match err.downcast_ref::<Error>() {
-            Some(Error::Sql(sql)) => Some(sql),
+            Some(
+                Error::Sql(sql) | Error::Runner { error: sql, .. } | Error::Open { error: sql, .. },
+            ) => Some(sql),
             _ => err.downcast_ref::<rusqlite::Error>(),
         };
         if sql.is_some_and(|sql| sql.sqlite_error_code() == Some(code)) {

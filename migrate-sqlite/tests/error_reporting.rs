@@ -239,6 +239,20 @@ fn no_wrapping_variant_repeats_its_source() {
             dir: "/backups".into(),
             error: Box::new(Error::Sql(sqlite())),
         },
+        Error::Runner {
+            doing: "BEGIN IMMEDIATE".into(),
+            path: "/srv/app.db".into(),
+            error: sqlite(),
+        },
+        Error::Open {
+            path: "/srv/app.db".into(),
+            error: sqlite(),
+        },
+        Error::Io {
+            doing: "cannot create the lock file".into(),
+            path: "/srv/app.db.migrate-lock".into(),
+            error: io(),
+        },
     ];
     for error in &wrapped {
         let text = chain(error);
@@ -252,13 +266,13 @@ fn no_wrapping_variant_repeats_its_source() {
     }
 }
 
-/// `Runner`, `Open` and `Io` include their SQLite/OS error in the message and also return it
-/// from `source()`: `Debug` (what `main` and the command line print) still says it once.
+/// `Runner`, `Open` and `Io` include their SQLite/OS error in the message (and do not return it
+/// from `source()`): `Debug` (what `main` and the command line print) says it once.
 #[test]
 fn debug_never_prints_a_cause_twice() {
     let open = Error::Open {
         path: "/srv/app.db".into(),
-        source: rusqlite::Error::SqliteFailure(
+        error: rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(14),
             Some("unable to open database file".into()),
         ),
@@ -266,7 +280,7 @@ fn debug_never_prints_a_cause_twice() {
     let io = Error::Io {
         doing: "cannot create the lock file".into(),
         path: "/srv/app.db.migrate-lock".into(),
-        source: std::io::Error::other("read-only file system"),
+        error: std::io::Error::other("read-only file system"),
     };
     for (error, message) in [
         (open, "unable to open database file"),

@@ -229,7 +229,7 @@ fn a_busy_commit_before_a_non_transactional_migration_rolls_everything_back_and_
     let err = impatient(migrator(list), &db.path).up().unwrap_err();
     drop(reading);
     assert!(
-        matches!(cause(&err), Error::Runner { doing, source, .. }
+        matches!(cause(&err), Error::Runner { doing, error: source, .. }
             if doing == "committing" && is_busy(source)),
         "{err}"
     );

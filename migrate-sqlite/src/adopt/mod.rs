@@ -178,7 +178,7 @@ pub(crate) fn adopt(
         return Err(Error::Runner {
             doing: format!("{end} of the adoption (nothing is recorded unless it committed)"),
             path: path.display().to_string(),
-            source,
+            error: source,
         });
     }
     let report = result?.map_err(refused)?;

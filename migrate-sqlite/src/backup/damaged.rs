@@ -98,7 +98,7 @@ pub fn restore_damaged(
                 temp.display()
             ),
             path: db.to_owned(),
-            source: e,
+            error: e,
         });
     }
     super::write::sync_dir(&dir)?;
@@ -141,18 +141,18 @@ fn write_copy(source: &Path, temp: &Path, wal: bool) -> Result<()> {
     let failed = |source_error| Error::Runner {
         doing: format!("writing the restored copy from {}", source.display()),
         path: temp.display().to_string(),
-        source: source_error,
+        error: source_error,
     };
     let from =
         Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
             Error::Open {
                 path: source.to_owned(),
-                source: e,
+                error: e,
             }
         })?;
     let mut to = Connection::open(temp).map_err(|e| Error::Open {
         path: temp.to_owned(),
-        source: e,
+        error: e,
     })?;
     rusqlite::backup::Backup::new(&from, &mut to)
         .and_then(|b| b.run_to_completion(i32::MAX, Duration::ZERO, None))
@@ -169,7 +169,7 @@ fn write_copy(source: &Path, temp: &Path, wal: bool) -> Result<()> {
         .map_err(|e| Error::Io {
             doing: "cannot flush the restored copy to disk".into(),
             path: temp.to_owned(),
-            source: e,
+            error: e,
         })
 }
 
@@ -179,7 +179,7 @@ fn same_permissions(db: &Path, temp: &Path) -> Result<()> {
     let io = |e| Error::Io {
         doing: "cannot give the restored copy the database's permissions".into(),
         path: temp.to_owned(),
-        source: e,
+        error: e,
     };
     let permissions = fs::metadata(db).map_err(io)?.permissions();
     fs::set_permissions(temp, permissions).map_err(io)
@@ -195,7 +195,7 @@ fn keep_aside(db: &Path, kept: &Path) -> Result<Vec<PathBuf>> {
             fs::rename(&from, &to).map_err(|e| Error::Io {
                 doing: format!("cannot keep the damaged database aside as {}", to.display()),
                 path: from.clone(),
-                source: e,
+                error: e,
             })?;
             moved.push(to);
         }

@@ -17,7 +17,7 @@ pub fn backups(dir: &Path, stem: &str) -> Result<Vec<BackupInfo>> {
             return Err(Error::Io {
                 doing: "cannot list the backup directory".into(),
                 path: dir.to_owned(),
-                source,
+                error: source,
             });
         }
     };

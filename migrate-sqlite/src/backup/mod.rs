@@ -341,7 +341,7 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
         std::fs::remove_file(&snapshot.path).map_err(|source| Error::Io {
             doing: "cannot delete the snapshot".into(),
             path: snapshot.path.clone(),
-            source,
+            error: source,
         })?;
     }
     write::sync_dir(&settings.dir_for(db))

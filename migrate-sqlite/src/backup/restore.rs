@@ -39,7 +39,7 @@ pub fn restore_over(
         move |source| Error::Runner {
             doing,
             path,
-            source,
+            error: source,
         }
     };
     // In autocommit mode: inside the transaction the pragma would be ignored, and dropping a
@@ -92,7 +92,7 @@ fn in_one_transaction(
             Err(e) => Err(Error::Runner {
                 doing: "committing the restore".into(),
                 path: label.clone(),
-                source: e,
+                error: e,
             }),
         }
     });
@@ -146,7 +146,7 @@ fn replace_failed(
     Error::Runner {
         doing,
         path: label.to_owned(),
-        source: error,
+        error,
     }
 }
 

@@ -44,7 +44,7 @@ pub fn check(
         .map_err(|e| Error::Io {
             doing: "cannot read the file to restore".into(),
             path: source.to_owned(),
-            source: e,
+            error: e,
         })?;
     if head.is_empty() {
         return Err(refuse("it is empty (0 bytes)".into()));

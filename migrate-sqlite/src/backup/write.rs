@@ -66,7 +66,7 @@ fn create_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|source| Error::Io {
         doing: "cannot create the backup directory".into(),
         path: dir.to_owned(),
-        source,
+        error: source,
     })
 }
 
@@ -87,7 +87,7 @@ fn io_error(doing: &str, path: &Path) -> impl FnOnce(io::Error) -> Error + use<>
     move |source| Error::Io {
         doing,
         path,
-        source,
+        error: source,
     }
 }
 
@@ -125,12 +125,12 @@ fn copy_with_backup_api(
         Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
             Error::Open {
                 path: db.to_owned(),
-                source,
+                error: source,
             }
         })?;
     let mut target = Connection::open(temp).map_err(|source| Error::Open {
         path: temp.to_owned(),
-        source,
+        error: source,
     })?;
     // The copy is checked, fsynced and renamed afterwards: it needs no journal and no syncs of
     // its own while it is written.
@@ -140,7 +140,7 @@ fn copy_with_backup_api(
         .map_err(|source| Error::Runner {
             doing: "preparing the backup connections".into(),
             path: temp.display().to_string(),
-            source,
+            error: source,
         })?;
     let flush_error = io_error("cannot flush the backup file to disk", temp);
     std::thread::scope(|scope| {
@@ -163,7 +163,7 @@ fn copy_with_backup_api(
         .map_err(|source| Error::Runner {
             doing: "copying the database with the backup API".into(),
             path: db.display().to_string(),
-            source,
+            error: source,
         })?;
     drop(target);
     file.sync_all()
@@ -195,7 +195,7 @@ fn step_through(
     let backup_error = |source| Error::Runner {
         doing: "copying the database with the backup API".into(),
         path: db.display().to_string(),
-        source,
+        error: source,
     };
     let page_size = page_size(source);
     let pages_per_step = (STEP_BYTES / page_size.max(1)).max(1) as i32;
@@ -274,7 +274,7 @@ pub fn verify(path: &Path) -> Result<()> {
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
             Error::Open {
                 path: path.to_owned(),
-                source,
+                error: source,
             }
         })?;
     let result: rusqlite::Result<String> =

@@ -203,7 +203,7 @@ fn source_dir(migration: &Migration) -> Result<PathBuf> {
     let cwd = std::env::current_dir().map_err(|source| Error::Io {
         doing: "cannot read the current directory".into(),
         path: PathBuf::from("."),
-        source,
+        error: source,
     })?;
     let found = if relative.is_absolute() {
         relative.is_file().then(|| relative.to_owned())
@@ -280,12 +280,12 @@ fn write_new(file: &Path, text: &str) -> Result<()> {
         .map_err(|source| Error::Io {
             doing: "cannot create the migration file".into(),
             path: file.to_owned(),
-            source,
+            error: source,
         })?;
     out.write_all(text.as_bytes()).map_err(|source| Error::Io {
         doing: "cannot write the migration file".into(),
         path: file.to_owned(),
-        source,
+        error: source,
     })
 }
 
@@ -296,7 +296,7 @@ fn add_mod_line(module_file: &Path, stem: &str) -> Result<()> {
         move |source| Error::Io {
             doing,
             path: module_file.to_owned(),
-            source,
+            error: source,
         }
     };
     let text = std::fs::read_to_string(module_file).map_err(io("cannot read the module file"))?;

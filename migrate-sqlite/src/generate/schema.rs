@@ -62,7 +62,7 @@ pub fn desired(file: &Path) -> Result<Connection> {
     let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
         doing: "cannot read the desired schema".into(),
         path: file.to_owned(),
-        source,
+        error: source,
     })?;
     let conn = Connection::open_in_memory()?;
     // SQLite creates its own tables itself (AUTOINCREMENT, ANALYZE), and refuses to create them

@@ -79,7 +79,7 @@ impl Template {
         let template = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut copy = Connection::open(path).map_err(|source| Error::Open {
             path: path.to_owned(),
-            source,
+            error: source,
         })?;
         Backup::new(&template, &mut copy)?.step(-1)?;
         Ok(copy)
@@ -163,7 +163,7 @@ fn save(conn: &Connection, path: &Path) -> Result<()> {
     std::fs::rename(&temp, path).map_err(|source| Error::Io {
         doing: "cannot cache the migrated template".into(),
         path: path.to_owned(),
-        source,
+        error: source,
     })
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn copy_into_memory(path: &Path) -> Result<Connection> {
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
             Error::Open {
                 path: path.to_owned(),
-                source,
+                error: source,
             }
         })?;
     let mut copy = Connection::open_in_memory()?;
