@@ -282,7 +282,10 @@ fn main() {
     println!("{:<62} {:>12} {:>12}", "variant", "median", "min");
     row(&format!("(a) Migrator: apply {N} migrations"), &a);
     row("(b) postgres: same SQL, one transaction", &b);
-    row("(c) postgres: + savepoint and tracking row per migration", &c);
+    row(
+        "(c) postgres: + savepoint and tracking row per migration",
+        &c,
+    );
     row(
         &format!("(d) Migrator: new + registry + connect + up(), {N} applied"),
         &d,
