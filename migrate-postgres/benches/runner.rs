@@ -17,16 +17,18 @@
 //!   `up()`;
 //! * (e) connect + a first query.
 //!
-//! For a profiler: `RUNNER_BENCH_PROFILE=a` (or `b`, `d`, `e`) runs only that variant, in a loop.
+//! For a profiler: `RUNNER_BENCH_PROFILE=a` (or `b`, `d`, `e`) runs only that variant, in a loop;
+//! with `RUNNER_BENCH_STATEMENTS=<file>` as well, the server logs every statement with its
+//! duration (`log_min_duration_statement = 0`) and the log is copied to `<file>` at the end.
 
 use migrate_postgres::testing::{TestDatabase, TestServer};
 use migrate_postgres::{Connection, Migration, Migrator, Step};
 use std::time::{Duration, Instant};
 
 /// Rounds of the apply variants (after one warm-up round).
-const REPS: usize = 7;
+const REPS: usize = 11;
 /// Rounds of the start variants (cheap).
-const START_REPS: usize = 31;
+const START_REPS: usize = 61;
 /// Migrations per run.
 const N: usize = 1000;
 
@@ -310,6 +312,18 @@ fn main() {
 
 /// Runs one variant in a loop, for `perf record`.
 fn profile(server: &TestServer, variant: &str, list: &[(u64, String, String)]) {
+    let statements = std::env::var_os("RUNNER_BENCH_STATEMENTS");
+    if statements.is_some() {
+        let mut admin = server.config("postgres").connect(postgres::NoTls).unwrap();
+        // One query each: ALTER SYSTEM refuses a multi-statement string (an implicit transaction).
+        for sql in [
+            "ALTER SYSTEM SET log_min_duration_statement = 0",
+            "ALTER SYSTEM SET log_line_prefix = '%m [%p] %d '",
+            "SELECT pg_reload_conf()",
+        ] {
+            admin.batch_execute(sql).unwrap();
+        }
+    }
     let started = Instant::now();
     match variant {
         "a" | "b" => {
@@ -337,6 +351,10 @@ fn profile(server: &TestServer, variant: &str, list: &[(u64, String, String)]) {
         _ => panic!("RUNNER_BENCH_PROFILE is one of a, b, d, e"),
     }
     println!("{variant}: {:?}", started.elapsed());
+    if let Some(copy) = statements {
+        std::fs::copy(server.socket_dir().join("server.log"), &copy).unwrap();
+        println!("server log with every statement's duration: {}", copy.display());
+    }
 }
 
 fn ms(d: Duration) -> String {
