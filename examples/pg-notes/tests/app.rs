@@ -1,12 +1,11 @@
 //! The `pg-notes` program as a user runs it: a child process against the test harness's
 //! throwaway cluster, twice (migrate, then a start with nothing to do), and its status.
 
+mod common;
+
+use common::{count, db};
 use migrate_postgres::testing::{self, TestDatabase};
 use std::process::{Command, Output};
-
-fn db() -> Option<TestDatabase> {
-    testing::server().map(|server| server.database())
-}
 
 /// `key=value` connection string of a test database (its unix socket).
 fn url(db: &TestDatabase) -> String {
@@ -37,10 +36,6 @@ fn states(report: &str, state: &str) -> usize {
         .skip(2)
         .filter(|line| line.contains(&format!("  {state}  ")))
         .count()
-}
-
-fn count(client: &mut postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).unwrap().get(0)
 }
 
 #[test]

@@ -2,20 +2,14 @@
 //! database per test): the whole sequence up, down and up again with the schema compared at
 //! every seq, the data migrations on data written by the first schema, and the concurrent index.
 
-use migrate_postgres::testing::{self, TestDatabase};
-use migrate_postgres::{Session, Status, schema_dump};
+mod common;
 
-fn db() -> Option<TestDatabase> {
-    testing::server().map(|server| server.database())
-}
+use common::{count, db};
+use migrate_postgres::{Session, Status, schema_dump};
 
 /// The user's schema (tracking tables left out), as text.
 fn schema(session: &mut Session) -> String {
     schema_dump(&session.connection().schema_objects().unwrap())
-}
-
-fn count(client: &mut postgres::Client, sql: &str) -> i64 {
-    client.query_one(sql, &[]).unwrap().get(0)
 }
 
 /// Migrations in the binary's registry: seven, in order.
