@@ -184,8 +184,9 @@ type Apply = fn(&TestDatabase, &[(u64, String, String)]) -> Duration;
 
 /// Runs each variant `REPS` times on fresh databases, after one warm-up round, rotating their
 /// order from one round to the next. The databases are dropped only at the end: dropping one
-/// deletes thousands of files, and ext4 then creates files more slowly for a while (perf:
-/// `ext4_create` -> `recently_deleted`), which would slow whichever run comes next.
+/// deletes thousands of files, and perf showed the server's file creation dominated by ext4's
+/// `recently_deleted` check (`ext4_create`), so a drop between runs likely slows whichever run
+/// comes next (not isolated from the machine's other load).
 fn interleaved<const K: usize>(
     server: &TestServer,
     list: &[(u64, String, String)],
