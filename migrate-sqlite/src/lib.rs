@@ -71,13 +71,21 @@
 //!
 //! Migrations are synchronous (SQLite work is blocking I/O). Migrating before the async runtime
 //! starts is simplest and fine; inside a runtime, run the whole migration on a blocking thread,
-//! e.g. with tokio (shown as text so the workspace does not depend on tokio):
+//! e.g. with tokio (compiled here against a stand-in with tokio's signature, so the workspace
+//! does not depend on tokio):
 //!
-//! ```ignore
+//! ```no_run
+//! # mod tokio { pub mod task {
+//! #     pub struct JoinError;
+//! #     impl From<JoinError> for Box<dyn std::error::Error> { fn from(_: JoinError) -> Self { "join".into() } }
+//! #     pub async fn spawn_blocking<F: FnOnce() -> R, R>(f: F) -> Result<R, JoinError> { Ok(f()) }
+//! # } }
+//! # async fn start() -> Result<(), Box<dyn std::error::Error>> {
 //! let report = tokio::task::spawn_blocking(|| {
 //!     migrate_sqlite::Migrator::new().open("app.db")?.up()
 //! })
 //! .await??; // JoinError, then the migration's own error
+//! # let _ = report; Ok(()) }
 //! ```
 //!
 //! The same with a plain thread, which is what `spawn_blocking` does for you:
