@@ -17,6 +17,8 @@ mod lock;
 mod outside;
 mod refusals;
 mod restore;
+mod run_backups;
+mod automatic_restore;
 mod runs;
 mod session;
 mod table_locks;
