@@ -11,7 +11,7 @@ use crate::connection::Connection;
 use crate::fingerprint::{self, SchemaObjects};
 use crate::restore_policy::{self, Baseline};
 use crate::tracking::{APPLIED_TABLE, RowValues};
-use crate::{Backups, BackupKind, Error, Migration, Result, Step, Tx, commit_guard, tracking};
+use crate::{BackupKind, Backups, Error, Migration, Result, Step, Tx, commit_guard, tracking};
 use migrate_core::protocol::{Backend, Job, Recorded, RowChange};
 use migrate_core::{AppliedRow, Direction, HistoryEvent, Registry, RowCount, SchemaDiff, TxMode};
 use postgres::types::Type;

@@ -45,22 +45,25 @@ fn a_failed_non_transactional_step_is_restored_when_nobody_else_wrote() {
         .batch_execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
         .unwrap();
 
-    let err = Migrator::new()
+    let mut session = Migrator::new()
         .with_migrations([create_notes(), index_then_fail()])
         .backup_dir(dir.path())
         .on(db.connect())
-        .unwrap()
-        .up()
-        .unwrap_err();
+        .unwrap();
+    let err = session.up().unwrap_err();
 
     let Error::MigrationFailed { outcome, .. } = &err else {
         panic!("expected MigrationFailed, got {err:?}")
     };
     assert!(outcome.contains("restored automatically from"), "{outcome}");
+    assert_eq!(session.failed_states().unwrap().len(), 1);
     assert!(!index_exists(&mut client), "the committed index is gone");
     assert_eq!(count(&mut client, "notes"), 2, "the rows are as before");
     let rows: Vec<(i64, String)> = client
-        .query("SELECT seq, state FROM public._migrate_applied ORDER BY seq", &[])
+        .query(
+            "SELECT seq, state FROM public._migrate_applied ORDER BY seq",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -131,7 +134,10 @@ fn a_concurrent_writer_stops_the_automatic_restore_and_the_outcome_names_the_bac
     assert_eq!(count(&mut client, "notes"), 1);
     assert!(index_exists(&mut client));
     let state: String = client
-        .query_one("SELECT state FROM public._migrate_applied WHERE seq = 2", &[])
+        .query_one(
+            "SELECT state FROM public._migrate_applied WHERE seq = 2",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(state, "started");
@@ -142,9 +148,15 @@ fn a_concurrent_writer_stops_the_automatic_restore_and_the_outcome_names_the_bac
     assert_eq!(new_files.len(), 1, "only the pre-up backup: {new_files:?}");
     assert!(new_files[0].contains("pre-up"), "{new_files:?}");
     assert!(outcome.contains("not restored automatically"), "{outcome}");
-    assert!(outcome.contains("public.notes (1 rows inserted or updated"), "{outcome}");
     assert!(
-        outcome.contains(&format!("`migrate restore {}", dir.path().join(&new_files[0]).display())),
+        outcome.contains("public.notes (1 rows inserted or updated"),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains(&format!(
+            "`migrate restore {}",
+            dir.path().join(&new_files[0]).display()
+        )),
         "{outcome}"
     );
 }
@@ -166,12 +178,18 @@ fn under_keep_applied_the_restore_point_just_before_the_step_is_restored() {
     let Error::MigrationFailed { outcome, .. } = &err else {
         panic!("expected MigrationFailed, got {err:?}")
     };
-    assert!(outcome.contains("taken just before this migration"), "{outcome}");
+    assert!(
+        outcome.contains("taken just before this migration"),
+        "{outcome}"
+    );
     let mut client = db.client();
     assert!(exists(&mut client, "public.notes"), "migration 1 stays");
     assert!(!index_exists(&mut client));
     let rows: Vec<(i64, String)> = client
-        .query("SELECT seq, state FROM public._migrate_applied ORDER BY seq", &[])
+        .query(
+            "SELECT seq, state FROM public._migrate_applied ORDER BY seq",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -180,4 +198,74 @@ fn under_keep_applied_the_restore_point_just_before_the_step_is_restored() {
     let files = files_in(dir.path());
     assert!(files.iter().any(|f| f.contains("pre-step")), "{files:?}");
     assert!(files.iter().any(|f| f.contains("pre-up")), "{files:?}");
+}
+
+#[test]
+fn rows_another_client_deleted_meanwhile_also_stop_the_automatic_restore() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    Migrator::new()
+        .with_migrations([create_notes()])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    client
+        .batch_execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
+        .unwrap();
+    let config = db.config();
+    let delete_meanwhile_then_fail = Migration::new(
+        2,
+        "delete_meanwhile_then_fail",
+        Step::new(move |tx| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let mut other = config.connect(postgres::NoTls).unwrap();
+                other
+                    .batch_execute("DELETE FROM notes WHERE id = 2")
+                    .unwrap();
+            })
+            .join()
+            .unwrap();
+            tx.batch_execute("SELECT 1/0")
+        }),
+    )
+    .with_mode(TxMode::NonTransactional);
+
+    let mut session = Migrator::new()
+        .with_migrations([create_notes(), delete_meanwhile_then_fail])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    let err = session.up().unwrap_err();
+
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    // A delete leaves no row to see: the row count tells it.
+    assert!(
+        outcome.contains("public.notes (2 rows then, 1 now)"),
+        "{outcome}"
+    );
+    let ids: Vec<i64> = client
+        .query("SELECT id FROM notes ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, [1], "the other client's delete stands");
+    assert!(
+        session.failed_states().unwrap().is_empty(),
+        "nothing restored"
+    );
+    let state: String = client
+        .query_one(
+            "SELECT state FROM public._migrate_applied WHERE seq = 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "started");
 }

@@ -2,6 +2,7 @@
 //! whole binary (`migrate_postgres::testing`), one fresh database per test. One file per
 //! behaviour.
 
+mod automatic_restore;
 mod backup;
 mod batch;
 mod commit_guard;
@@ -18,7 +19,6 @@ mod outside;
 mod refusals;
 mod restore;
 mod run_backups;
-mod automatic_restore;
 mod runs;
 mod session;
 mod table_locks;

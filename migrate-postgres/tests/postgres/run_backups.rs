@@ -90,7 +90,10 @@ fn down_and_redo_back_up_with_their_own_reason() {
         .map(|b| b.kind)
         .collect();
     let auto = |r: &str| BackupKind::Automatic { reason: r.into() };
-    assert_eq!(reasons, [auto("pre-up"), auto("pre-redo"), auto("pre-down")]);
+    assert_eq!(
+        reasons,
+        [auto("pre-up"), auto("pre-redo"), auto("pre-down")]
+    );
     assert_eq!(count(&mut db.client(), "public._migrate_applied"), 2);
 }
 
@@ -107,7 +110,13 @@ fn without_pg_dump_the_run_is_refused_and_nothing_changes() {
     let err = session.up().unwrap_err();
 
     assert!(
-        matches!(err, Error::BackupToolMissing { tool: "pg_dump", .. }),
+        matches!(
+            err,
+            Error::BackupToolMissing {
+                tool: "pg_dump",
+                ..
+            }
+        ),
         "{err:?}"
     );
     let mut client = db.client();
@@ -217,7 +226,11 @@ fn session_backup_snapshot_list_and_restore_on_postgres() {
     assert!(!exists(&mut client, "public.stray"));
     assert_eq!(count(&mut client, "public._migrate_applied"), 3);
     assert!(report.undo_backup.path.is_file());
-    assert_eq!(session.backups().unwrap().len(), 4, "the undo backup is listed");
+    assert_eq!(
+        session.backups().unwrap().len(),
+        4,
+        "the undo backup is listed"
+    );
     assert!(session.failed_states().unwrap().is_empty());
 }
 
