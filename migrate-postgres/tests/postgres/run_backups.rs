@@ -247,3 +247,70 @@ fn without_a_backup_dir_the_session_says_how_to_set_one() {
     session.up().unwrap();
     assert_eq!(count(&mut db.client(), "public._migrate_applied"), 3);
 }
+
+#[test]
+fn a_role_that_cannot_read_every_table_is_refused_before_the_run_changes_anything() {
+    let Some(db) = db() else { return };
+    let role = format!("{}_migrator", db.name);
+    let mut admin = db.client();
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE secret (x int); INSERT INTO secret VALUES (1);
+             CREATE ROLE {role} LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO {role};
+             GRANT CREATE ON DATABASE {} TO {role}",
+            db.name
+        ))
+        .unwrap();
+    let mut config = db.config();
+    config.user(&role);
+    let conn = migrate_postgres::Connection::from_config(&config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let err = migrator(dir.path()).on(conn).unwrap().up().unwrap_err();
+
+    let Error::BackupPrivileges { objects, .. } = &err else {
+        panic!("expected BackupPrivileges, got {err:?}")
+    };
+    assert_eq!(objects, &["public.secret".to_owned()]);
+    assert!(!exists(&mut admin, "public.notes"));
+    assert!(!exists(&mut admin, "public._migrate_applied"));
+    assert_eq!(count(&mut admin, "secret"), 1);
+    assert!(files_in(dir.path()).is_empty());
+}
+
+#[test]
+fn a_failed_transactional_run_names_its_backup_and_keeps_nothing() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut migrations = notes();
+    migrations[2] = migrate_postgres::Migration::new(
+        3,
+        "seed",
+        migrate_postgres::Step::sql("INSERT INTO notes (id, body) VALUES (1, 'a'), (1, 'b')"),
+    );
+
+    let err = Migrator::new()
+        .with_migrations(migrations)
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    let files = files_in(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let backup = dir.path().join(&files[0]);
+    assert!(
+        outcome.contains(&format!(
+            "The pre-migration backup is kept at {}.",
+            backup.display()
+        )),
+        "{outcome}"
+    );
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.notes"));
+    assert_eq!(count(&mut client, "public._migrate_applied"), 0);
+}
