@@ -314,3 +314,47 @@ fn a_failed_transactional_run_names_its_backup_and_keeps_nothing() {
     assert!(!exists(&mut client, "public.notes"));
     assert_eq!(count(&mut client, "public._migrate_applied"), 0);
 }
+
+#[test]
+fn a_pg_dump_older_than_the_server_refuses_the_run_before_anything_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    migrator(dir.path())
+        .on(db.connect())
+        .unwrap()
+        .up_to(1)
+        .unwrap();
+    db.client()
+        .batch_execute("INSERT INTO notes (id, body) VALUES (1, 'kept')")
+        .unwrap();
+    // An installed 9.6 client, as far as the version check can tell.
+    let old_tools = tempfile::tempdir().unwrap();
+    let fake = old_tools.path().join("pg_dump");
+    std::fs::write(&fake, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = files_in(dir.path());
+
+    let err = migrator(dir.path())
+        .backup_tool_dir(old_tools.path())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            &err,
+            Error::BackupToolVersion {
+                tool: "pg_dump",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "public._migrate_applied"), 1);
+    assert_eq!(count(&mut client, "public._migrate_history"), 1);
+    assert_eq!(count(&mut client, "notes"), 1);
+    assert_eq!(files_in(dir.path()), before);
+}
