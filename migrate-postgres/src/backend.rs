@@ -9,8 +9,9 @@
 use crate::batch::{millis, retry_on_lock_timeout};
 use crate::connection::Connection;
 use crate::fingerprint::{self, SchemaObjects};
+use crate::restore_policy::{self, Baseline};
 use crate::tracking::{APPLIED_TABLE, RowValues};
-use crate::{Error, Migration, Result, Step, Tx, commit_guard, tracking};
+use crate::{BackupKind, Backups, Error, Migration, Result, Step, Tx, commit_guard, tracking};
 use migrate_core::protocol::{Backend, Job, Recorded, RowChange};
 use migrate_core::{AppliedRow, Direction, HistoryEvent, Registry, RowCount, SchemaDiff, TxMode};
 use postgres::types::Type;
@@ -18,11 +19,6 @@ use std::path::{Path, PathBuf};
 
 /// The savepoint of the migration being run.
 const SAVEPOINT: &str = "migrate_step";
-
-/// Why the PostgreSQL backend has no backup to restore (backups are issue 14).
-pub(crate) const NO_BACKUP: &str = "the PostgreSQL backend takes no backups yet; take one \
-                                    with `pg_dump -Fc` before migrating if you may need to \
-                                    restore";
 
 /// One run on one PostgreSQL connection.
 pub(crate) struct PgBackend<'a> {
@@ -34,16 +30,33 @@ pub(crate) struct PgBackend<'a> {
     /// `txid_current()` of the open runner transaction: a step that ended it shows up as a
     /// different (or no) id.
     txid: Option<i64>,
+    /// The run's backups, or why it takes none.
+    backups: std::result::Result<Backups, String>,
+    /// Every backup this run wrote (retention must not delete them: messages name them).
+    written: Vec<PathBuf>,
+    /// What the database held at each backup this run took (the automatic restore policy).
+    baselines: Vec<(PathBuf, Baseline)>,
+    /// The txids of the runner's own transactions: their writes are not "others' writes".
+    own_txids: Vec<i64>,
 }
 
 impl<'a> PgBackend<'a> {
-    pub fn new(conn: &'a mut Connection, label: String, applied_by: String) -> Self {
+    pub fn new(
+        conn: &'a mut Connection,
+        label: String,
+        applied_by: String,
+        backups: std::result::Result<Backups, String>,
+    ) -> Self {
         PgBackend {
             conn,
             label,
             applied_by,
             lock: None,
             txid: None,
+            backups,
+            written: Vec::new(),
+            baselines: Vec::new(),
+            own_txids: Vec::new(),
         }
     }
 
@@ -175,6 +188,15 @@ impl Backend for PgBackend<'_> {
     }
 
     fn unlock(&mut self) {
+        if let Ok(backups) = &self.backups
+            && !self.written.is_empty()
+        {
+            // Never the backups this run wrote: its messages name them.
+            let keep: Vec<&Path> = self.written.iter().map(PathBuf::as_path).collect();
+            if let Err(e) = backups.prune(&keep) {
+                log::warn!("old backups were not pruned: {e}");
+            }
+        }
         if let Some((key, _)) = self.lock.take() {
             self.conn.release_lock(key);
         }
@@ -199,6 +221,7 @@ impl Backend for PgBackend<'_> {
         match self.prepare_transaction() {
             Ok(txid) => {
                 self.txid = Some(txid);
+                self.own_txids.push(txid);
                 Ok(())
             }
             Err(e) => {
@@ -339,24 +362,71 @@ impl Backend for PgBackend<'_> {
         Ok((!diff.is_empty()).then_some(diff))
     }
 
-    fn back_up(&mut self, _reason: &str) -> Result<Option<PathBuf>> {
-        log::info!("no pre-migration backup taken: {NO_BACKUP}");
-        Ok(None)
+    /// In the run's transaction, before anything is written: every user table locked `IN
+    /// EXCLUSIVE MODE` (readers go on), its snapshot exported and dumped, so the backup holds
+    /// exactly the state the run starts from. A missing or old `pg_dump`, or a table the role
+    /// cannot read, refuses the run here; the transaction rolls back and nothing changes.
+    fn back_up(&mut self, reason: &str) -> Result<Option<PathBuf>> {
+        if self.backups.is_err() {
+            log::info!("no pre-migration backup taken: {}", self.no_backup_reason());
+            return Ok(None);
+        }
+        self.exact_backup(reason).map(Some)
     }
 
+    /// Under `KeepApplied`, just before a `transaction = false` migration, in the transaction
+    /// that marks it started (committed right after): the state its failure restores.
     fn back_up_before_step(&mut self) -> Result<Option<PathBuf>> {
-        Ok(None)
+        if self.backups.is_err() {
+            return Ok(None);
+        }
+        self.exact_backup("pre-step").map(Some)
     }
 
+    /// Restores `from` only when no other session wrote since it was taken
+    /// (`restore_policy`): the undo backup of the failed state first, then one transaction
+    /// under the run's advisory lock (the copy is a `FailedState` backup, never restored as
+    /// "the latest"). Otherwise refused, naming the tables that would lose
+    /// rows; the outcome gives the command to restore it by hand.
     fn restore(&mut self, from: &Path) -> Result<PathBuf> {
-        Err(Error::Unsupported(format!(
-            "cannot restore {} automatically: {NO_BACKUP}",
-            from.display()
-        )))
+        let (Ok(backups), Some((key, token))) = (&self.backups, self.lock.clone()) else {
+            return Err(Error::Unsupported(format!(
+                "cannot restore {} automatically: {}",
+                from.display(),
+                self.no_backup_reason()
+            )));
+        };
+        let backups = backups.clone();
+        let written = match self.baselines.iter().find(|(path, _)| path == from) {
+            Some((_, baseline)) => {
+                let baseline = baseline.clone();
+                restore_policy::written_since(&mut self.conn.client, &baseline, &self.own_txids)
+                    .unwrap_or_else(|e| vec![format!("(cannot tell: {e})")])
+            }
+            None => vec!["(cannot tell: the backup was not taken by this run)".to_owned()],
+        };
+        if !written.is_empty() {
+            return Err(Error::RestoreNotAutomatic {
+                backup: from.to_owned(),
+                written,
+            });
+        }
+        let report = backups.restore_held(
+            self.conn,
+            (key, &token),
+            from.to_owned(),
+            crate::RestoreOptions::default(),
+            BackupKind::FailedState,
+        )?;
+        self.written.push(report.undo_backup.path.clone());
+        Ok(report.undo_backup.path)
     }
 
     fn no_backup_reason(&self) -> String {
-        NO_BACKUP.to_owned()
+        match &self.backups {
+            Ok(_) => "the run failed before its backup was taken".to_owned(),
+            Err(why) => why.clone(),
+        }
     }
 
     fn start_batch(&mut self) -> Result<()> {
@@ -477,6 +547,24 @@ impl Backend for PgBackend<'_> {
 }
 
 impl PgBackend<'_> {
+    /// The exact backup in the open transaction, and what the restore policy compares
+    /// against later.
+    fn exact_backup(&mut self, reason: &str) -> Result<PathBuf> {
+        let Ok(backups) = &self.backups else {
+            return Err(Error::Unsupported(self.no_backup_reason()));
+        };
+        let backups = backups.clone();
+        let snapshot = restore_policy::snapshot(&mut self.conn.client)?;
+        let kind = BackupKind::Automatic {
+            reason: reason.into(),
+        };
+        let info = backups.back_up_in(&mut self.conn.client, kind)?;
+        self.written.push(info.path.clone());
+        let baseline = restore_policy::baseline(&mut self.conn.client, snapshot)?;
+        self.baselines.push((info.path.clone(), baseline));
+        Ok(info.path)
+    }
+
     /// An operator's resolution of a started row: applied (the row turns applied) or not
     /// applied (the row goes), in the runner's transaction.
     pub fn settle(

@@ -30,6 +30,8 @@ pub struct Connection {
     pub(crate) client: Client,
     pub(crate) schema: Schema,
     pub(crate) settings: Settings,
+    /// How it connected: the backup tools (separate processes) connect the same way.
+    pub(crate) config: Config,
 }
 
 /// Timeouts of a run.
@@ -116,12 +118,12 @@ impl Connection {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn from_config(config: &Config) -> Result<Connection> {
-        let config = prepared(config);
-        let client = config.connect(NoTls).map_err(|source| Error::Connect {
-            target: target_of(&config),
+        let prepared = prepared(config);
+        let client = prepared.connect(NoTls).map_err(|source| Error::Connect {
+            target: target_of(&prepared),
             source,
         })?;
-        Connection::with_client(client)
+        Connection::with_client(client, config.clone())
     }
 
     /// Connects with TLS (feature `tls`, native-tls).
@@ -138,19 +140,20 @@ impl Connection {
         config: &Config,
         tls: postgres_native_tls::MakeTlsConnector,
     ) -> Result<Connection> {
-        let config = prepared(config);
-        let client = config.connect(tls).map_err(|source| Error::Connect {
-            target: target_of(&config),
+        let prepared = prepared(config);
+        let client = prepared.connect(tls).map_err(|source| Error::Connect {
+            target: target_of(&prepared),
             source,
         })?;
-        Connection::with_client(client)
+        Connection::with_client(client, config.clone())
     }
 
-    fn with_client(client: Client) -> Result<Connection> {
+    fn with_client(client: Client, config: Config) -> Result<Connection> {
         let mut conn = Connection {
             client,
             schema: Schema::new("public")?,
             settings: Settings::default(),
+            config,
         };
         conn.checked_version()?;
         Ok(conn)

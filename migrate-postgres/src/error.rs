@@ -402,6 +402,22 @@ pub enum Error {
     /// was changed.
     #[error("{0}")]
     Unsupported(String),
+
+    /// A failure a rollback could not undo was not restored automatically: since the backup,
+    /// rows were written that restoring would delete.
+    #[error(
+        "the database was not restored automatically from {}: since that backup was taken, \
+         these tables were written by other sessions or by the failed migration itself, and \
+         restoring would delete those rows: {}. Save what must be kept, then restore the backup \
+         (`migrate restore {}`)",
+        backup.display(), written.join(", "), backup.display()
+    )]
+    RestoreNotAutomatic {
+        /// The backup that would undo the failure.
+        backup: std::path::PathBuf,
+        /// The tables written since, each with what changed.
+        written: Vec<String>,
+    },
 }
 
 impl From<migrate_core::protocol::Refusal> for Error {

@@ -45,6 +45,7 @@ mod lock;
 mod migrate_session;
 mod migrator;
 mod outside;
+mod restore_policy;
 mod session;
 mod split;
 mod step;

@@ -4,7 +4,10 @@
 
 use crate::backend::PgBackend;
 use crate::tracking::HistoryRow;
-use crate::{Connection, Migrator, Result, Step};
+use crate::{
+    BackupInfo, BackupKind, Backups, Connection, Error, Migrator, RestoreFrom, RestoreReport,
+    Result, Step,
+};
 use migrate_core::protocol::{self, Backend, Operation, Settings};
 use migrate_core::{DownTarget, Plan, Registry, Resolution, RunReport, SchemaDiff, StatusReport};
 
@@ -111,7 +114,13 @@ impl Session {
     }
 
     fn backend(&mut self) -> PgBackend<'_> {
-        PgBackend::new(&mut self.conn, self.label.clone(), self.config.applied_by())
+        let backups = self.config.backups.for_connection(&self.conn);
+        PgBackend::new(
+            &mut self.conn,
+            self.label.clone(),
+            self.config.applied_by(),
+            backups,
+        )
     }
 
     fn run(&mut self, op: Operation) -> Result<RunReport> {
@@ -213,6 +222,111 @@ impl Session {
         });
         backend.unlock();
         result
+    }
+
+    /// Takes a verified backup now (`pg_dump -Fc`, read back completely) into the backup
+    /// directory, kind `manual` (pruned by retention like the automatic ones).
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// println!("{}", db.backup()?.path.display());
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn backup(&mut self) -> Result<BackupInfo> {
+        let kind = BackupKind::Automatic {
+            reason: "manual".into(),
+        };
+        self.store()?.back_up(&mut self.conn, kind)
+    }
+
+    /// Takes a named snapshot (never pruned). Names are ASCII letters, digits, `-` and `_`.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// db.snapshot("before-import")?;
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn snapshot(&mut self, name: &str) -> Result<BackupInfo> {
+        self.store()?.snapshot(&mut self.conn, name)
+    }
+
+    /// Every backup and snapshot of this database, oldest first (failed-state copies are
+    /// listed apart, by [`failed_states`](Self::failed_states)).
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// for b in db.backups()? {
+    ///     println!("{} {:?}", b.path.display(), b.kind);
+    /// }
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn backups(&self) -> Result<Vec<BackupInfo>> {
+        Ok(self
+            .store()?
+            .list()?
+            .into_iter()
+            .filter(|b| b.kind != BackupKind::FailedState)
+            .collect())
+    }
+
+    /// The states failed `transaction = false` migrations left, kept before each automatic
+    /// restore, oldest first. Never restored as "the newest backup".
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// assert!(db.failed_states()?.is_empty());
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn failed_states(&self) -> Result<Vec<BackupInfo>> {
+        Ok(self
+            .store()?
+            .list()?
+            .into_iter()
+            .filter(|b| b.kind == BackupKind::FailedState)
+            .collect())
+    }
+
+    /// Restores a backup (a file, a snapshot, or the newest) under the migration lock: the
+    /// dump is read back completely, an undo backup of the current state is taken, then one
+    /// transaction replaces every user schema. `report.undo_backup` undoes it.
+    ///
+    /// ```no_run
+    /// use migrate_postgres::RestoreFrom;
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// let report = db.restore(&RestoreFrom::Snapshot("before-import".into()))?;
+    /// println!("undo: migrate restore {}", report.undo_backup.path.display());
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn restore(&mut self, from: &RestoreFrom) -> Result<RestoreReport> {
+        let backups = self.store()?;
+        let mut lock = self.conn.lock()?;
+        let report = backups.restore(&mut lock, from)?;
+        drop(lock);
+        if let Err(e) = backups.prune(&[report.undo_backup.path.as_path()]) {
+            log::warn!("old backups were not pruned: {e}");
+        }
+        Ok(report)
+    }
+
+    /// The backups of this database (directory, retention, tools), or why this migrator has
+    /// none: [`Error::Unsupported`] without a `backup_dir` or with `without_backups()`.
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// assert!(db.store()?.dir().ends_with("app"));
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn store(&self) -> Result<Backups> {
+        self.config
+            .backups
+            .for_connection(&self.conn)
+            .map_err(Error::Unsupported)
     }
 
     /// The connection (its schema, settings, and the client for your own queries).

@@ -1,8 +1,9 @@
 //! The migrator's configuration, and opening a database with it.
 
 use crate::migrate_session::Session;
-use crate::{Connection, Migration, Result, Step, registered};
+use crate::{Backups, Connection, Migration, Result, Retention, Step, registered};
 use migrate_core::{DEFAULT_SET, Event, FailurePolicy, Hooks, Policy, Registry, Validation};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Configuration of a migration run on PostgreSQL; [`open`](Migrator::open) a database with it.
@@ -24,6 +25,36 @@ pub struct Migrator {
     pub(crate) failure: FailurePolicy,
     app_version: Option<String>,
     pub(crate) hooks: Hooks,
+    pub(crate) backups: BackupSettings,
+}
+
+/// Where a run's backups go and which are kept.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BackupSettings {
+    /// None: no backup directory was set, so runs take no backup.
+    dir: Option<PathBuf>,
+    retention: Retention,
+    disabled: bool,
+    tool_dirs: Vec<PathBuf>,
+}
+
+impl BackupSettings {
+    /// The backups of the database `conn` is connected to, or why a run takes none.
+    pub(crate) fn for_connection(&self, conn: &Connection) -> std::result::Result<Backups, String> {
+        if self.disabled {
+            return Err("backups are turned off for this migrator with `without_backups()`".into());
+        }
+        let Some(dir) = &self.dir else {
+            return Err("no backup directory is set for this migrator \
+                        (`Migrator::backup_dir`)"
+                .into());
+        };
+        let mut backups = Backups::new(&conn.config, dir).with_retention(self.retention);
+        for tools in &self.tool_dirs {
+            backups = backups.with_tool_dir(tools);
+        }
+        Ok(backups)
+    }
 }
 
 impl Default for Migrator {
@@ -36,6 +67,7 @@ impl Default for Migrator {
             failure: FailurePolicy::AllOrNothing,
             app_version: None,
             hooks: Hooks::default(),
+            backups: BackupSettings::default(),
         }
     }
 }
@@ -140,6 +172,52 @@ impl Migrator {
     /// ```
     pub fn app_version(mut self, version: impl Into<String>) -> Self {
         self.app_version = Some(version.into());
+        self
+    }
+
+    /// Takes a verified backup (`pg_dump -Fc`, read back completely) into `dir` before every
+    /// changing run, in the run's own transaction with writers held off, so it holds exactly
+    /// the state the run starts from. Without a directory, runs take no backup.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().backup_dir("/var/backups/app");
+    /// ```
+    pub fn backup_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.backups.dir = Some(dir.into());
+        self
+    }
+
+    /// Which automatic backups to keep (default: the newest 5); snapshots are never pruned,
+    /// nor the backups the current run wrote.
+    ///
+    /// ```
+    /// use migrate_postgres::{Migrator, Retention};
+    /// let _ = Migrator::new().keep_backups(Retention { keep_last: Some(10), max_age: None });
+    /// ```
+    pub fn keep_backups(mut self, retention: Retention) -> Self {
+        self.backups.retention = retention;
+        self
+    }
+
+    /// Looks for `pg_dump`, `pg_restore` and `psql` only in `dir` (call again to add more),
+    /// instead of `/usr/lib/postgresql/<server major>/bin` then PATH.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().backup_tool_dir("/opt/postgresql/16/bin");
+    /// ```
+    pub fn backup_tool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.backups.tool_dirs.push(dir.into());
+        self
+    }
+
+    /// Runs without backups even when a backup directory is set (a failure that a rollback
+    /// cannot undo then leaves the database for you to repair).
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().backup_dir("/tmp/b").without_backups();
+    /// ```
+    pub fn without_backups(mut self) -> Self {
+        self.backups.disabled = true;
         self
     }
 

@@ -10,7 +10,7 @@ use postgres::GenericClient;
 const PROBE: &str = "migrate_backup_probe";
 
 /// Every table and partitioned table outside the system schemas (temporary ones excluded).
-const USER_TABLES: &str = r"
+pub(crate) const USER_TABLES: &str = r"
 SELECT format('%I.%I', n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'

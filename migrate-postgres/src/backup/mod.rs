@@ -10,7 +10,7 @@
 //! transaction, under the migration lock, after an undo backup.
 
 mod dump;
-mod exact;
+pub(crate) mod exact;
 mod list;
 mod naming;
 mod preflight;
@@ -490,7 +490,25 @@ impl Backups {
         options: RestoreOptions,
     ) -> Result<RestoreReport> {
         let file = self.locate(from)?;
-        lock.check_held()?;
+        let (key, token) = (lock.key(), lock.token().to_owned());
+        let undo = BackupKind::Automatic {
+            reason: "pre-restore".into(),
+        };
+        self.restore_held(lock, (key, &token), file, options, undo)
+    }
+
+    /// [`Backups::restore_with`] of `file` on a connection that holds the migration lock
+    /// `held` (key, session token): the protocol's automatic restore, whose lock is the run's,
+    /// keeps the state it replaces as a `FailedState` copy (`undo`), never "the latest".
+    pub(crate) fn restore_held(
+        &self,
+        lock: &mut Connection,
+        held: (i64, &str),
+        file: PathBuf,
+        options: RestoreOptions,
+        undo: BackupKind,
+    ) -> Result<RestoreReport> {
+        lock.check_lock_held(held.0, held.1)?;
         let tools = self.tools(lock.client())?;
         verify::verify(&tools, &file)?;
         if !options.allow_foreign_source && !self.is_own(&file)? {
@@ -513,12 +531,7 @@ impl Backups {
                 });
             }
         }
-        let undo_backup = self.back_up(
-            lock,
-            BackupKind::Automatic {
-                reason: "pre-restore".into(),
-            },
-        )?;
+        let undo_backup = self.back_up(lock, undo)?;
         let client = lock.client();
         let server_major = tools::server_major(preflight::server_version_num(client)?);
         let live_schemas: Vec<String> = client

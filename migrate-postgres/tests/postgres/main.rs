@@ -2,6 +2,7 @@
 //! whole binary (`migrate_postgres::testing`), one fresh database per test. One file per
 //! behaviour.
 
+mod automatic_restore;
 mod backup;
 mod batch;
 mod commit_guard;
@@ -17,6 +18,7 @@ mod lock;
 mod outside;
 mod refusals;
 mod restore;
+mod run_backups;
 mod runs;
 mod session;
 mod table_locks;
