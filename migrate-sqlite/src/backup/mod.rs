@@ -16,6 +16,7 @@ mod source;
 mod stale;
 mod write;
 
+pub use migrate_core::backups::Retention;
 pub use naming::{BackupKind, validate_snapshot_name};
 
 use crate::{Error, Result};
@@ -23,7 +24,7 @@ use rusqlite::Connection;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// How far a backup or restore has got, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,24 +37,6 @@ pub struct Progress {
 
 /// A progress callback (the CLI draws a bar with it).
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
-
-/// Which automatic backups to keep; named snapshots and manual backups are always kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Keep at most this many automatic backups (the newest). Default 5.
-    pub keep_last: Option<usize>,
-    /// Delete automatic backups older than this. Default: no limit.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            keep_last: Some(5),
-            max_age: None,
-        }
-    }
-}
 
 /// Where backups go and which are kept.
 #[derive(Clone, Default)]
