@@ -20,38 +20,13 @@ mod tools;
 mod verify;
 mod write;
 
+pub use migrate_core::backups::Retention;
 pub use naming::{BackupKind, validate_snapshot_name};
 
 use crate::{Connection, Error, LockGuard, Result};
 use postgres::GenericClient;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-
-/// Which automatic backups to keep; named snapshots are always kept.
-///
-/// ```
-/// use migrate_postgres::Retention;
-/// use std::time::Duration;
-/// let rule = Retention { keep_last: Some(3), max_age: Some(Duration::from_secs(7 * 86_400)) };
-/// assert_eq!(Retention::default().keep_last, Some(5));
-/// # let _ = rule;
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Keep at most this many automatic backups (the newest). Default 5.
-    pub keep_last: Option<usize>,
-    /// Delete automatic backups older than this. Default: no limit.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            keep_last: Some(5),
-            max_age: None,
-        }
-    }
-}
 
 /// A finished, verified backup file.
 ///
