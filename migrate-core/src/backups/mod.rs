@@ -5,10 +5,12 @@
 
 mod kind;
 mod naming;
+mod restore_from;
 mod retention;
 
 pub use kind::BackupKind;
 pub use naming::{
     age_text, file_name, parse, parse_timestamp, temp_name, timestamp, validate_snapshot_name,
 };
+pub use restore_from::RestoreFrom;
 pub use retention::{Retention, to_prune};

@@ -16,7 +16,7 @@ mod source;
 mod stale;
 mod write;
 
-pub use migrate_core::backups::Retention;
+pub use migrate_core::backups::{RestoreFrom, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
 
 use crate::{Error, Result};
@@ -102,17 +102,6 @@ pub struct BackupInfo {
     pub size: u64,
     /// The highest applied migration it holds, if any.
     pub schema_version: Option<u64>,
-}
-
-/// What to restore.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RestoreFrom {
-    /// The newest backup or snapshot.
-    Latest,
-    /// A named snapshot.
-    Snapshot(String),
-    /// A backup file anywhere.
-    File(PathBuf),
 }
 
 /// How a restore treats its source.
@@ -279,29 +268,21 @@ pub(crate) fn locate(db: &Path, settings: &BackupSettings, from: &RestoreFrom) -
     let dir = settings.dir_for(db);
     let found = match from {
         RestoreFrom::File(path) => Some(path.clone()),
-        // A failed-state copy is the broken state a failure left: never "the newest backup".
-        RestoreFrom::Latest => all(db, settings)?
-            .into_iter()
-            .rev()
-            .find(|b| b.kind != BackupKind::FailedState)
-            .map(|b| b.path),
-        RestoreFrom::Snapshot(name) => {
-            validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+        RestoreFrom::Latest | RestoreFrom::Snapshot(_) => {
+            if let RestoreFrom::Snapshot(name) = from {
+                validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+            }
             all(db, settings)?
                 .into_iter()
                 .rev()
-                .find(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+                .find(|b| from.chooses(&b.kind))
                 .map(|b| b.path)
         }
     };
     match found {
         Some(path) if path.is_file() => Ok(path),
         _ => Err(Error::NoBackup {
-            wanted: match from {
-                RestoreFrom::Latest => "backup".to_owned(),
-                RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
-                RestoreFrom::File(path) => format!("file {}", path.display()),
-            },
+            wanted: from.wanted(),
             dir,
         }),
     }
@@ -312,7 +293,7 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
     validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
     let doomed: Vec<BackupInfo> = all(db, settings)?
         .into_iter()
-        .filter(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+        .filter(|b| b.kind.is_snapshot(name))
         .collect();
     if doomed.is_empty() {
         return Err(Error::NoBackup {
