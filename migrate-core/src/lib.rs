@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backups;
 mod checksum;
 mod descriptor;
 mod error;

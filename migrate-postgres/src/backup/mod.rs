@@ -20,38 +20,13 @@ mod tools;
 mod verify;
 mod write;
 
+pub use migrate_core::backups::{RestoreFrom, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
 
 use crate::{Connection, Error, LockGuard, Result};
 use postgres::GenericClient;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-
-/// Which automatic backups to keep; named snapshots are always kept.
-///
-/// ```
-/// use migrate_postgres::Retention;
-/// use std::time::Duration;
-/// let rule = Retention { keep_last: Some(3), max_age: Some(Duration::from_secs(7 * 86_400)) };
-/// assert_eq!(Retention::default().keep_last, Some(5));
-/// # let _ = rule;
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Keep at most this many automatic backups (the newest). Default 5.
-    pub keep_last: Option<usize>,
-    /// Delete automatic backups older than this. Default: no limit.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            keep_last: Some(5),
-            max_age: None,
-        }
-    }
-}
 
 /// A finished, verified backup file.
 ///
@@ -74,22 +49,6 @@ pub struct BackupInfo {
     pub created_at: String,
     /// Its size in bytes.
     pub size: u64,
-}
-
-/// What to restore.
-///
-/// ```
-/// let from = migrate_postgres::RestoreFrom::Snapshot("before-v2".into());
-/// # let _ = from;
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RestoreFrom {
-    /// The newest backup or snapshot (never a failed-state copy).
-    Latest,
-    /// A named snapshot.
-    Snapshot(String),
-    /// A dump file anywhere.
-    File(PathBuf),
 }
 
 /// How a restore treats its source.
@@ -319,29 +278,21 @@ impl Backups {
     pub fn locate(&self, from: &RestoreFrom) -> Result<PathBuf> {
         let found = match from {
             RestoreFrom::File(path) => Some(path.clone()),
-            RestoreFrom::Latest => self
-                .list()?
-                .into_iter()
-                .rev()
-                .find(|b| b.kind != BackupKind::FailedState)
-                .map(|b| b.path),
-            RestoreFrom::Snapshot(name) => {
-                validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+            RestoreFrom::Latest | RestoreFrom::Snapshot(_) => {
+                if let RestoreFrom::Snapshot(name) = from {
+                    validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+                }
                 self.list()?
                     .into_iter()
                     .rev()
-                    .find(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+                    .find(|b| from.chooses(&b.kind))
                     .map(|b| b.path)
             }
         };
         match found {
             Some(path) if path.is_file() => Ok(path),
             _ => Err(Error::NoBackup {
-                wanted: match from {
-                    RestoreFrom::Latest => "backup".to_owned(),
-                    RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
-                    RestoreFrom::File(path) => format!("file {}", path.display()),
-                },
+                wanted: from.wanted(),
                 dir: self.dir.clone(),
             }),
         }
@@ -359,7 +310,7 @@ impl Backups {
         let doomed: Vec<BackupInfo> = self
             .list()?
             .into_iter()
-            .filter(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+            .filter(|b| b.kind.is_snapshot(name))
             .collect();
         if doomed.is_empty() {
             return Err(Error::NoBackup {

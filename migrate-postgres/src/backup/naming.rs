@@ -1,48 +1,13 @@
-//! Backup file names, the SQLite backend's rule with the archive's extension:
-//! `<database>.<UTC timestamp>.<reason>.dump`, e.g. `app.20261122T104914.123Z.pre-up.dump` or
-//! `app.20261122T104914.123Z.snapshot.before-v2.dump`.
-//! They sort by time, carry the database and the reason, and are parsed back for listing.
-//! Files being written start with `.` and end with `.tmp`: nothing lists them as backups.
+//! Backup file names of the PostgreSQL backend: the shared rule of `migrate_core::backups`
+//! (`<database>.<UTC timestamp>.<reason>.<extension>`) with the archive's extension, e.g.
+//! `app.20261122T104914.123Z.pre-up.dump` or `app.20261122T104914.123Z.snapshot.before-v2.dump`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-/// Why a backup was taken.
-///
-/// ```
-/// use migrate_postgres::BackupKind;
-/// let before_up = BackupKind::Automatic { reason: "pre-up".into() };
-/// let named = BackupKind::Snapshot { name: "before-v2".into() };
-/// assert_ne!(before_up, named);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BackupKind {
-    /// Taken automatically before a change; `reason` is `pre-up`, `pre-down`, `pre-redo`,
-    /// `pre-restore`, `pre-step` (before a `transaction = false`
-    /// migration under `KeepApplied`) or `manual`. Pruned by retention.
-    Automatic {
-        /// Why.
-        reason: String,
-    },
-    /// A named snapshot: never pruned automatically.
-    Snapshot {
-        /// Its name.
-        name: String,
-    },
-    /// The state a failed `transaction = false` migration left, kept for inspection before
-    /// the automatic restore. Never chosen as the newest backup; listed apart; pruned by the
-    /// retention rule among failed-state copies only.
-    FailedState,
-}
+pub use migrate_core::backups::{BackupKind, temp_name, timestamp, validate_snapshot_name};
 
-impl BackupKind {
-    fn label(&self) -> String {
-        match self {
-            BackupKind::Automatic { reason } => reason.clone(),
-            BackupKind::Snapshot { name } => format!("snapshot.{name}"),
-            BackupKind::FailedState => FAILED_STATE.to_owned(),
-        }
-    }
-}
+/// A PostgreSQL backup is a `pg_dump -Fc` archive.
+const EXTENSION: &str = "dump";
 
 /// The name part for database `dbname`: file-name safe (anything but ASCII letters, digits, `-`
 /// and `_` becomes `_`), so a database name cannot escape the backup directory.
@@ -64,176 +29,44 @@ pub(crate) fn stem(dbname: &str) -> String {
     }
 }
 
-/// The reason part of a failed-state copy's name.
-const FAILED_STATE: &str = "failed-state";
-
 /// The final file name of a backup of database `stem` taken at `at`.
 pub(crate) fn file_name(stem: &str, at: SystemTime, kind: &BackupKind) -> String {
-    format!("{stem}.{}.{}.dump", timestamp(at), kind.label())
-}
-
-/// The name a backup has while it is being written.
-pub(crate) fn temp_name(final_name: &str) -> String {
-    format!(".{final_name}.{}.tmp", std::process::id())
+    migrate_core::backups::file_name(stem, at, kind, EXTENSION)
 }
 
 /// Parses a file name made by [`file_name`] for database `stem`: (timestamp, kind).
-pub(crate) fn parse(stem: &str, file_name: &str) -> Option<(String, BackupKind)> {
-    let rest = file_name.strip_prefix(stem)?.strip_prefix('.')?;
-    let rest = rest.strip_suffix(".dump")?;
-    let (stamp, label) = rest.split_once('.').and_then(|(date, rest)| {
-        // The timestamp itself holds one dot (before the milliseconds).
-        let (millis, label) = rest.split_once('.')?;
-        Some((format!("{date}.{millis}"), label))
-    })?;
-    if !looks_like_timestamp(&stamp) {
-        return None;
-    }
-    let kind = match label.strip_prefix("snapshot.") {
-        Some(name) if validate_snapshot_name(name).is_ok() => BackupKind::Snapshot {
-            name: name.to_owned(),
-        },
-        Some(_) => return None,
-        None if label == FAILED_STATE => BackupKind::FailedState,
-        None if !label.is_empty() && label.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
-            BackupKind::Automatic {
-                reason: label.to_owned(),
-            }
-        }
-        None => return None,
-    };
-    Some((stamp, kind))
-}
-
-/// Snapshot names are file-name safe by construction: ASCII letters, digits, `-` and `_`,
-/// 1 to 64 characters, not starting with `-`. No separators, dots, `..`, hidden or empty names,
-/// so no name can escape the backup directory.
 ///
-/// ```
-/// use migrate_postgres::validate_snapshot_name;
-/// assert!(validate_snapshot_name("before-v2").is_ok());
-/// assert!(validate_snapshot_name("../etc").is_err());
-/// ```
-pub fn validate_snapshot_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("a snapshot name cannot be empty".into());
-    }
-    if name.len() > 64 {
-        return Err(format!(
-            "snapshot name {name:?} is longer than 64 characters"
-        ));
-    }
-    if name.starts_with('-') {
-        return Err(format!("snapshot name {name:?} cannot start with '-'"));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        return Err(format!(
-            "snapshot name {name:?} contains {bad:?}; use only ASCII letters, digits, '-' and '_'"
-        ));
-    }
-    Ok(())
-}
-
-/// `20261122T104914.123Z` (UTC).
-pub(crate) fn timestamp(at: SystemTime) -> String {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = since.as_secs();
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// The time in a timestamp made by [`timestamp`].
-pub(crate) fn parse_timestamp(s: &str) -> Option<SystemTime> {
-    if !looks_like_timestamp(s) {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| s.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second, millis) = (num(9..11)?, num(11..13)?, num(13..15)?, num(16..19)?);
-    let days = days_from_civil(year, month as u32, day as u32);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis as u64))
-}
-
-/// (year, month, day) to days since 1970-01-01 (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 20
-        && b[8] == b'T'
-        && b[15] == b'.'
-        && b[19] == b'Z'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| matches!(i, 8 | 15 | 19) || c.is_ascii_digit())
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// This backend has no manual kind yet: its `manual` backups are automatic ones with that
+/// reason (pruned by retention), as they were before the rules moved to migrate-core.
+pub(crate) fn parse(stem: &str, file_name: &str) -> Option<(String, BackupKind)> {
+    let (created_at, kind) = migrate_core::backups::parse(stem, EXTENSION, file_name)?;
+    let kind = match kind {
+        BackupKind::Manual => BackupKind::Automatic {
+            reason: "manual".to_owned(),
+        },
+        other => other,
+    };
+    Some((created_at, kind))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
-    fn timestamps_are_utc_and_sortable() {
-        assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000Z");
-        let at = UNIX_EPOCH + Duration::from_millis(1_795_344_554_123); // 2026-11-22 10:49:14.123
-        assert_eq!(timestamp(at), "20261122T104914.123Z");
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(parse_timestamp("20261122T104914.123Z"), Some(at));
-        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
-    }
-
-    #[test]
-    fn names_round_trip() {
+    fn dumps_end_in_dump_and_manual_ones_stay_automatic() {
         let at = UNIX_EPOCH + Duration::from_millis(1_795_344_554_123);
-        let auto = BackupKind::Automatic {
-            reason: "pre-up".into(),
+        let manual = BackupKind::Automatic {
+            reason: "manual".into(),
         };
-        let name = file_name("app", at, &auto);
-        assert_eq!(name, "app.20261122T104914.123Z.pre-up.dump");
+        let name = file_name("app", at, &manual);
+        assert_eq!(name, "app.20261122T104914.123Z.manual.dump");
         assert_eq!(
             parse("app", &name),
-            Some(("20261122T104914.123Z".into(), auto))
+            Some(("20261122T104914.123Z".into(), manual))
         );
-        let snap = BackupKind::Snapshot {
-            name: "before_v2".into(),
-        };
-        let name = file_name("app", at, &snap);
-        assert_eq!(parse("app", &name).unwrap().1, snap);
-        assert_eq!(parse("other", &name), None);
+        assert_eq!(parse("app", "app.20261122T104914.123Z.manual.db"), None);
         assert_eq!(parse("app", &temp_name(&name)), None);
     }
 
@@ -243,27 +76,5 @@ mod tests {
         assert_eq!(stem("../etc/x"), "___etc_x");
         assert_eq!(stem("my db.1"), "my_db_1");
         assert_eq!(stem(""), "database");
-    }
-
-    #[test]
-    fn escaping_snapshot_names_are_refused() {
-        for bad in [
-            "",
-            "..",
-            "../x",
-            "a/b",
-            "a\\b",
-            ".hidden",
-            "-rf",
-            "a.b",
-            "x y",
-            "é",
-            &"a".repeat(65),
-        ] {
-            assert!(validate_snapshot_name(bad).is_err(), "{bad:?} accepted");
-        }
-        for good in ["v2", "before-deploy", "pre_2026_11_22", "A1"] {
-            assert!(validate_snapshot_name(good).is_ok(), "{good:?} refused");
-        }
     }
 }

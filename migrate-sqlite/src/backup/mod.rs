@@ -16,6 +16,7 @@ mod source;
 mod stale;
 mod write;
 
+pub use migrate_core::backups::{RestoreFrom, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
 
 use crate::{Error, Result};
@@ -23,7 +24,7 @@ use rusqlite::Connection;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// How far a backup or restore has got, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,24 +37,6 @@ pub struct Progress {
 
 /// A progress callback (the CLI draws a bar with it).
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
-
-/// Which automatic backups to keep; named snapshots and manual backups are always kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retention {
-    /// Keep at most this many automatic backups (the newest). Default 5.
-    pub keep_last: Option<usize>,
-    /// Delete automatic backups older than this. Default: no limit.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            keep_last: Some(5),
-            max_age: None,
-        }
-    }
-}
 
 /// Where backups go and which are kept.
 #[derive(Clone, Default)]
@@ -119,17 +102,6 @@ pub struct BackupInfo {
     pub size: u64,
     /// The highest applied migration it holds, if any.
     pub schema_version: Option<u64>,
-}
-
-/// What to restore.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RestoreFrom {
-    /// The newest backup or snapshot.
-    Latest,
-    /// A named snapshot.
-    Snapshot(String),
-    /// A backup file anywhere.
-    File(PathBuf),
 }
 
 /// How a restore treats its source.
@@ -296,29 +268,21 @@ pub(crate) fn locate(db: &Path, settings: &BackupSettings, from: &RestoreFrom) -
     let dir = settings.dir_for(db);
     let found = match from {
         RestoreFrom::File(path) => Some(path.clone()),
-        // A failed-state copy is the broken state a failure left: never "the newest backup".
-        RestoreFrom::Latest => all(db, settings)?
-            .into_iter()
-            .rev()
-            .find(|b| b.kind != BackupKind::FailedState)
-            .map(|b| b.path),
-        RestoreFrom::Snapshot(name) => {
-            validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+        RestoreFrom::Latest | RestoreFrom::Snapshot(_) => {
+            if let RestoreFrom::Snapshot(name) = from {
+                validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
+            }
             all(db, settings)?
                 .into_iter()
                 .rev()
-                .find(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+                .find(|b| from.chooses(&b.kind))
                 .map(|b| b.path)
         }
     };
     match found {
         Some(path) if path.is_file() => Ok(path),
         _ => Err(Error::NoBackup {
-            wanted: match from {
-                RestoreFrom::Latest => "backup".to_owned(),
-                RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
-                RestoreFrom::File(path) => format!("file {}", path.display()),
-            },
+            wanted: from.wanted(),
             dir,
         }),
     }
@@ -329,7 +293,7 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
     validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
     let doomed: Vec<BackupInfo> = all(db, settings)?
         .into_iter()
-        .filter(|b| matches!(&b.kind, BackupKind::Snapshot { name: n } if n == name))
+        .filter(|b| b.kind.is_snapshot(name))
         .collect();
     if doomed.is_empty() {
         return Err(Error::NoBackup {
