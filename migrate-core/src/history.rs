@@ -128,3 +128,33 @@ pub struct RecordedRow {
     /// Schema fingerprint after it, when recorded.
     pub fingerprint: Option<String>,
 }
+
+/// What a tracking row records about a migration: the values both backends write into their
+/// `_migrate_applied` table when a migration is applied or marked started.
+///
+/// ```
+/// let row = migrate_core::RowValues {
+///     set: "default",
+///     seq: 3,
+///     name: "add_email",
+///     checksum: "v1:0123456789abcdef".into(),
+///     duration_ms: 12,
+///     applied_by: "migrate-sqlite 0.1.0",
+/// };
+/// assert_eq!(row.seq, 3);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RowValues<'a> {
+    /// The set.
+    pub set: &'a str,
+    /// The migration's seq.
+    pub seq: u64,
+    /// Its name.
+    pub name: &'a str,
+    /// Its checksum, as text.
+    pub checksum: String,
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// Framework and app version.
+    pub applied_by: &'a str,
+}

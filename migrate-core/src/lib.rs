@@ -48,7 +48,7 @@ pub use descriptor::Descriptor;
 pub use descriptor::{ErasedStep, registered};
 pub use error::{Blocker, Error};
 pub use failure_policy::FailurePolicy;
-pub use history::{HistoryEvent, HistoryRow, RecordedRow, RowCount};
+pub use history::{HistoryEvent, HistoryRow, RecordedRow, RowCount, RowValues};
 pub use hooks::{Event, HookFn, Hooks};
 pub use migration::{DEFAULT_SET, Flags, Migration, Origin, TxMode};
 pub use plan::{AppliedRow, DownTarget, Plan, PlanEntry, Policy, RowState, Status};

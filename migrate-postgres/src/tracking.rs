@@ -105,24 +105,7 @@ pub(crate) fn ensure(client: &mut Client, schema: &Schema) -> Result<()> {
     Ok(())
 }
 
-/// What a tracking row records about a migration.
-#[derive(Clone, Debug)]
-pub struct RowValues<'a> {
-    /// The set.
-    pub set: &'a str,
-    /// The migration's seq.
-    pub seq: u64,
-    /// Its name.
-    pub name: &'a str,
-    /// Its checksum, as text.
-    pub checksum: String,
-    /// How long it ran.
-    pub duration_ms: u64,
-    /// Framework and app version.
-    pub applied_by: &'a str,
-}
-
-pub use migrate_core::{HistoryEvent, HistoryRow, RecordedRow, RowCount};
+pub use migrate_core::{HistoryEvent, HistoryRow, RecordedRow, RowCount, RowValues};
 
 /// The tracking tables of one schema, on a client (inside or outside the batch transaction).
 ///

@@ -269,15 +269,7 @@ pub fn highest_seq(conn: &Connection, set: &str) -> rusqlite::Result<Option<u64>
     .map(|seq| seq.map(|s| s as u64))
 }
 
-/// What a tracking row records about a migration.
-pub struct RowValues<'a> {
-    pub set: &'a str,
-    pub seq: u64,
-    pub name: &'a str,
-    pub checksum: String,
-    pub duration_ms: u64,
-    pub applied_by: &'a str,
-}
+pub use migrate_core::RowValues;
 
 /// Records a migration as applied (replacing a `started` row).
 pub fn insert_applied(conn: &Connection, v: &RowValues) -> rusqlite::Result<()> {
