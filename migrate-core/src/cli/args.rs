@@ -1,6 +1,7 @@
 //! The command line's arguments (clap derive), embeddable as a subcommand of your own parser.
+//! One set of arguments for every backend: a command a backend does not offer is refused when
+//! it runs (exit 3), not hidden here, so `--help` reads the same everywhere.
 
-use crate::Migrator;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -14,7 +15,8 @@ pub struct MigrateArgs {
     /// The command.
     #[command(subcommand)]
     pub command: MigrateCommand,
-    /// The database file (default: the one the app passes).
+    /// The database file (SQLite) or connection URL (PostgreSQL); default: the one the app
+    /// passes.
     #[arg(long, global = true)]
     pub database: Option<PathBuf>,
     /// The migration set (default: the one the app passes, usually "default").
@@ -195,8 +197,8 @@ pub enum MigrateCommand {
     /// that the schema is what they build and taking a backup; `up` then continues.
     Adopt {
         /// The tool that migrated it: diesel, sqlx, refinery or rusqlite-migration.
-        #[arg(long, value_name = "TOOL")]
-        from: crate::Tool,
+        #[arg(long, value_name = "TOOL", value_parser = tool_name)]
+        from: String,
     },
     /// The migration sets this binary knows, with how many migrations each has and, when the
     /// database exists, where each stands in it (status across all sets).
@@ -279,48 +281,15 @@ pub enum SnapshotCommand {
     },
 }
 
-impl MigrateArgs {
-    /// The migrator with this command line's overrides.
-    pub fn apply_overrides(&self, mut migrator: Migrator) -> Migrator {
-        if let Some(set) = &self.set {
-            migrator = migrator.set(set.clone());
+/// The tools `adopt --from` knows (the SQLite backend's `Tool`), checked while parsing so a
+/// typo is a usage error (exit 2) like any other.
+fn tool_name(text: &str) -> Result<String, String> {
+    match text {
+        "diesel" | "sqlx" | "refinery" | "rusqlite-migration" | "rusqlite_migration" => {
+            Ok(text.to_owned())
         }
-        if self.allow_database_ahead {
-            migrator = migrator.allow_database_ahead();
-        }
-        if self.allow_out_of_order {
-            migrator = migrator.allow_out_of_order();
-        }
-        for &seq in &self.accept_checksum {
-            migrator = migrator.accept_checksum(seq);
-        }
-        if self.allow_destructive {
-            migrator = migrator.allow_destructive();
-        }
-        if self.no_row_counts {
-            migrator = migrator.without_row_counts();
-        }
-        if let Some(dir) = &self.backup_dir {
-            migrator = migrator.backup_dir(dir);
-        }
-        if self.allow_gaps {
-            migrator = migrator.allow_gaps();
-        }
-        if let Some(ms) = self.busy_timeout_ms {
-            migrator = migrator.busy_timeout(std::time::Duration::from_millis(ms));
-        }
-        if self.keep_applied {
-            migrator = migrator.failure_policy(crate::FailurePolicy::KeepApplied);
-        }
-        if let Some(n) = self.keep_backups {
-            migrator = migrator.keep_backups(n);
-        }
-        if let Some(age) = self.max_backup_age {
-            migrator = migrator.max_backup_age(age);
-        }
-        if self.no_backup {
-            migrator = migrator.without_backups();
-        }
-        migrator
+        _ => Err(format!(
+            "unknown tool {text:?}: expected diesel, sqlx, refinery or rusqlite-migration"
+        )),
     }
 }
