@@ -3,19 +3,9 @@
 
 mod common;
 
-use common::{count, db};
-use migrate_postgres::testing::{self, TestDatabase};
+use common::{count, db, url};
+use migrate_postgres::testing::TestDatabase;
 use std::process::{Command, Output};
-
-/// `key=value` connection string of a test database (its unix socket).
-fn url(db: &TestDatabase) -> String {
-    let server = testing::server().unwrap();
-    format!(
-        "host={} port=5432 user=postgres dbname={}",
-        server.socket_dir().display(),
-        db.name
-    )
-}
 
 fn pg_notes(db: &TestDatabase, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pg-notes"))
@@ -107,7 +97,10 @@ fn a_bad_command_is_a_usage_error_that_touches_nothing() {
     let output = pg_notes(&db, &["migrate", "sideways"]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unrecognized subcommand 'sideways'"), "{stderr}");
+    assert!(
+        stderr.contains("unrecognized subcommand 'sideways'"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Usage: migrate"), "{stderr}");
     let mut client = db.client();
     assert_eq!(

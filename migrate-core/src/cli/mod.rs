@@ -23,7 +23,8 @@ mod target;
 
 pub use args::{MigrateArgs, MigrateCommand, RehearseCommand, SnapshotCommand};
 pub use target::{
-    BackupLine, Failure, Rendered, RestoreRequest, SetLine, Target, not_offered_message,
+    BackupLine, Failure, Rendered, RestoreRequest, SetLine, Target, message_with_causes,
+    not_offered_message,
 };
 
 use crate::backups::{BackupKind, RestoreFrom};
@@ -97,8 +98,7 @@ pub fn run_parsed<T: Target>(target: &mut T, args: MigrateArgs) -> ExitCode {
             if json {
                 output::error_json(&e, code);
             } else {
-                // Debug: the message, then each cause it does not already include.
-                eprintln!("error: {e:?}");
+                eprintln!("error: {}", e.message());
             }
             ExitCode::from(code)
         }
@@ -273,7 +273,10 @@ pub fn execute<T: Target>(target: &mut T, args: MigrateArgs) -> Result<u8, T::Er
             before,
         } => {
             let from = restore_from(target, from, before)?;
-            let what = format!("replace the rows of table {table} with {}'s", describe(&from));
+            let what = format!(
+                "replace the rows of table {table} with {}'s",
+                describe(&from)
+            );
             if !confirm::confirmed(yes, &what) {
                 return Ok(output::not_confirmed(json, &what));
             }

@@ -34,6 +34,33 @@ pub trait Failure: std::error::Error + Sized {
     /// The error for a command this backend does not offer (`message` names what to do
     /// instead); its exit code must be [`EXIT_REFUSED`](super::EXIT_REFUSED).
     fn not_offered(message: String) -> Self;
+    /// What stderr shows after `error: `: by default `Debug` (a backend whose `Debug` is its
+    /// message plus causes, as SQLite's); otherwise the message, then each cause whose text
+    /// the message does not already include.
+    fn message(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// The message of `error`, then `: cause` for each cause whose text it does not already
+/// include (for [`Failure::message`] of an error type with a derived `Debug`).
+///
+/// ```
+/// let e = std::io::Error::other("disk full");
+/// assert_eq!(migrate_core::cli::message_with_causes(&e), "disk full");
+/// ```
+pub fn message_with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 /// A backend's own report, ready to print: the text, the JSON document (`None`: the text is
@@ -118,11 +145,7 @@ impl Rendered {
             restored_from.display(),
             crate::protocol::shell_word(&undo_backup.path)
         );
-        Rendered::new(
-            text,
-            &Restored(restored_from, undo_backup),
-            super::EXIT_OK,
-        )
+        Rendered::new(text, &Restored(restored_from, undo_backup), super::EXIT_OK)
     }
 }
 

@@ -105,6 +105,11 @@ impl Failure for Error {
     fn not_offered(message: String) -> Self {
         Error::Unsupported(message)
     }
+
+    fn message(&self) -> String {
+        // The derived Debug is for programmers; an operator reads the message and its causes.
+        migrate_core::cli::message_with_causes(self)
+    }
 }
 
 fn exit_code(e: &Error) -> u8 {

@@ -142,7 +142,11 @@ pub fn new_migration(
     dir: Option<&Path>,
 ) -> Result<Rendered> {
     let written = crate::generate::new_migration(migrator, name, from_schema, dir)?;
-    Ok(Rendered::new(written.to_string(), &written.to_json(), EXIT_OK))
+    Ok(Rendered::new(
+        written.to_string(),
+        &written.to_json(),
+        EXIT_OK,
+    ))
 }
 
 /// `import SOURCE --out DIR`: writes the generated files; touches no database; text only.

@@ -168,9 +168,10 @@ impl Target for SqliteTarget {
                 // Confirmed by the caller: replace it, keeping the damaged file aside.
                 eprintln!("the database is damaged ({detail}); keeping it aside");
                 // It consumes the session (the file it had open is moved aside).
-                let session = self.session.take().ok_or_else(|| {
-                    Error::Unsupported("the database was not opened".into())
-                })?;
+                let session = self
+                    .session
+                    .take()
+                    .ok_or_else(|| Error::Unsupported("the database was not opened".into()))?;
                 let done = session.restore_damaged(from, options)?;
                 let text = format!(
                     "restored from {}; the damaged database is kept at {} (never deleted)",
