@@ -41,7 +41,7 @@ mod verify;
 
 pub use migrate_core::cli::{
     EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateArgs, MigrateCommand,
-    SnapshotCommand,
+    SnapshotCommand, parse,
 };
 
 use crate::{Error, FailurePolicy, Migrator, Settings};
@@ -76,8 +76,7 @@ where
 /// parser as a subcommand).
 ///
 /// ```no_run
-/// use clap::Parser;
-/// let args = migrate_postgres::cli::MigrateArgs::parse_from(["migrate", "history"]);
+/// let args = migrate_postgres::cli::parse(["migrate", "history"]).expect("valid arguments");
 /// let code = migrate_postgres::cli::run_parsed(
 ///     migrate_postgres::Migrator::new(),
 ///     "host=/run/postgresql dbname=app",
@@ -172,8 +171,7 @@ fn refused_switches(args: &MigrateArgs) -> Option<String> {
 /// connection's [`Settings`]).
 ///
 /// ```
-/// use clap::Parser;
-/// let args = migrate_postgres::cli::MigrateArgs::parse_from(["migrate", "--keep-applied", "up"]);
+/// let args = migrate_postgres::cli::parse(["migrate", "--keep-applied", "up"]).unwrap();
 /// let migrator = migrate_postgres::cli::apply_overrides(&args, migrate_postgres::Migrator::new());
 /// # let _ = migrator;
 /// ```

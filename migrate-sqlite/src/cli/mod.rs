@@ -35,7 +35,7 @@ mod target;
 
 pub use migrate_core::cli::{
     EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateArgs, MigrateCommand,
-    RehearseCommand, SnapshotCommand,
+    RehearseCommand, SnapshotCommand, parse,
 };
 
 use crate::{Error, Migrator};
