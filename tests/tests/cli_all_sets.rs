@@ -39,8 +39,14 @@ fn up_all_sets_applies_every_set_with_one_backup_for_the_run() {
     run(&db, &["up", "--to", "1"]).expect(0);
     let before = pre_up_backups(&db);
     let out = run(&db, &["up", "--all-sets"]).expect(0);
-    assert!(out.stdout.contains("set \"library\": applied 2 migrations"), "{out:#?}");
-    assert!(out.stdout.contains("set \"shelves\": applied 2 migrations"), "{out:#?}");
+    assert!(
+        out.stdout.contains("set \"library\": applied 2 migrations"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("set \"shelves\": applied 2 migrations"),
+        "{out:#?}"
+    );
     assert_eq!(
         out.stdout
             .matches("backup of the state before this run: ")
@@ -65,8 +71,18 @@ fn up_all_sets_applies_every_set_with_one_backup_for_the_run() {
     assert_eq!(seqs, 1, "{newest:?}");
     // Nothing to do: no backup, both sets up to date.
     let again = run(&db, &["up", "--all-sets"]).expect(0);
-    assert!(again.stdout.contains("set \"library\": up to date at seq 3"), "{again:#?}");
-    assert!(again.stdout.contains("set \"shelves\": up to date at seq 2"), "{again:#?}");
+    assert!(
+        again
+            .stdout
+            .contains("set \"library\": up to date at seq 3"),
+        "{again:#?}"
+    );
+    assert!(
+        again
+            .stdout
+            .contains("set \"shelves\": up to date at seq 2"),
+        "{again:#?}"
+    );
     assert_eq!(pre_up_backups(&db), before + 1);
 }
 
@@ -88,7 +104,9 @@ fn status_all_sets_reports_every_set_and_changes_nothing() {
     let out = run(&db, &["status", "--all-sets"]).expect(0);
     assert!(out.stdout.contains("set \"library\""), "{out:#?}");
     assert!(out.stdout.contains("set \"shelves\""), "{out:#?}");
-    let json = run(&db, &["--json", "status", "--all-sets"]).expect(0).json();
+    let json = run(&db, &["--json", "status", "--all-sets"])
+        .expect(0)
+        .json();
     let reports = json.as_array().unwrap();
     assert_eq!(reports.len(), 2, "{json}");
     assert_eq!(reports[0]["set"], "library");
@@ -106,8 +124,24 @@ fn a_failure_in_a_later_set_keeps_the_earlier_sets_and_names_the_one_backup() {
     db.env.push(("SHELVES_FAIL".into(), "1".into()));
     let out = run(&db, &["up", "--all-sets"]).expect(1);
     assert!(out.stderr.contains("fails on purpose"), "{out:#?}");
-    assert_eq!(applied(&db, "library"), 3, "the set before the failure stays applied");
-    assert_eq!(applied(&db, "shelves"), 0, "the failing set's run was rolled back");
+    assert!(
+        out.stdout.contains("set \"library\": applied 2 migrations"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("backup of the state before this run: "),
+        "{out:#?}"
+    );
+    assert_eq!(
+        applied(&db, "library"),
+        3,
+        "the set before the failure stays applied"
+    );
+    assert_eq!(
+        applied(&db, "shelves"),
+        0,
+        "the failing set's run was rolled back"
+    );
     assert_eq!(
         db.int("SELECT count(*) FROM sqlite_schema WHERE name IN ('shelves', 'shelf_books')"),
         0

@@ -509,3 +509,34 @@ fn sets_lists_the_default_set_and_where_it_stands() {
     assert_eq!(after[0]["standing"], "applied 3, pending 4 (at seq 3)");
     assert_eq!(applied(&db), 3);
 }
+
+#[test]
+fn all_sets_reports_every_set_and_applies_them_without_backups_only() {
+    let Some(db) = db() else { return };
+    let status = cli(&db, None, &["--json", "status", "--all-sets"]);
+    assert_eq!(code(&status), 0, "{status:?}");
+    let reports = json(&status);
+    assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
+    assert_eq!(reports[0]["set"], "default");
+
+    // With backups on, one backup for several runs cannot be taken on PostgreSQL yet.
+    let dir = tempfile::tempdir().unwrap();
+    let refused = cli(&db, Some(dir.path()), &["up", "--all-sets"]);
+    assert_eq!(code(&refused), 3, "{refused:?}");
+    assert!(
+        stderr(&refused).contains("`migrate up --set NAME`"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(applied(&db), 0);
+    assert!(files(dir.path()).is_empty());
+
+    let up = cli(&db, None, &["up", "--all-sets"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    assert!(
+        stdout(&up).contains("set \"default\": applied 7 migrations"),
+        "{}",
+        stdout(&up)
+    );
+    assert_eq!(applied(&db), 7);
+}

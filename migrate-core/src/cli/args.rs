@@ -100,12 +100,20 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Where every migration stands (seq, name, state, applied at, reversible), and drift.
-    Status,
+    Status {
+        /// Every migration set linked into the binary, one report each (not with --set).
+        #[arg(long, conflicts_with = "set")]
+        all_sets: bool,
+    },
     /// Apply pending migrations (all, or up to --to SEQ).
     Up {
         /// Stop after this seq.
         #[arg(long)]
         to: Option<u64>,
+        /// Every migration set linked into the binary, one after another, with one
+        /// pre-migration backup for the whole run (not one per set; not with --set or --to).
+        #[arg(long, conflicts_with_all = ["set", "to"])]
+        all_sets: bool,
     },
     /// Revert migrations: the last one, --steps N, or everything above --to SEQ (preview it
     /// first, changing nothing: `migrate plan --down ...`).

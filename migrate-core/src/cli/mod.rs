@@ -16,6 +16,7 @@
 //! assert!(matches!(args.command, migrate_core::cli::MigrateCommand::Down { steps: Some(2), .. }));
 //! ```
 
+mod all_sets;
 mod args;
 pub mod confirm;
 pub mod output;
@@ -61,7 +62,7 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    match MigrateArgs::try_parse_from(&args) {
+    match MigrateArgs::try_parse_from(&args).and_then(all_sets_alone) {
         Ok(parsed) => Ok(parsed),
         Err(e) if e.use_stderr() && args.iter().any(|a| a == "--json") => {
             output::message_json(&e.to_string(), EXIT_USAGE);
@@ -76,6 +77,23 @@ where
             }))
         }
     }
+}
+
+/// `--all-sets` with `--set`: clap checks conflicts within a subcommand, and `--set` may come
+/// before it (`migrate --set a up --all-sets`).
+fn all_sets_alone(args: MigrateArgs) -> Result<MigrateArgs, clap::Error> {
+    let all_sets = matches!(
+        args.command,
+        MigrateCommand::Status { all_sets: true } | MigrateCommand::Up { all_sets: true, .. }
+    );
+    if all_sets && args.set.is_some() {
+        use clap::CommandFactory;
+        return Err(MigrateArgs::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--all-sets acts on every set the binary links: leave out --set",
+        ));
+    }
+    Ok(args)
 }
 
 /// Runs parsed arguments on `target`: prints results to stdout, errors to stderr (or as JSON
@@ -150,6 +168,11 @@ pub fn execute<T: Target>(target: &mut T, args: MigrateArgs) -> Result<u8, T::Er
         }
         _ => {}
     }
+    match args.command {
+        MigrateCommand::Status { all_sets: true } => return all_sets::status(target, json),
+        MigrateCommand::Up { all_sets: true, .. } => return all_sets::up(target, json),
+        _ => {}
+    }
     // Only `up` may create the database: everything else on a mistyped path says so.
     target.open(matches!(args.command, MigrateCommand::Up { .. }))?;
     let retention = target.retention();
@@ -167,11 +190,11 @@ pub fn execute<T: Target>(target: &mut T, args: MigrateArgs) -> Result<u8, T::Er
         Ok(EXIT_OK)
     };
     let code = match args.command {
-        MigrateCommand::Status => {
+        MigrateCommand::Status { .. } => {
             output::status(&target.status()?, json);
             EXIT_OK
         }
-        MigrateCommand::Up { to } => changed(target, Operation::Up(to))?,
+        MigrateCommand::Up { to, .. } => changed(target, Operation::Up(to))?,
         MigrateCommand::Down { steps, to } => {
             let what = match to {
                 Some(seq) => format!("revert every migration above {seq}"),

@@ -331,6 +331,26 @@ pub trait Target {
     /// `sets`: every set linked into the binary, with where it stands.
     fn sets(&mut self) -> Result<Vec<SetLine>, Self::Error>;
 
+    /// `status --all-sets`, `up --all-sets`: works on `set` from now on (a session of that
+    /// set on the same database; `create`: as [`open`](Target::open)).
+    fn switch_set(&mut self, set: &str, create: bool) -> Result<(), Self::Error> {
+        let _ = (set, create);
+        Err(not_offered::<Self>(
+            "--all-sets",
+            "run the command once per set, `migrate up --set NAME` (`migrate sets` lists them)",
+        ))
+    }
+
+    /// `up --all-sets`: takes the one pre-migration backup of a run over several sets (on
+    /// the current set's session) and makes every later run of this target use it instead of
+    /// taking its own; `None` when this target takes no backups.
+    fn back_up_once(&mut self) -> Result<Option<BackupLine>, Self::Error> {
+        Err(not_offered::<Self>(
+            "up --all-sets",
+            "run `migrate up --set NAME` once per set (`migrate sets` lists them)",
+        ))
+    }
+
     /// `rehearse up|down|redo` on a copy; exit code 1 when it failed there.
     fn rehearse(&mut self, op: Operation) -> Result<Rendered, Self::Error> {
         let _ = op;

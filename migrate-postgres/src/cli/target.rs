@@ -212,4 +212,33 @@ impl Target for PgTarget {
     fn sets(&mut self) -> Result<Vec<SetLine>> {
         Ok(super::sets::sets(&self.migrator, &self.url, &self.settings))
     }
+
+    fn switch_set(&mut self, set: &str, _create: bool) -> Result<()> {
+        if let Some(why) = &self.refused {
+            return Err(Error::Unsupported(why.clone()));
+        }
+        let mut migrator = self.migrator.clone().set(set);
+        if set != self.migrator.set {
+            // A hand-built list belongs to the migrator's own set only.
+            migrator.migrations = None;
+        }
+        self.session = None;
+        let conn = Self::connect(&self.url, &self.settings)?;
+        self.session = Some(migrator.on(conn)?);
+        Ok(())
+    }
+
+    /// Without backups (no directory, `--no-backup`) there is nothing to share; with them,
+    /// refused: each run's backup is taken inside that run's transaction, with writers held
+    /// off, and cannot be taken once for several runs yet.
+    fn back_up_once(&mut self) -> Result<Option<BackupLine>> {
+        if self.session()?.store().is_err() {
+            return Ok(None);
+        }
+        Err(Error::Unsupported(migrate_core::cli::not_offered_message(
+            Self::BACKEND,
+            "up --all-sets",
+            "with backups on, run `migrate up --set NAME` once per set (`migrate sets` lists              them); each run takes its own exact backup (or pass --no-backup)",
+        )))
+    }
 }

@@ -14,6 +14,8 @@ pub(super) struct SqliteTarget {
     db: PathBuf,
     json: bool,
     session: Option<Session<'static>>,
+    /// The backup `up --all-sets` took once, used by every set's run.
+    run_backup: Option<PathBuf>,
 }
 
 impl SqliteTarget {
@@ -23,6 +25,7 @@ impl SqliteTarget {
             db,
             json,
             session: None,
+            run_backup: None,
         }
     }
 
@@ -194,6 +197,34 @@ impl Target for SqliteTarget {
 
     fn sets(&mut self) -> Result<Vec<SetLine>> {
         Ok(runbook::sets(&self.migrator, &self.db))
+    }
+
+    fn switch_set(&mut self, set: &str, create: bool) -> Result<()> {
+        let mut migrator = self.migrator.clone().set(set);
+        if set != self.migrator.set {
+            // A hand-built list belongs to the migrator's own set only.
+            migrator.migrations = None;
+        }
+        if let Some(backup) = &self.run_backup {
+            migrator = migrator.with_run_backup(backup);
+        }
+        self.session = None;
+        let session = if create {
+            migrator.open(&self.db)?
+        } else {
+            migrator.open_existing(&self.db)?
+        };
+        self.session = Some(session);
+        Ok(())
+    }
+
+    fn back_up_once(&mut self) -> Result<Option<BackupLine>> {
+        if self.migrator.backups.disabled {
+            return Ok(None);
+        }
+        let info = self.session()?.back_up_for_run()?;
+        self.run_backup = Some(info.path.clone());
+        Ok(Some(line(info)))
     }
 
     fn rehearse(&mut self, op: Operation) -> Result<Rendered> {
