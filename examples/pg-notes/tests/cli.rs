@@ -540,3 +540,27 @@ fn all_sets_reports_every_set_and_applies_them_without_backups_only() {
     );
     assert_eq!(applied(&db), 7);
 }
+
+#[test]
+fn database_overrides_the_url_the_app_passes_and_a_bad_one_is_refused() {
+    let Some(db) = db() else { return };
+    let elsewhere = db.name.clone() + "_missing";
+    let real = url(&db);
+    let wrong = real.replace(&db.name, &elsewhere);
+    // The app's URL names a database that does not exist; --database names the real one.
+    let up = Command::new(env!("CARGO_BIN_EXE_pg-notes"))
+        .args(["migrate", "--database", real.as_str(), "up"])
+        .env("PG_NOTES_URL", &wrong)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&up), 0, "{up:?}");
+    assert_eq!(applied(&db), 7);
+
+    let refused = cli(&db, None, &["--database", wrong.as_str(), "status"]);
+    assert_eq!(code(&refused), 3, "{refused:?}");
+    let err = stderr(&refused);
+    assert!(err.contains("cannot connect to"), "{err}");
+    assert!(err.contains("Nothing was changed"), "{err}");
+    assert_eq!(applied(&db), 7);
+}

@@ -6,6 +6,13 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `migrate [OPTIONS] <COMMAND>`.
+///
+/// ```
+/// use clap::Parser;
+/// let args = migrate_core::cli::MigrateArgs::try_parse_from(["migrate", "--yes", "down", "--to", "3"])?;
+/// assert!(args.yes);
+/// # Ok::<(), clap::Error>(())
+/// ```
 #[derive(Debug, Parser)]
 #[command(
     name = "migrate",
