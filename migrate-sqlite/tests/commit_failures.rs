@@ -84,6 +84,8 @@ fn keep_applied_reports_nothing_kept_when_committing_the_survivors_fails() {
     );
 }
 
+/// Two migrators started at the same time on the same file, with a slow non-transactional
+/// migration that spans several transactions: each migration runs exactly once.
 #[test]
 fn concurrent_starts_apply_each_migration_once() {
     let db = temp_db();
@@ -135,8 +137,6 @@ fn concurrent_starts_apply_each_migration_once() {
     assert_eq!(ups, 3);
 }
 
-/// A transactional migration that switches to WAL is refused (journal_mode cannot change
-/// inside the runner's transaction) and changes nothing.
 // ---------------------------------------------------------------------------------------------
 // resolve, busy timeouts, and the caller's connection
 // ---------------------------------------------------------------------------------------------

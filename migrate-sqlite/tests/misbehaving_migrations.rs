@@ -176,8 +176,8 @@ fn a_non_transactional_migration_that_leaves_a_transaction_open_is_rolled_back_a
     assert_eq!(started_seqs(&conn), [1]);
 }
 
-/// Two migrators started at the same time on the same file, with a slow non-transactional
-/// migration that spans several transactions: each migration runs exactly once.
+/// A transactional migration that switches to WAL is refused (journal_mode cannot change
+/// inside the runner's transaction) and changes nothing.
 #[test]
 fn switching_to_wal_inside_a_transactional_migration_is_refused_and_changes_nothing() {
     let db = temp_db();
