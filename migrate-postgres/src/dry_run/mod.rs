@@ -354,7 +354,8 @@ impl DryRunner<'_, '_> {
 }
 
 /// The strongest mode per table among the locks taken since `prev`, on tables that existed
-/// before the dry run (no other session can wait on a table the batch created).
+/// before the dry run (no other session can wait on a table the batch created), when it is
+/// stronger than every mode the batch held on it already.
 fn new_locks(
     prev: &Observation,
     now: &Observation,
@@ -368,7 +369,12 @@ fn new_locks(
         let entry = strongest.entry(*oid).or_insert(*mode);
         *entry = (*entry).max(*mode);
     }
-    strongest.into_iter().collect()
+    // A weaker mode than one the batch already holds changes nothing for other sessions.
+    let held = |oid: i64| prev.locks.iter().filter(|(o, _)| *o == oid).map(|(_, m)| *m).max();
+    strongest
+        .into_iter()
+        .filter(|(oid, mode)| held(*oid).is_none_or(|h| *mode > h))
+        .collect()
 }
 
 /// Tables the migration wrote (this transaction's tuple counters moved), locked, rewrote,

@@ -84,8 +84,8 @@ pub struct DryRunStep {
     /// The tables it touched (wrote, locked, rewrote, created or dropped): rows and size.
     pub tables: Vec<TableChange>,
     /// The table locks it took on tables that existed before the dry run, strongest mode
-    /// per table; held until the batch commits. A lock an earlier migration of the same batch
-    /// already held is listed under that migration.
+    /// per table; held until the batch commits. Listed only when stronger than every mode an
+    /// earlier migration of the batch already took on that table (that one is listed there).
     pub locks: Vec<TableLock>,
     /// Existing tables it rewrote (a new storage file: `pg_class.relfilenode` changed).
     pub rewrites: Vec<TableRewrite>,
