@@ -334,7 +334,7 @@ impl DryRunStep {
             parts.push(part);
         }
         if parts.is_empty() {
-            parts.push("no lock on an existing table".to_owned());
+            parts.push("no table lock beyond those the run already holds".to_owned());
         }
         parts.join("; ")
     }

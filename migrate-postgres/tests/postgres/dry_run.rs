@@ -612,3 +612,4 @@ fn a_dry_run_refuses_what_the_runner_refuses_and_changes_nothing() {
     assert!(matches!(err, Error::Core(CoreError::Irreversible { .. })), "{err:?}");
 }
 
+
