@@ -31,6 +31,8 @@ mod locks;
 mod observe;
 mod options;
 mod report;
+#[cfg(feature = "serde")]
+mod serialize;
 mod session;
 mod statements;
 mod warnings;

@@ -6,7 +6,7 @@
 use crate::common::{count, db, exists, lock_holders};
 use migrate_postgres::testing::TestDatabase;
 use migrate_postgres::{
-    CoreError, DryRun, DryRunOptions, DryRunOutcome, DryRunStep, Error, LockMode, Migration,
+    CoreError, DryRun, DryRunOptions, DryRunOutcome, DryRunStep, Error, Flags, LockMode, Migration,
     Migrator, SchemaObjects, Session, Settings, Step, WarningKind, lock_key,
 };
 use migrate_core::protocol::Refusal;
@@ -111,6 +111,11 @@ fn dry_run(db: &TestDatabase, migrations: Vec<Migration>, options: &DryRunOption
 
 fn sql(seq: u64, name: &str, text: &str) -> Migration {
     Migration::new(seq, name, Step::sql(text))
+}
+
+/// Declared destructive: the runner's data-loss checks let it through, as the real run would.
+fn deleting(seq: u64, name: &str, text: &str) -> Migration {
+    sql(seq, name, text).with_flags(Flags::NONE.with_destructive(true))
 }
 
 fn lock_on<'a>(step: &'a DryRunStep, table: &str) -> Option<LockMode> {
@@ -333,7 +338,7 @@ fn a_delete_shows_the_rows_that_would_be_lost() {
     let dry = dry_run(
         &db,
         vec![
-            sql(1, "purge_old", "DELETE FROM orders WHERE id > 1500"),
+            deleting(1, "purge_old", "DELETE FROM orders WHERE id > 1500"),
             Migration::new(
                 2,
                 "rename_customer",
@@ -406,8 +411,8 @@ fn a_commit_in_a_migration_commits_nothing_in_a_dry_run() {
     let dry = dry_run(
         &db,
         vec![
-            sql(1, "purge", "DELETE FROM orders"),
-            sql(
+            deleting(1, "purge", "DELETE FROM orders"),
+            deleting(
                 2,
                 "sneaky",
                 "DELETE FROM customers WHERE id > 50; COMMIT; DELETE FROM customers",
