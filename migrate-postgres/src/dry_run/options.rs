@@ -28,18 +28,30 @@ impl Default for DryRunOptions {
 
 impl DryRunOptions {
     /// A table of at least `bytes` is big.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::DryRunOptions::default().big_table_bytes(100 * 1024 * 1024);
+    /// ```
     pub fn big_table_bytes(mut self, bytes: i64) -> Self {
         self.big_bytes = bytes;
         self
     }
 
     /// A table of at least `rows` rows is big.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::DryRunOptions::default().big_table_rows(1_000_000);
+    /// ```
     pub fn big_table_rows(mut self, rows: u64) -> Self {
         self.big_rows = rows;
         self
     }
 
     /// True when a table of `bytes` and `rows` is big.
+    ///
+    /// ```
+    /// assert!(migrate_postgres::DryRunOptions::default().is_big(20 * 1024 * 1024, 0));
+    /// ```
     pub fn is_big(&self, bytes: i64, rows: u64) -> bool {
         bytes >= self.big_bytes || rows >= self.big_rows
     }

@@ -62,6 +62,17 @@ impl fmt::Display for DryRunOperation {
 }
 
 /// One migration of a [`DryRun`].
+///
+/// ```
+/// # use migrate_postgres::*;
+/// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+/// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+/// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+/// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+/// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+/// let m = step(4, vec![], vec![lock("public.orders", LockMode::Share)]);
+/// assert_eq!(m.to_string(), "migration 4 m4 (up): holds SHARE on public.orders (8192 bytes)\n");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct DryRunStep {
     /// The seq.
@@ -94,6 +105,12 @@ pub struct DryRunStep {
 }
 
 /// How one migration's dry run went.
+///
+/// ```
+/// use migrate_postgres::DryRunOutcome;
+/// let failed = DryRunOutcome::Failed { error: "relation \"x\" does not exist".into() };
+/// assert_ne!(failed, DryRunOutcome::Succeeded);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DryRunOutcome {
     /// It ran and passed the runner's checks.
@@ -172,6 +189,12 @@ pub struct TableChange {
 
 impl TableChange {
     /// Rows that would go: fewer after, or all of a dropped table's.
+    ///
+    /// ```
+    /// let dropped = migrate_postgres::TableChange { table: "public.audit".into(),
+    ///     rows_before: Some(5), rows_after: None, size_bytes: Some(8192) };
+    /// assert_eq!(dropped.rows_lost(), 5);
+    /// ```
     pub fn rows_lost(&self) -> u64 {
         let before = self.rows_before.unwrap_or(0);
         before.saturating_sub(self.rows_after.unwrap_or(0))
@@ -262,6 +285,21 @@ impl fmt::Display for TableRewrite {
 
 impl DryRun {
     /// True when every migration would run (none failed, none left out).
+    ///
+    /// ```
+    /// # use migrate_postgres::*;
+    /// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+    /// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+    /// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+    /// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+    /// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+    /// # let dry = DryRun { set: "default".into(), current: Some(3), operation: DryRunOperation::Up,
+    /// #     migrations: vec![
+    /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
+    /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
+    /// #     ] };
+    /// assert!(dry.is_ok());
+    /// ```
     pub fn is_ok(&self) -> bool {
         self.migrations
             .iter()
@@ -269,6 +307,21 @@ impl DryRun {
     }
 
     /// The migration that failed, if one did.
+    ///
+    /// ```
+    /// # use migrate_postgres::*;
+    /// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+    /// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+    /// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+    /// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+    /// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+    /// # let dry = DryRun { set: "default".into(), current: Some(3), operation: DryRunOperation::Up,
+    /// #     migrations: vec![
+    /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
+    /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
+    /// #     ] };
+    /// assert!(dry.failure().is_none());
+    /// ```
     pub fn failure(&self) -> Option<&DryRunStep> {
         self.migrations
             .iter()
@@ -276,6 +329,21 @@ impl DryRun {
     }
 
     /// Every warning, with the migration it belongs to.
+    ///
+    /// ```
+    /// # use migrate_postgres::*;
+    /// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+    /// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+    /// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+    /// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+    /// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+    /// # let dry = DryRun { set: "default".into(), current: Some(3), operation: DryRunOperation::Up,
+    /// #     migrations: vec![
+    /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
+    /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
+    /// #     ] };
+    /// assert_eq!(dry.warnings().count(), 0);
+    /// ```
     pub fn warnings(&self) -> impl Iterator<Item = (&DryRunStep, &Warning)> {
         self.migrations
             .iter()
@@ -284,6 +352,22 @@ impl DryRun {
 
     /// The strongest lock per table over the whole batch, with the migration that took it
     /// first: the run holds each until it commits.
+    ///
+    /// ```
+    /// # use migrate_postgres::*;
+    /// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+    /// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+    /// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+    /// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+    /// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+    /// # let dry = DryRun { set: "default".into(), current: Some(3), operation: DryRunOperation::Up,
+    /// #     migrations: vec![
+    /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
+    /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
+    /// #     ] };
+    /// let held = dry.held_until_commit();
+    /// assert_eq!((held[0].0, held[0].1.mode), (5, LockMode::AccessExclusive));
+    /// ```
     pub fn held_until_commit(&self) -> Vec<(u64, &TableLock)> {
         let mut held: Vec<(u64, &TableLock)> = Vec::new();
         for m in &self.migrations {
@@ -301,6 +385,18 @@ impl DryRun {
 
 impl DryRunStep {
     /// Rows that would go, by table (fewer rows after, or a table dropped with its rows).
+    ///
+    /// ```
+    /// # use migrate_postgres::*;
+    /// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+    /// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+    /// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+    /// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+    /// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+    /// let gone = TableChange { table: "public.audit".into(), rows_before: Some(5), rows_after: None,
+    ///     size_bytes: None };
+    /// assert_eq!(step(1, vec![gone], vec![]).rows_lost().collect::<Vec<_>>(), [("public.audit", 5)]);
+    /// ```
     pub fn rows_lost(&self) -> impl Iterator<Item = (&str, u64)> {
         self.tables
             .iter()
@@ -309,6 +405,18 @@ impl DryRunStep {
     }
 
     /// The tables it dropped (`schema.table`).
+    ///
+    /// ```
+    /// # use migrate_postgres::*;
+    /// # let step = |seq: u64, tables: Vec<TableChange>, locks: Vec<TableLock>| DryRunStep {
+    /// #     seq, name: format!("m{seq}"), status: Status::Pending, direction: Direction::Up,
+    /// #     outcome: DryRunOutcome::Succeeded, statements: vec![], schema: SchemaDiff::default(),
+    /// #     columns_dropped: vec![], tables, locks, rewrites: vec![], warnings: vec![] };
+    /// # let lock = |table: &str, mode| TableLock { table: table.into(), mode, size_bytes: 8192 };
+    /// let mut m = step(1, vec![], vec![]);
+    /// m.schema.removed.push("table public.audit".into());
+    /// assert_eq!(m.tables_dropped(), ["public.audit"]);
+    /// ```
     pub fn tables_dropped(&self) -> Vec<&str> {
         self.schema
             .removed

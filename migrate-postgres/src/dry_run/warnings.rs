@@ -34,6 +34,10 @@ pub enum WarningKind {
 
 impl WarningKind {
     /// A stable name (JSON, filters).
+    ///
+    /// ```
+    /// assert_eq!(migrate_postgres::WarningKind::SetNotNull.as_str(), "set-not-null-without-check");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             WarningKind::IndexWithoutConcurrently => "index-without-concurrently",
