@@ -370,6 +370,14 @@ fn a_delete_shows_the_rows_that_would_be_lost() {
     );
     assert_eq!(rename.rows_lost().count(), 0);
     assert!(dry.to_string().contains("public.orders: 2000 -> 1500 rows (500 lost)"));
+    // The real run does what the dry run said.
+    Migrator::new()
+        .with_migrations([deleting(1, "purge_old", "DELETE FROM orders WHERE id > 1500")])
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    assert_eq!(count(&mut db.client(), "orders"), 1500);
 }
 
 #[test]
@@ -515,6 +523,40 @@ fn a_non_transactional_migration_is_listed_not_executed_and_the_dry_run_stops_th
     let mut client = db.client();
     assert!(!exists(&mut client, "public.orders_note2"));
     assert!(!exists(&mut client, "public.later"));
+}
+
+#[test]
+fn a_non_transactional_step_that_reads_is_listed_up_to_its_first_read() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let step = Step::new(|tx| {
+        tx.batch_execute("CREATE INDEX CONCURRENTLY orders_total ON orders (total)")?;
+        if tx.row_count("orders")? > 0 {
+            tx.batch_execute("CREATE INDEX CONCURRENTLY orders_note ON orders (note)")?;
+        }
+        Ok(())
+    });
+    let dry = dry_run(
+        &db,
+        vec![
+            Migration::new(1, "indexes", step)
+                .with_mode(migrate_postgres::TxMode::NonTransactional),
+        ],
+        &DryRunOptions::default(),
+    );
+    let listed = &dry.migrations[0];
+    assert_eq!(
+        listed.statements,
+        [
+            "CREATE INDEX CONCURRENTLY orders_total ON orders (total)",
+            r#"SELECT count(*) FROM "orders""#
+        ]
+    );
+    let DryRunOutcome::NotExecuted { reason } = &listed.outcome else {
+        panic!("{:?}", listed.outcome)
+    };
+    assert!(reason.contains("reads the database"), "{reason}");
+    assert!(!exists(&mut db.client(), "public.orders_total"));
 }
 
 fn reversible() -> Vec<Migration> {
