@@ -131,7 +131,8 @@ impl<'a> PgBackend<'a> {
             }
             self.client().batch_execute(&setup)?;
             let log = self.statement_log.clone();
-            let ran = step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true).recording(log));
+            let ran =
+                step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true).recording(log));
             if !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
                 let _ = self.client().batch_execute("ROLLBACK");

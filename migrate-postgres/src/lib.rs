@@ -68,9 +68,10 @@ pub use engine::check_engine;
 pub use error::{Error, LockHolder, Result};
 pub use fingerprint::{SchemaDiff, SchemaObjects, fingerprint, schema_dump};
 pub use lock::{LockGuard, lock_key};
+pub use migrate_core::DownTarget;
 pub use migrate_core::Error as CoreError;
 pub use migrate_core::{
-    AppliedRow, Blocker, Checksum, DEFAULT_SET, Direction, DownTarget, Event, FailurePolicy, Flags, Plan,
+    AppliedRow, Blocker, Checksum, DEFAULT_SET, Direction, Event, FailurePolicy, Flags, Plan,
     Policy, Resolution, RowState, RunReport, Status, StatusLine, StatusReport, StepReport, TxMode,
 };
 pub use migrate_session::Session;

@@ -4,8 +4,8 @@
 use super::fast_path::{accepts_something, empty_report};
 use super::{Backend, Job, Operation, Recorded, RowChange, Settings};
 use crate::{
-    Direction, Event, HistoryEvent, Migration, Plan, Registry, RowCount, RunReport,
-    Status, StepReport, TxMode,
+    Direction, Event, HistoryEvent, Migration, Plan, Registry, RowCount, RunReport, Status,
+    StepReport, TxMode,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -213,9 +213,10 @@ impl DryRunner<'_, '_> {
         step.statements = self.log.take();
         if !self.backend.in_transaction() {
             // The commit guard rolled the whole transaction back: nothing of it remains.
-            let error = result
-                .err()
-                .map_or_else(|| Refusal::TransactionEscaped.to_string(), |e| e.to_string());
+            let error = result.err().map_or_else(
+                || Refusal::TransactionEscaped.to_string(),
+                |e| e.to_string(),
+            );
             step.outcome = DryRunOutcome::Failed { error };
             return Ok(None);
         }
@@ -299,7 +300,11 @@ impl DryRunner<'_, '_> {
             let rows_after = counted.get(oid).copied();
             step.tables.push(TableChange {
                 table: name,
-                rows_before: prev.tables.contains_key(oid).then(|| before.rows.get(oid).copied()).flatten(),
+                rows_before: prev
+                    .tables
+                    .contains_key(oid)
+                    .then(|| before.rows.get(oid).copied())
+                    .flatten(),
                 rows_after,
                 size_bytes: prev.tables.get(oid).map(|t| t.size_bytes),
             });
@@ -372,7 +377,13 @@ fn new_locks(
         *entry = (*entry).max(*mode);
     }
     // A weaker mode than one the batch already holds changes nothing for other sessions.
-    let held = |oid: i64| prev.locks.iter().filter(|(o, _)| *o == oid).map(|(_, m)| *m).max();
+    let held = |oid: i64| {
+        prev.locks
+            .iter()
+            .filter(|(o, _)| *o == oid)
+            .map(|(_, m)| *m)
+            .max()
+    };
     strongest
         .into_iter()
         .filter(|(oid, mode)| held(*oid).is_none_or(|h| *mode > h))

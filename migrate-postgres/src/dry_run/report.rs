@@ -502,7 +502,11 @@ impl fmt::Display for DryRunStep {
             }
         }
         let diff = &self.schema;
-        for (sign, objects) in [("+", &diff.added), ("-", &diff.removed), ("~", &diff.changed)] {
+        for (sign, objects) in [
+            ("+", &diff.added),
+            ("-", &diff.removed),
+            ("~", &diff.changed),
+        ] {
             for object in objects {
                 writeln!(f, "  schema {sign} {object}")?;
             }

@@ -3,11 +3,10 @@
 //! PostgreSQL's additions: `tables`, `locks`, `rewrites`, `warnings`. Each impl names every
 //! field, so a field added to the report does not compile until it has its JSON.
 
-use super::{
-    DroppedColumn, DryRun, DryRunOutcome, DryRunStep, TableChange, TableLock, TableRewrite,
-    Warning,
-};
 use super::report::size_text;
+use super::{
+    DroppedColumn, DryRun, DryRunOutcome, DryRunStep, TableChange, TableLock, TableRewrite, Warning,
+};
 use migrate_core::serialize::state_word;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 

@@ -143,7 +143,9 @@ fn new_indexes(seen: &Seen<'_>, found: &mut Vec<Warning>) {
         }
         found.push(Warning {
             kind: WarningKind::IndexWithoutConcurrently,
-            table: seen.table(*table).map_or_else(String::new, |t| t.name.clone()),
+            table: seen
+                .table(*table)
+                .map_or_else(String::new, |t| t.name.clone()),
             observed: format!(
                 "index {index} was built inside the transaction (without CONCURRENTLY) on {}: \
                  writes to the table wait while it is built and until the run commits",
@@ -326,7 +328,10 @@ impl Reason {
         match self {
             Reason::TypeChange(columns) => format!("type change: {}", columns.join(", ")),
             Reason::VolatileDefault(columns) => {
-                format!("column added with a volatile default: {}", columns.join(", "))
+                format!(
+                    "column added with a volatile default: {}",
+                    columns.join(", ")
+                )
             }
             Reason::Other => "new storage; no column change explains it (TRUNCATE, CLUSTER, \
                               SET TABLESPACE, SET LOGGED/UNLOGGED...)"

@@ -4,12 +4,12 @@
 //! database is as it was: catalog, rows, tracking rows, no open transaction, no lock.
 
 use crate::common::{count, db, exists, lock_holders};
+use migrate_core::protocol::Refusal;
 use migrate_postgres::testing::TestDatabase;
 use migrate_postgres::{
     CoreError, DryRun, DryRunOptions, DryRunOutcome, DryRunStep, Error, Flags, LockMode, Migration,
     Migrator, SchemaObjects, Session, Settings, Step, WarningKind, lock_key,
 };
-use migrate_core::protocol::Refusal;
 use migrate_postgres::{DryRunOperation, TableChange};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,7 +118,7 @@ fn deleting(seq: u64, name: &str, text: &str) -> Migration {
     sql(seq, name, text).with_flags(Flags::NONE.with_destructive(true))
 }
 
-fn lock_on<'a>(step: &'a DryRunStep, table: &str) -> Option<LockMode> {
+fn lock_on(step: &DryRunStep, table: &str) -> Option<LockMode> {
     step.locks.iter().find(|l| l.table == table).map(|l| l.mode)
 }
 
@@ -226,14 +226,21 @@ fn a_nullable_column_without_default_does_not_rewrite_and_a_volatile_default_doe
                 "add_seen_at",
                 "ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT clock_timestamp()",
             ),
-            sql(3, "add_flag", "ALTER TABLE orders ADD COLUMN flag int DEFAULT 0"),
+            sql(
+                3,
+                "add_flag",
+                "ALTER TABLE orders ADD COLUMN flag int DEFAULT 0",
+            ),
         ],
         &DryRunOptions::default(),
     );
     let [plain, volatile, constant] = &dry.migrations[..] else {
         panic!("{dry:?}")
     };
-    assert_eq!(lock_on(plain, "public.orders"), Some(LockMode::AccessExclusive));
+    assert_eq!(
+        lock_on(plain, "public.orders"),
+        Some(LockMode::AccessExclusive)
+    );
     assert!(plain.rewrites.is_empty(), "{:?}", plain.rewrites);
     assert!(kinds(plain).is_empty());
     assert_eq!(volatile.rewrites.len(), 1);
@@ -278,7 +285,11 @@ fn set_not_null_warns_unless_a_validated_check_proves_it() {
         panic!("{dry:?}")
     };
     assert_eq!(kinds(note), [WarningKind::SetNotNull]);
-    assert!(note.warnings[0].observed.contains("column note of public.orders"));
+    assert!(
+        note.warnings[0]
+            .observed
+            .contains("column note of public.orders")
+    );
     assert!(note.warnings[0].instead.contains("NOT VALID"));
     assert!(note.rewrites.is_empty(), "an UPDATE is no rewrite");
     let orders = note.tables.iter().find(|t| t.table == "public.orders");
@@ -328,7 +339,11 @@ fn a_foreign_key_without_not_valid_warns_and_locks_both_tables() {
         Some(LockMode::ShareRowExclusive)
     );
     assert_eq!(kinds(validated), [WarningKind::ForeignKeyValidated]);
-    assert!(validated.warnings[0].instead.contains("VALIDATE CONSTRAINT orders_customer_fk"));
+    assert!(
+        validated.warnings[0]
+            .instead
+            .contains("VALIDATE CONSTRAINT orders_customer_fk")
+    );
 }
 
 #[test]
@@ -343,7 +358,10 @@ fn a_delete_shows_the_rows_that_would_be_lost() {
                 2,
                 "rename_customer",
                 Step::new(|tx| {
-                    tx.execute("UPDATE customers SET name = $1 WHERE id = $2", &[&"z", &1_i64])?;
+                    tx.execute(
+                        "UPDATE customers SET name = $1 WHERE id = $2",
+                        &[&"z", &1_i64],
+                    )?;
                     Ok(())
                 }),
             ),
@@ -362,17 +380,30 @@ fn a_delete_shows_the_rows_that_would_be_lost() {
             size_bytes: purge.tables[0].size_bytes,
         }]
     );
-    assert_eq!(purge.rows_lost().collect::<Vec<_>>(), [("public.orders", 500)]);
-    assert_eq!(lock_on(purge, "public.orders"), Some(LockMode::RowExclusive));
+    assert_eq!(
+        purge.rows_lost().collect::<Vec<_>>(),
+        [("public.orders", 500)]
+    );
+    assert_eq!(
+        lock_on(purge, "public.orders"),
+        Some(LockMode::RowExclusive)
+    );
     assert_eq!(
         rename.statements,
         [r#"UPDATE customers SET name = $1 WHERE id = $2 -- $1 = "z", $2 = 1"#]
     );
     assert_eq!(rename.rows_lost().count(), 0);
-    assert!(dry.to_string().contains("public.orders: 2000 -> 1500 rows (500 lost)"));
+    assert!(
+        dry.to_string()
+            .contains("public.orders: 2000 -> 1500 rows (500 lost)")
+    );
     // The real run does what the dry run said.
     Migrator::new()
-        .with_migrations([deleting(1, "purge_old", "DELETE FROM orders WHERE id > 1500")])
+        .with_migrations([deleting(
+            1,
+            "purge_old",
+            "DELETE FROM orders WHERE id > 1500",
+        )])
         .on(db.connect())
         .unwrap()
         .up()
@@ -387,8 +418,16 @@ fn a_failing_migration_is_reported_and_nothing_changes() {
     let dry = dry_run(
         &db,
         vec![
-            sql(1, "audit", "CREATE TABLE audit (id int); INSERT INTO audit VALUES (1)"),
-            sql(2, "broken", "DELETE FROM orders; INSERT INTO no_such_table VALUES (1)"),
+            sql(
+                1,
+                "audit",
+                "CREATE TABLE audit (id int); INSERT INTO audit VALUES (1)",
+            ),
+            sql(
+                2,
+                "broken",
+                "DELETE FROM orders; INSERT INTO no_such_table VALUES (1)",
+            ),
             sql(3, "after", "CREATE TABLE after_it (id int)"),
         ],
         &DryRunOptions::default(),
@@ -406,7 +445,10 @@ fn a_failing_migration_is_reported_and_nothing_changes() {
     ));
     let created = &dry.migrations[0].tables;
     assert_eq!(
-        created.iter().map(|t| (t.table.as_str(), t.rows_before, t.rows_after)).collect::<Vec<_>>(),
+        created
+            .iter()
+            .map(|t| (t.table.as_str(), t.rows_before, t.rows_after))
+            .collect::<Vec<_>>(),
         [("public.audit", None, Some(1))]
     );
     assert!(!exists(&mut db.client(), "public.audit"));
@@ -578,7 +620,9 @@ fn a_down_preview_names_the_tables_and_columns_it_drops_and_the_rows_lost() {
         .unwrap();
     session.up().unwrap();
     db.client()
-        .batch_execute("INSERT INTO audit SELECT generate_series(1, 5); UPDATE customers SET nick = 'n'")
+        .batch_execute(
+            "INSERT INTO audit SELECT generate_series(1, 5); UPDATE customers SET nick = 'n'",
+        )
         .unwrap();
     let before = state(&db);
     let dry = session.dry_run_down_to(0).unwrap();
@@ -601,7 +645,10 @@ fn a_down_preview_names_the_tables_and_columns_it_drops_and_the_rows_lost() {
         Some(LockMode::AccessExclusive)
     );
     let text = dry.to_string();
-    assert!(text.contains("public.audit: dropped with its 5 rows"), "{text}");
+    assert!(
+        text.contains("public.audit: dropped with its 5 rows"),
+        "{text}"
+    );
 
     let redo = session.dry_run_redo().unwrap();
     let steps: Vec<_> = redo
@@ -649,14 +696,17 @@ fn a_dry_run_refuses_what_the_runner_refuses_and_changes_nothing() {
     assert_session_clean(&db, &mut session);
     // An irreversible migration in the way: the plan's refusal, as `down` gives it.
     let mut session = Migrator::new()
-        .with_migrations([sql(1, "audit", "CREATE TABLE audit (id int PRIMARY KEY)")
-            .with_down(Step::sql("DROP TABLE audit")),
-            sql(2, "one_way", "ALTER TABLE customers ADD COLUMN nick text")])
+        .with_migrations([
+            sql(1, "audit", "CREATE TABLE audit (id int PRIMARY KEY)")
+                .with_down(Step::sql("DROP TABLE audit")),
+            sql(2, "one_way", "ALTER TABLE customers ADD COLUMN nick text"),
+        ])
         .on(db.connect())
         .unwrap();
     session.up().unwrap();
     let err = session.dry_run_down_to(0).unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::Irreversible { .. })), "{err:?}");
+    assert!(
+        matches!(err, Error::Core(CoreError::Irreversible { .. })),
+        "{err:?}"
+    );
 }
-
-
