@@ -45,8 +45,12 @@ impl<'c> Tx<'c> {
         }
     }
 
-    /// Records every statement sent (a dry run).
+    /// Records every statement sent (a dry run). A new `Tx` is a new attempt of the step (a
+    /// retry after lock_timeout): what an earlier attempt sent was rolled back and is dropped.
     pub(crate) fn recording(mut self, log: Option<StatementLog>) -> Self {
+        if let Some(log) = &log {
+            log.take();
+        }
         self.log = log;
         self
     }

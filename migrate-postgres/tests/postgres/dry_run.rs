@@ -601,6 +601,76 @@ fn a_non_transactional_step_that_reads_is_listed_up_to_its_first_read() {
     assert!(!exists(&mut db.client(), "public.orders_total"));
 }
 
+#[test]
+fn a_migration_that_never_gets_its_lock_fails_the_dry_run_with_its_statements_listed_once() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let mut blocker = db.client();
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE orders IN ACCESS SHARE MODE")
+        .unwrap();
+    let before = state(&db);
+    let conn = db.connect().with_settings(Settings {
+        lock_timeout: Duration::from_millis(100),
+        lock_attempts: 3,
+        ..Settings::default()
+    });
+    let mut session = Migrator::new()
+        .with_migrations([sql(1, "add_c", "ALTER TABLE orders ADD COLUMN c int")])
+        .on(conn)
+        .unwrap();
+    let dry = session.dry_run().unwrap();
+    let m = &dry.migrations[0];
+    let DryRunOutcome::Failed { error } = &m.outcome else {
+        panic!("{:?}", m.outcome)
+    };
+    assert!(error.contains("3 attempts"), "{error}");
+    assert_eq!(m.statements, ["ALTER TABLE orders ADD COLUMN c int"]);
+    blocker.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+}
+
+#[test]
+fn a_plain_role_owning_the_database_gets_the_same_report() {
+    let Some(db) = db() else { return };
+    let mut admin = db.client();
+    admin
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE dry_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+             ALTER DATABASE {} OWNER TO dry_app",
+            db.name
+        ))
+        .unwrap();
+    let config = db.config().user("dry_app").to_owned();
+    let mut app = config.connect(postgres::NoTls).unwrap();
+    app.batch_execute(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, total integer);
+         INSERT INTO orders SELECT g, g FROM generate_series(1, 500) g;",
+    )
+    .unwrap();
+    let is_superuser: String = app.query_one("SHOW is_superuser", &[]).unwrap().get(0);
+    assert_eq!(is_superuser, "off");
+    let before = state(&db);
+    let conn = migrate_postgres::Connection::from_config(&config).unwrap();
+    let mut session = Migrator::new()
+        .with_migrations([sql(
+            1,
+            "widen",
+            "ALTER TABLE orders ALTER COLUMN total TYPE bigint",
+        )])
+        .on(conn)
+        .unwrap();
+    let dry = session.dry_run().unwrap();
+    let m = &dry.migrations[0];
+    assert_eq!(m.outcome, DryRunOutcome::Succeeded);
+    assert_eq!(lock_on(m, "public.orders"), Some(LockMode::AccessExclusive));
+    assert_eq!(m.rewrites.len(), 1, "{:?}", m.rewrites);
+    assert_eq!(kinds(m), [WarningKind::TableRewrite]);
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+}
+
 fn reversible() -> Vec<Migration> {
     vec![
         sql(1, "audit", "CREATE TABLE audit (id int PRIMARY KEY)")
