@@ -22,7 +22,7 @@ const SAVEPOINT: &str = "migrate_step";
 
 /// One run on one PostgreSQL connection.
 pub(crate) struct PgBackend<'a> {
-    conn: &'a mut Connection,
+    pub(crate) conn: &'a mut Connection,
     label: String,
     applied_by: String,
     /// The advisory key and session token while the lock is held.
@@ -38,6 +38,8 @@ pub(crate) struct PgBackend<'a> {
     baselines: Vec<(PathBuf, Baseline)>,
     /// The txids of the runner's own transactions: their writes are not "others' writes".
     own_txids: Vec<i64>,
+    /// A dry run's record of the SQL each step sends.
+    pub(crate) statement_log: Option<crate::dry_run::StatementLog>,
 }
 
 impl<'a> PgBackend<'a> {
@@ -57,6 +59,7 @@ impl<'a> PgBackend<'a> {
             written: Vec::new(),
             baselines: Vec::new(),
             own_txids: Vec::new(),
+            statement_log: None,
         }
     }
 
@@ -127,7 +130,9 @@ impl<'a> PgBackend<'a> {
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
             }
             self.client().batch_execute(&setup)?;
-            let ran = step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true));
+            let log = self.statement_log.clone();
+            let ran =
+                step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true).recording(log));
             if !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
                 let _ = self.client().batch_execute("ROLLBACK");

@@ -40,6 +40,7 @@ mod batch;
 pub mod cli;
 mod commit_guard;
 mod connection;
+mod dry_run;
 mod engine;
 mod error;
 mod fingerprint;
@@ -63,10 +64,15 @@ pub use backup::{
 };
 pub use batch::Batch;
 pub use connection::{APPLICATION_NAME, Connection, Settings};
+pub use dry_run::{
+    DroppedColumn, DryRun, DryRunOperation, DryRunOptions, DryRunOutcome, DryRunStep, LockMode,
+    TableChange, TableLock, TableRewrite, Warning, WarningKind,
+};
 pub use engine::check_engine;
 pub use error::{Error, LockHolder, Result};
 pub use fingerprint::{SchemaDiff, SchemaObjects, fingerprint, schema_dump};
 pub use lock::{LockGuard, lock_key};
+pub use migrate_core::DownTarget;
 pub use migrate_core::Error as CoreError;
 pub use migrate_core::{
     AppliedRow, Blocker, Checksum, DEFAULT_SET, Direction, Event, FailurePolicy, Flags, Plan,

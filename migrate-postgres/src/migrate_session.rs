@@ -113,6 +113,18 @@ impl Session {
         self.run(Operation::Redo)
     }
 
+    /// A backend for a dry run, with the registry and configuration it needs.
+    pub(crate) fn dry_run_parts(&mut self) -> (PgBackend<'_>, &Registry<Step>, &Migrator) {
+        let backups = self.config.backups.for_connection(&self.conn);
+        let backend = PgBackend::new(
+            &mut self.conn,
+            self.label.clone(),
+            self.config.applied_by(),
+            backups,
+        );
+        (backend, &self.registry, &self.config)
+    }
+
     fn backend(&mut self) -> PgBackend<'_> {
         let backups = self.config.backups.for_connection(&self.conn);
         PgBackend::new(

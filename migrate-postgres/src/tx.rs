@@ -1,7 +1,8 @@
 //! The handle a migration step receives.
 
 use crate::connection::quote_ident;
-use crate::{Result, split};
+use crate::dry_run::StatementLog;
+use crate::{Error, Result, split};
 use postgres::types::ToSql;
 use postgres::{Client, Row};
 
@@ -21,6 +22,10 @@ pub struct Tx<'c> {
     seq: u64,
     name: &'c str,
     in_transaction: bool,
+    /// A dry run's record of the SQL sent.
+    log: Option<StatementLog>,
+    /// A dry run listing a `transaction = false` step: record, send nothing.
+    capture_only: bool,
 }
 
 impl<'c> Tx<'c> {
@@ -35,7 +40,35 @@ impl<'c> Tx<'c> {
             seq,
             name,
             in_transaction,
+            log: None,
+            capture_only: false,
         }
+    }
+
+    /// Records every statement sent (a dry run). A new `Tx` is a new attempt of the step (a
+    /// retry after lock_timeout): what an earlier attempt sent was rolled back and is dropped.
+    pub(crate) fn recording(mut self, log: Option<StatementLog>) -> Self {
+        if let Some(log) = &log {
+            log.take();
+        }
+        self.log = log;
+        self
+    }
+
+    /// Records the statements and sends none: writes answer `Ok` (0 rows), reads fail with
+    /// [`Error::Unsupported`] (a dry run listing a `transaction = false` step).
+    pub(crate) fn capture_only(mut self, log: StatementLog) -> Self {
+        self.log = Some(log);
+        self.capture_only = true;
+        self
+    }
+
+    fn not_executed(&self) -> Error {
+        Error::Unsupported(format!(
+            "migration {} {:?} reads the database, which a dry run cannot answer without \
+             running it (`transaction = false`); the statements after this read are not listed",
+            self.seq, self.name
+        ))
     }
 
     /// The seq of the migration being run.
@@ -83,6 +116,12 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        if let Some(log) = &self.log {
+            log.text(sql);
+        }
+        if self.capture_only {
+            return Ok(());
+        }
         if self.in_transaction {
             self.client.batch_execute(sql)?;
         } else {
@@ -102,6 +141,12 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        if let Some(log) = &self.log {
+            log.with_params(sql, params);
+        }
+        if self.capture_only {
+            return Ok(0);
+        }
         Ok(self.client.execute(sql, params)?)
     }
 
@@ -117,6 +162,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.read(sql, params)?;
         Ok(self.client.query(sql, params)?)
     }
 
@@ -130,6 +176,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.read(sql, params)?;
         Ok(self.client.query_one(sql, params)?)
     }
 
@@ -144,6 +191,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.read(sql, params)?;
         Ok(self.client.query_opt(sql, params)?)
     }
 
@@ -159,7 +207,19 @@ impl<'c> Tx<'c> {
     /// ```
     pub fn row_count(&mut self, table: &str) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM {}", quote_ident(table));
+        self.read(&sql, &[])?;
         let count: i64 = self.client.query_one(&sql, &[])?.get(0);
         Ok(count.max(0) as u64)
+    }
+
+    /// A read: recorded in a dry run; refused when nothing may be sent.
+    fn read(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<()> {
+        if let Some(log) = &self.log {
+            log.with_params(sql, params);
+        }
+        if self.capture_only {
+            return Err(self.not_executed());
+        }
+        Ok(())
     }
 }

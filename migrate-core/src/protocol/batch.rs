@@ -2,10 +2,10 @@
 //! and its tracking row, the commit. Failures go to [`failure`](super::failure).
 
 use super::fast_path::{accepts_something, empty_report};
-use super::{Backend, Job, Operation, Recorded, RowChange, Settings, refusal};
+use super::{Backend, Job, Operation, Recorded, RowChange, Settings};
 use crate::{
-    Direction, DownTarget, Event, HistoryEvent, Migration, Plan, Registry, RowCount, RunReport,
-    Status, StepReport, TxMode,
+    Direction, Event, HistoryEvent, Migration, Plan, Registry, RowCount, RunReport, Status,
+    StepReport, TxMode,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -163,38 +163,14 @@ impl<'r, B: Backend> Batch<'r, B> {
         self.backend.ensure_tracking()?;
         let set = self.registry.set();
         let before = Recorded::new(self.backend.read_rows_locked(set)?);
-        refusal::started_transactional(
-            &before,
+        let (plan, jobs) = super::jobs::jobs::<B::Step, B::Error>(
             self.registry,
+            &before,
+            self.settings.policy,
+            op,
             &self.backend.label(),
             &self.backend.tracking_table(),
         )?;
-        let plan = Plan::new(self.registry, before.rows());
-        let policy = self.settings.policy;
-        let jobs_of = |seqs: Vec<u64>, direction| {
-            seqs.into_iter()
-                .map(move |seq| Job { seq, direction })
-                .collect::<Vec<_>>()
-        };
-        let jobs = match op {
-            Operation::Up(target) => jobs_of(plan.to_apply(target, policy)?, Direction::Up),
-            Operation::Down(target) => {
-                refusal::down_too_far(target, &before, set)?;
-                jobs_of(plan.to_revert(target, policy)?, Direction::Down)
-            }
-            Operation::Redo => {
-                let last = plan.to_revert(DownTarget::Steps(1), policy)?;
-                if last.is_empty() {
-                    return Err(super::Refusal::NothingToRedo {
-                        set: set.to_owned(),
-                    }
-                    .into());
-                }
-                let mut jobs = jobs_of(last.clone(), Direction::Down);
-                jobs.extend(jobs_of(last, Direction::Up));
-                jobs
-            }
-        };
         Ok((plan, before, jobs))
     }
 

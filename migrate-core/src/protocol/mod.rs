@@ -19,11 +19,13 @@ mod backend;
 mod batch;
 mod failure;
 mod fast_path;
+mod jobs;
 mod outcome;
 mod refusal;
 mod resolve;
 
 pub use backend::{Backend, RowChange};
+pub use jobs::jobs;
 pub use outcome::{Recorded, kept_summary, shell_word};
 pub use refusal::Refusal;
 pub use resolve::{Resolution, resolution_event, resolvable};

@@ -10,6 +10,7 @@ mod common;
 mod concurrency;
 mod connect;
 mod crash;
+mod dry_run;
 mod escape;
 mod failures;
 mod fingerprint;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod people;
+pub mod runs;
 
 use migrate_sqlite::{Migration, Migrator, Step};
 use rusqlite::Connection;

@@ -1,7 +1,7 @@
-//! The row-count guard's regressions, from a review: the first part reproduces bugs it found
-//! (names compared byte for byte although SQLite folds case, a view replaced by a table, a
-//! statement cached by an earlier migration, the harness calling a rename a loss); the second
-//! part ("checked, fine") pins down cases that were checked and behave correctly.
+//! The row-count guard on the edge cases of SQLite: names that differ only in case, a view
+//! replaced by a table, a statement cached by an earlier migration, renames, WITHOUT ROWID
+//! REPLACE, triggers, temp tables, FTS, odd quoted names. The first part pins down bugs a
+//! review found; the second ("checked, fine") cases that were checked and behave correctly.
 
 mod common;
 
