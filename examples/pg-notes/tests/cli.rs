@@ -409,9 +409,7 @@ fn resolve_settles_a_started_non_transactional_migration() {
 fn commands_postgresql_does_not_offer_are_refused_with_exit_3_changing_nothing() {
     let Some(db) = db() else { return };
     for args in [
-        &["plan"][..],
-        &["plan", "--down"],
-        &["rehearse", "up"],
+        &["rehearse", "up"][..],
         &["restore-table", "notes", "--yes"],
         &["new", "add_due_dates"],
         &["adopt", "--from", "sqlx"],
@@ -427,12 +425,12 @@ fn commands_postgresql_does_not_offer_are_refused_with_exit_3_changing_nothing()
         );
         assert!(err.contains("othing was changed"), "{args:?}: {err}");
     }
-    let plan = stderr(&cli(&db, None, &["plan"]));
+    let rehearse = stderr(&cli(&db, None, &["rehearse", "redo"]));
     assert!(
-        plan.contains("`migrate plan` is not available on PostgreSQL"),
-        "{plan}"
+        rehearse.contains("`migrate rehearse` is not available on PostgreSQL"),
+        "{rehearse}"
     );
-    assert!(plan.contains("`migrate status`"), "{plan}");
+    assert!(rehearse.contains("`migrate plan`"), "{rehearse}");
     assert_eq!(
         count(
             &mut db.client(),
@@ -562,5 +560,38 @@ fn database_overrides_the_url_the_app_passes_and_a_bad_one_is_refused() {
     let err = stderr(&refused);
     assert!(err.contains("cannot connect to"), "{err}");
     assert!(err.contains("Nothing was changed"), "{err}");
+    assert_eq!(applied(&db), 7);
+}
+
+#[test]
+fn plan_is_the_dry_run_and_changes_nothing() {
+    let Some(db) = db() else { return };
+    let plan = cli(&db, None, &["plan"]);
+    assert_eq!(code(&plan), 0, "{plan:?}");
+    let out = stdout(&plan);
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert!(
+        out.contains("create_notebooks") && out.contains("pin_notes"),
+        "{out}"
+    );
+    assert!(!table_exists(&db, "notebooks"));
+    assert_eq!(applied(&db), 0);
+
+    let as_json = json(&cli(&db, None, &["--json", "plan"]));
+    assert_eq!(
+        as_json["migrations"].as_array().map(Vec::len),
+        Some(7),
+        "{as_json}"
+    );
+
+    assert_eq!(code(&cli(&db, None, &["up"])), 0);
+    let down = cli(&db, None, &["plan", "--down", "--steps", "2"]);
+    assert_eq!(code(&down), 0, "{down:?}");
+    assert!(stdout(&down).contains("pin_notes"), "{}", stdout(&down));
+    assert_eq!(applied(&db), 7);
+    assert!(column_exists(&db, "notes", "pinned"));
+
+    let too_far = cli(&db, None, &["plan", "--down", "--steps", "9"]);
+    assert_eq!(code(&too_far), 3, "{too_far:?}");
     assert_eq!(applied(&db), 7);
 }

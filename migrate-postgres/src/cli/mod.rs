@@ -1,5 +1,5 @@
 //! The embeddable command line (feature `cli`), the same as the SQLite backend's: `status`,
-//! `up`, `down`, `redo`, `verify`, `backup`, `backups`, `snapshot`, `restore`, `history`,
+//! `up`, `down`, `redo`, `plan`, `verify`, `backup`, `backups`, `snapshot`, `restore`, `history`,
 //! `resolve`, `sets`, `--json`, the same exit codes and confirmations (`--yes`). The arguments,
 //! output and dispatch are `migrate_core::cli`; this module is PostgreSQL's `Target`.
 //!
@@ -25,9 +25,9 @@
 //! migrations' states and checksums, schema drift (catalog fingerprint) and INVALID indexes
 //! (a failed `CREATE INDEX CONCURRENTLY`); backups need a directory (`Migrator::backup_dir` or
 //! `--backup-dir`), and a listing shows no schema version (`-`: it would read every dump).
-//! Not offered (refused with exit 3, nothing changed, naming what to do instead): `plan` (the
-//! PostgreSQL dry run is not wired yet), `rehearse`, `restore-table`, `new`, `import`, `adopt`,
-//! and the switches `--allow-destructive` and `--no-row-counts` (this backend has no
+//! `plan` (`--down`, `--redo`) is the PostgreSQL dry run, with the locks each migration takes.
+//! Not offered (refused with exit 3, nothing changed, naming what to do instead): `rehearse`,
+//! `restore-table`, `new`, `import`, `adopt`, and the switches `--allow-destructive` and `--no-row-counts` (this backend has no
 //! destructive-change or row-count guard to switch off yet). No progress bars.
 //!
 //! Exit codes: 0 ok, 1 failed (the message says what was kept), 2 usage, 3 refused before

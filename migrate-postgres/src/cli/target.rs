@@ -115,16 +115,24 @@ impl Target for PgTarget {
         }
     }
 
-    /// The one place `migrate plan` is wired for PostgreSQL: the dry run
-    /// (`Session::dry_run*`, `src/dry_run*`) is being built; until then a clear refusal.
+    /// `plan`, `plan --down`, `plan --redo`: the dry run (`Session::dry_run*`), rolled back,
+    /// with the locks each migration takes; exit 1 when a migration fails in it.
     fn plan(&mut self, op: Operation) -> Result<Rendered> {
-        let _ = op;
-        Err(Error::Unsupported(migrate_core::cli::not_offered_message(
-            Self::BACKEND,
-            "plan",
-            "the PostgreSQL dry run is not available yet; `migrate status` lists the pending \
-             migrations, and every run takes a verified backup first (`migrate backups`)",
-        )))
+        let session = self.session()?;
+        let dry = match op {
+            Operation::Up(_) => session.dry_run()?,
+            Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n)?,
+            Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq)?,
+            Operation::Redo => session.dry_run_redo()?,
+        };
+        let code = if dry.failure().is_some() {
+            super::EXIT_FAILED
+        } else {
+            super::EXIT_OK
+        };
+        // Display ends with a newline; the shared printer adds one.
+        let text = dry.to_string().trim_end().to_owned();
+        Ok(Rendered::new(text, &dry, code))
     }
 
     fn verify(&mut self) -> Result<Rendered> {
