@@ -44,7 +44,7 @@ fn up_all_sets_applies_every_set_with_one_backup_for_the_run() {
         "{out:#?}"
     );
     assert!(
-        out.stdout.contains("set \"shelves\": applied 2 migrations"),
+        out.stdout.contains("set \"shelves\": applied 3 migrations"),
         "{out:#?}"
     );
     assert_eq!(
@@ -55,7 +55,7 @@ fn up_all_sets_applies_every_set_with_one_backup_for_the_run() {
         "{out:#?}"
     );
     assert_eq!(applied(&db, "library"), 3);
-    assert_eq!(applied(&db, "shelves"), 2);
+    assert_eq!(applied(&db, "shelves"), 3);
     assert_eq!(pre_up_backups(&db), before + 1, "one backup for two sets");
     // The backup holds the state before the run: library at seq 1, no shelves.
     let newest = db
@@ -80,7 +80,7 @@ fn up_all_sets_applies_every_set_with_one_backup_for_the_run() {
     assert!(
         again
             .stdout
-            .contains("set \"shelves\": up to date at seq 2"),
+            .contains("set \"shelves\": up to date at seq 3"),
         "{again:#?}"
     );
     assert_eq!(pre_up_backups(&db), before + 1);
@@ -112,7 +112,7 @@ fn status_all_sets_reports_every_set_and_changes_nothing() {
     assert_eq!(reports[0]["set"], "library");
     assert_eq!(reports[0]["current"], serde_json::Value::Null);
     assert_eq!(reports[1]["set"], "shelves");
-    assert_eq!(reports[1]["current"], 2);
+    assert_eq!(reports[1]["current"], 3);
     assert_eq!(db.bytes(), bytes, "status changed the file");
 }
 
@@ -155,4 +155,46 @@ fn all_sets_conflicts_with_set_and_with_up_to() {
     run(&db, &["up", "--all-sets", "--to", "2"]).expect(2);
     run(&db, &["--set", "shelves", "up", "--all-sets"]).expect(2);
     assert!(!db.path.exists(), "a usage error creates no database");
+}
+
+/// A failure a rollback cannot undo (`transaction = false`) in a later set restores the one
+/// backup of the run: the state before ALL sets, the earlier set's migrations included.
+#[test]
+fn a_non_transactional_failure_in_a_later_set_restores_the_state_before_the_whole_run() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    db.env.push(("SHELVES_FAIL".into(), "3".into()));
+    let out = run(&db, &["up", "--all-sets"]).expect(1);
+    assert!(out.stderr.contains("fails on purpose"), "{out:#?}");
+    let backup = db
+        .backups()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pre-up."))
+        .max()
+        .unwrap();
+    let name = backup.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        out.stderr.contains(&name),
+        "the message names the run's backup: {out:#?}"
+    );
+    assert_eq!(
+        applied(&db, "library"),
+        1,
+        "back to the state before the run"
+    );
+    assert_eq!(applied(&db, "shelves"), 0);
+    assert_eq!(
+        db.int(
+            "SELECT count(*) FROM sqlite_schema
+             WHERE name IN ('shelves', 'shelf_books', 'shelf_books_by_book')"
+        ),
+        0
+    );
+    assert!(
+        db.backups()
+            .iter()
+            .any(|p| p.to_string_lossy().contains(".failed-state.")),
+        "the failed state is kept: {:?}",
+        db.backups()
+    );
 }

@@ -4,7 +4,9 @@
 //! database is `MIGRATE_CLI_DB`; the app's own set is `"library"`.
 //!
 //! `SHELVES_FAIL=1` makes the shelves migration 2 fail after creating its table (a
-//! transactional failure in the second set of an `up --all-sets`).
+//! transactional failure in the second set of an `up --all-sets`); `SHELVES_FAIL=3` makes
+//! migration 3 (`transaction = false`) fail after creating its index (a failure a rollback
+//! cannot undo: the pre-migration backup is restored).
 
 use library_migrations as _;
 use migrate_sqlite::{Error, Migrator, Result, Tx, migration};
@@ -28,6 +30,16 @@ fn create_shelf_books(tx: &Tx) -> Result<()> {
     )?;
     if std::env::var_os("SHELVES_FAIL").is_some_and(|v| v == "1") {
         return Err(Error::msg("shelves migration 2 fails on purpose"));
+    }
+    Ok(())
+}
+
+/// Outside a transaction (idempotent, as such migrations must be).
+#[migration(seq = 3, set = "shelves", transaction = false)]
+fn index_shelf_books(tx: &Tx) -> Result<()> {
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS shelf_books_by_book ON shelf_books (book_id)")?;
+    if std::env::var_os("SHELVES_FAIL").is_some_and(|v| v == "3") {
+        return Err(Error::msg("shelves migration 3 fails on purpose"));
     }
     Ok(())
 }
