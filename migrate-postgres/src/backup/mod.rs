@@ -13,10 +13,10 @@ mod dump;
 pub(crate) mod exact;
 mod list;
 mod naming;
-mod preflight;
+pub(crate) mod preflight;
 mod restore;
 mod retention;
-mod tools;
+pub(crate) mod tools;
 mod verify;
 mod write;
 

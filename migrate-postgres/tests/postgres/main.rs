@@ -23,3 +23,4 @@ mod runs;
 mod session;
 mod table_locks;
 mod tracking;
+mod user_harness;
