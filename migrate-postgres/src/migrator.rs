@@ -255,7 +255,11 @@ impl Migrator {
             Some(list) => list.clone(),
             None => registered(&self.set),
         };
-        Ok(Registry::new(self.set.clone(), migrations, self.validation)?)
+        Ok(Registry::new(
+            self.set.clone(),
+            migrations,
+            self.validation,
+        )?)
     }
 
     pub(crate) fn applied_by(&self) -> String {

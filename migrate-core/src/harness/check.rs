@@ -98,7 +98,11 @@ pub struct CheckFailure {
 
 impl fmt::Display for CheckFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "migration {} {:?}: {}", self.seq, self.name, self.problem)
+        write!(
+            f,
+            "migration {} {:?}: {}",
+            self.seq, self.name, self.problem
+        )
     }
 }
 

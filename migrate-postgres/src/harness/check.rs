@@ -11,7 +11,8 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Rust code that seeds data, on a plain client of the checked database.
-pub type SeedFn = Arc<dyn Fn(&mut Client) -> std::result::Result<(), postgres::Error> + Send + Sync>;
+pub type SeedFn =
+    Arc<dyn Fn(&mut Client) -> std::result::Result<(), postgres::Error> + Send + Sync>;
 
 /// Data to put in at a given point of the sequence: `Seed::Sql(text)` (sent with
 /// `batch_execute`) or `Seed::Code(SeedFn)`.
