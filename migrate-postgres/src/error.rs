@@ -419,16 +419,10 @@ pub enum Error {
         written: Vec<String>,
     },
 
-    /// The test harness found a problem with a migration (`testing::Harness`).
-    #[error("migration {seq} {name:?}: {problem}")]
-    CheckFailed {
-        /// Its seq.
-        seq: u64,
-        /// Its name.
-        name: String,
-        /// What is wrong.
-        problem: String,
-    },
+    /// The test harness found a problem with a migration (`testing::Harness`): its seq, name
+    /// and what is wrong.
+    #[error(transparent)]
+    CheckFailed(#[from] migrate_core::harness::CheckFailure),
 
     /// The test harness needs the test server and there is none.
     #[error(

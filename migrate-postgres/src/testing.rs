@@ -25,8 +25,8 @@
 
 use crate::Connection;
 pub use crate::harness::{
-    CheckReport, CheckedDb, Harness, Seed, SeedFn, Template, UpgradeReport, assert_schema_snapshot,
-    schema_snapshot,
+    CheckFailure, CheckReport, CheckedDb, Harness, Seed, SeedFn, Template, UpgradeReport,
+    assert_schema_snapshot, schema_snapshot,
 };
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -21,47 +21,58 @@ pub struct Checked {
 /// The database acts of a check, performed by a backend on a database that starts empty.
 ///
 /// ```
-/// use migrate_core::harness::{run_check, CheckTarget, Checked};
+/// use migrate_core::harness::{run_check, CheckFailure, CheckTarget, Checked};
 /// use migrate_core::{RowCount, SchemaObjects};
+///
+/// #[derive(Debug)]
+/// enum Problem { Check(CheckFailure), Toy(String) }
+/// impl From<CheckFailure> for Problem {
+///     fn from(f: CheckFailure) -> Self { Problem::Check(f) }
+/// }
+/// impl std::fmt::Display for Problem {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         match self { Problem::Check(c) => c.fmt(f), Problem::Toy(t) => t.fmt(f) }
+///     }
+/// }
 ///
 /// /// A toy backend: a set of table names, each migration adds one, each down removes it.
 /// struct Toy { schema: SchemaObjects, applied: Vec<u64>, leaky_down: bool }
 /// impl CheckTarget for Toy {
-///     type Error = String;
+///     type Error = Problem;
 ///     type Counts = ();
 ///     fn migrations(&self) -> Vec<Checked> {
 ///         (1..=2).map(|seq| Checked { seq, name: format!("t{seq}"), reversible: true, destructive: false }).collect()
 ///     }
-///     fn schema(&mut self) -> Result<SchemaObjects, String> { Ok(self.schema.clone()) }
-///     fn schema_text(&mut self) -> Result<String, String> { Ok(format!("{:?}", self.schema.keys())) }
-///     fn count_rows(&mut self) -> Result<(), String> { Ok(()) }
+///     fn schema(&mut self) -> Result<SchemaObjects, Problem> { Ok(self.schema.clone()) }
+///     fn schema_text(&mut self) -> Result<String, Problem> { Ok(format!("{:?}", self.schema.keys())) }
+///     fn count_rows(&mut self) -> Result<(), Problem> { Ok(()) }
 ///     fn lost_rows(&self, _: &(), _: &()) -> Vec<RowCount> { Vec::new() }
-///     fn up_to(&mut self, seq: u64) -> Result<(), String> {
+///     fn up_to(&mut self, seq: u64) -> Result<(), Problem> {
 ///         self.schema.insert(("table".into(), format!("t{seq}")), String::new());
 ///         self.applied.push(seq);
 ///         Ok(())
 ///     }
-///     fn down_one(&mut self) -> Result<(), String> {
-///         let seq = self.applied.pop().unwrap();
+///     fn down_one(&mut self) -> Result<(), Problem> {
+///         let seq = self.applied.pop().ok_or(Problem::Toy("nothing to revert".into()))?;
 ///         if !(self.leaky_down && seq == 2) {
 ///             self.schema.remove(&("table".into(), format!("t{seq}")));
 ///         }
 ///         Ok(())
 ///     }
-///     fn after_up(&mut self) -> Result<Option<String>, String> { Ok(None) }
-///     fn seed(&mut self, _: u64) -> Result<(), String> { Ok(()) }
+///     fn after_up(&mut self) -> Result<Option<String>, Problem> { Ok(None) }
+///     fn seed(&mut self, _: u64) -> Result<(), Problem> { Ok(()) }
 /// }
 ///
 /// let mut good = Toy { schema: SchemaObjects::new(), applied: vec![], leaky_down: false };
 /// assert_eq!(run_check(&mut good).unwrap().round_trips, [1, 2]);
 /// let mut leaky = Toy { schema: SchemaObjects::new(), applied: vec![], leaky_down: true };
-/// let failure = run_check(&mut leaky).unwrap_err().unwrap_err();
+/// let failure = run_check(&mut leaky).unwrap_err();
 /// assert_eq!(failure.to_string(),
 ///     "migration 2 \"t2\": its down does not restore the schema it started from (added: table t2)");
 /// ```
 pub trait CheckTarget {
-    /// The backend's error.
-    type Error: fmt::Display;
+    /// The backend's error; a [`CheckFailure`] becomes one.
+    type Error: fmt::Display + From<CheckFailure>;
     /// Row counts of every user table, as the backend keeps them.
     type Counts;
     /// The migrations, in order.
@@ -106,6 +117,8 @@ impl fmt::Display for CheckFailure {
     }
 }
 
+impl std::error::Error for CheckFailure {}
+
 /// What the check saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -139,32 +152,30 @@ impl fmt::Display for CheckReport {
     }
 }
 
-/// Runs the whole check on `target`. `Err(Ok(failure))`: a migration is wrong;
-/// `Err(Err(e))`: the backend failed outside any migration (reading the schema, a seed before
-/// the first migration).
-pub fn run_check<T: CheckTarget>(
-    target: &mut T,
-) -> Result<CheckReport, Result<CheckFailure, T::Error>> {
-    target.seed(0).map_err(Err)?;
+/// Runs the whole check on `target`. A wrong migration is a [`CheckFailure`] (in the
+/// backend's error); other errors are the backend's own (reading the schema, a seed before the
+/// first migration).
+pub fn run_check<T: CheckTarget>(target: &mut T) -> Result<CheckReport, T::Error> {
+    target.seed(0)?;
     let mut report = CheckReport::default();
     for m in target.migrations() {
         let fail = |problem: String| {
-            Ok(CheckFailure {
+            T::Error::from(CheckFailure {
                 seq: m.seq,
                 name: m.name.clone(),
                 problem,
             })
         };
-        let schema_before = target.schema().map_err(Err)?;
-        let rows_before = target.count_rows().map_err(Err)?;
+        let schema_before = target.schema()?;
+        let rows_before = target.count_rows()?;
         if let Err(e) = target.up_to(m.seq) {
             return Err(fail(format!("up failed: {e}")));
         }
-        if let Some(problem) = target.after_up().map_err(Err)? {
+        if let Some(problem) = target.after_up()? {
             return Err(fail(problem));
         }
         if !m.destructive {
-            let rows_after = target.count_rows().map_err(Err)?;
+            let rows_after = target.count_rows()?;
             let lost = target.lost_rows(&rows_before, &rows_after);
             if !lost.is_empty() {
                 return Err(fail(lost_rows_text(&lost)));
@@ -174,7 +185,7 @@ pub fn run_check<T: CheckTarget>(
             if let Err(e) = target.down_one() {
                 return Err(fail(format!("down failed: {e}")));
             }
-            let reverted = target.schema().map_err(Err)?;
+            let reverted = target.schema()?;
             let diff = SchemaDiff::between(&schema_before, &reverted);
             if !diff.is_empty() {
                 return Err(fail(format!(
@@ -193,7 +204,7 @@ pub fn run_check<T: CheckTarget>(
         }
         report.applied.push(m.seq);
     }
-    report.schema = target.schema_text().map_err(Err)?;
+    report.schema = target.schema_text()?;
     Ok(report)
 }
 

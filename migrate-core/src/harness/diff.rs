@@ -61,12 +61,13 @@ fn align<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(char, &'a str)> {
             ops.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || common[i][j + 1] >= common[i + 1][j]) {
-            ops.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || common[i + 1][j] >= common[i][j + 1]) {
+            // Removed lines first, as `diff -u` prints them.
             ops.push(('-', a[i]));
             i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
         }
     }
     ops

@@ -139,14 +139,7 @@ impl Harness {
             registry,
             seeds: &self.seeds,
         };
-        run_check(&mut target).map_err(|e| match e {
-            Ok(failure) => Error::CheckFailed {
-                seq: failure.seq,
-                name: failure.name,
-                problem: failure.problem,
-            },
-            Err(e) => e,
-        })
+        run_check(&mut target)
     }
 
     /// [`check`](Self::check) that panics with the problem: the one line for a `#[test]`.

@@ -10,7 +10,7 @@ mod template;
 mod upgrade;
 
 pub use check::{CheckedDb, Harness, Seed, SeedFn};
-pub use migrate_core::harness::CheckReport;
+pub use migrate_core::harness::{CheckFailure, CheckReport};
 pub use snapshot::{assert_schema_snapshot, schema_snapshot};
 pub use template::Template;
 pub use upgrade::UpgradeReport;

@@ -33,7 +33,7 @@ fn add_email() -> Migration {
 /// Seq, name and problem of a check that must fail on `db`'s database.
 fn failure_on(harness: Harness, db: &testing::TestDatabase) -> (u64, String, String) {
     match harness.check_on(db.connect()).unwrap_err() {
-        Error::CheckFailed { seq, name, problem } => (seq, name, problem),
+        Error::CheckFailed(failure) => (failure.seq, failure.name, failure.problem),
         other => panic!("expected CheckFailed, got {other}"),
     }
 }

@@ -6,7 +6,7 @@ use crate::row_counts::{Counts, compare, count_all};
 use crate::{Error, Migrator, Result, RunReport, Session, StatusReport};
 use migrate_core::RowCount;
 pub use migrate_core::harness::CheckReport;
-use migrate_core::harness::{CheckTarget, Checked, Seeds, run_check};
+use migrate_core::harness::{CheckFailure, CheckTarget, Checked, Seeds, run_check};
 use rusqlite::Connection;
 use std::fmt;
 use std::path::Path;
@@ -121,14 +121,7 @@ impl Harness {
             session,
             seeds: &self.seeds,
         };
-        run_check(&mut target).map_err(|e| match e {
-            Ok(failure) => Error::CheckFailed {
-                seq: failure.seq,
-                name: failure.name,
-                problem: failure.problem,
-            },
-            Err(e) => e,
-        })
+        run_check(&mut target)
     }
 
     /// Migrates a copy of the database file at `path` (a copy of production, say) in memory and
@@ -149,6 +142,16 @@ impl Harness {
         let run = self.migrator.on(&mut conn)?.up()?;
         let status = self.migrator.on(&mut conn)?.status()?;
         Ok(UpgradeReport { run, status, conn })
+    }
+}
+
+impl From<CheckFailure> for Error {
+    fn from(failure: CheckFailure) -> Self {
+        Error::CheckFailed {
+            seq: failure.seq,
+            name: failure.name,
+            problem: failure.problem,
+        }
     }
 }
 
