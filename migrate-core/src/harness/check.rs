@@ -2,7 +2,8 @@
 //! up (backend checks, no rows lost unless declared destructive), its down (the schema exactly
 //! as before) and up again, then the seeds after it. The backend performs the acts.
 
-use crate::{RowCount, SchemaDiff, SchemaObjects};
+use super::{Seed, Seeds};
+use crate::{Migration, RowCount, SchemaDiff, SchemaObjects};
 use std::fmt;
 
 /// What the check needs to know of one migration.
@@ -18,10 +19,31 @@ pub struct Checked {
     pub destructive: bool,
 }
 
+impl Checked {
+    /// What the check needs of each migration of `migrations`.
+    ///
+    /// ```
+    /// use migrate_core::{Migration, harness::Checked};
+    /// let list = [Migration::new(1, "t", ()).with_down(())];
+    /// assert!(Checked::all(&list)[0].reversible);
+    /// ```
+    pub fn all<S>(migrations: &[Migration<S>]) -> Vec<Checked> {
+        migrations
+            .iter()
+            .map(|m| Checked {
+                seq: m.seq,
+                name: m.name.clone(),
+                reversible: m.is_reversible(),
+                destructive: m.flags.destructive,
+            })
+            .collect()
+    }
+}
+
 /// The database acts of a check, performed by a backend on a database that starts empty.
 ///
 /// ```
-/// use migrate_core::harness::{run_check, CheckFailure, CheckTarget, Checked};
+/// use migrate_core::harness::{run_check, CheckFailure, CheckTarget, Checked, Seeds};
 /// use migrate_core::{RowCount, SchemaObjects};
 ///
 /// #[derive(Debug)]
@@ -40,6 +62,7 @@ pub struct Checked {
 /// impl CheckTarget for Toy {
 ///     type Error = Problem;
 ///     type Counts = ();
+///     type Code = ();
 ///     fn migrations(&self) -> Vec<Checked> {
 ///         (1..=2).map(|seq| Checked { seq, name: format!("t{seq}"), reversible: true, destructive: false }).collect()
 ///     }
@@ -60,13 +83,15 @@ pub struct Checked {
 ///         Ok(())
 ///     }
 ///     fn after_up(&mut self) -> Result<Option<String>, Problem> { Ok(None) }
-///     fn seed(&mut self, _: u64) -> Result<(), Problem> { Ok(()) }
+///     fn execute_sql(&mut self, _: &str) -> Result<(), Problem> { Ok(()) }
+///     fn run_code(&mut self, _: &()) -> Result<(), Problem> { Ok(()) }
 /// }
 ///
 /// let mut good = Toy { schema: SchemaObjects::new(), applied: vec![], leaky_down: false };
-/// assert_eq!(run_check(&mut good).unwrap().round_trips, [1, 2]);
+/// let no_seeds = Seeds::default();
+/// assert_eq!(run_check(&mut good, &no_seeds).unwrap().round_trips, [1, 2]);
 /// let mut leaky = Toy { schema: SchemaObjects::new(), applied: vec![], leaky_down: true };
-/// let failure = run_check(&mut leaky).unwrap_err();
+/// let failure = run_check(&mut leaky, &no_seeds).unwrap_err();
 /// assert_eq!(failure.to_string(),
 ///     "migration 2 \"t2\": its down does not restore the schema it started from (added: table t2)");
 /// ```
@@ -75,6 +100,8 @@ pub trait CheckTarget {
     type Error: fmt::Display + From<CheckFailure>;
     /// Row counts of every user table, as the backend keeps them.
     type Counts;
+    /// The code a seed may be (see [`Seed`]).
+    type Code;
     /// The migrations, in order.
     fn migrations(&self) -> Vec<Checked>;
     /// The schema, in the form two states are compared in.
@@ -92,8 +119,10 @@ pub trait CheckTarget {
     /// The backend's own checks after a migration applied (e.g. integrity, foreign keys): the
     /// problem found, if any.
     fn after_up(&mut self) -> Result<Option<String>, Self::Error>;
-    /// Runs the seeds registered after `seq` (0: before the first migration).
-    fn seed(&mut self, seq: u64) -> Result<(), Self::Error>;
+    /// Runs a seed's SQL.
+    fn execute_sql(&mut self, sql: &str) -> Result<(), Self::Error>;
+    /// Runs a seed's code.
+    fn run_code(&mut self, code: &Self::Code) -> Result<(), Self::Error>;
 }
 
 /// A migration the check found wrong, and what is wrong with it.
@@ -155,8 +184,11 @@ impl fmt::Display for CheckReport {
 /// Runs the whole check on `target`. A wrong migration is a [`CheckFailure`] (in the
 /// backend's error); other errors are the backend's own (reading the schema, a seed before the
 /// first migration).
-pub fn run_check<T: CheckTarget>(target: &mut T) -> Result<CheckReport, T::Error> {
-    target.seed(0)?;
+pub fn run_check<T: CheckTarget>(
+    target: &mut T,
+    seeds: &Seeds<T::Code>,
+) -> Result<CheckReport, T::Error> {
+    run_seeds(target, seeds, 0)?;
     let mut report = CheckReport::default();
     for m in target.migrations() {
         let fail = |problem: String| {
@@ -199,13 +231,27 @@ pub fn run_check<T: CheckTarget>(target: &mut T) -> Result<CheckReport, T::Error
         } else {
             report.irreversible.push((m.seq, m.name.clone()));
         }
-        if let Err(e) = target.seed(m.seq) {
+        if let Err(e) = run_seeds(target, seeds, m.seq) {
             return Err(fail(format!("the seed after it failed: {e}")));
         }
         report.applied.push(m.seq);
     }
     report.schema = target.schema_text()?;
     Ok(report)
+}
+
+fn run_seeds<T: CheckTarget>(
+    target: &mut T,
+    seeds: &Seeds<T::Code>,
+    seq: u64,
+) -> Result<(), T::Error> {
+    for seed in seeds.at(seq) {
+        match seed {
+            Seed::Sql(sql) => target.execute_sql(sql)?,
+            Seed::Code(code) => target.run_code(code)?,
+        }
+    }
+    Ok(())
 }
 
 fn lost_rows_text(lost: &[RowCount]) -> String {

@@ -137,9 +137,8 @@ impl Harness {
         let mut target = Target {
             session: self.migrator.on(conn)?,
             registry,
-            seeds: &self.seeds,
         };
-        run_check(&mut target)
+        run_check(&mut target, &self.seeds)
     }
 
     /// [`check`](Self::check) that panics with the problem: the one line for a `#[test]`.
@@ -158,27 +157,18 @@ impl Harness {
 }
 
 /// The check's database acts on a PostgreSQL session.
-struct Target<'h> {
+struct Target {
     session: Session,
     registry: Registry<crate::Step>,
-    seeds: &'h Seeds<SeedFn>,
 }
 
-impl CheckTarget for Target<'_> {
+impl CheckTarget for Target {
     type Error = Error;
     type Counts = Counts;
+    type Code = SeedFn;
 
     fn migrations(&self) -> Vec<Checked> {
-        self.registry
-            .migrations()
-            .iter()
-            .map(|m| Checked {
-                seq: m.seq,
-                name: m.name.clone(),
-                reversible: m.is_reversible(),
-                destructive: m.flags.destructive,
-            })
-            .collect()
+        Checked::all(self.registry.migrations())
     }
 
     fn schema(&mut self) -> Result<SchemaObjects> {
@@ -211,14 +201,11 @@ impl CheckTarget for Target<'_> {
         Ok(None)
     }
 
-    fn seed(&mut self, seq: u64) -> Result<()> {
-        let client = self.session.connection().client();
-        for seed in self.seeds.at(seq) {
-            match seed {
-                Seed::Sql(sql) => client.batch_execute(sql)?,
-                Seed::Code(f) => f(client)?,
-            }
-        }
-        Ok(())
+    fn execute_sql(&mut self, sql: &str) -> Result<()> {
+        Ok(self.session.connection().client().batch_execute(sql)?)
+    }
+
+    fn run_code(&mut self, code: &SeedFn) -> Result<()> {
+        Ok(code(self.session.connection().client())?)
     }
 }

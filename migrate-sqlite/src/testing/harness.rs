@@ -117,11 +117,7 @@ impl Harness {
     }
 
     fn check_on(&self, session: &mut Session<'_>) -> Result<CheckReport> {
-        let mut target = Target {
-            session,
-            seeds: &self.seeds,
-        };
-        run_check(&mut target)
+        run_check(&mut Target { session }, &self.seeds)
     }
 
     /// Migrates a copy of the database file at `path` (a copy of production, say) in memory and
@@ -158,24 +154,15 @@ impl From<CheckFailure> for Error {
 /// The check's database acts on an SQLite session.
 struct Target<'h, 's> {
     session: &'h mut Session<'s>,
-    seeds: &'h Seeds<SeedFn>,
 }
 
 impl CheckTarget for Target<'_, '_> {
     type Error = Error;
     type Counts = Counts;
+    type Code = SeedFn;
 
     fn migrations(&self) -> Vec<Checked> {
-        self.session
-            .migrations()
-            .iter()
-            .map(|m| Checked {
-                seq: m.seq,
-                name: m.name.clone(),
-                reversible: m.is_reversible(),
-                destructive: m.flags.destructive,
-            })
-            .collect()
+        Checked::all(self.session.migrations())
     }
 
     fn schema(&mut self) -> Result<SchemaObjects> {
@@ -227,15 +214,12 @@ impl CheckTarget for Target<'_, '_> {
         Ok((violations > 0).then(|| format!("{violations} foreign key violations after it")))
     }
 
-    fn seed(&mut self, seq: u64) -> Result<()> {
-        let conn = self.session.connection();
-        for seed in self.seeds.at(seq) {
-            match seed {
-                Seed::Sql(sql) => conn.execute_batch(sql)?,
-                Seed::Code(f) => f(conn)?,
-            }
-        }
-        Ok(())
+    fn execute_sql(&mut self, sql: &str) -> Result<()> {
+        Ok(self.session.connection().execute_batch(sql)?)
+    }
+
+    fn run_code(&mut self, code: &SeedFn) -> Result<()> {
+        Ok(code(self.session.connection())?)
     }
 }
 
