@@ -28,6 +28,7 @@ mod checksum;
 mod descriptor;
 mod error;
 mod failure_policy;
+pub mod harness;
 mod history;
 mod hooks;
 pub mod import;
