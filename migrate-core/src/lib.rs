@@ -30,6 +30,7 @@ pub mod cli;
 mod descriptor;
 mod error;
 mod failure_policy;
+pub mod harness;
 mod history;
 mod hooks;
 pub mod import;

@@ -421,6 +421,47 @@ pub enum Error {
         /// The tables written since, each with what changed.
         written: Vec<String>,
     },
+
+    /// The test harness found a problem with a migration (`testing::Harness`): its seq, name
+    /// and what is wrong.
+    #[error(transparent)]
+    CheckFailed(#[from] migrate_core::harness::CheckFailure),
+
+    /// The test harness needs the test server and there is none.
+    #[error(
+        "no PostgreSQL server binaries for the test harness (looked for \
+         /usr/lib/postgresql/*/bin/initdb, `pg_config --bindir` and MIGRATE_PG_BIN): install \
+         them with `apt-get install -y --no-install-recommends postgresql`, then run the tests \
+         again"
+    )]
+    NoTestServer,
+
+    /// A dump could not be loaded into the test database meant to upgrade a copy of it.
+    #[error(
+        "cannot load {} into a fresh test database: pg_restore said: {}. The file was only \
+         read and no other database was touched. Check that it is a `pg_dump -Fc` archive with \
+         `pg_restore --list {}`",
+        .dump.display(), .stderr.trim(), .dump.display()
+    )]
+    UpgradeCopyFailed {
+        /// The dump.
+        dump: std::path::PathBuf,
+        /// What pg_restore printed.
+        stderr: String,
+    },
+
+    /// Sessions on a test template database did not end.
+    #[error(
+        "the template database {template:?} still has {sessions} sessions after they were \
+         ended; a copy needs none. Find them with `psql -c \"SELECT pid, application_name FROM \
+         pg_stat_activity WHERE datname = '{template}'\"`"
+    )]
+    TemplateBusy {
+        /// The template.
+        template: String,
+        /// Sessions left.
+        sessions: i64,
+    },
 }
 
 impl From<migrate_core::protocol::Refusal> for Error {

@@ -44,6 +44,7 @@ mod dry_run;
 mod engine;
 mod error;
 mod fingerprint;
+mod harness;
 mod lock;
 mod migrate_session;
 mod migrator;

@@ -237,7 +237,8 @@ impl Session {
     }
 
     /// Takes a verified backup now (`pg_dump -Fc`, read back completely) into the backup
-    /// directory, kind `manual` (pruned by retention like the automatic ones).
+    /// directory, kind [`BackupKind::Manual`]: never pruned (kept until you delete the file).
+    /// Retention then runs over the automatic backups, as after a run.
     ///
     /// ```no_run
     /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
@@ -246,10 +247,12 @@ impl Session {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn backup(&mut self) -> Result<BackupInfo> {
-        let kind = BackupKind::Automatic {
-            reason: "manual".into(),
-        };
-        self.store()?.back_up(&mut self.conn, kind)
+        let backups = self.store()?;
+        let info = backups.back_up(&mut self.conn, BackupKind::Manual)?;
+        if let Err(e) = backups.prune(&[info.path.as_path()]) {
+            log::warn!("old backups were not pruned: {e}");
+        }
+        Ok(info)
     }
 
     /// Takes a named snapshot (never pruned). Names are ASCII letters, digits, `-` and `_`.

@@ -243,15 +243,23 @@ impl Migrator {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn on(&self, conn: Connection) -> Result<Session> {
+        let registry = self.registry()?;
+        let mut settings = self.clone();
+        settings.migrations = None;
+        Session::new(conn, registry, settings)
+    }
+
+    /// The migrations this migrator runs, validated.
+    pub(crate) fn registry(&self) -> Result<Registry<Step>> {
         let migrations = match &self.migrations {
             Some(list) => list.clone(),
             None => registered(&self.set),
         };
-        let registry: Registry<Step> =
-            Registry::new(self.set.clone(), migrations, self.validation)?;
-        let mut settings = self.clone();
-        settings.migrations = None;
-        Session::new(conn, registry, settings)
+        Ok(Registry::new(
+            self.set.clone(),
+            migrations,
+            self.validation,
+        )?)
     }
 
     pub(crate) fn applied_by(&self) -> String {

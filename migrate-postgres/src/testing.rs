@@ -10,6 +10,12 @@
 //! Without server binaries, [`server`] returns `None` after printing why (the test then
 //! returns early), except when the `CI` environment variable is set: CI never skips.
 //!
+//! On this server, the tools for testing your own migrations (the PostgreSQL counterparts of
+//! `migrate_sqlite::testing`): [`Harness`] (whole-sequence check: up, down, up with schema
+//! comparison, seeds, row loss), [`Harness::upgrade_copy_of`] (a `pg_dump -Fc` file migrated
+//! in a fresh database), [`assert_schema_snapshot`] (the schema as a file in your repository)
+//! and [`Template`] (fresh migrated databases per test, copied server-side).
+//!
 //! ```no_run
 //! let Some(server) = migrate_postgres::testing::server() else { return };
 //! let db = server.database();
@@ -18,6 +24,10 @@
 //! ```
 
 use crate::Connection;
+pub use crate::harness::{
+    CheckFailure, CheckReport, CheckedDb, Harness, Seed, SeedFn, Template, UpgradeReport,
+    assert_schema_snapshot, schema_snapshot,
+};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -245,18 +255,19 @@ impl TestServer {
     }
 
     fn create_database(&self, options: &str) -> TestDatabase {
+        self.try_create_database(options)
+            .expect("cannot create a test database")
+    }
+
+    /// `CREATE DATABASE tN<options>` through the maintenance database `postgres`.
+    pub(crate) fn try_create_database(&self, options: &str) -> crate::Result<TestDatabase> {
         let name = format!("t{}", DATABASES.fetch_add(1, Ordering::Relaxed) + 1);
-        let mut admin = self
-            .config("postgres")
-            .connect(postgres::NoTls)
-            .expect("cannot connect to the test cluster");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}{options}"))
-            .expect("cannot create a test database");
-        TestDatabase {
+        let mut admin = self.config("postgres").connect(postgres::NoTls)?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}{options}"))?;
+        Ok(TestDatabase {
             config: self.config(&name),
             name,
-        }
+        })
     }
 }
 

@@ -234,6 +234,15 @@ fn schema_snapshots_compare_and_update() {
     let panic = std::panic::catch_unwind(|| assert_schema_snapshot(list(), &file)).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("MIGRATE_UPDATE_SCHEMA=1"), "{message}");
+    // The difference as a diff: `-` kept, `+` now.
+    assert!(
+        message.contains("-CREATE TABLE something_else (x);\n+CREATE TABLE users"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "CREATE TABLE something_else (x);\n"
+    );
 }
 
 #[test]

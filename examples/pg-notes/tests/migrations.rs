@@ -5,6 +5,7 @@
 mod common;
 
 use common::{count, db};
+use migrate_postgres::testing::{Harness, assert_schema_snapshot};
 use migrate_postgres::{Session, Status, schema_dump};
 
 /// The user's schema (tracking tables left out), as text.
@@ -190,4 +191,55 @@ fn the_concurrent_index_is_built_outside_the_transaction_and_valid() {
         0
     );
     assert_eq!(count(&mut client, "SELECT count(*) FROM notes"), 1000);
+}
+
+/// What a user of `migrate_postgres::testing` writes: the whole sequence checked in one call
+/// (each migration up, down to the same schema, up again; no rows lost), on notes seeded by
+/// the first schema, so the data migrations run on data.
+#[test]
+fn the_harness_passes_every_migration_on_seeded_notes() {
+    if migrate_postgres::testing::server().is_none() {
+        return;
+    }
+    let checked = Harness::new(pg_notes::migrator())
+        .seed_at(
+            2,
+            "INSERT INTO notes (body) VALUES (E'Groceries\\nmilk'), (E'  \\nno first line')",
+        )
+        .assert_ok();
+
+    assert_eq!(checked.report.applied, (1..=LAST).collect::<Vec<_>>());
+    assert_eq!(checked.report.round_trips, checked.report.applied);
+    assert!(checked.report.irreversible.is_empty());
+    let mut client = checked.db.client();
+    let notes: Vec<(String, String)> = client
+        .query(
+            "SELECT n.title, b.name FROM notes n JOIN notebooks b ON b.id = n.notebook_id
+             ORDER BY n.id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("Groceries".to_owned(), "Inbox".to_owned()),
+            ("Untitled".to_owned(), "Inbox".to_owned())
+        ]
+    );
+}
+
+/// The migrated schema, kept in `schema.pg.sql` beside Cargo.toml: a schema change shows up in
+/// review. `MIGRATE_UPDATE_SCHEMA=1 cargo test -p pg-notes` rewrites it.
+#[test]
+fn the_schema_is_as_committed() {
+    if migrate_postgres::testing::server().is_none() {
+        return;
+    }
+    assert_schema_snapshot(
+        pg_notes::migrator(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/schema.pg.sql"),
+    );
 }

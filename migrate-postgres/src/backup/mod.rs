@@ -13,10 +13,10 @@ mod dump;
 pub(crate) mod exact;
 mod list;
 mod naming;
-mod preflight;
+pub(crate) mod preflight;
 mod restore;
 mod retention;
-mod tools;
+pub(crate) mod tools;
 mod verify;
 mod write;
 
@@ -100,7 +100,7 @@ pub struct RestoreReport {
 /// let config: postgres::Config = "host=/run/postgresql user=app dbname=app".parse()?;
 /// let mut conn = Connection::from_config(&config)?;
 /// let backups = Backups::new(&config, "/var/backups/app");
-/// let taken = backups.back_up(&mut conn, BackupKind::Automatic { reason: "manual".into() })?;
+/// let taken = backups.back_up(&mut conn, BackupKind::Manual)?;
 /// let mut lock = conn.lock()?;
 /// let report = backups.restore(&mut lock, &RestoreFrom::File(taken.path))?;
 /// println!("undo with: migrate restore {}", report.undo_backup.path.display());
@@ -202,7 +202,7 @@ impl Backups {
     /// # let mut conn = migrate_postgres::Connection::from_config(&config)?;
     /// use migrate_postgres::{BackupKind, Backups};
     /// let backups = Backups::new(&config, "/var/backups/shop");
-    /// let info = backups.back_up(&mut conn, BackupKind::Automatic { reason: "manual".into() })?;
+    /// let info = backups.back_up(&mut conn, BackupKind::Manual)?;
     /// println!("{}", info.path.display());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

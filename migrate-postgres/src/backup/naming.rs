@@ -34,19 +34,10 @@ pub(crate) fn file_name(stem: &str, at: SystemTime, kind: &BackupKind) -> String
     migrate_core::backups::file_name(stem, at, kind, EXTENSION)
 }
 
-/// Parses a file name made by [`file_name`] for database `stem`: (timestamp, kind).
-///
-/// This backend has no manual kind yet: its `manual` backups are automatic ones with that
-/// reason (pruned by retention), as they were before the rules moved to migrate-core.
+/// Parses a file name made by [`file_name`] for database `stem`: (timestamp, kind). A
+/// `manual` file is [`BackupKind::Manual`] (never pruned), however it was asked for.
 pub(crate) fn parse(stem: &str, file_name: &str) -> Option<(String, BackupKind)> {
-    let (created_at, kind) = migrate_core::backups::parse(stem, EXTENSION, file_name)?;
-    let kind = match kind {
-        BackupKind::Manual => BackupKind::Automatic {
-            reason: "manual".to_owned(),
-        },
-        other => other,
-    };
-    Some((created_at, kind))
+    migrate_core::backups::parse(stem, EXTENSION, file_name)
 }
 
 #[cfg(test)]
@@ -55,17 +46,19 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
-    fn dumps_end_in_dump_and_manual_ones_stay_automatic() {
+    fn dumps_end_in_dump_and_manual_ones_read_back_as_manual() {
         let at = UNIX_EPOCH + Duration::from_millis(1_795_344_554_123);
-        let manual = BackupKind::Automatic {
-            reason: "manual".into(),
-        };
-        let name = file_name("app", at, &manual);
+        let name = file_name("app", at, &BackupKind::Manual);
         assert_eq!(name, "app.20261122T104914.123Z.manual.dump");
         assert_eq!(
             parse("app", &name),
-            Some(("20261122T104914.123Z".into(), manual))
+            Some(("20261122T104914.123Z".into(), BackupKind::Manual))
         );
+        // Asked for as an automatic backup with reason "manual": the same file, a manual one.
+        let by_reason = BackupKind::Automatic {
+            reason: "manual".into(),
+        };
+        assert_eq!(file_name("app", at, &by_reason), name);
         assert_eq!(parse("app", "app.20261122T104914.123Z.manual.db"), None);
         assert_eq!(parse("app", &temp_name(&name)), None);
     }

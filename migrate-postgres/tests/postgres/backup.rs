@@ -27,9 +27,9 @@ INSERT INTO reporting.daily VALUES ('2026-11-30', 7), ('2026-12-01', 9);
 CREATE VIEW reporting.big_orders AS SELECT id, total FROM public.orders WHERE total > 100;
 ";
 
-pub fn manual() -> BackupKind {
+pub fn automatic() -> BackupKind {
     BackupKind::Automatic {
-        reason: "manual".into(),
+        reason: "pre-up".into(),
     }
 }
 
@@ -118,11 +118,11 @@ fn a_backup_is_private_verified_and_holds_every_object_and_row() {
     let backups = Backups::new(&app.config(), dir.path().join("b"));
     let mut conn = app.connect();
 
-    let info = backups.back_up(&mut conn, manual()).unwrap();
+    let info = backups.back_up(&mut conn, automatic()).unwrap();
 
     let name = info.path.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(name.starts_with(&format!("{}.", app.name)), "{name}");
-    assert!(name.ends_with(".manual.dump"), "{name}");
+    assert!(name.ends_with(".pre-up.dump"), "{name}");
     assert_eq!(files_in(&dir.path().join("b")), [name], "no temp file left");
     let mode = std::fs::metadata(&info.path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -152,7 +152,7 @@ fn a_truncated_dump_is_refused_although_pg_restore_list_accepts_it() {
     let dir = tempfile::tempdir().unwrap();
     let backups = Backups::new(&app.config(), dir.path());
     let mut conn = app.connect();
-    let good = backups.back_up(&mut conn, manual()).unwrap();
+    let good = backups.back_up(&mut conn, automatic()).unwrap();
 
     let truncated = dir.path().join("truncated.dump");
     let bytes = std::fs::read(&good.path).unwrap();
@@ -188,7 +188,7 @@ fn without_pg_dump_the_backup_is_refused_before_anything_is_written() {
     let backups = Backups::new(&app.config(), &target).with_tool_dir(empty_tools.path());
     let mut conn = app.connect();
 
-    let err = backups.back_up(&mut conn, manual()).unwrap_err();
+    let err = backups.back_up(&mut conn, automatic()).unwrap_err();
 
     let Error::BackupToolMissing {
         tool, looked_in, ..
@@ -223,7 +223,7 @@ fn a_pg_dump_older_than_the_server_is_refused_before_anything_is_written() {
     let backups = Backups::new(&app.config(), dir.path().join("b")).with_tool_dir(old_tools.path());
     let mut conn = app.connect();
 
-    let err = backups.back_up(&mut conn, manual()).unwrap_err();
+    let err = backups.back_up(&mut conn, automatic()).unwrap_err();
 
     let Error::BackupToolVersion {
         tool, tool_version, ..
@@ -254,7 +254,7 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
     let backups = Backups::new(&config, dir.path().join("b"));
     let mut conn = migrate_postgres::Connection::from_config(&config).unwrap();
 
-    let err = backups.back_up(&mut conn, manual()).unwrap_err();
+    let err = backups.back_up(&mut conn, automatic()).unwrap_err();
 
     let Error::BackupPrivileges { role: who, objects } = &err else {
         panic!("{err}")
@@ -283,7 +283,7 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
         format!("GRANT SELECT ON public.users_id_seq, reporting.daily TO \"{role}\"")
     );
     admin.batch_execute(grant).unwrap();
-    let info = backups.back_up(&mut conn, manual()).unwrap();
+    let info = backups.back_up(&mut conn, automatic()).unwrap();
     assert_eq!(backups.list().unwrap(), [info]);
 }
 
@@ -451,7 +451,7 @@ fn an_exact_backup_outside_a_transaction_is_refused() {
     let backups = Backups::new(&app.config(), dir.path().join("b"));
     let mut client = app.client();
 
-    let err = backups.back_up_in(&mut client, manual()).unwrap_err();
+    let err = backups.back_up_in(&mut client, automatic()).unwrap_err();
 
     assert!(matches!(err, Error::BackupNotInTransaction { .. }), "{err}");
     assert!(!dir.path().join("b").exists());
@@ -481,7 +481,7 @@ fn snapshots_are_named_listed_and_deleted_and_bad_names_write_nothing() {
     assert!(files_in(dir.path()).is_empty());
 
     let v1 = backups.snapshot(&mut conn, "before-v2").unwrap();
-    let auto = backups.back_up(&mut conn, manual()).unwrap();
+    let auto = backups.back_up(&mut conn, automatic()).unwrap();
     assert!(
         v1.path
             .to_str()
@@ -520,7 +520,7 @@ fn retention_keeps_the_newest_automatic_backups_and_never_snapshots_or_the_new_o
     let snapshot = backups.snapshot(&mut conn, "keep-me").unwrap();
     let failed = backups.back_up(&mut conn, BackupKind::FailedState).unwrap();
     let auto: Vec<_> = (0..4)
-        .map(|_| backups.back_up(&mut conn, manual()).unwrap())
+        .map(|_| backups.back_up(&mut conn, automatic()).unwrap())
         .collect();
 
     let removed = backups.prune(&[auto[3].path.as_path()]).unwrap();
@@ -542,7 +542,7 @@ fn retention_keeps_the_newest_automatic_backups_and_never_snapshots_or_the_new_o
         keep_last: None,
         max_age: Some(std::time::Duration::ZERO),
     });
-    let newest = all_old.back_up(&mut conn, manual()).unwrap();
+    let newest = all_old.back_up(&mut conn, automatic()).unwrap();
     let mut removed = all_old.prune(&[newest.path.as_path()]).unwrap();
     removed.sort();
     let mut expected = [
@@ -562,7 +562,7 @@ fn a_backup_tells_the_highest_applied_migration_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let backups = Backups::new(&app.config(), dir.path());
     let mut conn = app.connect().with_schema("Migrations").unwrap();
-    let untracked = backups.back_up(&mut conn, manual()).unwrap();
+    let untracked = backups.back_up(&mut conn, automatic()).unwrap();
     {
         let mut lock = conn.lock().unwrap();
         let mut batch = lock.begin().unwrap();
@@ -583,7 +583,7 @@ fn a_backup_tells_the_highest_applied_migration_it_holds() {
         }
         batch.commit().unwrap();
     }
-    let tracked = backups.back_up(&mut conn, manual()).unwrap();
+    let tracked = backups.back_up(&mut conn, automatic()).unwrap();
 
     assert_eq!(
         backups.schema_version(&mut conn, &tracked.path).unwrap(),

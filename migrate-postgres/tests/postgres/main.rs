@@ -24,3 +24,4 @@ mod runs;
 mod session;
 mod table_locks;
 mod tracking;
+mod user_harness;

@@ -3,7 +3,7 @@
 //! replay that fails half-way and a restore that cannot get its locks each leave the live
 //! database exactly as it was; snapshots and the newest backup are found by name.
 
-use crate::backup::{APP, all_rows, files_in, manual};
+use crate::backup::{APP, all_rows, automatic, files_in};
 use crate::common::{count, db, exists};
 use migrate_postgres::testing::TestDatabase;
 use migrate_postgres::{BackupKind, Backups, Error, RestoreFrom};
@@ -70,7 +70,7 @@ fn a_failed_migration_is_fully_undone() {
     let dir = tempfile::tempdir().unwrap();
     let backups = Backups::new(&app.config(), dir.path());
     let mut conn = app.connect();
-    let backup = backups.back_up(&mut conn, manual()).unwrap();
+    let backup = backups.back_up(&mut conn, automatic()).unwrap();
     app.client().batch_execute(FAILED_MIGRATION).unwrap();
     let failed = state(&app);
     assert_ne!(failed, before);
@@ -121,7 +121,7 @@ fn a_damaged_dump_is_refused_and_the_database_is_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let backups = Backups::new(&app.config(), dir.path());
     let mut conn = app.connect();
-    let backup = backups.back_up(&mut conn, manual()).unwrap();
+    let backup = backups.back_up(&mut conn, automatic()).unwrap();
     app.client().batch_execute(FAILED_MIGRATION).unwrap();
     let failed = state(&app);
     let damaged = dir.path().join("damaged.dump");
@@ -164,7 +164,7 @@ fn a_restore_that_fails_while_replaying_changes_nothing_and_names_the_undo_backu
     let dir = tempfile::tempdir().unwrap();
     let backups = Backups::new(&app.config(), dir.path());
     let mut conn = app.connect();
-    let backup = backups.back_up(&mut conn, manual()).unwrap();
+    let backup = backups.back_up(&mut conn, automatic()).unwrap();
     // The dump says `ALTER TABLE notes OWNER TO <ghost>`: replaying it fails once the role
     // is gone, after the schemas were dropped and most of the dump replayed.
     admin
@@ -207,7 +207,7 @@ fn a_pg_restore_that_dies_half_way_commits_nothing() {
     app.client().batch_execute(APP).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let backup = Backups::new(&app.config(), dir.path())
-        .back_up(&mut app.connect(), manual())
+        .back_up(&mut app.connect(), automatic())
         .unwrap();
     app.client().batch_execute(FAILED_MIGRATION).unwrap();
     let failed = state(&app);
@@ -261,7 +261,7 @@ fn a_restore_waits_for_other_sessions_locks_only_up_to_lock_timeout() {
         ..Default::default()
     };
     let mut conn = app.connect().with_settings(settings);
-    let backup = backups.back_up(&mut conn, manual()).unwrap();
+    let backup = backups.back_up(&mut conn, automatic()).unwrap();
     app.client().batch_execute(FAILED_MIGRATION).unwrap();
     let failed = state(&app);
     // Another session reads orders in an open transaction.
@@ -296,7 +296,7 @@ fn snapshots_and_the_newest_backup_are_restored_by_name() {
         .batch_execute("DELETE FROM orders WHERE id > 1000")
         .unwrap();
     let v2 = state(&app);
-    backups.back_up(&mut conn, manual()).unwrap();
+    backups.back_up(&mut conn, automatic()).unwrap();
     app.client().batch_execute(FAILED_MIGRATION).unwrap();
     // A failed-state copy is newer, but never "the newest backup".
     backups.back_up(&mut conn, BackupKind::FailedState).unwrap();
@@ -309,7 +309,7 @@ fn snapshots_and_the_newest_backup_are_restored_by_name() {
             .restored_from
             .to_str()
             .unwrap()
-            .ends_with(".manual.dump")
+            .ends_with(".pre-up.dump")
     );
     backups
         .restore(&mut lock, &RestoreFrom::Snapshot("v1".into()))
@@ -342,7 +342,7 @@ fn another_databases_dump_is_refused_unless_allowed_and_an_apps_dump_is_taken() 
         .unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let foreign = Backups::new(&other.config(), elsewhere.path())
-        .back_up(&mut other.connect(), manual())
+        .back_up(&mut other.connect(), automatic())
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let backups = Backups::new(&app.config(), dir.path());
@@ -368,7 +368,7 @@ fn another_databases_dump_is_refused_unless_allowed_and_an_apps_dump_is_taken() 
         other_lock.begin().unwrap().commit().unwrap();
     }
     let migrated = Backups::new(&other.config(), elsewhere.path())
-        .back_up(&mut other.connect(), manual())
+        .back_up(&mut other.connect(), automatic())
         .unwrap();
     backups
         .restore(&mut lock, &RestoreFrom::File(migrated.path))

@@ -195,18 +195,63 @@ fn retention_prunes_older_backups_but_never_the_runs_own() {
 }
 
 #[test]
+fn manual_backups_are_never_pruned_by_the_retention_of_runs_restores_and_backups() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let keep_one = Retention {
+        keep_last: Some(1),
+        max_age: None,
+    };
+    let mut session = migrator(dir.path())
+        .keep_backups(keep_one)
+        .on(db.connect())
+        .unwrap();
+    let first = session.backup().unwrap();
+    session.up_to(1).unwrap();
+    let second = session.backup().unwrap();
+    session.up_to(2).unwrap();
+    session.up().unwrap();
+    let restored = session
+        .restore(&RestoreFrom::File(second.path.clone()))
+        .unwrap();
+
+    // Retention ran after each run, the restore and the second backup: one automatic backup
+    // (the restore's undo backup) is left, and both manual ones.
+    let listed = session.backups().unwrap();
+    let kinds: Vec<&BackupKind> = listed.iter().map(|b| &b.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &BackupKind::Manual,
+            &BackupKind::Manual,
+            &BackupKind::Automatic {
+                reason: "pre-restore".into()
+            }
+        ],
+        "{listed:?}"
+    );
+    assert_eq!(listed[0].path, first.path);
+    assert_eq!(listed[1].path, second.path);
+    assert_eq!(listed[2].path, restored.undo_backup.path);
+    let names = files_in(dir.path());
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".manual.dump")).count(),
+        2
+    );
+    assert!(first.path.is_file() && second.path.is_file());
+    // The restore put back the state of the second manual backup: migration 1 only.
+    assert_eq!(count(&mut db.client(), "public._migrate_applied"), 1);
+}
+
+#[test]
 fn session_backup_snapshot_list_and_restore_on_postgres() {
     let Some(db) = db() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut session = migrator(dir.path()).on(db.connect()).unwrap();
     session.up().unwrap();
     let manual = session.backup().unwrap();
-    assert_eq!(
-        manual.kind,
-        BackupKind::Automatic {
-            reason: "manual".into()
-        }
-    );
+    assert_eq!(manual.kind, BackupKind::Manual);
     session.snapshot("seeded").unwrap();
     assert!(matches!(
         session.snapshot("../escape").unwrap_err(),

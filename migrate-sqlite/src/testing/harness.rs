@@ -1,11 +1,13 @@
 //! The migration check: every migration applied in order to an empty database, with integrity,
 //! foreign keys, round trips, seeded data and row counts checked after each.
 
-use crate::fingerprint::{self, SchemaDiff, SchemaObjects};
+use crate::fingerprint::{self, SchemaObjects};
 use crate::row_counts::{Counts, compare, count_all};
 use crate::{Error, Migrator, Result, RunReport, Session, StatusReport};
+use migrate_core::RowCount;
+pub use migrate_core::harness::CheckReport;
+use migrate_core::harness::{CheckFailure, CheckTarget, Checked, Seeds, run_check};
 use rusqlite::Connection;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,35 +15,9 @@ use std::sync::Arc;
 /// Rust code that seeds data.
 pub type SeedFn = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
 
-/// Data to put in at a given point of the sequence.
-#[derive(Clone)]
-pub enum Seed {
-    /// SQL run with `execute_batch`.
-    Sql(String),
-    /// Rust code.
-    Code(SeedFn),
-}
-
-impl From<&str> for Seed {
-    fn from(sql: &str) -> Self {
-        Seed::Sql(sql.to_owned())
-    }
-}
-
-impl From<String> for Seed {
-    fn from(sql: String) -> Self {
-        Seed::Sql(sql)
-    }
-}
-
-impl fmt::Debug for Seed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Seed::Sql(sql) => f.debug_tuple("Sql").field(sql).finish(),
-            Seed::Code(_) => f.write_str("Code(..)"),
-        }
-    }
-}
+/// Data to put in at a given point of the sequence: `Seed::Sql(text)` (run with
+/// `execute_batch`) or `Seed::Code(SeedFn)`.
+pub type Seed = migrate_core::harness::Seed<SeedFn>;
 
 /// Checks a migrator's migrations on a fresh in-memory database.
 ///
@@ -61,40 +37,7 @@ impl fmt::Debug for Seed {
 /// ```
 pub struct Harness {
     migrator: Migrator,
-    seeds: BTreeMap<u64, Vec<Seed>>,
-}
-
-/// What the check saw.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckReport {
-    /// Every migration applied, by seq.
-    pub applied: Vec<u64>,
-    /// The reversible ones whose round trip (up, down, up) was checked.
-    pub round_trips: Vec<u64>,
-    /// The irreversible ones (listed, not failed).
-    pub irreversible: Vec<(u64, String)>,
-    /// The normalized schema after the last migration.
-    pub schema: String,
-}
-
-impl fmt::Display for CheckReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} migrations applied, {} round trips checked",
-            self.applied.len(),
-            self.round_trips.len()
-        )?;
-        if !self.irreversible.is_empty() {
-            let names: Vec<String> = self
-                .irreversible
-                .iter()
-                .map(|(seq, name)| format!("{seq} {name:?}"))
-                .collect();
-            write!(f, "; irreversible: {}", names.join(", "))?;
-        }
-        Ok(())
-    }
+    seeds: Seeds<SeedFn>,
 }
 
 /// A migrated copy of a real database file.
@@ -128,14 +71,14 @@ impl Harness {
     pub fn new(migrator: Migrator) -> Self {
         Harness {
             migrator: migrator.without_backups(),
-            seeds: BTreeMap::new(),
+            seeds: Seeds::default(),
         }
     }
 
     /// Runs `seed` right after migration `seq` is applied, so later migrations (and their
     /// round trips) run on data, not on empty tables. `seq` 0 seeds the empty database.
     pub fn seed_at(mut self, seq: u64, seed: impl Into<Seed>) -> Self {
-        self.seeds.entry(seq).or_default().push(seed.into());
+        self.seeds.add(seq, seed.into());
         self
     }
 
@@ -174,65 +117,7 @@ impl Harness {
     }
 
     fn check_on(&self, session: &mut Session<'_>) -> Result<CheckReport> {
-        let migrations: Vec<(u64, String, bool, bool)> = session
-            .migrations()
-            .iter()
-            .map(|m| {
-                (
-                    m.seq,
-                    m.name.clone(),
-                    m.is_reversible(),
-                    m.flags.destructive,
-                )
-            })
-            .collect();
-        self.seed(session.connection(), 0)?;
-        let mut report = CheckReport::default();
-        for (seq, name, reversible, destructive) in migrations {
-            let fail = |problem: String| Error::CheckFailed {
-                seq,
-                name: name.clone(),
-                problem,
-            };
-            let schema_before = fingerprint::objects(session.connection())?;
-            let rows_before = count_all(session.connection())?;
-            session
-                .up_to(seq)
-                .map_err(|e| fail(format!("up failed: {e}")))?;
-            check_integrity(session.connection()).map_err(&fail)?;
-            if !destructive {
-                let rows_after = count_all(session.connection())?;
-                lost_rows(&rows_before, &rows_after).map_err(&fail)?;
-            }
-            if reversible {
-                session
-                    .down(1)
-                    .map_err(|e| fail(format!("down failed: {e}")))?;
-                let schema_reverted = fingerprint::objects(session.connection())?;
-                same_schema(&schema_before, &schema_reverted).map_err(&fail)?;
-                session
-                    .up_to(seq)
-                    .map_err(|e| fail(format!("up after down failed: {e}")))?;
-                report.round_trips.push(seq);
-            } else {
-                report.irreversible.push((seq, name.clone()));
-            }
-            self.seed(session.connection(), seq)
-                .map_err(|e| fail(format!("the seed after it failed: {e}")))?;
-            report.applied.push(seq);
-        }
-        report.schema = fingerprint::dump(&fingerprint::objects(session.connection())?);
-        Ok(report)
-    }
-
-    fn seed(&self, conn: &Connection, seq: u64) -> Result<()> {
-        for seed in self.seeds.get(&seq).into_iter().flatten() {
-            match seed {
-                Seed::Sql(sql) => conn.execute_batch(sql)?,
-                Seed::Code(f) => f(conn)?,
-            }
-        }
-        Ok(())
+        run_check(&mut Target { session }, &self.seeds)
     }
 
     /// Migrates a copy of the database file at `path` (a copy of production, say) in memory and
@@ -256,39 +141,85 @@ impl Harness {
     }
 }
 
-fn check_integrity(conn: &Connection) -> std::result::Result<(), String> {
-    let verdict: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if verdict != "ok" {
-        return Err(format!("integrity_check after it: {verdict}"));
+impl From<CheckFailure> for Error {
+    fn from(failure: CheckFailure) -> Self {
+        Error::CheckFailed {
+            seq: failure.seq,
+            name: failure.name,
+            problem: failure.problem,
+        }
     }
-    let violations: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .map_err(|e| e.to_string())?;
-    if violations > 0 {
-        return Err(format!("{violations} foreign key violations after it"));
-    }
-    Ok(())
 }
 
-/// The runner's rule: a table that exists before and after with fewer rows (a rename or a
-/// drop is not a loss; the runner refuses undeclared drops itself).
-fn lost_rows(before: &Counts, after: &Counts) -> std::result::Result<(), String> {
-    let lost: Vec<String> = compare(before, after)
-        .iter()
-        .filter(|c| c.lost().is_some())
-        .map(|c| c.to_string())
-        .collect();
-    if lost.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "it lost rows ({}) without declaring itself `destructive`",
-            lost.join(", ")
-        ))
+/// The check's database acts on an SQLite session.
+struct Target<'h, 's> {
+    session: &'h mut Session<'s>,
+}
+
+impl CheckTarget for Target<'_, '_> {
+    type Error = Error;
+    type Counts = Counts;
+    type Code = SeedFn;
+
+    fn migrations(&self) -> Vec<Checked> {
+        Checked::all(self.session.migrations())
+    }
+
+    fn schema(&mut self) -> Result<SchemaObjects> {
+        // ALTER TABLE ... RENAME writes the new name quoted: `people` renamed away and back
+        // comes back as `"people"`, the same table.
+        Ok(fingerprint::objects(self.session.connection())?
+            .into_iter()
+            .map(|(k, sql)| (k, unquote_plain_identifiers(&sql)))
+            .collect())
+    }
+
+    fn schema_text(&mut self) -> Result<String> {
+        Ok(fingerprint::dump(&fingerprint::objects(
+            self.session.connection(),
+        )?))
+    }
+
+    fn count_rows(&mut self) -> Result<Counts> {
+        Ok(count_all(self.session.connection())?)
+    }
+
+    /// The runner's rule: a table that exists before and after with fewer rows (a rename or a
+    /// drop is not a loss; the runner refuses undeclared drops itself).
+    fn lost_rows(&self, before: &Counts, after: &Counts) -> Vec<RowCount> {
+        compare(before, after)
+            .into_iter()
+            .filter(|c| c.lost().is_some())
+            .collect()
+    }
+
+    fn up_to(&mut self, seq: u64) -> Result<()> {
+        self.session.up_to(seq).map(drop)
+    }
+
+    fn down_one(&mut self) -> Result<()> {
+        self.session.down(1).map(drop)
+    }
+
+    fn after_up(&mut self) -> Result<Option<String>> {
+        let conn = self.session.connection();
+        let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if verdict != "ok" {
+            return Ok(Some(format!("integrity_check after it: {verdict}")));
+        }
+        let violations: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        Ok((violations > 0).then(|| format!("{violations} foreign key violations after it")))
+    }
+
+    fn execute_sql(&mut self, sql: &str) -> Result<()> {
+        Ok(self.session.connection().execute_batch(sql)?)
+    }
+
+    fn run_code(&mut self, code: &SeedFn) -> Result<()> {
+        Ok(code(self.session.connection())?)
     }
 }
 
@@ -325,28 +256,6 @@ fn unquote_plain_identifiers(sql: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn same_schema(
-    before: &SchemaObjects,
-    reverted: &SchemaObjects,
-) -> std::result::Result<(), String> {
-    // ALTER TABLE ... RENAME writes the new name quoted: `people` renamed away and back comes
-    // back as `"people"`, the same table.
-    let plain = |objects: &SchemaObjects| -> SchemaObjects {
-        objects
-            .iter()
-            .map(|(k, sql)| (k.clone(), unquote_plain_identifiers(sql)))
-            .collect()
-    };
-    let diff = SchemaDiff::between(&plain(before), &plain(reverted));
-    if diff.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "its down does not restore the schema it started from ({diff})"
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub fn schema_snapshot(migrator: Migrator) -> Result<String> {
 }
 
 /// Compares the schema with the file at `path` (e.g. `schema.sql` in your repository) and
-/// panics with both when they differ. With `MIGRATE_UPDATE_SCHEMA=1` in the environment it
+/// panics with the diff when they differ. With `MIGRATE_UPDATE_SCHEMA=1` in the environment it
 /// writes the file instead, like snapshot tools do.
 ///
 /// ```no_run
@@ -31,23 +31,5 @@ pub fn schema_snapshot(migrator: Migrator) -> Result<String> {
 /// ```
 #[track_caller]
 pub fn assert_schema_snapshot(migrator: Migrator, path: impl AsRef<Path>) {
-    let path = path.as_ref();
-    let schema = match schema_snapshot(migrator) {
-        Ok(schema) => schema,
-        Err(e) => panic!("the migrations do not apply: {e}"),
-    };
-    if std::env::var_os("MIGRATE_UPDATE_SCHEMA").is_some_and(|v| v == "1") {
-        if let Err(e) = std::fs::write(path, &schema) {
-            panic!("cannot write {}: {e}", path.display());
-        }
-        return;
-    }
-    let kept = std::fs::read_to_string(path).unwrap_or_default();
-    if kept.replace("\r\n", "\n") != schema {
-        panic!(
-            "the schema differs from {}.\n--- kept\n{kept}\n--- now\n{schema}\nIf the change is \
-             intended, run the tests once with MIGRATE_UPDATE_SCHEMA=1 and commit the file.",
-            path.display()
-        );
-    }
+    migrate_core::harness::assert_snapshot(path, schema_snapshot(migrator));
 }
