@@ -25,6 +25,8 @@
 
 pub mod backups;
 mod checksum;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod descriptor;
 mod error;
 mod failure_policy;

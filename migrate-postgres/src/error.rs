@@ -198,7 +198,9 @@ pub enum Error {
 
     /// A `transaction = false` migration failed: no transaction can undo what it ran.
     #[error(
-        "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could          undo it: the statements before the failing one stay applied{}. Make the migration safe          to run twice (IF NOT EXISTS / IF EXISTS), then run `migrate up` again",
+        "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could \
+         undo it: the statements before the failing one stay applied{}. Make the migration safe \
+         to run twice (IF NOT EXISTS / IF EXISTS), then run `migrate up` again",
         invalid_text(.invalid_indexes)
     )]
     NonTransactionalStep {
@@ -334,7 +336,8 @@ pub enum Error {
         "restore from {} failed: {}. It ran in one transaction, which was rolled back: the \
          database is exactly as it was before. The state before the restore is also kept in {}. \
          Fix the cause, then run `migrate restore {}` again",
-        .from.display(), .stderr.trim(), .undo_backup.display(), .from.display()
+        .from.display(), .stderr.trim(), .undo_backup.display(),
+        migrate_core::protocol::shell_word(.from)
     )]
     RestoreFailed {
         /// The backup being restored.
@@ -410,7 +413,7 @@ pub enum Error {
          these tables were written by other sessions or by the failed migration itself, and \
          restoring would delete those rows: {}. Save what must be kept, then restore the backup \
          (`migrate restore {}`)",
-        backup.display(), written.join(", "), backup.display()
+        backup.display(), written.join(", "), migrate_core::protocol::shell_word(.backup)
     )]
     RestoreNotAutomatic {
         /// The backup that would undo the failure.

@@ -36,6 +36,8 @@ extern crate self as migrate_postgres;
 mod backend;
 mod backup;
 mod batch;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod commit_guard;
 mod connection;
 mod dry_run;
@@ -48,6 +50,8 @@ mod migrate_session;
 mod migrator;
 mod outside;
 mod restore_policy;
+#[cfg(feature = "serde")]
+mod serialize;
 mod session;
 mod split;
 mod step;

@@ -5,8 +5,8 @@
 use crate::backend::PgBackend;
 use crate::tracking::HistoryRow;
 use crate::{
-    BackupInfo, BackupKind, Backups, Connection, Error, Migrator, RestoreFrom, RestoreReport,
-    Result, Step,
+    BackupInfo, BackupKind, Backups, Connection, Error, Migrator, RestoreFrom, RestoreOptions,
+    RestoreReport, Result, Step,
 };
 use migrate_core::protocol::{self, Backend, Operation, Settings};
 use migrate_core::{DownTarget, Plan, Registry, Resolution, RunReport, SchemaDiff, StatusReport};
@@ -318,9 +318,28 @@ impl Session {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn restore(&mut self, from: &RestoreFrom) -> Result<RestoreReport> {
+        self.restore_with(from, RestoreOptions::default())
+    }
+
+    /// [`restore`](Self::restore) with options: e.g. a dump that is not one of this
+    /// database's backups (`migrate restore FILE --allow-foreign-source`).
+    ///
+    /// ```no_run
+    /// use migrate_postgres::{RestoreFrom, RestoreOptions};
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/var/backups/app")
+    /// #     .open("postgres://app@localhost/app")?;
+    /// let from = RestoreFrom::File("/tmp/other.dump".into());
+    /// db.restore_with(&from, RestoreOptions::default().allow_foreign_source())?;
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn restore_with(
+        &mut self,
+        from: &RestoreFrom,
+        options: RestoreOptions,
+    ) -> Result<RestoreReport> {
         let backups = self.store()?;
         let mut lock = self.conn.lock()?;
-        let report = backups.restore(&mut lock, from)?;
+        let report = backups.restore_with(&mut lock, from, options)?;
         drop(lock);
         if let Err(e) = backups.prune(&[report.undo_backup.path.as_path()]) {
             log::warn!("old backups were not pruned: {e}");

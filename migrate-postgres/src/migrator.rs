@@ -19,7 +19,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Migrator {
     pub(crate) set: String,
-    migrations: Option<Vec<Migration>>,
+    pub(crate) migrations: Option<Vec<Migration>>,
     validation: Validation,
     pub(crate) policy: Policy,
     pub(crate) failure: FailurePolicy,
@@ -33,7 +33,7 @@ pub struct Migrator {
 pub(crate) struct BackupSettings {
     /// None: no backup directory was set, so runs take no backup.
     dir: Option<PathBuf>,
-    retention: Retention,
+    pub(crate) retention: Retention,
     disabled: bool,
     tool_dirs: Vec<PathBuf>,
 }

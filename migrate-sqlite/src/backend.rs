@@ -382,6 +382,11 @@ impl Backend for SqliteBackend<'_> {
         let Some(path) = self.path.filter(|_| !self.config.backups.disabled) else {
             return Ok(None);
         };
+        if let Some(taken) = &self.config.backups.run_backup {
+            // Taken once before the first set of a run over several sets: this run's too.
+            self.written.push(taken.clone());
+            return Ok(Some(taken.clone()));
+        }
         let kind = BackupKind::Automatic {
             reason: reason.into(),
         };

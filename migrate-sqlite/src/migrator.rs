@@ -250,6 +250,19 @@ impl Migrator {
         self
     }
 
+    /// Uses `backup` as the run's pre-migration backup instead of taking one: the backup a run
+    /// over several sets took once before the first set (`migrate up --all-sets`), so a
+    /// failure in any set names (and, for a `transaction = false` migration, restores) the
+    /// state before the whole run. Retention spares it like a backup the run wrote.
+    ///
+    /// ```
+    /// let _ = migrate_sqlite::Migrator::new().with_run_backup("app.db.backups/app.db.20261122T104914.123Z.pre-up.db");
+    /// ```
+    pub fn with_run_backup(mut self, backup: impl Into<std::path::PathBuf>) -> Self {
+        self.backups.run_backup = Some(backup.into());
+        self
+    }
+
     /// Called with bytes done and total while a backup or restore runs.
     ///
     /// ```

@@ -401,6 +401,16 @@ impl<'c> Session<'c> {
         backup::back_up(&self.conn, self.file()?, &self.config, kind)
     }
 
+    /// The one pre-migration backup of a run over several sets, taken before the first
+    /// (`migrate up --all-sets`; each set's run then uses it through
+    /// `Migrator::with_run_backup`).
+    pub(crate) fn back_up_for_run(&self) -> Result<BackupInfo> {
+        let kind = BackupKind::Automatic {
+            reason: "pre-up".into(),
+        };
+        backup::back_up(&self.conn, self.file()?, &self.config, kind)
+    }
+
     /// Takes a named snapshot (never pruned automatically). Names are ASCII letters, digits,
     /// `-` and `_`: nothing that could leave the backup directory.
     ///

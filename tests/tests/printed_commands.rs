@@ -364,3 +364,201 @@ fn the_undo_command_restore_prints_runs_as_printed() {
         3
     );
 }
+
+/// The PostgreSQL backend's messages, each produced for real on the harness's cluster (one
+/// database per scenario), and every `migrate …` command in them parsed with the shared parser.
+fn postgres_messages(
+    server: &migrate_postgres::testing::TestServer,
+) -> Vec<(&'static str, String)> {
+    use migrate_postgres::{
+        BackupKind, Backups, Connection, Migration as PgMigration, Migrator as PgMigrator,
+        RestoreFrom, Settings, Step as PgStep, TxMode as PgTxMode,
+    };
+    let table = |seq: u64| {
+        PgMigration::new(
+            seq,
+            format!("create_t{seq}"),
+            PgStep::sql(format!("CREATE TABLE t{seq} (x int)")),
+        )
+        .with_down(PgStep::sql(format!("DROP TABLE t{seq}")))
+    };
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut push =
+        |what: &'static str, err: migrate_postgres::Error| out.push((what, err.to_string()));
+
+    // The migration lock held by another session past the busy timeout.
+    let db = server.database();
+    let mut holder = db.client();
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&migrate_postgres::lock_key("public")],
+        )
+        .unwrap();
+    let settings = Settings {
+        busy_timeout: std::time::Duration::from_millis(200),
+        ..Settings::default()
+    };
+    let conn = db.connect().with_settings(settings);
+    let err = PgMigrator::new()
+        .with_migrations([table(1)])
+        .on(conn)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    push("postgres: lock held", err);
+    drop(holder);
+
+    // A migration whose SQL commits the runner's transaction.
+    let db = server.database();
+    let escape = PgMigration::new(
+        1,
+        "escape",
+        PgStep::sql("COMMIT; CREATE TABLE escaped (x int)"),
+    );
+    push(
+        "postgres: COMMIT in a migration",
+        PgMigrator::new()
+            .with_migrations([escape])
+            .on(db.connect())
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+
+    // A transactional migration that fails.
+    let db = server.database();
+    let bad = PgMigration::new(2, "bad", PgStep::sql("SELECT * FROM missing"));
+    push(
+        "postgres: transactional failure",
+        PgMigrator::new()
+            .with_migrations([table(1), bad])
+            .on(db.connect())
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+
+    // A `transaction = false` migration that fails with backups off, then the start it blocks.
+    let db = server.database();
+    let half = PgMigration::new(
+        2,
+        "half_done",
+        PgStep::sql("CREATE TABLE IF NOT EXISTS half (x int); SELECT * FROM missing;"),
+    )
+    .with_mode(PgTxMode::NonTransactional);
+    let migrator = PgMigrator::new().with_migrations([table(1), half]);
+    push(
+        "postgres: non-transactional failure, no backups",
+        migrator.on(db.connect()).unwrap().up().unwrap_err(),
+    );
+    push(
+        "postgres: start blocked by a started migration",
+        migrator.on(db.connect()).unwrap().up().unwrap_err(),
+    );
+
+    // The same with a backup directory (a space in its path): the automatic restore.
+    let db = server.database();
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("my backups");
+    let half = PgMigration::new(
+        2,
+        "half_done",
+        PgStep::sql("CREATE TABLE IF NOT EXISTS half (x int); SELECT * FROM missing;"),
+    )
+    .with_mode(PgTxMode::NonTransactional);
+    push(
+        "postgres: non-transactional failure, restored",
+        PgMigrator::new()
+            .with_migrations([table(1), half])
+            .backup_dir(&backups)
+            .on(db.connect())
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+
+    // `down` further than what is applied.
+    let db = server.database();
+    let mut session = PgMigrator::new()
+        .with_migrations([table(1)])
+        .on(db.connect())
+        .unwrap();
+    session.up().unwrap();
+    push("postgres: down too far", session.down(5).unwrap_err());
+
+    // Restore with no backup there, and of a dump that is not this database's.
+    let db = server.database();
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = PgMigrator::new()
+        .with_migrations([table(1)])
+        .backup_dir(dir.path().join("my backups"))
+        .on(db.connect())
+        .unwrap();
+    push(
+        "postgres: no backup",
+        session.restore(&RestoreFrom::Latest).unwrap_err(),
+    );
+    let other = server.database();
+    let elsewhere = dir.path().join("other dumps");
+    let foreign = Backups::new(&other.config(), &elsewhere)
+        .back_up(
+            &mut Connection::from_config(&other.config()).unwrap(),
+            BackupKind::Automatic {
+                reason: "manual".into(),
+            },
+        )
+        .unwrap();
+    push(
+        "postgres: foreign dump",
+        session
+            .restore(&RestoreFrom::File(foreign.path))
+            .unwrap_err(),
+    );
+    out
+}
+
+#[test]
+fn every_command_a_postgresql_message_prints_parses() {
+    let Some(server) = migrate_postgres::testing::server() else {
+        return;
+    };
+    let messages = postgres_messages(server);
+    let mut checked = 0;
+    let mut bad = Vec::new();
+    for (what, message) in &messages {
+        for command in commands(message) {
+            checked += 1;
+            if let Err(e) = MigrateArgs::try_parse_from(words(&command)) {
+                bad.push(format!("{what}: `{command}`: {}", e.kind()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "commands that do not run as printed:\n{}",
+        bad.join("\n")
+    );
+    for expected in [
+        "migrate up",
+        "migrate resolve 2 --applied",
+        "migrate resolve 2 --not-applied",
+        "migrate restore --before 2",
+        "migrate backups",
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|(_, m)| commands(m).iter().any(|c| c == expected)),
+            "no PostgreSQL scenario printed `{expected}`: {messages:#?}"
+        );
+    }
+    // A path with a space is quoted, so the command still runs as printed.
+    assert!(
+        messages.iter().any(|(_, m)| commands(m)
+            .iter()
+            .any(|c| c.starts_with("migrate restore '") && c.contains("other dumps/"))),
+        "no quoted restore command: {messages:#?}"
+    );
+    assert!(checked >= 8, "only {checked} commands found");
+}

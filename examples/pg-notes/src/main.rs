@@ -1,22 +1,34 @@
 //! `pg-notes`: migrates its PostgreSQL database on start, then adds a note and prints the
-//! notebooks. `pg-notes migrate status` prints where every migration stands; `pg-notes migrate
-//! up` only migrates. The shared command line (`migrate ...`) does not drive PostgreSQL yet, so
-//! these two come from the library's reports.
+//! notebooks. `pg-notes migrate <command>` is the shared command line
+//! (`migrate_postgres::cli::run`): `status`, `up`, `down`, `redo`, `verify`, `backup`,
+//! `backups`, `snapshot`, `restore`, `history`, `resolve`, `sets`, with `--json`, `--yes` and
+//! the same exit codes as the SQLite app's `notes migrate ...`.
 //!
 //! The database is `PG_NOTES_URL` (a URL or `key=value` string, e.g.
 //! `host=/run/postgresql dbname=notes`); a dedicated connection, never a transaction pooler.
+//! Backups go to `PG_NOTES_BACKUPS` when it is set (or `--backup-dir DIR`).
 
+use migrate_postgres::Result;
 use migrate_postgres::postgres::{Config, NoTls};
-use migrate_postgres::{Error, Result};
 use std::process::ExitCode;
-
-const USAGE: &str = "usage: pg-notes [migrate status | migrate up]   (database: PG_NOTES_URL)";
 
 fn main() -> ExitCode {
     let Ok(url) = std::env::var("PG_NOTES_URL") else {
         eprintln!("error: set PG_NOTES_URL, e.g. PG_NOTES_URL='host=/run/postgresql dbname=notes'");
         return ExitCode::from(2);
     };
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        // `pg-notes migrate status`: "migrate" is the command line's program name.
+        let mut migrator = pg_notes::migrator();
+        if let Some(dir) = std::env::var_os("PG_NOTES_BACKUPS") {
+            migrator = migrator.backup_dir(dir);
+        }
+        return migrate_postgres::cli::run(migrator, &url, std::env::args_os().skip(1));
+    }
+    if std::env::args().len() > 1 {
+        eprintln!("usage: pg-notes [migrate <command>]   (database: PG_NOTES_URL)");
+        return ExitCode::from(2);
+    }
     let config: Config = match url.parse() {
         Ok(config) => config,
         Err(e) => {
@@ -24,30 +36,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        [] => run(&config).map(|()| ExitCode::SUCCESS),
-        ["migrate", "status"] => status(&config),
-        ["migrate", "up"] => pg_notes::migrate(&config).map(|report| {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }),
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match result {
-        Ok(code) => code,
+    match run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            // 4 as in the shared command line: another migrator held the lock too long.
-            ExitCode::from(if matches!(e, Error::LockTimeout { .. }) {
-                4
-            } else {
-                1
-            })
+            ExitCode::FAILURE
         }
     }
 }
@@ -69,15 +62,4 @@ fn run(config: &Config) -> Result<()> {
         println!("  {notebook}: {notes} notes");
     }
     Ok(())
-}
-
-/// Where every migration stands; exit 1 when something is pending, wrong or drifted.
-fn status(config: &Config) -> Result<ExitCode> {
-    let report = pg_notes::open(config)?.status()?;
-    print!("{report}");
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

@@ -477,7 +477,7 @@ impl Backups {
                     way_out: format!(
                         "check the file; if it is the right one, run `migrate restore {} \
                          --allow-foreign-source`",
-                        file.display()
+                        migrate_core::protocol::shell_word(&file)
                     ),
                 });
             }

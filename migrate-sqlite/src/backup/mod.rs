@@ -49,6 +49,9 @@ pub struct BackupSettings {
     pub retention: Retention,
     /// Called as a backup or restore proceeds.
     pub progress: Option<ProgressFn>,
+    /// The pre-migration backup a run over several sets took once before the first
+    /// (`Migrator::with_run_backup`): used instead of taking another.
+    pub run_backup: Option<PathBuf>,
 }
 
 impl fmt::Debug for BackupSettings {

@@ -1,7 +1,9 @@
 //! The embeddable command line (feature `cli`): `status`, `up`, `down`, `redo`, `plan`,
 //! `verify`, `backup`, `snapshot`, `restore`, `history`, `resolve`, and the runbook commands
-//! `rehearse`, `restore-table`, `sets`, `new`, as a thin layer over
-//! [`Migrator`](crate::Migrator) and [`Session`](crate::Session).
+//! `rehearse`, `restore-table`, `sets`, `new`, `import`, `adopt`, as a thin layer over
+//! [`Migrator`](crate::Migrator) and [`Session`](crate::Session). The arguments, exit codes,
+//! confirmations, output and dispatch are `migrate_core::cli`, shared with the PostgreSQL
+//! backend; this module is SQLite's `Target` (target.rs) and its own reports (runbook.rs).
 //!
 //! One call in your own `main`:
 //!
@@ -28,30 +30,19 @@
 //! with [`EXIT_FAILED`] when a pending migration fails in it; `plan --down`/`plan --redo`
 //! preview a revert the same way, and are refused (exit 3) where `down`/`redo` would be.
 
-mod args;
-mod confirm;
-mod output;
 mod runbook;
+mod target;
 
-pub use args::{MigrateArgs, MigrateCommand, RehearseCommand, SnapshotCommand};
+pub use migrate_core::cli::{
+    EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateArgs, MigrateCommand,
+    RehearseCommand, SnapshotCommand, parse,
+};
 
-use crate::{Error, Migrator, Resolution, RestoreFrom, RestoreOptions};
-use clap::Parser;
+use crate::{Error, Migrator};
+use migrate_core::cli::Failure;
 use std::ffi::OsString;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-
-/// Success.
-pub const EXIT_OK: u8 = 0;
-/// The operation failed (the database state is in the message).
-pub const EXIT_FAILED: u8 = 1;
-/// The command line was wrong.
-pub const EXIT_USAGE: u8 = 2;
-/// Refused before anything changed (confirmation missing, plan blocked, verify failed).
-pub const EXIT_REFUSED: u8 = 3;
-/// Another process kept the database locked.
-pub const EXIT_LOCKED: u8 = 4;
 
 /// Parses `args` (the program name first, e.g. `["migrate", "status"]`) and runs the command on
 /// the database at `db`; prints results to stdout, errors to stderr; returns the exit code.
@@ -60,37 +51,47 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let parsed = match MigrateArgs::try_parse_from(&args) {
-        Ok(parsed) => parsed,
-        Err(e) if e.use_stderr() && args.iter().any(|a| a == "--json") => {
-            output::message_json(&e.to_string(), EXIT_USAGE);
-            return ExitCode::from(EXIT_USAGE);
-        }
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
-    };
-    run_parsed(migrator, db.as_ref(), parsed)
+    match migrate_core::cli::parse(args) {
+        Ok(parsed) => run_parsed(migrator, db.as_ref(), parsed),
+        Err(code) => code,
+    }
 }
 
 /// Runs already-parsed arguments (for apps that embed [`MigrateArgs`] in their own clap
 /// parser as a subcommand).
+///
+/// ```no_run
+/// use clap::Parser;
+/// let args = migrate_sqlite::cli::MigrateArgs::parse_from(["migrate", "status"]);
+/// let code = migrate_sqlite::cli::run_parsed(migrate_sqlite::Migrator::new(), "app.db".as_ref(), args);
+/// # let _ = code;
+/// ```
 pub fn run_parsed(migrator: Migrator, db: &Path, args: MigrateArgs) -> ExitCode {
     let db = args.database.clone().unwrap_or_else(|| db.to_owned());
-    let json = args.json;
-    match execute(migrator, &db, args) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if json => {
-            output::error_json(&e, exit_code(&e));
-            ExitCode::from(exit_code(&e))
-        }
-        Err(e) => {
-            // Debug: the message, then each cause it does not already include.
-            eprintln!("error: {e:?}");
-            ExitCode::from(exit_code(&e))
-        }
+    let mut migrator = apply_overrides(&args, migrator);
+    let bar = migrate_core::cli::output::progress_bar();
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        migrator = migrator.on_progress(move |p| {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+        });
+    }
+    let mut target = target::SqliteTarget::new(migrator, db, args.json);
+    let code = migrate_core::cli::run_parsed(&mut target, args);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    code
+}
+
+impl Failure for Error {
+    fn exit_code(&self) -> u8 {
+        exit_code(self)
+    }
+
+    fn not_offered(message: String) -> Self {
+        Error::Unsupported(message)
     }
 }
 
@@ -115,378 +116,53 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
-fn execute(migrator: Migrator, db: &Path, args: MigrateArgs) -> crate::Result<u8> {
-    if let MigrateCommand::Import { .. } = &args.command {
-        return import(&args);
-    }
-    let mut migrator = args.apply_overrides(migrator);
-    let bar = output::progress_bar();
-    if let Some(bar) = &bar {
-        let bar = bar.clone();
-        migrator = migrator.on_progress(move |p| {
-            bar.set_length(p.total);
-            bar.set_position(p.done);
-        });
-    }
-    // Commands that need no database, and the rehearsal, which only reads it.
-    match &args.command {
-        MigrateCommand::Sets => return Ok(runbook::sets(&migrator, db, args.json)),
-        MigrateCommand::New {
-            name,
-            from_schema,
-            dir,
-        } => {
-            return runbook::new_migration(
-                &migrator,
-                name,
-                from_schema.as_deref(),
-                dir.as_deref(),
-                args.json,
-            );
-        }
-        MigrateCommand::Rehearse { command } => {
-            return runbook::rehearse(&migrator, db, command, args.json);
-        }
-        _ => {}
-    }
-    // Only `up` may create the database: everything else on a mistyped path says so and
-    // leaves no file behind.
-    let mut session = match args.command {
-        MigrateCommand::Up { .. } => migrator.open(db)?,
-        _ => migrator.open_existing(db)?,
-    };
-    let json = args.json;
-    let yes = args.yes;
-    let retention = migrator.backups.retention;
-    // What was there before a changing run, to name the backup it takes.
-    let listed_before = session.backups().unwrap_or_default();
-    let report_out = |session: &crate::Session<'_>, report: &crate::RunReport| {
-        report_out(report, json);
-        if !json && !report.steps.is_empty() {
-            let taken = new_backup(session, &listed_before);
-            if let Some(info) = taken {
-                output::pre_run_backup(&info, &retention);
-            }
-        }
-    };
-    let code = match args.command {
-        MigrateCommand::Status => {
-            output::status(&session.status()?, json);
-            EXIT_OK
-        }
-        MigrateCommand::Up { to } => {
-            let report = match to {
-                Some(seq) => session.up_to(seq)?,
-                None => session.up()?,
-            };
-            report_out(&session, &report);
-            EXIT_OK
-        }
-        MigrateCommand::Down { steps, to } => {
-            let what = match to {
-                Some(seq) => format!("revert every migration above {seq}"),
-                None => format!("revert the last {} migration(s)", steps.unwrap_or(1)),
-            };
-            if !confirm::confirmed(yes, &what) {
-                return Ok(output::not_confirmed(json, &what));
-            }
-            let report = match to {
-                Some(seq) => session.down_to(seq)?,
-                None => session.down(steps.unwrap_or(1))?,
-            };
-            report_out(&session, &report);
-            EXIT_OK
-        }
-        MigrateCommand::Redo => {
-            let what = "revert the last migration and apply it again";
-            if !confirm::confirmed(yes, what) {
-                return Ok(output::not_confirmed(json, what));
-            }
-            let report = session.redo()?;
-            report_out(&session, &report);
-            EXIT_OK
-        }
-        MigrateCommand::Plan {
-            down,
-            steps,
-            to,
-            redo,
-        } => {
-            let dry = match (down, redo, to) {
-                (true, _, Some(seq)) => session.dry_run_down(crate::DownTarget::To(seq))?,
-                (true, _, None) => {
-                    session.dry_run_down(crate::DownTarget::Steps(steps.unwrap_or(1)))?
-                }
-                (false, true, _) => session.dry_run_redo()?,
-                (false, false, _) => session.dry_run()?,
-            };
-            output::plan(&dry, json)
-        }
-        MigrateCommand::Verify => runbook::verify(&session, json)?,
-        MigrateCommand::Backup => {
-            output::backup_taken(&session.backup()?, &retention, json);
-            EXIT_OK
-        }
-        MigrateCommand::Snapshot { command } => snapshot(&session, command, yes, json)?,
-        MigrateCommand::Restore {
-            from,
-            before,
-            allow_foreign_source,
-        } => {
-            let from = match (from, before) {
-                (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
-                (None, None) => RestoreFrom::Latest,
-                // Anything that looks like a path is a file; a bare word is a snapshot name.
-                (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
-                (Some(name), None) => RestoreFrom::Snapshot(name),
-            };
-            let what = match &from {
-                RestoreFrom::Latest => "the newest backup".to_owned(),
-                RestoreFrom::Snapshot(name) => format!("snapshot {name:?}"),
-                RestoreFrom::File(path) => path.display().to_string(),
-            };
-            let what = format!("replace the database with {what}");
-            if !confirm::confirmed(yes, &what) {
-                return Ok(output::not_confirmed(json, &what));
-            }
-            let options = RestoreOptions {
-                allow_foreign_source,
-            };
-            match session.restore_with(&from, options) {
-                Ok(report) => restored_out(&report, json),
-                Err(Error::LiveDatabaseDamaged { detail, .. }) => {
-                    // Confirmed above: replace it, keeping the damaged file aside.
-                    eprintln!("the database is damaged ({detail}); keeping it aside");
-                    let done = session.restore_damaged(&from, options)?;
-                    if json {
-                        output::print_json(&done);
-                    } else {
-                        println!(
-                            "restored from {}; the damaged database is kept at {} (never \
-                             deleted)",
-                            done.restored_from.display(),
-                            done.damaged_kept.display()
-                        );
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-            EXIT_OK
-        }
-        MigrateCommand::Backups => {
-            let backups = session.backups()?;
-            let failed = session.failed_states()?;
-            if json {
-                // One array; each entry's "kind" tells a failed state from a backup.
-                let all: Vec<_> = backups.into_iter().chain(failed).collect();
-                output::backups(&all, json, "");
-            } else {
-                output::backups(&backups, json, "no backups");
-                if !failed.is_empty() {
-                    // Apart: a failed state is for inspection, not a state to go back to.
-                    println!(
-                        "\nfailed-state copies (what failed migrations left, for inspection):"
-                    );
-                    output::backups(&failed, json, "");
-                }
-            }
-            EXIT_OK
-        }
-        MigrateCommand::History => {
-            output::history(&session.history()?, json);
-            EXIT_OK
-        }
-        MigrateCommand::Resolve {
-            seq,
-            applied,
-            not_applied: _,
-        } => {
-            let resolution = if applied {
-                Resolution::Applied
-            } else {
-                Resolution::NotApplied
-            };
-            session.resolve(seq, resolution)?;
-            if json {
-                let resolved_as = if applied { "applied" } else { "not-applied" };
-                output::print_json(&serde_json::json!({ "seq": seq, "resolved_as": resolved_as }));
-            } else {
-                println!("migration {seq} resolved as {resolution:?}");
-            }
-            EXIT_OK
-        }
-        MigrateCommand::Adopt { from } => {
-            let report = session.adopt(from)?;
-            if json {
-                output::print_json(&report);
-            } else {
-                println!("{report}");
-            }
-            EXIT_OK
-        }
-        MigrateCommand::Import { .. } => unreachable!("handled before opening the database"),
-        MigrateCommand::RestoreTable {
-            table,
-            from,
-            before,
-        } => {
-            let from = match (from, before) {
-                (_, Some(seq)) => RestoreFrom::File(backup_before(&session, seq)?),
-                (None, None) => RestoreFrom::Latest,
-                (Some(arg), None) if looks_like_path(&arg) => RestoreFrom::File(PathBuf::from(arg)),
-                (Some(name), None) => RestoreFrom::Snapshot(name),
-            };
-            runbook::restore_table(&session, &table, &from, yes, json)?
-        }
-        // Handled above, before the database is opened.
-        MigrateCommand::Sets | MigrateCommand::New { .. } | MigrateCommand::Rehearse { .. } => {
-            EXIT_USAGE
-        }
-    };
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok(code)
-}
-
-/// `import`: writes the generated files; touches no database.
-fn import(args: &MigrateArgs) -> crate::Result<u8> {
-    let MigrateCommand::Import {
-        source,
-        out,
-        from,
-        force,
-    } = &args.command
-    else {
-        return Ok(EXIT_USAGE);
-    };
-    let mut import = crate::import::Import::new(source, out);
-    if let Some(layout) = from {
-        import = import.layout(*layout);
-    }
+/// The migrator with the command line's overrides.
+///
+/// ```
+/// use clap::Parser;
+/// let args = migrate_sqlite::cli::MigrateArgs::parse_from(["migrate", "--set", "billing", "status"]);
+/// let migrator = migrate_sqlite::cli::apply_overrides(&args, migrate_sqlite::Migrator::new());
+/// # let _ = migrator;
+/// ```
+pub fn apply_overrides(args: &MigrateArgs, mut migrator: Migrator) -> Migrator {
     if let Some(set) = &args.set {
-        import = import.set(set.clone());
+        migrator = migrator.set(set.clone());
     }
-    let imported = import.generate()?;
-    imported.write(*force)?;
-    let tool = match imported.layout {
-        crate::import::Layout::Plain => crate::Tool::RusqliteMigration.name(),
-        layout => layout.name(),
-    };
-    println!(
-        "imported {} {} migration(s) from {} into {}: add `mod {};` to your crate and build; \
-         on a database {tool} already migrated, run `migrate adopt --from {tool}` once",
-        imported.migrations.len(),
-        imported.layout,
-        source.display(),
-        out.display(),
-        out.file_name()
-            .map_or("migrations".into(), |n| n.to_string_lossy()),
-    );
-    Ok(EXIT_OK)
-}
-
-fn snapshot(
-    session: &crate::Session<'_>,
-    command: SnapshotCommand,
-    yes: bool,
-    json: bool,
-) -> crate::Result<u8> {
-    match command {
-        SnapshotCommand::Create { name } => {
-            let info = session.snapshot(&name)?;
-            if json {
-                output::print_json(&info);
-            } else {
-                println!("snapshot {name:?} created: {}", info.path.display());
-            }
-        }
-        SnapshotCommand::List => output::backups(&session.snapshots()?, json, "no snapshots"),
-        SnapshotCommand::Restore { name } => {
-            let what = format!("replace the database with snapshot {name:?}");
-            if !confirm::confirmed(yes, &what) {
-                return Ok(output::not_confirmed(json, &what));
-            }
-            restored_out(&session.restore(&RestoreFrom::Snapshot(name))?, json);
-        }
-        SnapshotCommand::Delete { name } => {
-            let what = format!("delete snapshot {name:?}");
-            if !confirm::confirmed(yes, &what) {
-                return Ok(output::not_confirmed(json, &what));
-            }
-            session.delete_snapshot(&name)?;
-            if json {
-                output::print_json(&serde_json::json!({ "deleted_snapshot": name }));
-            } else {
-                println!("snapshot {name:?} deleted");
-            }
-        }
+    if args.allow_database_ahead {
+        migrator = migrator.allow_database_ahead();
     }
-    Ok(EXIT_OK)
-}
-
-/// The file `restore --before SEQ` means: the newest backup taken before SEQ was applied,
-/// manual backups included (`Session::backup_before` predates their kind and leaves them out).
-fn backup_before(session: &crate::Session<'_>, seq: u64) -> crate::Result<PathBuf> {
-    let manual = session
-        .backups()?
-        .into_iter()
-        .filter(|b| b.kind == crate::BackupKind::Manual)
-        .filter(|b| b.schema_version.is_none_or(|v| v < seq))
-        .max_by(|a, b| a.created_at.cmp(&b.created_at));
-    let newest = match (session.backup_before(seq)?, manual) {
-        (Some(a), Some(b)) => Some(if b.created_at > a.created_at { b } else { a }),
-        (a, b) => a.or(b),
-    };
-    match newest {
-        Some(info) => Ok(info.path),
-        None => Err(Error::NoBackup {
-            wanted: format!("backup taken before migration {seq} was applied"),
-            dir: session.backup_dir()?,
-        }),
+    if args.allow_out_of_order {
+        migrator = migrator.allow_out_of_order();
     }
-}
-
-/// The automatic backup a run took first (its pre-migration backup): listed now, not in
-/// `before`, the oldest such (a `pre-step` backup under `--keep-applied` comes later).
-fn new_backup(
-    session: &crate::Session<'_>,
-    before: &[crate::BackupInfo],
-) -> Option<crate::BackupInfo> {
-    let now = session.backups().ok()?;
-    now.into_iter().find(|b| {
-        matches!(b.kind, crate::BackupKind::Automatic { .. })
-            && before.iter().all(|old| old.path != b.path)
-    })
-}
-
-/// What `up`, `down` and `redo` did.
-fn report_out(report: &crate::RunReport, json: bool) {
-    if json {
-        output::print_json(report);
-    } else {
-        println!("{report}");
+    for &seq in &args.accept_checksum {
+        migrator = migrator.accept_checksum(seq);
     }
-}
-
-/// What a restore did, and the command that undoes it.
-fn restored_out(report: &crate::RestoreReport, json: bool) {
-    if json {
-        output::print_json(report);
-    } else {
-        println!(
-            "restored from {}; to undo: migrate restore {}",
-            report.restored_from.display(),
-            crate::outcome::shell_word(&report.undo_backup.path)
-        );
+    if args.allow_destructive {
+        migrator = migrator.allow_destructive();
     }
-}
-
-fn looks_like_path(arg: &str) -> bool {
-    arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR) || Path::new(arg).is_file()
-}
-
-/// True when stdout is a terminal (no bars or questions otherwise).
-fn interactive() -> bool {
-    std::io::stderr().is_terminal() && std::io::stdin().is_terminal()
+    if args.no_row_counts {
+        migrator = migrator.without_row_counts();
+    }
+    if let Some(dir) = &args.backup_dir {
+        migrator = migrator.backup_dir(dir);
+    }
+    if args.allow_gaps {
+        migrator = migrator.allow_gaps();
+    }
+    if let Some(ms) = args.busy_timeout_ms {
+        migrator = migrator.busy_timeout(std::time::Duration::from_millis(ms));
+    }
+    if args.keep_applied {
+        migrator = migrator.failure_policy(crate::FailurePolicy::KeepApplied);
+    }
+    if let Some(n) = args.keep_backups {
+        migrator = migrator.keep_backups(n);
+    }
+    if let Some(age) = args.max_backup_age {
+        migrator = migrator.max_backup_age(age);
+    }
+    if args.no_backup {
+        migrator = migrator.without_backups();
+    }
+    migrator
 }

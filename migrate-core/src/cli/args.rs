@@ -1,10 +1,18 @@
 //! The command line's arguments (clap derive), embeddable as a subcommand of your own parser.
+//! One set of arguments for every backend: a command a backend does not offer is refused when
+//! it runs (exit 3), not hidden here, so `--help` reads the same everywhere.
 
-use crate::Migrator;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `migrate [OPTIONS] <COMMAND>`.
+///
+/// ```
+/// use clap::Parser;
+/// let args = migrate_core::cli::MigrateArgs::try_parse_from(["migrate", "--yes", "down", "--to", "3"])?;
+/// assert!(args.yes);
+/// # Ok::<(), clap::Error>(())
+/// ```
 #[derive(Debug, Parser)]
 #[command(
     name = "migrate",
@@ -14,7 +22,8 @@ pub struct MigrateArgs {
     /// The command.
     #[command(subcommand)]
     pub command: MigrateCommand,
-    /// The database file (default: the one the app passes).
+    /// The database file (SQLite) or connection URL (PostgreSQL); default: the one the app
+    /// passes.
     #[arg(long, global = true)]
     pub database: Option<PathBuf>,
     /// The migration set (default: the one the app passes, usually "default").
@@ -98,12 +107,20 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Where every migration stands (seq, name, state, applied at, reversible), and drift.
-    Status,
+    Status {
+        /// Every migration set linked into the binary, one report each (not with --set).
+        #[arg(long, conflicts_with = "set")]
+        all_sets: bool,
+    },
     /// Apply pending migrations (all, or up to --to SEQ).
     Up {
         /// Stop after this seq.
         #[arg(long)]
         to: Option<u64>,
+        /// Every migration set linked into the binary, one after another, with one
+        /// pre-migration backup for the whole run (not one per set; not with --set or --to).
+        #[arg(long, conflicts_with_all = ["set", "to"])]
+        all_sets: bool,
     },
     /// Revert migrations: the last one, --steps N, or everything above --to SEQ (preview it
     /// first, changing nothing: `migrate plan --down ...`).
@@ -195,8 +212,8 @@ pub enum MigrateCommand {
     /// that the schema is what they build and taking a backup; `up` then continues.
     Adopt {
         /// The tool that migrated it: diesel, sqlx, refinery or rusqlite-migration.
-        #[arg(long, value_name = "TOOL")]
-        from: crate::Tool,
+        #[arg(long, value_name = "TOOL", value_parser = tool_name)]
+        from: String,
     },
     /// The migration sets this binary knows, with how many migrations each has and, when the
     /// database exists, where each stands in it (status across all sets).
@@ -279,48 +296,15 @@ pub enum SnapshotCommand {
     },
 }
 
-impl MigrateArgs {
-    /// The migrator with this command line's overrides.
-    pub fn apply_overrides(&self, mut migrator: Migrator) -> Migrator {
-        if let Some(set) = &self.set {
-            migrator = migrator.set(set.clone());
+/// The tools `adopt --from` knows (the SQLite backend's `Tool`), checked while parsing so a
+/// typo is a usage error (exit 2) like any other.
+fn tool_name(text: &str) -> Result<String, String> {
+    match text {
+        "diesel" | "sqlx" | "refinery" | "rusqlite-migration" | "rusqlite_migration" => {
+            Ok(text.to_owned())
         }
-        if self.allow_database_ahead {
-            migrator = migrator.allow_database_ahead();
-        }
-        if self.allow_out_of_order {
-            migrator = migrator.allow_out_of_order();
-        }
-        for &seq in &self.accept_checksum {
-            migrator = migrator.accept_checksum(seq);
-        }
-        if self.allow_destructive {
-            migrator = migrator.allow_destructive();
-        }
-        if self.no_row_counts {
-            migrator = migrator.without_row_counts();
-        }
-        if let Some(dir) = &self.backup_dir {
-            migrator = migrator.backup_dir(dir);
-        }
-        if self.allow_gaps {
-            migrator = migrator.allow_gaps();
-        }
-        if let Some(ms) = self.busy_timeout_ms {
-            migrator = migrator.busy_timeout(std::time::Duration::from_millis(ms));
-        }
-        if self.keep_applied {
-            migrator = migrator.failure_policy(crate::FailurePolicy::KeepApplied);
-        }
-        if let Some(n) = self.keep_backups {
-            migrator = migrator.keep_backups(n);
-        }
-        if let Some(age) = self.max_backup_age {
-            migrator = migrator.max_backup_age(age);
-        }
-        if self.no_backup {
-            migrator = migrator.without_backups();
-        }
-        migrator
+        _ => Err(format!(
+            "unknown tool {text:?}: expected diesel, sqlx, refinery or rusqlite-migration"
+        )),
     }
 }

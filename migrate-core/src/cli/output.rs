@@ -1,7 +1,10 @@
 //! What the commands print: human tables, or JSON with `--json`. The JSON is the reports'
 //! own serialization (feature `serde`, `src/serialize.rs`), so it cannot drift from the types.
 
-use crate::{BackupInfo, BackupKind, DryRun, Error, HistoryRow, StatusReport};
+use super::{BackupLine, Rendered, SetLine};
+use crate::backups::{BackupKind, Retention};
+use crate::protocol::shell_word;
+use crate::{HistoryRow, StatusReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::json;
@@ -20,9 +23,9 @@ pub fn print_json(value: &impl Serialize) {
 
 /// An error under `--json`: `{"error": {"message", "causes", "exit_code"}}` on stdout, where a
 /// script reads the rest of the JSON; the exit code is the same as without `--json`.
-pub fn error_json(error: &Error, exit_code: u8) {
+pub fn error_json(error: &dyn std::error::Error, exit_code: u8) {
     let mut causes = Vec::new();
-    let mut cause = std::error::Error::source(error);
+    let mut cause = error.source();
     while let Some(e) = cause {
         causes.push(e.to_string());
         cause = e.source();
@@ -32,7 +35,7 @@ pub fn error_json(error: &Error, exit_code: u8) {
     }));
 }
 
-/// A usage error or a refusal that is not an [`Error`], under `--json`.
+/// A usage error or a refusal that is not an error value, under `--json`.
 pub fn message_json(message: &str, exit_code: u8) {
     print_json(&json!({
         "error": { "message": message, "causes": [], "exit_code": exit_code }
@@ -76,18 +79,14 @@ pub fn status(report: &StatusReport, json: bool) {
     print_json(report);
 }
 
-/// `plan`: the dry run, as text or JSON. The exit code says whether `up` would succeed.
-pub fn plan(dry: &DryRun, json: bool) -> u8 {
-    if json {
-        print_json(dry);
-    } else {
-        println!("{dry}");
+/// A backend's own report (`plan`, `verify`, `rehearse`, ...): its text, or its JSON under
+/// `--json` (a report without JSON prints its text either way); its exit code.
+pub fn rendered(report: &Rendered, json: bool) -> u8 {
+    match (&report.json, json) {
+        (Some(text), true) => println!("{text}"),
+        _ => println!("{}", report.text),
     }
-    if dry.failure().is_some() {
-        super::EXIT_FAILED
-    } else {
-        super::EXIT_OK
-    }
+    report.code
 }
 
 /// `history`.
@@ -121,8 +120,8 @@ pub fn history(rows: &[HistoryRow], json: bool) {
 }
 
 /// `snapshot list` and `backups`; `none` is printed for an empty list.
-pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
-    let name = |b: &BackupInfo| match &b.kind {
+pub fn backups(list: &[BackupLine], json: bool, none: &str) {
+    let name = |b: &BackupLine| match &b.kind {
         BackupKind::Snapshot { name } => name.clone(),
         BackupKind::Automatic { reason } => reason.clone(),
         BackupKind::FailedState => "failed-state".to_owned(),
@@ -148,7 +147,7 @@ pub fn backups(list: &[BackupInfo], json: bool, none: &str) {
 }
 
 /// `backup`: where the file is, how long it is kept, and the command that restores it.
-pub fn backup_taken(info: &BackupInfo, retention: &crate::Retention, json: bool) {
+pub fn backup_taken(info: &BackupLine, retention: &Retention, json: bool) {
     if json {
         print_json(info);
         return;
@@ -157,16 +156,97 @@ pub fn backup_taken(info: &BackupInfo, retention: &crate::Retention, json: bool)
         "backup created: {}\n{}.\nto restore it: migrate restore {}",
         info.path.display(),
         info.kind.kept_for(retention),
-        crate::outcome::shell_word(&info.path)
+        shell_word(&info.path)
     );
 }
 
 /// After a changing `up`, `down` or `redo`: the backup it took first, if any.
-pub fn pre_run_backup(info: &BackupInfo, retention: &crate::Retention) {
+pub fn pre_run_backup(info: &BackupLine, retention: &Retention) {
     println!(
         "backup of the state before this run: {} ({}); to go back to it: migrate restore {}",
         info.path.display(),
         info.kind.kept_for(retention),
-        crate::outcome::shell_word(&info.path)
+        shell_word(&info.path)
     );
+}
+
+/// `sets`: one line per registered set, with where it stands when the database was read.
+pub fn sets(sets: &[SetLine], json: bool) {
+    if json {
+        let list: Vec<serde_json::Value> = sets
+            .iter()
+            .map(|line| {
+                json!({
+                    "set": line.set,
+                    "migrations": line.migrations,
+                    "standing": line.standing,
+                })
+            })
+            .collect();
+        print_json(&list);
+        return;
+    }
+    if sets.is_empty() {
+        println!(
+            "no migration sets are linked into this binary (a crate that owns migrations must \
+             be used, e.g. `use my_migrations as _;`)"
+        );
+    }
+    for line in sets {
+        let plural = if line.migrations == 1 { "" } else { "s" };
+        let standing = match &line.standing {
+            Some(text) => format!("  {text}"),
+            None => String::new(),
+        };
+        println!(
+            "{:<24} {} migration{plural}{standing}",
+            line.set, line.migrations
+        );
+    }
+}
+
+/// How a set stands, for `sets`: `applied 2, pending 1 (at seq 2)`.
+///
+/// ```
+/// let report = migrate_core::StatusReport { set: "default".into(), current: None, lines: vec![], drift: None };
+/// assert_eq!(migrate_core::cli::output::standing(&report), "applied 0, pending 0 (nothing applied)");
+/// ```
+pub fn standing(report: &StatusReport) -> String {
+    let applied = report
+        .lines
+        .iter()
+        .filter(|l| matches!(l.status, crate::Status::Applied))
+        .count();
+    let at = report
+        .current
+        .map_or("nothing applied".to_owned(), |seq| format!("at seq {seq}"));
+    format!(
+        "applied {applied}, pending {} ({at})",
+        report.lines.len() - applied
+    )
+}
+
+/// The problems `verify` reports from a status: every migration not applied (pending, modified,
+/// failed, started...), then the drift; empty when all is applied and unchanged.
+///
+/// ```
+/// let report = migrate_core::StatusReport { set: "default".into(), current: None, lines: vec![], drift: None };
+/// assert!(migrate_core::cli::output::status_problems(&report).is_empty());
+/// ```
+pub fn status_problems(report: &StatusReport) -> Vec<String> {
+    let mut problems = Vec::new();
+    for line in &report.lines {
+        match &line.status {
+            crate::Status::Applied | crate::Status::Renamed { .. } => {}
+            crate::Status::Pending => problems.push(format!(
+                "{} {:?} is pending (`migrate up` applies it)",
+                line.seq, line.name
+            )),
+            other => problems.push(format!("{} {:?} is {other}", line.seq, line.name)),
+        }
+    }
+    if let Some(drift) = &report.drift {
+        problems.push(format!("schema drift: {drift}"));
+    }
+    problems
 }

@@ -4,6 +4,10 @@
 use std::io::{BufRead, Write};
 
 /// True when the user agreed (or passed `--yes`).
+///
+/// ```
+/// assert!(migrate_core::cli::confirm::confirmed(true, "revert the last migration"));
+/// ```
 pub fn confirmed(yes: bool, what: &str) -> bool {
     if yes {
         return true;

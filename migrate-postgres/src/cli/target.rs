@@ -1,0 +1,252 @@
+//! PostgreSQL's [`Target`]: each command line operation as a [`Session`] call on a dedicated
+//! connection.
+
+use crate::{
+    BackupInfo, BackupKind, Connection, Error, Migrator, RestoreOptions, Result, Session, Settings,
+};
+use migrate_core::backups::{RestoreFrom, Retention};
+use migrate_core::cli::{BackupLine, Rendered, RestoreRequest, SetLine, Target};
+use migrate_core::protocol::{Operation, Resolution};
+use migrate_core::{DownTarget, HistoryRow, RunReport, StatusReport};
+use std::path::PathBuf;
+
+/// A migrator, its database, and the session once opened.
+pub(super) struct PgTarget {
+    migrator: Migrator,
+    url: String,
+    settings: Settings,
+    json: bool,
+    /// Why this command line cannot run at all (a switch this backend cannot honour).
+    refused: Option<String>,
+    session: Option<Session>,
+}
+
+impl PgTarget {
+    pub(super) fn new(
+        migrator: Migrator,
+        url: String,
+        settings: Settings,
+        json: bool,
+        refused: Option<String>,
+    ) -> Self {
+        PgTarget {
+            migrator,
+            url,
+            settings,
+            json,
+            refused,
+            session: None,
+        }
+    }
+
+    fn session(&mut self) -> Result<&mut Session> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| Error::Unsupported("the database was not opened".into()))
+    }
+
+    /// A dedicated connection with the command line's timeouts.
+    pub(super) fn connect(url: &str, settings: &Settings) -> Result<Connection> {
+        Ok(Connection::open(url)?.with_settings(settings.clone()))
+    }
+
+    /// The listed backups (failed-state copies apart); a migrator without a backup directory
+    /// says how to give it one on the command line.
+    fn listed(&mut self) -> Result<Vec<BackupInfo>> {
+        self.session()?.backups().map_err(with_flag)
+    }
+}
+
+/// "no backup directory is set": name the command line's way to set one.
+fn with_flag(e: Error) -> Error {
+    match e {
+        Error::Unsupported(message) => Error::Unsupported(format!(
+            "{message}; on the command line pass --backup-dir DIR. Nothing was changed"
+        )),
+        other => other,
+    }
+}
+
+fn line(info: &BackupInfo) -> BackupLine {
+    BackupLine {
+        path: info.path.clone(),
+        kind: info.kind.clone(),
+        created_at: info.created_at.clone(),
+        size: info.size,
+        // Not in a listing: it would read every dump back (`Backups::schema_version`).
+        schema_version: None,
+    }
+}
+
+fn lines(list: &[BackupInfo]) -> Vec<BackupLine> {
+    list.iter().map(line).collect()
+}
+
+impl Target for PgTarget {
+    type Error = Error;
+    const BACKEND: &'static str = "PostgreSQL";
+
+    /// Connects (the database must exist: `create` is for SQLite files).
+    fn open(&mut self, _create: bool) -> Result<()> {
+        if let Some(why) = &self.refused {
+            return Err(Error::Unsupported(why.clone()));
+        }
+        let conn = Self::connect(&self.url, &self.settings)?;
+        self.session = Some(self.migrator.on(conn)?);
+        Ok(())
+    }
+
+    fn retention(&self) -> Retention {
+        self.migrator.backups.retention
+    }
+
+    fn status(&mut self) -> Result<StatusReport> {
+        self.session()?.status()
+    }
+
+    fn run(&mut self, op: Operation) -> Result<RunReport> {
+        let session = self.session()?;
+        match op {
+            Operation::Up(Some(seq)) => session.up_to(seq),
+            Operation::Up(None) => session.up(),
+            Operation::Down(DownTarget::To(seq)) => session.down_to(seq),
+            Operation::Down(DownTarget::Steps(n)) => session.down(n),
+            Operation::Redo => session.redo(),
+        }
+    }
+
+    /// `plan`, `plan --down`, `plan --redo`: the dry run (`Session::dry_run*`), rolled back,
+    /// with the locks each migration takes; exit 1 when a migration fails in it.
+    fn plan(&mut self, op: Operation) -> Result<Rendered> {
+        let session = self.session()?;
+        let dry = match op {
+            Operation::Up(_) => session.dry_run()?,
+            Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n)?,
+            Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq)?,
+            Operation::Redo => session.dry_run_redo()?,
+        };
+        let code = if dry.failure().is_some() {
+            super::EXIT_FAILED
+        } else {
+            super::EXIT_OK
+        };
+        // Display ends with a newline; the shared printer adds one.
+        let text = dry.to_string().trim_end().to_owned();
+        Ok(Rendered::new(text, &dry, code))
+    }
+
+    fn verify(&mut self) -> Result<Rendered> {
+        let json = self.json;
+        super::verify::verify(self.session()?, json)
+    }
+
+    fn backup(&mut self) -> Result<BackupLine> {
+        let info = self.session()?.backup().map_err(with_flag)?;
+        Ok(line(&info))
+    }
+
+    fn backups(&mut self) -> Result<Vec<BackupLine>> {
+        Ok(lines(&self.listed()?))
+    }
+
+    fn failed_states(&mut self) -> Result<Vec<BackupLine>> {
+        let failed = self.session()?.failed_states().map_err(with_flag)?;
+        Ok(lines(&failed))
+    }
+
+    fn snapshot(&mut self, name: &str) -> Result<BackupLine> {
+        let info = self.session()?.snapshot(name).map_err(with_flag)?;
+        Ok(line(&info))
+    }
+
+    fn snapshots(&mut self) -> Result<Vec<BackupLine>> {
+        let all = self.listed()?;
+        let snapshots: Vec<BackupInfo> = all
+            .into_iter()
+            .filter(|b| matches!(b.kind, BackupKind::Snapshot { .. }))
+            .collect();
+        Ok(lines(&snapshots))
+    }
+
+    fn delete_snapshot(&mut self, name: &str) -> Result<()> {
+        self.session()?
+            .store()
+            .map_err(with_flag)?
+            .delete_snapshot(name)
+    }
+
+    /// The newest backup taken while SEQ was not applied: listed newest first, each dump's
+    /// schema version read back (`pg_restore` of the tracking table) until one is below SEQ.
+    fn backup_before(&mut self, seq: u64) -> Result<PathBuf> {
+        let mut listed = self.listed()?;
+        let session = self.session()?;
+        let store = session.store().map_err(with_flag)?;
+        listed.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        for info in listed {
+            let version = store.schema_version(session.connection(), &info.path)?;
+            if version.is_none_or(|v| v < seq) {
+                return Ok(info.path);
+            }
+        }
+        Err(Error::NoBackup {
+            wanted: format!("backup taken before migration {seq} was applied"),
+            dir: store.dir().to_owned(),
+        })
+    }
+
+    fn restore(&mut self, from: &RestoreFrom, how: RestoreRequest) -> Result<Rendered> {
+        let mut options = RestoreOptions::default();
+        if how.allow_foreign_source {
+            options = options.allow_foreign_source();
+        }
+        let report = self
+            .session()?
+            .restore_with(from, options)
+            .map_err(with_flag)?;
+        Ok(Rendered::restored(
+            &report.restored_from,
+            &line(&report.undo_backup),
+        ))
+    }
+
+    fn history(&mut self) -> Result<Vec<HistoryRow>> {
+        self.session()?.history()
+    }
+
+    fn resolve(&mut self, seq: u64, resolution: Resolution) -> Result<()> {
+        self.session()?.resolve(seq, resolution)
+    }
+
+    fn sets(&mut self) -> Result<Vec<SetLine>> {
+        Ok(super::sets::sets(&self.migrator, &self.url, &self.settings))
+    }
+
+    fn switch_set(&mut self, set: &str, _create: bool) -> Result<()> {
+        if let Some(why) = &self.refused {
+            return Err(Error::Unsupported(why.clone()));
+        }
+        let mut migrator = self.migrator.clone().set(set);
+        if set != self.migrator.set {
+            // A hand-built list belongs to the migrator's own set only.
+            migrator.migrations = None;
+        }
+        self.session = None;
+        let conn = Self::connect(&self.url, &self.settings)?;
+        self.session = Some(migrator.on(conn)?);
+        Ok(())
+    }
+
+    /// Without backups (no directory, `--no-backup`) there is nothing to share; with them,
+    /// refused: each run's backup is taken inside that run's transaction, with writers held
+    /// off, and cannot be taken once for several runs yet.
+    fn back_up_once(&mut self) -> Result<Option<BackupLine>> {
+        if self.session()?.store().is_err() {
+            return Ok(None);
+        }
+        Err(Error::Unsupported(migrate_core::cli::not_offered_message(
+            Self::BACKEND,
+            "up --all-sets",
+            "with backups on, run `migrate up --set NAME` once per set (`migrate sets` lists              them); each run takes its own exact backup (or pass --no-backup)",
+        )))
+    }
+}

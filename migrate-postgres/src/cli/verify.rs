@@ -1,0 +1,52 @@
+//! `verify` on PostgreSQL: every migration applied with its recorded checksum, no schema drift
+//! (the catalog fingerprint), and no INVALID index (what a failed `CREATE INDEX CONCURRENTLY`
+//! leaves, and a rerun with `IF NOT EXISTS` silently skips). Reads only.
+
+use crate::{Result, Session};
+use migrate_core::cli::{EXIT_OK, EXIT_REFUSED, Rendered, output};
+
+/// The findings, one per line (`problem: ...`), or one `ok` line; exit 3 on any. Under
+/// `--json`: `{"ok", "problems": [..], "invalid_indexes": [..], "status"}`.
+pub(super) fn verify(session: &mut Session, json: bool) -> Result<Rendered> {
+    let status = session.status()?;
+    let mut problems = output::status_problems(&status);
+    let invalid = session.connection().invalid_indexes()?;
+    for index in &invalid {
+        problems.push(format!(
+            "index {index} is INVALID (left by a failed CREATE INDEX CONCURRENTLY; a rerun with \
+             IF NOT EXISTS would skip it): drop it with `psql -c 'DROP INDEX CONCURRENTLY \
+             {index}'`, then run `migrate up` again"
+        ));
+    }
+    let code = if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_REFUSED
+    };
+    let text = if problems.is_empty() {
+        format!(
+            "ok: {} migrations applied, checksums match, no drift, no invalid indexes",
+            status.lines.len()
+        )
+    } else {
+        problems
+            .iter()
+            .map(|p| format!("problem: {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if !json {
+        return Ok(Rendered {
+            text,
+            json: None,
+            code,
+        });
+    }
+    let document = serde_json::json!({
+        "ok": problems.is_empty(),
+        "problems": problems,
+        "invalid_indexes": invalid,
+        "status": status,
+    });
+    Ok(Rendered::new(text, &document, code))
+}

@@ -1,0 +1,200 @@
+//! `status --all-sets` and `up --all-sets`: every migration set linked into the binary in one
+//! command, through the real binary (`migrate-cli-sets`: sets "library" and "shelves"), with
+//! ONE pre-migration backup for the whole run, not one per set. Checked on the files.
+
+#[path = "common/runbook.rs"]
+mod runbook;
+
+use runbook::{Db, Out, run_bounded};
+use std::process::Command;
+
+fn run(db: &Db, args: &[&str]) -> Out {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_migrate-cli-sets"));
+    command
+        .args(args)
+        .env("MIGRATE_CLI_DB", &db.path)
+        .env_remove("SHELVES_FAIL")
+        .envs(db.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    run_bounded(command)
+}
+
+fn applied(db: &Db, set: &str) -> i64 {
+    db.int(&format!(
+        "SELECT count(*) FROM _migrate_applied WHERE set_name = '{set}'"
+    ))
+}
+
+/// The pre-migration backups in the backup directory.
+fn pre_up_backups(db: &Db) -> usize {
+    db.backups()
+        .iter()
+        .filter(|p| p.to_string_lossy().contains(".pre-up."))
+        .count()
+}
+
+#[test]
+fn up_all_sets_applies_every_set_with_one_backup_for_the_run() {
+    let db = Db::new();
+    // A database at library seq 1 (one backup of the new file), then everything at once.
+    run(&db, &["up", "--to", "1"]).expect(0);
+    let before = pre_up_backups(&db);
+    let out = run(&db, &["up", "--all-sets"]).expect(0);
+    assert!(
+        out.stdout.contains("set \"library\": applied 2 migrations"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("set \"shelves\": applied 3 migrations"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        out.stdout
+            .matches("backup of the state before this run: ")
+            .count(),
+        1,
+        "{out:#?}"
+    );
+    assert_eq!(applied(&db, "library"), 3);
+    assert_eq!(applied(&db, "shelves"), 3);
+    assert_eq!(pre_up_backups(&db), before + 1, "one backup for two sets");
+    // The backup holds the state before the run: library at seq 1, no shelves.
+    let newest = db
+        .backups()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pre-up."))
+        .max()
+        .unwrap();
+    let backup = rusqlite::Connection::open(&newest).unwrap();
+    let seqs: i64 = backup
+        .query_row("SELECT count(*) FROM _migrate_applied", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seqs, 1, "{newest:?}");
+    // Nothing to do: no backup, both sets up to date.
+    let again = run(&db, &["up", "--all-sets"]).expect(0);
+    assert!(
+        again
+            .stdout
+            .contains("set \"library\": up to date at seq 3"),
+        "{again:#?}"
+    );
+    assert!(
+        again
+            .stdout
+            .contains("set \"shelves\": up to date at seq 3"),
+        "{again:#?}"
+    );
+    assert_eq!(pre_up_backups(&db), before + 1);
+}
+
+#[test]
+fn the_same_sets_one_by_one_take_a_backup_each() {
+    let db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    let before = pre_up_backups(&db);
+    run(&db, &["up", "--set", "library"]).expect(0);
+    run(&db, &["up", "--set", "shelves"]).expect(0);
+    assert_eq!(pre_up_backups(&db), before + 2);
+}
+
+#[test]
+fn status_all_sets_reports_every_set_and_changes_nothing() {
+    let db = Db::new();
+    run(&db, &["up", "--set", "shelves"]).expect(0);
+    let bytes = db.bytes();
+    let out = run(&db, &["status", "--all-sets"]).expect(0);
+    assert!(out.stdout.contains("set \"library\""), "{out:#?}");
+    assert!(out.stdout.contains("set \"shelves\""), "{out:#?}");
+    let json = run(&db, &["--json", "status", "--all-sets"])
+        .expect(0)
+        .json();
+    let reports = json.as_array().unwrap();
+    assert_eq!(reports.len(), 2, "{json}");
+    assert_eq!(reports[0]["set"], "library");
+    assert_eq!(reports[0]["current"], serde_json::Value::Null);
+    assert_eq!(reports[1]["set"], "shelves");
+    assert_eq!(reports[1]["current"], 3);
+    assert_eq!(db.bytes(), bytes, "status changed the file");
+}
+
+#[test]
+fn a_failure_in_a_later_set_keeps_the_earlier_sets_and_names_the_one_backup() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    let before = pre_up_backups(&db);
+    db.env.push(("SHELVES_FAIL".into(), "1".into()));
+    let out = run(&db, &["up", "--all-sets"]).expect(1);
+    assert!(out.stderr.contains("fails on purpose"), "{out:#?}");
+    assert!(
+        out.stdout.contains("set \"library\": applied 2 migrations"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("backup of the state before this run: "),
+        "{out:#?}"
+    );
+    assert_eq!(
+        applied(&db, "library"),
+        3,
+        "the set before the failure stays applied"
+    );
+    assert_eq!(
+        applied(&db, "shelves"),
+        0,
+        "the failing set's run was rolled back"
+    );
+    assert_eq!(
+        db.int("SELECT count(*) FROM sqlite_schema WHERE name IN ('shelves', 'shelf_books')"),
+        0
+    );
+    assert_eq!(pre_up_backups(&db), before + 1);
+}
+
+#[test]
+fn all_sets_conflicts_with_set_and_with_up_to() {
+    let db = Db::new();
+    run(&db, &["up", "--all-sets", "--to", "2"]).expect(2);
+    run(&db, &["--set", "shelves", "up", "--all-sets"]).expect(2);
+    assert!(!db.path.exists(), "a usage error creates no database");
+}
+
+/// A failure a rollback cannot undo (`transaction = false`) in a later set restores the one
+/// backup of the run: the state before ALL sets, the earlier set's migrations included.
+#[test]
+fn a_non_transactional_failure_in_a_later_set_restores_the_state_before_the_whole_run() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    db.env.push(("SHELVES_FAIL".into(), "3".into()));
+    let out = run(&db, &["up", "--all-sets"]).expect(1);
+    assert!(out.stderr.contains("fails on purpose"), "{out:#?}");
+    let backup = db
+        .backups()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pre-up."))
+        .max()
+        .unwrap();
+    let name = backup.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        out.stderr.contains(&name),
+        "the message names the run's backup: {out:#?}"
+    );
+    assert_eq!(
+        applied(&db, "library"),
+        1,
+        "back to the state before the run"
+    );
+    assert_eq!(applied(&db, "shelves"), 0);
+    assert_eq!(
+        db.int(
+            "SELECT count(*) FROM sqlite_schema
+             WHERE name IN ('shelves', 'shelf_books', 'shelf_books_by_book')"
+        ),
+        0
+    );
+    assert!(
+        db.backups()
+            .iter()
+            .any(|p| p.to_string_lossy().contains(".failed-state.")),
+        "the failed state is kept: {:?}",
+        db.backups()
+    );
+}
