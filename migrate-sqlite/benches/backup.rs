@@ -6,12 +6,15 @@
 //!
 //! * A ≈1 GiB database is generated (one table of random blobs, one transaction, default page
 //!   size, rollback journal `DELETE`), then a Migrator applies one trivial migration to it.
-//! * (a) `Session::backup()`: lock, `BEGIN IMMEDIATE`, backup API into a temp file,
-//!   `quick_check`, fsync, rename, fsync of the directory, retention. The session is opened
-//!   before the clock starts and closed after it stops.
+//! * (a) `Session::backup()`: lock, `BEGIN IMMEDIATE`, the copy into a temp file and its
+//!   verification (`quick_check`), fsync, rename, fsync of the directory, retention. The
+//!   session is opened before the clock starts and closed after it stops.
 //! * (b) `std::fs::copy` of the database file, then `sync_all` of the copy, while no SQLite
 //!   connection of this process has the database open (closing a descriptor of it would drop
 //!   SQLite's POSIX locks; here there are none).
+//! * (c) `Session::restore()` of the same database from a backup of it (taken once, untimed):
+//!   `quick_check` of the backup, the undo backup, the logical replace in one transaction,
+//!   commit; the undo backup is deleted after each round (untimed).
 //! * The file is read once beforehand so that both start from a warm page cache; each copy is
 //!   deleted after its run (keeping them made every run slower: in a VM, fresh page-cache
 //!   memory is slow the first time it is touched), and `sync` runs between measurements. (a)
@@ -26,7 +29,7 @@
 //! For a profiler: `BACKUP_BENCH_PROFILE=<n>` generates the database and runs only (a), `n`
 //! times.
 
-use migrate_sqlite::{Migration, Migrator, Step};
+use migrate_sqlite::{Migration, Migrator, RestoreFrom, Step};
 use rusqlite::Connection;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -40,7 +43,7 @@ mod stats;
 use stats::{Samples, ratio};
 
 /// Measured rounds of (a) and (b), after one warm-up round.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 /// The database of the timings, and the larger one of the memory measurement.
 const BIG: u64 = 1 << 30;
 /// The smaller database of the memory measurement.
@@ -144,6 +147,19 @@ fn time_backup(db: &Path) -> (Duration, Duration) {
     assert!(info.size >= fs::metadata(db).unwrap().len());
     fs::remove_file(&info.path).unwrap();
     (took, copied)
+}
+
+/// One timed restore of `db` from the backup `source`; its undo backup is deleted afterwards.
+fn time_restore(db: &Path, source: &Path) -> Duration {
+    let mut session = migrator(&backups_of(db)).open(db).unwrap();
+    let started = Instant::now();
+    let report = session
+        .restore(&RestoreFrom::File(source.to_owned()))
+        .unwrap();
+    let took = started.elapsed();
+    drop(session);
+    fs::remove_file(&report.undo_backup.path).unwrap();
+    took
 }
 
 /// One timed `cp` + fsync, with no SQLite connection of this process on `db`; the copy is
@@ -267,31 +283,46 @@ fn main() {
         return;
     }
 
+    // The backup (c) restores, outside the backup directory's retention.
+    let source = {
+        let session = migrator(&backups_of(&big)).open(&big).unwrap();
+        session.backup().unwrap().path
+    };
     warm(&big);
-    let (mut a, mut a_copy, mut b, mut qc) = (
+    let (mut a, mut a_copy, mut b, mut c, mut qc) = (
+        Samples::default(),
         Samples::default(),
         Samples::default(),
         Samples::default(),
         Samples::default(),
     );
     for round in 0..=ROUNDS {
-        let backup_first = round % 2 == 0;
-        for k in 0..2 {
+        // (a), (b), (c) in a rotating order.
+        for k in 0..3 {
             settle();
-            if (k == 0) == backup_first {
-                let (took, copied) = time_backup(&big);
-                if round > 0 {
-                    a.0.push(took);
-                    a_copy.0.push(copied);
+            match (k + round) % 3 {
+                0 => {
+                    let (took, copied) = time_backup(&big);
+                    if round > 0 {
+                        a.0.push(took);
+                        a_copy.0.push(copied);
+                    }
                 }
-            } else {
-                let copy = tmp.path().join(format!("copy-{round}.db"));
-                let took = time_cp(&big, &copy);
-                let checked = time_quick_check(&copy);
-                fs::remove_file(&copy).unwrap();
-                if round > 0 {
-                    b.0.push(took);
-                    qc.0.push(checked);
+                1 => {
+                    let copy = tmp.path().join(format!("copy-{round}.db"));
+                    let took = time_cp(&big, &copy);
+                    let checked = time_quick_check(&copy);
+                    fs::remove_file(&copy).unwrap();
+                    if round > 0 {
+                        b.0.push(took);
+                        qc.0.push(checked);
+                    }
+                }
+                _ => {
+                    let took = time_restore(&big, &source);
+                    if round > 0 {
+                        c.0.push(took);
+                    }
                 }
             }
         }
@@ -322,6 +353,7 @@ fn main() {
         &a_copy,
     );
     row("(b) std::fs::copy + fsync", &b);
+    row("(c) Session::restore() of that database from a backup", &c);
     row("    (for comparison: quick_check of the cp copy)", &qc);
     let rounds = |s: &Samples| {
         s.0.iter()
@@ -329,7 +361,12 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    println!("rounds (ms): (a) {} | (b) {}", rounds(&a), rounds(&b));
+    println!(
+        "rounds (ms): (a) {} | (b) {} | (c) {}",
+        rounds(&a),
+        rounds(&b),
+        rounds(&c)
+    );
     let (of_medians, of_mins, paired) = (
         ratio(a.median(), b.median()),
         ratio(a.min(), b.min()),
@@ -338,6 +375,12 @@ fn main() {
     println!();
     println!(
         "ratio (a)/(b): {of_medians:.2}x of medians, {of_mins:.2}x of mins, {paired:.2}x paired median (target <= {TARGET_RATIO})"
+    );
+    println!(
+        "ratio (c)/(b): {:.2}x of medians, {:.2}x of mins, {:.2}x paired median (target <= {TARGET_RATIO})",
+        ratio(c.median(), b.median()),
+        ratio(c.min(), b.min()),
+        c.paired_ratio(&b)
     );
     println!();
     println!(
