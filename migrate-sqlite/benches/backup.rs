@@ -151,7 +151,7 @@ fn time_backup(db: &Path) -> (Duration, Duration) {
 
 /// One timed restore of `db` from the backup `source`; its undo backup is deleted afterwards.
 fn time_restore(db: &Path, source: &Path) -> Duration {
-    let mut session = migrator(&backups_of(db)).open(db).unwrap();
+    let session = migrator(&backups_of(db)).open(db).unwrap();
     let started = Instant::now();
     let report = session
         .restore(&RestoreFrom::File(source.to_owned()))

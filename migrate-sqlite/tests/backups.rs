@@ -1211,7 +1211,10 @@ fn a_backup_of_a_wal_database_holds_the_commits_not_yet_checkpointed() {
         .unwrap();
     fill(&writer, 500);
     let wal = PathBuf::from(format!("{}-wal", db.path.display()));
-    assert!(fs::metadata(&wal).unwrap().len() > 0, "nothing in the -wal file");
+    assert!(
+        fs::metadata(&wal).unwrap().len() > 0,
+        "nothing in the -wal file"
+    );
 
     let backup = session.backup().unwrap();
     let copy = Connection::open(scratch_copy(&db, &backup.path)).unwrap();

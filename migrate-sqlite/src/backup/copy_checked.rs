@@ -38,8 +38,17 @@ pub fn copy_and_check(
             error,
         })?
         .len();
-    let child =
-        ChildCopy::start(db, file).map_err(io_error("cannot start the process that copies the database"))?;
+    if total == 0 {
+        // A new, empty database (a first start's pre-migration backup): nothing to copy or
+        // check; the empty temp file is its backup.
+        drop(reader);
+        return file
+            .sync_all()
+            .map_err(io_error("cannot flush the backup file to disk"));
+    }
+    let child = ChildCopy::start(db, file, temp).map_err(io_error(
+        "cannot start the process that copies the database",
+    ))?;
     let (copied, (reader, verdict)) = std::thread::scope(|scope| {
         // The connection moves to the checker and comes back: the read transaction must outlive
         // the copy, whichever finishes first.
