@@ -322,3 +322,85 @@ unsafe fn pwrite_all(fd: libc::c_int, data: &[u8], offset: i64) -> Result<(), ()
 fn last_errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::io::AsRawFd;
+
+    /// Two and a half chunks and an unaligned tail, each byte telling where it came from.
+    fn source_bytes() -> Vec<u8> {
+        (0..CHUNK * 5 / 2 + 1000)
+            .map(|i| (i % 251) as u8 ^ (i / CHUNK) as u8)
+            .collect()
+    }
+
+    fn copy_with(copy: unsafe fn(libc::c_int, &Path, &Path, &mut [u8]) -> i32) {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from.db"), dir.path().join("to.db"));
+        let data = source_bytes();
+        fs::write(&from, &data).unwrap();
+        let out = File::create(&to).unwrap();
+        let buffer = Buffer::new().unwrap();
+        // SAFETY: the buffer is CHUNK bytes and lives until the end of the test.
+        let buffer = unsafe { std::slice::from_raw_parts_mut(buffer.0, CHUNK) };
+        let code = unsafe { copy(out.as_raw_fd(), &from, &to, buffer) };
+        assert_eq!(code, 0);
+        assert!(fs::read(&to).unwrap() == data, "the copy differs");
+    }
+
+    unsafe fn direct(out: libc::c_int, from: &Path, to: &Path, buffer: &mut [u8]) -> i32 {
+        let cstr = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+        let input = unsafe { libc::open(cstr(from).as_ptr(), libc::O_RDONLY) };
+        let direct = open_direct(&cstr(to));
+        // Where the filesystem refuses direct I/O, `out` takes every chunk: the same bytes.
+        let direct = if direct >= 0 { direct } else { out };
+        unsafe { copy_direct(input, direct, out, buffer) }
+    }
+
+    unsafe fn buffered(out: libc::c_int, from: &Path, _: &Path, buffer: &mut [u8]) -> i32 {
+        let from = CString::new(from.as_os_str().as_bytes()).unwrap();
+        let input = unsafe { libc::open(from.as_ptr(), libc::O_RDONLY) };
+        unsafe { copy_buffered(input, out, buffer) }
+    }
+
+    #[test]
+    fn the_direct_copy_is_the_file_byte_for_byte_unaligned_tail_included() {
+        copy_with(direct);
+    }
+
+    #[test]
+    fn the_page_cache_copy_is_the_file_byte_for_byte() {
+        copy_with(buffered);
+    }
+
+    #[test]
+    fn a_child_that_cannot_open_the_source_says_so_and_leaves_the_target_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("to.db");
+        let out = File::create(&to).unwrap();
+        let err = ChildCopy::start(&dir.path().join("missing.db"), &out, &to)
+            .unwrap()
+            .finish()
+            .unwrap_err();
+        assert!(err.to_string().contains("could not open the database"), "{err}");
+        assert_eq!(fs::metadata(&to).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_child_copies_the_whole_file_and_is_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from.db"), dir.path().join("to.db"));
+        let data = source_bytes();
+        fs::write(&from, &data).unwrap();
+        let out = File::create(&to).unwrap();
+        let child = ChildCopy::start(&from, &out, &to).unwrap();
+        let pid = child.pid;
+        child.finish().unwrap();
+        assert!(fs::read(&to).unwrap() == data, "the copy differs");
+        // Reaped: no such child any more.
+        let waited = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        assert_eq!(waited, -1);
+    }
+}
