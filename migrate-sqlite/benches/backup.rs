@@ -349,7 +349,7 @@ fn main() {
         &a,
     );
     row(
-        "    of which the backup-API copy (to the last progress)",
+        "    of which the copy (to the last progress report)",
         &a_copy,
     );
     row("(b) std::fs::copy + fsync", &b);
