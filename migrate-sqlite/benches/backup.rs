@@ -27,7 +27,7 @@
 //!   256 MiB and a 1 GiB database.
 //!
 //! For a profiler: `BACKUP_BENCH_PROFILE=<n>` generates the database and runs only (a), `n`
-//! times.
+//! times; `BACKUP_BENCH_PROFILE_RESTORE=<n>` only (c).
 
 use migrate_sqlite::{Migration, Migrator, RestoreFrom, Step};
 use rusqlite::Connection;
@@ -279,6 +279,19 @@ fn main() {
         for _ in 0..n.parse::<usize>().unwrap() {
             let (took, copied) = time_backup(&big);
             println!("backup {} (copy phase {})", ms(took), ms(copied));
+        }
+        return;
+    }
+    if let Ok(n) = std::env::var("BACKUP_BENCH_PROFILE_RESTORE") {
+        let source = migrator(&backups_of(&big))
+            .open(&big)
+            .unwrap()
+            .backup()
+            .unwrap()
+            .path;
+        warm(&big);
+        for _ in 0..n.parse::<usize>().unwrap() {
+            println!("restore {}", ms(time_restore(&big, &source)));
         }
         return;
     }
