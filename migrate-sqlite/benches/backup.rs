@@ -23,8 +23,9 @@
 //!   timed too. The machine's noise shows in the per-round times, printed as well.
 //! * Memory: the backup runs in a child process (this binary, re-executed with
 //!   `BACKUP_BENCH_CHILD=<db>`) that reports its `VmHWM` (peak resident set, mapped file pages
-//!   included) and the peaks of `RssAnon` and `RssFile` sampled every millisecond, for a
-//!   256 MiB and a 1 GiB database.
+//!   included) and the peaks of `RssAnon` and `RssFile` sampled every millisecond, and the
+//!   peak resident set of the processes that copy the file for it (`getrusage` of its
+//!   children), for a 256 MiB and a 1 GiB database.
 //!
 //! For a profiler: `BACKUP_BENCH_PROFILE=<n>` generates the database and runs only (a), `n`
 //! times; `BACKUP_BENCH_PROFILE_RESTORE=<n>` only (c).
@@ -223,15 +224,27 @@ fn child(db: &Path) {
     drop(session);
     fs::remove_file(&info.path).unwrap();
     println!(
-        "{} {} {}",
+        "{} {} {} {}",
         status_kb("VmHWM"),
         peak_anon.load(Ordering::Relaxed),
-        peak_file.load(Ordering::Relaxed)
+        peak_file.load(Ordering::Relaxed),
+        children_peak_kb()
     );
 }
 
-/// (VmHWM, peak RssAnon, peak RssFile) in kB of a child process that backs up `db`.
-fn memory_of_backup(db: &Path) -> [u64; 3] {
+/// The peak resident set of the largest child this process waited for (the backup's copying
+/// children), in kB.
+fn children_peak_kb() -> u64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a plain system call writing into `usage`.
+    let done = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(done, 0);
+    usage.ru_maxrss.max(0) as u64
+}
+
+/// (VmHWM, peak RssAnon, peak RssFile, peak resident set of its copying children) in kB of a
+/// child process that backs up `db`.
+fn memory_of_backup(db: &Path) -> [u64; 4] {
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, db)
         .output()
@@ -344,7 +357,7 @@ fn main() {
     // Memory: a second, smaller database, and the big one again.
     let small = tmp.path().join("small.db");
     generate(&small, SMALL);
-    let memory: Vec<(u64, [u64; 3])> = [&small, &big]
+    let memory: Vec<(u64, [u64; 4])> = [&small, &big]
         .iter()
         .map(|db| (fs::metadata(db).unwrap().len(), memory_of_backup(db)))
         .collect();
@@ -397,16 +410,17 @@ fn main() {
     );
     println!();
     println!(
-        "{:<24} {:>12} {:>16} {:>16}",
-        "backup in a child", "VmHWM", "peak RssAnon", "peak RssFile"
+        "{:<24} {:>12} {:>16} {:>16} {:>16}",
+        "backup in a child", "VmHWM", "peak RssAnon", "peak RssFile", "copiers' peak"
     );
-    for (bytes, [hwm, anon, file]) in &memory {
+    for (bytes, [hwm, anon, file, copiers]) in &memory {
         println!(
-            "{:<24} {:>9} kB {:>13} kB {:>13} kB",
+            "{:<24} {:>9} kB {:>13} kB {:>13} kB {:>13} kB",
             format!("database of {}", mib(*bytes)),
             hwm,
             anon,
-            file
+            file,
+            copiers
         );
     }
     let growth = memory[1].1[0] as f64 / memory[0].1[0] as f64;

@@ -206,6 +206,15 @@ impl Drop for ChildCopy {
     }
 }
 
+/// Whether this process can learn how its children ended: not when the application set
+/// `SIGCHLD` to be ignored (or `SA_NOCLDWAIT`), which makes the kernel reap them unasked.
+pub fn exits_are_reported() -> bool {
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: reads the disposition only (no new action is given).
+    let read = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut current) };
+    read == 0 && current.sa_sigaction != libc::SIG_IGN && current.sa_flags & libc::SA_NOCLDWAIT == 0
+}
+
 /// How long a waiting parent sleeps between looks at the child when it reports progress.
 pub const POLL: Duration = Duration::from_millis(20);
 
@@ -457,6 +466,11 @@ mod tests {
             "{err}"
         );
         assert_eq!(fs::metadata(&to).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn the_test_process_can_learn_how_its_children_ended() {
+        assert!(exits_are_reported());
     }
 
     #[test]

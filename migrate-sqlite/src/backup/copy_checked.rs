@@ -1,4 +1,4 @@
-//! The fast backup of a rollback-journal database: a child process copies the file's bytes
+//! The fast backup of a rollback-journal database: child processes copy the file's bytes
 //! while this process runs `quick_check` on the same state, both under one read transaction
 //! that keeps every writer off until the copy is complete.
 //!
@@ -19,13 +19,16 @@ use std::path::Path;
 
 /// Copies `db` into `temp` (open as `file`, empty) while `reader` (in a read transaction on
 /// `db`) checks it; the transaction ends only after the copy is complete and flushed.
+///
+/// `Ok(false)` when this way is not open here (the children cannot be started, or their exits
+/// would not be reported): nothing was written, and the caller copies another way.
 pub fn copy_and_check(
     reader: Connection,
     db: &Path,
     temp: &Path,
     file: &File,
     progress: Option<&ProgressFn>,
-) -> Result<()> {
+) -> Result<bool> {
     let io_error = |doing: &str| {
         let (doing, path) = (doing.to_owned(), temp.to_owned());
         move |error: io::Error| Error::Io { doing, path, error }
@@ -42,13 +45,26 @@ pub fn copy_and_check(
         // A new, empty database (a first start's pre-migration backup): nothing to copy or
         // check; the empty temp file is its backup.
         drop(reader);
-        return file
-            .sync_all()
-            .map_err(io_error("cannot flush the backup file to disk"));
+        file.sync_all()
+            .map_err(io_error("cannot flush the backup file to disk"))?;
+        return Ok(true);
     }
-    let child = ChildCopy::start(db, file, temp).map_err(io_error(
-        "cannot start the process that copies the database",
-    ))?;
+    if !child_copy::exits_are_reported() {
+        log::debug!("SIGCHLD is ignored in this process: backup through SQLite's backup API");
+        return Ok(false);
+    }
+    let child = match ChildCopy::start(db, file, temp) {
+        Ok(child) => child,
+        Err(e) => {
+            // A child started before the failure was killed and reaped: empty the file again.
+            log::warn!(
+                "cannot start the processes that copy the database ({e}); backup through SQLite's backup API"
+            );
+            file.set_len(0)
+                .map_err(io_error("cannot empty the backup file"))?;
+            return Ok(false);
+        }
+    };
     let (copied, (reader, verdict)) = std::thread::scope(|scope| {
         // The connection moves to the checker and comes back: the read transaction must outlive
         // the copy, whichever finishes first.
@@ -81,7 +97,8 @@ pub fn copy_and_check(
         detail,
     })?;
     file.sync_all()
-        .map_err(io_error("cannot flush the backup file to disk"))
+        .map_err(io_error("cannot flush the backup file to disk"))?;
+    Ok(true)
 }
 
 /// `PRAGMA quick_check`: `Err` with SQLite's verdict unless it says "ok".

@@ -2,7 +2,7 @@
 //!
 //! Backups are taken while the migrator holds the lock and `BEGIN IMMEDIATE` (so no writer can
 //! change the database during the copy), under a read transaction of a second connection: a
-//! rollback-journal database is copied byte for byte by a child process (see `write.rs`), a WAL
+//! rollback-journal database is copied byte for byte by child processes (see `write.rs`), a WAL
 //! database with SQLite's backup API. Each is written atomically and checked with `quick_check`
 //! before it counts.
 

@@ -4,7 +4,7 @@
 //!
 //! Two ways to copy, both under a read transaction of a second connection, so that no writer
 //! can commit during the copy:
-//! * a rollback-journal database on Unix: a byte copy of the file by a forked child process
+//! * a rollback-journal database on Unix: a byte copy of the file by forked child processes
 //!   (`child_copy.rs`), while this process runs `quick_check` on the same state in that read
 //!   transaction; the copy is byte for byte the state that passed, so the check of the source
 //!   stands for the check of the copy (and runs at the same time as the copy, not after it);
@@ -119,7 +119,9 @@ fn copy_verified(db: &Path, temp: &Path, file: &File, progress: Option<&Progress
     #[cfg(unix)]
     match read_transaction(db) {
         Ok(reader) if !is_wal(&reader) => {
-            return super::copy_checked::copy_and_check(reader, db, temp, file, progress);
+            if super::copy_checked::copy_and_check(reader, db, temp, file, progress)? {
+                return Ok(());
+            }
         }
         Ok(_) => {}
         // A database that cannot even be read this way: the backup API reports it as before.
