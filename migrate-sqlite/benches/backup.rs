@@ -6,12 +6,15 @@
 //!
 //! * A ≈1 GiB database is generated (one table of random blobs, one transaction, default page
 //!   size, rollback journal `DELETE`), then a Migrator applies one trivial migration to it.
-//! * (a) `Session::backup()`: lock, `BEGIN IMMEDIATE`, backup API into a temp file,
-//!   `quick_check`, fsync, rename, fsync of the directory, retention. The session is opened
-//!   before the clock starts and closed after it stops.
+//! * (a) `Session::backup()`: lock, `BEGIN IMMEDIATE`, the copy into a temp file and its
+//!   verification (`quick_check`), fsync, rename, fsync of the directory, retention. The
+//!   session is opened before the clock starts and closed after it stops.
 //! * (b) `std::fs::copy` of the database file, then `sync_all` of the copy, while no SQLite
 //!   connection of this process has the database open (closing a descriptor of it would drop
 //!   SQLite's POSIX locks; here there are none).
+//! * (c) `Session::restore()` of the same database from a backup of it (taken once, untimed):
+//!   `quick_check` of the backup, the undo backup, the logical replace in one transaction,
+//!   commit; the undo backup is deleted after each round (untimed).
 //! * The file is read once beforehand so that both start from a warm page cache; each copy is
 //!   deleted after its run (keeping them made every run slower: in a VM, fresh page-cache
 //!   memory is slow the first time it is touched), and `sync` runs between measurements. (a)
@@ -20,13 +23,14 @@
 //!   timed too. The machine's noise shows in the per-round times, printed as well.
 //! * Memory: the backup runs in a child process (this binary, re-executed with
 //!   `BACKUP_BENCH_CHILD=<db>`) that reports its `VmHWM` (peak resident set, mapped file pages
-//!   included) and the peaks of `RssAnon` and `RssFile` sampled every millisecond, for a
-//!   256 MiB and a 1 GiB database.
+//!   included) and the peaks of `RssAnon` and `RssFile` sampled every millisecond, and the
+//!   peak resident set of the processes that copy the file for it (`getrusage` of its
+//!   children), for a 256 MiB and a 1 GiB database.
 //!
 //! For a profiler: `BACKUP_BENCH_PROFILE=<n>` generates the database and runs only (a), `n`
-//! times.
+//! times; `BACKUP_BENCH_PROFILE_RESTORE=<n>` only (c).
 
-use migrate_sqlite::{Migration, Migrator, Step};
+use migrate_sqlite::{Migration, Migrator, RestoreFrom, Step};
 use rusqlite::Connection;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -40,7 +44,7 @@ mod stats;
 use stats::{Samples, ratio};
 
 /// Measured rounds of (a) and (b), after one warm-up round.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 /// The database of the timings, and the larger one of the memory measurement.
 const BIG: u64 = 1 << 30;
 /// The smaller database of the memory measurement.
@@ -146,6 +150,19 @@ fn time_backup(db: &Path) -> (Duration, Duration) {
     (took, copied)
 }
 
+/// One timed restore of `db` from the backup `source`; its undo backup is deleted afterwards.
+fn time_restore(db: &Path, source: &Path) -> Duration {
+    let session = migrator(&backups_of(db)).open(db).unwrap();
+    let started = Instant::now();
+    let report = session
+        .restore(&RestoreFrom::File(source.to_owned()))
+        .unwrap();
+    let took = started.elapsed();
+    drop(session);
+    fs::remove_file(&report.undo_backup.path).unwrap();
+    took
+}
+
 /// One timed `cp` + fsync, with no SQLite connection of this process on `db`; the copy is
 /// kept for a `quick_check` and deleted by the caller.
 fn time_cp(db: &Path, copy: &Path) -> Duration {
@@ -207,15 +224,27 @@ fn child(db: &Path) {
     drop(session);
     fs::remove_file(&info.path).unwrap();
     println!(
-        "{} {} {}",
+        "{} {} {} {}",
         status_kb("VmHWM"),
         peak_anon.load(Ordering::Relaxed),
-        peak_file.load(Ordering::Relaxed)
+        peak_file.load(Ordering::Relaxed),
+        children_peak_kb()
     );
 }
 
-/// (VmHWM, peak RssAnon, peak RssFile) in kB of a child process that backs up `db`.
-fn memory_of_backup(db: &Path) -> [u64; 3] {
+/// The peak resident set of the largest child this process waited for (the backup's copying
+/// children), in kB.
+fn children_peak_kb() -> u64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a plain system call writing into `usage`.
+    let done = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(done, 0);
+    usage.ru_maxrss.max(0) as u64
+}
+
+/// (VmHWM, peak RssAnon, peak RssFile, peak resident set of its copying children) in kB of a
+/// child process that backs up `db`.
+fn memory_of_backup(db: &Path) -> [u64; 4] {
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, db)
         .output()
@@ -266,32 +295,60 @@ fn main() {
         }
         return;
     }
+    if let Ok(n) = std::env::var("BACKUP_BENCH_PROFILE_RESTORE") {
+        let source = migrator(&backups_of(&big))
+            .open(&big)
+            .unwrap()
+            .backup()
+            .unwrap()
+            .path;
+        warm(&big);
+        for _ in 0..n.parse::<usize>().unwrap() {
+            println!("restore {}", ms(time_restore(&big, &source)));
+        }
+        return;
+    }
 
+    // The backup (c) restores, outside the backup directory's retention.
+    let source = {
+        let session = migrator(&backups_of(&big)).open(&big).unwrap();
+        session.backup().unwrap().path
+    };
     warm(&big);
-    let (mut a, mut a_copy, mut b, mut qc) = (
+    let (mut a, mut a_copy, mut b, mut c, mut qc) = (
+        Samples::default(),
         Samples::default(),
         Samples::default(),
         Samples::default(),
         Samples::default(),
     );
     for round in 0..=ROUNDS {
-        let backup_first = round % 2 == 0;
-        for k in 0..2 {
+        // (a), (b), (c) in a rotating order.
+        for k in 0..3 {
             settle();
-            if (k == 0) == backup_first {
-                let (took, copied) = time_backup(&big);
-                if round > 0 {
-                    a.0.push(took);
-                    a_copy.0.push(copied);
+            match (k + round) % 3 {
+                0 => {
+                    let (took, copied) = time_backup(&big);
+                    if round > 0 {
+                        a.0.push(took);
+                        a_copy.0.push(copied);
+                    }
                 }
-            } else {
-                let copy = tmp.path().join(format!("copy-{round}.db"));
-                let took = time_cp(&big, &copy);
-                let checked = time_quick_check(&copy);
-                fs::remove_file(&copy).unwrap();
-                if round > 0 {
-                    b.0.push(took);
-                    qc.0.push(checked);
+                1 => {
+                    let copy = tmp.path().join(format!("copy-{round}.db"));
+                    let took = time_cp(&big, &copy);
+                    let checked = time_quick_check(&copy);
+                    fs::remove_file(&copy).unwrap();
+                    if round > 0 {
+                        b.0.push(took);
+                        qc.0.push(checked);
+                    }
+                }
+                _ => {
+                    let took = time_restore(&big, &source);
+                    if round > 0 {
+                        c.0.push(took);
+                    }
                 }
             }
         }
@@ -300,7 +357,7 @@ fn main() {
     // Memory: a second, smaller database, and the big one again.
     let small = tmp.path().join("small.db");
     generate(&small, SMALL);
-    let memory: Vec<(u64, [u64; 3])> = [&small, &big]
+    let memory: Vec<(u64, [u64; 4])> = [&small, &big]
         .iter()
         .map(|db| (fs::metadata(db).unwrap().len(), memory_of_backup(db)))
         .collect();
@@ -318,10 +375,11 @@ fn main() {
         &a,
     );
     row(
-        "    of which the backup-API copy (to the last progress)",
+        "    of which the copy (to the last progress report)",
         &a_copy,
     );
     row("(b) std::fs::copy + fsync", &b);
+    row("(c) Session::restore() of that database from a backup", &c);
     row("    (for comparison: quick_check of the cp copy)", &qc);
     let rounds = |s: &Samples| {
         s.0.iter()
@@ -329,7 +387,12 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    println!("rounds (ms): (a) {} | (b) {}", rounds(&a), rounds(&b));
+    println!(
+        "rounds (ms): (a) {} | (b) {} | (c) {}",
+        rounds(&a),
+        rounds(&b),
+        rounds(&c)
+    );
     let (of_medians, of_mins, paired) = (
         ratio(a.median(), b.median()),
         ratio(a.min(), b.min()),
@@ -339,18 +402,25 @@ fn main() {
     println!(
         "ratio (a)/(b): {of_medians:.2}x of medians, {of_mins:.2}x of mins, {paired:.2}x paired median (target <= {TARGET_RATIO})"
     );
+    println!(
+        "ratio (c)/(b): {:.2}x of medians, {:.2}x of mins, {:.2}x paired median (target <= {TARGET_RATIO})",
+        ratio(c.median(), b.median()),
+        ratio(c.min(), b.min()),
+        c.paired_ratio(&b)
+    );
     println!();
     println!(
-        "{:<24} {:>12} {:>16} {:>16}",
-        "backup in a child", "VmHWM", "peak RssAnon", "peak RssFile"
+        "{:<24} {:>12} {:>16} {:>16} {:>16}",
+        "backup in a child", "VmHWM", "peak RssAnon", "peak RssFile", "copiers' peak"
     );
-    for (bytes, [hwm, anon, file]) in &memory {
+    for (bytes, [hwm, anon, file, copiers]) in &memory {
         println!(
-            "{:<24} {:>9} kB {:>13} kB {:>13} kB",
+            "{:<24} {:>9} kB {:>13} kB {:>13} kB {:>13} kB",
             format!("database of {}", mib(*bytes)),
             hwm,
             anon,
-            file
+            file,
+            copiers
         );
     }
     let growth = memory[1].1[0] as f64 / memory[0].1[0] as f64;

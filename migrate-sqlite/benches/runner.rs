@@ -9,7 +9,9 @@
 //! * (a) the Migrator applies N generated migrations (a table, an index, a row each);
 //! * (b) plain rusqlite runs the same SQL in one transaction;
 //! * (c) plain rusqlite with a savepoint per migration and a tracking-row insert;
-//! * (d) a start with nothing to do: open + Migrator + `up()` on a database with N applied;
+//! * (d) a start with nothing to do, timed as an app starts: the migration list built,
+//!   `Migrator::new()`, `open` (validates the registry), `up()`, on a database with N applied;
+//!   and the same with `BIG_N` applied (linearity);
 //! * (e) opening that database with rusqlite and running a first query;
 //! * (f) (a) and (b) for several N: how the cost per migration, and the Migrator's overhead on
 //!   top of plain rusqlite, grow with N.
@@ -34,6 +36,8 @@ const REPS: usize = 11;
 const START_REPS: usize = 31;
 /// Migrations in (a)-(e).
 const N: usize = 1000;
+/// Migrations of the second no-op start measurement (linearity of (d)).
+const BIG_N: usize = 10_000;
 /// Sizes of (f).
 const SIZES: [usize; 4] = [250, 500, 1000, 2000];
 
@@ -126,13 +130,13 @@ fn apply_savepoints(path: &Path, list: &[(u64, String, String)]) -> Duration {
     started.elapsed()
 }
 
-/// (d): the migration list is built before the clock starts (as `registered()` would), the
-/// connection closed after it stops, as in (e).
+/// (d): timed as an app starts: the migration list is built (what `registered()` collects
+/// from the binary), `Migrator::new()` and `open` (which validates the registry), `up()`; the
+/// connection is closed after the clock stops, as in (e).
 fn start_migrator(path: &Path, list: &[(u64, String, String)]) -> Duration {
-    let migrations = migrations(list);
     let started = Instant::now();
     let mut session = Migrator::new()
-        .with_migrations(migrations)
+        .with_migrations(migrations(list))
         .open(path)
         .unwrap();
     let report = session.up().unwrap();
@@ -238,19 +242,10 @@ fn main() {
         ],
     );
 
-    // (d), (e): the same database with N applied, opened again and again, alternately.
-    let applied = files.fresh();
-    apply_migrator(&applied, &list);
-    let (mut d, mut e) = (Vec::new(), Vec::new());
-    for rep in 0..=START_REPS {
-        let td = start_migrator(&applied, &list);
-        let te = start_plain(&applied);
-        if rep > 0 {
-            d.push(td);
-            e.push(te);
-        }
-    }
-    let (d, e) = (Samples(d), Samples(e));
+    // (d), (e): the same database with N (and BIG_N) applied, opened again and again.
+    let (d, e) = starts(&mut files, &list);
+    let big_list = generate(BIG_N);
+    let (d_big, e_big) = starts(&mut files, &big_list);
 
     println!();
     println!("{:<58} {:>12} {:>12}", "variant", "median", "min");
@@ -265,6 +260,11 @@ fn main() {
         &d,
     );
     row("(e) rusqlite: open + first query", &e);
+    row(
+        &format!("(d) Migrator: open + up() with {BIG_N} applied, nothing to do"),
+        &d_big,
+    );
+    row("(e) rusqlite: open + first query (that database)", &e_big);
     row("(g) Migrator: (a) without the row-count guard", &g);
     println!();
     println!(
@@ -275,6 +275,7 @@ fn main() {
         ("a/b", &a, &b),
         ("a/c", &a, &c),
         ("d/e", &d, &e),
+        ("d/e at 10,000", &d_big, &e_big),
         ("a/g (the row-count guard)", &a, &g),
     ] {
         println!(
@@ -284,6 +285,15 @@ fn main() {
             x.paired_ratio(y)
         );
     }
+
+    let per = |x: &Samples, y: &Samples, n: usize| {
+        (x.median().as_secs_f64() - y.median().as_secs_f64()) * 1e6 / n as f64
+    };
+    println!(
+        "no-op start overhead over (e) per migration: {:.3} µs at {N}, {:.3} µs at {BIG_N}",
+        per(&d, &e, N),
+        per(&d_big, &e_big, BIG_N)
+    );
 
     // (f): growth.
     println!();
@@ -311,6 +321,24 @@ fn main() {
     );
 
     big_table(&mut files);
+}
+
+/// (d) and (e) on one database with `list` applied, alternately, `START_REPS` times after a
+/// warm-up round.
+fn starts(files: &mut Files, list: &[(u64, String, String)]) -> (Samples, Samples) {
+    let applied = files.fresh();
+    apply_migrator(&applied, list);
+    let (mut d, mut e) = (Vec::new(), Vec::new());
+    for rep in 0..=START_REPS {
+        let td = start_migrator(&applied, list);
+        let te = start_plain(&applied);
+        if rep > 0 {
+            d.push(td);
+            e.push(te);
+        }
+    }
+    files.remove(&applied);
+    (Samples(d), Samples(e))
 }
 
 /// Rows of (h)'s big table.

@@ -1164,3 +1164,81 @@ fn backup_before_picks_a_manual_backup() {
     assert_eq!(chosen.schema_version, Some(1));
     assert!(db.backup_before(1).unwrap().is_none(), "no backup before 1");
 }
+
+/// The copy of a rollback-journal database is checked while it is written (`quick_check` of the
+/// state being copied): a database with a damaged page gets no backup, and no file is left in
+/// the backup directory, not even the temp file.
+#[test]
+fn a_backup_of_a_damaged_database_is_refused_and_leaves_no_file() {
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
+    session.up().unwrap();
+    fill(session.connection(), 2000);
+    let page_size = pragma(session.connection(), "page_size") as usize;
+    drop(session);
+
+    // A page of t1 in the middle of the file overwritten.
+    let mut data = fs::read(&db.path).unwrap();
+    let pages = data.len() / page_size;
+    assert!(pages > 50, "{pages} pages");
+    let at = pages / 2 * page_size;
+    data[at..at + page_size].fill(0xA5);
+    fs::write(&db.path, &data).unwrap();
+    let files_before = listing(&backups_dir(&db.path));
+
+    let session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
+    let err = session.backup().unwrap_err();
+    assert!(
+        matches!(&err, Error::BackupFailed { error, .. }
+            if matches!(**error, Error::BackupDamaged { .. })),
+        "{err:?}"
+    );
+    assert_eq!(listing(&backups_dir(&db.path)), files_before);
+    assert_eq!(bytes(&db.path), data, "the database changed");
+}
+
+/// In WAL mode the database file alone is not the state (commits wait in the `-wal` file until
+/// a checkpoint): the backup holds them all, and is a rollback-journal file.
+#[test]
+fn a_backup_of_a_wal_database_holds_the_commits_not_yet_checkpointed() {
+    let db = temp_db();
+    set_wal(&db.path);
+    let mut session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
+    session.up().unwrap();
+    let writer = Connection::open(&db.path).unwrap();
+    writer
+        .execute_batch("PRAGMA wal_autocheckpoint = 0")
+        .unwrap();
+    fill(&writer, 500);
+    let wal = PathBuf::from(format!("{}-wal", db.path.display()));
+    assert!(
+        fs::metadata(&wal).unwrap().len() > 0,
+        "nothing in the -wal file"
+    );
+
+    let backup = session.backup().unwrap();
+    let copy = Connection::open(scratch_copy(&db, &backup.path)).unwrap();
+    assert_eq!(count(&copy, "t1"), 500);
+    let mode: String = copy
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+    assert_eq!(quick_check(&backup.path), "ok");
+    drop(writer);
+}
+
+/// A backup of a rollback-journal database is the file's content at that moment, every row of
+/// it, and it passes `quick_check` on its own.
+#[test]
+fn a_backup_holds_every_row_and_passes_quick_check() {
+    let db = temp_db();
+    let mut session = migrator_with_backups(tables(2)).open(&db.path).unwrap();
+    session.up().unwrap();
+    fill(session.connection(), 3000);
+    let state = dump(&db.path);
+    let backup = session.backup().unwrap();
+    assert_eq!(backup.size, fs::metadata(&db.path).unwrap().len());
+    assert_eq!(quick_check(&backup.path), "ok");
+    assert_eq!(mode(&backup.path), 0o600);
+    assert_eq!(dump(&scratch_copy(&db, &backup.path)), state);
+}

@@ -249,6 +249,52 @@ fn a_restored_database_equals_its_backup_and_is_sound() {
     assert_same(&everything(&undo), &changed);
 }
 
+/// Tables whose rows are copied as whole records (`SELECT *`) are those whose rowid is a
+/// column; a primary key that only looks like one (`INTEGER PRIMARY KEY DESC`, a text key)
+/// keeps its rowids too.
+#[test]
+fn a_restore_keeps_the_rowids_of_tables_whose_primary_key_is_not_the_rowid() {
+    let db = temp_db();
+    let schema = sql(
+        1,
+        "keys",
+        "CREATE TABLE desc_pk (x INTEGER PRIMARY KEY DESC, y TEXT);
+         CREATE TABLE text_pk (k TEXT PRIMARY KEY, v TEXT);
+         CREATE TABLE two_pk (a INTEGER, b INTEGER, PRIMARY KEY (a, b));
+         CREATE TABLE ipk (id INTEGER PRIMARY KEY, v TEXT);
+         CREATE TABLE ipk_constraint (id INTEGER, v TEXT, PRIMARY KEY (id));",
+        "SELECT 1",
+    );
+    let mut session = migrator_with_backups(vec![schema]).open(&db.path).unwrap();
+    session.up().unwrap();
+    session
+        .connection()
+        .execute_batch(
+            "INSERT INTO desc_pk (rowid, x, y) VALUES (100, 1, 'a'), (50, 2, 'b');
+             INSERT INTO text_pk (rowid, k, v) VALUES (900, 'k1', 'a'), (12, 'k2', 'b');
+             INSERT INTO two_pk (rowid, a, b) VALUES (77, 1, 2), (33, 3, 4);
+             INSERT INTO ipk (id, v) VALUES (5, 'a'), (2, 'b');
+             INSERT INTO ipk_constraint (id, v) VALUES (8, 'a'), (4, 'b');",
+        )
+        .unwrap();
+    let snapshot = session.snapshot("keys").unwrap();
+    let expected = everything(&scratch_copy(db.dir.path(), &snapshot.path));
+    assert!(expected.contains("100"), "{expected}");
+    session
+        .connection()
+        .execute_batch(
+            "DELETE FROM desc_pk; DELETE FROM text_pk; DELETE FROM two_pk; DELETE FROM ipk;
+             DELETE FROM ipk_constraint; INSERT INTO desc_pk (x, y) VALUES (3, 'c');",
+        )
+        .unwrap();
+
+    session
+        .restore(&RestoreFrom::Snapshot("keys".into()))
+        .unwrap();
+    assert_same(&everything(&db.path), &expected);
+    assert_sound(&db.path);
+}
+
 #[test]
 fn a_restore_keeps_the_journal_mode_of_the_live_database() {
     // A rollback-journal database restored from a file whose header says WAL.

@@ -1,9 +1,15 @@
 //! Verified backups, retention, named snapshots and restore.
 //!
 //! Backups are taken while the migrator holds the lock and `BEGIN IMMEDIATE` (so no writer can
-//! change the database during the copy), with SQLite's backup API from a second connection, in
-//! any journal mode. Each is written atomically and checked with `quick_check` before it counts.
+//! change the database during the copy), under a read transaction of a second connection: a
+//! rollback-journal database is copied byte for byte by child processes (see `write.rs`), a WAL
+//! database with SQLite's backup API. Each is written atomically and checked with `quick_check`
+//! before it counts.
 
+#[cfg(unix)]
+mod child_copy;
+#[cfg(unix)]
+mod copy_checked;
 mod damaged;
 mod list;
 mod naming;

@@ -1,6 +1,15 @@
 //! Writing a backup file atomically: a temp file in the target directory, the copy, SQLite's
-//! `quick_check` on the copy, fsync, rename, fsync of the directory, permissions 0600. A reader
-//! never sees a half-written backup, and a crash leaves only a hidden `.tmp` file.
+//! `quick_check`, fsync, rename, fsync of the directory, permissions 0600. A reader never sees a
+//! half-written backup, and a crash leaves only a hidden `.tmp` file.
+//!
+//! Two ways to copy, both under a read transaction of a second connection, so that no writer
+//! can commit during the copy:
+//! * a rollback-journal database on Unix: a byte copy of the file by forked child processes
+//!   (`child_copy.rs`), while this process runs `quick_check` on the same state in that read
+//!   transaction; the copy is byte for byte the state that passed, so the check of the source
+//!   stands for the check of the copy (and runs at the same time as the copy, not after it);
+//! * otherwise (WAL, where the file alone is not the state; other systems): SQLite's backup
+//!   API, then `quick_check` on the copy.
 
 use super::naming::{self, BackupKind};
 use super::stale;
@@ -36,8 +45,7 @@ pub fn write_backup(
     let file = create_private(&temp)?;
     let written = stale::lock_as_writer(&file)
         .map_err(io_error("cannot lock the backup file", &temp))
-        .and_then(|()| copy_with_backup_api(db, &temp, &file, progress))
-        .and_then(|()| verify(&temp))
+        .and_then(|()| copy_verified(db, &temp, &file, progress))
         .and_then(|()| publish(&temp, &final_path, dir));
     drop(file);
     if let Err(e) = written {
@@ -103,6 +111,55 @@ fn create_private(path: &Path) -> Result<File> {
     options
         .open(path)
         .map_err(io_error("cannot create the backup file", path))
+}
+
+/// Copies `db` into `temp` (open as `file`) and checks the copy: by the fastest way that holds
+/// writers off and proves the copy sound (see the module's doc).
+fn copy_verified(db: &Path, temp: &Path, file: &File, progress: Option<&ProgressFn>) -> Result<()> {
+    #[cfg(unix)]
+    match read_transaction(db) {
+        Ok(reader) if !is_wal(&reader) => {
+            if super::copy_checked::copy_and_check(reader, db, temp, file, progress)? {
+                return Ok(());
+            }
+        }
+        Ok(_) => {}
+        // A database that cannot even be read this way: the backup API reports it as before.
+        Err(e) => log::debug!("backup by the backup API: {e}"),
+    }
+    copy_with_backup_api(db, temp, file, progress)?;
+    verify(temp)
+}
+
+/// A read-only second connection in a read transaction on `db`: while it is open, no writer
+/// can commit (in a rollback-journal database, a commit needs every reader gone).
+#[cfg(unix)]
+fn read_transaction(db: &Path) -> Result<Connection> {
+    let reader =
+        Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+            Error::Open {
+                path: db.to_owned(),
+                error: source,
+            }
+        })?;
+    // The read of the schema takes the shared lock, held until the transaction ends.
+    reader
+        .execute_batch("BEGIN")
+        .and_then(|()| reader.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+        .map_err(|source| Error::Runner {
+            doing: "starting a read transaction for the backup".into(),
+            path: db.display().to_string(),
+            error: source,
+        })?;
+    Ok(reader)
+}
+
+#[cfg(unix)]
+fn is_wal(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA journal_mode", [], |row| row.get::<_, String>(0))
+        .map(|mode| mode.eq_ignore_ascii_case("wal"))
+        // When in doubt, the backup API: it is right in every mode.
+        .unwrap_or(true)
 }
 
 /// SQLite's backup API, from a read-only second connection, in steps that report progress.
