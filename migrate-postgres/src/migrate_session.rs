@@ -35,17 +35,10 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(
-        mut conn: Connection,
-        registry: Registry<Step>,
-        config: Migrator,
-    ) -> Result<Self> {
-        let database: String = conn
-            .client()
-            .query_one("SELECT current_database()::text", &[])?
-            .get(0);
+    pub(crate) fn new(conn: Connection, registry: Registry<Step>, config: Migrator) -> Result<Self> {
         let label = format!(
-            "database {database:?} (tracking schema {:?})",
+            "database {:?} (tracking schema {:?})",
+            conn.database,
             conn.schema()
         );
         Ok(Session {

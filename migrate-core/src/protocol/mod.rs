@@ -17,6 +17,7 @@
 
 mod backend;
 mod batch;
+mod digest;
 mod failure;
 mod fast_path;
 mod outcome;
@@ -24,6 +25,7 @@ mod refusal;
 mod resolve;
 
 pub use backend::{Backend, RowChange};
+pub use digest::Digest;
 pub use outcome::{Recorded, kept_summary, shell_word};
 pub use refusal::Refusal;
 pub use resolve::{Resolution, resolution_event, resolvable};

@@ -5,6 +5,7 @@
 mod automatic_restore;
 mod backup;
 mod batch;
+mod chunks;
 mod commit_guard;
 mod common;
 mod concurrency;
@@ -12,6 +13,7 @@ mod connect;
 mod crash;
 mod escape;
 mod failures;
+mod fast_path;
 mod fingerprint;
 mod harness;
 mod lock;
