@@ -69,8 +69,9 @@ fn three_thousand_indexed_tables_commit_in_chunks_instead_of_overflowing_the_loc
     assert_eq!(report.after, Some(3000));
     assert_eq!(count(&mut client, "public._migrate_applied"), 3000);
     assert!(exists(&mut client, "public.t1") && exists(&mut client, "public.t3000_v"));
-    // About seven locks per migration: 21,000 in one transaction would overflow; chunks of
-    // `limit` locks each.
+    // About seven locks per migration: 21,000 in one transaction overflow the test cluster's
+    // lock table (`max_locks_per_transaction = 32`: `out of shared memory` at ~2,480
+    // migrations); chunks of `limit` locks each instead.
     let chunks = transactions_of_tracking_rows(&mut client);
     assert!(chunks >= 21_000 / limit, "{chunks} chunks for a limit of {limit} locks");
     let ups = client
