@@ -495,8 +495,11 @@ impl Backend for PgBackend<'_> {
 
     /// Whether the transaction holds more locks than a chunk may (`chunk.rs`).
     fn transaction_full(&mut self) -> Result<bool> {
+        if !self.locks.count_due_after_step() {
+            return Ok(false);
+        }
         self.flush()?;
-        self.locks.full_after_step(&mut self.conn.client)
+        self.locks.full(&mut self.conn.client)
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {

@@ -40,13 +40,15 @@ impl LockBudget {
         *self = LockBudget::new(self.limit);
     }
 
-    /// After one more migration in the transaction: true when it holds more locks than the
-    /// limit (commit now).
-    pub(crate) fn full_after_step(&mut self, client: &mut Client) -> Result<bool> {
+    /// One more migration in the transaction: whether its locks are to be counted now
+    /// ([`LockBudget::full`]).
+    pub(crate) fn count_due_after_step(&mut self) -> bool {
         self.steps += 1;
-        if self.steps < self.next_count() {
-            return Ok(false);
-        }
+        self.steps >= self.next_count()
+    }
+
+    /// Counts the locks held: true when there are more than the limit (commit now).
+    pub(crate) fn full(&mut self, client: &mut Client) -> Result<bool> {
         let limit = match self.limit {
             Some(limit) => limit,
             None => *self.limit.insert(server_limit(client)?),
