@@ -129,7 +129,8 @@ impl<'a> PgBackend<'a> {
             self.conn.schema.qualify(commit_guard::GUARD)
         );
         let messages = self.client().simple_query(&arm_and_txid)?;
-        first_value(&messages).ok_or_else(|| Error::Unsupported("txid_current() gave no row".into()))
+        first_value(&messages)
+            .ok_or_else(|| Error::Unsupported("txid_current() gave no row".into()))
     }
 
     /// True while the session is in the runner's transaction. An aborted transaction (a
@@ -370,9 +371,7 @@ impl Backend for PgBackend<'_> {
     fn write_history(&mut self, events: &[HistoryEvent]) -> Result<()> {
         self.flush()?;
         let applied_by = self.applied_by.clone();
-        self.conn
-            .tracking()
-            .append_history_all(events, &applied_by)
+        self.conn.tracking().append_history_all(events, &applied_by)
     }
 
     /// The schema snapshot (read with `search_path = pg_catalog`) and its fingerprint, then,

@@ -53,7 +53,10 @@ impl LockBudget {
             Some(limit) => limit,
             None => *self.limit.insert(server_limit(client)?),
         };
-        self.held = count(client, "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")?;
+        self.held = count(
+            client,
+            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()",
+        )?;
         self.counted_at = self.steps;
         log::debug!(
             "{} locks held after {} migrations (limit {limit})",

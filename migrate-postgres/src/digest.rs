@@ -6,9 +6,9 @@
 //! row, or another digest, only means "take the full path". Limit: a change made with the
 //! triggers disabled (`session_replication_role = replica`, `DISABLE TRIGGER`) is not seen.
 
+use crate::Result;
 use crate::connection::{Schema, quote_literal};
 use crate::tracking::APPLIED_TABLE;
-use crate::Result;
 use migrate_core::protocol::Digest;
 use postgres::{Client, SimpleQueryMessage};
 

@@ -35,7 +35,11 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(conn: Connection, registry: Registry<Step>, config: Migrator) -> Result<Self> {
+    pub(crate) fn new(
+        conn: Connection,
+        registry: Registry<Step>,
+        config: Migrator,
+    ) -> Result<Self> {
         let label = format!(
             "database {:?} (tracking schema {:?})",
             conn.database,

@@ -97,7 +97,8 @@ impl<'r, B: Backend> Batch<'r, B> {
         for job in jobs {
             done.push(self.run_job(job, &before)?);
             self.steps_done = done.len();
-            if done.len() < last {
+            // A redo's down and up stay in one transaction.
+            if done.len() < last && op != Operation::Redo {
                 self.commit_chunk_if_full(job, &before)?;
             }
         }

@@ -212,6 +212,7 @@ fn restore_advice(backup: Option<&Path>, no_backup_reason: &str) -> String {
 }
 
 /// The whole outcome of a failed migration: what was kept, and what to do next.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn describe<S>(
     before: &Recorded,
     after: &Recorded,

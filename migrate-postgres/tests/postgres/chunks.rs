@@ -40,7 +40,10 @@ fn transactions_of_tracking_rows(client: &mut postgres::Client) -> i64 {
 }
 
 /// A chunk of at most `locks` locks.
-fn small_chunks(db: &migrate_postgres::testing::TestDatabase, locks: u64) -> migrate_postgres::Connection {
+fn small_chunks(
+    db: &migrate_postgres::testing::TestDatabase,
+    locks: u64,
+) -> migrate_postgres::Connection {
     db.connect().with_settings(Settings {
         max_chunk_locks: Some(locks),
         ..Settings::default()
@@ -73,7 +76,10 @@ fn three_thousand_indexed_tables_commit_in_chunks_instead_of_overflowing_the_loc
     // lock table (`max_locks_per_transaction = 32`: `out of shared memory` at ~2,480
     // migrations); chunks of `limit` locks each instead.
     let chunks = transactions_of_tracking_rows(&mut client);
-    assert!(chunks >= 21_000 / limit, "{chunks} chunks for a limit of {limit} locks");
+    assert!(
+        chunks >= 21_000 / limit,
+        "{chunks} chunks for a limit of {limit} locks"
+    );
     let ups = client
         .query_one(
             "SELECT count(*) FROM public._migrate_history WHERE action = 'up' AND outcome = 'ok'",
@@ -157,7 +163,10 @@ fn a_failure_in_a_later_chunk_restores_the_pre_run_backup_when_nobody_else_wrote
         panic!("expected MigrationFailed, got {err:?}")
     };
     assert!(outcome.contains("restored automatically from"), "{outcome}");
-    assert!(outcome.contains("exactly as it was before the run"), "{outcome}");
+    assert!(
+        outcome.contains("exactly as it was before the run"),
+        "{outcome}"
+    );
     // As before the run: no migration table, no tracking row, the user's rows intact.
     assert!(!exists(&mut client, "public.t1"));
     assert!(!exists(&mut client, "public.t49"));

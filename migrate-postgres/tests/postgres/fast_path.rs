@@ -20,8 +20,12 @@ fn migrations() -> Vec<Migration> {
         .with_down(Step::sql("DROP TABLE notes")),
         Migration::new(2, "first", Step::sql("INSERT INTO notes VALUES ('first')"))
             .with_down(Step::sql("DELETE FROM notes WHERE body = 'first'")),
-        Migration::new(3, "second", Step::sql("INSERT INTO notes VALUES ('second')"))
-            .with_down(Step::sql("DELETE FROM notes WHERE body = 'second'")),
+        Migration::new(
+            3,
+            "second",
+            Step::sql("INSERT INTO notes VALUES ('second')"),
+        )
+        .with_down(Step::sql("DELETE FROM notes WHERE body = 'second'")),
     ]
 }
 
@@ -144,7 +148,8 @@ fn a_changed_checksum_in_the_code_is_refused_not_skipped() {
     up(&db, migrations());
     let other = "INSERT INTO notes VALUES ('other')";
     let mut changed = migrations();
-    changed[2] = Migration::new(3, "second", Step::sql(other)).with_checksum(Checksum::of_text(other));
+    changed[2] =
+        Migration::new(3, "second", Step::sql(other)).with_checksum(Checksum::of_text(other));
     let mut client = db.client();
     let before = stored(&mut client, "default");
     let err = Migrator::new()
@@ -196,11 +201,18 @@ fn resolve_changes_what_the_next_start_sees() {
         .unwrap();
     session.up().unwrap_err();
     let mut client = db.client();
-    assert_eq!(stored(&mut client, "default"), None, "a started row: no digest");
+    assert_eq!(
+        stored(&mut client, "default"),
+        None,
+        "a started row: no digest"
+    );
 
     session.resolve(3, Resolution::Applied).unwrap();
     assert_eq!(stored(&mut client, "default"), None);
-    assert!(session.up().unwrap().steps.is_empty(), "resolved as applied");
+    assert!(
+        session.up().unwrap().steps.is_empty(),
+        "resolved as applied"
+    );
     assert_eq!(count(&mut client, "notes"), 2);
 
     // Back to started by hand, then resolved as not applied: the next start runs it again.
@@ -222,9 +234,13 @@ fn resolve_changes_what_the_next_start_sees() {
 fn each_set_has_its_own_digest() {
     let Some(db) = db() else { return };
     let run = |set: &str| {
-        let create = Migration::new(1, "create", Step::sql(format!("CREATE TABLE {set}_t (id int)")))
-            .with_checksum(Checksum::of_text("same code"))
-            .in_set(set);
+        let create = Migration::new(
+            1,
+            "create",
+            Step::sql(format!("CREATE TABLE {set}_t (id int)")),
+        )
+        .with_checksum(Checksum::of_text("same code"))
+        .in_set(set);
         Migrator::new()
             .set(set)
             .with_migrations([create])

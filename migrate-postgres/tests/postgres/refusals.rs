@@ -211,7 +211,11 @@ fn a_transactional_migration_recorded_as_started_is_refused() {
         .unwrap()
         .up()
         .unwrap_err();
-    assert_eq!(snapshot(&db), before, "the refusal changed the database: {err}");
+    assert_eq!(
+        snapshot(&db),
+        before,
+        "the refusal changed the database: {err}"
+    );
     let text = err.to_string();
     assert!(text.contains("changed by hand"), "{text}");
     assert!(text.contains("migrate resolve 3 --applied"), "{text}");
