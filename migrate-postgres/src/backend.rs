@@ -7,13 +7,17 @@
 //! order of these acts and every decision are the protocol's.
 
 use crate::batch::{millis, retry_on_lock_timeout};
+use crate::chunk::LockBudget;
 use crate::connection::Connection;
 use crate::fingerprint::{self, SchemaObjects};
 use crate::restore_policy::{self, Baseline};
 use crate::tracking::{APPLIED_TABLE, RowValues};
-use crate::{BackupKind, Backups, Error, Migration, Result, Step, Tx, commit_guard, tracking};
+use crate::{
+    BackupKind, Backups, Error, Migration, Result, Step, Tx, commit_guard, digest, tracking,
+};
 use migrate_core::protocol::{Backend, Job, Recorded, RowChange};
 use migrate_core::{AppliedRow, Direction, HistoryEvent, Registry, RowCount, SchemaDiff, TxMode};
+use postgres::SimpleQueryMessage;
 use postgres::types::Type;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +44,14 @@ pub(crate) struct PgBackend<'a> {
     own_txids: Vec<i64>,
     /// A dry run's record of the SQL each step sends.
     pub(crate) statement_log: Option<crate::dry_run::StatementLog>,
+    /// Statements that go with the next round trip: the last migration's `RELEASE` and the
+    /// guard's re-arm (nothing runs between them and the next savepoint or commit).
+    pending: String,
+    /// `check_step` saw the runner's txid and nothing ran since: `in_transaction` needs no
+    /// probe.
+    verified: bool,
+    /// When a very large batch commits a chunk.
+    locks: LockBudget,
 }
 
 impl<'a> PgBackend<'a> {
@@ -49,6 +61,7 @@ impl<'a> PgBackend<'a> {
         applied_by: String,
         backups: std::result::Result<Backups, String>,
     ) -> Self {
+        let locks = LockBudget::new(conn.settings.max_chunk_locks);
         PgBackend {
             conn,
             label,
@@ -60,7 +73,42 @@ impl<'a> PgBackend<'a> {
             baselines: Vec::new(),
             own_txids: Vec::new(),
             statement_log: None,
+            pending: String::new(),
+            verified: false,
+            locks,
         }
+    }
+
+    /// Sends the statements queued for the next round trip, if any.
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        Ok(self.conn.client.batch_execute(&pending)?)
+    }
+
+    /// `SET LOCAL` of the run's timeouts, for the start of each migration's savepoint.
+    fn step_settings(&self) -> String {
+        let settings = &self.conn.settings;
+        let mut sql = format!("SET LOCAL lock_timeout = {}", millis(settings.lock_timeout));
+        if let Some(timeout) = settings.statement_timeout {
+            sql.push_str(&format!(
+                "; SET LOCAL statement_timeout = {}",
+                millis(timeout)
+            ));
+        }
+        sql
+    }
+
+    /// `txid_current_if_assigned()` in one simple query (with what was queued).
+    fn current_txid(&mut self) -> std::result::Result<Option<i64>, postgres::Error> {
+        let sql = format!(
+            "{}SELECT txid_current_if_assigned()",
+            std::mem::take(&mut self.pending)
+        );
+        let messages = self.client().simple_query(&sql)?;
+        Ok(first_value(&messages))
     }
 
     fn client(&mut self) -> &mut postgres::Client {
@@ -79,11 +127,13 @@ impl<'a> PgBackend<'a> {
             client.query_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
         }
         tracking::ensure(&mut self.conn.client, &self.conn.schema)?;
-        commit_guard::arm(&mut self.conn.client, &self.conn.schema)?;
-        Ok(self
-            .client()
-            .query_one("SELECT txid_current()", &[])?
-            .get(0))
+        let arm_and_txid = format!(
+            "INSERT INTO {} DEFAULT VALUES; SELECT txid_current()",
+            self.conn.schema.qualify(commit_guard::GUARD)
+        );
+        let messages = self.client().simple_query(&arm_and_txid)?;
+        first_value(&messages)
+            .ok_or_else(|| Error::Unsupported("txid_current() gave no row".into()))
     }
 
     /// True while the session is in the runner's transaction. An aborted transaction (a
@@ -92,11 +142,8 @@ impl<'a> PgBackend<'a> {
         let Some(txid) = self.txid else {
             return false;
         };
-        match self
-            .client()
-            .query_one("SELECT txid_current_if_assigned()", &[])
-        {
-            Ok(row) => row.get::<_, Option<i64>>(0) == Some(txid),
+        match self.current_txid() {
+            Ok(current) => current == Some(txid),
             Err(e) => e.code().map(|c| c.code()) == Some("25P02"),
         }
     }
@@ -104,6 +151,8 @@ impl<'a> PgBackend<'a> {
     /// Leaves the transaction state and puts the session's default back to read-write.
     fn closed(&mut self) {
         self.txid = None;
+        self.pending.clear();
+        self.verified = false;
         if let Err(e) = self
             .client()
             .batch_execute("SET default_transaction_read_only = off")
@@ -115,25 +164,22 @@ impl<'a> PgBackend<'a> {
     /// The step in the savepoint the protocol opened, with the run's `SET LOCAL` timeouts;
     /// on lock_timeout rolled back to the savepoint and run again. A step that ended the
     /// transaction is [`Error::TransactionEnded`].
+    ///
+    /// The savepoint and the timeouts went in one query ([`Backend::savepoint`]); whether the
+    /// transaction survived a step that succeeded is checked with its deferred constraints
+    /// ([`Backend::check_step`]), one round trip for both.
     fn run_in_savepoint(&mut self, m: &Migration, step: &Step) -> Result<()> {
         let settings = self.conn.settings.clone();
-        let mut setup = format!("SET LOCAL lock_timeout = {}", millis(settings.lock_timeout));
-        if let Some(timeout) = settings.statement_timeout {
-            setup.push_str(&format!(
-                "; SET LOCAL statement_timeout = {}",
-                millis(timeout)
-            ));
-        }
+        let setup = self.step_settings();
         retry_on_lock_timeout(&settings, m.seq, &m.name, |attempt| {
             if attempt > 1 {
                 self.client()
-                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
+                    .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; {setup}"))?;
             }
-            self.client().batch_execute(&setup)?;
             let log = self.statement_log.clone();
             let ran =
                 step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true).recording(log));
-            if !self.still_ours() {
+            if ran.is_err() && !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
                 let _ = self.client().batch_execute("ROLLBACK");
                 self.closed();
@@ -178,9 +224,10 @@ impl Backend for PgBackend<'_> {
         self.conn.schema.qualify(APPLIED_TABLE)
     }
 
-    /// No digest yet: the start reads the tracking rows (one query, no lock, no write).
-    fn unchanged_since_last_run(&mut self, _registry: &Registry<Step>) -> Result<bool> {
-        Ok(false)
+    /// One simple query: the set's stored digest against the registry's.
+    fn unchanged_since_last_run(&mut self, registry: &Registry<Step>) -> Result<bool> {
+        let stored = digest::stored(&mut self.conn.client, &self.conn.schema, registry.set())?;
+        Ok(stored.is_some_and(|d| d == migrate_core::protocol::Digest::of_registry(registry)))
     }
 
     fn read_rows(&mut self, set: &str) -> Result<Vec<AppliedRow>> {
@@ -227,6 +274,7 @@ impl Backend for PgBackend<'_> {
             Ok(txid) => {
                 self.txid = Some(txid);
                 self.own_txids.push(txid);
+                self.locks.restart();
                 Ok(())
             }
             Err(e) => {
@@ -266,6 +314,12 @@ impl Backend for PgBackend<'_> {
     /// A savepoint probe: refused outside a transaction block (25P01), refused in an aborted
     /// one (25P02, still a transaction), then the txid says whether the block is the runner's.
     fn in_transaction(&mut self) -> bool {
+        if std::mem::take(&mut self.verified) {
+            return true;
+        }
+        if self.flush().is_err() {
+            return false;
+        }
         match self.client().batch_execute("SAVEPOINT migrate_probe") {
             Ok(()) => {
                 let _ = self
@@ -290,30 +344,15 @@ impl Backend for PgBackend<'_> {
     }
 
     fn write_tracking(&mut self, set: &str, changes: &[RowChange]) -> Result<()> {
+        self.flush()?;
         let applied_by = self.applied_by.clone();
-        let mut tracking = self.conn.tracking();
-        for change in changes {
-            match change {
-                RowChange::Applied {
-                    seq,
-                    name,
-                    checksum,
-                    duration_ms,
-                } => tracking.insert_applied(&RowValues {
-                    set,
-                    seq: *seq,
-                    name,
-                    checksum: checksum.clone(),
-                    duration_ms: *duration_ms,
-                    applied_by: &applied_by,
-                })?,
-                RowChange::Removed { seq } => tracking.delete_row(set, *seq)?,
-            }
-        }
-        Ok(())
+        self.conn
+            .tracking()
+            .write_changes(set, changes, &applied_by)
     }
 
     fn mark_started(&mut self, set: &str, m: &Migration, direction: Direction) -> Result<()> {
+        self.flush()?;
         let applied_by = self.applied_by.clone();
         let mut tracking = self.conn.tracking();
         match direction {
@@ -330,35 +369,29 @@ impl Backend for PgBackend<'_> {
     }
 
     fn update_checksum(&mut self, set: &str, seq: u64, checksum: &str) -> Result<()> {
+        self.flush()?;
         self.conn.tracking().update_checksum(set, seq, checksum)
     }
 
     fn write_history(&mut self, events: &[HistoryEvent]) -> Result<()> {
+        self.flush()?;
         let applied_by = self.applied_by.clone();
-        let mut tracking = self.conn.tracking();
-        for event in events {
-            tracking.append_history(event, &applied_by)?;
-        }
-        Ok(())
+        self.conn.tracking().append_history_all(events, &applied_by)
     }
 
-    /// The schema snapshot (read with `search_path = pg_catalog`) and its fingerprint.
+    /// The schema snapshot (read with `search_path = pg_catalog`) and its fingerprint, then,
+    /// last (the tracking triggers clear it), the digest the no-op start compares.
     fn store_schema(&mut self, set: &str) -> Result<()> {
+        self.flush()?;
         let objects = self.live_objects()?;
-        let table = self.conn.schema.qualify("_migrate_schema");
-        let client = self.client();
-        client.batch_execute(&format!("DELETE FROM {table}"))?;
-        let insert = client.prepare(&format!(
-            "INSERT INTO {table} (type, name, sql) VALUES ($1, $2, $3)"
-        ))?;
-        for ((kind, name), sql) in &objects {
-            client.execute(&insert, &[kind, name, sql])?;
-        }
+        self.conn.tracking().replace_schema(&objects)?;
         let print = fingerprint::fingerprint(&objects);
-        self.conn.tracking().set_fingerprint(set, &print)
+        self.conn.tracking().set_fingerprint(set, &print)?;
+        digest::store(&mut self.conn.client, &self.conn.schema, set)
     }
 
     fn schema_drift(&mut self) -> Result<Option<SchemaDiff>> {
+        self.flush()?;
         let stored = self.stored_objects()?;
         if stored.is_empty() {
             return Ok(None);
@@ -442,17 +475,35 @@ impl Backend for PgBackend<'_> {
         Ok(())
     }
 
+    /// With the last migration's queued `RELEASE` and re-arm, and this one's `SET LOCAL`
+    /// timeouts: one round trip.
     fn savepoint(&mut self) -> Result<()> {
-        Ok(self
-            .client()
-            .batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))?)
+        self.verified = false;
+        let sql = format!(
+            "{}SAVEPOINT {SAVEPOINT}; {}",
+            std::mem::take(&mut self.pending),
+            self.step_settings()
+        );
+        Ok(self.client().batch_execute(&sql)?)
     }
 
-    /// Released, then the guard armed again (`SET CONSTRAINTS ALL IMMEDIATE` fired it).
+    /// Released, then the guard armed again (`SET CONSTRAINTS ALL IMMEDIATE` fired it): queued
+    /// for the next savepoint or the commit, which send them first in the same round trip.
     fn release_savepoint(&mut self) -> Result<()> {
-        self.client()
-            .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))?;
-        Ok(commit_guard::arm(&mut self.conn.client, &self.conn.schema)?)
+        self.pending = format!(
+            "RELEASE SAVEPOINT {SAVEPOINT}; INSERT INTO {} DEFAULT VALUES; ",
+            self.conn.schema.qualify(commit_guard::GUARD)
+        );
+        Ok(())
+    }
+
+    /// Whether the transaction holds more locks than a chunk may (`chunk.rs`).
+    fn transaction_full(&mut self) -> Result<bool> {
+        if !self.locks.count_due_after_step() {
+            return Ok(false);
+        }
+        self.flush()?;
+        self.locks.full(&mut self.conn.client)
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
@@ -493,17 +544,13 @@ impl Backend for PgBackend<'_> {
         Ok(())
     }
 
-    /// `SET CONSTRAINTS ALL IMMEDIATE` (the guard allowed for that moment): a deferred
-    /// violation fails this migration, not the commit.
+    /// Is the session still in the runner's transaction (a step may have ended it:
+    /// [`Error::TransactionEnded`]), then `SET CONSTRAINTS ALL IMMEDIATE` (the guard allowed
+    /// for that moment): a deferred violation fails this migration, not the commit. One round
+    /// trip for both.
     fn check_step(&mut self, m: &Migration, _job: Job) -> Result<Vec<RowCount>> {
-        if m.mode == TxMode::Transactional
-            && let Err(source) = self.client().batch_execute(commit_guard::CHECK_DEFERRED)
-        {
-            return Err(Error::DeferredConstraint {
-                seq: m.seq,
-                name: m.name.clone(),
-                source,
-            });
+        if m.mode == TxMode::Transactional {
+            self.check_transactional(m)?;
         }
         Ok(Vec::new())
     }
@@ -552,6 +599,41 @@ impl Backend for PgBackend<'_> {
 }
 
 impl PgBackend<'_> {
+    /// The txid and the deferred constraints of a transactional step, in one query. An error
+    /// is the deferred check's while the transaction is still the runner's (aborted); a txid
+    /// that is not the batch's, or no transaction, means the step ended it.
+    fn check_transactional(&mut self, m: &Migration) -> Result<()> {
+        let sql = format!(
+            "{}SELECT txid_current_if_assigned(); {}",
+            std::mem::take(&mut self.pending),
+            commit_guard::CHECK_DEFERRED
+        );
+        let ours = match self.client().simple_query(&sql) {
+            Ok(messages) => self.txid.is_some() && first_value(&messages) == self.txid,
+            Err(source) => {
+                if self.still_ours() {
+                    return Err(Error::DeferredConstraint {
+                        seq: m.seq,
+                        name: m.name.clone(),
+                        source,
+                    });
+                }
+                false
+            }
+        };
+        if !ours {
+            // Whatever the step left open (a `BEGIN` of its own) goes too.
+            let _ = self.client().batch_execute("ROLLBACK");
+            self.closed();
+            return Err(Error::TransactionEnded {
+                seq: m.seq,
+                name: m.name.clone(),
+            });
+        }
+        self.verified = true;
+        Ok(())
+    }
+
     /// The exact backup in the open transaction, and what the restore policy compares
     /// against later.
     fn exact_backup(&mut self, reason: &str) -> Result<PathBuf> {
@@ -593,4 +675,12 @@ impl PgBackend<'_> {
             tracking.delete_row(set, row.seq)
         }
     }
+}
+
+/// The first column of the first row of a simple query's answer, parsed.
+fn first_value<T: std::str::FromStr>(messages: &[SimpleQueryMessage]) -> Option<T> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
+        _ => None,
+    })
 }

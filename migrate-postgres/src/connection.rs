@@ -32,6 +32,8 @@ pub struct Connection {
     pub(crate) settings: Settings,
     /// How it connected: the backup tools (separate processes) connect the same way.
     pub(crate) config: Config,
+    /// `current_database()`, read with `version()` when connecting.
+    pub(crate) database: String,
 }
 
 /// Timeouts of a run.
@@ -46,6 +48,11 @@ pub struct Settings {
     pub lock_attempts: u32,
     /// `SET LOCAL statement_timeout` of each migration; `None` leaves the server's.
     pub statement_timeout: Option<Duration>,
+    /// How many locks the run's transaction may hold before it commits what ran so far and goes
+    /// on in a new transaction (a chunk). `None`: `max_locks_per_transaction ×
+    /// max_connections`, the number the server's shared lock table is sized for (README
+    /// "Very large batches").
+    pub max_chunk_locks: Option<u64>,
 }
 
 impl Default for Settings {
@@ -55,6 +62,7 @@ impl Default for Settings {
             lock_timeout: Duration::from_secs(5),
             lock_attempts: 3,
             statement_timeout: None,
+            max_chunk_locks: None,
         }
     }
 }
@@ -89,6 +97,16 @@ impl Schema {
 /// `name` as an SQL identifier, double quotes doubled.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `text` as an SQL string literal for a simple query, as PostgreSQL's `quote_literal` writes
+/// it: quotes doubled, and with backslashes as `E'...'`, whatever `standard_conforming_strings`.
+pub(crate) fn quote_literal(text: &str) -> String {
+    if text.contains('\\') {
+        format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
 }
 
 impl Connection {
@@ -148,15 +166,27 @@ impl Connection {
         Connection::with_client(client, config.clone())
     }
 
-    fn with_client(client: Client, config: Config) -> Result<Connection> {
-        let mut conn = Connection {
+    /// One simple query (no prepare): the engine check and the database's name.
+    fn with_client(mut client: Client, config: Config) -> Result<Connection> {
+        let messages = client.simple_query("SELECT version(), current_database()")?;
+        let (version, database) = messages
+            .iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => Some((
+                    row.get(0).unwrap_or_default().to_owned(),
+                    row.get(1).unwrap_or_default().to_owned(),
+                )),
+                _ => None,
+            })
+            .unwrap_or_default();
+        crate::check_engine(&version)?;
+        Ok(Connection {
             client,
             schema: Schema::new("public")?,
             settings: Settings::default(),
             config,
-        };
-        conn.checked_version()?;
-        Ok(conn)
+            database,
+        })
     }
 
     /// Uses `schema` for the tracking tables and the lock key (default `public`).

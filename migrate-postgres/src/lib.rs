@@ -36,10 +36,12 @@ extern crate self as migrate_postgres;
 mod backend;
 mod backup;
 mod batch;
+mod chunk;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod commit_guard;
 mod connection;
+mod digest;
 mod dry_run;
 mod engine;
 mod error;

@@ -36,16 +36,13 @@ pub struct Session {
 
 impl Session {
     pub(crate) fn new(
-        mut conn: Connection,
+        conn: Connection,
         registry: Registry<Step>,
         config: Migrator,
     ) -> Result<Self> {
-        let database: String = conn
-            .client()
-            .query_one("SELECT current_database()::text", &[])?
-            .get(0);
         let label = format!(
-            "database {database:?} (tracking schema {:?})",
+            "database {:?} (tracking schema {:?})",
+            conn.database,
             conn.schema()
         );
         Ok(Session {
@@ -135,15 +132,21 @@ impl Session {
         )
     }
 
+    /// Borrows the registry and the configuration (a start with nothing to do copies neither).
     fn run(&mut self, op: Operation) -> Result<RunReport> {
-        let config = self.config.clone();
+        let backups = self.config.backups.for_connection(&self.conn);
+        let mut backend = PgBackend::new(
+            &mut self.conn,
+            self.label.clone(),
+            self.config.applied_by(),
+            backups,
+        );
         let settings = Settings {
-            policy: &config.policy,
-            failure: config.failure,
-            hooks: &config.hooks,
+            policy: &self.config.policy,
+            failure: self.config.failure,
+            hooks: &self.config.hooks,
         };
-        let registry = self.registry.clone();
-        protocol::run(&mut self.backend(), &registry, settings, op)
+        protocol::run(&mut backend, &self.registry, settings, op)
     }
 
     /// The plan: every migration's state against the database, without changing anything.

@@ -244,8 +244,17 @@ impl Migrator {
     /// ```
     pub fn on(&self, conn: Connection) -> Result<Session> {
         let registry = self.registry()?;
-        let mut settings = self.clone();
-        settings.migrations = None;
+        // The configuration without the list (the registry holds it): copied once, not twice.
+        let settings = Migrator {
+            set: self.set.clone(),
+            migrations: None,
+            validation: self.validation,
+            policy: self.policy.clone(),
+            failure: self.failure,
+            app_version: self.app_version.clone(),
+            hooks: self.hooks.clone(),
+            backups: self.backups.clone(),
+        };
         Session::new(conn, registry, settings)
     }
 

@@ -8,8 +8,10 @@
 
 use crate::connection::Schema;
 use crate::{Connection, Result};
+use migrate_core::protocol::RowChange;
 use migrate_core::{AppliedRow, RowState};
 use postgres::Client;
+use postgres::types::Type;
 
 /// Table of applied (and started) migrations.
 pub const APPLIED_TABLE: &str = "_migrate_applied";
@@ -74,6 +76,7 @@ CREATE TABLE IF NOT EXISTS {state} (
 CREATE OR REPLACE FUNCTION {clear}() RETURNS trigger LANGUAGE plpgsql
   SET search_path = pg_catalog AS $clear$
 BEGIN
+  IF TG_OP = 'TRUNCATE' THEN DELETE FROM {state}; END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN DELETE FROM {state} WHERE set_name = OLD.set_name; END IF;
   IF TG_OP IN ('UPDATE', 'INSERT') THEN DELETE FROM {state} WHERE set_name = NEW.set_name; END IF;
   RETURN NULL;
@@ -81,7 +84,10 @@ END $clear$;
 DROP TRIGGER IF EXISTS _migrate_applied_changed ON {applied};
 CREATE TRIGGER _migrate_applied_changed
   AFTER INSERT OR DELETE OR UPDATE OF set_name, seq, name, checksum, state ON {applied}
-  FOR EACH ROW EXECUTE FUNCTION {clear}();",
+  FOR EACH ROW EXECUTE FUNCTION {clear}();
+DROP TRIGGER IF EXISTS _migrate_applied_truncated ON {applied};
+CREATE TRIGGER _migrate_applied_truncated AFTER TRUNCATE ON {applied}
+  FOR EACH STATEMENT EXECUTE FUNCTION {clear}();",
         schema = s.quoted
     )
 }
@@ -244,6 +250,179 @@ impl Tracking<'_> {
                 &state,
                 &(v.duration_ms as i64),
                 &v.applied_by,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The queued tracking-row changes of a transaction, in order, each run of one kind as one
+    /// statement (arrays through `unnest`: one round trip however many rows).
+    pub(crate) fn write_changes(
+        &mut self,
+        set: &str,
+        changes: &[RowChange],
+        applied_by: &str,
+    ) -> Result<()> {
+        let applied = |c: &&RowChange| matches!(c, RowChange::Applied { .. });
+        let mut rest = changes;
+        while let Some(first) = rest.first() {
+            let same = if applied(&first) {
+                rest.iter().take_while(applied).count()
+            } else {
+                rest.iter().take_while(|c| !applied(c)).count()
+            };
+            let (run, next) = rest.split_at(same);
+            if applied(&first) {
+                self.upsert_applied_all(set, run, applied_by)?;
+            } else {
+                self.delete_all(set, run)?;
+            }
+            rest = next;
+        }
+        Ok(())
+    }
+
+    fn upsert_applied_all(&mut self, set: &str, run: &[RowChange], applied_by: &str) -> Result<()> {
+        let (mut seqs, mut names, mut checksums, mut durations) = (vec![], vec![], vec![], vec![]);
+        for change in run {
+            if let RowChange::Applied {
+                seq,
+                name,
+                checksum,
+                duration_ms,
+            } = change
+            {
+                seqs.push(*seq as i64);
+                names.push(name.as_str());
+                checksums.push(checksum.as_str());
+                durations.push(*duration_ms as i64);
+            }
+        }
+        let sql = format!(
+            "INSERT INTO {} (set_name, seq, name, checksum, state, applied_at, duration_ms, applied_by)
+             SELECT $1, u.seq, u.name, u.checksum, 'applied', clock_timestamp(), u.duration_ms, $2
+             FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[])
+                  AS u(seq, name, checksum, duration_ms)
+             ON CONFLICT (set_name, seq) DO UPDATE SET
+               name = EXCLUDED.name, checksum = EXCLUDED.checksum, state = EXCLUDED.state,
+               applied_at = EXCLUDED.applied_at, duration_ms = EXCLUDED.duration_ms,
+               applied_by = EXCLUDED.applied_by, schema_fingerprint = NULL",
+            self.t(APPLIED_TABLE)
+        );
+        self.client.query_typed(
+            &sql,
+            &[
+                (&set, Type::TEXT),
+                (&applied_by, Type::TEXT),
+                (&seqs, Type::INT8_ARRAY),
+                (&names, Type::TEXT_ARRAY),
+                (&checksums, Type::TEXT_ARRAY),
+                (&durations, Type::INT8_ARRAY),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_all(&mut self, set: &str, run: &[RowChange]) -> Result<()> {
+        let seqs: Vec<i64> = run
+            .iter()
+            .filter_map(|c| match c {
+                RowChange::Removed { seq } => Some(*seq as i64),
+                RowChange::Applied { .. } => None,
+            })
+            .collect();
+        let sql = format!(
+            "DELETE FROM {} WHERE set_name = $1 AND seq = ANY($2)",
+            self.t(APPLIED_TABLE)
+        );
+        self.client
+            .query_typed(&sql, &[(&set, Type::TEXT), (&seqs, Type::INT8_ARRAY)])?;
+        Ok(())
+    }
+
+    /// Appends history events in order: each run of events without row counts as one
+    /// statement, an event with row counts alone (its counts need its id).
+    pub(crate) fn append_history_all(
+        &mut self,
+        events: &[HistoryEvent],
+        applied_by: &str,
+    ) -> Result<()> {
+        let mut rest = events;
+        while let Some(first) = rest.first() {
+            if !first.row_counts.is_empty() {
+                self.append_history(first, applied_by)?;
+                rest = &rest[1..];
+                continue;
+            }
+            let plain = rest.iter().take_while(|e| e.row_counts.is_empty()).count();
+            let (run, next) = rest.split_at(plain);
+            self.insert_history_rows(run, applied_by)?;
+            rest = next;
+        }
+        Ok(())
+    }
+
+    fn insert_history_rows(&mut self, run: &[HistoryEvent], applied_by: &str) -> Result<()> {
+        let text = |f: fn(&HistoryEvent) -> Option<&str>| run.iter().map(f).collect::<Vec<_>>();
+        let sets = text(|e| Some(e.set.as_str()));
+        let names = text(|e| e.name.as_deref());
+        let actions = text(|e| Some(e.action.as_str()));
+        let outcomes = text(|e| Some(e.outcome.as_str()));
+        let details = text(|e| e.detail.as_deref());
+        let backups = text(|e| e.backup_path.as_deref());
+        let seqs: Vec<Option<i64>> = run.iter().map(|e| e.seq.map(|s| s as i64)).collect();
+        let durations: Vec<Option<i64>> = run
+            .iter()
+            .map(|e| e.duration_ms.map(|d| d as i64))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} (set_name, seq, name, action, outcome, detail, duration_ms,
+                             backup_path, applied_by)
+             SELECT u.set_name, u.seq, u.name, u.action, u.outcome, u.detail, u.duration_ms,
+                    u.backup_path, $9
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::bigint[], $8::text[])
+                  WITH ORDINALITY AS u(set_name, seq, name, action, outcome, detail,
+                                       duration_ms, backup_path, n)
+             ORDER BY u.n",
+            self.t("_migrate_history")
+        );
+        self.client.query_typed(
+            &sql,
+            &[
+                (&sets, Type::TEXT_ARRAY),
+                (&seqs, Type::INT8_ARRAY),
+                (&names, Type::TEXT_ARRAY),
+                (&actions, Type::TEXT_ARRAY),
+                (&outcomes, Type::TEXT_ARRAY),
+                (&details, Type::TEXT_ARRAY),
+                (&durations, Type::INT8_ARRAY),
+                (&backups, Type::TEXT_ARRAY),
+                (&applied_by, Type::TEXT),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the recorded schema with `objects` (one statement for all rows).
+    pub(crate) fn replace_schema(&mut self, objects: &migrate_core::SchemaObjects) -> Result<()> {
+        let table = self.t("_migrate_schema");
+        let (mut kinds, mut names, mut sqls) = (vec![], vec![], vec![]);
+        for ((kind, name), sql) in objects {
+            kinds.push(kind.as_str());
+            names.push(name.as_str());
+            sqls.push(sql.as_str());
+        }
+        self.client.batch_execute(&format!("DELETE FROM {table}"))?;
+        self.client.query_typed(
+            &format!(
+                "INSERT INTO {table} (type, name, sql)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+            ),
+            &[
+                (&kinds, Type::TEXT_ARRAY),
+                (&names, Type::TEXT_ARRAY),
+                (&sqls, Type::TEXT_ARRAY),
             ],
         )?;
         Ok(())

@@ -167,6 +167,13 @@ pub trait Backend {
     /// savepoint or, for `transaction = false`, outside any transaction.
     fn run_step(&mut self, m: &Migration<Self::Step>, job: Job) -> Result<(), Self::Error>;
 
+    /// After a transactional step (more to come): whether the run's transaction has grown so
+    /// large that it must commit now and go on in a new one (a chunk). Committed chunks stay
+    /// if a later migration fails, as after a `transaction = false` step. Default: never.
+    fn transaction_full(&mut self) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
     /// Puts back the connection settings a step changed (so they do not leak into the next),
     /// right after the step, before its checks.
     fn after_step(&mut self) -> Result<(), Self::Error>;

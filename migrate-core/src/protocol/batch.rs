@@ -49,6 +49,9 @@ pub(super) struct Batch<'r, B: Backend> {
     pub restore_point: Option<(u64, PathBuf)>,
     /// Steps completed so far in this run.
     steps_done: usize,
+    /// Chunks committed because the transaction grew too large (`Backend::transaction_full`):
+    /// a later failure cannot be undone by a rollback alone.
+    pub chunks_committed: usize,
 }
 
 impl<'r, B: Backend> Batch<'r, B> {
@@ -66,6 +69,7 @@ impl<'r, B: Backend> Batch<'r, B> {
             backup: None,
             restore_point: None,
             steps_done: 0,
+            chunks_committed: 0,
         }
     }
 
@@ -89,9 +93,14 @@ impl<'r, B: Backend> Batch<'r, B> {
             steps,
         });
         let mut done = Vec::new();
+        let last = jobs.len();
         for job in jobs {
             done.push(self.run_job(job, &before)?);
             self.steps_done = done.len();
+            // A redo's down and up stay in one transaction.
+            if done.len() < last && op != Operation::Redo {
+                self.commit_chunk_if_full(job, &before)?;
+            }
         }
         if let Err(e) = self.finish_run() {
             self.rollback_all();
@@ -373,6 +382,45 @@ impl<'r, B: Backend> Batch<'r, B> {
             row_counts: counts,
             ..self.event()
         });
+    }
+
+    /// A very large batch: when the backend says its transaction is full (PostgreSQL's shared
+    /// lock table), what ran so far commits with its tracking rows and the run goes on in a new
+    /// transaction. From then on all-or-nothing holds per chunk.
+    fn commit_chunk_if_full(&mut self, job: Job, before: &Recorded) -> Result<(), B::Error> {
+        let registry = self.registry;
+        let m = registry
+            .get(job.seq)
+            .expect("the plan only schedules migrations the registry has");
+        if m.mode != TxMode::Transactional {
+            return Ok(());
+        }
+        let committed = self.backend.transaction_full().and_then(|full| {
+            if !full {
+                return Ok(false);
+            }
+            self.commit_so_far()?;
+            self.backend.begin()?;
+            self.backend.restart_baselines()?;
+            Ok(true)
+        });
+        match committed {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.chunks_committed += 1;
+                log::info!(
+                    "committed chunk {} of the run after {} (the transaction was full); \
+                     the run goes on in a new transaction",
+                    self.chunks_committed,
+                    m.label()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.rollback_all();
+                Err(self.commit_failed(e, before))
+            }
+        }
     }
 
     /// Makes everything up to here durable, with its history and schema snapshot.

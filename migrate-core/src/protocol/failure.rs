@@ -46,7 +46,8 @@ impl<B: Backend> Batch<'_, B> {
             self.rollback_all();
             // Work a rollback cannot undo: put the pre-migration backup back.
             let undoable = (failure.transaction_lost && !rolled_back_itself)
-                || m.mode == TxMode::NonTransactional;
+                || m.mode == TxMode::NonTransactional
+                || self.chunks_committed > 0;
             if undoable && self.backup.is_some() {
                 restored = Some(self.restore_after_failure(m));
             }
@@ -116,6 +117,7 @@ impl<B: Backend> Batch<'_, B> {
                     m,
                     job,
                     failure.transaction_lost,
+                    self.chunks_committed > 0,
                     backup.as_deref(),
                     &self.backend.no_backup_reason(),
                 );

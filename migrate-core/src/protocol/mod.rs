@@ -17,6 +17,7 @@
 
 mod backend;
 mod batch;
+mod digest;
 mod failure;
 mod fast_path;
 mod jobs;
@@ -25,6 +26,7 @@ mod refusal;
 mod resolve;
 
 pub use backend::{Backend, RowChange};
+pub use digest::Digest;
 pub use jobs::jobs;
 pub use outcome::{Recorded, kept_summary, shell_word};
 pub use refusal::Refusal;

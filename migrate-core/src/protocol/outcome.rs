@@ -212,12 +212,14 @@ fn restore_advice(backup: Option<&Path>, no_backup_reason: &str) -> String {
 }
 
 /// The whole outcome of a failed migration: what was kept, and what to do next.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn describe<S>(
     before: &Recorded,
     after: &Recorded,
     m: &Migration<S>,
     job: Job,
     transaction_lost: bool,
+    chunked: bool,
     backup: Option<&Path>,
     no_backup_reason: &str,
 ) -> String {
@@ -233,6 +235,20 @@ pub(super) fn describe<S>(
              --not-applied` if it is undone (the next `up` runs it again); or {no_backup}.",
             m.label(),
             seq = m.seq
+        )
+    } else if chunked && kept != nothing_kept(before) {
+        let back = match (job.direction, before.current()) {
+            (crate::Direction::Up, seq) => format!("`migrate down --to {}`", seq.unwrap_or(0)),
+            (crate::Direction::Down, Some(seq)) => format!("`migrate up --to {seq}`"),
+            (crate::Direction::Down, None) => "`migrate up`".to_owned(),
+        };
+        format!(
+            "{kept} The run was too large for one transaction (the server's lock table), so it \
+             committed in chunks: the migrations of the chunks committed before this one stay \
+             applied, this chunk was rolled back. Fix the migration and run `{}` to finish, or \
+             go back to where the run started with {back} (its migrations must be reversible), \
+             or {no_backup}.",
+            job.again()
         )
     } else if transaction_lost && kept != nothing_kept(before) {
         format!(

@@ -81,3 +81,40 @@ fn the_first_migration_of_a_run_cannot_escape_either() {
     assert_eq!(count(&mut client, "audit"), 0);
     assert_eq!(count(&mut client, "public._migrate_applied"), 0);
 }
+
+#[test]
+fn a_migration_that_rolls_back_and_succeeds_is_caught_after_its_step() {
+    let Some(db) = db() else { return };
+    let migrations = vec![
+        Migration::new(
+            1,
+            "create_notes",
+            Step::sql("CREATE TABLE notes (id bigint)"),
+        ),
+        // No error: the step returns Ok with the runner's transaction gone.
+        Migration::new(
+            2,
+            "rolls_back",
+            Step::sql("INSERT INTO notes VALUES (1); ROLLBACK"),
+        ),
+        Migration::new(3, "after", Step::sql("CREATE TABLE after (id bigint)")),
+    ];
+    let err = Migrator::new()
+        .with_migrations(migrations)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { seq, source, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert_eq!(*seq, 2);
+    assert!(
+        matches!(**source, Error::TransactionEnded { seq: 2, .. }),
+        "{source:?}"
+    );
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.notes"));
+    assert!(!exists(&mut client, "public.after"));
+    assert_eq!(count(&mut client, "public._migrate_applied"), 0);
+}

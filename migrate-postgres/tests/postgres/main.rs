@@ -5,6 +5,7 @@
 mod automatic_restore;
 mod backup;
 mod batch;
+mod chunks;
 mod commit_guard;
 mod common;
 mod concurrency;
@@ -13,6 +14,7 @@ mod crash;
 mod dry_run;
 mod escape;
 mod failures;
+mod fast_path;
 mod fingerprint;
 mod harness;
 mod lock;
