@@ -27,6 +27,7 @@
 //! what it builds (an index a constraint uses, an enum value), and running them without it
 //! would report failures the real run would not meet, or miss ones it would.
 
+mod leftovers;
 mod locks;
 mod observe;
 mod options;
@@ -52,6 +53,7 @@ use migrate_core::protocol::{self, Backend, Job, Operation, Recorded, Refusal};
 use migrate_core::{Direction, Policy, Registry, SchemaDiff, SchemaObjects, Status, TxMode};
 use observe::Observation;
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{self, AssertUnwindSafe};
 
 impl DryRunOperation {
     fn operation(self) -> Operation {
@@ -64,7 +66,8 @@ impl DryRunOperation {
 }
 
 /// The dry run of `op`, under the lock; the session is reset and the lock released whatever
-/// happens.
+/// happens, a step's panic included (the panic then goes on to the caller), and advisory locks
+/// a migration took for the session are released.
 pub(crate) fn run(
     backend: &mut PgBackend<'_>,
     registry: &Registry<Step>,
@@ -73,15 +76,36 @@ pub(crate) fn run(
     options: &DryRunOptions,
 ) -> Result<DryRun> {
     backend.lock()?;
-    let result = backend.open_session().and_then(|()| {
-        let report = in_transaction(backend, registry, policy, op, options);
-        let closed = backend.close_session();
-        let report = report?;
-        closed?;
-        Ok(report)
+    let held_before = leftovers::advisory_locks(&mut backend.conn.client);
+    let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+        backend.open_session().and_then(|()| {
+            let report = in_transaction(backend, registry, policy, op, options);
+            let closed = backend.close_session();
+            let report = report?;
+            closed?;
+            Ok(report)
+        })
+    }));
+    if ran.is_err() {
+        // A step panicked: its transaction is still open on the session.
+        log::error!("a migration step panicked during the dry run; rolling back");
+        backend.statement_log = None;
+        backend.rollback();
+        if let Err(e) = backend.close_session() {
+            log::warn!("cannot reset the session after the panic: {e}");
+        }
+    }
+    let released = held_before.and_then(|held| {
+        leftovers::release_advisory_locks(&mut backend.conn.client, &held)
     });
+    if let Err(e) = released {
+        log::warn!("cannot release the advisory locks the dry run's migrations took: {e}");
+    }
     backend.unlock();
-    result
+    match ran {
+        Ok(result) => result,
+        Err(panic) => panic::resume_unwind(panic),
+    }
 }
 
 /// `BEGIN READ WRITE` as the runner's, the migrations, and `ROLLBACK` always.
@@ -291,6 +315,12 @@ impl DryRunner<'_, '_> {
             .filter_map(|oid| now.tables.get(oid).map(|t| (*oid, t.name.clone())))
             .collect();
         let counted = observe::count_rows(&mut self.backend.conn.client, &to_count)?;
+        // New storage for a table left empty copied no row: TRUNCATE (its rows show as lost),
+        // not a rewrite.
+        let rewritten: Vec<i64> = rewritten
+            .into_iter()
+            .filter(|oid| counted.get(oid) != Some(&0))
+            .collect();
         after.rows = before.rows.clone();
         for oid in &touched {
             let name = now.tables.get(oid).or_else(|| prev.tables.get(oid));

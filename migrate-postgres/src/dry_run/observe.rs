@@ -16,7 +16,10 @@ const OBSERVE: &str = "migrate_observe";
 /// User tables: ordinary and partitioned, outside the system schemas, not the runner's own.
 const TABLES: &str = r#"
 SELECT c.oid::bigint, format('%I.%I', n.nspname, c.relname), c.relfilenode::bigint,
-       pg_total_relation_size(c.oid)
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)
+                  FROM pg_partition_tree(c.oid) t)::bigint
+            ELSE pg_total_relation_size(c.oid) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -76,7 +79,8 @@ pub(crate) struct Table {
     pub name: String,
     /// The storage file: a rewrite gives the table a new one.
     pub relfilenode: i64,
-    /// `pg_total_relation_size`: heap, indexes and TOAST.
+    /// `pg_total_relation_size`: heap, indexes and TOAST (a partitioned table: its
+    /// partitions', which it has none of its own).
     pub size_bytes: i64,
     pub columns: Vec<Column>,
 }

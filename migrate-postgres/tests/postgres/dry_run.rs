@@ -780,3 +780,160 @@ fn a_dry_run_refuses_what_the_runner_refuses_and_changes_nothing() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_step_that_panics_leaves_no_transaction_and_no_lock_and_the_session_runs_again() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let panics = Arc::new(AtomicUsize::new(1));
+    let left = panics.clone();
+    let mut session = Migrator::new()
+        .with_migrations([
+            deleting(1, "purge", "DELETE FROM orders WHERE id > 1000"),
+            Migration::new(
+                2,
+                "buggy",
+                Step::new(move |tx| {
+                    if left.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        panic!("a bug in the step");
+                    }
+                    tx.batch_execute("CREATE TABLE fixed (id int)")
+                }),
+            ),
+        ])
+        .on(db.connect())
+        .unwrap();
+    let before = state(&db);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.dry_run()));
+    assert!(caught.is_err(), "the step's panic goes on to the caller");
+    assert_eq!(panics.load(Ordering::SeqCst), 0);
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+    // The same session dry-runs again from a clean start: migration 1's delete of the first
+    // attempt is not seen twice, nothing is left of it.
+    let dry = session.dry_run().unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    assert_eq!(
+        dry.migrations[0].rows_lost().collect::<Vec<_>>(),
+        [("public.orders", 1000)]
+    );
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+}
+
+#[test]
+fn advisory_locks_a_migration_takes_are_released_and_the_callers_own_are_kept() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let mut session = Migrator::new()
+        .with_migrations([sql(
+            1,
+            "takes_locks",
+            "SELECT pg_advisory_lock(4242); SELECT pg_advisory_lock(4242);
+             SELECT pg_advisory_lock(7, 8); SELECT pg_advisory_lock_shared(99);
+             CREATE TABLE audit (id int)",
+        )])
+        .on(db.connect())
+        .unwrap();
+    // The caller's own session lock, taken before the dry run, is the caller's business.
+    session
+        .connection()
+        .client()
+        .batch_execute("SELECT pg_advisory_lock(11)")
+        .unwrap();
+    let before = state(&db);
+    let dry = session.dry_run().unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    assert_eq!(state(&db), before);
+    let pid: i32 = session
+        .connection()
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let held: Vec<(i64, i64)> = db
+        .client()
+        .query(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks
+             WHERE locktype = 'advisory' AND pid = $1 ORDER BY 1, 2",
+            &[&pid],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(held, [(0, 11)], "only the caller's lock 11 is left");
+    let released: bool = session
+        .connection()
+        .client()
+        .query_one("SELECT pg_advisory_unlock(11)", &[])
+        .unwrap()
+        .get(0);
+    assert!(released);
+    assert_session_clean(&db, &mut session);
+}
+
+#[test]
+fn a_truncate_shows_the_rows_lost_and_is_not_called_a_rewrite() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let dry = dry_run(
+        &db,
+        vec![deleting(1, "purge", "TRUNCATE orders")],
+        &DryRunOptions::default().big_table_rows(1000),
+    );
+    let purge = &dry.migrations[0];
+    assert_eq!(
+        lock_on(purge, "public.orders"),
+        Some(LockMode::AccessExclusive)
+    );
+    assert_eq!(
+        purge.rows_lost().collect::<Vec<_>>(),
+        [("public.orders", 2000)]
+    );
+    assert!(purge.rewrites.is_empty(), "{:?}", purge.rewrites);
+    assert_eq!(kinds(purge), [WarningKind::AccessExclusive]);
+}
+
+#[test]
+fn a_partitioned_table_is_sized_by_its_partitions() {
+    let Some(db) = db() else { return };
+    db.client()
+        .batch_execute(
+            "CREATE TABLE events (id bigint, at date, body text) PARTITION BY RANGE (at);
+             CREATE TABLE events_2025 PARTITION OF events
+                 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+             CREATE TABLE events_2026 PARTITION OF events
+                 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+             INSERT INTO events SELECT g, date '2025-06-01' + (g % 400), repeat('x', 100)
+                 FROM generate_series(1, 5000) g;",
+        )
+        .unwrap();
+    let partitions: i64 = db
+        .client()
+        .query_one(
+            "SELECT (pg_total_relation_size('events_2025')
+                     + pg_total_relation_size('events_2026'))::bigint",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let dry = dry_run(
+        &db,
+        vec![sql(1, "tag", "ALTER TABLE events ADD COLUMN tag text")],
+        &DryRunOptions::default(),
+    );
+    let tag = &dry.migrations[0];
+    let parent = tag
+        .locks
+        .iter()
+        .find(|l| l.table == "public.events")
+        .expect("the parent's lock");
+    assert_eq!(parent.mode, LockMode::AccessExclusive);
+    assert_eq!(parent.size_bytes, partitions);
+    assert!(
+        tag.locks.iter().any(|l| l.table == "public.events_2025"),
+        "{:?}",
+        tag.locks
+    );
+}
