@@ -13,15 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The savepoint the reads run in.
 const OBSERVE: &str = "migrate_observe";
 
-/// User tables: ordinary and partitioned, outside the system schemas, not the runner's own.
+/// User tables: ordinary and partitioned, and materialized views (a `REFRESH` locks and
+/// rewrites them; one never populated cannot be counted and is left out), outside the system
+/// schemas, not the runner's own.
 const TABLES: &str = r#"
 SELECT c.oid::bigint, format('%I.%I', n.nspname, c.relname), c.relfilenode::bigint,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)
                   FROM pg_partition_tree(c.oid) t)::bigint
-            ELSE pg_total_relation_size(c.oid) END
+            ELSE pg_total_relation_size(c.oid) END,
+       c.relkind = 'm'
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p')
+WHERE (c.relkind IN ('r', 'p') OR (c.relkind = 'm' AND c.relispopulated))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
   AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
@@ -82,6 +85,8 @@ pub(crate) struct Table {
     /// `pg_total_relation_size`: heap, indexes and TOAST (a partitioned table: its
     /// partitions', which it has none of its own).
     pub size_bytes: i64,
+    /// A materialized view, not a table.
+    pub materialized: bool,
     pub columns: Vec<Column>,
 }
 
@@ -142,6 +147,7 @@ fn read_all(client: &mut Client, schema: &Schema) -> Result<Observation> {
                 name: row.get(1),
                 relfilenode: row.get(2),
                 size_bytes: row.get(3),
+                materialized: row.get(4),
                 columns: Vec::new(),
             },
         );

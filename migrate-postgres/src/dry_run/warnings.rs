@@ -182,16 +182,29 @@ fn rewrites(seen: &Seen<'_>, found: &mut Vec<Warning>) {
             Reason::Other => {
                 "run it in a maintenance window, or build a new table, copy in batches and swap"
             }
+            Reason::Refresh => {
+                "`REFRESH MATERIALIZED VIEW CONCURRENTLY` (it needs a unique index on the view; \
+                 reads go on while it runs, under EXCLUSIVE)"
+            }
         };
-        found.push(Warning {
-            kind: WarningKind::TableRewrite,
-            table: before.name.clone(),
-            observed: format!(
+        let observed = match reason {
+            Reason::Refresh => format!(
+                "{} was refreshed ({}): recomputed under ACCESS EXCLUSIVE, reads of it blocked \
+                 until the run commits",
+                seen.sized(*oid),
+                reason.text()
+            ),
+            _ => format!(
                 "{} was rewritten ({}): every row copied under ACCESS EXCLUSIVE, reads and \
                  writes blocked until the run commits",
                 seen.sized(*oid),
                 reason.text()
             ),
+        };
+        found.push(Warning {
+            kind: WarningKind::TableRewrite,
+            table: before.name.clone(),
+            observed,
             instead: instead.into(),
         });
     }
@@ -321,6 +334,8 @@ pub(crate) enum Reason {
     VolatileDefault(Vec<String>),
     /// Nothing in the columns explains it (TRUNCATE, CLUSTER, SET TABLESPACE, SET LOGGED...).
     Other,
+    /// A materialized view refreshed (not concurrently).
+    Refresh,
 }
 
 impl Reason {
@@ -336,12 +351,16 @@ impl Reason {
             Reason::Other => "new storage; no column change explains it (TRUNCATE, CLUSTER, \
                               SET TABLESPACE, SET LOGGED/UNLOGGED...)"
                 .into(),
+            Reason::Refresh => "REFRESH MATERIALIZED VIEW without CONCURRENTLY".into(),
         }
     }
 }
 
 /// Compares the table's columns before and after the rewrite.
 pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
+    if after.materialized {
+        return Reason::Refresh;
+    }
     let mut changed = Vec::new();
     let mut added = Vec::new();
     for column in &after.columns {

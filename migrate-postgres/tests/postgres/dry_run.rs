@@ -41,7 +41,9 @@ fn state(db: &TestDatabase) -> State {
     let mut client = db.client();
     let tables: Vec<String> = client
         .query(
-            "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1",
+            // A materialized view never populated cannot be counted.
+            "SELECT format('%I.%I', s.schemaname, s.relname) FROM pg_stat_user_tables s
+             JOIN pg_class c ON c.oid = s.relid WHERE c.relispopulated ORDER BY 1",
             &[],
         )
         .unwrap()
@@ -935,5 +937,65 @@ fn a_partitioned_table_is_sized_by_its_partitions() {
         tag.locks.iter().any(|l| l.table == "public.events_2025"),
         "{:?}",
         tag.locks
+    );
+}
+
+#[test]
+fn refreshing_a_materialized_view_shows_its_access_exclusive_lock_and_the_concurrent_way() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    db.client()
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW order_totals AS
+                 SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id;
+             CREATE MATERIALIZED VIEW later_view AS SELECT 1 AS x WITH NO DATA;",
+        )
+        .unwrap();
+    let dry = dry_run(
+        &db,
+        vec![
+            sql(1, "refresh", "REFRESH MATERIALIZED VIEW order_totals"),
+            sql(2, "fill", "REFRESH MATERIALIZED VIEW later_view"),
+        ],
+        &DryRunOptions::default(),
+    );
+    assert!(dry.is_ok(), "{dry}");
+    let refresh = &dry.migrations[0];
+    assert_eq!(
+        lock_on(refresh, "public.order_totals"),
+        Some(LockMode::AccessExclusive),
+        "{refresh:?}"
+    );
+    let [rewrite] = &refresh.rewrites[..] else {
+        panic!("{:?}", refresh.rewrites)
+    };
+    assert_eq!(rewrite.table, "public.order_totals");
+    assert!(rewrite.reason.contains("REFRESH MATERIALIZED VIEW"), "{rewrite:?}");
+    let warning = refresh
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::TableRewrite)
+        .expect("a rewrite warning");
+    assert!(warning.instead.contains("CONCURRENTLY"), "{warning}");
+    assert_eq!(
+        refresh
+            .tables
+            .iter()
+            .map(|t| (t.table.as_str(), t.rows_before, t.rows_after))
+            .collect::<Vec<_>>(),
+        // orders: read by the refresh (ACCESS SHARE), not written.
+        [
+            ("public.order_totals", Some(100), Some(100)),
+            ("public.orders", Some(2000), Some(2000))
+        ]
+    );
+    assert_eq!(
+        lock_on(refresh, "public.orders"),
+        Some(LockMode::AccessShare)
+    );
+    // A view that was never populated cannot be counted; it is left out, not an error.
+    assert!(
+        matches!(dry.migrations[1].outcome, DryRunOutcome::Succeeded),
+        "{dry}"
     );
 }
