@@ -134,8 +134,19 @@ pub(crate) fn warnings(seen: &Seen<'_>) -> Vec<Warning> {
 }
 
 fn new_indexes(seen: &Seen<'_>, found: &mut Vec<Warning>) {
+    // A rewrite (type change) rebuilds the table's indexes under new oids with their old
+    // names: the rewrite's warning covers them. An index dropped and built again by hand is new.
+    let rebuilt = |table: i64, index: &str| {
+        seen.rewritten.contains(&table)
+            && seen
+                .before
+                .indexes
+                .values()
+                .any(|(t, name)| *t == table && name == index)
+    };
     for (oid, (table, index)) in &seen.after.indexes {
         if seen.before.indexes.contains_key(oid)
+            || rebuilt(*table, index)
             || !seen.existing.contains(table)
             || !seen.big(*table)
         {

@@ -999,3 +999,47 @@ fn refreshing_a_materialized_view_shows_its_access_exclusive_lock_and_the_concur
         "{dry}"
     );
 }
+
+#[test]
+fn indexes_a_type_change_rebuilds_are_not_called_new_indexes_without_concurrently() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    db.client()
+        .batch_execute("CREATE INDEX orders_total ON orders (total)")
+        .unwrap();
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "widen",
+            "ALTER TABLE orders ALTER COLUMN total TYPE bigint, ALTER COLUMN id TYPE numeric",
+        )],
+        &DryRunOptions::default().big_table_rows(1000),
+    );
+    let widen = &dry.migrations[0];
+    assert_eq!(widen.rewrites.len(), 1, "{:?}", widen.rewrites);
+    // orders_total and orders_pkey were rebuilt with the table (new oids, same names): the
+    // rewrite's warning covers them; "use CREATE INDEX CONCURRENTLY" would be wrong advice.
+    assert_eq!(
+        kinds(widen),
+        [WarningKind::TableRewrite, WarningKind::AccessExclusive]
+    );
+    assert!(widen.schema.added.is_empty(), "{:?}", widen.schema);
+    // The same name built again by hand, without a rewrite, is a new index and warned about.
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "rebuild",
+            "DROP INDEX orders_total; CREATE INDEX orders_total ON orders (total)",
+        )],
+        &DryRunOptions::default().big_table_rows(1000),
+    );
+    assert_eq!(
+        kinds(&dry.migrations[0]),
+        [
+            WarningKind::IndexWithoutConcurrently,
+            WarningKind::AccessExclusive
+        ]
+    );
+}
