@@ -1,8 +1,11 @@
 //! What a migration can leave on the session that `ROLLBACK` does not undo: session-level
-//! advisory locks (`pg_advisory_lock` outlives its transaction). The dry run releases the ones
-//! that were not held when it started, so it leaves the session as it found it.
+//! advisory locks (`pg_advisory_lock` outlives its transaction) and statements prepared with
+//! SQL `PREPARE` (a real run on the same session would then fail "prepared statement ...
+//! already exists"). The dry run releases the ones that were not there when it started, so it
+//! leaves the session as it found it.
 
 use crate::Result;
+use crate::connection::quote_ident;
 use postgres::Client;
 use postgres::types::Type;
 use std::collections::BTreeSet;
@@ -56,6 +59,28 @@ pub(crate) fn release_advisory_locks(
                 break;
             }
         }
+    }
+    Ok(())
+}
+
+/// Statements of this session prepared with SQL `PREPARE` (not the client's own, which are
+/// protocol-level and `from_sql = false`).
+pub(crate) fn prepared_statements(client: &mut Client) -> Result<BTreeSet<String>> {
+    Ok(client
+        .query(
+            "SELECT name FROM pg_prepared_statements WHERE from_sql",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// `DEALLOCATE`s the SQL-prepared statements that are not in `kept`.
+pub(crate) fn deallocate_prepared(client: &mut Client, kept: &BTreeSet<String>) -> Result<()> {
+    for name in prepared_statements(client)?.difference(kept) {
+        client.batch_execute(&format!("DEALLOCATE {}", quote_ident(name)))?;
+        log::warn!("a migration prepared statement {name:?} in the dry run; deallocated");
     }
     Ok(())
 }

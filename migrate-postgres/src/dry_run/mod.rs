@@ -66,8 +66,8 @@ impl DryRunOperation {
 }
 
 /// The dry run of `op`, under the lock; the session is reset and the lock released whatever
-/// happens, a step's panic included (the panic then goes on to the caller), and advisory locks
-/// a migration took for the session are released.
+/// happens, a step's panic included (the panic then goes on to the caller); advisory locks a
+/// migration took for the session are released and statements it prepared deallocated.
 pub(crate) fn run(
     backend: &mut PgBackend<'_>,
     registry: &Registry<Step>,
@@ -77,6 +77,7 @@ pub(crate) fn run(
 ) -> Result<DryRun> {
     backend.lock()?;
     let held_before = leftovers::advisory_locks(&mut backend.conn.client);
+    let prepared_before = leftovers::prepared_statements(&mut backend.conn.client);
     let ran = panic::catch_unwind(AssertUnwindSafe(|| {
         backend.open_session().and_then(|()| {
             let report = in_transaction(backend, registry, policy, op, options);
@@ -100,6 +101,12 @@ pub(crate) fn run(
     });
     if let Err(e) = released {
         log::warn!("cannot release the advisory locks the dry run's migrations took: {e}");
+    }
+    let deallocated = prepared_before.and_then(|prepared| {
+        leftovers::deallocate_prepared(&mut backend.conn.client, &prepared)
+    });
+    if let Err(e) = deallocated {
+        log::warn!("cannot deallocate the statements the dry run's migrations prepared: {e}");
     }
     backend.unlock();
     match ran {

@@ -1043,3 +1043,42 @@ fn indexes_a_type_change_rebuilds_are_not_called_new_indexes_without_concurrentl
         ]
     );
 }
+
+#[test]
+fn a_statement_a_migration_prepares_is_gone_after_the_dry_run_and_the_real_run_prepares_it_again()
+{
+    let Some(db) = db() else { return };
+    shop(&db);
+    let mut session = Migrator::new()
+        .with_migrations([sql(
+            1,
+            "prepared_backfill",
+            "ALTER TABLE orders ADD COLUMN cents bigint;
+             PREPARE backfill AS UPDATE orders SET cents = total * 100;
+             EXECUTE backfill;
+             DEALLOCATE backfill;
+             PREPARE check_customers AS SELECT count(*) FROM customers;",
+        )])
+        .on(db.connect())
+        .unwrap();
+    let before = state(&db);
+    let dry = session.dry_run().unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    assert_eq!(state(&db), before);
+    let prepared: i64 = session
+        .connection()
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_prepared_statements WHERE from_sql",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(prepared, 0, "the dry run left a prepared statement");
+    // The real run on the same session meets no "prepared statement already exists".
+    session.up().unwrap();
+    assert_eq!(
+        count(&mut db.client(), "orders WHERE cents = total * 100"),
+        2000
+    );
+}
