@@ -33,7 +33,7 @@ WHERE (c.relkind IN ('r', 'p') OR (c.relkind = 'm' AND c.relispopulated))
 
 const COLUMNS: &str = r#"
 SELECT a.attrelid::bigint, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attnum
+       pg_get_expr(d.adbin, d.adrelid), a.attnum, a.attgenerated <> ''
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
@@ -73,6 +73,8 @@ pub(crate) struct Column {
     pub type_name: String,
     pub not_null: bool,
     pub default: Option<String>,
+    /// `GENERATED ALWAYS AS (...) STORED`: `default` is its expression.
+    pub generated: bool,
 }
 
 /// A user table at one moment.
@@ -164,6 +166,7 @@ fn read_all(client: &mut Client, schema: &Schema) -> Result<Observation> {
                 type_name: row.get(2),
                 not_null: row.get(3),
                 default: row.get(4),
+                generated: row.get(6),
             });
         }
     }

@@ -193,6 +193,10 @@ fn rewrites(seen: &Seen<'_>, found: &mut Vec<Warning>) {
             Reason::Other => {
                 "run it in a maintenance window, or build a new table, copy in batches and swap"
             }
+            Reason::Generated(_) => {
+                "accept the rewrite in a maintenance window, or add a plain column, fill it in \
+                 batches and keep it current with a trigger"
+            }
             Reason::Refresh => {
                 "`REFRESH MATERIALIZED VIEW CONCURRENTLY` (it needs a unique index on the view; \
                  reads go on while it runs, under EXCLUSIVE)"
@@ -343,6 +347,8 @@ pub(crate) enum Reason {
     TypeChange(Vec<String>),
     /// Columns added with a default that had to be computed per row.
     VolatileDefault(Vec<String>),
+    /// Stored generated columns added: computed for every row.
+    Generated(Vec<String>),
     /// Nothing in the columns explains it (TRUNCATE, CLUSTER, SET TABLESPACE, SET LOGGED...).
     Other,
     /// A materialized view refreshed (not concurrently).
@@ -362,6 +368,9 @@ impl Reason {
             Reason::Other => "new storage; no column change explains it (TRUNCATE, CLUSTER, \
                               SET TABLESPACE, SET LOGGED/UNLOGGED...)"
                 .into(),
+            Reason::Generated(columns) => {
+                format!("stored generated column: {}", columns.join(", "))
+            }
             Reason::Refresh => "REFRESH MATERIALIZED VIEW without CONCURRENTLY".into(),
         }
     }
@@ -374,6 +383,7 @@ pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
     }
     let mut changed = Vec::new();
     let mut added = Vec::new();
+    let mut generated = Vec::new();
     for column in &after.columns {
         match before.columns.iter().find(|c| c.name == column.name) {
             Some(old) if old.type_name != column.type_name => changed.push(format!(
@@ -381,6 +391,11 @@ pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
                 column.name, old.type_name, column.type_name
             )),
             Some(_) => {}
+            None if column.generated => generated.push(format!(
+                "{} AS {}",
+                column.name,
+                column.default.as_deref().unwrap_or_default()
+            )),
             None if column.default.is_some() => added.push(format!(
                 "{} DEFAULT {}",
                 column.name,
@@ -393,6 +408,8 @@ pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
         Reason::TypeChange(changed)
     } else if !added.is_empty() {
         Reason::VolatileDefault(added)
+    } else if !generated.is_empty() {
+        Reason::Generated(generated)
     } else {
         Reason::Other
     }

@@ -1082,3 +1082,33 @@ fn a_statement_a_migration_prepares_is_gone_after_the_dry_run_and_the_real_run_p
         2000
     );
 }
+
+#[test]
+fn a_stored_generated_column_is_named_as_the_rewrite_reason_not_a_volatile_default() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "add_doubled",
+            "ALTER TABLE orders ADD COLUMN doubled bigint GENERATED ALWAYS AS (total * 2) STORED",
+        )],
+        &DryRunOptions::default(),
+    );
+    let m = &dry.migrations[0];
+    let [rewrite] = &m.rewrites[..] else {
+        panic!("{:?}", m.rewrites)
+    };
+    assert!(
+        rewrite.reason.contains("stored generated column: doubled")
+            && !rewrite.reason.contains("volatile"),
+        "{}",
+        rewrite.reason
+    );
+    let [warning] = &m.warnings[..] else {
+        panic!("{:?}", m.warnings)
+    };
+    assert_eq!(warning.kind, WarningKind::TableRewrite);
+    assert!(!warning.instead.contains("without a default"), "{warning}");
+}
