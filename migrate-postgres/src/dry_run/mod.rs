@@ -96,15 +96,13 @@ pub(crate) fn run(
             log::warn!("cannot reset the session after the panic: {e}");
         }
     }
-    let released = held_before.and_then(|held| {
-        leftovers::release_advisory_locks(&mut backend.conn.client, &held)
-    });
+    let released = held_before
+        .and_then(|held| leftovers::release_advisory_locks(&mut backend.conn.client, &held));
     if let Err(e) = released {
         log::warn!("cannot release the advisory locks the dry run's migrations took: {e}");
     }
-    let deallocated = prepared_before.and_then(|prepared| {
-        leftovers::deallocate_prepared(&mut backend.conn.client, &prepared)
-    });
+    let deallocated = prepared_before
+        .and_then(|prepared| leftovers::deallocate_prepared(&mut backend.conn.client, &prepared));
     if let Err(e) = deallocated {
         log::warn!("cannot deallocate the statements the dry run's migrations prepared: {e}");
     }

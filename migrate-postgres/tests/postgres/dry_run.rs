@@ -970,7 +970,10 @@ fn refreshing_a_materialized_view_shows_its_access_exclusive_lock_and_the_concur
         panic!("{:?}", refresh.rewrites)
     };
     assert_eq!(rewrite.table, "public.order_totals");
-    assert!(rewrite.reason.contains("REFRESH MATERIALIZED VIEW"), "{rewrite:?}");
+    assert!(
+        rewrite.reason.contains("REFRESH MATERIALIZED VIEW"),
+        "{rewrite:?}"
+    );
     let warning = refresh
         .warnings
         .iter()
@@ -1045,8 +1048,7 @@ fn indexes_a_type_change_rebuilds_are_not_called_new_indexes_without_concurrentl
 }
 
 #[test]
-fn a_statement_a_migration_prepares_is_gone_after_the_dry_run_and_the_real_run_prepares_it_again()
-{
+fn a_statement_a_migration_prepares_is_gone_after_the_dry_run_and_the_real_run_prepares_it_again() {
     let Some(db) = db() else { return };
     shop(&db);
     let mut session = Migrator::new()

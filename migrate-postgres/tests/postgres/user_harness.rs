@@ -205,15 +205,14 @@ fn a_migration_that_loses_seeded_rows_fails_unless_declared_destructive() {
 }
 
 #[test]
-fn a_migration_that_drops_a_seeded_table_fails_unless_declared_destructive_and_a_rename_passes()
-{
+fn a_migration_that_drops_a_seeded_table_fails_unless_declared_destructive_and_a_rename_passes() {
     let (Some(db), Some(renamed)) = (db(), db()) else {
         return;
     };
     let seed = "INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'bob'), (3, 'cy')";
     let drop_users = Migration::new(2, "drop_users", Step::sql("DROP TABLE users"));
-    let harness = Harness::new(Migrator::new().with_migrations(vec![users(), drop_users]))
-        .seed_at(1, seed);
+    let harness =
+        Harness::new(Migrator::new().with_migrations(vec![users(), drop_users])).seed_at(1, seed);
     let (seq, name, problem) = failure_on(harness, &db);
     assert_eq!((seq, name.as_str()), (2, "drop_users"));
     assert!(problem.contains("public.users"), "{problem}");
