@@ -53,7 +53,6 @@ use migrate_core::protocol::{self, Backend, Job, Operation, Recorded, Refusal};
 use migrate_core::{Direction, Policy, Registry, SchemaDiff, SchemaObjects, Status, TxMode};
 use observe::Observation;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{self, AssertUnwindSafe};
 
 impl DryRunOperation {
     fn operation(self) -> Operation {
@@ -66,7 +65,7 @@ impl DryRunOperation {
 }
 
 /// The dry run of `op`, under the lock; the session is reset and the lock released whatever
-/// happens, a step's panic included (the panic then goes on to the caller); advisory locks a
+/// happens (a step's panic is its migration's failure, `Error::Panicked`); advisory locks a
 /// migration took for the session are released and statements it prepared deallocated.
 pub(crate) fn run(
     backend: &mut PgBackend<'_>,
@@ -78,24 +77,13 @@ pub(crate) fn run(
     backend.lock()?;
     let held_before = leftovers::advisory_locks(&mut backend.conn.client);
     let prepared_before = leftovers::prepared_statements(&mut backend.conn.client);
-    let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-        backend.open_session().and_then(|()| {
-            let report = in_transaction(backend, registry, policy, op, options);
-            let closed = backend.close_session();
-            let report = report?;
-            closed?;
-            Ok(report)
-        })
-    }));
-    if ran.is_err() {
-        // A step panicked: its transaction is still open on the session.
-        log::error!("a migration step panicked during the dry run; rolling back");
-        backend.statement_log = None;
-        backend.rollback();
-        if let Err(e) = backend.close_session() {
-            log::warn!("cannot reset the session after the panic: {e}");
-        }
-    }
+    let result = backend.open_session().and_then(|()| {
+        let report = in_transaction(backend, registry, policy, op, options);
+        let closed = backend.close_session();
+        let report = report?;
+        closed?;
+        Ok(report)
+    });
     let released = held_before
         .and_then(|held| leftovers::release_advisory_locks(&mut backend.conn.client, &held));
     if let Err(e) = released {
@@ -107,10 +95,7 @@ pub(crate) fn run(
         log::warn!("cannot deallocate the statements the dry run's migrations prepared: {e}");
     }
     backend.unlock();
-    match ran {
-        Ok(result) => result,
-        Err(panic) => panic::resume_unwind(panic),
-    }
+    result
 }
 
 /// `BEGIN READ WRITE` as the runner's, the migrations, and `ROLLBACK` always.

@@ -784,7 +784,7 @@ fn a_dry_run_refuses_what_the_runner_refuses_and_changes_nothing() {
 }
 
 #[test]
-fn a_step_that_panics_leaves_no_transaction_and_no_lock_and_the_session_runs_again() {
+fn a_step_that_panics_is_its_migrations_failure_and_leaves_no_transaction_or_lock() {
     let Some(db) = db() else { return };
     shop(&db);
     let panics = Arc::new(AtomicUsize::new(1));
@@ -796,6 +796,7 @@ fn a_step_that_panics_leaves_no_transaction_and_no_lock_and_the_session_runs_aga
                 2,
                 "buggy",
                 Step::new(move |tx| {
+                    tx.batch_execute("CREATE TABLE half_done (id int)")?;
                     if left.fetch_sub(1, Ordering::SeqCst) == 1 {
                         panic!("a bug in the step");
                     }
@@ -806,13 +807,25 @@ fn a_step_that_panics_leaves_no_transaction_and_no_lock_and_the_session_runs_aga
         .on(db.connect())
         .unwrap();
     let before = state(&db);
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.dry_run()));
-    assert!(caught.is_err(), "the step's panic goes on to the caller");
-    assert_eq!(panics.load(Ordering::SeqCst), 0);
+    let dry = session.dry_run().unwrap();
+    assert_eq!(
+        panics.load(Ordering::SeqCst),
+        0,
+        "the step ran and panicked"
+    );
+    let failed = dry.failure().expect("the panic fails migration 2");
+    assert_eq!(failed.seq, 2);
+    let DryRunOutcome::Failed { error } = &failed.outcome else {
+        unreachable!()
+    };
+    assert!(
+        error.contains("the migration's code panicked: a bug in the step"),
+        "{error}"
+    );
     assert_eq!(state(&db), before);
+    assert!(!exists(&mut db.client(), "public.half_done"));
     assert_session_clean(&db, &mut session);
-    // The same session dry-runs again from a clean start: migration 1's delete of the first
-    // attempt is not seen twice, nothing is left of it.
+    // The same session dry-runs again from a clean start.
     let dry = session.dry_run().unwrap();
     assert!(dry.is_ok(), "{dry}");
     assert_eq!(
