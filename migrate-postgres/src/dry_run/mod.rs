@@ -73,12 +73,13 @@ pub(crate) fn run(
     policy: &Policy,
     op: DryRunOperation,
     options: &DryRunOptions,
+    backs_up: bool,
 ) -> Result<DryRun> {
     backend.lock()?;
     let held_before = leftovers::advisory_locks(&mut backend.conn.client);
     let prepared_before = leftovers::prepared_statements(&mut backend.conn.client);
     let result = backend.open_session().and_then(|()| {
-        let report = in_transaction(backend, registry, policy, op, options);
+        let report = in_transaction(backend, registry, policy, op, options, backs_up);
         let closed = backend.close_session();
         let report = report?;
         closed?;
@@ -105,6 +106,7 @@ fn in_transaction(
     policy: &Policy,
     op: DryRunOperation,
     options: &DryRunOptions,
+    backs_up: bool,
 ) -> Result<DryRun> {
     backend.begin()?;
     let log = StatementLog::default();
@@ -115,7 +117,7 @@ fn in_transaction(
         options,
         log,
     }
-    .run(policy, op);
+    .run(policy, op, backs_up);
     backend.statement_log = None;
     backend.rollback();
     report
@@ -137,7 +139,7 @@ struct Between {
 }
 
 impl DryRunner<'_, '_> {
-    fn run(mut self, policy: &Policy, op: DryRunOperation) -> Result<DryRun> {
+    fn run(mut self, policy: &Policy, op: DryRunOperation, backs_up: bool) -> Result<DryRun> {
         let set = self.registry.set().to_owned();
         let before = Recorded::new(self.backend.read_rows_locked(&set)?);
         let (plan, jobs) = protocol::jobs::<Step, Error>(
@@ -154,8 +156,22 @@ impl DryRunner<'_, '_> {
             current: plan.current(),
             operation: op,
             migrations: Vec::with_capacity(jobs.len()),
+            backup_locks: Vec::new(),
         };
         let seen = self.observe()?;
+        if backs_up && !jobs.is_empty() {
+            // The real run's exact backup (`backup::exact`): EXCLUSIVE on every table.
+            report.backup_locks = seen
+                .tables
+                .values()
+                .filter(|t| !t.materialized)
+                .map(|t| TableLock {
+                    table: t.name.clone(),
+                    mode: LockMode::Exclusive,
+                    size_bytes: t.size_bytes,
+                })
+                .collect();
+        }
         let existing: BTreeSet<i64> = seen.tables.keys().copied().collect();
         let everything: Vec<(i64, String)> = seen
             .tables

@@ -1127,3 +1127,76 @@ fn a_stored_generated_column_is_named_as_the_rewrite_reason_not_a_volatile_defau
     assert_eq!(warning.kind, WarningKind::TableRewrite);
     assert!(!warning.instead.contains("without a default"), "{warning}");
 }
+
+#[test]
+fn with_a_backup_dir_the_report_shows_the_backups_exclusive_lock_on_every_table() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = || vec![sql(1, "audit", "CREATE TABLE audit (id int)")];
+    let before = state(&db);
+    let mut session = Migrator::new()
+        .with_migrations(migrations())
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    let dry = session.dry_run().unwrap();
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "a dry run writes no backup"
+    );
+    let locked: Vec<(&str, LockMode)> = dry
+        .backup_locks
+        .iter()
+        .map(|l| (l.table.as_str(), l.mode))
+        .collect();
+    assert_eq!(
+        locked,
+        [
+            ("public.customers", LockMode::Exclusive),
+            ("public.orders", LockMode::Exclusive)
+        ]
+    );
+    let text = dry.to_string();
+    assert!(
+        text.contains(
+            "Before the first migration: the pre-migration backup locks every user table \
+             (2 tables, "
+        ) && text.contains("  EXCLUSIVE on every user table, from the pre-migration backup"),
+        "{text}"
+    );
+    // Without backups the real run takes none.
+    let dry = dry_run(&db, migrations(), &DryRunOptions::default());
+    assert!(dry.backup_locks.is_empty());
+
+    // The real run does hold them: during its migration, a writer of customers (a table the
+    // migration never touches) is refused at once.
+    let writer_blocked = Arc::new(AtomicUsize::new(0));
+    let seen = writer_blocked.clone();
+    let config = db.config();
+    let probe = Migration::new(
+        2,
+        "probe",
+        Step::new(move |_tx| {
+            let mut other = config.connect(postgres::NoTls)?;
+            let tried = other.batch_execute(
+                "BEGIN; LOCK TABLE customers IN ROW EXCLUSIVE MODE NOWAIT; ROLLBACK",
+            );
+            if tried.is_err_and(|e| e.code().map(|c| c.code()) == Some("55P03")) {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }),
+    );
+    let mut real = Migrator::new()
+        .with_migrations([sql(1, "audit", "CREATE TABLE audit (id int)"), probe])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    real.up().unwrap();
+    assert_eq!(writer_blocked.load(Ordering::SeqCst), 1);
+    // With nothing to do, no backup and no lock.
+    assert!(real.dry_run().unwrap().backup_locks.is_empty());
+}
