@@ -164,7 +164,7 @@ impl DryRunner<'_, '_> {
             report.backup_locks = seen
                 .tables
                 .values()
-                .filter(|t| !t.materialized)
+                .filter(|t| !t.materialized && !t.view)
                 .map(|t| TableLock {
                     table: t.name.clone(),
                     mode: LockMode::Exclusive,
@@ -176,6 +176,7 @@ impl DryRunner<'_, '_> {
         let everything: Vec<(i64, String)> = seen
             .tables
             .iter()
+            .filter(|(_, t)| !t.view)
             .map(|(oid, t)| (*oid, t.name.clone()))
             .collect();
         let mut state = Between {
@@ -318,7 +319,9 @@ impl DryRunner<'_, '_> {
         let touched = touched(prev, now, &locks, &rewritten);
         let to_count: Vec<(i64, String)> = touched
             .iter()
-            .filter_map(|oid| now.tables.get(oid).map(|t| (*oid, t.name.clone())))
+            .filter_map(|oid| now.tables.get(oid).map(|t| (*oid, t)))
+            .filter(|(_, t)| !t.view)
+            .map(|(oid, t)| (oid, t.name.clone()))
             .collect();
         let counted = observe::count_rows(&mut self.backend.conn.client, &to_count)?;
         // New storage for a table left empty copied no row: TRUNCATE (its rows show as lost),
@@ -329,8 +332,8 @@ impl DryRunner<'_, '_> {
             .collect();
         after.rows = before.rows.clone();
         for oid in &touched {
-            let name = now.tables.get(oid).or_else(|| prev.tables.get(oid));
-            let Some(name) = name.map(|t| t.name.clone()) else {
+            let table = now.tables.get(oid).or_else(|| prev.tables.get(oid));
+            let Some(name) = table.filter(|t| !t.view).map(|t| t.name.clone()) else {
                 continue;
             };
             let rows_after = counted.get(oid).copied();
@@ -456,7 +459,7 @@ fn dropped_columns(
 ) -> Vec<DroppedColumn> {
     let mut dropped = Vec::new();
     for (oid, before) in &prev.tables {
-        let Some(after) = now.tables.get(oid) else {
+        let Some(after) = now.tables.get(oid).filter(|t| !t.view) else {
             continue;
         };
         for column in &before.columns {

@@ -13,18 +13,19 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The savepoint the reads run in.
 const OBSERVE: &str = "migrate_observe";
 
-/// User tables: ordinary and partitioned, and materialized views (a `REFRESH` locks and
-/// rewrites them; one never populated cannot be counted and is left out), outside the system
-/// schemas, not the runner's own.
+/// User tables: ordinary and partitioned, materialized views (a `REFRESH` locks and rewrites
+/// them; one never populated cannot be counted and is left out) and views (for their locks
+/// only: replacing one blocks every query on it), outside the system schemas, not the
+/// runner's own.
 const TABLES: &str = r#"
 SELECT c.oid::bigint, format('%I.%I', n.nspname, c.relname), c.relfilenode::bigint,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)
                   FROM pg_partition_tree(c.oid) t)::bigint
             ELSE pg_total_relation_size(c.oid) END,
-       c.relkind = 'm'
+       c.relkind = 'm', c.relkind = 'v'
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE (c.relkind IN ('r', 'p') OR (c.relkind = 'm' AND c.relispopulated))
+WHERE (c.relkind IN ('r', 'p', 'v') OR (c.relkind = 'm' AND c.relispopulated))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
   AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
@@ -89,6 +90,8 @@ pub(crate) struct Table {
     pub size_bytes: i64,
     /// A materialized view, not a table.
     pub materialized: bool,
+    /// A view: no rows of its own, never counted; only its locks are reported.
+    pub view: bool,
     pub columns: Vec<Column>,
 }
 
@@ -150,6 +153,7 @@ fn read_all(client: &mut Client, schema: &Schema) -> Result<Observation> {
                 relfilenode: row.get(2),
                 size_bytes: row.get(3),
                 materialized: row.get(4),
+                view: row.get(5),
                 columns: Vec::new(),
             },
         );

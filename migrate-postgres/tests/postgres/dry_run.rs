@@ -1200,3 +1200,38 @@ fn with_a_backup_dir_the_report_shows_the_backups_exclusive_lock_on_every_table(
     // With nothing to do, no backup and no lock.
     assert!(real.dry_run().unwrap().backup_locks.is_empty());
 }
+
+#[test]
+fn replacing_a_view_shows_its_access_exclusive_lock_without_counting_it() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    db.client()
+        .batch_execute("CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 1000")
+        .unwrap();
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "widen_view",
+            "CREATE OR REPLACE VIEW big_orders AS
+                 SELECT id, total, customer_id FROM orders WHERE total > 1000",
+        )],
+        &DryRunOptions::default(),
+    );
+    assert!(dry.is_ok(), "{dry}");
+    let m = &dry.migrations[0];
+    // Every query on the view waits until the run commits.
+    assert_eq!(
+        lock_on(m, "public.big_orders"),
+        Some(LockMode::AccessExclusive),
+        "{m:?}"
+    );
+    // A view holds no rows of its own: not counted, not listed as a table changed.
+    assert!(
+        m.tables.iter().all(|t| t.table != "public.big_orders"),
+        "{:?}",
+        m.tables
+    );
+    assert!(m.rewrites.is_empty() && m.warnings.is_empty(), "{m:?}");
+    assert!(m.columns_dropped.is_empty());
+}
