@@ -457,10 +457,26 @@ impl fmt::Display for DryRun {
         let from = self
             .current
             .map_or("no migration applied".to_owned(), |s| format!("at seq {s}"));
+        // A failure or a `transaction = false` migration stops the dry run: say how far it got.
+        let ran = self
+            .migrations
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.outcome,
+                    DryRunOutcome::Succeeded | DryRunOutcome::Failed { .. }
+                )
+            })
+            .count();
+        let which = if ran == self.migrations.len() {
+            "every migration ran".to_owned()
+        } else {
+            format!("{ran} of {} migrations ran", self.migrations.len())
+        };
         writeln!(
             f,
-            "Dry run of `migrate {}` on set {:?} ({from}): every migration ran in one \
-             transaction that was rolled back; nothing was changed.",
+            "Dry run of `migrate {}` on set {:?} ({from}): {which} in one transaction that was \
+             rolled back; nothing was changed.",
             self.operation, self.set
         )?;
         if self.migrations.is_empty() {

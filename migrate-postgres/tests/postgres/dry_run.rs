@@ -567,6 +567,13 @@ fn a_non_transactional_migration_is_listed_not_executed_and_the_dry_run_stops_th
     let mut client = db.client();
     assert!(!exists(&mut client, "public.orders_note2"));
     assert!(!exists(&mut client, "public.later"));
+    // The headline does not claim that every migration ran.
+    let header = dry.to_string().lines().next().unwrap().to_owned();
+    assert_eq!(
+        header,
+        "Dry run of `migrate up` on set \"default\" (no migration applied): 1 of 3 migrations \
+         ran in one transaction that was rolled back; nothing was changed."
+    );
 }
 
 #[test]
