@@ -236,6 +236,34 @@ fn a_migration_that_drops_a_seeded_table_fails_unless_declared_destructive_and_a
 }
 
 #[test]
+fn check_on_a_database_that_holds_tables_is_refused_before_anything_changes() {
+    let Some(db) = db() else { return };
+    // A database in use: migrated, with data.
+    Migrator::new()
+        .with_migrations(vec![users()])
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    db.client()
+        .batch_execute("INSERT INTO users VALUES (1, 'ada'), (2, 'bob')")
+        .unwrap();
+    // A check reverts every migration: pointed at this database by mistake, it found
+    // `create_users` applied and ran its down, dropping the table and its rows.
+    let err = Harness::new(Migrator::new().with_migrations(vec![users()]))
+        .check_on(db.connect())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("needs an empty database") && text.contains("public.users"),
+        "{text}"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "users"), 2);
+    assert_eq!(applied(&mut client), [1]);
+}
+
+#[test]
 fn a_failing_seed_names_the_migration_it_follows() {
     let Some(db) = db() else { return };
     let harness = Harness::new(Migrator::new().with_migrations(vec![users(), add_email()]))
