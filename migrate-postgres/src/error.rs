@@ -462,6 +462,14 @@ pub enum Error {
         /// Sessions left.
         sessions: i64,
     },
+
+    /// A migration's code panicked; it was handled like any failure (rolled back with its
+    /// savepoint or transaction), as on SQLite.
+    #[error("the migration's code panicked: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
 }
 
 impl From<migrate_core::protocol::Refusal> for Error {

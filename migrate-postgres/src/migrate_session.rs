@@ -344,7 +344,12 @@ impl Session {
         let mut lock = self.conn.lock()?;
         let report = backups.restore_with(&mut lock, from, options)?;
         drop(lock);
-        if let Err(e) = backups.prune(&[report.undo_backup.path.as_path()]) {
+        // Neither the undo backup nor the one just restored (a second restore may need it).
+        let keep = [
+            report.undo_backup.path.as_path(),
+            report.restored_from.as_path(),
+        ];
+        if let Err(e) = backups.prune(&keep) {
             log::warn!("old backups were not pruned: {e}");
         }
         Ok(report)

@@ -1,7 +1,9 @@
 //! What a migration step is for this backend: a function of the transaction handle.
 
-use crate::{Result, Tx};
+use crate::{Error, Result, Tx};
+use std::any::Any;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// The type `#[migration]` functions are coerced to: `fn(&mut Tx) -> Result<()>`.
@@ -45,10 +47,24 @@ impl Step {
         Step::new(move |tx| tx.batch_execute(&sql))
     }
 
-    /// Runs the step.
+    /// Runs the step; a panic in it is [`Error::Panicked`], so the runner rolls back and
+    /// reports it like any failure instead of leaving its transaction open on the session.
     pub(crate) fn run(&self, tx: &mut Tx) -> Result<()> {
-        (self.0)(tx)
+        match panic::catch_unwind(AssertUnwindSafe(|| (self.0)(tx))) {
+            Ok(result) => result,
+            Err(payload) => Err(Error::Panicked {
+                message: panic_message(payload.as_ref()),
+            }),
+        }
     }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
 }
 
 impl From<StepFnPtr> for Step {

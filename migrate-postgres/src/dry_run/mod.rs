@@ -27,6 +27,7 @@
 //! what it builds (an index a constraint uses, an enum value), and running them without it
 //! would report failures the real run would not meet, or miss ones it would.
 
+mod leftovers;
 mod locks;
 mod observe;
 mod options;
@@ -64,22 +65,36 @@ impl DryRunOperation {
 }
 
 /// The dry run of `op`, under the lock; the session is reset and the lock released whatever
-/// happens.
+/// happens (a step's panic is its migration's failure, `Error::Panicked`); advisory locks a
+/// migration took for the session are released and statements it prepared deallocated.
 pub(crate) fn run(
     backend: &mut PgBackend<'_>,
     registry: &Registry<Step>,
     policy: &Policy,
     op: DryRunOperation,
     options: &DryRunOptions,
+    backs_up: bool,
 ) -> Result<DryRun> {
     backend.lock()?;
+    let held_before = leftovers::advisory_locks(&mut backend.conn.client);
+    let prepared_before = leftovers::prepared_statements(&mut backend.conn.client);
     let result = backend.open_session().and_then(|()| {
-        let report = in_transaction(backend, registry, policy, op, options);
+        let report = in_transaction(backend, registry, policy, op, options, backs_up);
         let closed = backend.close_session();
         let report = report?;
         closed?;
         Ok(report)
     });
+    let released = held_before
+        .and_then(|held| leftovers::release_advisory_locks(&mut backend.conn.client, &held));
+    if let Err(e) = released {
+        log::warn!("cannot release the advisory locks the dry run's migrations took: {e}");
+    }
+    let deallocated = prepared_before
+        .and_then(|prepared| leftovers::deallocate_prepared(&mut backend.conn.client, &prepared));
+    if let Err(e) = deallocated {
+        log::warn!("cannot deallocate the statements the dry run's migrations prepared: {e}");
+    }
     backend.unlock();
     result
 }
@@ -91,6 +106,7 @@ fn in_transaction(
     policy: &Policy,
     op: DryRunOperation,
     options: &DryRunOptions,
+    backs_up: bool,
 ) -> Result<DryRun> {
     backend.begin()?;
     let log = StatementLog::default();
@@ -101,7 +117,7 @@ fn in_transaction(
         options,
         log,
     }
-    .run(policy, op);
+    .run(policy, op, backs_up);
     backend.statement_log = None;
     backend.rollback();
     report
@@ -123,7 +139,7 @@ struct Between {
 }
 
 impl DryRunner<'_, '_> {
-    fn run(mut self, policy: &Policy, op: DryRunOperation) -> Result<DryRun> {
+    fn run(mut self, policy: &Policy, op: DryRunOperation, backs_up: bool) -> Result<DryRun> {
         let set = self.registry.set().to_owned();
         let before = Recorded::new(self.backend.read_rows_locked(&set)?);
         let (plan, jobs) = protocol::jobs::<Step, Error>(
@@ -140,12 +156,27 @@ impl DryRunner<'_, '_> {
             current: plan.current(),
             operation: op,
             migrations: Vec::with_capacity(jobs.len()),
+            backup_locks: Vec::new(),
         };
         let seen = self.observe()?;
+        if backs_up && !jobs.is_empty() {
+            // The real run's exact backup (`backup::exact`): EXCLUSIVE on every table.
+            report.backup_locks = seen
+                .tables
+                .values()
+                .filter(|t| !t.materialized && !t.view)
+                .map(|t| TableLock {
+                    table: t.name.clone(),
+                    mode: LockMode::Exclusive,
+                    size_bytes: t.size_bytes,
+                })
+                .collect();
+        }
         let existing: BTreeSet<i64> = seen.tables.keys().copied().collect();
         let everything: Vec<(i64, String)> = seen
             .tables
             .iter()
+            .filter(|(_, t)| !t.view)
             .map(|(oid, t)| (*oid, t.name.clone()))
             .collect();
         let mut state = Between {
@@ -288,13 +319,21 @@ impl DryRunner<'_, '_> {
         let touched = touched(prev, now, &locks, &rewritten);
         let to_count: Vec<(i64, String)> = touched
             .iter()
-            .filter_map(|oid| now.tables.get(oid).map(|t| (*oid, t.name.clone())))
+            .filter_map(|oid| now.tables.get(oid).map(|t| (*oid, t)))
+            .filter(|(_, t)| !t.view)
+            .map(|(oid, t)| (oid, t.name.clone()))
             .collect();
         let counted = observe::count_rows(&mut self.backend.conn.client, &to_count)?;
+        // New storage for a table left empty copied no row: TRUNCATE (its rows show as lost),
+        // not a rewrite.
+        let rewritten: Vec<i64> = rewritten
+            .into_iter()
+            .filter(|oid| counted.get(oid) != Some(&0))
+            .collect();
         after.rows = before.rows.clone();
         for oid in &touched {
-            let name = now.tables.get(oid).or_else(|| prev.tables.get(oid));
-            let Some(name) = name.map(|t| t.name.clone()) else {
+            let table = now.tables.get(oid).or_else(|| prev.tables.get(oid));
+            let Some(name) = table.filter(|t| !t.view).map(|t| t.name.clone()) else {
                 continue;
             };
             let rows_after = counted.get(oid).copied();
@@ -420,7 +459,7 @@ fn dropped_columns(
 ) -> Vec<DroppedColumn> {
     let mut dropped = Vec::new();
     for (oid, before) in &prev.tables {
-        let Some(after) = now.tables.get(oid) else {
+        let Some(after) = now.tables.get(oid).filter(|t| !t.view) else {
             continue;
         };
         for column in &before.columns {

@@ -13,12 +13,19 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The savepoint the reads run in.
 const OBSERVE: &str = "migrate_observe";
 
-/// User tables: ordinary and partitioned, outside the system schemas, not the runner's own.
+/// User tables: ordinary and partitioned, materialized views (a `REFRESH` locks and rewrites
+/// them; one never populated cannot be counted and is left out) and views (for their locks
+/// only: replacing one blocks every query on it), outside the system schemas, not the
+/// runner's own.
 const TABLES: &str = r#"
 SELECT c.oid::bigint, format('%I.%I', n.nspname, c.relname), c.relfilenode::bigint,
-       pg_total_relation_size(c.oid)
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)
+                  FROM pg_partition_tree(c.oid) t)::bigint
+            ELSE pg_total_relation_size(c.oid) END,
+       c.relkind = 'm', c.relkind = 'v'
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p')
+WHERE (c.relkind IN ('r', 'p', 'v') OR (c.relkind = 'm' AND c.relispopulated))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
   AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
@@ -27,7 +34,7 @@ WHERE c.relkind IN ('r', 'p')
 
 const COLUMNS: &str = r#"
 SELECT a.attrelid::bigint, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attnum
+       pg_get_expr(d.adbin, d.adrelid), a.attnum, a.attgenerated <> ''
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
@@ -67,6 +74,8 @@ pub(crate) struct Column {
     pub type_name: String,
     pub not_null: bool,
     pub default: Option<String>,
+    /// `GENERATED ALWAYS AS (...) STORED`: `default` is its expression.
+    pub generated: bool,
 }
 
 /// A user table at one moment.
@@ -76,8 +85,13 @@ pub(crate) struct Table {
     pub name: String,
     /// The storage file: a rewrite gives the table a new one.
     pub relfilenode: i64,
-    /// `pg_total_relation_size`: heap, indexes and TOAST.
+    /// `pg_total_relation_size`: heap, indexes and TOAST (a partitioned table: its
+    /// partitions', which it has none of its own).
     pub size_bytes: i64,
+    /// A materialized view, not a table.
+    pub materialized: bool,
+    /// A view: no rows of its own, never counted; only its locks are reported.
+    pub view: bool,
     pub columns: Vec<Column>,
 }
 
@@ -138,6 +152,8 @@ fn read_all(client: &mut Client, schema: &Schema) -> Result<Observation> {
                 name: row.get(1),
                 relfilenode: row.get(2),
                 size_bytes: row.get(3),
+                materialized: row.get(4),
+                view: row.get(5),
                 columns: Vec::new(),
             },
         );
@@ -154,6 +170,7 @@ fn read_all(client: &mut Client, schema: &Schema) -> Result<Observation> {
                 type_name: row.get(2),
                 not_null: row.get(3),
                 default: row.get(4),
+                generated: row.get(6),
             });
         }
     }

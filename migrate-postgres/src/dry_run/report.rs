@@ -30,6 +30,10 @@ pub struct DryRun {
     pub operation: DryRunOperation,
     /// Every migration the operation would run, in order (a redo lists its migration twice).
     pub migrations: Vec<DryRunStep>,
+    /// The locks the real run takes before its first migration: with a backup directory, its
+    /// pre-migration backup locks every user table `IN EXCLUSIVE MODE` (writers wait, readers
+    /// do not) from the run's start until it commits. Empty without backups or work to do.
+    pub backup_locks: Vec<TableLock>,
 }
 
 /// The operation a [`DryRun`] previews, as the command line spells it.
@@ -297,7 +301,7 @@ impl DryRun {
     /// #     migrations: vec![
     /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
     /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
-    /// #     ] };
+    /// #     ], backup_locks: vec![] };
     /// assert!(dry.is_ok());
     /// ```
     pub fn is_ok(&self) -> bool {
@@ -319,7 +323,7 @@ impl DryRun {
     /// #     migrations: vec![
     /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
     /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
-    /// #     ] };
+    /// #     ], backup_locks: vec![] };
     /// assert!(dry.failure().is_none());
     /// ```
     pub fn failure(&self) -> Option<&DryRunStep> {
@@ -341,7 +345,7 @@ impl DryRun {
     /// #     migrations: vec![
     /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
     /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
-    /// #     ] };
+    /// #     ], backup_locks: vec![] };
     /// assert_eq!(dry.warnings().count(), 0);
     /// ```
     pub fn warnings(&self) -> impl Iterator<Item = (&DryRunStep, &Warning)> {
@@ -364,7 +368,7 @@ impl DryRun {
     /// #     migrations: vec![
     /// #         step(4, vec![], vec![lock("public.orders", LockMode::Share)]),
     /// #         step(5, vec![], vec![lock("public.orders", LockMode::AccessExclusive)]),
-    /// #     ] };
+    /// #     ], backup_locks: vec![] };
     /// let held = dry.held_until_commit();
     /// assert_eq!((held[0].0, held[0].1.mode), (5, LockMode::AccessExclusive));
     /// ```
@@ -453,21 +457,54 @@ impl fmt::Display for DryRun {
         let from = self
             .current
             .map_or("no migration applied".to_owned(), |s| format!("at seq {s}"));
+        // A failure or a `transaction = false` migration stops the dry run: say how far it got.
+        let ran = self
+            .migrations
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.outcome,
+                    DryRunOutcome::Succeeded | DryRunOutcome::Failed { .. }
+                )
+            })
+            .count();
+        let which = if ran == self.migrations.len() {
+            "every migration ran".to_owned()
+        } else {
+            format!("{ran} of {} migrations ran", self.migrations.len())
+        };
         writeln!(
             f,
-            "Dry run of `migrate {}` on set {:?} ({from}): every migration ran in one \
-             transaction that was rolled back; nothing was changed.",
+            "Dry run of `migrate {}` on set {:?} ({from}): {which} in one transaction that was \
+             rolled back; nothing was changed.",
             self.operation, self.set
         )?;
         if self.migrations.is_empty() {
             return writeln!(f, "Nothing to do.");
         }
+        if !self.backup_locks.is_empty() {
+            let bytes: i64 = self.backup_locks.iter().map(|l| l.size_bytes).sum();
+            writeln!(
+                f,
+                "Before the first migration: the pre-migration backup locks every user table \
+                 ({} tables, {}) IN EXCLUSIVE MODE until the run commits: writes to any of them \
+                 wait for the whole run, the dump included; reads go on.",
+                self.backup_locks.len(),
+                size_text(bytes)
+            )?;
+        }
         for m in &self.migrations {
             write!(f, "{m}")?;
         }
         let held = self.held_until_commit();
-        if !held.is_empty() {
+        if !held.is_empty() || !self.backup_locks.is_empty() {
             writeln!(f, "Held until the run commits:")?;
+            if !self.backup_locks.is_empty() {
+                writeln!(
+                    f,
+                    "  EXCLUSIVE on every user table, from the pre-migration backup"
+                )?;
+            }
             for (seq, lock) in held {
                 writeln!(f, "  {lock}, from migration {seq}")?;
             }

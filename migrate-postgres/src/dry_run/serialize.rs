@@ -10,16 +10,17 @@ use super::{
 use migrate_core::serialize::state_word;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-/// `{"set", "current", "ok", "migrations", "operation", "held_until_commit"}`;
-/// `held_until_commit` lists `{"seq", "table", "mode"}`.
+/// `{"set", "current", "ok", "migrations", "operation", "held_until_commit", "backup_locks"}`;
+/// `held_until_commit` lists `{"seq", "table", "mode"}`, `backup_locks` the locks of the
+/// pre-migration backup as `locks` lists a migration's.
 ///
 /// ```
 /// use migrate_postgres::{DryRun, DryRunOperation};
 /// let dry = DryRun { set: "default".into(), current: Some(3), operation: DryRunOperation::Up,
-///     migrations: vec![] };
+///     migrations: vec![], backup_locks: vec![] };
 /// assert_eq!(
 ///     serde_json::to_string(&dry).unwrap(),
-///     r#"{"set":"default","current":3,"ok":true,"migrations":[],"operation":"up","held_until_commit":[]}"#
+///     r#"{"set":"default","current":3,"ok":true,"migrations":[],"operation":"up","held_until_commit":[],"backup_locks":[]}"#
 /// );
 /// ```
 impl Serialize for DryRun {
@@ -29,19 +30,21 @@ impl Serialize for DryRun {
             current,
             operation,
             migrations,
+            backup_locks,
         } = self;
         let held: Vec<Held<'_>> = self
             .held_until_commit()
             .into_iter()
             .map(|(seq, lock)| Held { seq, lock })
             .collect();
-        let mut s = serializer.serialize_struct("DryRun", 6)?;
+        let mut s = serializer.serialize_struct("DryRun", 7)?;
         s.serialize_field("set", set)?;
         s.serialize_field("current", current)?;
         s.serialize_field("ok", &self.is_ok())?;
         s.serialize_field("migrations", migrations)?;
         s.serialize_field("operation", &operation.to_string())?;
         s.serialize_field("held_until_commit", &held)?;
+        s.serialize_field("backup_locks", backup_locks)?;
         s.end()
     }
 }

@@ -77,6 +77,8 @@ impl Session {
         let (mut backend, registry, config) = self.dry_run_parts();
         let registry = registry.clone();
         let policy = config.policy.clone();
-        super::run(&mut backend, &registry, &policy, op, options)
+        // The real run would take its exact backup first, and its locks with it.
+        let backs_up = config.backups.for_connection(backend.conn).is_ok();
+        super::run(&mut backend, &registry, &policy, op, options, backs_up)
     }
 }

@@ -134,8 +134,19 @@ pub(crate) fn warnings(seen: &Seen<'_>) -> Vec<Warning> {
 }
 
 fn new_indexes(seen: &Seen<'_>, found: &mut Vec<Warning>) {
+    // A rewrite (type change) rebuilds the table's indexes under new oids with their old
+    // names: the rewrite's warning covers them. An index dropped and built again by hand is new.
+    let rebuilt = |table: i64, index: &str| {
+        seen.rewritten.contains(&table)
+            && seen
+                .before
+                .indexes
+                .values()
+                .any(|(t, name)| *t == table && name == index)
+    };
     for (oid, (table, index)) in &seen.after.indexes {
         if seen.before.indexes.contains_key(oid)
+            || rebuilt(*table, index)
             || !seen.existing.contains(table)
             || !seen.big(*table)
         {
@@ -182,16 +193,33 @@ fn rewrites(seen: &Seen<'_>, found: &mut Vec<Warning>) {
             Reason::Other => {
                 "run it in a maintenance window, or build a new table, copy in batches and swap"
             }
+            Reason::Generated(_) => {
+                "accept the rewrite in a maintenance window, or add a plain column, fill it in \
+                 batches and keep it current with a trigger"
+            }
+            Reason::Refresh => {
+                "`REFRESH MATERIALIZED VIEW CONCURRENTLY` (it needs a unique index on the view; \
+                 reads go on while it runs, under EXCLUSIVE)"
+            }
         };
-        found.push(Warning {
-            kind: WarningKind::TableRewrite,
-            table: before.name.clone(),
-            observed: format!(
+        let observed = match reason {
+            Reason::Refresh => format!(
+                "{} was refreshed ({}): recomputed under ACCESS EXCLUSIVE, reads of it blocked \
+                 until the run commits",
+                seen.sized(*oid),
+                reason.text()
+            ),
+            _ => format!(
                 "{} was rewritten ({}): every row copied under ACCESS EXCLUSIVE, reads and \
                  writes blocked until the run commits",
                 seen.sized(*oid),
                 reason.text()
             ),
+        };
+        found.push(Warning {
+            kind: WarningKind::TableRewrite,
+            table: before.name.clone(),
+            observed,
             instead: instead.into(),
         });
     }
@@ -319,8 +347,12 @@ pub(crate) enum Reason {
     TypeChange(Vec<String>),
     /// Columns added with a default that had to be computed per row.
     VolatileDefault(Vec<String>),
+    /// Stored generated columns added: computed for every row.
+    Generated(Vec<String>),
     /// Nothing in the columns explains it (TRUNCATE, CLUSTER, SET TABLESPACE, SET LOGGED...).
     Other,
+    /// A materialized view refreshed (not concurrently).
+    Refresh,
 }
 
 impl Reason {
@@ -336,14 +368,22 @@ impl Reason {
             Reason::Other => "new storage; no column change explains it (TRUNCATE, CLUSTER, \
                               SET TABLESPACE, SET LOGGED/UNLOGGED...)"
                 .into(),
+            Reason::Generated(columns) => {
+                format!("stored generated column: {}", columns.join(", "))
+            }
+            Reason::Refresh => "REFRESH MATERIALIZED VIEW without CONCURRENTLY".into(),
         }
     }
 }
 
 /// Compares the table's columns before and after the rewrite.
 pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
+    if after.materialized {
+        return Reason::Refresh;
+    }
     let mut changed = Vec::new();
     let mut added = Vec::new();
+    let mut generated = Vec::new();
     for column in &after.columns {
         match before.columns.iter().find(|c| c.name == column.name) {
             Some(old) if old.type_name != column.type_name => changed.push(format!(
@@ -351,6 +391,11 @@ pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
                 column.name, old.type_name, column.type_name
             )),
             Some(_) => {}
+            None if column.generated => generated.push(format!(
+                "{} AS {}",
+                column.name,
+                column.default.as_deref().unwrap_or_default()
+            )),
             None if column.default.is_some() => added.push(format!(
                 "{} DEFAULT {}",
                 column.name,
@@ -363,6 +408,8 @@ pub(crate) fn rewrite_reason(before: &Table, after: &Table) -> Reason {
         Reason::TypeChange(changed)
     } else if !added.is_empty() {
         Reason::VolatileDefault(added)
+    } else if !generated.is_empty() {
+        Reason::Generated(generated)
     } else {
         Reason::Other
     }

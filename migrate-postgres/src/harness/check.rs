@@ -123,7 +123,8 @@ impl Harness {
     }
 
     /// [`check`](Self::check) on a database of your own (it must be empty: the check reverts
-    /// every migration and compares with the schema it found first), through `conn`.
+    /// every migration and compares with the schema it found first; one holding tables is
+    /// refused before anything changes), through `conn`.
     ///
     /// ```no_run
     /// # use migrate_postgres::{Connection, Migrator, testing::Harness};
@@ -132,7 +133,19 @@ impl Harness {
     /// println!("{report}");
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
-    pub fn check_on(&self, conn: Connection) -> Result<CheckReport> {
+    pub fn check_on(&self, mut conn: Connection) -> Result<CheckReport> {
+        // The check reverts every migration: on a database holding tables (data) by mistake,
+        // a down would drop them.
+        let found = rows::count_all(&mut conn)?;
+        if !found.is_empty() {
+            let tables: Vec<&str> = found.keys().map(String::as_str).collect();
+            return Err(Error::Unsupported(format!(
+                "the migration check needs an empty database (it reverts every migration), \
+                 and this one holds {}; nothing was changed. Check on a new database \
+                 (`Harness::check` creates one on the test server)",
+                tables.join(", ")
+            )));
+        }
         let registry = self.migrator.registry()?;
         let mut target = Target {
             session: self.migrator.on(conn)?,

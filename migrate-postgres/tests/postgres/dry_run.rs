@@ -41,7 +41,9 @@ fn state(db: &TestDatabase) -> State {
     let mut client = db.client();
     let tables: Vec<String> = client
         .query(
-            "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1",
+            // A materialized view never populated cannot be counted.
+            "SELECT format('%I.%I', s.schemaname, s.relname) FROM pg_stat_user_tables s
+             JOIN pg_class c ON c.oid = s.relid WHERE c.relispopulated ORDER BY 1",
             &[],
         )
         .unwrap()
@@ -565,6 +567,13 @@ fn a_non_transactional_migration_is_listed_not_executed_and_the_dry_run_stops_th
     let mut client = db.client();
     assert!(!exists(&mut client, "public.orders_note2"));
     assert!(!exists(&mut client, "public.later"));
+    // The headline does not claim that every migration ran.
+    let header = dry.to_string().lines().next().unwrap().to_owned();
+    assert_eq!(
+        header,
+        "Dry run of `migrate up` on set \"default\" (no migration applied): 1 of 3 migrations \
+         ran in one transaction that was rolled back; nothing was changed."
+    );
 }
 
 #[test]
@@ -779,4 +788,457 @@ fn a_dry_run_refuses_what_the_runner_refuses_and_changes_nothing() {
         matches!(err, Error::Core(CoreError::Irreversible { .. })),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_step_that_panics_is_its_migrations_failure_and_leaves_no_transaction_or_lock() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let panics = Arc::new(AtomicUsize::new(1));
+    let left = panics.clone();
+    let mut session = Migrator::new()
+        .with_migrations([
+            deleting(1, "purge", "DELETE FROM orders WHERE id > 1000"),
+            Migration::new(
+                2,
+                "buggy",
+                Step::new(move |tx| {
+                    tx.batch_execute("CREATE TABLE half_done (id int)")?;
+                    if left.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        panic!("a bug in the step");
+                    }
+                    tx.batch_execute("CREATE TABLE fixed (id int)")
+                }),
+            ),
+        ])
+        .on(db.connect())
+        .unwrap();
+    let before = state(&db);
+    let dry = session.dry_run().unwrap();
+    assert_eq!(
+        panics.load(Ordering::SeqCst),
+        0,
+        "the step ran and panicked"
+    );
+    let failed = dry.failure().expect("the panic fails migration 2");
+    assert_eq!(failed.seq, 2);
+    let DryRunOutcome::Failed { error } = &failed.outcome else {
+        unreachable!()
+    };
+    assert!(
+        error.contains("the migration's code panicked: a bug in the step"),
+        "{error}"
+    );
+    assert_eq!(state(&db), before);
+    assert!(!exists(&mut db.client(), "public.half_done"));
+    assert_session_clean(&db, &mut session);
+    // The same session dry-runs again from a clean start.
+    let dry = session.dry_run().unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    assert_eq!(
+        dry.migrations[0].rows_lost().collect::<Vec<_>>(),
+        [("public.orders", 1000)]
+    );
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+}
+
+#[test]
+fn advisory_locks_a_migration_takes_are_released_and_the_callers_own_are_kept() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let mut session = Migrator::new()
+        .with_migrations([sql(
+            1,
+            "takes_locks",
+            "SELECT pg_advisory_lock(4242); SELECT pg_advisory_lock(4242);
+             SELECT pg_advisory_lock(7, 8); SELECT pg_advisory_lock_shared(99);
+             CREATE TABLE audit (id int)",
+        )])
+        .on(db.connect())
+        .unwrap();
+    // The caller's own session lock, taken before the dry run, is the caller's business.
+    session
+        .connection()
+        .client()
+        .batch_execute("SELECT pg_advisory_lock(11)")
+        .unwrap();
+    let before = state(&db);
+    let dry = session.dry_run().unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    assert_eq!(state(&db), before);
+    let pid: i32 = session
+        .connection()
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let held: Vec<(i64, i64)> = db
+        .client()
+        .query(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks
+             WHERE locktype = 'advisory' AND pid = $1 ORDER BY 1, 2",
+            &[&pid],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(held, [(0, 11)], "only the caller's lock 11 is left");
+    let released: bool = session
+        .connection()
+        .client()
+        .query_one("SELECT pg_advisory_unlock(11)", &[])
+        .unwrap()
+        .get(0);
+    assert!(released);
+    assert_session_clean(&db, &mut session);
+}
+
+#[test]
+fn a_truncate_shows_the_rows_lost_and_is_not_called_a_rewrite() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let dry = dry_run(
+        &db,
+        vec![deleting(1, "purge", "TRUNCATE orders")],
+        &DryRunOptions::default().big_table_rows(1000),
+    );
+    let purge = &dry.migrations[0];
+    assert_eq!(
+        lock_on(purge, "public.orders"),
+        Some(LockMode::AccessExclusive)
+    );
+    assert_eq!(
+        purge.rows_lost().collect::<Vec<_>>(),
+        [("public.orders", 2000)]
+    );
+    assert!(purge.rewrites.is_empty(), "{:?}", purge.rewrites);
+    assert_eq!(kinds(purge), [WarningKind::AccessExclusive]);
+}
+
+#[test]
+fn a_partitioned_table_is_sized_by_its_partitions() {
+    let Some(db) = db() else { return };
+    db.client()
+        .batch_execute(
+            "CREATE TABLE events (id bigint, at date, body text) PARTITION BY RANGE (at);
+             CREATE TABLE events_2025 PARTITION OF events
+                 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+             CREATE TABLE events_2026 PARTITION OF events
+                 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+             INSERT INTO events SELECT g, date '2025-06-01' + (g % 400), repeat('x', 100)
+                 FROM generate_series(1, 5000) g;",
+        )
+        .unwrap();
+    let partitions: i64 = db
+        .client()
+        .query_one(
+            "SELECT (pg_total_relation_size('events_2025')
+                     + pg_total_relation_size('events_2026'))::bigint",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let dry = dry_run(
+        &db,
+        vec![sql(1, "tag", "ALTER TABLE events ADD COLUMN tag text")],
+        &DryRunOptions::default(),
+    );
+    let tag = &dry.migrations[0];
+    let parent = tag
+        .locks
+        .iter()
+        .find(|l| l.table == "public.events")
+        .expect("the parent's lock");
+    assert_eq!(parent.mode, LockMode::AccessExclusive);
+    assert_eq!(parent.size_bytes, partitions);
+    assert!(
+        tag.locks.iter().any(|l| l.table == "public.events_2025"),
+        "{:?}",
+        tag.locks
+    );
+}
+
+#[test]
+fn refreshing_a_materialized_view_shows_its_access_exclusive_lock_and_the_concurrent_way() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    db.client()
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW order_totals AS
+                 SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id;
+             CREATE MATERIALIZED VIEW later_view AS SELECT 1 AS x WITH NO DATA;",
+        )
+        .unwrap();
+    let dry = dry_run(
+        &db,
+        vec![
+            sql(1, "refresh", "REFRESH MATERIALIZED VIEW order_totals"),
+            sql(2, "fill", "REFRESH MATERIALIZED VIEW later_view"),
+        ],
+        &DryRunOptions::default(),
+    );
+    assert!(dry.is_ok(), "{dry}");
+    let refresh = &dry.migrations[0];
+    assert_eq!(
+        lock_on(refresh, "public.order_totals"),
+        Some(LockMode::AccessExclusive),
+        "{refresh:?}"
+    );
+    let [rewrite] = &refresh.rewrites[..] else {
+        panic!("{:?}", refresh.rewrites)
+    };
+    assert_eq!(rewrite.table, "public.order_totals");
+    assert!(
+        rewrite.reason.contains("REFRESH MATERIALIZED VIEW"),
+        "{rewrite:?}"
+    );
+    let warning = refresh
+        .warnings
+        .iter()
+        .find(|w| w.kind == WarningKind::TableRewrite)
+        .expect("a rewrite warning");
+    assert!(warning.instead.contains("CONCURRENTLY"), "{warning}");
+    assert_eq!(
+        refresh
+            .tables
+            .iter()
+            .map(|t| (t.table.as_str(), t.rows_before, t.rows_after))
+            .collect::<Vec<_>>(),
+        // orders: read by the refresh (ACCESS SHARE), not written.
+        [
+            ("public.order_totals", Some(100), Some(100)),
+            ("public.orders", Some(2000), Some(2000))
+        ]
+    );
+    assert_eq!(
+        lock_on(refresh, "public.orders"),
+        Some(LockMode::AccessShare)
+    );
+    // A view that was never populated cannot be counted; it is left out, not an error.
+    assert!(
+        matches!(dry.migrations[1].outcome, DryRunOutcome::Succeeded),
+        "{dry}"
+    );
+}
+
+#[test]
+fn indexes_a_type_change_rebuilds_are_not_called_new_indexes_without_concurrently() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    db.client()
+        .batch_execute("CREATE INDEX orders_total ON orders (total)")
+        .unwrap();
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "widen",
+            "ALTER TABLE orders ALTER COLUMN total TYPE bigint, ALTER COLUMN id TYPE numeric",
+        )],
+        &DryRunOptions::default().big_table_rows(1000),
+    );
+    let widen = &dry.migrations[0];
+    assert_eq!(widen.rewrites.len(), 1, "{:?}", widen.rewrites);
+    // orders_total and orders_pkey were rebuilt with the table (new oids, same names): the
+    // rewrite's warning covers them; "use CREATE INDEX CONCURRENTLY" would be wrong advice.
+    assert_eq!(
+        kinds(widen),
+        [WarningKind::TableRewrite, WarningKind::AccessExclusive]
+    );
+    assert!(widen.schema.added.is_empty(), "{:?}", widen.schema);
+    // The same name built again by hand, without a rewrite, is a new index and warned about.
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "rebuild",
+            "DROP INDEX orders_total; CREATE INDEX orders_total ON orders (total)",
+        )],
+        &DryRunOptions::default().big_table_rows(1000),
+    );
+    assert_eq!(
+        kinds(&dry.migrations[0]),
+        [
+            WarningKind::IndexWithoutConcurrently,
+            WarningKind::AccessExclusive
+        ]
+    );
+}
+
+#[test]
+fn a_statement_a_migration_prepares_is_gone_after_the_dry_run_and_the_real_run_prepares_it_again() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let mut session = Migrator::new()
+        .with_migrations([sql(
+            1,
+            "prepared_backfill",
+            "ALTER TABLE orders ADD COLUMN cents bigint;
+             PREPARE backfill AS UPDATE orders SET cents = total * 100;
+             EXECUTE backfill;
+             DEALLOCATE backfill;
+             PREPARE check_customers AS SELECT count(*) FROM customers;",
+        )])
+        .on(db.connect())
+        .unwrap();
+    let before = state(&db);
+    let dry = session.dry_run().unwrap();
+    assert!(dry.is_ok(), "{dry}");
+    assert_eq!(state(&db), before);
+    let prepared: i64 = session
+        .connection()
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_prepared_statements WHERE from_sql",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(prepared, 0, "the dry run left a prepared statement");
+    // The real run on the same session meets no "prepared statement already exists".
+    session.up().unwrap();
+    assert_eq!(
+        count(&mut db.client(), "orders WHERE cents = total * 100"),
+        2000
+    );
+}
+
+#[test]
+fn a_stored_generated_column_is_named_as_the_rewrite_reason_not_a_volatile_default() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "add_doubled",
+            "ALTER TABLE orders ADD COLUMN doubled bigint GENERATED ALWAYS AS (total * 2) STORED",
+        )],
+        &DryRunOptions::default(),
+    );
+    let m = &dry.migrations[0];
+    let [rewrite] = &m.rewrites[..] else {
+        panic!("{:?}", m.rewrites)
+    };
+    assert!(
+        rewrite.reason.contains("stored generated column: doubled")
+            && !rewrite.reason.contains("volatile"),
+        "{}",
+        rewrite.reason
+    );
+    let [warning] = &m.warnings[..] else {
+        panic!("{:?}", m.warnings)
+    };
+    assert_eq!(warning.kind, WarningKind::TableRewrite);
+    assert!(!warning.instead.contains("without a default"), "{warning}");
+}
+
+#[test]
+fn with_a_backup_dir_the_report_shows_the_backups_exclusive_lock_on_every_table() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = || vec![sql(1, "audit", "CREATE TABLE audit (id int)")];
+    let before = state(&db);
+    let mut session = Migrator::new()
+        .with_migrations(migrations())
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    let dry = session.dry_run().unwrap();
+    assert_eq!(state(&db), before);
+    assert_session_clean(&db, &mut session);
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "a dry run writes no backup"
+    );
+    let locked: Vec<(&str, LockMode)> = dry
+        .backup_locks
+        .iter()
+        .map(|l| (l.table.as_str(), l.mode))
+        .collect();
+    assert_eq!(
+        locked,
+        [
+            ("public.customers", LockMode::Exclusive),
+            ("public.orders", LockMode::Exclusive)
+        ]
+    );
+    let text = dry.to_string();
+    assert!(
+        text.contains(
+            "Before the first migration: the pre-migration backup locks every user table \
+             (2 tables, "
+        ) && text.contains("  EXCLUSIVE on every user table, from the pre-migration backup"),
+        "{text}"
+    );
+    // Without backups the real run takes none.
+    let dry = dry_run(&db, migrations(), &DryRunOptions::default());
+    assert!(dry.backup_locks.is_empty());
+
+    // The real run does hold them: during its migration, a writer of customers (a table the
+    // migration never touches) is refused at once.
+    let writer_blocked = Arc::new(AtomicUsize::new(0));
+    let seen = writer_blocked.clone();
+    let config = db.config();
+    let probe = Migration::new(
+        2,
+        "probe",
+        Step::new(move |_tx| {
+            let mut other = config.connect(postgres::NoTls)?;
+            let tried = other.batch_execute(
+                "BEGIN; LOCK TABLE customers IN ROW EXCLUSIVE MODE NOWAIT; ROLLBACK",
+            );
+            if tried.is_err_and(|e| e.code().map(|c| c.code()) == Some("55P03")) {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }),
+    );
+    let mut real = Migrator::new()
+        .with_migrations([sql(1, "audit", "CREATE TABLE audit (id int)"), probe])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    real.up().unwrap();
+    assert_eq!(writer_blocked.load(Ordering::SeqCst), 1);
+    // With nothing to do, no backup and no lock.
+    assert!(real.dry_run().unwrap().backup_locks.is_empty());
+}
+
+#[test]
+fn replacing_a_view_shows_its_access_exclusive_lock_without_counting_it() {
+    let Some(db) = db() else { return };
+    shop(&db);
+    db.client()
+        .batch_execute("CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 1000")
+        .unwrap();
+    let dry = dry_run(
+        &db,
+        vec![sql(
+            1,
+            "widen_view",
+            "CREATE OR REPLACE VIEW big_orders AS
+                 SELECT id, total, customer_id FROM orders WHERE total > 1000",
+        )],
+        &DryRunOptions::default(),
+    );
+    assert!(dry.is_ok(), "{dry}");
+    let m = &dry.migrations[0];
+    // Every query on the view waits until the run commits.
+    assert_eq!(
+        lock_on(m, "public.big_orders"),
+        Some(LockMode::AccessExclusive),
+        "{m:?}"
+    );
+    // A view holds no rows of its own: not counted, not listed as a table changed.
+    assert!(
+        m.tables.iter().all(|t| t.table != "public.big_orders"),
+        "{:?}",
+        m.tables
+    );
+    assert!(m.rewrites.is_empty() && m.warnings.is_empty(), "{m:?}");
+    assert!(m.columns_dropped.is_empty());
 }

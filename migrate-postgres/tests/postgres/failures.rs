@@ -169,3 +169,75 @@ fn a_failed_non_transactional_migration_stays_started_until_resolved() {
     // Then `up` runs it again (and fails the same way: it is still broken).
     assert!(session.up().is_err());
 }
+
+#[test]
+fn a_step_that_panics_fails_its_migration_rolls_back_and_the_next_run_starts_clean() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(db) = db() else { return };
+    db.client()
+        .batch_execute(
+            "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 10)",
+        )
+        .unwrap();
+    let panicked = Arc::new(AtomicBool::new(false));
+    let once = panicked.clone();
+    let mut session = Migrator::new()
+        .with_migrations([
+            Migration::new(1, "trim", Step::sql("DELETE FROM items WHERE id > 5"))
+                .with_flags(migrate_postgres::Flags::NONE.with_destructive(true)),
+            Migration::new(
+                2,
+                "buggy",
+                Step::new(move |tx| {
+                    tx.batch_execute("CREATE TABLE half_done (id int)")?;
+                    if !once.swap(true, Ordering::SeqCst) {
+                        panic!("a bug in the step");
+                    }
+                    tx.batch_execute("CREATE TABLE done (id int)")
+                }),
+            ),
+        ])
+        .on(db.connect())
+        .unwrap();
+    let err = session.up().unwrap_err();
+    assert!(panicked.load(Ordering::SeqCst));
+    let Error::MigrationFailed { seq, source, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert_eq!(*seq, 2);
+    assert!(
+        matches!(&**source, Error::Panicked { message } if message == "a bug in the step"),
+        "{source:?}"
+    );
+
+    // Nothing of the run is left: no open transaction, no lock, no change.
+    let pid: i32 = session
+        .connection()
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut other = db.client();
+    let row = other
+        .query_one(
+            "SELECT state, xact_start IS NOT NULL FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .unwrap();
+    let (state, in_transaction): (String, bool) = (row.get(0), row.get(1));
+    assert_eq!((state.as_str(), in_transaction), ("idle", false));
+    let locks: i64 = other
+        .query_one("SELECT count(*) FROM pg_locks WHERE pid = $1", &[&pid])
+        .unwrap()
+        .get(0);
+    assert_eq!(locks, 0, "the failed run left locks on its session");
+    assert_eq!(count(&mut other, "items"), 10);
+    assert!(!exists(&mut other, "public.half_done"));
+
+    // The next run on the same session applies both, once.
+    session.up().unwrap();
+    assert_eq!(count(&mut other, "items"), 5);
+    assert!(exists(&mut other, "public.half_done") && exists(&mut other, "public.done"));
+    assert_eq!(count(&mut other, "public._migrate_applied"), 2);
+}

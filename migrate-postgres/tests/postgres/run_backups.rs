@@ -245,6 +245,38 @@ fn manual_backups_are_never_pruned_by_the_retention_of_runs_restores_and_backups
 }
 
 #[test]
+fn retention_after_a_restore_keeps_the_automatic_backup_it_restored_from() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let keep_one = Retention {
+        keep_last: Some(1),
+        max_age: None,
+    };
+    let mut session = migrator(dir.path())
+        .keep_backups(keep_one)
+        .on(db.connect())
+        .unwrap();
+    session.up_to(1).unwrap();
+    session.up_to(2).unwrap();
+    let [pre_up] = &session.backups().unwrap()[..] else {
+        panic!("one automatic backup kept")
+    };
+    let restored = session
+        .restore(&RestoreFrom::File(pre_up.path.clone()))
+        .unwrap();
+
+    // The restored file is what a second restore (after the undo) would use: it stays, even
+    // though the undo backup makes it the oldest automatic one beyond `keep_last`.
+    assert!(pre_up.path.is_file(), "the backup just restored was pruned");
+    assert!(restored.undo_backup.path.is_file());
+    assert_eq!(files_in(dir.path()).len(), 2);
+    assert_eq!(count(&mut db.client(), "public._migrate_applied"), 1);
+    // A later run's retention prunes it as usual.
+    session.up().unwrap();
+    assert!(!pre_up.path.exists());
+}
+
+#[test]
 fn session_backup_snapshot_list_and_restore_on_postgres() {
     let Some(db) = db() else { return };
     let dir = tempfile::tempdir().unwrap();

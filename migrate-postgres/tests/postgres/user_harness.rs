@@ -205,6 +205,65 @@ fn a_migration_that_loses_seeded_rows_fails_unless_declared_destructive() {
 }
 
 #[test]
+fn a_migration_that_drops_a_seeded_table_fails_unless_declared_destructive_and_a_rename_passes() {
+    let (Some(db), Some(renamed)) = (db(), db()) else {
+        return;
+    };
+    let seed = "INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'bob'), (3, 'cy')";
+    let drop_users = Migration::new(2, "drop_users", Step::sql("DROP TABLE users"));
+    let harness =
+        Harness::new(Migrator::new().with_migrations(vec![users(), drop_users])).seed_at(1, seed);
+    let (seq, name, problem) = failure_on(harness, &db);
+    assert_eq!((seq, name.as_str()), (2, "drop_users"));
+    assert!(problem.contains("public.users"), "{problem}");
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.users"));
+    assert_eq!(applied(&mut client), [1, 2]);
+
+    // A rename keeps every row: no loss.
+    let rename = sql(
+        2,
+        "rename_users",
+        "ALTER TABLE users RENAME TO people",
+        "ALTER TABLE people RENAME TO users",
+    );
+    let report = Harness::new(Migrator::new().with_migrations(vec![users(), rename]))
+        .seed_at(1, seed)
+        .check_on(renamed.connect())
+        .unwrap();
+    assert_eq!(report.round_trips, [1, 2]);
+    assert_eq!(count(&mut renamed.client(), "people"), 3);
+}
+
+#[test]
+fn check_on_a_database_that_holds_tables_is_refused_before_anything_changes() {
+    let Some(db) = db() else { return };
+    // A database in use: migrated, with data.
+    Migrator::new()
+        .with_migrations(vec![users()])
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    db.client()
+        .batch_execute("INSERT INTO users VALUES (1, 'ada'), (2, 'bob')")
+        .unwrap();
+    // A check reverts every migration: pointed at this database by mistake, it found
+    // `create_users` applied and ran its down, dropping the table and its rows.
+    let err = Harness::new(Migrator::new().with_migrations(vec![users()]))
+        .check_on(db.connect())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("needs an empty database") && text.contains("public.users"),
+        "{text}"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "users"), 2);
+    assert_eq!(applied(&mut client), [1]);
+}
+
+#[test]
 fn a_failing_seed_names_the_migration_it_follows() {
     let Some(db) = db() else { return };
     let harness = Harness::new(Migrator::new().with_migrations(vec![users(), add_email()]))
