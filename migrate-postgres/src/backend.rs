@@ -9,6 +9,7 @@
 use crate::batch::{millis, retry_on_lock_timeout};
 use crate::connection::Connection;
 use crate::fingerprint::{self, SchemaObjects};
+use crate::guard::{Guard, Judging, Verdict};
 use crate::restore_policy::{self, Baseline};
 use crate::tracking::{APPLIED_TABLE, RowValues};
 use crate::{BackupKind, Backups, Error, Migration, Result, Step, Tx, commit_guard, tracking};
@@ -38,6 +39,12 @@ pub(crate) struct PgBackend<'a> {
     baselines: Vec<(PathBuf, Baseline)>,
     /// The txids of the runner's own transactions: their writes are not "others' writes".
     own_txids: Vec<i64>,
+    /// The row-count guard and destructive-change detection (`guard/`).
+    guard: Guard,
+    /// The SQL the current migration sent through its `Tx` (the guard's messages name it).
+    statements: Vec<String>,
+    /// The operator allowed destructive changes for this run.
+    allow_destructive: bool,
 }
 
 impl<'a> PgBackend<'a> {
@@ -47,6 +54,7 @@ impl<'a> PgBackend<'a> {
         applied_by: String,
         backups: std::result::Result<Backups, String>,
     ) -> Self {
+        let guard = Guard::new(&conn.schema.name);
         PgBackend {
             conn,
             label,
@@ -57,7 +65,16 @@ impl<'a> PgBackend<'a> {
             written: Vec::new(),
             baselines: Vec::new(),
             own_txids: Vec::new(),
+            guard,
+            statements: Vec::new(),
+            allow_destructive: false,
         }
+    }
+
+    /// Lets every migration of the run remove data, as if each declared `destructive`.
+    pub fn allow_destructive(mut self, allow: bool) -> Self {
+        self.allow_destructive = allow;
+        self
     }
 
     fn client(&mut self) -> &mut postgres::Client {
@@ -127,7 +144,11 @@ impl<'a> PgBackend<'a> {
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
             }
             self.client().batch_execute(&setup)?;
-            let ran = step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true));
+            self.statements.clear();
+            let ran = step.run(
+                &mut Tx::new(&mut self.conn.client, m.seq, &m.name, true)
+                    .recording(&mut self.statements),
+            );
             if !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
                 let _ = self.client().batch_execute("ROLLBACK");
@@ -429,12 +450,13 @@ impl Backend for PgBackend<'_> {
         }
     }
 
+    /// The guard's baseline: every user table and its columns (nothing counted yet).
     fn start_batch(&mut self) -> Result<()> {
-        Ok(())
+        self.guard.start(&mut self.conn.client)
     }
 
     fn restart_baselines(&mut self) -> Result<()> {
-        Ok(())
+        self.guard.start(&mut self.conn.client)
     }
 
     fn savepoint(&mut self) -> Result<()> {
@@ -447,10 +469,12 @@ impl Backend for PgBackend<'_> {
     fn release_savepoint(&mut self) -> Result<()> {
         self.client()
             .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))?;
+        self.guard.released();
         Ok(commit_guard::arm(&mut self.conn.client, &self.conn.schema)?)
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.guard.rolled_back();
         self.client().batch_execute(&format!(
             "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
         ))?;
@@ -475,7 +499,9 @@ impl Backend for PgBackend<'_> {
         match m.mode {
             TxMode::Transactional => self.run_in_savepoint(m, step),
             TxMode::NonTransactional => {
-                self.conn.run_outside(m.seq, &m.name, step)?;
+                self.statements.clear();
+                self.conn
+                    .run_outside(m.seq, &m.name, step, &mut self.statements)?;
                 match self.lock.clone() {
                     Some((key, token)) => self.conn.check_lock_held(key, &token),
                     None => Ok(()),
@@ -489,18 +515,11 @@ impl Backend for PgBackend<'_> {
     }
 
     /// `SET CONSTRAINTS ALL IMMEDIATE` (the guard allowed for that moment): a deferred
-    /// violation fails this migration, not the commit.
-    fn check_step(&mut self, m: &Migration, _job: Job) -> Result<Vec<RowCount>> {
-        if m.mode == TxMode::Transactional
-            && let Err(source) = self.client().batch_execute(commit_guard::CHECK_DEFERRED)
-        {
-            return Err(Error::DeferredConstraint {
-                seq: m.seq,
-                name: m.name.clone(),
-                source,
-            });
-        }
-        Ok(Vec::new())
+    /// violation fails this migration, not the commit. Then the row-count guard and
+    /// destructive-change detection (`guard/`).
+    fn check_step(&mut self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
+        self.check_deferred(m)?;
+        self.guard_step(m, job)
     }
 
     /// A migration that ended the transaction: the commit guard rolled all of it back.
@@ -547,6 +566,57 @@ impl Backend for PgBackend<'_> {
 }
 
 impl PgBackend<'_> {
+    fn check_deferred(&mut self, m: &Migration) -> Result<()> {
+        if m.mode == TxMode::Transactional
+            && let Err(source) = self.client().batch_execute(commit_guard::CHECK_DEFERRED)
+        {
+            return Err(Error::DeferredConstraint {
+                seq: m.seq,
+                name: m.name.clone(),
+                source,
+            });
+        }
+        Ok(())
+    }
+
+    /// The guard's judgment of the step that just ran. When it needs a fact about the state
+    /// before the step that nobody counted, the step is rolled back to its savepoint, the
+    /// facts are read, and it runs again (once).
+    fn guard_step(&mut self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
+        let judging = Judging {
+            seq: m.seq,
+            refuse_losses: job.direction == Direction::Up
+                && !m.flags.destructive
+                && !self.allow_destructive,
+            transactional: m.mode == TxMode::Transactional,
+        };
+        let statements = std::mem::take(&mut self.statements);
+        let needs = match self
+            .guard
+            .after_step(&mut self.conn.client, judging, &statements)?
+        {
+            Verdict::Passed(counts) => return Ok(counts),
+            Verdict::Learn(needs) => needs,
+        };
+        log::info!(
+            "migration {}: counting what it changed as it was before, then running it again",
+            m.label()
+        );
+        self.client()
+            .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
+        self.guard.learn(&mut self.conn.client, &needs)?;
+        self.run_step(m, job)?;
+        self.check_deferred(m)?;
+        let statements = std::mem::take(&mut self.statements);
+        match self
+            .guard
+            .after_step(&mut self.conn.client, judging, &statements)?
+        {
+            Verdict::Passed(counts) => Ok(counts),
+            Verdict::Learn(_) => Ok(Vec::new()),
+        }
+    }
+
     /// The exact backup in the open transaction, and what the restore policy compares
     /// against later.
     fn exact_backup(&mut self, reason: &str) -> Result<PathBuf> {

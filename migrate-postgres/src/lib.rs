@@ -41,6 +41,7 @@ mod connection;
 mod engine;
 mod error;
 mod fingerprint;
+mod guard;
 mod lock;
 mod migrate_session;
 mod migrator;

@@ -121,6 +121,7 @@ impl Session {
             self.config.applied_by(),
             backups,
         )
+        .allow_destructive(self.config.allow_destructive)
     }
 
     fn run(&mut self, op: Operation) -> Result<RunReport> {

@@ -26,6 +26,8 @@ pub struct Migrator {
     app_version: Option<String>,
     pub(crate) hooks: Hooks,
     pub(crate) backups: BackupSettings,
+    /// Every migration of a run may remove data, as if each declared `destructive`.
+    pub(crate) allow_destructive: bool,
 }
 
 /// Where a run's backups go and which are kept.
@@ -68,6 +70,7 @@ impl Default for Migrator {
             app_version: None,
             hooks: Hooks::default(),
             backups: BackupSettings::default(),
+            allow_destructive: false,
         }
     }
 }
@@ -218,6 +221,18 @@ impl Migrator {
     /// ```
     pub fn without_backups(mut self) -> Self {
         self.backups.disabled = true;
+        self
+    }
+
+    /// Lets every migration of a run remove data (drop tables or columns, delete rows) as if
+    /// each declared `destructive`: the row-count guard and destructive-change detection
+    /// still record the counts, but refuse nothing.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().allow_destructive();
+    /// ```
+    pub fn allow_destructive(mut self) -> Self {
+        self.allow_destructive = true;
         self
     }
 

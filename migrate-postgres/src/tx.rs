@@ -21,6 +21,8 @@ pub struct Tx<'c> {
     seq: u64,
     name: &'c str,
     in_transaction: bool,
+    /// Every SQL text sent, for the safety checks' messages (which statement dropped what).
+    log: Option<&'c mut Vec<String>>,
 }
 
 impl<'c> Tx<'c> {
@@ -35,6 +37,19 @@ impl<'c> Tx<'c> {
             seq,
             name,
             in_transaction,
+            log: None,
+        }
+    }
+
+    /// Records every SQL text this handle sends into `log`.
+    pub(crate) fn recording(mut self, log: &'c mut Vec<String>) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    fn record(&mut self, sql: &str) {
+        if let Some(log) = self.log.as_mut() {
+            log.push(sql.to_owned());
         }
     }
 
@@ -83,6 +98,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        self.record(sql);
         if self.in_transaction {
             self.client.batch_execute(sql)?;
         } else {
@@ -102,6 +118,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.record(sql);
         Ok(self.client.execute(sql, params)?)
     }
 
@@ -117,6 +134,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.record(sql);
         Ok(self.client.query(sql, params)?)
     }
 
@@ -130,6 +148,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.record(sql);
         Ok(self.client.query_one(sql, params)?)
     }
 
@@ -144,6 +163,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.record(sql);
         Ok(self.client.query_opt(sql, params)?)
     }
 

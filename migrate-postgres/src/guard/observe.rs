@@ -1,0 +1,212 @@
+//! The one query the guard sends after each migration: the user tables whose row counters or
+//! catalog rows changed since the previous read, with exact counts of those that gained or
+//! lost rows, in one round trip.
+//!
+//! - `pg_stat_get_xact_tuples_inserted/updated/deleted(oid)` are the current transaction's
+//!   counters (`pg_stat_xact_user_tables`, without the view's join on `pg_index`). They only
+//!   grow inside a transaction, except that a `TRUNCATE` resets those of its own subtransaction:
+//!   the previous values are sent back as arrays, so only tables whose counters *differ* come
+//!   back. They also count work of rolled-back subtransactions: a reason to recount, never to
+//!   conclude.
+//! - Catalog rows changed since the previous read have an `xmin` at or after the `xmax` of
+//!   that read's snapshot (`age()` compares xids safely across wraparound): new, renamed,
+//!   truncated or rewritten tables (`pg_class`), dropped, renamed or retyped columns
+//!   (`pg_attribute`, scanned only when its update/delete counters moved).
+//! - A dropped table deletes its `pg_class` row: when `pg_class`'s delete counter moved, the
+//!   oids of every user table come back, so the guard sees which known table is gone.
+//! - Counts use `query_to_xml(format('SELECT count(*) ...'))`: a count of a table chosen by the
+//!   query itself, without a function of our own in the user's database.
+
+use postgres::types::Type;
+use std::collections::BTreeMap;
+
+/// A table's oid.
+pub(crate) type Oid = u32;
+
+/// The transaction's row counters of one table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub ins: i64,
+    pub upd: i64,
+    pub del: i64,
+}
+
+/// Where a read starts from: what the previous read saw.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Since {
+    /// Counters of every table whose counters were non-zero at a previous read.
+    pub counters: BTreeMap<Oid, Counters>,
+    /// `xmax` of the previous read's snapshot (xid8); `None` before the first read.
+    pub xmax: Option<i64>,
+    /// `pg_class`'s delete counter at the previous read.
+    pub class_deletes: i64,
+    /// `pg_attribute`'s update + delete counters at the previous read.
+    pub attribute_changes: i64,
+}
+
+/// One user table as a read saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub filenode: u32,
+    pub counters: Counters,
+    /// Its columns `(attnum, name)` when its catalog rows changed (or on a full read).
+    pub columns: Option<Vec<(i16, String)>>,
+    /// Its exact rows, when its insert or delete counter moved (or it was asked for).
+    pub rows: Option<u64>,
+}
+
+/// What one read returned.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Observation {
+    pub xmax: i64,
+    pub class_deletes: i64,
+    pub attribute_changes: i64,
+    /// Every user table's oid, when a relation was dropped since the previous read (or on a
+    /// full read).
+    pub all_oids: Option<Vec<Oid>>,
+    pub tables: Vec<Seen>,
+}
+
+impl Observation {
+    /// The state the next read starts from.
+    pub fn advance(&self, since: &mut Since) {
+        for seen in &self.tables {
+            since.counters.insert(seen.oid, seen.counters);
+        }
+        since.xmax = Some(self.xmax);
+        since.class_deletes = self.class_deletes;
+        since.attribute_changes = self.attribute_changes;
+    }
+}
+
+/// The read. `$1` tracking schema, `$2..$5` previous counters, `$6` previous xmax, `$7` false
+/// for a full read (every table with its columns, no counts), `$8` previous attribute
+/// changes, `$9` previous class deletes, `$10` oids to count whatever their counters say.
+const READ: &str = r#"
+WITH cat AS (
+  SELECT pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_class'::regclass) AS class_del,
+         pg_catalog.pg_stat_get_xact_tuples_updated('pg_catalog.pg_attribute'::regclass)
+           + pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_attribute'::regclass)
+           AS attr_changes,
+         pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::int8 AS xmax
+), tables AS (
+  SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relfilenode, c.xmin,
+         pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS ins,
+         pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS upd,
+         pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS del
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^pg_(toast|temp)'
+    AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
+), prev AS (
+  SELECT * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
+), moved_columns AS (
+  SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a
+  WHERE $7 AND (SELECT attr_changes FROM cat) <> $8 AND a.attnum > 0
+    AND pg_catalog.age(a.xmin) <= pg_catalog.age(pg_catalog.xid($6::text::xid8))
+), changed AS (
+  SELECT t.*,
+         $7 AND (pg_catalog.age(t.xmin) <= pg_catalog.age(pg_catalog.xid($6::text::xid8))
+                 OR t.oid IN (SELECT attrelid FROM moved_columns)) AS catalog_changed,
+         (t.ins, t.upd, t.del) IS DISTINCT FROM
+           (coalesce(p.ins, 0), coalesce(p.upd, 0), coalesce(p.del, 0)) AS counters_changed,
+         $7 AND ((t.ins, t.del) IS DISTINCT FROM (coalesce(p.ins, 0), coalesce(p.del, 0))
+                 OR t.oid::int8 = ANY ($10::int8[])) AS count_it
+  FROM tables t LEFT JOIN prev p ON p.oid = t.oid::int8
+)
+SELECT NULL::int8 AS oid, xmax AS ins, class_del AS upd, attr_changes AS del,
+       CASE WHEN NOT $7 OR class_del <> $9 THEN (SELECT array_agg(oid::int8) FROM tables) END,
+       NULL::text, NULL::text, NULL::int8, NULL::int4[], NULL::text[], NULL::int8
+FROM cat
+UNION ALL
+SELECT oid::int8, ins, upd, del, NULL, nspname, relname, relfilenode::int8,
+       CASE WHEN NOT $7 OR catalog_changed THEN ARRAY(
+         SELECT a.attnum::int4 FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = changed.oid AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum) END,
+       CASE WHEN NOT $7 OR catalog_changed THEN ARRAY(
+         SELECT a.attname::text FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = changed.oid AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum) END,
+       CASE WHEN count_it THEN (pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(
+         pg_catalog.format('SELECT count(*) AS c FROM %I.%I', nspname, relname),
+         false, true, '')))[1]::text::int8 END
+FROM changed
+WHERE NOT $7 OR catalog_changed OR counters_changed OR count_it
+"#;
+
+/// Reads what changed since `since` (`full`: every table with its columns, nothing counted),
+/// counting `also_count` whatever their counters say.
+pub(crate) fn read(
+    client: &mut postgres::Client,
+    tracking_schema: &str,
+    since: &Since,
+    full: bool,
+    also_count: &[Oid],
+) -> Result<Observation, postgres::Error> {
+    let oids: Vec<i64> = since.counters.keys().map(|&o| i64::from(o)).collect();
+    let ins: Vec<i64> = since.counters.values().map(|c| c.ins).collect();
+    let upd: Vec<i64> = since.counters.values().map(|c| c.upd).collect();
+    let del: Vec<i64> = since.counters.values().map(|c| c.del).collect();
+    let xmax = since.xmax.unwrap_or(0);
+    let stepping = !full;
+    let also: Vec<i64> = also_count.iter().map(|&o| i64::from(o)).collect();
+    let rows = client.query_typed(
+        READ,
+        &[
+            (&tracking_schema, Type::TEXT),
+            (&oids, Type::INT8_ARRAY),
+            (&ins, Type::INT8_ARRAY),
+            (&upd, Type::INT8_ARRAY),
+            (&del, Type::INT8_ARRAY),
+            (&xmax, Type::INT8),
+            (&stepping, Type::BOOL),
+            (&since.attribute_changes, Type::INT8),
+            (&since.class_deletes, Type::INT8),
+            (&also, Type::INT8_ARRAY),
+        ],
+    )?;
+    let mut out = Observation::default();
+    for row in rows {
+        let oid: Option<i64> = row.get(0);
+        let Some(oid) = oid else {
+            out.xmax = row.get(1);
+            out.class_deletes = row.get(2);
+            out.attribute_changes = row.get(3);
+            out.all_oids = row
+                .get::<_, Option<Vec<i64>>>(4)
+                .map(|all| all.into_iter().map(to_oid).collect());
+            continue;
+        };
+        let attnums: Option<Vec<i32>> = row.get(8);
+        let names: Option<Vec<String>> = row.get(9);
+        let columns = attnums.zip(names).map(|(nums, names)| {
+            nums.into_iter()
+                .map(|n| i16::try_from(n).unwrap_or(i16::MAX))
+                .zip(names)
+                .collect()
+        });
+        out.tables.push(Seen {
+            oid: to_oid(oid),
+            schema: row.get(5),
+            name: row.get(6),
+            filenode: to_oid(row.get(7)),
+            counters: Counters {
+                ins: row.get(1),
+                upd: row.get(2),
+                del: row.get(3),
+            },
+            columns,
+            rows: row.get::<_, Option<i64>>(10).map(|n| n.max(0) as u64),
+        });
+    }
+    Ok(out)
+}
+
+fn to_oid(n: i64) -> Oid {
+    u32::try_from(n).unwrap_or(0)
+}
