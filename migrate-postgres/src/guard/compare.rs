@@ -86,6 +86,7 @@ pub(crate) struct Needs {
     pub after: BTreeSet<Oid>,
 }
 
+#[cfg(test)]
 impl Needs {
     pub fn is_empty(&self) -> bool {
         self.before.is_empty() && self.probes.is_empty() && self.after.is_empty()
@@ -190,9 +191,9 @@ pub(crate) fn compare(
             None => match names_after.get(&was.qualified()) {
                 // Dropped and recreated under its name: judged as the table it replaced.
                 Some(new_oid) => {
-                    let now = &out.tables[new_oid];
+                    let now = out.tables[new_oid].clone();
                     let after = now.rows;
-                    judge_rows(&mut out, *oid, was, before_rows, after, *new_oid);
+                    judge_rows(&mut out, *oid, was, (before_rows, None), after, *new_oid);
                     for (_, column) in &was.columns {
                         if !now.columns.iter().any(|(_, c)| c == column) {
                             judge_column(&mut out, *oid, was, before_rows, column, facts);
@@ -222,7 +223,15 @@ pub(crate) fn compare(
                 let replaced = now.filenode != was.filenode;
                 let may_lose = delta.del > 0 || (replaced && rules.truncate_seen);
                 if may_lose {
-                    judge_rows(&mut out, *oid, was, before_rows, now.rows, *oid);
+                    // Unknown before: the count less what it inserted plus what it deleted
+                    // (exact unless it rolled back work of its own): for the record only.
+                    let derived = match (replaced, now.rows) {
+                        (false, Some(after)) => {
+                            Some((after as i64 - delta.ins + delta.del).max(0) as u64)
+                        }
+                        _ => None,
+                    };
+                    judge_rows(&mut out, *oid, was, (before_rows, derived), now.rows, *oid);
                 } else if let Some(after) = seen.rows {
                     // Counted (rows inserted), nothing deleted: no loss. The count before, for
                     // the record: known, or the count less what it inserted.
@@ -238,8 +247,9 @@ pub(crate) fn compare(
             }
         }
     }
+    let names_before: BTreeSet<String> = before.values().map(Known::qualified).collect();
     for (oid, now) in &out.tables {
-        if !before.contains_key(oid) && !names_before(before).contains(&now.qualified()) {
+        if !before.contains_key(oid) && !names_before.contains(&now.qualified()) {
             out.counts.push(RowCount {
                 table: now.qualified(),
                 before: None,
@@ -248,10 +258,6 @@ pub(crate) fn compare(
         }
     }
     out
-}
-
-fn names_before(before: &Tables) -> BTreeSet<String> {
-    before.values().map(Known::qualified).collect()
 }
 
 /// Counters moved since the previous read (a table not read before had none).
@@ -273,19 +279,28 @@ fn lost(table: &Known, column: Option<&str>) -> Lost {
 }
 
 /// Rows of `was` (oid `oid`) before against `after` (of `counted`, the table now under its
-/// name), or the counts that are missing for it.
+/// name), or the counts that are missing for it. `before` is the exact count, if known, and
+/// an estimate to record when it is not.
 fn judge_rows(
     out: &mut Comparison,
     oid: Oid,
     was: &Known,
-    before: Option<u64>,
+    before: (Option<u64>, Option<u64>),
     after: Option<u64>,
     counted: Oid,
 ) {
+    let (before, derived) = before;
     let Some(before) = before else {
         out.needs.before.insert(oid);
-        if after.is_none() {
-            out.needs.after.insert(counted);
+        match after {
+            None => {
+                out.needs.after.insert(counted);
+            }
+            Some(after) => out.counts.push(RowCount {
+                table: was.qualified(),
+                before: derived,
+                after: Some(after),
+            }),
         }
         return;
     };

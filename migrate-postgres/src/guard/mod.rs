@@ -192,7 +192,7 @@ impl Guard {
         let probes: Vec<_> = needs.probes.iter().collect();
         for probe in &probes {
             columns.push(format!(
-                "(EXISTS (SELECT 1 FROM {}.{} WHERE {} IS NOT NULL))::int8",
+                "(CASE WHEN EXISTS (SELECT 1 FROM {}.{} WHERE {} IS NOT NULL) THEN 1 ELSE 0 END)::int8",
                 quote_ident(&probe.schema),
                 quote_ident(&probe.table),
                 quote_ident(&probe.column)

@@ -8,10 +8,12 @@
 //!   the previous values are sent back as arrays, so only tables whose counters *differ* come
 //!   back. They also count work of rolled-back subtransactions: a reason to recount, never to
 //!   conclude.
-//! - Catalog rows changed since the previous read have an `xmin` at or after the `xmax` of
-//!   that read's snapshot (`age()` compares xids safely across wraparound): new, renamed,
-//!   truncated or rewritten tables (`pg_class`), dropped, renamed or retyped columns
-//!   (`pg_attribute`, scanned only when its update/delete counters moved).
+//! - Catalog rows changed since the previous read have an `xmin` newer than the newest one
+//!   that read saw (each savepoint that writes gets a new, larger subtransaction id; `age()`
+//!   compares xids safely across wraparound; the snapshot's `xmax` would not do, as it does
+//!   not move while only this transaction writes): new, renamed, truncated or rewritten tables
+//!   (`pg_class`), dropped, renamed or retyped columns (`pg_attribute`, scanned only when its
+//!   update/delete counters moved).
 //! - A dropped table deletes its `pg_class` row: when `pg_class`'s delete counter moved, the
 //!   oids of every user table come back, so the guard sees which known table is gone.
 //! - Counts use `query_to_xml(format('SELECT count(*) ...'))`: a count of a table chosen by the
@@ -36,8 +38,9 @@ pub(crate) struct Counters {
 pub(crate) struct Since {
     /// Counters of every table whose counters were non-zero at a previous read.
     pub counters: BTreeMap<Oid, Counters>,
-    /// `xmax` of the previous read's snapshot (xid8); `None` before the first read.
-    pub xmax: Option<i64>,
+    /// The newest `xmin` of a catalog row the previous read saw (a 32-bit xid); `None`
+    /// before the first read (then: the transaction's own id).
+    pub newest: Option<i64>,
     /// `pg_class`'s delete counter at the previous read.
     pub class_deletes: i64,
     /// `pg_attribute`'s update + delete counters at the previous read.
@@ -61,7 +64,7 @@ pub(crate) struct Seen {
 /// What one read returned.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Observation {
-    pub xmax: i64,
+    pub newest: i64,
     pub class_deletes: i64,
     pub attribute_changes: i64,
     /// Every user table's oid, when a relation was dropped since the previous read (or on a
@@ -76,13 +79,13 @@ impl Observation {
         for seen in &self.tables {
             since.counters.insert(seen.oid, seen.counters);
         }
-        since.xmax = Some(self.xmax);
+        since.newest = Some(self.newest);
         since.class_deletes = self.class_deletes;
         since.attribute_changes = self.attribute_changes;
     }
 }
 
-/// The read. `$1` tracking schema, `$2..$5` previous counters, `$6` previous xmax, `$7` false
+/// The read. `$1` tracking schema, `$2..$5` previous counters, `$6` previous newest xmin, `$7` false
 /// for a full read (every table with its columns, no counts), `$8` previous attribute
 /// changes, `$9` previous class deletes, `$10` oids to count whatever their counters say.
 const READ: &str = r#"
@@ -91,7 +94,8 @@ WITH cat AS (
          pg_catalog.pg_stat_get_xact_tuples_updated('pg_catalog.pg_attribute'::regclass)
            + pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_attribute'::regclass)
            AS attr_changes,
-         pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::int8 AS xmax
+         pg_catalog.age(coalesce($6::text::xid,
+                                 pg_catalog.xid(pg_catalog.pg_current_xact_id()))) AS since_age
 ), tables AS (
   SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relfilenode, c.xmin,
          pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS ins,
@@ -105,12 +109,17 @@ WITH cat AS (
 ), prev AS (
   SELECT * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
 ), moved_columns AS (
-  SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a
+  SELECT a.attrelid, a.xmin FROM pg_catalog.pg_attribute a
   WHERE $7 AND (SELECT attr_changes FROM cat) <> $8 AND a.attnum > 0
-    AND pg_catalog.age(a.xmin) <= pg_catalog.age(pg_catalog.xid($6::text::xid8))
+    AND pg_catalog.age(a.xmin) < (SELECT since_age FROM cat)
+), newest AS (
+  SELECT x FROM (SELECT t.xmin AS x FROM tables t
+                 WHERE pg_catalog.age(t.xmin) < (SELECT since_age FROM cat)
+                 UNION ALL SELECT xmin FROM moved_columns) s
+  ORDER BY pg_catalog.age(x) LIMIT 1
 ), changed AS (
   SELECT t.*,
-         $7 AND (pg_catalog.age(t.xmin) <= pg_catalog.age(pg_catalog.xid($6::text::xid8))
+         $7 AND (pg_catalog.age(t.xmin) < (SELECT since_age FROM cat)
                  OR t.oid IN (SELECT attrelid FROM moved_columns)) AS catalog_changed,
          (t.ins, t.upd, t.del) IS DISTINCT FROM
            (coalesce(p.ins, 0), coalesce(p.upd, 0), coalesce(p.del, 0)) AS counters_changed,
@@ -118,7 +127,11 @@ WITH cat AS (
                  OR t.oid::int8 = ANY ($10::int8[])) AS count_it
   FROM tables t LEFT JOIN prev p ON p.oid = t.oid::int8
 )
-SELECT NULL::int8 AS oid, xmax AS ins, class_del AS upd, attr_changes AS del,
+SELECT NULL::int8 AS oid,
+       coalesce((SELECT x FROM newest),
+                coalesce($6::text::xid, pg_catalog.xid(pg_catalog.pg_current_xact_id())))
+         ::text::int8 AS ins,
+       class_del AS upd, attr_changes AS del,
        CASE WHEN NOT $7 OR class_del <> $9 THEN (SELECT array_agg(oid::int8) FROM tables) END,
        NULL::text, NULL::text, NULL::int8, NULL::int4[], NULL::text[], NULL::int8
 FROM cat
@@ -152,7 +165,7 @@ pub(crate) fn read(
     let ins: Vec<i64> = since.counters.values().map(|c| c.ins).collect();
     let upd: Vec<i64> = since.counters.values().map(|c| c.upd).collect();
     let del: Vec<i64> = since.counters.values().map(|c| c.del).collect();
-    let xmax = since.xmax.unwrap_or(0);
+    let newest = since.newest;
     let stepping = !full;
     let also: Vec<i64> = also_count.iter().map(|&o| i64::from(o)).collect();
     let rows = client.query_typed(
@@ -163,7 +176,7 @@ pub(crate) fn read(
             (&ins, Type::INT8_ARRAY),
             (&upd, Type::INT8_ARRAY),
             (&del, Type::INT8_ARRAY),
-            (&xmax, Type::INT8),
+            (&newest, Type::INT8),
             (&stepping, Type::BOOL),
             (&since.attribute_changes, Type::INT8),
             (&since.class_deletes, Type::INT8),
@@ -174,7 +187,7 @@ pub(crate) fn read(
     for row in rows {
         let oid: Option<i64> = row.get(0);
         let Some(oid) = oid else {
-            out.xmax = row.get(1);
+            out.newest = row.get(1);
             out.class_deletes = row.get(2);
             out.attribute_changes = row.get(3);
             out.all_oids = row
