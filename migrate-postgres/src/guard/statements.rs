@@ -110,6 +110,8 @@ mod tests {
     fn without_a_statement_naming_it_every_removing_statement_is_listed() {
         let recorded = vec!["SELECT purge()".to_owned(), "DELETE FROM x".to_owned()];
         assert_eq!(responsible(&recorded, &[lost("notes")]), ["DELETE FROM x"]);
-        assert!(by(&responsible(&["SELECT purge()".to_owned()], &[lost("n")])).contains("function"));
+        assert!(
+            by(&responsible(&["SELECT purge()".to_owned()], &[lost("n")])).contains("function")
+        );
     }
 }

@@ -47,10 +47,7 @@ pub fn schema_print(db: &TestDatabase) -> String {
 /// Seqs recorded in `public._migrate_applied`, in order.
 pub fn applied_seqs(client: &mut postgres::Client) -> Vec<i64> {
     client
-        .query(
-            "SELECT seq FROM public._migrate_applied ORDER BY seq",
-            &[],
-        )
+        .query("SELECT seq FROM public._migrate_applied ORDER BY seq", &[])
         .unwrap()
         .iter()
         .map(|r| r.get(0))

@@ -99,7 +99,10 @@ fn an_undeclared_drop_table_fails_naming_the_statement_and_the_table() {
     assert_eq!(statements, &["DROP TABLE reporting.daily"]);
     let text = err.to_string();
     assert!(text.contains("nothing of it was kept"), "{text}");
-    assert!(text.contains("#[migration(seq = 2, destructive)]"), "{text}");
+    assert!(
+        text.contains("#[migration(seq = 2, destructive)]"),
+        "{text}"
+    );
     nothing_kept(&db, &print);
     assert!(!exists(&mut db.client(), "public.audit"));
 }
@@ -112,7 +115,10 @@ fn an_empty_table_dropped_is_refused_too() {
         .batch_execute("CREATE TABLE spare (x int)")
         .unwrap();
     let print = schema_print(&db);
-    let err = refused(&db, Migration::new(2, "drop_spare", Step::sql("DROP TABLE spare")));
+    let err = refused(
+        &db,
+        Migration::new(2, "drop_spare", Step::sql("DROP TABLE spare")),
+    );
     assert!(
         matches!(inner(&err), Error::UndeclaredDestruction { lost, .. }
             if lost == &["table public.spare dropped"]),
@@ -129,7 +135,11 @@ fn drop_schema_cascade_names_every_table_it_took() {
     let print = schema_print(&db);
     let err = refused(
         &db,
-        Migration::new(2, "drop_reporting", Step::sql("DROP SCHEMA reporting CASCADE")),
+        Migration::new(
+            2,
+            "drop_reporting",
+            Step::sql("DROP SCHEMA reporting CASCADE"),
+        ),
     );
     let Error::UndeclaredDestruction {
         lost, statements, ..
@@ -175,13 +185,15 @@ fn dropping_a_column_that_is_null_everywhere_loses_nothing() {
     applied_base(&db);
     passes(
         &db,
-        Migration::new(2, "drop_nick", Step::sql("ALTER TABLE people DROP COLUMN nick")),
+        Migration::new(
+            2,
+            "drop_nick",
+            Step::sql("ALTER TABLE people DROP COLUMN nick"),
+        ),
     );
     let mut client = db.client();
     assert!(
-        client
-            .query("SELECT nick FROM people", &[])
-            .is_err(),
+        client.query("SELECT nick FROM people", &[]).is_err(),
         "the column is gone"
     );
     assert_eq!(applied_seqs(&mut client), [1, 2]);
@@ -250,7 +262,9 @@ fn a_rebuild_that_keeps_every_row_and_column_passes_undeclared() {
     applied_base(&db);
     passes(
         &db,
-        rebuild("INSERT INTO people_new (id, name, email, nick) SELECT id, name, email, nick FROM people"),
+        rebuild(
+            "INSERT INTO people_new (id, name, email, nick) SELECT id, name, email, nick FROM people",
+        ),
     );
     let mut client = db.client();
     assert_eq!(count(&mut client, "people"), 3);
@@ -266,7 +280,9 @@ fn a_rebuild_that_skips_rows_fails() {
     let print = schema_print(&db);
     let err = refused(
         &db,
-        rebuild("INSERT INTO people_new (id, name, email) SELECT id, name, email FROM people WHERE id < 3"),
+        rebuild(
+            "INSERT INTO people_new (id, name, email) SELECT id, name, email FROM people WHERE id < 3",
+        ),
     );
     let Error::RowsLost { tables, .. } = inner(&err) else {
         panic!("{err:?}")
@@ -329,10 +345,17 @@ fn a_declared_destructive_migration_may_drop_tables_and_columns() {
 fn a_down_may_drop_what_its_up_created() {
     let Some(db) = db() else { return };
     let list = vec![
-        Migration::new(1, "t", Step::sql("CREATE TABLE t (x int); INSERT INTO t VALUES (1)"))
-            .with_down(Step::sql("DROP TABLE t")),
+        Migration::new(
+            1,
+            "t",
+            Step::sql("CREATE TABLE t (x int); INSERT INTO t VALUES (1)"),
+        )
+        .with_down(Step::sql("DROP TABLE t")),
     ];
-    let mut session = Migrator::new().with_migrations(list).on(db.connect()).unwrap();
+    let mut session = Migrator::new()
+        .with_migrations(list)
+        .on(db.connect())
+        .unwrap();
     session.up().unwrap();
     session.down(1).unwrap();
     let mut client = db.client();
@@ -359,7 +382,10 @@ fn a_drop_table_outside_a_transaction_fails_after_the_fact() {
     };
     assert_eq!(lost, &["table reporting.daily dropped"]);
     assert!(!rolled_back);
-    assert!(err.to_string().contains("no rollback could undo it"), "{err}");
+    assert!(
+        err.to_string().contains("no rollback could undo it"),
+        "{err}"
+    );
     let mut client = db.client();
     assert!(!exists(&mut client, "reporting.daily"));
     let state: String = client

@@ -5,9 +5,7 @@
 //! schema fingerprint, rows, tracking rows.
 
 use crate::common::{applied_seqs, count, db, exists, schema_print};
-use migrate_postgres::{
-    Error, FailurePolicy, Flags, Migration, Migrator, RowCount, Step, TxMode,
-};
+use migrate_postgres::{Error, FailurePolicy, Flags, Migration, Migrator, RowCount, Step, TxMode};
 
 /// Seq 1: `notes` with `rows` rows; seq 2: an untouched `other` table with one row.
 fn seeded(rows: i64) -> Vec<Migration> {
@@ -88,10 +86,19 @@ fn an_undeclared_delete_that_loses_rows_fails_and_keeps_nothing_of_the_migration
         .unwrap()
         .up()
         .unwrap_err();
-    let Error::MigrationFailed { seq: 3, source, outcome, .. } = &err else {
+    let Error::MigrationFailed {
+        seq: 3,
+        source,
+        outcome,
+        ..
+    } = &err
+    else {
         panic!("expected MigrationFailed for 3, got {err:?}")
     };
-    let Error::RowsLost { tables, statements, .. } = source.as_ref() else {
+    let Error::RowsLost {
+        tables, statements, ..
+    } = source.as_ref()
+    else {
         panic!("expected RowsLost, got {source:?}")
     };
     assert_eq!(
@@ -106,8 +113,14 @@ fn an_undeclared_delete_that_loses_rows_fails_and_keeps_nothing_of_the_migration
     let text = err.to_string();
     assert!(text.contains("public.notes 5 -> 3 (2 rows lost)"), "{text}");
     assert!(text.contains("nothing of it was kept"), "{text}");
-    assert!(text.contains("#[migration(seq = 3, destructive)]"), "{text}");
-    assert!(outcome.contains("Nothing from this run was kept"), "{outcome}");
+    assert!(
+        text.contains("#[migration(seq = 3, destructive)]"),
+        "{text}"
+    );
+    assert!(
+        outcome.contains("Nothing from this run was kept"),
+        "{outcome}"
+    );
 
     let mut client = db.client();
     assert_eq!(count(&mut client, "notes"), 5);
@@ -126,7 +139,11 @@ fn all_or_nothing_rolls_back_the_earlier_migrations_of_the_batch_too() {
     let err = Migrator::new()
         .with_migrations(with(
             seeded(4),
-            [Migration::new(3, "empty_it", Step::sql("DELETE FROM notes"))],
+            [Migration::new(
+                3,
+                "empty_it",
+                Step::sql("DELETE FROM notes"),
+            )],
         ))
         .on(db.connect())
         .unwrap()
@@ -149,7 +166,11 @@ fn keep_applied_keeps_the_earlier_migrations_and_not_the_lossy_one() {
     let err = Migrator::new()
         .with_migrations(with(
             seeded(4),
-            [Migration::new(3, "empty_it", Step::sql("DELETE FROM notes"))],
+            [Migration::new(
+                3,
+                "empty_it",
+                Step::sql("DELETE FROM notes"),
+            )],
         ))
         .failure_policy(FailurePolicy::KeepApplied)
         .on(db.connect())
@@ -159,7 +180,10 @@ fn keep_applied_keeps_the_earlier_migrations_and_not_the_lossy_one() {
     let Error::MigrationFailed { outcome, .. } = &err else {
         panic!("{err:?}")
     };
-    assert!(outcome.contains("Kept from this run: applied 1, 2"), "{outcome}");
+    assert!(
+        outcome.contains("Kept from this run: applied 1, 2"),
+        "{outcome}"
+    );
     let mut client = db.client();
     assert_eq!(count(&mut client, "notes"), 4);
     assert_eq!(applied_seqs(&mut client), [1, 2]);
@@ -182,7 +206,10 @@ fn an_undeclared_truncate_fails_and_the_rows_are_back() {
     let Error::MigrationFailed { source, .. } = &err else {
         panic!("{err:?}")
     };
-    let Error::RowsLost { tables, statements, .. } = source.as_ref() else {
+    let Error::RowsLost {
+        tables, statements, ..
+    } = source.as_ref()
+    else {
         panic!("expected RowsLost, got {source:?}")
     };
     assert_eq!(
@@ -240,9 +267,7 @@ fn a_delete_that_adds_back_as_many_rows_passes() {
             [Migration::new(
                 3,
                 "renumber",
-                Step::sql(
-                    "DELETE FROM notes WHERE id = 4; INSERT INTO notes VALUES (40, 'moved')",
-                ),
+                Step::sql("DELETE FROM notes WHERE id = 4; INSERT INTO notes VALUES (40, 'moved')"),
             )],
         ))
         .on(db.connect())
@@ -270,8 +295,10 @@ fn a_declared_destructive_migration_passes_and_its_counts_are_recorded() {
     Migrator::new()
         .with_migrations(with(
             seeded(5),
-            [Migration::new(3, "prune", Step::sql("DELETE FROM notes WHERE id > 2"))
-                .with_flags(destructive())],
+            [
+                Migration::new(3, "prune", Step::sql("DELETE FROM notes WHERE id > 2"))
+                    .with_flags(destructive()),
+            ],
         ))
         .on(db.connect())
         .unwrap()
@@ -384,7 +411,11 @@ fn a_table_counted_by_an_earlier_migration_is_judged_against_that_count() {
         .with_migrations(with(
             seeded(3),
             [
-                Migration::new(3, "more", Step::sql("INSERT INTO notes VALUES (4, 'x'), (5, 'y')")),
+                Migration::new(
+                    3,
+                    "more",
+                    Step::sql("INSERT INTO notes VALUES (4, 'x'), (5, 'y')"),
+                ),
                 Migration::new(4, "drop_one", Step::sql("DELETE FROM notes WHERE id = 5")),
             ],
         ))
@@ -414,8 +445,12 @@ fn outside_a_transaction_lost_rows_are_recorded_not_refused() {
     Migrator::new()
         .with_migrations(with(
             seeded(3),
-            [Migration::new(3, "prune_outside", Step::sql("DELETE FROM notes WHERE id = 3"))
-                .with_mode(TxMode::NonTransactional)],
+            [Migration::new(
+                3,
+                "prune_outside",
+                Step::sql("DELETE FROM notes WHERE id = 3"),
+            )
+            .with_mode(TxMode::NonTransactional)],
         ))
         .on(db.connect())
         .unwrap()
