@@ -54,7 +54,8 @@ pub(crate) struct Guard {
     pending: Option<Tables>,
     /// Facts about the state before the migration being checked, learned by rolling it back.
     facts: Option<Facts>,
-    started: bool,
+    /// The read, prepared at the first baseline of the run.
+    read: Option<postgres::Statement>,
 }
 
 impl Guard {
@@ -68,13 +69,17 @@ impl Guard {
     /// The baseline, in the run's transaction: every user table and its columns (one query,
     /// nothing counted).
     pub fn start(&mut self, client: &mut postgres::Client) -> Result<()> {
-        let observed = observe::read(client, &self.schema, &Since::default(), true, &[])?;
+        let read = match self.read.take() {
+            Some(read) => read,
+            None => observe::prepare(client)?,
+        };
+        let observed = observe::read(client, &read, &self.schema, &Since::default(), true)?;
+        self.read = Some(read);
         self.since = Since::default();
         observed.advance(&mut self.since);
         self.tables = compare::tables_of(&observed);
         self.pending = None;
         self.facts = None;
-        self.started = true;
         Ok(())
     }
 
@@ -85,14 +90,14 @@ impl Guard {
         judging: Judging,
         statements: &[String],
     ) -> Result<Verdict> {
-        if !self.started {
+        let Some(read) = self.read.clone() else {
             return Ok(Verdict::Passed(Vec::new()));
-        }
+        };
         if !judging.transactional {
-            return self.after_outside_step(client, judging, statements);
+            return self.after_outside_step(client, &read, judging, statements);
         }
         let since = self.since.clone();
-        let mut observed = observe::read(client, &self.schema, &since, false, &[])?;
+        let mut observed = observe::read(client, &read, &self.schema, &since, false)?;
         observed.advance(&mut self.since);
         let rules = Rules {
             truncate_seen: mentions_truncate(statements),
@@ -135,10 +140,11 @@ impl Guard {
     fn after_outside_step(
         &mut self,
         client: &mut postgres::Client,
+        read: &postgres::Statement,
         judging: Judging,
         statements: &[String],
     ) -> Result<Verdict> {
-        let observed = observe::read(client, &self.schema, &Since::default(), true, &[])?;
+        let observed = observe::read(client, read, &self.schema, &Since::default(), true)?;
         let rules = Rules {
             truncate_seen: false,
         };
@@ -211,8 +217,10 @@ impl Guard {
                     .insert((probe.oid, probe.column.clone()), filled);
             }
         }
-        let observed = observe::read(client, &self.schema, &self.since, false, &[])?;
-        observed.advance(&mut self.since);
+        if let Some(read) = self.read.clone() {
+            let observed = observe::read(client, &read, &self.schema, &self.since, false)?;
+            observed.advance(&mut self.since);
+        }
         self.facts = Some(facts);
         Ok(())
     }

@@ -19,6 +19,7 @@
 //! - Counts use `query_to_xml(format('SELECT count(*) ...'))`: a count of a table chosen by the
 //!   query itself, without a function of our own in the user's database.
 
+use postgres::Statement;
 use postgres::types::Type;
 use std::collections::BTreeMap;
 
@@ -87,7 +88,7 @@ impl Observation {
 
 /// The read. `$1` tracking schema, `$2..$5` previous counters, `$6` previous newest xmin, `$7` false
 /// for a full read (every table with its columns, no counts), `$8` previous attribute
-/// changes, `$9` previous class deletes, `$10` oids to count whatever their counters say.
+/// changes, `$9` previous class deletes.
 const READ: &str = r#"
 WITH cat AS (
   SELECT pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_class'::regclass) AS class_del,
@@ -123,8 +124,8 @@ WITH cat AS (
                  OR t.oid IN (SELECT attrelid FROM moved_columns)) AS catalog_changed,
          (t.ins, t.upd, t.del) IS DISTINCT FROM
            (coalesce(p.ins, 0), coalesce(p.upd, 0), coalesce(p.del, 0)) AS counters_changed,
-         $7 AND ((t.ins, t.del) IS DISTINCT FROM (coalesce(p.ins, 0), coalesce(p.del, 0))
-                 OR t.oid::int8 = ANY ($10::int8[])) AS count_it
+         $7 AND (t.ins, t.del) IS DISTINCT FROM (coalesce(p.ins, 0), coalesce(p.del, 0))
+           AS count_it
   FROM tables t LEFT JOIN prev p ON p.oid = t.oid::int8
 )
 SELECT NULL::int8 AS oid,
@@ -152,14 +153,32 @@ FROM changed
 WHERE NOT $7 OR catalog_changed OR counters_changed OR count_it
 "#;
 
-/// Reads what changed since `since` (`full`: every table with its columns, nothing counted),
-/// counting `also_count` whatever their counters say.
+/// The read, prepared once per run (a named statement: parsed once, and after a few runs
+/// planned once; user DDL does not invalidate it, as it reads only catalogs).
+pub(crate) fn prepare(client: &mut postgres::Client) -> Result<Statement, postgres::Error> {
+    client.prepare_typed(
+        READ,
+        &[
+            Type::TEXT,
+            Type::INT8_ARRAY,
+            Type::INT8_ARRAY,
+            Type::INT8_ARRAY,
+            Type::INT8_ARRAY,
+            Type::INT8,
+            Type::BOOL,
+            Type::INT8,
+            Type::INT8,
+        ],
+    )
+}
+
+/// Reads what changed since `since` (`full`: every table with its columns, nothing counted).
 pub(crate) fn read(
     client: &mut postgres::Client,
+    statement: &Statement,
     tracking_schema: &str,
     since: &Since,
     full: bool,
-    also_count: &[Oid],
 ) -> Result<Observation, postgres::Error> {
     let oids: Vec<i64> = since.counters.keys().map(|&o| i64::from(o)).collect();
     let ins: Vec<i64> = since.counters.values().map(|c| c.ins).collect();
@@ -167,20 +186,18 @@ pub(crate) fn read(
     let del: Vec<i64> = since.counters.values().map(|c| c.del).collect();
     let newest = since.newest;
     let stepping = !full;
-    let also: Vec<i64> = also_count.iter().map(|&o| i64::from(o)).collect();
-    let rows = client.query_typed(
-        READ,
+    let rows = client.query(
+        statement,
         &[
-            (&tracking_schema, Type::TEXT),
-            (&oids, Type::INT8_ARRAY),
-            (&ins, Type::INT8_ARRAY),
-            (&upd, Type::INT8_ARRAY),
-            (&del, Type::INT8_ARRAY),
-            (&newest, Type::INT8),
-            (&stepping, Type::BOOL),
-            (&since.attribute_changes, Type::INT8),
-            (&since.class_deletes, Type::INT8),
-            (&also, Type::INT8_ARRAY),
+            &tracking_schema,
+            &oids,
+            &ins,
+            &upd,
+            &del,
+            &newest,
+            &stepping,
+            &since.attribute_changes,
+            &since.class_deletes,
         ],
     )?;
     let mut out = Observation::default();
