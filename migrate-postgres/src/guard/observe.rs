@@ -108,7 +108,7 @@ WITH cat AS (
     AND n.nspname !~ '^pg_(toast|temp)'
     AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
 ), prev AS (
-  SELECT * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
+  SELECT * FROM pg_catalog.unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
 ), moved_columns AS (
   SELECT a.attrelid, a.xmin FROM pg_catalog.pg_attribute a
   WHERE $7 AND (SELECT attr_changes FROM cat) <> $8 AND a.attnum > 0
@@ -133,7 +133,7 @@ SELECT NULL::int8 AS oid,
                 coalesce($6::text::xid, pg_catalog.xid(pg_catalog.pg_current_xact_id())))
          ::text::int8 AS ins,
        class_del AS upd, attr_changes AS del,
-       CASE WHEN NOT $7 OR class_del <> $9 THEN (SELECT array_agg(oid::int8) FROM tables) END,
+       CASE WHEN NOT $7 OR class_del <> $9 THEN (SELECT pg_catalog.array_agg(oid::int8) FROM tables) END,
        NULL::text, NULL::text, NULL::int8, NULL::int4[], NULL::text[], NULL::int8
 FROM cat
 UNION ALL
