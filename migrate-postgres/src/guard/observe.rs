@@ -108,7 +108,8 @@ WITH cat AS (
     AND n.nspname !~ '^pg_(toast|temp)'
     AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
 ), prev AS (
-  SELECT * FROM pg_catalog.unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
+  -- The multi-array form of unnest exists only unqualified, in FROM.
+  SELECT * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
 ), moved_columns AS (
   SELECT a.attrelid, a.xmin FROM pg_catalog.pg_attribute a
   WHERE $7 AND (SELECT attr_changes FROM cat) <> $8 AND a.attnum > 0
