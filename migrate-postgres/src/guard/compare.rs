@@ -102,11 +102,16 @@ pub(crate) struct Lost {
     pub column: Option<String>,
 }
 
+/// The tables a migration changed: their new state, `None` for a table gone. Applied to the
+/// guard's [`Tables`] when its savepoint is released (the others are not copied: a migration
+/// costs what it touched, not what the database holds).
+pub(crate) type Changes = BTreeMap<Oid, Option<Known>>;
+
 /// What one migration did.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Comparison {
-    /// What the guard knows after it.
-    pub tables: Tables,
+    /// The tables it changed, as they are now.
+    pub changes: Changes,
     /// Rows before and after of each table it touched (for its history row).
     pub counts: Vec<RowCount>,
     /// Tables that were there and are gone.
@@ -135,14 +140,18 @@ pub(crate) fn compare(
     facts: &Facts,
     rules: Rules,
 ) -> Comparison {
-    let mut out = Comparison {
-        tables: before.clone(),
-        ..Comparison::default()
-    };
+    let mut out = Comparison::default();
     let seen: BTreeMap<Oid, &Seen> = observed.tables.iter().map(|s| (s.oid, s)).collect();
-    let present: BTreeSet<Oid> = match &observed.all_oids {
-        Some(all) => all.iter().copied().collect(),
-        None => before.keys().chain(seen.keys()).copied().collect(),
+    let dropped: Vec<Oid> = match &observed.all_oids {
+        Some(all) => {
+            let present: BTreeSet<Oid> = all.iter().copied().collect();
+            before
+                .keys()
+                .filter(|oid| !present.contains(oid))
+                .copied()
+                .collect()
+        }
+        None => Vec::new(),
     };
     for (&oid, seen) in &seen {
         let delta = delta(since.counters.get(&oid).copied(), seen.counters);
@@ -176,22 +185,43 @@ pub(crate) fn compare(
                 now
             }
         };
-        out.tables.insert(oid, entry);
+        out.changes.insert(oid, Some(entry));
     }
-    out.tables.retain(|oid, _| present.contains(oid));
-    let names_after: BTreeMap<String, Oid> = out
-        .tables
-        .iter()
-        .map(|(oid, t)| (t.qualified(), *oid))
-        .collect();
+    for oid in &dropped {
+        out.changes.insert(*oid, None);
+    }
+    // Names now, only when a table went (a table recreated under its name is then found).
+    let names_after: BTreeMap<String, Oid> = match dropped.is_empty() {
+        true => BTreeMap::new(),
+        false => before
+            .iter()
+            .filter(|(oid, _)| !out.changes.contains_key(oid))
+            .map(|(oid, t)| (t.qualified(), *oid))
+            .chain(
+                out.changes
+                    .iter()
+                    .filter_map(|(oid, t)| t.as_ref().map(|t| (t.qualified(), *oid))),
+            )
+            .collect(),
+    };
+    let dropped_names: BTreeSet<String> = dropped.iter().map(|o| before[o].qualified()).collect();
 
-    for (oid, was) in before {
+    let changed_before: Vec<Oid> = out
+        .changes
+        .keys()
+        .filter(|oid| before.contains_key(oid))
+        .copied()
+        .collect();
+    for oid in &changed_before {
+        let was = &before[oid];
         let before_rows = was.rows.or_else(|| facts.rows.get(oid).copied());
-        match out.tables.get(oid) {
+        match out.changes[oid].clone() {
             None => match names_after.get(&was.qualified()) {
                 // Dropped and recreated under its name: judged as the table it replaced.
                 Some(new_oid) => {
-                    let now = out.tables[new_oid].clone();
+                    let Some(now) = out.changes.get(new_oid).cloned().flatten() else {
+                        continue;
+                    };
                     let after = now.rows;
                     judge_rows(&mut out, *oid, was, (before_rows, None), after, *new_oid);
                     for (_, column) in &was.columns {
@@ -210,7 +240,6 @@ pub(crate) fn compare(
                 }
             },
             Some(now) => {
-                let now = now.clone();
                 for (attnum, column) in &was.columns {
                     if !now.columns.iter().any(|(n, _)| n == attnum) {
                         judge_column(&mut out, *oid, was, before_rows, column, facts);
@@ -247,9 +276,9 @@ pub(crate) fn compare(
             }
         }
     }
-    let names_before: BTreeSet<String> = before.values().map(Known::qualified).collect();
-    for (oid, now) in &out.tables {
-        if !before.contains_key(oid) && !names_before.contains(&now.qualified()) {
+    for (oid, now) in &out.changes {
+        let Some(now) = now else { continue };
+        if !before.contains_key(oid) && !dropped_names.contains(&now.qualified()) {
             out.counts.push(RowCount {
                 table: now.qualified(),
                 before: None,
@@ -407,7 +436,7 @@ mod tests {
         );
         assert_eq!(c.shrunk.len(), 1);
         assert_eq!(c.shrunk[0].1.lost(), Some(2));
-        assert_eq!(c.tables[&1].rows, Some(3));
+        assert_eq!(c.changes[&1].as_ref().map(|t| t.rows), Some(Some(3)));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod statements;
 
 use crate::connection::quote_ident;
 use crate::{Error, Result};
-use compare::{Comparison, Facts, Needs, Rules, Tables};
+use compare::{Changes, Comparison, Facts, Needs, Rules, Tables};
 use migrate_core::RowCount;
 use observe::{Oid, Since};
 pub(crate) use statements::by;
@@ -50,8 +50,8 @@ pub(crate) struct Guard {
     tables: Tables,
     /// Where the next read starts from.
     since: Since,
-    /// What the migration being checked leaves, until its savepoint is released.
-    pending: Option<Tables>,
+    /// What the migration being checked changed, until its savepoint is released.
+    pending: Option<Changes>,
     /// Facts about the state before the migration being checked, learned by rolling it back.
     facts: Option<Facts>,
     /// The read, prepared at the first baseline of the run.
@@ -107,7 +107,7 @@ impl Guard {
         let mut compared = compare::compare(&self.tables, &since, &observed, &facts, rules);
         if !compared.needs.after.is_empty() {
             let after = &compared.needs.after;
-            let counts = count_now(client, &compared.tables, after)?;
+            let counts = count_now(client, &compared.changes, after)?;
             for seen in observed.tables.iter_mut() {
                 if let Some(rows) = counts.get(&seen.oid) {
                     seen.rows = Some(*rows);
@@ -130,7 +130,7 @@ impl Guard {
         if judging.refuse_losses {
             refuse(judging, &compared, statements)?;
         }
-        self.pending = Some(compared.tables);
+        self.pending = Some(compared.changes);
         Ok(Verdict::Passed(compared.counts))
     }
 
@@ -227,8 +227,11 @@ impl Guard {
 
     /// The migration's savepoint was released: what it left is the new baseline.
     pub fn released(&mut self) {
-        if let Some(tables) = self.pending.take() {
-            self.tables = tables;
+        for (oid, table) in self.pending.take().unwrap_or_default() {
+            match table {
+                Some(table) => self.tables.insert(oid, table),
+                None => self.tables.remove(&oid),
+            };
         }
         self.facts = None;
     }
@@ -251,13 +254,13 @@ fn mentions_truncate(statements: &[String]) -> bool {
 /// Exact rows of `oids` now, in one query.
 fn count_now(
     client: &mut postgres::Client,
-    tables: &Tables,
+    changes: &Changes,
     oids: &std::collections::BTreeSet<Oid>,
 ) -> Result<std::collections::BTreeMap<Oid, u64>> {
     let named: Vec<(Oid, String)> = oids
         .iter()
         .filter_map(|oid| {
-            tables.get(oid).map(|t| {
+            changes.get(oid).and_then(Option::as_ref).map(|t| {
                 (
                     *oid,
                     format!(
