@@ -10,6 +10,7 @@ use crate::batch::{millis, retry_on_lock_timeout};
 use crate::chunk::LockBudget;
 use crate::connection::Connection;
 use crate::fingerprint::{self, SchemaObjects};
+use crate::guard::{Guard, Judging, Verdict};
 use crate::restore_policy::{self, Baseline};
 use crate::tracking::{APPLIED_TABLE, RowValues};
 use crate::{
@@ -52,6 +53,12 @@ pub(crate) struct PgBackend<'a> {
     verified: bool,
     /// When a very large batch commits a chunk.
     locks: LockBudget,
+    /// The row-count guard and destructive-change detection (`guard/`).
+    guard: Guard,
+    /// The SQL the current migration sent through its `Tx` (the guard's messages name it).
+    statements: Vec<String>,
+    /// The operator allowed destructive changes for this run.
+    allow_destructive: bool,
 }
 
 impl<'a> PgBackend<'a> {
@@ -62,6 +69,7 @@ impl<'a> PgBackend<'a> {
         backups: std::result::Result<Backups, String>,
     ) -> Self {
         let locks = LockBudget::new(conn.settings.max_chunk_locks);
+        let guard = Guard::new(&conn.schema.name);
         PgBackend {
             conn,
             label,
@@ -76,7 +84,16 @@ impl<'a> PgBackend<'a> {
             pending: String::new(),
             verified: false,
             locks,
+            guard,
+            statements: Vec::new(),
+            allow_destructive: false,
         }
+    }
+
+    /// Lets every migration of the run remove data, as if each declared `destructive`.
+    pub fn allow_destructive(mut self, allow: bool) -> Self {
+        self.allow_destructive = allow;
+        self
     }
 
     /// Sends the statements queued for the next round trip, if any.
@@ -176,9 +193,13 @@ impl<'a> PgBackend<'a> {
                 self.client()
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; {setup}"))?;
             }
+            self.statements.clear();
             let log = self.statement_log.clone();
-            let ran =
-                step.run(&mut Tx::new(&mut self.conn.client, m.seq, &m.name, true).recording(log));
+            let ran = step.run(
+                &mut Tx::new(&mut self.conn.client, m.seq, &m.name, true)
+                    .recording(log)
+                    .noting_sql_in(&mut self.statements),
+            );
             if ran.is_err() && !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
                 let _ = self.client().batch_execute("ROLLBACK");
@@ -467,12 +488,13 @@ impl Backend for PgBackend<'_> {
         }
     }
 
+    /// The guard's baseline: every user table and its columns (nothing counted yet).
     fn start_batch(&mut self) -> Result<()> {
-        Ok(())
+        self.guard.start(&mut self.conn.client)
     }
 
     fn restart_baselines(&mut self) -> Result<()> {
-        Ok(())
+        self.guard.start(&mut self.conn.client)
     }
 
     /// With the last migration's queued `RELEASE` and re-arm, and this one's `SET LOCAL`
@@ -494,6 +516,7 @@ impl Backend for PgBackend<'_> {
             "RELEASE SAVEPOINT {SAVEPOINT}; INSERT INTO {} DEFAULT VALUES; ",
             self.conn.schema.qualify(commit_guard::GUARD)
         );
+        self.guard.released();
         Ok(())
     }
 
@@ -507,6 +530,7 @@ impl Backend for PgBackend<'_> {
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.guard.rolled_back();
         self.client().batch_execute(&format!(
             "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
         ))?;
@@ -531,7 +555,9 @@ impl Backend for PgBackend<'_> {
         match m.mode {
             TxMode::Transactional => self.run_in_savepoint(m, step),
             TxMode::NonTransactional => {
-                self.conn.run_outside(m.seq, &m.name, step)?;
+                self.statements.clear();
+                self.conn
+                    .run_outside(m.seq, &m.name, step, &mut self.statements)?;
                 match self.lock.clone() {
                     Some((key, token)) => self.conn.check_lock_held(key, &token),
                     None => Ok(()),
@@ -547,12 +573,16 @@ impl Backend for PgBackend<'_> {
     /// Is the session still in the runner's transaction (a step may have ended it:
     /// [`Error::TransactionEnded`]), then `SET CONSTRAINTS ALL IMMEDIATE` (the guard allowed
     /// for that moment): a deferred violation fails this migration, not the commit. One round
-    /// trip for both.
-    fn check_step(&mut self, m: &Migration, _job: Job) -> Result<Vec<RowCount>> {
+    /// trip for both. Then the row-count guard and destructive-change detection (`guard/`).
+    fn check_step(&mut self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
         if m.mode == TxMode::Transactional {
             self.check_transactional(m)?;
         }
-        Ok(Vec::new())
+        let judged = self.guard_step(m, job);
+        if judged.is_err() {
+            self.verified = false;
+        }
+        judged
     }
 
     /// A migration that ended the transaction: the commit guard rolled all of it back.
@@ -632,6 +662,50 @@ impl PgBackend<'_> {
         }
         self.verified = true;
         Ok(())
+    }
+
+    /// The guard's judgment of the step that just ran. When it needs a fact about the state
+    /// before the step that nobody counted, the step is rolled back to its savepoint, the
+    /// facts are read, and it runs again (once).
+    fn guard_step(&mut self, m: &Migration, job: Job) -> Result<Vec<RowCount>> {
+        let judging = Judging {
+            seq: m.seq,
+            refuse_losses: job.direction == Direction::Up
+                && !m.flags.destructive
+                && !self.allow_destructive,
+            transactional: m.mode == TxMode::Transactional,
+        };
+        let statements = std::mem::take(&mut self.statements);
+        let needs = match self
+            .guard
+            .after_step(&mut self.conn.client, judging, &statements)?
+        {
+            Verdict::Passed(counts) => return Ok(counts),
+            Verdict::Learn(needs) => needs,
+        };
+        log::info!(
+            "migration {}: counting what it changed as it was before, then running it again",
+            m.label()
+        );
+        self.verified = false;
+        self.client()
+            .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))?;
+        self.guard.learn(&mut self.conn.client, &needs)?;
+        // ROLLBACK TO undid the step's `SET LOCAL` timeouts (sent with the savepoint).
+        let setup = self.step_settings();
+        self.client().batch_execute(&setup)?;
+        self.run_step(m, job)?;
+        if m.mode == TxMode::Transactional {
+            self.check_transactional(m)?;
+        }
+        let statements = std::mem::take(&mut self.statements);
+        match self
+            .guard
+            .after_step(&mut self.conn.client, judging, &statements)?
+        {
+            Verdict::Passed(counts) => Ok(counts),
+            Verdict::Learn(_) => Ok(Vec::new()),
+        }
     }
 
     /// The exact backup in the open transaction, and what the restore policy compares

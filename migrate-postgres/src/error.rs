@@ -470,6 +470,106 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+    /// A migration that does not declare `destructive` left a table gone (`DROP TABLE`,
+    /// `DROP SCHEMA … CASCADE`); a transactional one was rolled back to its savepoint.
+    ///
+    /// ```
+    /// let e = migrate_postgres::Error::UndeclaredDestruction {
+    ///     seq: 4,
+    ///     lost: vec!["DROP TABLE public.notes".into()],
+    ///     statements: vec!["DROP TABLE notes".into()],
+    ///     rolled_back: true,
+    /// };
+    /// assert!(e.to_string().contains("DROP TABLE public.notes"));
+    /// ```
+    #[error(
+        "the migration drops or deletes data without declaring it: {} ({}). {}If that is \
+         intended, declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this \
+         run (`migrate up --allow-destructive`). (A table dropped and recreated under the same \
+         name in the same migration, with no fewer rows and no column data lost, needs no \
+         declaration.)",
+        lost.join(", "), crate::guard::by(statements), kept_text(*rolled_back)
+    )]
+    UndeclaredDestruction {
+        /// Its seq.
+        seq: u64,
+        /// What is gone, e.g. `DROP TABLE public.notes`.
+        lost: Vec<String>,
+        /// The statements it sent that did it.
+        statements: Vec<String>,
+        /// True when it ran in a transaction and was rolled back to its savepoint.
+        rolled_back: bool,
+    },
+
+    /// The row-count guard: a migration left a table with fewer rows than it found, without
+    /// declaring that it removes data; it was rolled back to its savepoint.
+    ///
+    /// ```
+    /// use migrate_postgres::{Error, RowCount};
+    /// let e = Error::RowsLost {
+    ///     seq: 7,
+    ///     tables: vec![RowCount { table: "public.notes".into(), before: Some(10), after: Some(8) }],
+    ///     statements: vec!["DELETE FROM notes WHERE id > 8".into()],
+    /// };
+    /// assert!(e.to_string().contains("public.notes 10 -> 8 (2 rows lost)"));
+    /// ```
+    #[error(
+        "the migration left fewer rows than it found: {} ({}), and it does not declare that it \
+         removes data. It was rolled back to its savepoint; nothing of it was kept. Look for a \
+         DELETE, a TRUNCATE, or a copy that skipped some rows. If the rows are meant to go, \
+         declare it (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
+         (`migrate up --allow-destructive`)",
+        tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", "),
+        crate::guard::by(statements)
+    )]
+    RowsLost {
+        /// Its seq.
+        seq: u64,
+        /// The tables that lost rows, with their counts before and after.
+        tables: Vec<crate::RowCount>,
+        /// The statements it sent that may have done it.
+        statements: Vec<String>,
+    },
+
+    /// A migration removed the values of a column (`DROP COLUMN` of a column holding values,
+    /// a table recreated without it) without declaring that it removes data; it was rolled
+    /// back to its savepoint.
+    ///
+    /// ```
+    /// let e = migrate_postgres::Error::ColumnDataLost {
+    ///     seq: 4,
+    ///     columns: vec!["public.people.email".into()],
+    ///     statements: vec!["ALTER TABLE people DROP COLUMN email".into()],
+    ///     rolled_back: true,
+    /// };
+    /// assert!(e.to_string().contains("public.people.email"));
+    /// ```
+    #[error(
+        "the migration removed the values of {} (the column is gone) ({}), and it does not \
+         declare that it removes data. {}If a rebuild meant to keep it, copy the column into \
+         the new table; if the values are meant to go, declare it (`#[migration(seq = {seq}, \
+         destructive)]`) or allow it for this run (`migrate up --allow-destructive`)",
+        columns.join(", "), crate::guard::by(statements), kept_text(*rolled_back)
+    )]
+    ColumnDataLost {
+        /// Its seq.
+        seq: u64,
+        /// The columns, as `schema.table.column`.
+        columns: Vec<String>,
+        /// The statements it sent that did it.
+        statements: Vec<String>,
+        /// True when it ran in a transaction and was rolled back to its savepoint.
+        rolled_back: bool,
+    },
+}
+
+/// What a refused migration kept.
+fn kept_text(rolled_back: bool) -> &'static str {
+    if rolled_back {
+        "It was rolled back to its savepoint; nothing of it was kept. "
+    } else {
+        "It ran outside a transaction, so no rollback could undo it. "
+    }
 }
 
 impl From<migrate_core::protocol::Refusal> for Error {

@@ -46,6 +46,7 @@ mod dry_run;
 mod engine;
 mod error;
 mod fingerprint;
+mod guard;
 mod harness;
 mod lock;
 mod migrate_session;

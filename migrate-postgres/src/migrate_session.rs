@@ -118,7 +118,8 @@ impl Session {
             self.label.clone(),
             self.config.applied_by(),
             backups,
-        );
+        )
+        .allow_destructive(self.config.allow_destructive);
         (backend, &self.registry, &self.config)
     }
 
@@ -130,6 +131,7 @@ impl Session {
             self.config.applied_by(),
             backups,
         )
+        .allow_destructive(self.config.allow_destructive)
     }
 
     /// Borrows the registry and the configuration (a start with nothing to do copies neither).
@@ -140,7 +142,8 @@ impl Session {
             self.label.clone(),
             self.config.applied_by(),
             backups,
-        );
+        )
+        .allow_destructive(self.config.allow_destructive);
         let settings = Settings {
             policy: &self.config.policy,
             failure: self.config.failure,

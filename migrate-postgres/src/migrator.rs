@@ -26,6 +26,8 @@ pub struct Migrator {
     app_version: Option<String>,
     pub(crate) hooks: Hooks,
     pub(crate) backups: BackupSettings,
+    /// Every migration of a run may remove data, as if each declared `destructive`.
+    pub(crate) allow_destructive: bool,
 }
 
 /// Where a run's backups go and which are kept.
@@ -68,6 +70,7 @@ impl Default for Migrator {
             app_version: None,
             hooks: Hooks::default(),
             backups: BackupSettings::default(),
+            allow_destructive: false,
         }
     }
 }
@@ -221,6 +224,18 @@ impl Migrator {
         self
     }
 
+    /// Lets every migration of a run remove data (drop tables or columns, delete rows) as if
+    /// each declared `destructive`: the row-count guard and destructive-change detection
+    /// still record the counts, but refuse nothing.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().allow_destructive();
+    /// ```
+    pub fn allow_destructive(mut self) -> Self {
+        self.allow_destructive = true;
+        self
+    }
+
     /// Connects to `url` (a dedicated connection, never a pooled one) and validates the
     /// migrations.
     ///
@@ -254,6 +269,7 @@ impl Migrator {
             app_version: self.app_version.clone(),
             hooks: self.hooks.clone(),
             backups: self.backups.clone(),
+            allow_destructive: self.allow_destructive,
         };
         Session::new(conn, registry, settings)
     }

@@ -21,15 +21,22 @@ impl LockGuard<'_> {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn run_outside_transaction(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
-        self.run_outside(seq, name, step)?;
+        self.run_outside(seq, name, step, &mut Vec::new())?;
         self.check_held()
     }
 }
 
 impl Connection {
     /// The step with the session's lock_timeout and statement_timeout, then the INVALID
-    /// index check; the lock check is the caller's.
-    pub(crate) fn run_outside(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
+    /// index check; the lock check is the caller's. The SQL it sends is recorded in
+    /// `statements`.
+    pub(crate) fn run_outside(
+        &mut self,
+        seq: u64,
+        name: &str,
+        step: &Step,
+        statements: &mut Vec<String>,
+    ) -> Result<()> {
         let settings = self.settings.clone();
         let mut setup = format!("SET lock_timeout = {}", settings.lock_timeout.as_millis());
         if let Some(timeout) = settings.statement_timeout {
@@ -39,7 +46,8 @@ impl Connection {
             ));
         }
         self.client.batch_execute(&setup)?;
-        let ran = step.run(&mut Tx::new(&mut self.client, seq, name, false));
+        let ran =
+            step.run(&mut Tx::new(&mut self.client, seq, name, false).noting_sql_in(statements));
         let reset = self
             .client
             .batch_execute("RESET lock_timeout; RESET statement_timeout");

@@ -26,6 +26,8 @@ pub struct Tx<'c> {
     log: Option<StatementLog>,
     /// A dry run listing a `transaction = false` step: record, send nothing.
     capture_only: bool,
+    /// Every SQL text sent, for the safety checks' messages (which statement dropped what).
+    sent: Option<&'c mut Vec<String>>,
 }
 
 impl<'c> Tx<'c> {
@@ -42,6 +44,19 @@ impl<'c> Tx<'c> {
             in_transaction,
             log: None,
             capture_only: false,
+            sent: None,
+        }
+    }
+
+    /// Notes every SQL text this handle sends in `sent` (the guard's messages name them).
+    pub(crate) fn noting_sql_in(mut self, sent: &'c mut Vec<String>) -> Self {
+        self.sent = Some(sent);
+        self
+    }
+
+    fn note(&mut self, sql: &str) {
+        if let Some(sent) = self.sent.as_mut() {
+            sent.push(sql.to_owned());
         }
     }
 
@@ -116,6 +131,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        self.note(sql);
         if let Some(log) = &self.log {
             log.text(sql);
         }
@@ -141,6 +157,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.note(sql);
         if let Some(log) = &self.log {
             log.with_params(sql, params);
         }
@@ -162,6 +179,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.note(sql);
         self.read(sql, params)?;
         Ok(self.client.query(sql, params)?)
     }
@@ -176,6 +194,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.note(sql);
         self.read(sql, params)?;
         Ok(self.client.query_one(sql, params)?)
     }
@@ -191,6 +210,7 @@ impl<'c> Tx<'c> {
     /// }
     /// ```
     pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.note(sql);
         self.read(sql, params)?;
         Ok(self.client.query_opt(sql, params)?)
     }

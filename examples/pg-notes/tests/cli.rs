@@ -413,7 +413,6 @@ fn commands_postgresql_does_not_offer_are_refused_with_exit_3_changing_nothing()
         &["restore-table", "notes", "--yes"],
         &["new", "add_due_dates"],
         &["adopt", "--from", "sqlx"],
-        &["--allow-destructive", "up"],
         &["--no-row-counts", "up"],
     ] {
         let out = cli(&db, None, args);
@@ -438,6 +437,11 @@ fn commands_postgresql_does_not_offer_are_refused_with_exit_3_changing_nothing()
         ),
         0
     );
+
+    // `--allow-destructive` is offered: the guard exists on PostgreSQL.
+    let up = cli(&db, None, &["--allow-destructive", "up"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    assert_eq!(applied(&db), 7);
 }
 
 #[test]

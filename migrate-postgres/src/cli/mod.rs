@@ -150,21 +150,16 @@ fn settings(args: &MigrateArgs) -> Settings {
 
 /// The switches this backend cannot honour: refused (exit 3) rather than ignored.
 fn refused_switches(args: &MigrateArgs) -> Option<String> {
-    let mut refused = Vec::new();
-    if args.allow_destructive {
-        refused.push("--allow-destructive");
-    }
-    if args.no_row_counts {
-        refused.push("--no-row-counts");
-    }
-    if refused.is_empty() {
+    if !args.no_row_counts {
         return None;
     }
-    Some(format!(
-        "{} is not available on PostgreSQL: this backend has no destructive-change or \
-         row-count guard to switch off yet. Nothing was changed. Run the command without it",
-        refused.join(" and ")
-    ))
+    Some(
+        "--no-row-counts is not available on PostgreSQL: its row-count guard cannot be switched \
+         off (it reads only the tables a migration touched). Nothing was changed. Run the \
+         command without it; a migration meant to remove rows declares `destructive`, or run \
+         it with `--allow-destructive`"
+            .to_owned(),
+    )
 }
 
 /// The migrator with the command line's overrides (`--busy-timeout-ms` goes to the
@@ -193,6 +188,9 @@ pub fn apply_overrides(args: &MigrateArgs, mut migrator: Migrator) -> Migrator {
     }
     if args.allow_gaps {
         migrator = migrator.allow_gaps();
+    }
+    if args.allow_destructive {
+        migrator = migrator.allow_destructive();
     }
     if args.keep_applied {
         migrator = migrator.failure_policy(FailurePolicy::KeepApplied);

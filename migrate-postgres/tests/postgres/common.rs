@@ -38,3 +38,18 @@ pub fn lock_holders(client: &mut postgres::Client, key: i64) -> Vec<i32> {
         .map(|r| r.get(0))
         .collect()
 }
+
+/// The catalog fingerprint of the user's schema (the runner's own objects left out).
+pub fn schema_print(db: &TestDatabase) -> String {
+    migrate_postgres::fingerprint(&db.connect().schema_objects().unwrap())
+}
+
+/// Seqs recorded in `public._migrate_applied`, in order.
+pub fn applied_seqs(client: &mut postgres::Client) -> Vec<i64> {
+    client
+        .query("SELECT seq FROM public._migrate_applied ORDER BY seq", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}

@@ -167,7 +167,7 @@ fn a_down_that_restores_a_column_with_another_type_is_caught() {
 
 #[test]
 fn a_migration_that_loses_seeded_rows_fails_unless_declared_destructive() {
-    let (Some(db), Some(declared)) = (db(), db()) else {
+    let (Some(db), Some(declared), Some(guarded)) = (db(), db(), db()) else {
         return;
     };
     let dedupe = || {
@@ -179,8 +179,24 @@ fn a_migration_that_loses_seeded_rows_fails_unless_declared_destructive() {
     };
     let seed = "INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'ada'), (3, 'ada')";
 
+    // The runner's row-count guard refuses the undeclared loss; the harness names the migration.
     let harness =
         Harness::new(Migrator::new().with_migrations(vec![users(), dedupe()])).seed_at(1, seed);
+    let (seq, name, problem) = failure_on(harness, &guarded);
+    assert_eq!((seq, name.as_str()), (2, "dedupe_names"));
+    assert!(
+        problem.contains("the migration left fewer rows than it found: public.users 3 -> 1"),
+        "{problem}"
+    );
+
+    // With the operator's override the runner lets it through, and the harness's own row
+    // counts still catch the loss.
+    let harness = Harness::new(
+        Migrator::new()
+            .allow_destructive()
+            .with_migrations(vec![users(), dedupe()]),
+    )
+    .seed_at(1, seed);
     let (seq, name, problem) = failure_on(harness, &db);
 
     assert_eq!((seq, name.as_str()), (2, "dedupe_names"));

@@ -1,0 +1,462 @@
+//! The row-count guard on PostgreSQL: a migration that does not declare `destructive` and
+//! leaves a table with fewer rows fails and is rolled back (the run then follows its failure
+//! policy); declared ones pass; inserts and updates pass; the counts of the tables a migration
+//! touched are recorded in `_migrate_row_counts`. After every refusal the database is checked:
+//! schema fingerprint, rows, tracking rows.
+
+use crate::common::{applied_seqs, count, db, exists, schema_print};
+use migrate_postgres::{Error, FailurePolicy, Flags, Migration, Migrator, RowCount, Step, TxMode};
+
+/// Seq 1: `notes` with `rows` rows; seq 2: an untouched `other` table with one row.
+fn seeded(rows: i64) -> Vec<Migration> {
+    vec![
+        Migration::new(
+            1,
+            "create_notes",
+            Step::sql(format!(
+                "CREATE TABLE notes (id bigint PRIMARY KEY, body text);
+                 INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, {rows}) g"
+            )),
+        ),
+        Migration::new(
+            2,
+            "create_other",
+            Step::sql("CREATE TABLE other (id int); INSERT INTO other VALUES (1)"),
+        ),
+    ]
+}
+
+fn with(mut list: Vec<Migration>, more: impl IntoIterator<Item = Migration>) -> Vec<Migration> {
+    list.extend(more);
+    list
+}
+
+fn destructive() -> Flags {
+    Flags {
+        destructive: true,
+        ..Flags::default()
+    }
+}
+
+/// Applies `seeded(rows)` in a run of its own.
+fn applied_seed(db: &migrate_postgres::testing::TestDatabase, rows: i64) {
+    Migrator::new()
+        .with_migrations(seeded(rows))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+}
+
+/// The row counts recorded with the `up` history row of `seq`.
+fn recorded_counts(db: &migrate_postgres::testing::TestDatabase, seq: i64) -> Vec<RowCount> {
+    db.client()
+        .query(
+            "SELECT c.table_name, c.rows_before, c.rows_after
+             FROM public._migrate_row_counts c
+             JOIN public._migrate_history h ON h.id = c.history_id
+             WHERE h.seq = $1 AND h.action = 'up' ORDER BY c.table_name",
+            &[&seq],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| RowCount {
+            table: r.get(0),
+            before: r.get::<_, Option<i64>>(1).map(|n| n as u64),
+            after: r.get::<_, Option<i64>>(2).map(|n| n as u64),
+        })
+        .collect()
+}
+
+#[test]
+fn an_undeclared_delete_that_loses_rows_fails_and_keeps_nothing_of_the_migration() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 5);
+    let print = schema_print(&db);
+    let err = Migrator::new()
+        .with_migrations(with(
+            seeded(5),
+            [Migration::new(
+                3,
+                "prune",
+                Step::sql("UPDATE notes SET body = upper(body); DELETE FROM notes WHERE id > 3"),
+            )],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed {
+        seq: 3,
+        source,
+        outcome,
+        ..
+    } = &err
+    else {
+        panic!("expected MigrationFailed for 3, got {err:?}")
+    };
+    let Error::RowsLost {
+        tables, statements, ..
+    } = source.as_ref()
+    else {
+        panic!("expected RowsLost, got {source:?}")
+    };
+    assert_eq!(
+        tables,
+        &[RowCount {
+            table: "public.notes".into(),
+            before: Some(5),
+            after: Some(3)
+        }]
+    );
+    assert_eq!(statements, &["DELETE FROM notes WHERE id > 3"]);
+    let text = err.to_string();
+    assert!(text.contains("public.notes 5 -> 3 (2 rows lost)"), "{text}");
+    assert!(text.contains("nothing of it was kept"), "{text}");
+    assert!(
+        text.contains("#[migration(seq = 3, destructive)]"),
+        "{text}"
+    );
+    assert!(
+        outcome.contains("Nothing from this run was kept"),
+        "{outcome}"
+    );
+
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 5);
+    let upper: i64 = client
+        .query_one("SELECT count(*) FROM notes WHERE body = upper(body)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(upper, 0, "the migration's UPDATE was rolled back too");
+    assert_eq!(applied_seqs(&mut client), [1, 2]);
+    assert_eq!(schema_print(&db), print);
+}
+
+#[test]
+fn all_or_nothing_rolls_back_the_earlier_migrations_of_the_batch_too() {
+    let Some(db) = db() else { return };
+    let err = Migrator::new()
+        .with_migrations(with(
+            seeded(4),
+            [Migration::new(
+                3,
+                "empty_it",
+                Step::sql("DELETE FROM notes"),
+            )],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::MigrationFailed { seq: 3, source, .. }
+            if matches!(source.as_ref(), Error::RowsLost { .. })),
+        "{err:?}"
+    );
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.notes"));
+    assert!(!exists(&mut client, "public.other"));
+    assert!(applied_seqs(&mut client).is_empty());
+}
+
+#[test]
+fn keep_applied_keeps_the_earlier_migrations_and_not_the_lossy_one() {
+    let Some(db) = db() else { return };
+    let err = Migrator::new()
+        .with_migrations(with(
+            seeded(4),
+            [Migration::new(
+                3,
+                "empty_it",
+                Step::sql("DELETE FROM notes"),
+            )],
+        ))
+        .failure_policy(FailurePolicy::KeepApplied)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        outcome.contains("Kept from this run: applied 1, 2"),
+        "{outcome}"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 4);
+    assert_eq!(applied_seqs(&mut client), [1, 2]);
+}
+
+#[test]
+fn an_undeclared_truncate_fails_and_the_rows_are_back() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 6);
+    let print = schema_print(&db);
+    let err = Migrator::new()
+        .with_migrations(with(
+            seeded(6),
+            [Migration::new(3, "reset", Step::sql("TRUNCATE notes"))],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let Error::RowsLost {
+        tables, statements, ..
+    } = source.as_ref()
+    else {
+        panic!("expected RowsLost, got {source:?}")
+    };
+    assert_eq!(
+        (tables[0].before, tables[0].after),
+        (Some(6), Some(0)),
+        "{tables:?}"
+    );
+    assert_eq!(statements, &["TRUNCATE notes"]);
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 6);
+    assert_eq!(applied_seqs(&mut client), [1, 2]);
+    assert_eq!(schema_print(&db), print);
+}
+
+#[test]
+fn a_truncate_that_reloads_every_row_passes() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 3);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(3),
+            [Migration::new(
+                3,
+                "reload",
+                Step::sql(
+                    "CREATE TEMP TABLE keep AS SELECT * FROM notes; TRUNCATE notes;
+                     INSERT INTO notes SELECT id, upper(body) FROM keep; DROP TABLE keep",
+                ),
+            )],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 3);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
+    assert_eq!(
+        recorded_counts(&db, 3),
+        [RowCount {
+            table: "public.notes".into(),
+            before: Some(3),
+            after: Some(3)
+        }]
+    );
+}
+
+#[test]
+fn a_delete_that_adds_back_as_many_rows_passes() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 4);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(4),
+            [Migration::new(
+                3,
+                "renumber",
+                Step::sql("DELETE FROM notes WHERE id = 4; INSERT INTO notes VALUES (40, 'moved')"),
+            )],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 4);
+    // Counted once, and run once in the end: the row is there exactly once.
+    assert_eq!(count(&mut client, "notes WHERE id = 40"), 1);
+    assert_eq!(
+        recorded_counts(&db, 3),
+        [RowCount {
+            table: "public.notes".into(),
+            before: Some(4),
+            after: Some(4)
+        }]
+    );
+}
+
+#[test]
+fn a_declared_destructive_migration_passes_and_its_counts_are_recorded() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 5);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(5),
+            [
+                Migration::new(3, "prune", Step::sql("DELETE FROM notes WHERE id > 2"))
+                    .with_flags(destructive()),
+            ],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 2);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
+    assert_eq!(
+        recorded_counts(&db, 3),
+        [RowCount {
+            table: "public.notes".into(),
+            before: Some(5),
+            after: Some(2)
+        }]
+    );
+}
+
+#[test]
+fn allow_destructive_lets_an_undeclared_loss_through_for_the_run() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 5);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(5),
+            [Migration::new(3, "prune", Step::sql("DELETE FROM notes"))],
+        ))
+        .allow_destructive()
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 0);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
+}
+
+#[test]
+fn insert_only_and_update_only_migrations_pass_and_untouched_tables_are_not_recorded() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 3);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(3),
+            [
+                Migration::new(
+                    3,
+                    "more",
+                    Step::sql("INSERT INTO notes VALUES (4, 'four'), (5, 'five')"),
+                ),
+                Migration::new(4, "shout", Step::sql("UPDATE notes SET body = upper(body)")),
+            ],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 5);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3, 4]);
+    let notes_3_to_5 = RowCount {
+        table: "public.notes".into(),
+        before: Some(3),
+        after: Some(5),
+    };
+    // `other` was never touched: never counted, never recorded.
+    assert_eq!(recorded_counts(&db, 3), [notes_3_to_5]);
+    // An UPDATE changes no count: nothing to record.
+    assert_eq!(recorded_counts(&db, 4), []);
+}
+
+#[test]
+fn a_migration_touching_a_table_of_100k_rows_passes() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 100_000);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(100_000),
+            [Migration::new(
+                3,
+                "touch_all",
+                Step::sql(
+                    "UPDATE notes SET body = body || '!';
+                     DELETE FROM notes WHERE id = 1; INSERT INTO notes VALUES (0, 'zero'), (100001, 'last')",
+                ),
+            )],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 100_001);
+    assert_eq!(
+        recorded_counts(&db, 3),
+        [RowCount {
+            table: "public.notes".into(),
+            before: Some(100_000),
+            after: Some(100_001)
+        }]
+    );
+}
+
+#[test]
+fn a_table_counted_by_an_earlier_migration_is_judged_against_that_count() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 3);
+    // 3 counts notes (inserts); 4 deletes one of the rows 3 added: 5 -> 4 is a loss.
+    let err = Migrator::new()
+        .with_migrations(with(
+            seeded(3),
+            [
+                Migration::new(
+                    3,
+                    "more",
+                    Step::sql("INSERT INTO notes VALUES (4, 'x'), (5, 'y')"),
+                ),
+                Migration::new(4, "drop_one", Step::sql("DELETE FROM notes WHERE id = 5")),
+            ],
+        ))
+        .failure_policy(FailurePolicy::KeepApplied)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { seq: 4, source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let Error::RowsLost { tables, .. } = source.as_ref() else {
+        panic!("{source:?}")
+    };
+    assert_eq!((tables[0].before, tables[0].after), (Some(5), Some(4)));
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 5);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
+}
+
+#[test]
+fn outside_a_transaction_lost_rows_are_recorded_not_refused() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 3);
+    // Other sessions may write around a `transaction = false` migration: failing would restore
+    // the backup over their writes, so a loss there is logged (as on SQLite).
+    Migrator::new()
+        .with_migrations(with(
+            seeded(3),
+            [Migration::new(
+                3,
+                "prune_outside",
+                Step::sql("DELETE FROM notes WHERE id = 3"),
+            )
+            .with_mode(TxMode::NonTransactional)],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 2);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
+}
