@@ -77,63 +77,107 @@ impl Shape {
     }
 }
 
-/// The columns of `table` and, when it has rows, which hold a value (one statement).
-fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Shape> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT name, \"notnull\", type || '|' || \"notnull\" || '|' || ifnull(dflt_value, '')
-             || '|' || pk
-         FROM pragma_table_info(?1, 'main')",
-    )?;
-    let info: Vec<(String, bool, String)> = stmt
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let columns: Vec<String> = info.iter().map(|(name, _, _)| name.clone()).collect();
-    let declared = info
+/// A column as `PRAGMA table_info` describes it: name, NOT NULL, and its whole declaration
+/// (`type|notnull|default|pk`).
+type ColumnInfo = (String, bool, String);
+
+/// The columns of `table`. `PRAGMA table_info` itself, not the `pragma_table_info` table:
+/// the table-valued function prepares this same pragma again inside, and after every `CREATE`
+/// (which invalidates prepared statements) both parses are paid anew.
+fn table_info(conn: &Connection, table: &str) -> rusqlite::Result<Vec<ColumnInfo>> {
+    let sql = format!("PRAGMA main.table_info('{}')", table.replace('\'', "''"));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        let name: String = r.get(1)?;
+        let kind: String = r.get(2)?;
+        let not_null: i64 = r.get(3)?;
+        let default: Option<String> = r.get(4)?;
+        let pk: i64 = r.get(5)?;
+        let declared = format!("{kind}|{not_null}|{}|{pk}", default.unwrap_or_default());
+        Ok((name, not_null != 0, declared))
+    })?;
+    rows.collect()
+}
+
+/// `EXISTS (… WHERE c IS NOT NULL)` for each of `columns`, in one list.
+fn probes(from: &str, columns: &[&str]) -> String {
+    columns
         .iter()
-        .map(|(name, _, declared)| (key(name), declared.clone()))
-        .collect();
+        .map(|c| {
+            format!(
+                ", EXISTS (SELECT 1 FROM {from} WHERE {} IS NOT NULL)",
+                quote_ident(c)
+            )
+        })
+        .collect()
+}
+
+/// The shape of a table read as `info`, given its rows and which nullable columns hold a value.
+fn shape_of(info: Vec<ColumnInfo>, rows: u64, holds: &[(String, bool)]) -> Shape {
+    let columns: Vec<String> = info.iter().map(|(name, _, _)| name.clone()).collect();
     let mut filled = BTreeSet::new();
-    if rows == 0 {
-        return Ok(Shape {
-            columns,
-            filled,
-            declared,
-        });
+    if rows > 0 {
+        filled.extend(
+            info.iter()
+                .filter(|(_, not_null, _)| *not_null)
+                .map(|(name, _, _)| key(name)),
+        );
+        filled.extend(holds.iter().filter(|(_, h)| *h).map(|(name, _)| key(name)));
     }
-    let mut probed = Vec::new();
-    for (name, not_null, _) in info {
-        if not_null {
-            filled.insert(key(&name));
-        } else {
-            probed.push(name);
-        }
-    }
-    if !probed.is_empty() {
-        let from = format!("main.{}", quote_ident(table));
-        let probes: Vec<String> = probed
-            .iter()
-            .map(|c| {
-                format!(
-                    "EXISTS (SELECT 1 FROM {from} WHERE {} IS NOT NULL)",
-                    quote_ident(c)
-                )
-            })
-            .collect();
-        let sql = format!("SELECT {}", probes.join(", "));
-        let holds: Vec<bool> = conn.query_row(&sql, [], |r| {
-            (0..probed.len()).map(|i| r.get::<_, bool>(i)).collect()
-        })?;
-        for (name, holds) in probed.iter().zip(holds) {
-            if holds {
-                filled.insert(key(name));
-            }
-        }
-    }
-    Ok(Shape {
+    let declared = info
+        .into_iter()
+        .map(|(name, _, declared)| (key(&name), declared))
+        .collect();
+    Shape {
         columns,
         filled,
         declared,
-    })
+    }
+}
+
+/// The columns of `table` and, when it has rows, which hold a value.
+fn read_shape(conn: &Connection, table: &str, rows: u64) -> rusqlite::Result<Shape> {
+    let info = table_info(conn, table)?;
+    let probed: Vec<&str> = info
+        .iter()
+        .filter(|(_, not_null, _)| !*not_null)
+        .map(|(name, _, _)| name.as_str())
+        .collect();
+    if rows == 0 || probed.is_empty() {
+        return Ok(shape_of(info, rows, &[]));
+    }
+    let from = format!("main.{}", quote_ident(table));
+    // The list starts with ", ": a constant first column keeps the SQL valid.
+    let sql = format!("SELECT 0{}", probes(&from, &probed));
+    let holds = conn.query_row(&sql, [], |r| {
+        (0..probed.len())
+            .map(|i| Ok((probed[i].to_owned(), r.get::<_, bool>(i + 1)?)))
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })?;
+    Ok(shape_of(info, rows, &holds))
+}
+
+/// The rows of `table` and its shape, in two statements (the count and the probes share one).
+fn count_and_shape(conn: &Connection, table: &str) -> rusqlite::Result<(u64, Shape)> {
+    let info = table_info(conn, table)?;
+    let probed: Vec<&str> = info
+        .iter()
+        .filter(|(_, not_null, _)| !*not_null)
+        .map(|(name, _, _)| name.as_str())
+        .collect();
+    let from = format!("main.{}", quote_ident(table));
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM {from}){}",
+        probes(&from, &probed)
+    );
+    let (rows, holds) = conn.query_row(&sql, [], |r| {
+        let rows = r.get::<_, i64>(0)?.max(0) as u64;
+        let holds = (0..probed.len())
+            .map(|i| Ok((probed[i].to_owned(), r.get::<_, bool>(i + 1)?)))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows, holds))
+    })?;
+    Ok((rows, shape_of(info, rows, &holds)))
 }
 
 /// The columns of `before` holding a value whose values are gone in `after`, as `table.column`:
@@ -395,10 +439,11 @@ impl RowCounter {
                 // to this call).
                 None => conn.table_exists(Some("main"), &name)?,
             };
-            let after = if exists {
-                Some(count(conn, &name)?)
+            let (after, shape_after) = if exists {
+                let (rows, shape) = count_and_shape(conn, &name)?;
+                (Some(rows), Some(shape))
             } else {
-                None
+                (None, None)
             };
             let before = match after {
                 Some(rows) => self.known.insert(key.clone(), (name.clone(), rows)),
@@ -412,8 +457,7 @@ impl RowCounter {
                     .remove(&key)
                     .map_or((None, before), |(shape, rows)| (Some(shape), rows)),
             };
-            if let Some(rows) = after.filter(|rows| *rows > 0) {
-                let shape = read_shape(conn, &name, rows)?;
+            if let (Some(rows), Some(shape)) = (after.filter(|rows| *rows > 0), shape_after) {
                 if let Some(was) = &shape_before {
                     out.emptied
                         .extend(emptied_columns(&name, was, &shape, &touched.read_columns));

@@ -364,6 +364,43 @@ fn fine_odd_quoted_names_are_counted() {
     assert!(text.contains("we\"ird ta.ble 2 -> 1"), "{text}");
 }
 
+/// The guard reads a table's columns with `PRAGMA table_info('…')`: a name with a quote in it
+/// must still be read, so that a column dropped later in the same run is seen.
+#[test]
+fn fine_a_name_with_an_apostrophe_keeps_its_columns_guarded() {
+    let db = temp_db();
+    let list = vec![
+        sql(
+            1,
+            "notes",
+            "CREATE TABLE \"it's\" (id INTEGER PRIMARY KEY, body TEXT);
+             INSERT INTO \"it's\" (body) VALUES ('a'), ('b');",
+            "SELECT 1",
+        ),
+        sql(
+            2,
+            "drop_body",
+            "ALTER TABLE \"it's\" DROP COLUMN body",
+            "SELECT 1",
+        ),
+    ];
+    let err = migrator(list)
+        .failure_policy(FailurePolicy::KeepApplied)
+        .open(&db.path)
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("removed the values of it's.body"), "{text}");
+    // Migration 1 kept, 2 undone: the column and its values are still there.
+    let conn = Connection::open(&db.path).unwrap();
+    assert_eq!(applied_seqs(&conn), [1]);
+    let bodies: i64 = conn
+        .query_row("SELECT count(body) FROM \"it's\"", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(bodies, 2);
+}
+
 #[test]
 fn fine_create_table_as_select_is_recorded() {
     let db = temp_db();

@@ -26,6 +26,8 @@ use std::time::Duration;
 const OPEN_FAILED: i32 = 101;
 const READ_FAILED: i32 = 102;
 const WRITE_FAILED: i32 = 103;
+/// The parent ended before the child could ask to die with it.
+const PARENT_GONE: i32 = 104;
 
 /// Bytes read and written per call: large enough to keep the disk busy with direct writes.
 const CHUNK: usize = 16 << 20;
@@ -97,27 +99,50 @@ impl ChildCopy {
             failed: None,
             _buffers: Vec::new(),
         };
-        for (worker, buffer) in buffers.iter().enumerate() {
+        // On failure, `copy` kills and reaps the children already started.
+        copy.spawn(&source, &direct, out, &buffers)?;
+        copy._buffers = buffers;
+        Ok(copy)
+    }
+
+    /// Forks one child per buffer. Allocates nothing, so that a test can call it in a forked
+    /// process too.
+    ///
+    /// Each child dies with this process (`PR_SET_PDEATHSIG`): a parent killed mid-copy
+    /// (SIGKILL, the OOM killer) must not leave children writing a backup nobody will finish.
+    /// The signal comes when the *thread* that forked ends, and the caller waits for the
+    /// children on that same thread.
+    fn spawn(
+        &mut self,
+        source: &CString,
+        direct: &CString,
+        out: libc::c_int,
+        buffers: &[Buffer],
+    ) -> io::Result<()> {
+        // SAFETY: a plain system call.
+        let parent = unsafe { libc::getpid() };
+        for (worker, buffer) in buffers.iter().enumerate().take(WORKERS) {
             // SAFETY: in the child only async-signal-safe calls run, on memory prepared before
             // the fork, and it ends with `_exit` (no destructors, no atexit handlers, no flush
             // of buffers it shares with the parent).
             let pid = unsafe { libc::fork() };
             if pid < 0 {
-                // `copy` kills and reaps the children already started.
                 return Err(io::Error::last_os_error());
             }
             if pid == 0 {
+                if !dies_with(parent) {
+                    unsafe { libc::_exit(PARENT_GONE) };
+                }
                 // SAFETY: the buffer is CHUNK bytes, in this (child) process's copy of memory.
                 let code = unsafe {
                     let buffer = std::slice::from_raw_parts_mut(buffer.0, CHUNK);
-                    copy_in_child(&source, &direct, out, buffer, worker)
+                    copy_in_child(source, direct, out, buffer, worker)
                 };
                 unsafe { libc::_exit(code) };
             }
-            copy.pids[worker] = pid;
+            self.pids[worker] = pid;
         }
-        copy._buffers = buffers;
-        Ok(copy)
+        Ok(())
     }
 
     /// Whether the children have finished, without waiting: `Some(())` once all have, or the
@@ -184,6 +209,7 @@ fn wait(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<io::Result<()
             OPEN_FAILED => "the copying child process could not open the database".into(),
             READ_FAILED => "the copying child process could not read the database".into(),
             WRITE_FAILED => "the copying child process could not write the backup".into(),
+            PARENT_GONE => "the copying child process found its parent gone".into(),
             code => format!("the copying child process exited with code {code}"),
         }
     } else {
@@ -240,6 +266,26 @@ unsafe fn copy_in_child(
     } else {
         unsafe { copy_buffered(input, out, buffer, worker) }
     }
+}
+
+/// In a freshly forked child: asks the kernel to SIGKILL this process when `parent` ends;
+/// `false` when it has ended already (then the request came too late to count: the child has
+/// been handed to another parent).
+#[cfg(target_os = "linux")]
+fn dies_with(parent: libc::pid_t) -> bool {
+    // SAFETY: async-signal-safe system calls on this process only.
+    // (It cannot fail with a valid signal; should it, the copy still runs, as before.)
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        libc::getppid() == parent
+    }
+}
+
+/// Elsewhere there is no such request: the child checks only that its parent is still there.
+#[cfg(not(target_os = "linux"))]
+fn dies_with(parent: libc::pid_t) -> bool {
+    // SAFETY: a plain system call.
+    unsafe { libc::getppid() == parent }
 }
 
 /// A second descriptor of the target with direct I/O, or -1 where there is none.
@@ -489,5 +535,103 @@ mod tests {
             let waited = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
             assert_eq!(waited, -1);
         }
+    }
+
+    /// A parent SIGKILLed mid-copy takes its copying children with it. The children copy from
+    /// a FIFO nobody writes to, so they block in `open` until the end of the test: a child
+    /// that outlived its parent would be released below and exit on its own (pread fails).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn copying_children_die_when_their_parent_is_killed() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let (fifo, to) = (dir.path().join("fifo.db"), dir.path().join("to.db"));
+        let cstr = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+        let (source, target) = (cstr(&fifo), cstr(&to));
+        assert_eq!(unsafe { libc::mkfifo(source.as_ptr(), 0o600) }, 0);
+        let out = File::create(&to).unwrap();
+        let buffers: Vec<Buffer> = (0..WORKERS).map(|_| Buffer::new().unwrap()).collect();
+        // Orphans of this process's descendants become its children: the copying children,
+        // once their parent is gone, can be waited for here.
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
+            0
+        );
+        let mut pipe = [0; 2];
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+        let mut copy = ChildCopy {
+            pids: [0; WORKERS],
+            failed: None,
+            _buffers: Vec::new(),
+        };
+        // The parent of the copy: a forked process that starts the children (no allocation,
+        // see `spawn`), writes their pids to the pipe and waits to be killed.
+        let parent = unsafe { libc::fork() };
+        assert!(parent >= 0);
+        if parent == 0 {
+            unsafe {
+                if copy
+                    .spawn(&source, &target, out.as_raw_fd(), &buffers)
+                    .is_err()
+                {
+                    libc::_exit(1);
+                }
+                let size = std::mem::size_of_val(&copy.pids);
+                libc::write(pipe[1], copy.pids.as_ptr().cast(), size);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        unsafe { libc::close(pipe[1]) };
+        let mut bytes = [0u8; WORKERS * 4];
+        let mut from_parent =
+            unsafe { <File as std::os::unix::io::FromRawFd>::from_raw_fd(pipe[0]) };
+        from_parent.read_exact(&mut bytes).unwrap();
+        let children: Vec<libc::pid_t> = bytes
+            .chunks(4)
+            .map(|b| libc::pid_t::from_ne_bytes(b.try_into().unwrap()))
+            .collect();
+        assert!(children.iter().all(|&pid| pid > 0), "{children:?}");
+
+        unsafe { libc::kill(parent, libc::SIGKILL) };
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(parent, &mut status, 0) }, parent);
+        assert!(libc::WIFSIGNALED(status));
+
+        for pid in children {
+            let status = loop {
+                // A child still blocked in `open` is released (a writer comes and goes): it
+                // fails to read and exits with its own code.
+                let writer = unsafe {
+                    libc::open(
+                        source.as_ptr(),
+                        libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+                    )
+                };
+                if writer >= 0 {
+                    unsafe { libc::close(writer) };
+                }
+                let mut status = 0;
+                let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+                assert!(
+                    waited >= 0,
+                    "child {pid} is not ours: {}",
+                    io::Error::last_os_error()
+                );
+                if waited == pid {
+                    break status;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            let killed = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL;
+            let too_late = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == PARENT_GONE;
+            assert!(
+                killed || too_late,
+                "child {pid} outlived its parent (wait status {status})"
+            );
+        }
+        // Nothing was copied.
+        assert_eq!(fs::metadata(&to).unwrap().len(), 0);
     }
 }
