@@ -91,6 +91,7 @@ impl Connection {
                     schema: self.schema.name.clone(),
                     waited_ms: waited.as_millis() as u64,
                     holders,
+                    rerun: "migrate up".to_owned(),
                 });
             }
             std::thread::sleep(pause.min(timeout - waited));

@@ -67,6 +67,56 @@ fn with_flag(e: Error) -> Error {
     }
 }
 
+/// A held migration lock names the command that was refused, to run again once it is free.
+fn rerun_as(e: Error, command: String) -> Error {
+    match e {
+        Error::Locked {
+            schema,
+            waited_ms,
+            holders,
+            ..
+        } => Error::Locked {
+            schema,
+            waited_ms,
+            holders,
+            rerun: command,
+        },
+        other => other,
+    }
+}
+
+/// The command line of `op`, as `migrate plan ...` when `dry`.
+fn command_of(op: Operation, dry: bool) -> String {
+    match (op, dry) {
+        (Operation::Up(None), false) => "migrate up".to_owned(),
+        (Operation::Up(Some(seq)), false) => format!("migrate up --to {seq}"),
+        (Operation::Up(_), true) => "migrate plan".to_owned(),
+        (Operation::Down(DownTarget::Steps(n)), false) => format!("migrate down --steps {n}"),
+        (Operation::Down(DownTarget::To(seq)), false) => format!("migrate down --to {seq}"),
+        (Operation::Down(DownTarget::Steps(n)), true) => {
+            format!("migrate plan --down --steps {n}")
+        }
+        (Operation::Down(DownTarget::To(seq)), true) => format!("migrate plan --down --to {seq}"),
+        (Operation::Redo, false) => "migrate redo".to_owned(),
+        (Operation::Redo, true) => "migrate plan --redo".to_owned(),
+    }
+}
+
+/// `migrate restore ...` as the operator asked for it.
+fn restore_command(from: &RestoreFrom) -> String {
+    match from {
+        RestoreFrom::Latest => "migrate restore".to_owned(),
+        RestoreFrom::File(path) => format!(
+            "migrate restore {}",
+            migrate_core::protocol::shell_word(path)
+        ),
+        RestoreFrom::Snapshot(name) => format!(
+            "migrate restore {}",
+            migrate_core::protocol::shell_word(std::path::Path::new(name))
+        ),
+    }
+}
+
 fn line(info: &BackupInfo) -> BackupLine {
     BackupLine {
         path: info.path.clone(),
@@ -106,13 +156,14 @@ impl Target for PgTarget {
 
     fn run(&mut self, op: Operation) -> Result<RunReport> {
         let session = self.session()?;
-        match op {
+        let run = match op {
             Operation::Up(Some(seq)) => session.up_to(seq),
             Operation::Up(None) => session.up(),
             Operation::Down(DownTarget::To(seq)) => session.down_to(seq),
             Operation::Down(DownTarget::Steps(n)) => session.down(n),
             Operation::Redo => session.redo(),
-        }
+        };
+        run.map_err(|e| rerun_as(e, command_of(op, false)))
     }
 
     /// `plan`, `plan --down`, `plan --redo`: the dry run (`Session::dry_run*`), rolled back,
@@ -120,11 +171,12 @@ impl Target for PgTarget {
     fn plan(&mut self, op: Operation) -> Result<Rendered> {
         let session = self.session()?;
         let dry = match op {
-            Operation::Up(_) => session.dry_run()?,
-            Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n)?,
-            Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq)?,
-            Operation::Redo => session.dry_run_redo()?,
-        };
+            Operation::Up(_) => session.dry_run(),
+            Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n),
+            Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq),
+            Operation::Redo => session.dry_run_redo(),
+        }
+        .map_err(|e| rerun_as(e, command_of(op, true)))?;
         let code = if dry.failure().is_some() {
             super::EXIT_FAILED
         } else {
@@ -202,7 +254,8 @@ impl Target for PgTarget {
         let report = self
             .session()?
             .restore_with(from, options)
-            .map_err(with_flag)?;
+            .map_err(with_flag)
+            .map_err(|e| rerun_as(e, restore_command(from)))?;
         Ok(Rendered::restored(
             &report.restored_from,
             &line(&report.undo_backup),
