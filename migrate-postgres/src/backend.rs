@@ -52,6 +52,8 @@ pub(crate) struct PgBackend<'a> {
     verified: bool,
     /// When a very large batch commits a chunk.
     locks: LockBudget,
+    /// The backup taken once before several sets' runs: this run's too.
+    pub(crate) run_backup: Option<crate::RunBackup>,
 }
 
 impl<'a> PgBackend<'a> {
@@ -76,7 +78,13 @@ impl<'a> PgBackend<'a> {
             pending: String::new(),
             verified: false,
             locks,
+            run_backup: None,
         }
+    }
+
+    /// The txids of this run's transactions so far.
+    pub(crate) fn own_txids(&self) -> &[i64] {
+        &self.own_txids
     }
 
     /// Sends the statements queued for the next round trip, if any.
@@ -409,6 +417,13 @@ impl Backend for PgBackend<'_> {
             log::info!("no pre-migration backup taken: {}", self.no_backup_reason());
             return Ok(None);
         }
+        if let Some(run) = &self.run_backup {
+            // Taken once before the first set of a run over several sets: this run's too.
+            let path = run.path().to_owned();
+            self.written.push(path.clone());
+            self.baselines.push((path.clone(), run.baseline().clone()));
+            return Ok(Some(path));
+        }
         self.exact_backup(reason).map(Some)
     }
 
@@ -438,7 +453,12 @@ impl Backend for PgBackend<'_> {
         let written = match self.baselines.iter().find(|(path, _)| path == from) {
             Some((_, baseline)) => {
                 let baseline = baseline.clone();
-                restore_policy::written_since(&mut self.conn.client, &baseline, &self.own_txids)
+                // The earlier sets of a run over several sets were the runner's too.
+                let mut ours = self.own_txids.clone();
+                if let Some(run) = &self.run_backup {
+                    ours.extend(run.txids());
+                }
+                restore_policy::written_since(&mut self.conn.client, &baseline, &ours)
                     .unwrap_or_else(|e| vec![format!("(cannot tell: {e})")])
             }
             None => vec!["(cannot tell: the backup was not taken by this run)".to_owned()],

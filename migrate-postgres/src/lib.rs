@@ -52,6 +52,7 @@ mod migrate_session;
 mod migrator;
 mod outside;
 mod restore_policy;
+mod run_backup;
 #[cfg(feature = "serde")]
 mod serialize;
 mod session;
@@ -75,6 +76,7 @@ pub use engine::check_engine;
 pub use error::{Error, LockHolder, Result};
 pub use fingerprint::{SchemaDiff, SchemaObjects, fingerprint, schema_dump};
 pub use lock::{LockGuard, lock_key};
+pub use run_backup::RunBackup;
 pub use migrate_core::DownTarget;
 pub use migrate_core::Error as CoreError;
 pub use migrate_core::{

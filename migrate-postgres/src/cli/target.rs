@@ -2,7 +2,8 @@
 //! connection.
 
 use crate::{
-    BackupInfo, BackupKind, Connection, Error, Migrator, RestoreOptions, Result, Session, Settings,
+    BackupInfo, BackupKind, Connection, Error, Migrator, RestoreOptions, Result, RunBackup,
+    Session, Settings,
 };
 use migrate_core::backups::{RestoreFrom, Retention};
 use migrate_core::cli::{BackupLine, Rendered, RestoreRequest, SetLine, Target};
@@ -19,6 +20,8 @@ pub(super) struct PgTarget {
     /// Why this command line cannot run at all (a switch this backend cannot honour).
     refused: Option<String>,
     session: Option<Session>,
+    /// `up --all-sets`: the backup taken once before the first set, used by every set's run.
+    run_backup: Option<RunBackup>,
 }
 
 impl PgTarget {
@@ -36,6 +39,7 @@ impl PgTarget {
             json,
             refused,
             session: None,
+            run_backup: None,
         }
     }
 
@@ -283,6 +287,9 @@ impl Target for PgTarget {
             // A hand-built list belongs to the migrator's own set only.
             migrator.migrations = None;
         }
+        if let Some(run) = &self.run_backup {
+            migrator = migrator.with_run_backup(run.clone());
+        }
         self.session = None;
         let conn = Self::connect(&self.url, &self.settings)?;
         self.session = Some(migrator.on(conn)?);
@@ -290,16 +297,15 @@ impl Target for PgTarget {
     }
 
     /// Without backups (no directory, `--no-backup`) there is nothing to share; with them,
-    /// refused: each run's backup is taken inside that run's transaction, with writers held
-    /// off, and cannot be taken once for several runs yet.
+    /// one exact backup before the first set (`Session::back_up_for_run`), which every set's
+    /// run then uses as its own.
     fn back_up_once(&mut self) -> Result<Option<BackupLine>> {
         if self.session()?.store().is_err() {
             return Ok(None);
         }
-        Err(Error::Unsupported(migrate_core::cli::not_offered_message(
-            Self::BACKEND,
-            "up --all-sets",
-            "with backups on, run `migrate up --set NAME` once per set (`migrate sets` lists              them); each run takes its own exact backup (or pass --no-backup)",
-        )))
+        let run = self.session()?.back_up_for_run()?;
+        let taken = line(run.info());
+        self.run_backup = Some(run);
+        Ok(Some(taken))
     }
 }
