@@ -76,7 +76,6 @@ pub use engine::check_engine;
 pub use error::{Error, LockHolder, Result};
 pub use fingerprint::{SchemaDiff, SchemaObjects, fingerprint, schema_dump};
 pub use lock::{LockGuard, lock_key};
-pub use run_backup::RunBackup;
 pub use migrate_core::DownTarget;
 pub use migrate_core::Error as CoreError;
 pub use migrate_core::{
@@ -87,6 +86,7 @@ pub use migrate_session::Session;
 pub use migrator::Migrator;
 /// The `postgres` version this crate is built on, so apps need no second dependency.
 pub use postgres;
+pub use run_backup::RunBackup;
 pub use split::split_statements;
 pub use step::{Step, StepFnPtr};
 pub use tracking::{

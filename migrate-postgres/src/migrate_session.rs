@@ -258,7 +258,12 @@ impl Session {
     /// ```
     pub fn back_up_for_run(&mut self) -> Result<crate::RunBackup> {
         let backups = self.store()?;
-        let mut tx = self.conn.client.build_transaction().read_only(false).start()?;
+        let mut tx = self
+            .conn
+            .client
+            .build_transaction()
+            .read_only(false)
+            .start()?;
         let snapshot = crate::restore_policy::snapshot(&mut tx)?;
         let kind = BackupKind::Automatic {
             reason: Operation::Up(None).backup_reason().into(),

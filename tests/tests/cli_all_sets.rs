@@ -161,7 +161,11 @@ fn json_a_failure_in_a_later_set_prints_the_earlier_reports_with_the_error() {
     let reports = doc["reports"].as_array().unwrap_or_else(|| panic!("{doc}"));
     assert_eq!(reports.len(), 1, "{doc}");
     assert_eq!(reports[0]["set"], "library", "{doc}");
-    assert_eq!(reports[0]["steps"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert_eq!(
+        reports[0]["steps"].as_array().map(Vec::len),
+        Some(2),
+        "{doc}"
+    );
     assert_eq!(doc["error"]["exit_code"], 1, "{doc}");
     assert!(
         doc["error"]["message"]

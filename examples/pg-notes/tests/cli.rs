@@ -399,7 +399,10 @@ fn a_dry_run_held_off_by_the_lock_names_migrate_plan_which_runs_as_printed() {
     let message = stderr(&preview);
     let commands = printed_commands(&message);
     assert!(
-        !commands.is_empty() && commands.iter().all(|c| c == "migrate plan --down --steps 1"),
+        !commands.is_empty()
+            && commands
+                .iter()
+                .all(|c| c == "migrate plan --down --steps 1"),
         "{message}"
     );
     let down = cli(&db, None, &["--busy-timeout-ms", "200", "down", "--yes"]);
@@ -429,7 +432,14 @@ fn a_damaged_backup_is_refused_naming_the_listing_command_not_a_placeholder() {
     let dir = tempfile::tempdir().unwrap();
     let b = Some(dir.path());
     assert_eq!(code(&cli(&db, b, &["up"])), 0);
-    pg_notes::add_note(&mut db.client(), "Inbox", "kept", "after the backup", &["x"]).unwrap();
+    pg_notes::add_note(
+        &mut db.client(),
+        "Inbox",
+        "kept",
+        "after the backup",
+        &["x"],
+    )
+    .unwrap();
     let backup = cli(&db, b, &["backup"]);
     assert_eq!(code(&backup), 0, "{backup:?}");
     let out = stdout(&backup);

@@ -120,8 +120,14 @@ fn up_all_sets_takes_one_backup_for_both_sets_and_it_holds_the_state_before_both
     let up = cli(&db, &backups, None, &["up", "--all-sets"]);
     assert_eq!(code(&up), 0, "{up:?}");
     let out = stdout(&up);
-    assert!(out.contains("set \"default\": applied 7 migrations"), "{out}");
-    assert!(out.contains("set \"uploads\": applied 3 migrations"), "{out}");
+    assert!(
+        out.contains("set \"default\": applied 7 migrations"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set \"uploads\": applied 3 migrations"),
+        "{out}"
+    );
     assert_eq!(applied(&db, "default"), 7);
     assert_eq!(applied(&db, "uploads"), 3);
     assert!(index_exists(&db, "uploads_by_note"));
@@ -189,7 +195,10 @@ fn a_non_transactional_failure_in_the_second_set_restores_the_state_before_every
     assert!(!index_exists(&db, "uploads_by_note"));
     assert_eq!(count(&mut db.client(), "SELECT count(*) FROM notebooks"), 1);
     assert_eq!(
-        count(&mut db.client(), "SELECT count(*) FROM notes WHERE title = 'kept'"),
+        count(
+            &mut db.client(),
+            "SELECT count(*) FROM notes WHERE title = 'kept'"
+        ),
         1,
         "what was there before the run is there after the restore"
     );

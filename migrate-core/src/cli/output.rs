@@ -34,11 +34,7 @@ pub fn error_json(error: &dyn std::error::Error, exit_code: u8) {
 /// let e = std::io::Error::other("migration 2 of set \"shelves\" failed");
 /// migrate_core::cli::output::failed_runs_json(&["the report of set \"library\""], &e, 1);
 /// ```
-pub fn failed_runs_json<R: Serialize>(
-    reports: &[R],
-    error: &dyn std::error::Error,
-    exit_code: u8,
-) {
+pub fn failed_runs_json<R: Serialize>(reports: &[R], error: &dyn std::error::Error, exit_code: u8) {
     print_json(&json!({ "reports": reports, "error": error_value(error, exit_code) }));
 }
 

@@ -1,4 +1,5 @@
-//! `pg-notes-sets migrate ...`: pg-notes with a second migration set, `"uploads"` (sets run in name order: "default" first), for
+//! `pg-notes-sets migrate ...`: pg-notes with a second migration set, `"uploads"` (sets run in
+//! name order: "default" first), for
 //! the `up --all-sets` tests (`tests/cli_all_sets.rs`). The app's own set is pg-notes'
 //! `"default"`; the database is `PG_NOTES_URL`, backups go to `PG_NOTES_BACKUPS` when set.
 //!
@@ -12,9 +13,7 @@ use std::process::ExitCode;
 /// Files attached to notes.
 #[migration(seq = 1, set = "uploads")]
 fn create_uploads(tx: &mut Tx) -> Result<()> {
-    tx.batch_execute(
-        "CREATE TABLE uploads (id bigserial PRIMARY KEY, file_name text NOT NULL)",
-    )
+    tx.batch_execute("CREATE TABLE uploads (id bigserial PRIMARY KEY, file_name text NOT NULL)")
 }
 
 /// Which note a file is attached to.
