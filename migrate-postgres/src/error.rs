@@ -109,13 +109,15 @@ pub enum Error {
          goes through a transaction pooler such as PgBouncer in transaction mode, where session \
          locks do not work. The transaction was rolled back; nothing was changed. Connect \
          directly to PostgreSQL (the server's own port, not the pooler's) for migrations and run \
-         `migrate up` again"
+         `{rerun}` again"
     )]
     LockLost {
         /// The tracking schema.
         schema: String,
         /// Which check failed.
         why: &'static str,
+        /// The command to run again (`migrate up` unless the command line knows better).
+        rerun: String,
     },
 
     /// A migration's SQL ended the runner's transaction (`COMMIT`, `ROLLBACK`).

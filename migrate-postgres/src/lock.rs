@@ -119,6 +119,7 @@ impl Connection {
         Err(Error::LockLost {
             schema: self.schema.name.clone(),
             why,
+            rerun: "migrate up".to_owned(),
         })
     }
 

@@ -71,9 +71,14 @@ fn with_flag(e: Error) -> Error {
     }
 }
 
-/// A held migration lock names the command that was refused, to run again once it is free.
+/// A held (or lost) migration lock names the command that was refused, to run again.
 fn rerun_as(e: Error, command: String) -> Error {
     match e {
+        Error::LockLost { schema, why, .. } => Error::LockLost {
+            schema,
+            why,
+            rerun: command,
+        },
         Error::Locked {
             schema,
             waited_ms,
@@ -307,5 +312,53 @@ impl Target for PgTarget {
         let taken = line(run.info());
         self.run_backup = Some(run);
         Ok(Some(taken))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backticked commands of a message.
+    fn commands(message: &str) -> Vec<String> {
+        message
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.starts_with("migrate "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_lost_lock_names_the_refused_command_which_parses() {
+        let lost = || Error::LockLost {
+            schema: "public".into(),
+            why: "this backend does not hold the advisory lock",
+            rerun: "migrate up".into(),
+        };
+        for (op, dry, expected) in [
+            (Operation::Up(None), true, "migrate plan"),
+            (
+                Operation::Down(DownTarget::Steps(2)),
+                true,
+                "migrate plan --down --steps 2",
+            ),
+            (Operation::Redo, true, "migrate plan --redo"),
+            (
+                Operation::Down(DownTarget::To(3)),
+                false,
+                "migrate down --to 3",
+            ),
+            (Operation::Up(Some(4)), false, "migrate up --to 4"),
+        ] {
+            let text = rerun_as(lost(), command_of(op, dry)).to_string();
+            assert_eq!(commands(&text), [expected], "{text}");
+            assert!(crate::cli::parse(expected.split(' ')).is_ok(), "{expected}");
+        }
+        let restore = restore_command(&RestoreFrom::File("/b/my dump".into()));
+        assert_eq!(restore, "migrate restore '/b/my dump'");
+        let text = rerun_as(lost(), restore).to_string();
+        assert_eq!(commands(&text), ["migrate restore '/b/my dump'"], "{text}");
     }
 }
