@@ -59,6 +59,8 @@ pub(crate) struct PgBackend<'a> {
     statements: Vec<String>,
     /// The operator allowed destructive changes for this run.
     allow_destructive: bool,
+    /// The backup taken once before several sets' runs: this run's too.
+    pub(crate) run_backup: Option<crate::RunBackup>,
 }
 
 impl<'a> PgBackend<'a> {
@@ -87,6 +89,7 @@ impl<'a> PgBackend<'a> {
             guard,
             statements: Vec::new(),
             allow_destructive: false,
+            run_backup: None,
         }
     }
 
@@ -94,6 +97,11 @@ impl<'a> PgBackend<'a> {
     pub fn allow_destructive(mut self, allow: bool) -> Self {
         self.allow_destructive = allow;
         self
+    }
+
+    /// The txids of this run's transactions so far.
+    pub(crate) fn own_txids(&self) -> &[i64] {
+        &self.own_txids
     }
 
     /// Sends the statements queued for the next round trip, if any.
@@ -430,6 +438,13 @@ impl Backend for PgBackend<'_> {
             log::info!("no pre-migration backup taken: {}", self.no_backup_reason());
             return Ok(None);
         }
+        if let Some(run) = &self.run_backup {
+            // Taken once before the first set of a run over several sets: this run's too.
+            let path = run.path().to_owned();
+            self.written.push(path.clone());
+            self.baselines.push((path.clone(), run.baseline().clone()));
+            return Ok(Some(path));
+        }
         self.exact_backup(reason).map(Some)
     }
 
@@ -459,7 +474,12 @@ impl Backend for PgBackend<'_> {
         let written = match self.baselines.iter().find(|(path, _)| path == from) {
             Some((_, baseline)) => {
                 let baseline = baseline.clone();
-                restore_policy::written_since(&mut self.conn.client, &baseline, &self.own_txids)
+                // The earlier sets of a run over several sets were the runner's too.
+                let mut ours = self.own_txids.clone();
+                if let Some(run) = &self.run_backup {
+                    ours.extend(run.txids());
+                }
+                restore_policy::written_since(&mut self.conn.client, &baseline, &ours)
                     .unwrap_or_else(|e| vec![format!("(cannot tell: {e})")])
             }
             None => vec!["(cannot tell: the backup was not taken by this run)".to_owned()],

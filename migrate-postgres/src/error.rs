@@ -89,7 +89,7 @@ pub enum Error {
          ms. Holder: {}. Nothing was changed. If that run is alive, let it finish and start \
          again{}",
         holders_text(.holders),
-        stuck_holder_text(.holders)
+        stuck_holder_text(.holders, .rerun)
     )]
     Locked {
         /// The tracking schema whose lock was wanted.
@@ -98,6 +98,9 @@ pub enum Error {
         waited_ms: u64,
         /// Who holds it (empty if it was released between the last try and the query).
         holders: Vec<LockHolder>,
+        /// The command to run again once the lock is free (`migrate up` unless the command
+        /// line knows better, e.g. `migrate plan` for a dry run).
+        rerun: String,
     },
 
     /// This connection no longer holds its lock: a transaction pooler sits in between.
@@ -106,13 +109,15 @@ pub enum Error {
          goes through a transaction pooler such as PgBouncer in transaction mode, where session \
          locks do not work. The transaction was rolled back; nothing was changed. Connect \
          directly to PostgreSQL (the server's own port, not the pooler's) for migrations and run \
-         `migrate up` again"
+         `{rerun}` again"
     )]
     LockLost {
         /// The tracking schema.
         schema: String,
         /// Which check failed.
         why: &'static str,
+        /// The command to run again (`migrate up` unless the command line knows better).
+        rerun: String,
     },
 
     /// A migration's SQL ended the runner's transaction (`COMMIT`, `ROLLBACK`).
@@ -283,8 +288,8 @@ pub enum Error {
     /// A dump could not be read back completely (truncated, corrupted, empty, not a dump).
     #[error(
         "backup {} is damaged or not a pg_dump archive: `pg_restore -f /dev/null` said: {}. It \
-         was not used and nothing was changed. Pick another backup (`migrate backups` lists \
-         them) and run `migrate restore <file>`",
+         was not used and nothing was changed. Run `migrate backups`: it lists the other \
+         backups with their paths; restore one of them by giving its path to migrate restore",
         .path.display(), .stderr.trim()
     )]
     BackupDamaged {
@@ -627,14 +632,14 @@ fn invalid_text(indexes: &[String]) -> String {
     )
 }
 
-fn stuck_holder_text(holders: &[LockHolder]) -> String {
+fn stuck_holder_text(holders: &[LockHolder], rerun: &str) -> String {
     match holders.first() {
         Some(h) => format!(
             "; if it is stuck, end it with `psql -c 'SELECT pg_terminate_backend({})'` and run \
-             `migrate up` again",
+             `{rerun}` again",
             h.pid
         ),
-        None => ": run `migrate up` again".into(),
+        None => format!(": run `{rerun}` again"),
     }
 }
 

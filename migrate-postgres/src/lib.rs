@@ -53,6 +53,7 @@ mod migrate_session;
 mod migrator;
 mod outside;
 mod restore_policy;
+mod run_backup;
 #[cfg(feature = "serde")]
 mod serialize;
 mod session;
@@ -86,6 +87,7 @@ pub use migrate_session::Session;
 pub use migrator::Migrator;
 /// The `postgres` version this crate is built on, so apps need no second dependency.
 pub use postgres;
+pub use run_backup::RunBackup;
 pub use split::split_statements;
 pub use step::{Step, StepFnPtr};
 pub use tracking::{

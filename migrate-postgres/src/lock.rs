@@ -91,6 +91,7 @@ impl Connection {
                     schema: self.schema.name.clone(),
                     waited_ms: waited.as_millis() as u64,
                     holders,
+                    rerun: "migrate up".to_owned(),
                 });
             }
             std::thread::sleep(pause.min(timeout - waited));
@@ -118,6 +119,7 @@ impl Connection {
         Err(Error::LockLost {
             schema: self.schema.name.clone(),
             why,
+            rerun: "migrate up".to_owned(),
         })
     }
 

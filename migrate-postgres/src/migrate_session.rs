@@ -144,12 +144,18 @@ impl Session {
             backups,
         )
         .allow_destructive(self.config.allow_destructive);
+        backend.run_backup = self.config.backups.run.clone();
         let settings = Settings {
             policy: &self.config.policy,
             failure: self.config.failure,
             hooks: &self.config.hooks,
         };
-        protocol::run(&mut backend, &self.registry, settings, op)
+        let report = protocol::run(&mut backend, &self.registry, settings, op);
+        if let Some(run) = &self.config.backups.run {
+            // The next set's restore policy must not take this set's writes for others'.
+            run.record_txids(backend.own_txids());
+        }
+        report
     }
 
     /// The plan: every migration's state against the database, without changing anything.
@@ -240,6 +246,39 @@ impl Session {
         });
         backend.unlock();
         result
+    }
+
+    /// The pre-migration backup of a run over several sets, taken once before the first
+    /// (`migrate up --all-sets`): exact (every user table held `IN EXCLUSIVE MODE` while it is
+    /// dumped, readers go on), with what the automatic restore policy compares against later.
+    /// Nothing is written; pass it to each set's [`Migrator::with_run_backup`].
+    ///
+    /// ```no_run
+    /// # let mut db = migrate_postgres::Migrator::new().backup_dir("/tmp/b").open("postgres://app@localhost/app")?;
+    /// let taken = db.back_up_for_run()?;
+    /// assert!(taken.info().path.is_file());
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn back_up_for_run(&mut self) -> Result<crate::RunBackup> {
+        let backups = self.store()?;
+        let mut tx = self
+            .conn
+            .client
+            .build_transaction()
+            .read_only(false)
+            .start()?;
+        let snapshot = crate::restore_policy::snapshot(&mut tx)?;
+        let kind = BackupKind::Automatic {
+            reason: Operation::Up(None).backup_reason().into(),
+        };
+        let info = backups.back_up_in(&mut tx, kind)?;
+        let baseline = crate::restore_policy::baseline(&mut tx, snapshot)?;
+        // Read only: ending it releases the table locks.
+        tx.rollback()?;
+        if let Err(e) = backups.prune(&[info.path.as_path()]) {
+            log::warn!("old backups were not pruned: {e}");
+        }
+        Ok(crate::RunBackup::new(info, baseline))
     }
 
     /// Takes a verified backup now (`pg_dump -Fc`, read back completely) into the backup

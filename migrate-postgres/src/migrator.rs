@@ -38,6 +38,8 @@ pub(crate) struct BackupSettings {
     pub(crate) retention: Retention,
     disabled: bool,
     tool_dirs: Vec<PathBuf>,
+    /// The backup taken once for a run over several sets: used instead of taking another.
+    pub(crate) run: Option<crate::RunBackup>,
 }
 
 impl BackupSettings {
@@ -233,6 +235,23 @@ impl Migrator {
     /// ```
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
+        self
+    }
+
+    /// Uses `backup` (taken once by [`Session::back_up_for_run`](crate::Session::back_up_for_run)
+    /// before the first of several sets) as this run's pre-migration backup instead of taking
+    /// another: a `transaction = false` failure restores the state before every set, when the
+    /// written-since policy allows it.
+    ///
+    /// ```no_run
+    /// let url = "postgres://app@localhost/app";
+    /// let migrator = migrate_postgres::Migrator::new().backup_dir("/var/backups/app");
+    /// let taken = migrator.open(url)?.back_up_for_run()?;
+    /// migrator.set("search").with_run_backup(taken).open(url)?.up()?;
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn with_run_backup(mut self, backup: crate::RunBackup) -> Self {
+        self.backups.run = Some(backup);
         self
     }
 

@@ -149,6 +149,40 @@ fn a_failure_in_a_later_set_keeps_the_earlier_sets_and_names_the_one_backup() {
     assert_eq!(pre_up_backups(&db), before + 1);
 }
 
+/// Under `--json`, the same failure prints one document: the report of the set that ran
+/// before it (committed) and the error.
+#[test]
+fn json_a_failure_in_a_later_set_prints_the_earlier_reports_with_the_error() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    let before = pre_up_backups(&db);
+    db.env.push(("SHELVES_FAIL".into(), "1".into()));
+    let doc = run(&db, &["--json", "up", "--all-sets"]).expect(1).json();
+    let reports = doc["reports"].as_array().unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(reports.len(), 1, "{doc}");
+    assert_eq!(reports[0]["set"], "library", "{doc}");
+    assert_eq!(
+        reports[0]["steps"].as_array().map(Vec::len),
+        Some(2),
+        "{doc}"
+    );
+    assert_eq!(doc["error"]["exit_code"], 1, "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("shelves")),
+        "{doc}"
+    );
+    // As reported: library applied, the failing shelves run rolled back, one backup.
+    assert_eq!(applied(&db, "library"), 3);
+    assert_eq!(applied(&db, "shelves"), 0);
+    assert_eq!(
+        db.int("SELECT count(*) FROM sqlite_schema WHERE name IN ('shelves', 'shelf_books')"),
+        0
+    );
+    assert_eq!(pre_up_backups(&db), before + 1);
+}
+
 #[test]
 fn all_sets_conflicts_with_set_and_with_up_to() {
     let db = Db::new();

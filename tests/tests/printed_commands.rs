@@ -545,6 +545,7 @@ fn every_command_a_postgresql_message_prints_parses() {
         "migrate resolve 2 --not-applied",
         "migrate restore --before 2",
         "migrate backups",
+        "migrate down --to 0",
     ] {
         assert!(
             messages

@@ -319,6 +319,162 @@ fn backup_snapshot_restore_and_the_printed_undo_command_run_on_postgresql() {
     assert_eq!(stdout(&none).trim(), "no snapshots");
 }
 
+/// The backticked `migrate ...` commands of a message.
+fn printed_commands(message: &str) -> Vec<String> {
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.starts_with("migrate "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs a printed `migrate ...` command through the binary, `extra` appended (`--yes`: off a
+/// terminal a revert asks for it).
+fn run_printed(db: &TestDatabase, backups: Option<&Path>, command: &str, extra: &[&str]) -> Output {
+    let mut args = words(command);
+    assert_eq!(args[0], "migrate", "{command}");
+    args.remove(0);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli(db, backups, &args)
+}
+
+#[test]
+fn down_past_what_is_applied_names_down_to_0_which_runs_as_printed() {
+    let Some(db) = db() else { return };
+    assert_eq!(code(&cli(&db, None, &["up", "--to", "3"])), 0);
+    assert_eq!(applied(&db), 3);
+
+    let too_far = cli(&db, None, &["down", "--steps", "9", "--yes"]);
+    assert_eq!(code(&too_far), 3, "{too_far:?}");
+    let message = stderr(&too_far);
+    assert_eq!(
+        printed_commands(&message),
+        ["migrate down --to 0"],
+        "{message}"
+    );
+    assert_eq!(applied(&db), 3, "refused: nothing reverted");
+    assert!(table_exists(&db, "notes"));
+
+    let reverted = run_printed(&db, None, "migrate down --to 0", &["--yes"]);
+    assert_eq!(code(&reverted), 0, "{reverted:?}");
+    assert_eq!(applied(&db), 0);
+    assert!(!table_exists(&db, "notes") && !table_exists(&db, "notebooks"));
+}
+
+#[test]
+fn a_dry_run_held_off_by_the_lock_names_migrate_plan_which_runs_as_printed() {
+    let Some(db) = db() else { return };
+    let mut holder = db.client();
+    let key = migrate_postgres::lock_key("public");
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .unwrap();
+
+    let plan = cli(&db, None, &["--busy-timeout-ms", "200", "plan"]);
+    assert_eq!(code(&plan), 4, "{plan:?}");
+    let message = stderr(&plan);
+    assert!(message.contains("held by another session"), "{message}");
+    let commands = printed_commands(&message);
+    assert!(commands.iter().all(|c| c == "migrate plan"), "{message}");
+    assert!(!commands.is_empty(), "{message}");
+    assert!(!table_exists(&db, "notes"));
+    assert_eq!(applied(&db), 0);
+
+    holder
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .unwrap();
+    assert_eq!(code(&cli(&db, None, &["up", "--to", "2"])), 0);
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .unwrap();
+    let preview = cli(
+        &db,
+        None,
+        &["--busy-timeout-ms", "200", "plan", "--down", "--steps", "1"],
+    );
+    assert_eq!(code(&preview), 4, "{preview:?}");
+    let message = stderr(&preview);
+    let commands = printed_commands(&message);
+    assert!(
+        !commands.is_empty()
+            && commands
+                .iter()
+                .all(|c| c == "migrate plan --down --steps 1"),
+        "{message}"
+    );
+    let down = cli(&db, None, &["--busy-timeout-ms", "200", "down", "--yes"]);
+    assert_eq!(code(&down), 4, "{down:?}");
+    assert!(
+        printed_commands(&stderr(&down))
+            .iter()
+            .all(|c| c == "migrate down --steps 1"),
+        "{}",
+        stderr(&down)
+    );
+    assert_eq!(applied(&db), 2, "nothing reverted while the lock was held");
+    assert!(table_exists(&db, "notes"));
+
+    holder
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .unwrap();
+    let rerun = run_printed(&db, None, "migrate plan --down --steps 1", &[]);
+    assert_eq!(code(&rerun), 0, "{rerun:?}");
+    assert_eq!(applied(&db), 2, "a dry run changes nothing");
+    assert!(table_exists(&db, "notes"));
+}
+
+#[test]
+fn a_damaged_backup_is_refused_naming_the_listing_command_not_a_placeholder() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let b = Some(dir.path());
+    assert_eq!(code(&cli(&db, b, &["up"])), 0);
+    pg_notes::add_note(
+        &mut db.client(),
+        "Inbox",
+        "kept",
+        "after the backup",
+        &["x"],
+    )
+    .unwrap();
+    let backup = cli(&db, b, &["backup"]);
+    assert_eq!(code(&backup), 0, "{backup:?}");
+    let out = stdout(&backup);
+    let manual = PathBuf::from(
+        out.lines()
+            .find_map(|l| l.strip_prefix("backup created: "))
+            .unwrap_or_else(|| panic!("no path in {out}")),
+    );
+    // Truncated, as a full disk or an interrupted copy leaves it.
+    let bytes = std::fs::read(&manual).unwrap();
+    std::fs::write(&manual, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let before = files(dir.path());
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    let manual_arg = manual.to_str().unwrap();
+    let refused = cli(&db, b, &["restore", manual_arg, "--yes"]);
+    assert_eq!(code(&refused), 3, "{refused:?}");
+    let message = stderr(&refused);
+    assert!(!message.contains('<'), "a placeholder: {message}");
+    assert_eq!(printed_commands(&message), ["migrate backups"], "{message}");
+    assert_eq!(applied(&db), 7);
+    assert_eq!(notes(&db), 1, "nothing restored");
+    assert_eq!(files(dir.path()), before, "not even an undo backup");
+
+    // The listing names the other backup by its path.
+    let listed = run_printed(&db, b, "migrate backups", &[]);
+    assert_eq!(code(&listed), 0, "{listed:?}");
+    let pre_up = before.iter().find(|p| **p != manual).unwrap();
+    assert!(
+        stdout(&listed).contains(&*pre_up.to_string_lossy()),
+        "{}",
+        stdout(&listed)
+    );
+}
+
 #[test]
 fn without_a_backup_directory_backup_is_refused_naming_the_flag() {
     let Some(db) = db() else { return };
@@ -513,7 +669,7 @@ fn sets_lists_the_default_set_and_where_it_stands() {
 }
 
 #[test]
-fn all_sets_reports_every_set_and_applies_them_without_backups_only() {
+fn all_sets_reports_every_set_and_applies_them_with_one_backup() {
     let Some(db) = db() else { return };
     let status = cli(&db, None, &["--json", "status", "--all-sets"]);
     assert_eq!(code(&status), 0, "{status:?}");
@@ -521,19 +677,9 @@ fn all_sets_reports_every_set_and_applies_them_without_backups_only() {
     assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
     assert_eq!(reports[0]["set"], "default");
 
-    // With backups on, one backup for several runs cannot be taken on PostgreSQL yet.
+    // With backups on: one backup for the run (two sets: `tests/cli_all_sets.rs`).
     let dir = tempfile::tempdir().unwrap();
-    let refused = cli(&db, Some(dir.path()), &["up", "--all-sets"]);
-    assert_eq!(code(&refused), 3, "{refused:?}");
-    assert!(
-        stderr(&refused).contains("`migrate up --set NAME`"),
-        "{}",
-        stderr(&refused)
-    );
-    assert_eq!(applied(&db), 0);
-    assert!(files(dir.path()).is_empty());
-
-    let up = cli(&db, None, &["up", "--all-sets"]);
+    let up = cli(&db, Some(dir.path()), &["up", "--all-sets"]);
     assert_eq!(code(&up), 0, "{up:?}");
     assert!(
         stdout(&up).contains("set \"default\": applied 7 migrations"),
@@ -541,6 +687,9 @@ fn all_sets_reports_every_set_and_applies_them_without_backups_only() {
         stdout(&up)
     );
     assert_eq!(applied(&db), 7);
+    let taken = files(dir.path());
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert!(taken[0].to_string_lossy().contains(".pre-up."), "{taken:?}");
 }
 
 #[test]

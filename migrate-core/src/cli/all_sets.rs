@@ -2,9 +2,11 @@
 //! the same database. `up` takes ONE pre-migration backup for the whole run, before the first
 //! set, and only when some set has pending migrations; each set's run then uses it instead of
 //! taking its own. A failure stops at its set: the sets before it stay applied (each set's
-//! run is its own transaction), and the backup holds the state before all of them.
+//! run is its own transaction), and the backup holds the state before all of them. Under
+//! `--json` such a failure prints one document: the reports of the sets that ran before it
+//! and the error (`{"reports": [...], "error": {...}}`).
 
-use super::{EXIT_OK, Target, output};
+use super::{EXIT_OK, Failure, Target, output};
 use crate::protocol::Operation;
 use crate::{RunReport, Status, StatusReport};
 
@@ -58,8 +60,14 @@ pub(super) fn up<T: Target>(target: &mut T, json: bool) -> Result<u8, T::Error> 
                 }
                 reports.push(report);
             }
+            Err(e) if json => {
+                // The earlier sets' runs are committed: a script must see them with the error.
+                let code = e.exit_code();
+                output::failed_runs_json(&reports, &e, code);
+                return Ok(code);
+            }
             Err(e) => {
-                if let (false, Some(info)) = (json, &backup) {
+                if let Some(info) = &backup {
                     output::pre_run_backup(info, &retention);
                 }
                 return Err(e);

@@ -24,15 +24,29 @@ pub fn print_json(value: &impl Serialize) {
 /// An error under `--json`: `{"error": {"message", "causes", "exit_code"}}` on stdout, where a
 /// script reads the rest of the JSON; the exit code is the same as without `--json`.
 pub fn error_json(error: &dyn std::error::Error, exit_code: u8) {
+    print_json(&json!({ "error": error_value(error, exit_code) }));
+}
+
+/// `up --all-sets` that failed part-way, under `--json`: one document with the reports of the
+/// sets that ran before the failure and the error, `{"reports": [...], "error": {...}}`.
+///
+/// ```
+/// let e = std::io::Error::other("migration 2 of set \"shelves\" failed");
+/// migrate_core::cli::output::failed_runs_json(&["the report of set \"library\""], &e, 1);
+/// ```
+pub fn failed_runs_json<R: Serialize>(reports: &[R], error: &dyn std::error::Error, exit_code: u8) {
+    print_json(&json!({ "reports": reports, "error": error_value(error, exit_code) }));
+}
+
+/// `{"message", "causes", "exit_code"}` of an error.
+fn error_value(error: &dyn std::error::Error, exit_code: u8) -> serde_json::Value {
     let mut causes = Vec::new();
     let mut cause = error.source();
     while let Some(e) = cause {
         causes.push(e.to_string());
         cause = e.source();
     }
-    print_json(&json!({
-        "error": { "message": error.to_string(), "causes": causes, "exit_code": exit_code }
-    }));
+    json!({ "message": error.to_string(), "causes": causes, "exit_code": exit_code })
 }
 
 /// A usage error or a refusal that is not an error value, under `--json`.

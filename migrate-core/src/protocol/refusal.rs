@@ -73,7 +73,8 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "cannot revert {steps} migrations of set {set:?}: only {applied} applied; \
-                 nothing was changed"
+                 nothing was changed. To revert every applied migration, run `{}`",
+                down_to_zero(set)
             ),
             Refusal::StartedTransactional {
                 database,
@@ -109,6 +110,19 @@ impl fmt::Display for Refusal {
                 "no pre-migration backup was taken ({why}), so the database could not be restored"
             ),
         }
+    }
+}
+
+/// The command that reverts every applied migration of `set`: `--set` unless it is the
+/// default set, so that it runs as printed from any app.
+fn down_to_zero(set: &str) -> String {
+    if set == "default" {
+        "migrate down --to 0".to_owned()
+    } else {
+        format!(
+            "migrate --set {} down --to 0",
+            super::shell_word(std::path::Path::new(set))
+        )
     }
 }
 

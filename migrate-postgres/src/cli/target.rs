@@ -2,7 +2,8 @@
 //! connection.
 
 use crate::{
-    BackupInfo, BackupKind, Connection, Error, Migrator, RestoreOptions, Result, Session, Settings,
+    BackupInfo, BackupKind, Connection, Error, Migrator, RestoreOptions, Result, RunBackup,
+    Session, Settings,
 };
 use migrate_core::backups::{RestoreFrom, Retention};
 use migrate_core::cli::{BackupLine, Rendered, RestoreRequest, SetLine, Target};
@@ -19,6 +20,8 @@ pub(super) struct PgTarget {
     /// Why this command line cannot run at all (a switch this backend cannot honour).
     refused: Option<String>,
     session: Option<Session>,
+    /// `up --all-sets`: the backup taken once before the first set, used by every set's run.
+    run_backup: Option<RunBackup>,
 }
 
 impl PgTarget {
@@ -36,6 +39,7 @@ impl PgTarget {
             json,
             refused,
             session: None,
+            run_backup: None,
         }
     }
 
@@ -64,6 +68,61 @@ fn with_flag(e: Error) -> Error {
             "{message}; on the command line pass --backup-dir DIR. Nothing was changed"
         )),
         other => other,
+    }
+}
+
+/// A held (or lost) migration lock names the command that was refused, to run again.
+fn rerun_as(e: Error, command: String) -> Error {
+    match e {
+        Error::LockLost { schema, why, .. } => Error::LockLost {
+            schema,
+            why,
+            rerun: command,
+        },
+        Error::Locked {
+            schema,
+            waited_ms,
+            holders,
+            ..
+        } => Error::Locked {
+            schema,
+            waited_ms,
+            holders,
+            rerun: command,
+        },
+        other => other,
+    }
+}
+
+/// The command line of `op`, as `migrate plan ...` when `dry`.
+fn command_of(op: Operation, dry: bool) -> String {
+    match (op, dry) {
+        (Operation::Up(None), false) => "migrate up".to_owned(),
+        (Operation::Up(Some(seq)), false) => format!("migrate up --to {seq}"),
+        (Operation::Up(_), true) => "migrate plan".to_owned(),
+        (Operation::Down(DownTarget::Steps(n)), false) => format!("migrate down --steps {n}"),
+        (Operation::Down(DownTarget::To(seq)), false) => format!("migrate down --to {seq}"),
+        (Operation::Down(DownTarget::Steps(n)), true) => {
+            format!("migrate plan --down --steps {n}")
+        }
+        (Operation::Down(DownTarget::To(seq)), true) => format!("migrate plan --down --to {seq}"),
+        (Operation::Redo, false) => "migrate redo".to_owned(),
+        (Operation::Redo, true) => "migrate plan --redo".to_owned(),
+    }
+}
+
+/// `migrate restore ...` as the operator asked for it.
+fn restore_command(from: &RestoreFrom) -> String {
+    match from {
+        RestoreFrom::Latest => "migrate restore".to_owned(),
+        RestoreFrom::File(path) => format!(
+            "migrate restore {}",
+            migrate_core::protocol::shell_word(path)
+        ),
+        RestoreFrom::Snapshot(name) => format!(
+            "migrate restore {}",
+            migrate_core::protocol::shell_word(std::path::Path::new(name))
+        ),
     }
 }
 
@@ -106,13 +165,14 @@ impl Target for PgTarget {
 
     fn run(&mut self, op: Operation) -> Result<RunReport> {
         let session = self.session()?;
-        match op {
+        let run = match op {
             Operation::Up(Some(seq)) => session.up_to(seq),
             Operation::Up(None) => session.up(),
             Operation::Down(DownTarget::To(seq)) => session.down_to(seq),
             Operation::Down(DownTarget::Steps(n)) => session.down(n),
             Operation::Redo => session.redo(),
-        }
+        };
+        run.map_err(|e| rerun_as(e, command_of(op, false)))
     }
 
     /// `plan`, `plan --down`, `plan --redo`: the dry run (`Session::dry_run*`), rolled back,
@@ -120,11 +180,12 @@ impl Target for PgTarget {
     fn plan(&mut self, op: Operation) -> Result<Rendered> {
         let session = self.session()?;
         let dry = match op {
-            Operation::Up(_) => session.dry_run()?,
-            Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n)?,
-            Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq)?,
-            Operation::Redo => session.dry_run_redo()?,
-        };
+            Operation::Up(_) => session.dry_run(),
+            Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n),
+            Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq),
+            Operation::Redo => session.dry_run_redo(),
+        }
+        .map_err(|e| rerun_as(e, command_of(op, true)))?;
         let code = if dry.failure().is_some() {
             super::EXIT_FAILED
         } else {
@@ -202,7 +263,8 @@ impl Target for PgTarget {
         let report = self
             .session()?
             .restore_with(from, options)
-            .map_err(with_flag)?;
+            .map_err(with_flag)
+            .map_err(|e| rerun_as(e, restore_command(from)))?;
         Ok(Rendered::restored(
             &report.restored_from,
             &line(&report.undo_backup),
@@ -230,6 +292,9 @@ impl Target for PgTarget {
             // A hand-built list belongs to the migrator's own set only.
             migrator.migrations = None;
         }
+        if let Some(run) = &self.run_backup {
+            migrator = migrator.with_run_backup(run.clone());
+        }
         self.session = None;
         let conn = Self::connect(&self.url, &self.settings)?;
         self.session = Some(migrator.on(conn)?);
@@ -237,16 +302,63 @@ impl Target for PgTarget {
     }
 
     /// Without backups (no directory, `--no-backup`) there is nothing to share; with them,
-    /// refused: each run's backup is taken inside that run's transaction, with writers held
-    /// off, and cannot be taken once for several runs yet.
+    /// one exact backup before the first set (`Session::back_up_for_run`), which every set's
+    /// run then uses as its own.
     fn back_up_once(&mut self) -> Result<Option<BackupLine>> {
         if self.session()?.store().is_err() {
             return Ok(None);
         }
-        Err(Error::Unsupported(migrate_core::cli::not_offered_message(
-            Self::BACKEND,
-            "up --all-sets",
-            "with backups on, run `migrate up --set NAME` once per set (`migrate sets` lists              them); each run takes its own exact backup (or pass --no-backup)",
-        )))
+        let run = self.session()?.back_up_for_run()?;
+        let taken = line(run.info());
+        self.run_backup = Some(run);
+        Ok(Some(taken))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backticked commands of a message.
+    fn commands(message: &str) -> Vec<String> {
+        message
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.starts_with("migrate "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_lost_lock_names_the_refused_command_which_parses() {
+        let lost = || Error::LockLost {
+            schema: "public".into(),
+            why: "this backend does not hold the advisory lock",
+            rerun: "migrate up".into(),
+        };
+        for (op, dry, expected) in [
+            (Operation::Up(None), true, "migrate plan"),
+            (
+                Operation::Down(DownTarget::Steps(2)),
+                true,
+                "migrate plan --down --steps 2",
+            ),
+            (Operation::Redo, true, "migrate plan --redo"),
+            (
+                Operation::Down(DownTarget::To(3)),
+                false,
+                "migrate down --to 3",
+            ),
+            (Operation::Up(Some(4)), false, "migrate up --to 4"),
+        ] {
+            let text = rerun_as(lost(), command_of(op, dry)).to_string();
+            assert_eq!(commands(&text), [expected], "{text}");
+            assert!(crate::cli::parse(expected.split(' ')).is_ok(), "{expected}");
+        }
+        let restore = restore_command(&RestoreFrom::File("/b/my dump".into()));
+        assert_eq!(restore, "migrate restore '/b/my dump'");
+        let text = rerun_as(lost(), restore).to_string();
+        assert_eq!(commands(&text), ["migrate restore '/b/my dump'"], "{text}");
     }
 }

@@ -384,6 +384,7 @@ impl DryRunner<'_, '_> {
             locks: &locks,
             rewritten: &rewritten,
             options: self.options,
+            seq: step.seq,
         });
         Ok(())
     }

@@ -93,6 +93,8 @@ pub(crate) struct Seen<'a> {
     /// Tables it rewrote.
     pub rewritten: &'a [i64],
     pub options: &'a DryRunOptions,
+    /// The migration's seq (named in the commands the warnings print).
+    pub seq: u64,
 }
 
 impl Seen<'_> {
@@ -241,11 +243,13 @@ fn access_exclusive(seen: &Seen<'_>, found: &mut Vec<Warning>) {
                  every read and write of it waits, and so does every query queued behind them",
                 seen.sized(*oid)
             ),
-            instead: "keep the migration short and in a run of its own (`migrate up --to N`), \
-                      after any slow migration, not before; the runner's lock_timeout \
-                      (Settings::lock_timeout, retried lock_attempts times) bounds only the wait \
-                      for the lock"
-                .into(),
+            instead: format!(
+                "keep the migration short and end its run with it (`migrate up --to {}`, then \
+                 `migrate up` for the rest), after any slow migration, not before; the \
+                 runner's lock_timeout (Settings::lock_timeout, retried lock_attempts times) \
+                 bounds only the wait for the lock",
+                seen.seq
+            ),
         });
     }
 }

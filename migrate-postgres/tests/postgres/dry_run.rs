@@ -212,6 +212,10 @@ fn a_type_change_rewrites_the_table_under_access_exclusive() {
         kinds(&dry.migrations[0]),
         [WarningKind::TableRewrite, WarningKind::AccessExclusive]
     );
+    // The advice names real commands: the migration's seq, not a placeholder.
+    let advice = &dry.migrations[0].warnings[1].instead;
+    let commands: Vec<&str> = advice.split('`').skip(1).step_by(2).collect();
+    assert_eq!(commands, ["migrate up --to 1", "migrate up"], "{advice}");
     print!("{dry}");
 }
 
