@@ -250,9 +250,9 @@ impl Session {
 
     /// The pre-migration backup of a run over several sets, taken once before the first
     /// (`migrate up --all-sets`): exact (every user table held `IN EXCLUSIVE MODE` while it is
-    /// dumped, readers go on; the locks wait at most [`crate::Settings::lock_timeout`], then it fails
-    /// with SQLSTATE 55P03 and nothing is written), with what the automatic restore policy
-    /// compares against later.
+    /// dumped, readers go on; the locks wait at most [`crate::Settings::lock_timeout`], then
+    /// it fails with SQLSTATE 55P03 and nothing is written), with what the automatic restore
+    /// policy compares against later.
     /// Nothing is written; pass it to each set's [`Migrator::with_run_backup`].
     ///
     /// ```no_run

@@ -144,7 +144,10 @@ fn a_step_that_ignores_a_failed_statement_fails_as_such_not_as_a_deferred_constr
     assert!(text.contains("ignored"), "{text}");
     assert!(text.contains("`migrate up`"), "{text}");
     let mut client = db.client();
-    assert!(!exists(&mut client, "public.seeded"), "rolled back to its savepoint");
+    assert!(
+        !exists(&mut client, "public.seeded"),
+        "rolled back to its savepoint"
+    );
     assert!(exists(&mut client, "public.notes"));
     assert_eq!(count(&mut client, "public._migrate_applied"), 2);
     let failed: i64 = client
