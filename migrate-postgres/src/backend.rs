@@ -661,6 +661,13 @@ impl PgBackend<'_> {
         let ours = match self.client().simple_query(&sql) {
             Ok(messages) => self.txid.is_some() && first_value(&messages) == self.txid,
             Err(source) => {
+                if source.code().map(|c| c.code()) == Some("25P02") {
+                    // Aborted before the check ran: by a statement the step failed and ignored.
+                    return Err(Error::StepIgnoredError {
+                        seq: m.seq,
+                        name: m.name.clone(),
+                    });
+                }
                 if self.still_ours() {
                     return Err(Error::DeferredConstraint {
                         seq: m.seq,

@@ -566,6 +566,22 @@ pub enum Error {
         /// True when it ran in a transaction and was rolled back to its savepoint.
         rolled_back: bool,
     },
+
+    /// A migration returned `Ok` after one of its statements failed: its code dropped the
+    /// error, and PostgreSQL aborted the transaction, so nothing after that statement ran.
+    #[error(
+        "migration {seq} {name:?} returned Ok, but one of its statements had failed and the \
+         error was ignored in its code (PostgreSQL ignores every statement after a failed one \
+         in a transaction). It was rolled back to its savepoint; nothing of it was kept. \
+         Return the statement's error (`?`) in the migration, fix what failed, and run \
+         `migrate up` again"
+    )]
+    StepIgnoredError {
+        /// The migration.
+        seq: u64,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// What a refused migration kept.

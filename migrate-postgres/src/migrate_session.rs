@@ -250,7 +250,9 @@ impl Session {
 
     /// The pre-migration backup of a run over several sets, taken once before the first
     /// (`migrate up --all-sets`): exact (every user table held `IN EXCLUSIVE MODE` while it is
-    /// dumped, readers go on), with what the automatic restore policy compares against later.
+    /// dumped, readers go on; the locks wait at most [`crate::Settings::lock_timeout`], then
+    /// it fails with SQLSTATE 55P03 and nothing is written), with what the automatic restore
+    /// policy compares against later.
     /// Nothing is written; pass it to each set's [`Migrator::with_run_backup`].
     ///
     /// ```no_run
@@ -261,12 +263,16 @@ impl Session {
     /// ```
     pub fn back_up_for_run(&mut self) -> Result<crate::RunBackup> {
         let backups = self.store()?;
+        let lock_timeout = crate::batch::millis(self.conn.settings.lock_timeout);
         let mut tx = self
             .conn
             .client
             .build_transaction()
             .read_only(false)
             .start()?;
+        // The tables' locks wait as a run's own backup does, not behind an open transaction
+        // for as long as it lasts (with every new writer queued behind them).
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = {lock_timeout}"))?;
         let snapshot = crate::restore_policy::snapshot(&mut tx)?;
         let kind = BackupKind::Automatic {
             reason: Operation::Up(None).backup_reason().into(),

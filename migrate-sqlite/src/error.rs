@@ -610,6 +610,23 @@ pub enum Error {
         /// What to run instead.
         advice: String,
     },
+
+    /// The live database failed SQLite's `quick_check` while its backup was being taken (the
+    /// check runs on the state being copied): the database is damaged, not the backup
+    /// directory. No backup was written and nothing was migrated.
+    #[error(
+        "the database {} is damaged: SQLite's quick_check of it found {detail}. No backup was \
+         written and nothing was migrated or changed. Stop every program that uses it, then \
+         run `migrate restore --yes` (the newest backup; `migrate backups` lists the others, \
+         `migrate restore FILE --yes` takes one of them): the damaged file is kept aside",
+        path.display()
+    )]
+    DatabaseDamaged {
+        /// The live database.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+    },
 }
 
 impl Error {

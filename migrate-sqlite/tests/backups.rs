@@ -1188,11 +1188,16 @@ fn a_backup_of_a_damaged_database_is_refused_and_leaves_no_file() {
 
     let session = migrator_with_backups(tables(1)).open(&db.path).unwrap();
     let err = session.backup().unwrap_err();
+    // The live database is named as damaged, not the backup directory (whose advice, free
+    // space or permissions, would send the operator the wrong way).
     assert!(
-        matches!(&err, Error::BackupFailed { error, .. }
-            if matches!(**error, Error::BackupDamaged { .. })),
+        matches!(&err, Error::DatabaseDamaged { path, .. } if *path == db.path),
         "{err:?}"
     );
+    let text = err.to_string();
+    assert!(text.contains("is damaged"), "{text}");
+    assert!(text.contains("`migrate restore --yes`"), "{text}");
+    assert!(!text.contains("Free some space"), "{text}");
     assert_eq!(listing(&backups_dir(&db.path)), files_before);
     assert_eq!(bytes(&db.path), data, "the database changed");
 }

@@ -108,6 +108,58 @@ fn a_deferred_constraint_violation_fails_its_migration_not_the_commit() {
     assert_eq!(count(&mut client, "public._migrate_applied"), 1);
 }
 
+/// A step that drops the error of a failed statement and returns `Ok` leaves the transaction
+/// aborted: the check after it says so (the migration ignored an error), not "a deferred
+/// constraint violated", which would send the operator looking at the wrong thing.
+#[test]
+fn a_step_that_ignores_a_failed_statement_fails_as_such_not_as_a_deferred_constraint() {
+    let Some(db) = db() else { return };
+    let mut migrations = notes();
+    migrations[2] = Migration::new(
+        3,
+        "seed",
+        Step::new(|tx| {
+            tx.batch_execute("CREATE TABLE seeded (id int)")?;
+            // The error is dropped: the transaction is aborted from here on.
+            let _ = tx.execute("INSERT INTO no_such_table VALUES (1)", &[]);
+            Ok(())
+        }),
+    );
+    let err = Migrator::new()
+        .with_migrations(migrations)
+        .failure_policy(FailurePolicy::KeepApplied)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { seq: 3, source, .. } = &err else {
+        panic!("expected MigrationFailed of 3, got {err:?}")
+    };
+    assert!(
+        matches!(**source, Error::StepIgnoredError { seq: 3, .. }),
+        "{source:?}"
+    );
+    let text = err.to_string();
+    assert!(!text.contains("deferred constraint"), "{text}");
+    assert!(text.contains("ignored"), "{text}");
+    assert!(text.contains("`migrate up`"), "{text}");
+    let mut client = db.client();
+    assert!(
+        !exists(&mut client, "public.seeded"),
+        "rolled back to its savepoint"
+    );
+    assert!(exists(&mut client, "public.notes"));
+    assert_eq!(count(&mut client, "public._migrate_applied"), 2);
+    let failed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM public._migrate_history WHERE seq = 3 AND outcome = 'failed'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(failed, 1);
+}
+
 #[test]
 fn a_failed_non_transactional_migration_stays_started_until_resolved() {
     let Some(db) = db() else { return };

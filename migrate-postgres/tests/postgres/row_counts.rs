@@ -5,7 +5,11 @@
 //! schema fingerprint, rows, tracking rows.
 
 use crate::common::{applied_seqs, count, db, exists, schema_print};
-use migrate_postgres::{Error, FailurePolicy, Flags, Migration, Migrator, RowCount, Step, TxMode};
+use migrate_postgres::{
+    Error, FailurePolicy, Flags, Migration, Migrator, RowCount, Settings, Step, TxMode,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Seq 1: `notes` with `rows` rows; seq 2: an untouched `other` table with one row.
 fn seeded(rows: i64) -> Vec<Migration> {
@@ -278,6 +282,52 @@ fn a_delete_that_adds_back_as_many_rows_passes() {
     assert_eq!(count(&mut client, "notes"), 4);
     // Counted once, and run once in the end: the row is there exactly once.
     assert_eq!(count(&mut client, "notes WHERE id = 40"), 1);
+    assert_eq!(
+        recorded_counts(&db, 3),
+        [RowCount {
+            table: "public.notes".into(),
+            before: Some(4),
+            after: Some(4)
+        }]
+    );
+}
+
+/// The guard's rerun (a table nobody counted yet: rolled back to the savepoint, counted, run
+/// again) runs under the run's `lock_timeout` and `statement_timeout` too: `ROLLBACK TO
+/// SAVEPOINT` undid the ones sent with the savepoint.
+#[test]
+fn a_migration_run_again_by_the_guard_runs_with_the_runs_timeouts_both_times() {
+    let Some(db) = db() else { return };
+    applied_seed(&db, 4);
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let step = Step::new(move |tx| {
+        let lock: String = tx.query_one("SHOW lock_timeout", &[])?.get(0);
+        let statement: String = tx.query_one("SHOW statement_timeout", &[])?.get(0);
+        record.lock().unwrap().push((lock, statement));
+        tx.batch_execute("DELETE FROM notes WHERE id = 4; INSERT INTO notes VALUES (40, 'moved')")
+    });
+    let conn = db.connect().with_settings(Settings {
+        lock_timeout: Duration::from_millis(1500),
+        statement_timeout: Some(Duration::from_secs(7)),
+        ..Settings::default()
+    });
+    Migrator::new()
+        .with_migrations(with(seeded(4), [Migration::new(3, "renumber", step)]))
+        .on(conn)
+        .unwrap()
+        .up()
+        .unwrap();
+    let timeouts = ("1500ms".to_owned(), "7s".to_owned());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [timeouts.clone(), timeouts],
+        "run, rolled back for the count, run again: both under the run's timeouts"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 4);
+    assert_eq!(count(&mut client, "notes WHERE id = 40"), 1);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
     assert_eq!(
         recorded_counts(&db, 3),
         [RowCount {

@@ -6,7 +6,8 @@ use crate::backup::{files_in, load_into};
 use crate::common::{count, db, exists};
 use crate::runs::notes;
 use migrate_postgres::testing;
-use migrate_postgres::{BackupKind, Error, Migrator, RestoreFrom, Retention};
+use migrate_postgres::{BackupKind, Error, Migrator, RestoreFrom, Retention, Settings};
+use std::time::Duration;
 
 fn migrator(dir: &std::path::Path) -> Migrator {
     Migrator::new().with_migrations(notes()).backup_dir(dir)
@@ -434,4 +435,47 @@ fn a_pg_dump_older_than_the_server_refuses_the_run_before_anything_changes() {
     assert_eq!(count(&mut client, "public._migrate_history"), 1);
     assert_eq!(count(&mut client, "notes"), 1);
     assert_eq!(files_in(dir.path()), before);
+}
+
+/// The one backup of `up --all-sets` locks every user table `IN EXCLUSIVE MODE`: behind an
+/// application's open write transaction it waits at most the connection's `lock_timeout`
+/// (as a run's own backup does), not until that transaction ends with every new writer queued
+/// behind it.
+#[test]
+fn the_backup_for_a_run_over_several_sets_waits_at_most_the_lock_timeout() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    migrator(dir.path()).on(db.connect()).unwrap().up().unwrap();
+    let before = files_in(dir.path());
+    // An application's write transaction, left open.
+    let mut app = db.client();
+    app.batch_execute("BEGIN; INSERT INTO notes (id, body) VALUES (9, 'open')")
+        .unwrap();
+    let mut watch = db.client();
+    // It ends once the backup has waited ten times its lock_timeout: a backup without one
+    // would then go through.
+    let application = std::thread::spawn(move || {
+        while watch
+            .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+            .unwrap()
+            .get::<_, i64>(0)
+            == 0
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        app.batch_execute("ROLLBACK").unwrap();
+    });
+    let conn = db.connect().with_settings(Settings {
+        lock_timeout: Duration::from_millis(200),
+        ..Settings::default()
+    });
+    let taken = migrator(dir.path()).on(conn).unwrap().back_up_for_run();
+    application.join().unwrap();
+    let err = taken.expect_err("the backup waited past its lock_timeout");
+    assert_eq!(err.sqlstate(), Some("55P03"), "{err}");
+    assert_eq!(files_in(dir.path()), before, "no backup file left behind");
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes WHERE id = 9"), 0);
+    assert_eq!(count(&mut client, "public._migrate_applied"), 3);
 }

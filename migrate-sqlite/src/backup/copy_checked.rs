@@ -92,8 +92,9 @@ pub fn copy_and_check(
             detail: format!("the copy has {length} bytes, the database {total}"),
         });
     }
-    verdict.map_err(|detail| Error::BackupDamaged {
-        path: temp.to_owned(),
+    // `quick_check` read the live database (the state copied), not the copy.
+    verdict.map_err(|detail| Error::DatabaseDamaged {
+        path: db.to_owned(),
         detail,
     })?;
     file.sync_all()

@@ -191,9 +191,13 @@ pub(crate) fn take(
         &kind,
         settings.progress.as_ref(),
     )
-    .map_err(|e| Error::BackupFailed {
-        dir: dir.clone(),
-        error: Box::new(e),
+    .map_err(|e| match e {
+        // Not the directory's fault: its advice (free space, permissions) would mislead.
+        Error::DatabaseDamaged { .. } => e,
+        e => Error::BackupFailed {
+            dir: dir.clone(),
+            error: Box::new(e),
+        },
     })
 }
 

@@ -24,10 +24,11 @@ use std::time::SystemTime;
 
 /// Copies the database at `db` into a new backup in `dir`.
 ///
-/// Always through SQLite's backup API from a second connection: a plain file copy would have to
-/// open and close the database file, and closing any descriptor of a file drops every POSIX lock
-/// the process holds on it, SQLite's own included (seen here as "disk I/O error" at the
-/// migrating connection's COMMIT while other processes waited).
+/// Never by a file copy in this process: it would have to open and close the database file, and
+/// closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's own
+/// included (seen here as "disk I/O error" at the migrating connection's COMMIT while other
+/// processes waited). Forked children copy the bytes instead, or SQLite's backup API does (see
+/// the module's doc for which).
 pub fn write_backup(
     db: &Path,
     dir: &Path,

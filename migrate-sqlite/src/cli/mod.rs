@@ -107,6 +107,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::TrackingUnreadable { .. } => EXIT_REFUSED,
         Error::Core(_) | Error::NoBackup { .. } | Error::InvalidSnapshotName(_) => EXIT_REFUSED,
         Error::BackupDamaged { .. } | Error::BackupFailed { .. } => EXIT_REFUSED,
+        Error::DatabaseDamaged { .. } => EXIT_REFUSED,
         // Refusals that name what was not done ("nothing was changed").
         Error::Unsupported(_) => EXIT_REFUSED,
         Error::AdoptionRefused { .. } => EXIT_REFUSED,
