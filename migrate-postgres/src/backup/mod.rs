@@ -23,8 +23,8 @@ mod write;
 
 pub use migrate_core::backups::{RestoreFrom, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
-pub use progress::{Progress, ProgressFn, ProgressStage};
 pub(crate) use progress::Reporter;
+pub use progress::{Progress, ProgressFn, ProgressStage};
 
 use crate::{Connection, Error, LockGuard, Result};
 use postgres::GenericClient;
@@ -529,13 +529,13 @@ impl Backups {
             lock_timeout: lock.settings().lock_timeout,
         };
         log::info!("restoring {} in one transaction", file.display());
-        restore::replay(&tools, &self.config, &file, &preamble, &self.progress).map_err(|stderr| {
-            Error::RestoreFailed {
+        restore::replay(&tools, &self.config, &file, &preamble, &self.progress).map_err(
+            |stderr| Error::RestoreFailed {
                 from: file.clone(),
                 stderr,
                 undo_backup: undo_backup.path.clone(),
-            }
-        })?;
+            },
+        )?;
         log::info!("restored {}", file.display());
         Ok(RestoreReport {
             restored_from: file,

@@ -33,7 +33,10 @@ fn recording() -> (Migrator, Calls) {
 /// The calls of one stage in order, checked to come from this thread.
 fn stage(calls: &[(ThreadId, Progress)], which: ProgressStage) -> Vec<Progress> {
     let me = std::thread::current().id();
-    assert!(calls.iter().all(|(t, _)| *t == me), "called on another thread");
+    assert!(
+        calls.iter().all(|(t, _)| *t == me),
+        "called on another thread"
+    );
     calls
         .iter()
         .map(|(_, p)| *p)
@@ -46,7 +49,10 @@ fn assert_non_decreasing(seen: &[Progress]) {
     for w in seen.windows(2) {
         assert!(w[0].done <= w[1].done, "{seen:?}");
     }
-    assert!(seen.iter().all(|p| p.done <= p.total || p.total == 0), "{seen:?}");
+    assert!(
+        seen.iter().all(|p| p.done <= p.total || p.total == 0),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -73,8 +79,12 @@ fn a_backup_reports_the_dump_and_its_verification_up_to_the_files_size() {
     assert_non_decreasing(&verify);
     assert!(verify.iter().all(|p| p.total == size), "{verify:?}");
     assert_eq!(verify.last().unwrap().done, size);
-    let first_verify = calls.iter().position(|(_, p)| p.stage == ProgressStage::Verify);
-    let last_dump = calls.iter().rposition(|(_, p)| p.stage == ProgressStage::Dump);
+    let first_verify = calls
+        .iter()
+        .position(|(_, p)| p.stage == ProgressStage::Verify);
+    let last_dump = calls
+        .iter()
+        .rposition(|(_, p)| p.stage == ProgressStage::Dump);
     assert!(last_dump < first_verify, "the dump, then its verification");
     assert!(stage(&calls, ProgressStage::Replay).is_empty());
 
@@ -115,8 +125,12 @@ fn a_restore_reports_the_bytes_relayed_to_psql_and_restores_every_row() {
     assert_non_decreasing(&replay);
     assert!(replay.iter().all(|p| p.total == 0), "total unknown");
     assert_eq!(replay.last().unwrap().done, sql.stdout.len() as u64);
-    let first_replay = calls.iter().position(|(_, p)| p.stage == ProgressStage::Replay);
-    let last_dump = calls.iter().rposition(|(_, p)| p.stage == ProgressStage::Dump);
+    let first_replay = calls
+        .iter()
+        .position(|(_, p)| p.stage == ProgressStage::Replay);
+    let last_dump = calls
+        .iter()
+        .rposition(|(_, p)| p.stage == ProgressStage::Dump);
     assert!(last_dump < first_replay, "the undo backup, then the replay");
     // The undo backup's dump is estimated at the newest backup's size, then ends at its own.
     let dump = stage(&calls, ProgressStage::Dump);
