@@ -97,7 +97,12 @@ pub fn run_parsed(migrator: Migrator, url: &str, args: MigrateArgs) -> ExitCode 
         let bar = bar.clone();
         migrator = migrator.on_progress(move |p| {
             bar.set_message(p.stage.to_string());
-            bar.set_length(p.total);
+            // 0 is "not known" (a replay, a first dump): an empty bar, not a full one.
+            if p.total == 0 {
+                bar.unset_length();
+            } else {
+                bar.set_length(p.total);
+            }
             bar.set_position(p.done);
         });
     }
