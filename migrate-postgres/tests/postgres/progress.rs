@@ -4,12 +4,12 @@
 //! backup and the restore hold the same rows as without a callback.
 
 use crate::backup::{all_rows, bin, load_into};
-use crate::common::{count, db};
+use crate::common::{count, db, exists};
 use migrate_postgres::{Migration, Migrator, Progress, ProgressStage, RestoreFrom, Step};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
-/// About 6 MB of rows that compress poorly (hex digests).
+/// About 7 MB of rows that compress poorly (hex digests): a dump of about 4 MB.
 const BIG: &str = "
 CREATE TABLE big (id bigint PRIMARY KEY, payload text NOT NULL);
 INSERT INTO big SELECT i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, 100000) i;
@@ -140,5 +140,35 @@ fn a_restore_reports_the_bytes_relayed_to_psql_and_restores_every_row() {
     assert_eq!(dump.last().unwrap().done, undo_size);
 
     assert_eq!(all_rows(&mut app.client()), before);
+    assert_eq!(count(&mut app.client(), "big"), 100_000);
+}
+
+#[test]
+fn the_backup_before_a_run_reports_progress_and_the_run_still_applies() {
+    let Some(app) = db() else {
+        return;
+    };
+    app.client().batch_execute(BIG).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (migrator, calls) = recording();
+    let mut session = migrator.backup_dir(dir.path()).on(app.connect()).unwrap();
+
+    session.up().unwrap();
+
+    let calls = calls.lock().unwrap().clone();
+    let backups = session.backups().unwrap();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let size = std::fs::metadata(&backups[0].path).unwrap().len();
+    let dump = stage(&calls, ProgressStage::Dump);
+    assert_non_decreasing(&dump);
+    assert_eq!(dump.last().unwrap().done, size);
+    assert_eq!(
+        stage(&calls, ProgressStage::Verify).last().unwrap().done,
+        size
+    );
+    assert!(
+        exists(&mut app.client(), "public.notes"),
+        "the migration ran"
+    );
     assert_eq!(count(&mut app.client(), "big"), 100_000);
 }
