@@ -67,6 +67,7 @@ pub use backup::{
     BackupInfo, BackupKind, Backups, RestoreFrom, RestoreOptions, RestoreReport, Retention,
     validate_snapshot_name,
 };
+pub use backup::{Progress, ProgressFn, ProgressStage};
 pub use batch::Batch;
 pub use connection::{APPLICATION_NAME, Connection, Settings};
 pub use dry_run::{

@@ -40,6 +40,8 @@ pub(crate) struct BackupSettings {
     tool_dirs: Vec<PathBuf>,
     /// The backup taken once for a run over several sets: used instead of taking another.
     pub(crate) run: Option<crate::RunBackup>,
+    /// Hears dumps, verifications and restores.
+    progress: crate::backup::Reporter,
 }
 
 impl BackupSettings {
@@ -53,7 +55,9 @@ impl BackupSettings {
                         (`Migrator::backup_dir`)"
                 .into());
         };
-        let mut backups = Backups::new(&conn.config, dir).with_retention(self.retention);
+        let mut backups = Backups::new(&conn.config, dir)
+            .with_retention(self.retention)
+            .with_reporter(self.progress.clone());
         for tools in &self.tool_dirs {
             backups = backups.with_tool_dir(tools);
         }
@@ -167,6 +171,17 @@ impl Migrator {
     /// ```
     pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.hooks.add(Arc::new(hook));
+        self
+    }
+
+    /// Called with the bytes done while a backup is dumped and verified and while a restore
+    /// replays (see [`Progress`](crate::Progress) for what `total` means at each stage).
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().on_progress(|p| eprintln!("{}/{}", p.done, p.total));
+    /// ```
+    pub fn on_progress(mut self, f: impl Fn(crate::Progress) + Send + Sync + 'static) -> Self {
+        self.backups.progress = crate::backup::Reporter(Some(Arc::new(f)));
         self
     }
 

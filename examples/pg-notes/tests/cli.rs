@@ -249,6 +249,8 @@ fn backup_snapshot_restore_and_the_printed_undo_command_run_on_postgresql() {
         .unwrap_or_else(|| panic!("no path in {out}"));
     assert!(Path::new(path).is_file(), "{path}");
     assert!(out.contains("to restore it: migrate restore '"), "{out}");
+    // Off a terminal, no progress bar ("dumping [====> ]") is drawn.
+    assert!(!stderr(&backup).contains("dumping ["), "{backup:?}");
 
     let snapshot = cli(&db, b, &["snapshot", "create", "one-note"]);
     assert_eq!(code(&snapshot), 0, "{snapshot:?}");
@@ -272,6 +274,7 @@ fn backup_snapshot_restore_and_the_printed_undo_command_run_on_postgresql() {
 
     let restored = cli(&db, b, &["restore", "one-note", "--yes"]);
     assert_eq!(code(&restored), 0, "{restored:?}");
+    assert!(!stderr(&restored).contains("restoring ["), "{restored:?}");
     assert_eq!(notes(&db), 1);
     assert_eq!(applied(&db), 7);
     let out = stdout(&restored);

@@ -14,6 +14,7 @@ pub(crate) mod exact;
 mod list;
 mod naming;
 pub(crate) mod preflight;
+mod progress;
 mod restore;
 mod retention;
 pub(crate) mod tools;
@@ -22,6 +23,8 @@ mod write;
 
 pub use migrate_core::backups::{RestoreFrom, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
+pub(crate) use progress::Reporter;
+pub use progress::{Progress, ProgressFn, ProgressStage};
 
 use crate::{Connection, Error, LockGuard, Result};
 use postgres::GenericClient;
@@ -114,6 +117,7 @@ pub struct Backups {
     retention: Retention,
     tool_dirs: Option<Vec<PathBuf>>,
     lock_wait: Duration,
+    progress: Reporter,
 }
 
 impl Backups {
@@ -135,6 +139,7 @@ impl Backups {
             retention: Retention::default(),
             tool_dirs: None,
             lock_wait: Duration::from_secs(30),
+            progress: Reporter::default(),
         }
     }
 
@@ -177,6 +182,25 @@ impl Backups {
     /// ```
     pub fn with_lock_wait(mut self, wait: Duration) -> Backups {
         self.lock_wait = wait;
+        self
+    }
+
+    /// Calls `f` with the bytes done while a dump is written and verified and while a restore
+    /// replays ([`Progress`]), on the calling thread.
+    ///
+    /// ```
+    /// # let config: postgres::Config = "host=/tmp user=app dbname=shop".parse()?;
+    /// let backups = migrate_postgres::Backups::new(&config, "/tmp/b")
+    ///     .with_progress(|p| eprintln!("{} {}/{}", p.stage, p.done, p.total));
+    /// # Ok::<(), postgres::Error>(())
+    /// ```
+    pub fn with_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Backups {
+        self.progress = Reporter(Some(std::sync::Arc::new(f)));
+        self
+    }
+
+    pub(crate) fn with_reporter(mut self, progress: Reporter) -> Backups {
+        self.progress = progress;
         self
     }
 
@@ -394,7 +418,7 @@ impl Backups {
     /// ```
     pub fn verify(&self, conn: &mut Connection, path: &Path) -> Result<()> {
         let tools = self.tools(conn.client())?;
-        verify::verify(&tools, path)
+        verify::verify(&tools, path, &self.progress)
     }
 
     /// Restores `from` over the live database, under the migration lock the caller holds:
@@ -461,7 +485,7 @@ impl Backups {
     ) -> Result<RestoreReport> {
         lock.check_lock_held(held.0, held.1)?;
         let tools = self.tools(lock.client())?;
-        verify::verify(&tools, &file)?;
+        verify::verify(&tools, &file, &self.progress)?;
         if !options.allow_foreign_source && !self.is_own(&file)? {
             let schema = lock.schema().to_owned();
             if !verify::lists_table(&tools, &file, &schema, crate::APPLIED_TABLE)? {
@@ -505,13 +529,13 @@ impl Backups {
             lock_timeout: lock.settings().lock_timeout,
         };
         log::info!("restoring {} in one transaction", file.display());
-        restore::replay(&tools, &self.config, &file, &preamble).map_err(|stderr| {
-            Error::RestoreFailed {
+        restore::replay(&tools, &self.config, &file, &preamble, &self.progress).map_err(
+            |stderr| Error::RestoreFailed {
                 from: file.clone(),
                 stderr,
                 undo_backup: undo_backup.path.clone(),
-            }
-        })?;
+            },
+        )?;
         log::info!("restored {}", file.display());
         Ok(RestoreReport {
             restored_from: file,
@@ -542,6 +566,18 @@ impl Backups {
         Ok(tools)
     }
 
+    /// The newest backup's size: what the next dump will likely weigh (0 when none or when
+    /// nobody listens).
+    fn estimate(&self) -> u64 {
+        if !self.progress.is_on() {
+            return 0;
+        }
+        self.list()
+            .ok()
+            .and_then(|all| all.last().map(|b| b.size))
+            .unwrap_or(0)
+    }
+
     fn target<'a>(&'a self, tools: &'a tools::Tools) -> write::Target<'a> {
         write::Target {
             tools,
@@ -549,6 +585,8 @@ impl Backups {
             dir: &self.dir,
             stem: &self.stem,
             lock_wait: self.lock_wait,
+            progress: &self.progress,
+            estimate: self.estimate(),
         }
     }
 }

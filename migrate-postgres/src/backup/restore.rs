@@ -7,10 +7,11 @@
 //! psql commits only when its input ends, so the pipe is relayed here: when pg_restore fails
 //! half-way, psql is killed before it sees the end, and the server rolls everything back.
 
+use super::progress::{ProgressStage, Reporter};
 use super::tools::{Tools, connected};
 use crate::Result;
 use crate::connection::quote_ident;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
@@ -55,12 +56,14 @@ impl Preamble<'_> {
     }
 }
 
-/// Replays `file` in one transaction; on failure returns what the tools printed.
+/// Replays `file` in one transaction; on failure returns what the tools printed. `progress`
+/// hears the bytes relayed to psql.
 pub(crate) fn replay(
     tools: &Tools,
     config: &postgres::Config,
     file: &Path,
     preamble: &Preamble<'_>,
+    progress: &Reporter,
 ) -> Result<(), String> {
     let spawn_failed =
         |tool: &Path, e: std::io::Error| format!("cannot start {}: {e}", tool.display());
@@ -91,7 +94,7 @@ pub(crate) fn replay(
     // psql's input stays open until pg_restore's exit status is known.
     let mut input = consumer.stdin.take();
     let copied = match (producer.stdout.take(), input.as_mut()) {
-        (Some(mut from), Some(to)) => std::io::copy(&mut from, to).map(|_| ()),
+        (Some(mut from), Some(to)) => relay(&mut from, to, progress),
         _ => Err(std::io::Error::other("pipes missing")),
     };
     let produced = if copied.is_ok() {
@@ -124,13 +127,31 @@ pub(crate) fn replay(
     Err(text)
 }
 
+/// Copies pg_restore's SQL to psql, reporting the bytes relayed after each chunk.
+fn relay(from: &mut impl Read, to: &mut impl Write, progress: &Reporter) -> std::io::Result<()> {
+    let mut buf = vec![0; 256 * 1024];
+    let mut done = 0u64;
+    progress.report(ProgressStage::Replay, 0, 0);
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        done += n as u64;
+        progress.report(ProgressStage::Replay, done, 0);
+    }
+}
+
 fn end(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
 
 /// Reads a child's stderr on a thread, so that neither child blocks on a full pipe.
-fn drain(stream: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
+pub(crate) fn drain(stream: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
     std::thread::spawn(move || {
         let mut text = String::new();
         if let Some(mut stream) = stream {

@@ -2,27 +2,45 @@
 //! front and exits 0 on a truncated archive; `pg_restore -f /dev/null` reads and inflates every
 //! block, so a truncated, corrupted or empty file fails.
 
+use super::progress::{self, ProgressStage, Reporter};
 use super::tools::Tools;
 use crate::{Error, Result};
 use std::path::Path;
+use std::process::Stdio;
 
-/// Checks that every block of the archive at `path` reads back.
-pub(crate) fn verify(tools: &Tools, path: &Path) -> Result<()> {
-    let output = std::process::Command::new(&tools.pg_restore)
+/// Checks that every block of the archive at `path` reads back; `progress` hears how far
+/// pg_restore has read.
+pub(crate) fn verify(tools: &Tools, path: &Path, progress: &Reporter) -> Result<()> {
+    let io = |doing| {
+        let tool = tools.pg_restore.clone();
+        move |source| Error::BackupIo {
+            doing,
+            path: tool,
+            source,
+        }
+    };
+    let mut child = std::process::Command::new(&tools.pg_restore)
         .arg("--file=/dev/null")
         .arg(path)
-        .output()
-        .map_err(|source| Error::BackupIo {
-            doing: "cannot start pg_restore",
-            path: tools.pg_restore.clone(),
-            source,
-        })?;
-    if output.status.success() {
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io("cannot start pg_restore"))?;
+    let stderr = super::restore::drain(child.stderr.take());
+    let size = progress::file_size(path).unwrap_or(0);
+    let status = progress
+        .watch(&mut child, ProgressStage::Verify, size, |c| {
+            progress::read_offset(c.id(), path)
+        })
+        .map_err(io("cannot wait for pg_restore"))?;
+    let stderr = stderr.join().unwrap_or_default();
+    if status.success() {
+        progress.report(ProgressStage::Verify, size, size);
         return Ok(());
     }
     Err(Error::BackupDamaged {
         path: path.to_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stderr,
     })
 }
 

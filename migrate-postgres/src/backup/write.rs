@@ -3,6 +3,7 @@
 //! reader never sees a half-written or unverified backup; a failure leaves no file behind.
 
 use super::naming::{self, BackupKind};
+use super::progress::Reporter;
 use super::tools::Tools;
 use super::{BackupInfo, dump, verify};
 use crate::{Error, Result};
@@ -18,6 +19,10 @@ pub(crate) struct Target<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) stem: &'a str,
     pub(crate) lock_wait: Duration,
+    /// Hears the dump's and the verification's bytes.
+    pub(crate) progress: &'a Reporter,
+    /// The expected dump size (the newest backup's), 0 when unknown.
+    pub(crate) estimate: u64,
 }
 
 /// Dumps, verifies and publishes one backup.
@@ -49,9 +54,10 @@ pub(crate) fn write_backup(
         &temp,
         snapshot,
         target.lock_wait,
+        (target.progress, target.estimate),
     )
     .and_then(|()| sync_file(&temp))
-    .and_then(|()| verify::verify(target.tools, &temp));
+    .and_then(|()| verify::verify(target.tools, &temp, target.progress));
     if let Err(e) = written {
         if let Err(rm) = fs::remove_file(&temp) {
             log::warn!(

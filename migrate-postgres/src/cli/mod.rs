@@ -91,9 +91,27 @@ pub fn run_parsed(migrator: Migrator, url: &str, args: MigrateArgs) -> ExitCode 
     };
     let settings = settings(&args);
     let refused = refused_switches(&args);
-    let migrator = apply_overrides(&args, migrator);
+    let mut migrator = apply_overrides(&args, migrator);
+    let bar = migrate_core::cli::output::progress_bar();
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        migrator = migrator.on_progress(move |p| {
+            bar.set_message(p.stage.to_string());
+            // 0 is "not known" (a replay, a first dump): an empty bar, not a full one.
+            if p.total == 0 {
+                bar.unset_length();
+            } else {
+                bar.set_length(p.total);
+            }
+            bar.set_position(p.done);
+        });
+    }
     let mut target = target::PgTarget::new(migrator, url, settings, args.json, refused);
-    migrate_core::cli::run_parsed(&mut target, args)
+    let code = migrate_core::cli::run_parsed(&mut target, args);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    code
 }
 
 impl Failure for Error {

@@ -20,6 +20,7 @@ mod fingerprint;
 mod harness;
 mod lock;
 mod outside;
+mod progress;
 mod refusals;
 mod restore;
 mod row_counts;
