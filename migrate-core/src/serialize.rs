@@ -218,3 +218,48 @@ impl Serialize for HistoryRow {
         s.end()
     }
 }
+
+/// A listed backup as every backend's `--json` prints it:
+/// `{"name", "kind", "created_at", "size", "schema_version", "path"}`. `name` is a snapshot's
+/// name or an automatic backup's reason (`pre-up`...), `kind` is `snapshot`, `automatic`,
+/// `manual` (taken by hand, never pruned) or `failed-state`.
+///
+/// ```
+/// use migrate_core::backups::BackupKind;
+/// struct Entry;
+/// impl serde::Serialize for Entry {
+///     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+///         let kind = BackupKind::Automatic { reason: "pre-up".into() };
+///         migrate_core::serialize::backup_entry(s, &kind, "2026-12-01T10:00:00Z", 4096, Some(3),
+///             std::path::Path::new("/b/app.db"))
+///     }
+/// }
+/// let json = serde_json::to_value(Entry).unwrap();
+/// assert_eq!(json["name"], "pre-up");
+/// assert_eq!(json["kind"], "automatic");
+/// assert_eq!(json["schema_version"], 3);
+/// ```
+pub fn backup_entry<S: Serializer>(
+    serializer: S,
+    kind: &crate::backups::BackupKind,
+    created_at: &str,
+    size: u64,
+    schema_version: Option<u64>,
+    path: &std::path::Path,
+) -> Result<S::Ok, S::Error> {
+    use crate::backups::BackupKind;
+    let (kind, name): (&str, &str) = match kind {
+        BackupKind::Snapshot { name } => ("snapshot", name),
+        BackupKind::Automatic { reason } => ("automatic", reason),
+        BackupKind::FailedState => ("failed-state", "failed-state"),
+        BackupKind::Manual => ("manual", "manual"),
+    };
+    let mut s = serializer.serialize_struct("BackupInfo", 6)?;
+    s.serialize_field("name", name)?;
+    s.serialize_field("kind", kind)?;
+    s.serialize_field("created_at", created_at)?;
+    s.serialize_field("size", &size)?;
+    s.serialize_field("schema_version", &schema_version)?;
+    s.serialize_field("path", &path.display().to_string())?;
+    s.end()
+}

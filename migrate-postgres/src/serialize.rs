@@ -4,7 +4,7 @@
 //! `{"restored_from", "undo_backup": {..}}`. The shared reports (RunReport, StatusReport,
 //! HistoryRow) serialize in migrate-core.
 
-use crate::backup::{BackupInfo, BackupKind, RestoreReport};
+use crate::backup::{BackupInfo, RestoreReport};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 impl Serialize for BackupInfo {
@@ -15,20 +15,7 @@ impl Serialize for BackupInfo {
             created_at,
             size,
         } = self;
-        let (kind, name): (&str, &str) = match kind {
-            BackupKind::Snapshot { name } => ("snapshot", name),
-            BackupKind::Automatic { reason } => ("automatic", reason),
-            BackupKind::FailedState => ("failed-state", "failed-state"),
-            BackupKind::Manual => ("manual", "manual"),
-        };
-        let mut s = serializer.serialize_struct("BackupInfo", 6)?;
-        s.serialize_field("name", name)?;
-        s.serialize_field("kind", kind)?;
-        s.serialize_field("created_at", created_at)?;
-        s.serialize_field("size", size)?;
-        s.serialize_field("schema_version", &None::<u64>)?;
-        s.serialize_field("path", &path.display().to_string())?;
-        s.end()
+        migrate_core::serialize::backup_entry(serializer, kind, created_at, *size, None, path)
     }
 }
 

@@ -5,7 +5,7 @@
 //! field), so a field added to a report does not compile until it is given its JSON here.
 //! Durations are whole milliseconds (`duration_ms`); states are the command line's words.
 
-use crate::backup::{BackupInfo, BackupKind, RestoreReport};
+use crate::backup::{BackupInfo, RestoreReport};
 use crate::dry_run::{DroppedColumn, DryRun, DryRunOutcome, DryRunStep};
 pub(crate) use migrate_core::serialize::state_word;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -22,20 +22,14 @@ impl Serialize for BackupInfo {
             size,
             schema_version,
         } = self;
-        let (kind, name): (&str, &str) = match kind {
-            BackupKind::Snapshot { name } => ("snapshot", name),
-            BackupKind::Automatic { reason } => ("automatic", reason),
-            BackupKind::FailedState => ("failed-state", "failed-state"),
-            BackupKind::Manual => ("manual", "manual"),
-        };
-        let mut s = serializer.serialize_struct("BackupInfo", 6)?;
-        s.serialize_field("name", name)?;
-        s.serialize_field("kind", kind)?;
-        s.serialize_field("created_at", created_at)?;
-        s.serialize_field("size", size)?;
-        s.serialize_field("schema_version", schema_version)?;
-        s.serialize_field("path", &path.display().to_string())?;
-        s.end()
+        migrate_core::serialize::backup_entry(
+            serializer,
+            kind,
+            created_at,
+            *size,
+            *schema_version,
+            path,
+        )
     }
 }
 

@@ -6,6 +6,7 @@
 mod kind;
 mod naming;
 mod restore_from;
+mod restore_options;
 mod retention;
 
 pub use kind::BackupKind;
@@ -13,4 +14,5 @@ pub use naming::{
     age_text, file_name, parse, parse_timestamp, temp_name, timestamp, validate_snapshot_name,
 };
 pub use restore_from::RestoreFrom;
+pub use restore_options::RestoreOptions;
 pub use retention::{Retention, to_prune};

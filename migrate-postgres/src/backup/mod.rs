@@ -21,7 +21,7 @@ pub(crate) mod tools;
 mod verify;
 mod write;
 
-pub use migrate_core::backups::{RestoreFrom, Retention};
+pub use migrate_core::backups::{RestoreFrom, RestoreOptions, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
 pub(crate) use progress::Reporter;
 pub use progress::{Progress, ProgressFn, ProgressStage};
@@ -52,35 +52,6 @@ pub struct BackupInfo {
     pub created_at: String,
     /// Its size in bytes.
     pub size: u64,
-}
-
-/// How a restore treats its source.
-///
-/// By default a dump that is not one of this database's backups must hold the tracking table
-/// of the connection's schema (`<schema>._migrate_applied`): another application's dump would
-/// replace every schema of this database.
-///
-/// ```
-/// let options = migrate_postgres::RestoreOptions::default().allow_foreign_source();
-/// assert!(options.allow_foreign_source);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RestoreOptions {
-    /// Restore the dump whatever it holds (it must still read back completely).
-    pub allow_foreign_source: bool,
-}
-
-impl RestoreOptions {
-    /// Restore the dump whatever it holds.
-    ///
-    /// ```
-    /// let options = migrate_postgres::RestoreOptions::default().allow_foreign_source();
-    /// # let _ = options;
-    /// ```
-    pub fn allow_foreign_source(mut self) -> Self {
-        self.allow_foreign_source = true;
-        self
-    }
 }
 
 /// What a restore did.

@@ -22,7 +22,7 @@ mod source;
 mod stale;
 mod write;
 
-pub use migrate_core::backups::{RestoreFrom, Retention};
+pub use migrate_core::backups::{RestoreFrom, RestoreOptions, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
 
 use crate::{Error, Result};
@@ -111,40 +111,6 @@ pub struct BackupInfo {
     pub size: u64,
     /// The highest applied migration it holds, if any.
     pub schema_version: Option<u64>,
-}
-
-/// How a restore treats its source.
-///
-/// By default a file that is not one of this database's own backups must be a SQLite
-/// database holding applied migrations of this set: a 0-byte file, the lock file or another
-/// application's database is refused before anything changes.
-///
-/// ```
-/// # use migrate_sqlite::*;
-/// let dir = tempfile::tempdir()?;
-/// let mut db = Migrator::new()
-///     .with_migrations([Migration::new(1, "t", Step::sql("CREATE TABLE t (x)"))])
-///     .open(dir.path().join("app.db"))?;
-/// db.up()?;
-/// let other = dir.path().join("other.db");
-/// rusqlite::Connection::open(&other)?.execute_batch("CREATE TABLE notes (x)")?;
-/// let from = RestoreFrom::File(other);
-/// assert!(matches!(db.restore(&from), Err(Error::RestoreRefused { .. })));
-/// db.restore_with(&from, RestoreOptions::default().allow_foreign_source())?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RestoreOptions {
-    /// Restore the file even if it is empty, not SQLite, or holds no migrations of this set.
-    pub allow_foreign_source: bool,
-}
-
-impl RestoreOptions {
-    /// Restore the file whatever it holds (it must still pass `quick_check`).
-    pub fn allow_foreign_source(mut self) -> Self {
-        self.allow_foreign_source = true;
-        self
-    }
 }
 
 /// What a restore over a damaged database did.
