@@ -501,6 +501,12 @@ impl Backend for PgBackend<'_> {
         Ok(report.undo_backup.path)
     }
 
+    fn backup_shared_by_sets(&self, backup: &Path) -> bool {
+        self.run_backup
+            .as_ref()
+            .is_some_and(|run| run.path() == backup)
+    }
+
     fn no_backup_reason(&self) -> String {
         match &self.backups {
             Ok(_) => "the run failed before its backup was taken".to_owned(),
@@ -615,7 +621,7 @@ impl Backend for PgBackend<'_> {
         _error: &Error,
         _before: &Recorded,
         _after: &Recorded,
-        _job: Job,
+        _rerun: &str,
         _rolled_back_itself: bool,
         _backup: Option<&Path>,
     ) -> Option<String> {
@@ -640,10 +646,10 @@ impl Backend for PgBackend<'_> {
         }
     }
 
-    fn commit_failed(&self, error: Error, kept: String) -> Error {
+    fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
         Error::CommitFailed {
             error: Box::new(error),
-            outcome: kept,
+            outcome: format!("{kept} Once the cause is fixed, run `{rerun}` again."),
         }
     }
 }

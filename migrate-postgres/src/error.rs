@@ -125,7 +125,7 @@ pub enum Error {
         "migration {seq} {name:?} ended the runner's transaction (a COMMIT or ROLLBACK in its \
          SQL); the commit guard refused it, so the whole batch was rolled back and nothing was \
          committed. Remove the COMMIT/ROLLBACK from the migration (or mark it \
-         `transaction = false` if it must run outside a transaction), then run `migrate up` again"
+         `transaction = false` if it must run outside a transaction), then run it again"
     )]
     TransactionEnded {
         /// The migration.
@@ -140,7 +140,7 @@ pub enum Error {
          ms), {attempts} attempts: another session holds a conflicting lock. The migration was \
          rolled back to its savepoint; nothing of it was kept. See who blocks with `psql -c \"SELECT \
          pid, state, query FROM pg_stat_activity WHERE pid = ANY (SELECT \
-         unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)\"`, then run `migrate up` again"
+         unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)\"`, then run it again"
     )]
     LockTimeout {
         /// The migration.
@@ -156,7 +156,7 @@ pub enum Error {
     /// A migration's own code failed.
     #[error(
         "migration {seq} {name:?} failed: {source}. It was rolled back to its savepoint; nothing of \
-         it was kept. Fix the migration and run `migrate up` again"
+         it was kept. Fix the migration, then run it again"
     )]
     Step {
         /// The migration.
@@ -170,7 +170,7 @@ pub enum Error {
     /// A deferred constraint failed at the end of a migration.
     #[error(
         "migration {seq} {name:?} left a deferred constraint violated: {}. It was rolled back to \
-         its savepoint; nothing of it was kept. Fix the data or the migration and run `migrate up` \
+         its savepoint; nothing of it was kept. Fix the data or the migration, then run it \
          again",
         describe(.source)
     )]
@@ -188,7 +188,7 @@ pub enum Error {
         "after migration {seq} {name:?} these indexes are INVALID, left by a failed CREATE INDEX \
          CONCURRENTLY (a rerun with IF NOT EXISTS would skip them silently): {}. Drop them with \
          `psql -c 'DROP INDEX CONCURRENTLY {}'`, fix the cause (e.g. duplicate rows for a UNIQUE \
-         index), then run `migrate up` again",
+         index), then run it again",
         .indexes.join(", "),
         .indexes.join(", ")
     )]
@@ -205,7 +205,7 @@ pub enum Error {
     #[error(
         "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could \
          undo it: the statements before the failing one stay applied{}. Make the migration safe \
-         to run twice (IF NOT EXISTS / IF EXISTS), then run `migrate up` again",
+         to run twice (IF NOT EXISTS / IF EXISTS), then run it again",
         invalid_text(.invalid_indexes)
     )]
     NonTransactionalStep {
@@ -573,8 +573,8 @@ pub enum Error {
         "migration {seq} {name:?} returned Ok, but one of its statements had failed and the \
          error was ignored in its code (PostgreSQL ignores every statement after a failed one \
          in a transaction). It was rolled back to its savepoint; nothing of it was kept. \
-         Return the statement's error (`?`) in the migration, fix what failed, and run \
-         `migrate up` again"
+         Return the statement's error (`?`) in the migration, fix what failed, and run it \
+         again"
     )]
     StepIgnoredError {
         /// The migration.

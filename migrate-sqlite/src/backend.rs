@@ -442,6 +442,10 @@ impl Backend for SqliteBackend<'_> {
         Ok(failed_state.path)
     }
 
+    fn backup_shared_by_sets(&self, backup: &Path) -> bool {
+        self.config.backups.run_backup.as_deref() == Some(backup)
+    }
+
     fn no_backup_reason(&self) -> String {
         "backups are turned off for this migrator with `without_backups()`, or the database is \
          in memory"
@@ -552,7 +556,7 @@ impl Backend for SqliteBackend<'_> {
         error: &Error,
         before: &Recorded,
         after: &Recorded,
-        job: Job,
+        rerun: &str,
         rolled_back_itself: bool,
         backup: Option<&Path>,
     ) -> Option<String> {
@@ -563,7 +567,7 @@ impl Backend for SqliteBackend<'_> {
                 after,
                 &self.label,
                 file_read_only,
-                job,
+                rerun,
             ));
         }
         if sqlite_codes::has_code(error, ErrorCode::DiskFull) {
@@ -573,7 +577,7 @@ impl Backend for SqliteBackend<'_> {
                 &self.label,
                 backup,
                 rolled_back_itself,
-                job,
+                rerun,
             ));
         }
         None
@@ -599,8 +603,9 @@ impl Backend for SqliteBackend<'_> {
         }
     }
 
-    fn commit_failed(&self, error: Error, kept: String) -> Error {
+    fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
         if busy::is_busy(&error) {
+            // Its message says to wait and run again.
             return Error::Busy {
                 path: self.label.clone(),
                 waited_ms: self.config.busy_timeout.as_millis() as u64,
@@ -611,7 +616,7 @@ impl Backend for SqliteBackend<'_> {
         }
         Error::CommitFailed {
             error: Box::new(error),
-            outcome: kept,
+            outcome: format!("{kept} Once the cause is fixed, run `{rerun}` again."),
         }
     }
 }

@@ -140,8 +140,9 @@ pub enum Error {
     },
 
     /// Every migration succeeded but the final commit failed; SQLite rolled the run back.
+    /// `outcome` says what is recorded now and the command to run again.
     /// (The message includes `error`'s, so `source()` does not return it.)
-    #[error("the run's final commit failed: {error}\n{outcome} Run it again.")]
+    #[error("the run's final commit failed: {error}\n{outcome}")]
     CommitFailed {
         /// Why the commit failed.
         error: Box<Error>,
@@ -546,8 +547,7 @@ pub enum Error {
         "the migration left foreign keys SQLite cannot check in {} (\"foreign key mismatch\": \
          the columns they reference are neither the parent table's PRIMARY KEY nor covered by a \
          UNIQUE index); it was rolled back. Reference the parent's primary key, or create a \
-         UNIQUE index on the referenced columns in the same migration, then run `migrate up` \
-         again",
+         UNIQUE index on the referenced columns in the same migration, then run it again",
         tables.join(", ")
     )]
     ForeignKeyMismatch {

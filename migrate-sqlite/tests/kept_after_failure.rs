@@ -181,7 +181,9 @@ fn a_failed_redo_of_a_non_transactional_migration_reports_it_left_started() {
 }
 
 /// Under KeepApplied, when the down of 2 fails during `down_to(0)`, the down of 3 that
-/// succeeded is kept and reported as reverted; 1 and 2 stay applied with their tables.
+/// succeeded is kept and reported as reverted; 1 and 2 stay applied with their tables. The
+/// command to finish is the `down --to 0` that failed (a bare `migrate down` would revert one
+/// migration only).
 #[test]
 fn keep_applied_down_failure_reports_the_kept_revert_as_reverted() {
     let db = temp_db();
@@ -199,7 +201,7 @@ fn keep_applied_down_failure_reports_the_kept_revert_as_reverted() {
     assert_eq!(
         outcome(&err),
         "Kept from this run: reverted 3. The database is now at seq 2. Nothing needs \
-         restoring; fix the migration and run `migrate down` again."
+         restoring; fix the migration and run `migrate down --to 0` again."
     );
     let conn = Connection::open(&db.path).unwrap();
     assert_eq!(applied_seqs(&conn), [1, 2]);

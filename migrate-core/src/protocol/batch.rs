@@ -52,6 +52,8 @@ pub(super) struct Batch<'r, B: Backend> {
     /// Chunks committed because the transaction grew too large (`Backend::transaction_full`):
     /// a later failure cannot be undone by a rollback alone.
     pub chunks_committed: usize,
+    /// What the user asked for (the command a failure tells to run again).
+    pub op: Operation,
 }
 
 impl<'r, B: Backend> Batch<'r, B> {
@@ -70,11 +72,13 @@ impl<'r, B: Backend> Batch<'r, B> {
             restore_point: None,
             steps_done: 0,
             chunks_committed: 0,
+            op: Operation::Up(None),
         }
     }
 
     /// The protocol, under the lock.
     pub fn run(mut self, op: Operation) -> Result<RunReport, B::Error> {
+        self.op = op;
         self.backend.begin()?;
         let (plan, before, jobs) = self.or_roll_back(|b| b.prepare(op))?;
         if jobs.is_empty() && !accepts_something(&plan, self.settings) {
@@ -94,6 +98,7 @@ impl<'r, B: Backend> Batch<'r, B> {
         });
         let mut done = Vec::new();
         let last = jobs.len();
+        let last_seq = jobs.last().map_or(0, |j| j.seq);
         for job in jobs {
             done.push(self.run_job(job, &before)?);
             self.steps_done = done.len();
@@ -104,7 +109,7 @@ impl<'r, B: Backend> Batch<'r, B> {
         }
         if let Err(e) = self.finish_run() {
             self.rollback_all();
-            return Err(self.commit_failed(e, &before));
+            return Err(self.commit_failed(e, &before, last_seq));
         }
         self.emit(Event::BatchFinished { set, steps });
         // Read back, not assumed: the highest recorded seq, as `Plan::current` counts it.
@@ -418,7 +423,7 @@ impl<'r, B: Backend> Batch<'r, B> {
             }
             Err(e) => {
                 self.rollback_all();
-                Err(self.commit_failed(e, before))
+                Err(self.commit_failed(e, before, job.seq))
             }
         }
     }
