@@ -57,6 +57,11 @@ pub(crate) struct PgBackend<'a> {
     guard: Guard,
     /// The SQL the current migration sent through its `Tx` (the guard's messages name it).
     statements: Vec<String>,
+    /// The first of them that failed, with PostgreSQL's error (named when its code ignored it).
+    first_failure: Option<String>,
+    /// The transactional steps whose work the open transaction holds, as `seq "name" (up)`
+    /// (what a failed commit loses).
+    held: Vec<String>,
     /// The operator allowed destructive changes for this run.
     allow_destructive: bool,
     /// The backup taken once before several sets' runs: this run's too.
@@ -88,6 +93,8 @@ impl<'a> PgBackend<'a> {
             locks,
             guard,
             statements: Vec::new(),
+            first_failure: None,
+            held: Vec::new(),
             allow_destructive: false,
             run_backup: None,
         }
@@ -202,11 +209,13 @@ impl<'a> PgBackend<'a> {
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; {setup}"))?;
             }
             self.statements.clear();
+            self.first_failure = None;
             let log = self.statement_log.clone();
             let ran = step.run(
                 &mut Tx::new(&mut self.conn.client, m.seq, &m.name, true)
                     .recording(log)
-                    .noting_sql_in(&mut self.statements),
+                    .noting_sql_in(&mut self.statements)
+                    .noting_failure_in(&mut self.first_failure),
             );
             if ran.is_err() && !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
@@ -217,7 +226,7 @@ impl<'a> PgBackend<'a> {
                     name: m.name.clone(),
                 });
             }
-            ran
+            ran.map_err(|e| ignored_error(e, m, &mut self.first_failure))
         })
         .map(|_| ())
     }
@@ -304,6 +313,7 @@ impl Backend for PgBackend<'_> {
                 self.txid = Some(txid);
                 self.own_txids.push(txid);
                 self.locks.restart();
+                self.held.clear();
                 Ok(())
             }
             Err(e) => {
@@ -314,23 +324,46 @@ impl Backend for PgBackend<'_> {
         }
     }
 
+    /// The transaction is checked first (still the runner's: a step may have ended it), then
+    /// committed. A session lost before it, or a COMMIT refused, is [`Error::CommitLost`]
+    /// naming the cause and the migrations the transaction held.
     fn commit(&mut self, doing: &str) -> Result<()> {
-        if !self.still_ours() {
-            let _ = self.client().batch_execute("ROLLBACK");
-            self.closed();
-            return Err(Error::TransactionEnded {
-                seq: 0,
-                name: format!("({doing})"),
-            });
-        }
-        let sql = commit_guard::commit_sql(&self.conn.schema);
-        let result = self.client().batch_execute(&sql);
+        let result = match self.current_txid() {
+            Ok(current) if current.is_some() && current == self.txid => {
+                let sql = commit_guard::commit_sql(&self.conn.schema);
+                self.client().batch_execute(&sql)
+            }
+            Ok(_) => {
+                // Not the runner's transaction any more: a step ended it (the guard refused
+                // its COMMIT, or it ran ROLLBACK).
+                let _ = self.client().batch_execute("ROLLBACK");
+                self.closed();
+                return Err(match self.held.last() {
+                    Some(step) => Error::CommitLost {
+                        doing: doing.to_owned(),
+                        cause: format!(
+                            "the transaction was ended before it by a migration's own \
+                             COMMIT or ROLLBACK (the last one run in it: {step})"
+                        ),
+                        migrations: std::mem::take(&mut self.held),
+                    },
+                    None => Error::CommitLost {
+                        doing: doing.to_owned(),
+                        cause: "the transaction was ended before it".to_owned(),
+                        migrations: Vec::new(),
+                    },
+                });
+            }
+            // Aborted but still ours: the COMMIT says why it cannot commit.
+            Err(e) if e.code().map(|c| c.code()) == Some("25P02") => Err(e),
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             // A failed statement before COMMIT leaves the transaction open and aborted.
             let _ = self.client().batch_execute("ROLLBACK");
         }
         self.closed();
-        Ok(result?)
+        result.map_err(|e| self.commit_lost(doing, e))
     }
 
     fn rollback(&mut self) {
@@ -557,6 +590,8 @@ impl Backend for PgBackend<'_> {
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
         self.guard.rolled_back();
+        // The step that failed: its work is no longer in the transaction.
+        self.held.pop();
         self.client().batch_execute(&format!(
             "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
         ))?;
@@ -579,7 +614,14 @@ impl Backend for PgBackend<'_> {
         };
         log::info!("migration {} {}: running", m.label(), job.direction);
         match m.mode {
-            TxMode::Transactional => self.run_in_savepoint(m, step),
+            TxMode::Transactional => {
+                let label = format!("{} {:?} ({})", m.seq, m.name, job.direction);
+                // Run again by the guard (once): still one step of the transaction.
+                if self.held.last() != Some(&label) {
+                    self.held.push(label);
+                }
+                self.run_in_savepoint(m, step)
+            }
             TxMode::NonTransactional => {
                 self.statements.clear();
                 self.conn
@@ -611,9 +653,13 @@ impl Backend for PgBackend<'_> {
         judged
     }
 
-    /// A migration that ended the transaction: the commit guard rolled all of it back.
+    /// A migration that ended the transaction (the commit guard rolled all of it back), or a
+    /// commit that did not happen (PostgreSQL keeps nothing of the transaction).
     fn rolled_back_itself(&self, error: &Error) -> bool {
-        matches!(error, Error::TransactionEnded { .. })
+        matches!(
+            error,
+            Error::TransactionEnded { .. } | Error::CommitLost { .. }
+        )
     }
 
     fn explain_failure(
@@ -646,7 +692,17 @@ impl Backend for PgBackend<'_> {
         }
     }
 
+    /// A session lost on the way to the commit (while writing the tracking rows, the schema
+    /// snapshot, the history) is said as such, as at the commit itself.
     fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
+        let error = match error {
+            Error::Postgres(e) if crate::error::session_lost(&e) => Error::CommitLost {
+                doing: "committing the run".into(),
+                cause: crate::error::commit_cause(&e),
+                migrations: self.held.clone(),
+            },
+            other => other,
+        };
         Error::CommitFailed {
             error: Box::new(error),
             outcome: format!("{kept} Once the cause is fixed, run `{rerun}` again."),
@@ -655,6 +711,16 @@ impl Backend for PgBackend<'_> {
 }
 
 impl PgBackend<'_> {
+    /// The error of a commit that did not happen, with its cause and what the transaction
+    /// held.
+    fn commit_lost(&mut self, doing: &str, e: postgres::Error) -> Error {
+        Error::CommitLost {
+            doing: doing.to_owned(),
+            cause: crate::error::commit_cause(&e),
+            migrations: std::mem::take(&mut self.held),
+        }
+    }
+
     /// The txid and the deferred constraints of a transactional step, in one query. An error
     /// is the deferred check's while the transaction is still the runner's (aborted); a txid
     /// that is not the batch's, or no transaction, means the step ended it.
@@ -672,6 +738,7 @@ impl PgBackend<'_> {
                     return Err(Error::StepIgnoredError {
                         seq: m.seq,
                         name: m.name.clone(),
+                        statement_error: self.first_failure.take(),
                     });
                 }
                 if self.still_ours() {
@@ -782,6 +849,19 @@ impl PgBackend<'_> {
             tracking.delete_row(set, row.seq)
         }
     }
+}
+
+/// A step's error "current transaction is aborted" (25P02) means an earlier statement of it
+/// failed and its code went on: [`Error::StepIgnoredError`], naming that statement.
+pub(crate) fn ignored_error(error: Error, m: &Migration, first: &mut Option<String>) -> Error {
+    if error.sqlstate() == Some("25P02") {
+        return Error::StepIgnoredError {
+            seq: m.seq,
+            name: m.name.clone(),
+            statement_error: first.take(),
+        };
+    }
+    error
 }
 
 /// The first column of the first row of a simple query's answer, parsed.

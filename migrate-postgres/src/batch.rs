@@ -119,13 +119,22 @@ impl Batch<'_> {
             ));
         }
         self.client.batch_execute(&setup)?;
-        let ran = step.run(&mut Tx::new(self.client, seq, name, true));
+        let mut first_failure = None;
+        let ran = step
+            .run(&mut Tx::new(self.client, seq, name, true).noting_failure_in(&mut first_failure));
         let ran = ran.and_then(|()| self.still_ours(seq, name));
         if let Err(e) = ran {
             self.roll_back_step(seq, name)?;
             return Err(match e {
                 Error::TransactionEnded { .. } => e,
                 e if e.sqlstate() == Some("55P03") => e,
+                // "current transaction is aborted": an earlier statement of the step failed
+                // and its code went on (returned Ok, or ran more).
+                e if e.sqlstate() == Some("25P02") => Error::StepIgnoredError {
+                    seq,
+                    name: name.to_owned(),
+                    statement_error: first_failure,
+                },
                 e => Error::Step {
                     seq,
                     name: name.to_owned(),

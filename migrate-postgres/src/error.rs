@@ -567,21 +567,111 @@ pub enum Error {
         rolled_back: bool,
     },
 
-    /// A migration returned `Ok` after one of its statements failed: its code dropped the
-    /// error, and PostgreSQL aborted the transaction, so nothing after that statement ran.
+    /// A migration's statement failed and its code dropped the error (it returned `Ok`, or
+    /// the error of a later statement, which PostgreSQL refused because the transaction was
+    /// aborted: 25P02); nothing after that statement ran.
     #[error(
-        "migration {seq} {name:?} returned Ok, but one of its statements had failed and the \
-         error was ignored in its code (PostgreSQL ignores every statement after a failed one \
-         in a transaction). It was rolled back to its savepoint; nothing of it was kept. \
-         Return the statement's error (`?`) in the migration, fix what failed, and run it \
-         again"
+        "migration {seq} {name:?} ignored the error of one of its statements{}: its code went \
+         on as if it had succeeded, but PostgreSQL aborted the transaction there and ignores \
+         every statement after a failed one. It was rolled back to its savepoint; nothing of it \
+         was kept. Return the statement's error (`?`) in the migration, fix what failed, and \
+         run it again",
+        statement_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
     )]
     StepIgnoredError {
         /// The migration.
         seq: u64,
         /// Its name.
         name: String,
+        /// The statement that failed first, with PostgreSQL's error (`None` when it was not
+        /// sent through the migration's `Tx`).
+        statement_error: Option<String>,
     },
+
+    /// The runner's transaction did not commit: its session or connection was lost before the
+    /// commit (ended by `pg_terminate_backend`, by `idle_in_transaction_session_timeout`, a
+    /// server shutdown, the network), or PostgreSQL refused the COMMIT (a deferred constraint
+    /// checked then, a serialization failure). PostgreSQL keeps nothing of a transaction that
+    /// did not commit.
+    ///
+    /// ```
+    /// let e = migrate_postgres::Error::CommitLost {
+    ///     doing: "committing the run".into(),
+    ///     cause: "the connection to the server was lost".into(),
+    ///     migrations: vec!["2 \"add_email\" (up)".into()],
+    /// };
+    /// assert!(e.to_string().contains("2 \"add_email\" (up)"));
+    /// ```
+    #[error(
+        "{cause}, while {doing}: the runner's transaction did not commit, and PostgreSQL kept \
+         nothing of it{}",
+        held_text(.migrations)
+    )]
+    CommitLost {
+        /// Which commit (`committing the run`, `committing` before a `transaction = false`
+        /// migration or a chunk).
+        doing: String,
+        /// Why, with PostgreSQL's message and SQLSTATE.
+        cause: String,
+        /// The migrations whose work the transaction held, as `seq "name" (direction)`.
+        migrations: Vec<String>,
+    },
+}
+
+/// ": it held 2 "a" (up), 3 "b" (up): none of their work or tracking rows was kept".
+fn held_text(migrations: &[String]) -> String {
+    if migrations.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; it held {}: none of their work or tracking rows was kept",
+        migrations.join(", ")
+    )
+}
+
+/// Why a commit did not happen, from the error met at it: the session ended (by whom, when
+/// PostgreSQL says), the connection lost, or the COMMIT refused.
+pub(crate) fn commit_cause(e: &postgres::Error) -> String {
+    let code = e.code().map(|c| c.code().to_owned());
+    match code.as_deref() {
+        Some("57P01") => format!(
+            "the server ended the runner's session before its commit (ended by \
+             pg_terminate_backend from another session, or a server shutdown: {})",
+            describe(e)
+        ),
+        Some("25P03") => format!(
+            "the server ended the runner's session before its commit: it stayed idle in its \
+             transaction longer than idle_in_transaction_session_timeout ({}); raise that \
+             setting for the migration's role, or keep migrations and their hooks from pausing",
+            describe(e)
+        ),
+        Some(code) if code.starts_with("57") || code.starts_with("08") => format!(
+            "the runner's session or connection ended before its commit ({})",
+            describe(e)
+        ),
+        Some(code) if code.starts_with("23") => {
+            format!("a deferred constraint failed at COMMIT ({})", describe(e))
+        }
+        Some("40001") | Some("40P01") => format!(
+            "PostgreSQL refused the COMMIT to keep concurrent transactions consistent ({})",
+            describe(e)
+        ),
+        Some(_) => format!("PostgreSQL refused the COMMIT ({})", describe(e)),
+        None if e.is_closed() => format!(
+            "the connection to the server was lost before the commit ({e}); the session may \
+             have been ended by pg_terminate_backend, idle_in_transaction_session_timeout, a \
+             server restart or the network"
+        ),
+        None => format!("the commit could not be sent ({e})"),
+    }
+}
+
+/// A session or connection that is gone (as opposed to a statement that failed in it).
+pub(crate) fn session_lost(e: &postgres::Error) -> bool {
+    match e.code().map(|c| c.code()) {
+        Some(code) => code == "25P03" || code.starts_with("57") || code.starts_with("08"),
+        None => e.is_closed() || e.as_db_error().is_none(),
+    }
 }
 
 /// What a refused migration kept.

@@ -405,6 +405,14 @@ impl Backend for SqliteBackend<'_> {
         let info = backup::take(self.conn, path, &self.config.backups, kind).map_err(|e| {
             // Not "nothing was migrated": the earlier steps of this run are committed.
             let (dir, cause) = match e {
+                // The database, not the directory: free space would send the operator astray.
+                Error::DatabaseDamaged { path, detail } => {
+                    return Error::DamagedMidRun {
+                        path,
+                        detail,
+                        backup: self.written.first().cloned(),
+                    };
+                }
                 Error::BackupFailed { dir, error } => (dir, error.to_string()),
                 other => (self.config.backups.dir_for(path), other.to_string()),
             };
@@ -569,6 +577,9 @@ impl Backend for SqliteBackend<'_> {
                 file_read_only,
                 rerun,
             ));
+        }
+        if matches!(error, Error::DamagedMidRun { .. }) {
+            return Some(outcome::damaged(before, after));
         }
         if sqlite_codes::has_code(error, ErrorCode::DiskFull) {
             return Some(outcome::disk_full(

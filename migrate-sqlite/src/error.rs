@@ -627,6 +627,45 @@ pub enum Error {
         /// What `quick_check` or SQLite said.
         detail: String,
     },
+
+    /// Part-way through a run (under `KeepApplied`, the backup to restore if the next
+    /// `transaction = false` migration fails), the live database failed SQLite's
+    /// `quick_check`: that migration was not run; the ones before it were already committed.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::DamagedMidRun {
+    ///     path: "app.db".into(),
+    ///     detail: "database disk image is malformed".into(),
+    ///     backup: Some("app.db.backups/app.db.20261122T104914.123Z.pre-up.db".into()),
+    /// };
+    /// assert!(e.to_string().contains("`migrate restore app.db.backups/app.db.2026"));
+    /// assert!(!e.to_string().contains("space"));
+    /// ```
+    #[error(
+        "the database {} is damaged: SQLite's quick_check of it found {detail}, while the backup \
+         to restore if the next migration fails was being taken. That migration was not run \
+         and no backup was written for it; the migrations this run applied before it were \
+         already committed. Stop every program that uses the database, then {}: the damaged \
+         file is kept aside",
+        path.display(),
+        match backup {
+            Some(b) => format!(
+                "restore the backup taken before this run (`migrate restore {} --yes`)",
+                crate::outcome::shell_word(b)
+            ),
+            None => "restore the newest backup (`migrate restore --yes`; `migrate backups` lists \
+                     the others)"
+                .to_owned(),
+        }
+    )]
+    DamagedMidRun {
+        /// The live database.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+        /// The backup taken before this run, if one was.
+        backup: Option<PathBuf>,
+    },
 }
 
 impl Error {

@@ -78,3 +78,14 @@ pub fn read_only(
          at fault."
     )
 }
+
+/// The outcome when the database was found damaged part-way through a run (the backup taken
+/// just before a `transaction = false` migration failed its `quick_check`): what the run
+/// committed before is read back; the error names the backup to restore.
+pub fn damaged(before: &Recorded, after: &Recorded) -> String {
+    format!(
+        "{} Nothing after it was run. Do not run migrations on this file again until it is \
+         restored; the migration itself is not at fault.",
+        kept_summary(before, after)
+    )
+}

@@ -190,7 +190,10 @@ fn a_non_transactional_failure_in_the_second_set_restores_the_state_before_every
         message.contains("the sets before this one applied in it were rolled back too"),
         "{message}"
     );
-    assert!(message.contains("run `migrate up --all-sets` again"), "{message}");
+    assert!(
+        message.contains("run `migrate up --all-sets` again"),
+        "{message}"
+    );
     assert!(
         stdout(&failed).contains(
             "rolled back with the restore: set \"default\" 5, 6, 7 (applied earlier in this run"
@@ -289,7 +292,11 @@ fn json_up_all_sets_that_fails_part_way_prints_the_earlier_reports_and_the_error
         "{doc}"
     );
     let run_backup = named(&files(&backups), ".pre-up.").pop().unwrap();
-    assert_eq!(doc["backup"]["path"], run_backup.display().to_string(), "{doc}");
+    assert_eq!(
+        doc["backup"]["path"],
+        run_backup.display().to_string(),
+        "{doc}"
+    );
     assert_eq!(doc["backup"]["name"], "pre-up", "{doc}");
 }
 
@@ -305,7 +312,11 @@ fn json_up_all_sets_names_the_one_backup_of_the_run() {
         .unwrap_or_else(|e| panic!("one JSON document ({e}): {}", stdout(&up)));
     let taken = files(&backups);
     assert_eq!(taken.len(), 1, "{taken:?}");
-    assert_eq!(doc["backup"]["path"], taken[0].display().to_string(), "{doc}");
+    assert_eq!(
+        doc["backup"]["path"],
+        taken[0].display().to_string(),
+        "{doc}"
+    );
     assert_eq!(doc["backup"]["kind"], "automatic", "{doc}");
     assert_eq!(doc["reports"].as_array().map(Vec::len), Some(2), "{doc}");
     assert!(doc.get("rolled_back").is_none(), "{doc}");

@@ -203,12 +203,18 @@ impl<B: Backend> Batch<'_, B> {
             all_sets_restored: false,
         }
         .command();
-        let kept = match after {
+        let mut kept = match after {
             Ok(after) => outcome::kept_summary(before, &after),
             Err(e) => format!(
                 "The runner could not read back what was kept ({e}); check `migrate status`."
             ),
         };
+        if let Some(backup) = &self.backup {
+            kept.push_str(&format!(
+                " The backup taken before this run is kept at {}.",
+                backup.display()
+            ));
+        }
         self.backend.commit_failed(error, kept, &rerun)
     }
 

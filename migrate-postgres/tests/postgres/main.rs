@@ -6,6 +6,7 @@ mod automatic_restore;
 mod backup;
 mod batch;
 mod chunks;
+mod commit_failures;
 mod commit_guard;
 mod common;
 mod concurrency;
