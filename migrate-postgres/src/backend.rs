@@ -534,6 +534,16 @@ impl Backend for PgBackend<'_> {
         Ok(report.undo_backup.path)
     }
 
+    fn override_flag(&self, error: &Error) -> Option<&'static str> {
+        matches!(
+            error,
+            Error::UndeclaredDestruction { .. }
+                | Error::RowsLost { .. }
+                | Error::ColumnDataLost { .. }
+        )
+        .then_some("--allow-destructive")
+    }
+
     fn backup_shared_by_sets(&self, backup: &Path) -> bool {
         self.run_backup
             .as_ref()

@@ -490,7 +490,7 @@ pub enum Error {
     #[error(
         "the migration drops or deletes data without declaring it: {} ({}). {}If that is \
          intended, declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this \
-         run (`migrate up --allow-destructive`). (A table dropped and recreated under the same \
+         run (`--allow-destructive`). (A table dropped and recreated under the same \
          name in the same migration, with no fewer rows and no column data lost, needs no \
          declaration.)",
         lost.join(", "), crate::guard::by(statements), kept_text(*rolled_back)
@@ -523,7 +523,7 @@ pub enum Error {
          removes data. It was rolled back to its savepoint; nothing of it was kept. Look for a \
          DELETE, a TRUNCATE, or a copy that skipped some rows. If the rows are meant to go, \
          declare it (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
-         (`migrate up --allow-destructive`)",
+         (`--allow-destructive`)",
         tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", "),
         crate::guard::by(statements)
     )]
@@ -553,7 +553,7 @@ pub enum Error {
         "the migration removed the values of {} (the column is gone) ({}), and it does not \
          declare that it removes data. {}If a rebuild meant to keep it, copy the column into \
          the new table; if the values are meant to go, declare it (`#[migration(seq = {seq}, \
-         destructive)]`) or allow it for this run (`migrate up --allow-destructive`)",
+         destructive)]`) or allow it for this run (`--allow-destructive`)",
         columns.join(", "), crate::guard::by(statements), kept_text(*rolled_back)
     )]
     ColumnDataLost {

@@ -450,6 +450,16 @@ impl Backend for SqliteBackend<'_> {
         Ok(failed_state.path)
     }
 
+    fn override_flag(&self, error: &Error) -> Option<&'static str> {
+        matches!(
+            error,
+            Error::UndeclaredDestruction { .. }
+                | Error::RowsLost { .. }
+                | Error::ColumnDataLost { .. }
+        )
+        .then_some("--allow-destructive")
+    }
+
     fn backup_shared_by_sets(&self, backup: &Path) -> bool {
         self.config.backups.run_backup.as_deref() == Some(backup)
     }

@@ -239,7 +239,7 @@ pub enum Error {
     #[error(
         "the migration drops or deletes data without declaring it: {}. If that is intended, \
          declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this run \
-         (`migrate up --allow-destructive`). (A table dropped and recreated under the same name \
+         (`--allow-destructive`). (A table dropped and recreated under the same name \
          in the same migration, with no fewer rows and no column data lost, needs no \
          declaration.)",
         statements.join(", ")
@@ -267,7 +267,7 @@ pub enum Error {
          removes data. Look for a REPLACE that replaced rows (INSERT or UPDATE OR REPLACE, or a \
          column declared ON CONFLICT REPLACE), or a copy that skipped some. If the rows are meant to go, declare it \
          (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
-         (`migrate up --allow-destructive`)",
+         (`--allow-destructive`)",
         tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", ")
     )]
     RowsLost {
@@ -467,8 +467,8 @@ pub enum Error {
          overwritten in every row by an UPDATE in a migration that read nothing of the table), \
          and it does not declare that it removes data. If a rebuild meant to keep it, copy the \
          column into the new table; if the values are meant to go, declare it \
-         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run (`migrate up \
-         --allow-destructive`)",
+         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
+         (`--allow-destructive`)",
         columns.join(", ")
     )]
     ColumnDataLost {

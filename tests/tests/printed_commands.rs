@@ -266,6 +266,25 @@ fn messages() -> Vec<(&'static str, String)> {
         "2's revert was kept, its apply was not"
     );
 
+    // A redo whose apply drops data it does not declare: the switch goes with the redo (a
+    // `migrate up --allow-destructive` would find nothing pending).
+    let (_d, p) = db();
+    let dropping = vec![
+        table(1),
+        Migration::new(2, "drop_t1", Step::sql("DROP TABLE t1"))
+            .with_down(Step::sql("CREATE TABLE t1 (x)")),
+    ];
+    m(dropping.clone())
+        .allow_destructive()
+        .open(&p)
+        .unwrap()
+        .up()
+        .unwrap();
+    push(
+        "undeclared destruction in a redo",
+        m(dropping).open(&p).unwrap().redo().unwrap_err(),
+    );
+
     // Disk full: the page limit of this connection stands in for the disk (SQLITE_FULL).
     let (_d, p) = db();
     let mut conn = Connection::open(&p).unwrap();
@@ -381,6 +400,20 @@ fn every_command_an_error_message_prints_parses() {
     ] {
         let message = &messages.iter().find(|(w, _)| *w == what).unwrap().1;
         assert_eq!(commands(message), [command], "{what}: {message}");
+    }
+    // A guard's refusal names the switch with the command that failed.
+    for (what, expected) in [
+        (
+            "undeclared destruction",
+            ["migrate up", "migrate up --allow-destructive"],
+        ),
+        (
+            "undeclared destruction in a redo",
+            ["migrate redo", "migrate redo --allow-destructive"],
+        ),
+    ] {
+        let message = &messages.iter().find(|(w, _)| *w == what).unwrap().1;
+        assert_eq!(commands(message), expected, "{what}: {message}");
     }
 }
 

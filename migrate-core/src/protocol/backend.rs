@@ -194,6 +194,14 @@ pub trait Backend {
         job: Job,
     ) -> Result<Vec<RowCount>, Self::Error>;
 
+    /// The command-line switch that lets the refusal `error` pass for one run, when it is a
+    /// guard the operator may override (`--allow-destructive`); the outcome then names the
+    /// command with it. Default: none.
+    fn override_flag(&self, error: &Self::Error) -> Option<&'static str> {
+        let _ = error;
+        None
+    }
+
     /// Whether the database rolled the whole transaction back itself on `error` (a restore
     /// over that rollback could only do harm).
     fn rolled_back_itself(&self, error: &Self::Error) -> bool;

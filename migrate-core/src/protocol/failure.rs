@@ -132,6 +132,14 @@ impl<B: Backend> Batch<'_, B> {
                     backup.as_deref(),
                     &self.backend.no_backup_reason(),
                 );
+                if let Some(flag) = self.backend.override_flag(&failure.error)
+                    && m.mode == TxMode::Transactional
+                {
+                    text.push_str(&format!(
+                        " If the migration means to do that, allow it for this run: \
+                         `{rerun} {flag}`."
+                    ));
+                }
                 if let Some(backup) = &backup {
                     text.push_str(&format!(
                         " The pre-migration backup is kept at {}.",
