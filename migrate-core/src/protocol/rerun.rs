@@ -30,20 +30,25 @@ impl Rerun<'_> {
         if self.all_sets_restored {
             return "migrate up --all-sets".to_owned();
         }
-        let kept = self.after.is_some_and(|after| !after.same_as(self.before));
+        // `None`: what was kept could not be read back.
+        let kept = self.after.map(|after| !after.same_as(self.before));
         let command = match (self.op, kept) {
             (Operation::Up(None), _) => "migrate up".to_owned(),
             (Operation::Up(Some(seq)), _) => format!("migrate up --to {seq}"),
             (Operation::Down(DownTarget::To(seq)), _) => format!("migrate down --to {seq}"),
-            (Operation::Down(DownTarget::Steps(1)), false) => "migrate down".to_owned(),
-            (Operation::Down(DownTarget::Steps(n)), false) => format!("migrate down --steps {n}"),
-            // Some were reverted and kept: the same count again would revert too many.
-            (Operation::Down(DownTarget::Steps(n)), true) => {
+            (Operation::Down(DownTarget::Steps(1)), Some(false)) => "migrate down".to_owned(),
+            (Operation::Down(DownTarget::Steps(n)), Some(false)) => {
+                format!("migrate down --steps {n}")
+            }
+            // Some were reverted and kept (or it is not known): the same count again could
+            // revert too many; the seq that count was going to is right either way.
+            (Operation::Down(DownTarget::Steps(n)), _) => {
                 format!("migrate down --to {}", self.before.below_top(n))
             }
-            (Operation::Redo, false) => "migrate redo".to_owned(),
             // Its revert was kept: what is left is applying it again.
-            (Operation::Redo, true) => format!("migrate up --to {}", self.seq),
+            (Operation::Redo, Some(true)) => format!("migrate up --to {}", self.seq),
+            // A redo is one transaction: a failure that cannot be read back kept nothing of it.
+            (Operation::Redo, _) => "migrate redo".to_owned(),
         };
         if self.set == crate::DEFAULT_SET {
             command
@@ -142,6 +147,24 @@ mod tests {
             command(Operation::Redo, "default", &all, &[1, 2, 3], 4),
             "migrate up --to 4"
         );
+    }
+
+    #[test]
+    fn unknown_kept_reverts_name_the_target_seq() {
+        let before = rows(&[1, 2, 3, 4]);
+        let rerun = |op| {
+            Rerun {
+                op,
+                set: "default",
+                before: &before,
+                after: None,
+                seq: 4,
+                all_sets_restored: false,
+            }
+            .command()
+        };
+        assert_eq!(rerun(Operation::Down(DownTarget::Steps(2))), "migrate down --to 2");
+        assert_eq!(rerun(Operation::Redo), "migrate redo");
     }
 
     #[test]
