@@ -702,12 +702,12 @@ impl Backend for PgBackend<'_> {
         }
     }
 
-    /// A session lost on the way to the commit (while writing the tracking rows, the schema
+    /// A session lost on the way to a commit (while writing the tracking rows, the schema
     /// snapshot, the history) is said as such, as at the commit itself.
     fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
         let error = match error {
             Error::Postgres(e) if crate::error::session_lost(&e) => Error::CommitLost {
-                doing: "committing the run".into(),
+                doing: "committing".into(),
                 cause: crate::error::commit_cause(&e),
                 migrations: self.held.clone(),
             },

@@ -626,11 +626,16 @@ impl Backend for SqliteBackend<'_> {
 
     fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
         if busy::is_busy(&error) {
+            // Which commit: the run's last, or one before a `transaction = false` migration.
+            let doing = match &error {
+                Error::Runner { doing, .. } => doing.clone(),
+                _ => "committing the run".to_owned(),
+            };
             // Its message says to wait and run again.
             return Error::Busy {
                 path: self.label.clone(),
                 waited_ms: self.config.busy_timeout.as_millis() as u64,
-                doing: "committing the run".into(),
+                doing,
                 held_by: busy::READERS.into(),
                 outcome: kept,
             };

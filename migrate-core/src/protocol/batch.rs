@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 pub(super) struct Failure<E> {
     pub error: E,
     pub transaction_lost: bool,
+    /// It failed before the migration ran: committing what ran before a `transaction = false`
+    /// migration (or beginning the transaction after that commit). A commit failure, not the
+    /// migration's.
+    pub before_it: bool,
 }
 
 impl<E> Failure<E> {
@@ -21,6 +25,7 @@ impl<E> Failure<E> {
         Failure {
             error,
             transaction_lost: false,
+            before_it: false,
         }
     }
 
@@ -28,6 +33,15 @@ impl<E> Failure<E> {
         Failure {
             error,
             transaction_lost: true,
+            before_it: false,
+        }
+    }
+
+    fn before_it(error: E) -> Self {
+        Failure {
+            error,
+            transaction_lost: true,
+            before_it: true,
         }
     }
 }
@@ -159,6 +173,11 @@ impl<'r, B: Backend> Batch<'r, B> {
                     duration: step.duration,
                 });
                 Ok(step)
+            }
+            Err(failure) if failure.before_it => {
+                // The migration never ran: the commit before it failed.
+                self.rollback_all();
+                Err(self.commit_failed(failure.error, before, job.seq))
             }
             Err(failure) => {
                 let error = self.fail(failure, m, job, before);
@@ -301,7 +320,7 @@ impl<'r, B: Backend> Batch<'r, B> {
     ) -> Result<StepReport, Failure<B::Error>> {
         self.commit_so_far()
             .and_then(|()| self.backend.begin())
-            .map_err(Failure::lost)?;
+            .map_err(Failure::before_it)?;
         // Nothing of it has run: if its restore point cannot be taken, the run stands as it is
         // (under `KeepApplied` the earlier steps stay, and nothing needs restoring).
         self.take_restore_point(m).map_err(Failure::kept)?;

@@ -190,8 +190,8 @@ impl<B: Backend> Batch<'_, B> {
         self.restore_point_of(m).or_else(|| self.backup.clone())
     }
 
-    /// A commit failed (`seq`: the last migration in the transaction): what it held was
-    /// rolled back; say so from what is recorded, with the command that finishes the run.
+    /// A commit failed (`seq`: the migration the run was at): what it held was rolled back;
+    /// say so from what is recorded, with the command that finishes the run.
     pub(super) fn commit_failed(
         &mut self,
         error: B::Error,

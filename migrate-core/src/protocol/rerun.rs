@@ -163,7 +163,10 @@ mod tests {
             }
             .command()
         };
-        assert_eq!(rerun(Operation::Down(DownTarget::Steps(2))), "migrate down --to 2");
+        assert_eq!(
+            rerun(Operation::Down(DownTarget::Steps(2))),
+            "migrate down --to 2"
+        );
         assert_eq!(rerun(Operation::Redo), "migrate redo");
     }
 

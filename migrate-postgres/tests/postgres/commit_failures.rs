@@ -16,17 +16,21 @@ fn table(seq: u64, name: &str) -> Migration {
     )
 }
 
-#[test]
-fn a_session_ended_before_the_commit_is_named_with_what_the_transaction_held() {
-    let Some(db) = db() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let backups = dir.path().join("backups");
+/// A hook that ends the runner's session (`pg_terminate_backend` from another session) when
+/// migration `seq` finishes, and waits until it is gone.
+fn end_the_runner_after(
+    db: &migrate_postgres::testing::TestDatabase,
+    seq: u64,
+) -> impl Fn(&Event) + Send + Sync + 'static {
     let other = Mutex::new(db.client());
     let key = migrate_postgres::lock_key("public");
-    let end_the_runner = move |event: &Event| {
-        let Event::MigrationFinished { seq: 2, .. } = event else {
+    move |event: &Event| {
+        let Event::MigrationFinished { seq: finished, .. } = event else {
             return;
         };
+        if *finished != seq {
+            return;
+        }
         let mut client = other.lock().unwrap();
         let pid = lock_holders(&mut client, key)[0];
         client
@@ -44,11 +48,27 @@ fn a_session_ended_before_the_commit_is_named_with_what_the_transaction_held() {
         {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-    };
+    }
+}
+
+/// The files in `dir`.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut list: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    list.sort();
+    list
+}
+
+#[test]
+fn a_session_ended_before_the_commit_is_named_with_what_the_transaction_held() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
     let err = Migrator::new()
         .with_migrations([table(1, "first"), table(2, "second")])
         .backup_dir(&backups)
-        .on_event(end_the_runner)
+        .on_event(end_the_runner_after(&db, 2))
         .on(db.connect())
         .unwrap()
         .up()
@@ -95,4 +115,49 @@ fn a_session_ended_before_the_commit_is_named_with_what_the_transaction_held() {
         .unwrap();
     assert_eq!(applied_seqs(&mut client), [1, 2]);
     assert_eq!(count(&mut client, "public.second"), 0);
+}
+
+/// The same before a `transaction = false` migration, whose turn commits what ran before it:
+/// a commit failure, not that migration's (it never ran, is not recorded as started, and no
+/// restore is attempted over a database the failed commit left as it was).
+#[test]
+fn a_session_ended_before_the_commit_ahead_of_a_non_transactional_migration_is_that_commit() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    let index = Migration::new(
+        2,
+        "index_first",
+        Step::sql("CREATE INDEX CONCURRENTLY first_by_id ON first (id)"),
+    )
+    .with_mode(migrate_postgres::TxMode::NonTransactional);
+    let err = Migrator::new()
+        .with_migrations([table(1, "first"), index])
+        .backup_dir(&backups)
+        .on_event(end_the_runner_after(&db, 1))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::CommitFailed { error, outcome } = &err else {
+        panic!("expected CommitFailed, got {err:?}")
+    };
+    match &**error {
+        Error::CommitLost {
+            doing, migrations, ..
+        } => {
+            assert_eq!(doing, "committing");
+            assert_eq!(migrations, &["1 \"first\" (up)"]);
+        }
+        other => panic!("expected CommitLost, got {other:?}"),
+    }
+    assert!(!err.to_string().contains("index_first"), "{err}");
+    assert!(outcome.contains("run `migrate up` again"), "{outcome}");
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.first"));
+    assert!(!exists(&mut client, "public.first_by_id"));
+    assert!(!exists(&mut client, "public._migrate_applied"));
+    let kept = files(&backups);
+    assert_eq!(kept.len(), 1, "the pre-migration backup only: {kept:?}");
+    assert!(kept[0].to_string_lossy().contains(".pre-up."), "{kept:?}");
 }
