@@ -1,5 +1,6 @@
-//! A run whose commit does not happen: the runner's session ended on the way to it (here by
-//! `pg_terminate_backend` from another session, at the moment the last migration finished).
+//! A run whose commit does not happen: the runner's session ended on the way to it (by
+//! `pg_terminate_backend` from another session when a migration finished, or by the server's
+//! `idle_in_transaction_session_timeout` while a hook paused).
 //! The error names that cause, not a migration that ended the transaction ("migration 0"),
 //! with the migrations the transaction held, that nothing of it was kept, the backup, and the
 //! command to run again; the database shows nothing of the run, and the rerun applies it.
@@ -7,6 +8,10 @@
 use crate::common::{applied_seqs, count, db, exists, lock_holders};
 use migrate_postgres::{Error, Event, Migration, Migrator, Step};
 use std::sync::Mutex;
+use std::time::Duration;
+
+/// The longest a hook waits for the server to end the runner's session.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 fn table(seq: u64, name: &str) -> Migration {
     Migration::new(
@@ -36,17 +41,20 @@ fn end_the_runner_after(
         client
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .unwrap();
-        // Gone before the runner goes on (terminating is asynchronous).
-        while client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
-                &[&pid],
-            )
-            .unwrap()
-            .get::<_, i64>(0)
-            > 0
+        // Gone before the runner goes on (terminating is asynchronous); bounded, so a server
+        // that never ends it fails the test instead of hanging it.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline
+            && client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                    &[&pid],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                > 0
         {
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
@@ -160,4 +168,54 @@ fn a_session_ended_before_the_commit_ahead_of_a_non_transactional_migration_is_t
     let kept = files(&backups);
     assert_eq!(kept.len(), 1, "the pre-migration backup only: {kept:?}");
     assert!(kept[0].to_string_lossy().contains(".pre-up."), "{kept:?}");
+}
+
+/// The server ends a session that stays idle in its transaction longer than
+/// `idle_in_transaction_session_timeout` (here a hook pauses after the last migration until the
+/// server has ended it): the cause names that setting, and nothing of the run is kept.
+#[test]
+fn a_session_ended_by_idle_in_transaction_session_timeout_names_that_setting() {
+    let Some(db) = db() else { return };
+    let watcher = Mutex::new(db.client());
+    let key = migrate_postgres::lock_key("public");
+    let wait_until_ended = move |event: &Event| {
+        let Event::MigrationFinished { seq: 2, .. } = event else {
+            return;
+        };
+        let mut client = watcher.lock().unwrap();
+        // The runner is idle in its transaction from here on: the server ends it.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline && !lock_holders(&mut client, key).is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut admin = db.client();
+    let name: String = admin
+        .query_one("SELECT current_database()", &[])
+        .unwrap()
+        .get(0);
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '1s'"
+        ))
+        .unwrap();
+    let err = Migrator::new()
+        .with_migrations([table(1, "first"), table(2, "second")])
+        .on_event(wait_until_ended)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::CommitFailed { error, .. } = &err else {
+        panic!("expected CommitFailed, got {err:?}")
+    };
+    let Error::CommitLost { cause, .. } = &**error else {
+        panic!("expected CommitLost, got {error:?}")
+    };
+    assert!(
+        cause.contains("idle_in_transaction_session_timeout"),
+        "{cause}"
+    );
+    assert!(!exists(&mut admin, "public.first"));
+    assert!(!exists(&mut admin, "public._migrate_applied"));
 }
