@@ -135,6 +135,73 @@ fn a_step_that_ignores_a_failed_statement_is_named_with_that_statement() {
     assert!(exists(&mut other, "public.third"));
 }
 
+/// A batch commit that does not happen is named with its cause and the steps it held, not as
+/// a step that ended the transaction ("migration 0"): a deferred foreign key violated by a
+/// write made through [`Batch::client`] after the last step (so checked only at COMMIT), and a
+/// session ended from another connection before the commit. Nothing of either batch is kept.
+#[test]
+fn a_commit_that_does_not_happen_names_its_cause_and_the_steps_it_held() {
+    let Some(db) = db() else { return };
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let mut batch = lock.begin().unwrap();
+    let tables = Step::sql(
+        "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED)",
+    );
+    batch.run_step(1, "parents_and_children", &tables).unwrap();
+    batch
+        .client()
+        .batch_execute("INSERT INTO child VALUES (42)")
+        .unwrap();
+    match batch.commit().unwrap_err() {
+        Error::CommitLost {
+            cause, migrations, ..
+        } => {
+            assert!(
+                cause.contains("deferred constraint failed at COMMIT"),
+                "{cause}"
+            );
+            assert!(cause.contains("23503"), "{cause}");
+            assert_eq!(migrations, ["1 \"parents_and_children\""]);
+        }
+        other => panic!("expected CommitLost, got {other:?}"),
+    }
+    drop(lock);
+    let mut other = db.client();
+    assert!(!exists(&mut other, "public.parent"));
+    assert!(!exists(&mut other, "public.child"));
+
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let mut batch = lock.begin().unwrap();
+    batch
+        .run_step(1, "first", &Step::sql("CREATE TABLE first (id int)"))
+        .unwrap();
+    let key = migrate_postgres::lock_key("public");
+    let pid = crate::common::lock_holders(&mut other, key)[0];
+    other
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline
+        && !crate::common::lock_holders(&mut other, key).is_empty()
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    match batch.commit().unwrap_err() {
+        Error::CommitLost {
+            cause, migrations, ..
+        } => {
+            assert!(cause.contains("pg_terminate_backend"), "{cause}");
+            assert_eq!(migrations, ["1 \"first\""]);
+        }
+        other => panic!("expected CommitLost, got {other:?}"),
+    }
+    drop(lock);
+    assert!(!exists(&mut other, "public.first"));
+}
+
 #[test]
 fn dropping_the_batch_rolls_everything_back_and_resets_the_session() {
     let Some(db) = db() else { return };
