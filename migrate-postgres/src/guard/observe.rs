@@ -128,7 +128,7 @@ WITH cat AS (
          pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS ins,
          pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS del
   FROM pg_catalog.pg_class c
-  WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND c.oid >= 16384
+  WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND c.oid::int8 >= 16384
     AND NOT (c.relnamespace = (SELECT tracking FROM cat) AND c.relname LIKE '\_migrate\_%')
 ), moved_columns AS (
   SELECT a.attrelid, a.xmin FROM pg_catalog.pg_attribute a
