@@ -3,9 +3,10 @@
 //! `VACUUM` and friends refuse (SQLSTATE 25001), so each statement must be sent alone.
 //!
 //! Understood: `'...'` strings (`''` inside), `E'...'` strings (backslash escapes), `"..."`
-//! identifiers, `$tag$...$tag$` dollar quotes, `-- ...` and nested `/* ... */` comments.
-//! Not understood: SQL-standard function bodies (`BEGIN ATOMIC ... END`) whose inner `;` would
-//! split the statement; write such a function in a transactional migration.
+//! identifiers, `$tag$...$tag$` dollar quotes, `-- ...` and nested `/* ... */` comments, and
+//! SQL-standard function bodies (`CREATE [OR REPLACE] FUNCTION|PROCEDURE ... BEGIN ATOMIC ...
+//! END`), whose inner `;` do not end the statement: as psql does, inside such a statement each
+//! `BEGIN` opens a block that an `END` closes (a `CASE` inside a block ends with `END` too).
 
 /// The statements of `sql`, each without its `;`, trimmed, empty ones (and comment-only ones)
 /// left out.
@@ -24,12 +25,15 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
     let bytes = sql.as_bytes();
     let mut statements = Vec::new();
     let mut start = 0;
+    let mut body = Body::default();
     let mut i = 0;
     while i < bytes.len() {
         i = match bytes[i] {
+            b';' if body.depth > 0 => i + 1,
             b';' => {
                 push(&mut statements, &sql[start..i]);
                 start = i + 1;
+                body = Body::default();
                 i + 1
             }
             b'\'' => {
@@ -44,11 +48,56 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
             b'$' => skip_dollar_quoted(sql, i),
+            b if is_ident_start(b) && (i == 0 || !is_ident_byte(bytes[i - 1])) => {
+                let end = i + bytes[i..]
+                    .iter()
+                    .take_while(|b| is_ident_byte(**b) || **b == b'$')
+                    .count();
+                body.word(&sql[i..end]);
+                end
+            }
             _ => i + 1,
         };
     }
     push(&mut statements, &sql[start..]);
     statements
+}
+
+/// The words of one statement, as far as SQL-standard function bodies need them.
+#[derive(Default)]
+struct Body {
+    /// How many words the statement has had so far.
+    words: usize,
+    /// Whether its first words are `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, once known.
+    routine: Option<bool>,
+    /// Open `BEGIN` (and `CASE` inside them) blocks.
+    depth: usize,
+}
+
+impl Body {
+    fn word(&mut self, word: &str) {
+        let is = |w: &str| word.eq_ignore_ascii_case(w);
+        self.words += 1;
+        if self.routine.is_none() {
+            self.routine = match self.words {
+                1 if !is("create") => Some(false),
+                2 if is("or") => None,
+                3 if is("replace") => None,
+                2 | 4 => Some(is("function") || is("procedure")),
+                3 => Some(false),
+                _ => None,
+            };
+            return;
+        }
+        if self.routine != Some(true) {
+            return;
+        }
+        if is("begin") || (is("case") && self.depth > 0) {
+            self.depth += 1;
+        } else if is("end") {
+            self.depth = self.depth.saturating_sub(1);
+        }
+    }
 }
 
 fn push<'a>(statements: &mut Vec<&'a str>, statement: &'a str) {
@@ -136,6 +185,10 @@ fn skip_dollar_quoted(sql: &str, open: usize) -> usize {
     }
 }
 
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
@@ -182,6 +235,51 @@ mod tests {
     fn empty_and_comment_only_statements_are_dropped() {
         assert!(split_statements(" ; ;\n-- nothing\n/* nor this */ ;").is_empty());
         assert_eq!(split_statements("VACUUM"), ["VACUUM"]);
+    }
+
+    #[test]
+    fn sql_standard_function_bodies_are_one_statement() {
+        let sql = "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n\
+                   BEGIN ATOMIC\n  SELECT CASE WHEN a > 0 THEN a ELSE 0 END + b;\nEND;\n\
+                   create or replace procedure p() language sql begin atomic\n\
+                   insert into t values (1); insert into t values (2);\nend;\n\
+                   CREATE INDEX CONCURRENTLY i ON t (x); SELECT 'end;'; END";
+        assert_eq!(
+            split_statements(sql),
+            [
+                "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n\
+                 BEGIN ATOMIC\n  SELECT CASE WHEN a > 0 THEN a ELSE 0 END + b;\nEND",
+                "create or replace procedure p() language sql begin atomic\n\
+                 insert into t values (1); insert into t values (2);\nend",
+                "CREATE INDEX CONCURRENTLY i ON t (x)",
+                "SELECT 'end;'",
+                "END",
+            ]
+        );
+    }
+
+    #[test]
+    fn begin_and_end_outside_a_routine_body_split_as_usual() {
+        assert_eq!(
+            split_statements("BEGIN; SELECT 1; END; CREATE TABLE begin_end (begin int); SELECT 2"),
+            [
+                "BEGIN",
+                "SELECT 1",
+                "END",
+                "CREATE TABLE begin_end (begin int)",
+                "SELECT 2"
+            ]
+        );
+        // A function with a string body: its words after AS are in quotes, never counted.
+        assert_eq!(
+            split_statements(
+                "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$; SELECT 3"
+            ),
+            [
+                "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$",
+                "SELECT 3"
+            ]
+        );
     }
 
     #[test]

@@ -606,11 +606,7 @@ fn a_truncate_of_a_new_table_does_not_hide_a_delete_elsewhere() {
     // vanish from the sums in the same migration that deletes from `other`.
     loss_found(
         vec![
-            Migration::new(
-                3,
-                "scratch",
-                Step::sql("CREATE TABLE scratch (id int)"),
-            ),
+            Migration::new(3, "scratch", Step::sql("CREATE TABLE scratch (id int)")),
             Migration::new(
                 4,
                 "fill_and_clear_scratch",
