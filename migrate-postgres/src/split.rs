@@ -22,45 +22,78 @@
 /// );
 /// ```
 pub fn split_statements(sql: &str) -> Vec<&str> {
-    let bytes = sql.as_bytes();
     let mut statements = Vec::new();
     let mut start = 0;
     let mut body = Body::default();
-    let mut i = 0;
-    while i < bytes.len() {
-        i = match bytes[i] {
-            b';' if body.depth > 0 => i + 1,
-            b';' => {
-                push(&mut statements, &sql[start..i]);
-                start = i + 1;
+    for token in tokens(sql) {
+        match token {
+            Token::Word(word) => body.word(word),
+            Token::Semicolon(_) if body.depth > 0 => {}
+            Token::Semicolon(at) => {
+                push(&mut statements, &sql[start..at]);
+                start = at + 1;
                 body = Body::default();
-                i + 1
             }
-            b'\'' => {
-                let backslashes = i > 0
-                    && matches!(bytes[i - 1], b'e' | b'E')
-                    && (i < 2 || !is_ident_byte(bytes[i - 2]));
-                skip_quoted(bytes, i, b'\'', backslashes)
-            }
-            b'"' => skip_quoted(bytes, i, b'"', false),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                memchr(bytes, i, b'\n').map_or(bytes.len(), |end| end + 1)
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
-            b'$' => skip_dollar_quoted(sql, i),
-            b if is_ident_start(b) && (i == 0 || !is_ident_byte(bytes[i - 1])) => {
-                let end = i + bytes[i..]
-                    .iter()
-                    .take_while(|b| is_ident_byte(**b) || **b == b'$')
-                    .count();
-                body.word(&sql[i..end]);
-                end
-            }
-            _ => i + 1,
-        };
+        }
     }
     push(&mut statements, &sql[start..]);
     statements
+}
+
+/// The words of `sql` outside quotes, dollar quotes and comments (keywords and unquoted
+/// identifiers, as written).
+pub(crate) fn words(sql: &str) -> Vec<&str> {
+    tokens(sql)
+        .filter_map(|token| match token {
+            Token::Word(word) => Some(word),
+            Token::Semicolon(_) => None,
+        })
+        .collect()
+}
+
+/// What the scanner finds outside quotes and comments.
+enum Token<'a> {
+    Word(&'a str),
+    /// A `;`, at this byte.
+    Semicolon(usize),
+}
+
+/// The words and semicolons of `sql`, quotes and comments skipped.
+fn tokens(sql: &str) -> impl Iterator<Item = Token<'_>> {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let at = i;
+            i = match bytes[i] {
+                b';' => {
+                    i += 1;
+                    return Some(Token::Semicolon(at));
+                }
+                b'\'' => {
+                    let backslashes = i > 0
+                        && matches!(bytes[i - 1], b'e' | b'E')
+                        && (i < 2 || !is_ident_byte(bytes[i - 2]));
+                    skip_quoted(bytes, i, b'\'', backslashes)
+                }
+                b'"' => skip_quoted(bytes, i, b'"', false),
+                b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                    memchr(bytes, i, b'\n').map_or(bytes.len(), |end| end + 1)
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+                b'$' => skip_dollar_quoted(sql, i),
+                b if is_ident_start(b) && (i == 0 || !is_ident_byte(bytes[i - 1])) => {
+                    i += bytes[i..]
+                        .iter()
+                        .take_while(|b| is_ident_byte(**b) || **b == b'$')
+                        .count();
+                    return Some(Token::Word(&sql[at..i]));
+                }
+                _ => i + 1,
+            };
+        }
+        None
+    })
 }
 
 /// The words of one statement, as far as SQL-standard function bodies need them.
@@ -279,6 +312,16 @@ mod tests {
                 "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$",
                 "SELECT 3"
             ]
+        );
+    }
+
+    #[test]
+    fn words_leave_out_quotes_dollar_quotes_and_comments() {
+        assert_eq!(
+            super::words(
+                "DELETE FROM t -- x\n WHERE a = 'b c' /* d */ AND \"e f\" = $q$ g $q$ AND h$1 = $1"
+            ),
+            ["DELETE", "FROM", "t", "WHERE", "a", "AND", "AND", "h$1"]
         );
     }
 
