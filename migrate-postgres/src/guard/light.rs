@@ -41,7 +41,7 @@ impl Guard {
                 });
             }
         }
-        let class_deletes: i64 = client.query_one(CLASS_DELETES, &[])?.get(0);
+        let class_deletes = self.class_deletes(client)?;
         if class_deletes == self.since.class_deletes {
             return Ok(Verdict::Passed(Vec::new()));
         }
@@ -87,13 +87,25 @@ impl Guard {
         })
     }
 
+    /// The transaction's count of deleted `pg_class` rows (a statement prepared once: one
+    /// round trip).
+    fn class_deletes(&mut self, client: &mut postgres::Client) -> Result<i64> {
+        let statement = match self.class_deletes.take() {
+            Some(statement) => statement,
+            None => client.prepare(CLASS_DELETES)?,
+        };
+        let count = client.query_one(&statement, &[])?.get(0);
+        self.class_deletes = Some(statement);
+        Ok(count)
+    }
+
     /// With the migration rolled back to its savepoint: every table before it.
     pub(super) fn learn_light(&mut self, client: &mut postgres::Client) -> Result<()> {
         let Some(read) = self.read.clone() else {
             return Ok(());
         };
         let observed = observe::read(client, &read, &self.schema, &Since::default(), true)?;
-        self.since.class_deletes = client.query_one(CLASS_DELETES, &[])?.get(0);
+        self.since.class_deletes = self.class_deletes(client)?;
         self.facts = Some(Facts {
             tables_before: Some(tables_of(&observed)),
             ..Facts::default()

@@ -69,6 +69,8 @@ pub(crate) struct Guard {
     read: Option<postgres::Statement>,
     /// Rows are counted (the default); without, only the light checks of `light.rs` run.
     counting: bool,
+    /// Without counting: the read of `pg_class`'s delete counter, prepared once per run.
+    class_deletes: Option<postgres::Statement>,
 }
 
 impl Guard {
