@@ -13,11 +13,12 @@
 //! * (b) plain `postgres`: connect, `BEGIN`, each migration's SQL as one `batch_execute`,
 //!   `COMMIT`;
 //! * (c) (b) plus what any tracked run does: a savepoint and a tracking-row insert per migration;
+//! * (g) (a) with `Migrator::without_row_counts()` (the guard reads no table's counters);
 //! * (d) a start with N applied and nothing to do: `Migrator::new()` + the registry + connect +
 //!   `up()`;
 //! * (e) connect + a first query.
 //!
-//! For a profiler: `RUNNER_BENCH_PROFILE=a` (or `b`, `d`, `e`) runs only that variant, in a loop;
+//! For a profiler: `RUNNER_BENCH_PROFILE=a` (or `b`, `d`, `e`, `g`) runs only that variant, in a loop;
 //! with `RUNNER_BENCH_STATEMENTS=<file>` as well, the server logs every statement with its
 //! duration (`log_min_duration_statement = 0`) and the log is copied to `<file>` at the end.
 
@@ -57,7 +58,16 @@ fn migrations(list: &[(u64, String, String)]) -> Vec<Migration> {
 
 /// (a): the migration list is built before the clock starts; connecting is timed, as in (b).
 fn apply_migrator(db: &TestDatabase, list: &[(u64, String, String)]) -> Duration {
-    let migrator = Migrator::new().with_migrations(migrations(list));
+    apply_with(Migrator::new(), db, list)
+}
+
+/// (g)
+fn apply_without_row_counts(db: &TestDatabase, list: &[(u64, String, String)]) -> Duration {
+    apply_with(Migrator::new().without_row_counts(), db, list)
+}
+
+fn apply_with(migrator: Migrator, db: &TestDatabase, list: &[(u64, String, String)]) -> Duration {
+    let migrator = migrator.with_migrations(migrations(list));
     let config = db.config();
     let started = Instant::now();
     let conn = Connection::from_config(&config).unwrap();
@@ -179,7 +189,7 @@ impl Samples {
     }
 }
 
-/// An apply variant: (a), (b) or (c).
+/// An apply variant: (a), (b), (c) or (g).
 type Apply = fn(&TestDatabase, &[(u64, String, String)]) -> Duration;
 
 /// Runs each variant `REPS` times on fresh databases, after one warm-up round, rotating their
@@ -263,10 +273,15 @@ fn main() {
         return profile(server, &variant, &list);
     }
 
-    let [a, b, c] = interleaved(
+    let [a, b, c, g] = interleaved(
         server,
         &list,
-        [apply_migrator, apply_plain, apply_savepoints],
+        [
+            apply_migrator,
+            apply_plain,
+            apply_savepoints,
+            apply_without_row_counts,
+        ],
     );
 
     // (d), (e): one database with N applied, started on again and again, alternately.
@@ -295,6 +310,7 @@ fn main() {
         "(c) postgres: + savepoint and tracking row per migration",
         &c,
     );
+    row("(g) Migrator: (a) without row counts", &g);
     row(
         &format!("(d) Migrator: new + registry + connect + up(), {N} applied"),
         &d,
@@ -307,6 +323,8 @@ fn main() {
     ratio_row("a/b", &a, &b, Some(1.2));
     ratio_row("a/c", &a, &c, None);
     ratio_row("c/b", &c, &b, None);
+    ratio_row("g/b", &g, &b, Some(1.2));
+    ratio_row("a/g", &a, &g, None);
     ratio_row("d/e", &d, &e, Some(1.2));
     println!(
         "per migration: Migrator {:.0} µs, postgres {:.0} µs, overhead {:.0} µs",
@@ -333,14 +351,14 @@ fn profile(server: &TestServer, variant: &str, list: &[(u64, String, String)]) {
     }
     let started = Instant::now();
     match variant {
-        "a" | "b" => {
+        "a" | "b" | "g" => {
             for _ in 0..5 {
                 let db = server.database();
-                if variant == "a" {
-                    apply_migrator(&db, list);
-                } else {
-                    apply_plain(&db, list);
-                }
+                match variant {
+                    "a" => apply_migrator(&db, list),
+                    "g" => apply_without_row_counts(&db, list),
+                    _ => apply_plain(&db, list),
+                };
                 drop_database(server, &db);
             }
         }
@@ -355,7 +373,7 @@ fn profile(server: &TestServer, variant: &str, list: &[(u64, String, String)]) {
                 }
             }
         }
-        _ => panic!("RUNNER_BENCH_PROFILE is one of a, b, d, e"),
+        _ => panic!("RUNNER_BENCH_PROFILE is one of a, b, d, e, g"),
     }
     println!("{variant}: {:?}", started.elapsed());
     if let Some(copy) = statements {

@@ -100,9 +100,12 @@ impl<'a> PgBackend<'a> {
         }
     }
 
-    /// Lets every migration of the run remove data, as if each declared `destructive`.
-    pub fn allow_destructive(mut self, allow: bool) -> Self {
-        self.allow_destructive = allow;
+    /// How `config` judges data removal: destruction allowed for the run, rows counted or not.
+    pub fn judging(mut self, config: &crate::Migrator) -> Self {
+        self.allow_destructive = config.allow_destructive;
+        if !config.count_rows {
+            self.guard = Guard::new(&self.conn.schema.name).without_row_counts();
+        }
         self
     }
 
@@ -415,6 +418,8 @@ impl Backend for PgBackend<'_> {
 
     fn mark_started(&mut self, set: &str, m: &Migration, direction: Direction) -> Result<()> {
         self.flush()?;
+        // What a migration outside a transaction is compared with: the tables now.
+        self.guard.before_outside_step(&mut self.conn.client)?;
         let applied_by = self.applied_by.clone();
         let mut tracking = self.conn.tracking();
         match direction {
@@ -535,13 +540,16 @@ impl Backend for PgBackend<'_> {
     }
 
     fn override_flag(&self, error: &Error) -> Option<&'static str> {
-        matches!(
-            error,
+        match error {
             Error::UndeclaredDestruction { .. }
-                | Error::RowsLost { .. }
-                | Error::ColumnDataLost { .. }
-        )
-        .then_some("--allow-destructive")
+            | Error::RowsLost { .. }
+            | Error::ColumnDataLost { .. } => Some("--allow-destructive"),
+            // Refused because rows are not counted in this run: both switches as it ran.
+            Error::DestructiveWithoutRowCounts { .. } => {
+                Some("--no-row-counts --allow-destructive")
+            }
+            _ => None,
+        }
     }
 
     fn backup_shared_by_sets(&self, backup: &Path) -> bool {
@@ -784,6 +792,7 @@ impl PgBackend<'_> {
                 && !m.flags.destructive
                 && !self.allow_destructive,
             transactional: m.mode == TxMode::Transactional,
+            rebuild: m.flags.rebuilds_tables,
         };
         let statements = std::mem::take(&mut self.statements);
         let needs = match self

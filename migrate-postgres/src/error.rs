@@ -588,6 +588,39 @@ pub enum Error {
         statement_error: Option<String>,
     },
 
+    /// Without row counts (`Migrator::without_row_counts`, `--no-row-counts`): a migration
+    /// that does not declare `destructive` sent a statement that deletes rows, or dropped a
+    /// table without recreating it under its name in a migration declared `rebuild`. It was
+    /// rolled back to its savepoint.
+    ///
+    /// ```
+    /// let e = migrate_postgres::Error::DestructiveWithoutRowCounts {
+    ///     seq: 5,
+    ///     lost: vec!["rows deleted".into()],
+    ///     statements: vec!["DELETE FROM notes WHERE id > 3".into()],
+    /// };
+    /// assert!(e.to_string().contains("DELETE FROM notes WHERE id > 3"));
+    /// ```
+    #[error(
+        "migration {seq} removes data without declaring it: {} ({}). Rows are not counted in \
+         this run (`without_row_counts`, `--no-row-counts`), so every statement that deletes \
+         rows, and every table dropped that a migration declared `rebuild` does not recreate \
+         under its name, needs the declaration. It was rolled back to its savepoint; nothing \
+         of it was kept. If that is intended, declare it (`#[migration(seq = {seq}, \
+         destructive)]`) or allow it for this run (`--no-row-counts --allow-destructive`); \
+         with row counts on (without `--no-row-counts`), a migration that keeps every row \
+         passes without the declaration.",
+        lost.join(", "), crate::guard::by(statements)
+    )]
+    DestructiveWithoutRowCounts {
+        /// Its seq.
+        seq: u64,
+        /// What is gone, e.g. `table public.notes dropped`, `rows deleted`.
+        lost: Vec<String>,
+        /// The statements it sent that did it.
+        statements: Vec<String>,
+    },
+
     /// The runner's transaction did not commit: its session or connection was lost before the
     /// commit (ended by `pg_terminate_backend`, by `idle_in_transaction_session_timeout`, a
     /// server shutdown, the network), or PostgreSQL refused the COMMIT (a deferred constraint

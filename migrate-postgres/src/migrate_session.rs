@@ -119,7 +119,7 @@ impl Session {
             self.config.applied_by(),
             backups,
         )
-        .allow_destructive(self.config.allow_destructive);
+        .judging(&self.config);
         (backend, &self.registry, &self.config)
     }
 
@@ -131,7 +131,7 @@ impl Session {
             self.config.applied_by(),
             backups,
         )
-        .allow_destructive(self.config.allow_destructive)
+        .judging(&self.config)
     }
 
     /// Borrows the registry and the configuration (a start with nothing to do copies neither).
@@ -143,7 +143,7 @@ impl Session {
             self.config.applied_by(),
             backups,
         )
-        .allow_destructive(self.config.allow_destructive);
+        .judging(&self.config);
         backend.run_backup = self.config.backups.run.clone();
         let settings = Settings {
             policy: &self.config.policy,

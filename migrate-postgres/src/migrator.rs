@@ -28,6 +28,8 @@ pub struct Migrator {
     pub(crate) backups: BackupSettings,
     /// Every migration of a run may remove data, as if each declared `destructive`.
     pub(crate) allow_destructive: bool,
+    /// The row-count guard counts rows (the default); off: only its light checks.
+    pub(crate) count_rows: bool,
 }
 
 /// Where a run's backups go and which are kept.
@@ -77,6 +79,7 @@ impl Default for Migrator {
             hooks: Hooks::default(),
             backups: BackupSettings::default(),
             allow_destructive: false,
+            count_rows: true,
         }
     }
 }
@@ -253,6 +256,23 @@ impl Migrator {
         self
     }
 
+    /// Turns the row-count guard's counting off, for runs where reading every table's counters
+    /// after each migration costs too much (thousands of migrations on a schema of thousands
+    /// of tables: the README's "PostgreSQL runner benchmark" has the figures). No counts in the
+    /// history; still refused, in an `up` that does not declare `destructive`: a `DELETE`,
+    /// `TRUNCATE` or `MERGE … DELETE` statement the migration sends (by its text: one that a
+    /// trigger, function or `DO` block runs is not seen), and a table it drops, unless it
+    /// recreates one under the same name and declares `rebuild`. Dropped columns are not
+    /// checked. As SQLite's `without_row_counts`.
+    ///
+    /// ```
+    /// let _ = migrate_postgres::Migrator::new().without_row_counts();
+    /// ```
+    pub fn without_row_counts(mut self) -> Self {
+        self.count_rows = false;
+        self
+    }
+
     /// Uses `backup` (taken once by [`Session::back_up_for_run`](crate::Session::back_up_for_run)
     /// before the first of several sets) as this run's pre-migration backup instead of taking
     /// another: a `transaction = false` failure restores the state before every set, when the
@@ -304,6 +324,7 @@ impl Migrator {
             hooks: self.hooks.clone(),
             backups: self.backups.clone(),
             allow_destructive: self.allow_destructive,
+            count_rows: self.count_rows,
         };
         Session::new(conn, registry, settings)
     }

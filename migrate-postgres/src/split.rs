@@ -3,9 +3,10 @@
 //! `VACUUM` and friends refuse (SQLSTATE 25001), so each statement must be sent alone.
 //!
 //! Understood: `'...'` strings (`''` inside), `E'...'` strings (backslash escapes), `"..."`
-//! identifiers, `$tag$...$tag$` dollar quotes, `-- ...` and nested `/* ... */` comments.
-//! Not understood: SQL-standard function bodies (`BEGIN ATOMIC ... END`) whose inner `;` would
-//! split the statement; write such a function in a transactional migration.
+//! identifiers, `$tag$...$tag$` dollar quotes, `-- ...` and nested `/* ... */` comments, and
+//! SQL-standard function bodies (`CREATE [OR REPLACE] FUNCTION|PROCEDURE ... BEGIN ATOMIC ...
+//! END`), whose inner `;` do not end the statement: as psql does, inside such a statement each
+//! `BEGIN` opens a block that an `END` closes (a `CASE` inside a block ends with `END` too).
 
 /// The statements of `sql`, each without its `;`, trimmed, empty ones (and comment-only ones)
 /// left out.
@@ -21,34 +22,115 @@
 /// );
 /// ```
 pub fn split_statements(sql: &str) -> Vec<&str> {
-    let bytes = sql.as_bytes();
     let mut statements = Vec::new();
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        i = match bytes[i] {
-            b';' => {
-                push(&mut statements, &sql[start..i]);
-                start = i + 1;
-                i + 1
+    let mut body = Body::default();
+    for token in tokens(sql) {
+        match token {
+            Token::Word(word) => body.word(word),
+            Token::Semicolon(_) if body.depth > 0 => {}
+            Token::Semicolon(at) => {
+                push(&mut statements, &sql[start..at]);
+                start = at + 1;
+                body = Body::default();
             }
-            b'\'' => {
-                let backslashes = i > 0
-                    && matches!(bytes[i - 1], b'e' | b'E')
-                    && (i < 2 || !is_ident_byte(bytes[i - 2]));
-                skip_quoted(bytes, i, b'\'', backslashes)
-            }
-            b'"' => skip_quoted(bytes, i, b'"', false),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                memchr(bytes, i, b'\n').map_or(bytes.len(), |end| end + 1)
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
-            b'$' => skip_dollar_quoted(sql, i),
-            _ => i + 1,
-        };
+        }
     }
     push(&mut statements, &sql[start..]);
     statements
+}
+
+/// The words of `sql` outside quotes, dollar quotes and comments (keywords and unquoted
+/// identifiers, as written).
+pub(crate) fn words(sql: &str) -> Vec<&str> {
+    tokens(sql)
+        .filter_map(|token| match token {
+            Token::Word(word) => Some(word),
+            Token::Semicolon(_) => None,
+        })
+        .collect()
+}
+
+/// What the scanner finds outside quotes and comments.
+enum Token<'a> {
+    Word(&'a str),
+    /// A `;`, at this byte.
+    Semicolon(usize),
+}
+
+/// The words and semicolons of `sql`, quotes and comments skipped.
+fn tokens(sql: &str) -> impl Iterator<Item = Token<'_>> {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let at = i;
+            i = match bytes[i] {
+                b';' => {
+                    i += 1;
+                    return Some(Token::Semicolon(at));
+                }
+                b'\'' => {
+                    let backslashes = i > 0
+                        && matches!(bytes[i - 1], b'e' | b'E')
+                        && (i < 2 || !is_ident_byte(bytes[i - 2]));
+                    skip_quoted(bytes, i, b'\'', backslashes)
+                }
+                b'"' => skip_quoted(bytes, i, b'"', false),
+                b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                    memchr(bytes, i, b'\n').map_or(bytes.len(), |end| end + 1)
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+                b'$' => skip_dollar_quoted(sql, i),
+                b if is_ident_start(b) && (i == 0 || !is_ident_byte(bytes[i - 1])) => {
+                    i += bytes[i..]
+                        .iter()
+                        .take_while(|b| is_ident_byte(**b) || **b == b'$')
+                        .count();
+                    return Some(Token::Word(&sql[at..i]));
+                }
+                _ => i + 1,
+            };
+        }
+        None
+    })
+}
+
+/// The words of one statement, as far as SQL-standard function bodies need them.
+#[derive(Default)]
+struct Body {
+    /// How many words the statement has had so far.
+    words: usize,
+    /// Whether its first words are `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, once known.
+    routine: Option<bool>,
+    /// Open `BEGIN` (and `CASE` inside them) blocks.
+    depth: usize,
+}
+
+impl Body {
+    fn word(&mut self, word: &str) {
+        let is = |w: &str| word.eq_ignore_ascii_case(w);
+        self.words += 1;
+        if self.routine.is_none() {
+            self.routine = match self.words {
+                1 if !is("create") => Some(false),
+                2 if is("or") => None,
+                3 if is("replace") => None,
+                2 | 4 => Some(is("function") || is("procedure")),
+                3 => Some(false),
+                _ => None,
+            };
+            return;
+        }
+        if self.routine != Some(true) {
+            return;
+        }
+        if is("begin") || (is("case") && self.depth > 0) {
+            self.depth += 1;
+        } else if is("end") {
+            self.depth = self.depth.saturating_sub(1);
+        }
+    }
 }
 
 fn push<'a>(statements: &mut Vec<&'a str>, statement: &'a str) {
@@ -136,6 +218,10 @@ fn skip_dollar_quoted(sql: &str, open: usize) -> usize {
     }
 }
 
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
@@ -182,6 +268,61 @@ mod tests {
     fn empty_and_comment_only_statements_are_dropped() {
         assert!(split_statements(" ; ;\n-- nothing\n/* nor this */ ;").is_empty());
         assert_eq!(split_statements("VACUUM"), ["VACUUM"]);
+    }
+
+    #[test]
+    fn sql_standard_function_bodies_are_one_statement() {
+        let sql = "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n\
+                   BEGIN ATOMIC\n  SELECT CASE WHEN a > 0 THEN a ELSE 0 END + b;\nEND;\n\
+                   create or replace procedure p() language sql begin atomic\n\
+                   insert into t values (1); insert into t values (2);\nend;\n\
+                   CREATE INDEX CONCURRENTLY i ON t (x); SELECT 'end;'; END";
+        assert_eq!(
+            split_statements(sql),
+            [
+                "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql\n\
+                 BEGIN ATOMIC\n  SELECT CASE WHEN a > 0 THEN a ELSE 0 END + b;\nEND",
+                "create or replace procedure p() language sql begin atomic\n\
+                 insert into t values (1); insert into t values (2);\nend",
+                "CREATE INDEX CONCURRENTLY i ON t (x)",
+                "SELECT 'end;'",
+                "END",
+            ]
+        );
+    }
+
+    #[test]
+    fn begin_and_end_outside_a_routine_body_split_as_usual() {
+        assert_eq!(
+            split_statements("BEGIN; SELECT 1; END; CREATE TABLE begin_end (begin int); SELECT 2"),
+            [
+                "BEGIN",
+                "SELECT 1",
+                "END",
+                "CREATE TABLE begin_end (begin int)",
+                "SELECT 2"
+            ]
+        );
+        // A function with a string body: its words after AS are in quotes, never counted.
+        assert_eq!(
+            split_statements(
+                "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$; SELECT 3"
+            ),
+            [
+                "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$",
+                "SELECT 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn words_leave_out_quotes_dollar_quotes_and_comments() {
+        assert_eq!(
+            super::words(
+                "DELETE FROM t -- x\n WHERE a = 'b c' /* d */ AND \"e f\" = $q$ g $q$ AND h$1 = $1"
+            ),
+            ["DELETE", "FROM", "t", "WHERE", "a", "AND", "AND", "h$1"]
+        );
     }
 
     #[test]

@@ -628,7 +628,6 @@ fn commands_postgresql_does_not_offer_are_refused_with_exit_3_changing_nothing()
         &["restore-table", "notes", "--yes"],
         &["new", "add_due_dates"],
         &["adopt", "--from", "sqlx"],
-        &["--no-row-counts", "up"],
     ] {
         let out = cli(&db, None, args);
         assert_eq!(code(&out), 3, "{args:?}: {out:?}");
@@ -653,10 +652,17 @@ fn commands_postgresql_does_not_offer_are_refused_with_exit_3_changing_nothing()
         0
     );
 
-    // `--allow-destructive` is offered: the guard exists on PostgreSQL.
-    let up = cli(&db, None, &["--allow-destructive", "up"]);
+    // `--allow-destructive` and `--no-row-counts` are offered: the guard exists on PostgreSQL,
+    // and can stop counting.
+    let up = cli(&db, None, &["--no-row-counts", "--allow-destructive", "up"]);
     assert_eq!(code(&up), 0, "{up:?}");
     assert_eq!(applied(&db), 7);
+    let counted: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM public._migrate_row_counts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(counted, 0, "--no-row-counts records no counts");
 }
 
 #[test]

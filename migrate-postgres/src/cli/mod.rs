@@ -27,8 +27,8 @@
 //! `--backup-dir`), and a listing shows no schema version (`-`: it would read every dump).
 //! `plan` (`--down`, `--redo`) is the PostgreSQL dry run, with the locks each migration takes.
 //! Not offered (refused with exit 3, nothing changed, naming what to do instead): `rehearse`,
-//! `restore-table`, `new`, `import`, `adopt`, and the switches `--allow-destructive` and `--no-row-counts` (this backend has no
-//! destructive-change or row-count guard to switch off yet). No progress bars.
+//! `restore-table`, `new`, `import`, `adopt`. `--no-row-counts` keeps the checks that cost no
+//! read of every table (see `Migrator::without_row_counts`).
 //!
 //! Exit codes: 0 ok, 1 failed (the message says what was kept), 2 usage, 3 refused before
 //! anything changed (also: the server cannot be reached, the URL is wrong, the engine is not
@@ -90,7 +90,6 @@ pub fn run_parsed(migrator: Migrator, url: &str, args: MigrateArgs) -> ExitCode 
         None => url.to_owned(),
     };
     let settings = settings(&args);
-    let refused = refused_switches(&args);
     let mut migrator = apply_overrides(&args, migrator);
     let bar = migrate_core::cli::output::progress_bar();
     if let Some(bar) = &bar {
@@ -106,7 +105,7 @@ pub fn run_parsed(migrator: Migrator, url: &str, args: MigrateArgs) -> ExitCode 
             bar.set_position(p.done);
         });
     }
-    let mut target = target::PgTarget::new(migrator, url, settings, args.json, refused);
+    let mut target = target::PgTarget::new(migrator, url, settings, args.json);
     let code = migrate_core::cli::run_parsed(&mut target, args);
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -166,20 +165,6 @@ fn settings(args: &MigrateArgs) -> Settings {
     settings
 }
 
-/// The switches this backend cannot honour: refused (exit 3) rather than ignored.
-fn refused_switches(args: &MigrateArgs) -> Option<String> {
-    if !args.no_row_counts {
-        return None;
-    }
-    Some(
-        "--no-row-counts is not available on PostgreSQL: its row-count guard cannot be switched \
-         off (it reads only the tables a migration touched). Nothing was changed. Run the \
-         command without it; a migration meant to remove rows declares `destructive`, or run \
-         it with `--allow-destructive`"
-            .to_owned(),
-    )
-}
-
 /// The migrator with the command line's overrides (`--busy-timeout-ms` goes to the
 /// connection's [`Settings`]).
 ///
@@ -209,6 +194,9 @@ pub fn apply_overrides(args: &MigrateArgs, mut migrator: Migrator) -> Migrator {
     }
     if args.allow_destructive {
         migrator = migrator.allow_destructive();
+    }
+    if args.no_row_counts {
+        migrator = migrator.without_row_counts();
     }
     if args.keep_applied {
         migrator = migrator.failure_policy(FailurePolicy::KeepApplied);

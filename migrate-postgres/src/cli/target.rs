@@ -17,27 +17,18 @@ pub(super) struct PgTarget {
     url: String,
     settings: Settings,
     json: bool,
-    /// Why this command line cannot run at all (a switch this backend cannot honour).
-    refused: Option<String>,
     session: Option<Session>,
     /// `up --all-sets`: the backup taken once before the first set, used by every set's run.
     run_backup: Option<RunBackup>,
 }
 
 impl PgTarget {
-    pub(super) fn new(
-        migrator: Migrator,
-        url: String,
-        settings: Settings,
-        json: bool,
-        refused: Option<String>,
-    ) -> Self {
+    pub(super) fn new(migrator: Migrator, url: String, settings: Settings, json: bool) -> Self {
         PgTarget {
             migrator,
             url,
             settings,
             json,
-            refused,
             session: None,
             run_backup: None,
         }
@@ -147,9 +138,6 @@ impl Target for PgTarget {
 
     /// Connects (the database must exist: `create` is for SQLite files).
     fn open(&mut self, _create: bool) -> Result<()> {
-        if let Some(why) = &self.refused {
-            return Err(Error::Unsupported(why.clone()));
-        }
         let conn = Self::connect(&self.url, &self.settings)?;
         self.session = Some(self.migrator.on(conn)?);
         Ok(())
@@ -284,9 +272,6 @@ impl Target for PgTarget {
     }
 
     fn switch_set(&mut self, set: &str, _create: bool) -> Result<()> {
-        if let Some(why) = &self.refused {
-            return Err(Error::Unsupported(why.clone()));
-        }
         let mut migrator = self.migrator.clone().set(set);
         if set != self.migrator.set {
             // A hand-built list belongs to the migrator's own set only.

@@ -64,6 +64,8 @@ pub(crate) struct Facts {
     pub rows: BTreeMap<Oid, u64>,
     /// Whether a column (by name) held a non-NULL value before.
     pub filled: BTreeMap<(Oid, String), bool>,
+    /// Without row counts: every table before the migration.
+    pub tables_before: Option<Tables>,
 }
 
 /// A column whose values the judgment needs to know about: did it hold any before?
@@ -84,12 +86,18 @@ pub(crate) struct Needs {
     pub probes: BTreeSet<Probe>,
     /// Tables to count now (storage replaced, no row counter moved).
     pub after: BTreeSet<Oid>,
+    /// Without row counts: every table as it was before the migration (a relation was
+    /// dropped).
+    pub tables_before: bool,
 }
 
 #[cfg(test)]
 impl Needs {
     pub fn is_empty(&self) -> bool {
-        self.before.is_empty() && self.probes.is_empty() && self.after.is_empty()
+        self.before.is_empty()
+            && self.probes.is_empty()
+            && self.after.is_empty()
+            && !self.tables_before
     }
 }
 

@@ -4,10 +4,13 @@
 //!
 //! - `pg_stat_get_xact_tuples_inserted/updated/deleted(oid)` are the current transaction's
 //!   counters (`pg_stat_xact_user_tables`, without the view's join on `pg_index`). They only
-//!   grow inside a transaction, except that a `TRUNCATE` resets those of its own subtransaction:
-//!   the previous values are sent back as arrays, so only tables whose counters *differ* come
-//!   back. They also count work of rolled-back subtransactions: a reason to recount, never to
-//!   conclude.
+//!   grow inside a transaction, except that a `TRUNCATE` resets those of its own subtransaction
+//!   (and a truncated table's catalog row changes, unless the same migration created it). The
+//!   previous values of tables that have any are sent back as arrays, so only tables whose
+//!   counters *differ* come back; and the previous sum over every table, so that when it
+//!   moved by exactly what the tables whose catalog rows changed moved, the per-table
+//!   comparison (a join over every table) is skipped. They also count work of rolled-back
+//!   subtransactions: a reason to recount, never to conclude.
 //! - Catalog rows changed since the previous read have an `xmin` newer than the newest one
 //!   that read saw (each savepoint that writes gets a new, larger subtransaction id; `age()`
 //!   compares xids safely across wraparound; the snapshot's `xmax` would not do, as it does
@@ -46,6 +49,8 @@ pub(crate) struct Since {
     pub class_deletes: i64,
     /// `pg_attribute`'s update + delete counters at the previous read.
     pub attribute_changes: i64,
+    /// The sum of every user table's inserted and deleted counters at the previous read.
+    pub sum: i64,
 }
 
 /// One user table as a read saw it.
@@ -68,6 +73,8 @@ pub(crate) struct Observation {
     pub newest: i64,
     pub class_deletes: i64,
     pub attribute_changes: i64,
+    /// The sum of every user table's inserted and deleted counters.
+    pub sum: i64,
     /// Every user table's oid, when a relation was dropped since the previous read (or on a
     /// full read).
     pub all_oids: Option<Vec<Oid>>,
@@ -78,80 +85,120 @@ impl Observation {
     /// The state the next read starts from.
     pub fn advance(&self, since: &mut Since) {
         for seen in &self.tables {
-            since.counters.insert(seen.oid, seen.counters);
+            // A table without counters is sent as none (the arrays stay as small as the
+            // tables this transaction wrote to).
+            if seen.counters.ins == 0 && seen.counters.del == 0 {
+                since.counters.remove(&seen.oid);
+            } else {
+                since.counters.insert(seen.oid, seen.counters);
+            }
         }
+        since.sum = self.sum;
         since.newest = Some(self.newest);
         since.class_deletes = self.class_deletes;
         since.attribute_changes = self.attribute_changes;
     }
 }
 
-/// The read. `$1` tracking schema, `$2..$5` previous counters, `$6` previous newest xmin, `$7` false
-/// for a full read (every table with its columns, no counts), `$8` previous attribute
-/// changes, `$9` previous class deletes.
+/// The read. `$1` tracking schema, `$2..$4` previous counters (oid, inserted, deleted) of the
+/// tables that had any, `$5` previous newest xmin, `$6` false for a full read (every table with
+/// its columns, no counts), `$7` previous attribute changes, `$8` previous class deletes, `$9`
+/// the previous sum of every table's counters.
+///
+/// Two ways to the same answer. The per-table comparison with `$2..$4` (a join over every
+/// table) runs only when the sums say a table whose catalog rows did not change moved its
+/// counters; otherwise the tables whose catalog rows changed (a few, found by `xmin`) are the
+/// whole answer. Counters only grow inside a transaction (work of a rolled-back subtransaction
+/// stays counted), except a `TRUNCATE`'s reset, and a truncated table's catalog row changes
+/// (or it was created in the same migration): so when the sum over every table moved by
+/// exactly what the changed tables moved, no other table moved.
 const READ: &str = r#"
 WITH cat AS (
   SELECT pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_class'::regclass) AS class_del,
          pg_catalog.pg_stat_get_xact_tuples_updated('pg_catalog.pg_attribute'::regclass)
            + pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_attribute'::regclass)
            AS attr_changes,
-         pg_catalog.age(coalesce($6::text::xid,
-                                 pg_catalog.xid(pg_catalog.pg_current_xact_id()))) AS since_age
-), tables AS (
-  SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relfilenode, c.xmin,
+         pg_catalog.age(coalesce($5::text::xid,
+                                 pg_catalog.xid(pg_catalog.pg_current_xact_id()))) AS since_age,
+         (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1) AS tracking
+), tables AS MATERIALIZED (
+  -- Every table a user made (oids below 16384 are initdb's: the system catalogs and
+  -- information_schema), the runner's own tracking tables left out.
+  SELECT c.oid, c.relnamespace, c.relname, c.relfilenode, c.xmin,
          pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS ins,
-         pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) AS upd,
          pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS del
-  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-    AND n.nspname !~ '^pg_(toast|temp)'
-    AND NOT (n.nspname = $1 AND c.relname LIKE '\_migrate\_%')
-), prev AS (
-  -- The multi-array form of unnest exists only unqualified, in FROM.
-  SELECT * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS p(oid, ins, upd, del)
+  FROM pg_catalog.pg_class c
+  WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND c.oid::int8 >= 16384
+    AND NOT (c.relnamespace = (SELECT tracking FROM cat) AND c.relname LIKE '\_migrate\_%')
 ), moved_columns AS (
   SELECT a.attrelid, a.xmin FROM pg_catalog.pg_attribute a
-  WHERE $7 AND (SELECT attr_changes FROM cat) <> $8 AND a.attnum > 0
+  WHERE $6 AND (SELECT attr_changes FROM cat) <> $7 AND a.attnum > 0
     AND pg_catalog.age(a.xmin) < (SELECT since_age FROM cat)
+), fresh AS MATERIALIZED (
+  -- Tables whose catalog rows changed since the previous read, with their previous counters.
+  SELECT t.*, coalesce($3[pg_catalog.array_position($2, t.oid::int8)], 0) AS prev_ins,
+         coalesce($4[pg_catalog.array_position($2, t.oid::int8)], 0) AS prev_del
+  FROM tables t
+  WHERE pg_catalog.age(t.xmin) < (SELECT since_age FROM cat)
+     OR t.oid IN (SELECT attrelid FROM moved_columns)
+), sums AS (
+  SELECT (SELECT coalesce(sum(ins + del), 0) FROM tables)::int8 AS now_sum,
+         (SELECT coalesce(sum(ins + del - prev_ins - prev_del), 0) FROM fresh)::int8 AS fresh_moved
+), quiet AS (
+  -- Only the fresh tables moved (no table dropped, the sums agree): skip the comparison.
+  SELECT $6 AND (SELECT class_del FROM cat) = $8 AND now_sum - $9 = fresh_moved AS only_fresh
+  FROM sums
 ), newest AS (
-  SELECT x FROM (SELECT t.xmin AS x FROM tables t
-                 WHERE pg_catalog.age(t.xmin) < (SELECT since_age FROM cat)
+  SELECT x FROM (SELECT f.xmin AS x FROM fresh f
+                 WHERE pg_catalog.age(f.xmin) < (SELECT since_age FROM cat)
                  UNION ALL SELECT xmin FROM moved_columns) s
   ORDER BY pg_catalog.age(x) LIMIT 1
-), changed AS (
-  SELECT t.*,
-         $7 AND (pg_catalog.age(t.xmin) < (SELECT since_age FROM cat)
-                 OR t.oid IN (SELECT attrelid FROM moved_columns)) AS catalog_changed,
-         (t.ins, t.upd, t.del) IS DISTINCT FROM
-           (coalesce(p.ins, 0), coalesce(p.upd, 0), coalesce(p.del, 0)) AS counters_changed,
-         $7 AND (t.ins, t.del) IS DISTINCT FROM (coalesce(p.ins, 0), coalesce(p.del, 0))
-           AS count_it
+), prev AS (
+  -- The multi-array form of unnest exists only unqualified, in FROM.
+  SELECT * FROM unnest($2::int8[], $3::int8[], $4::int8[]) AS p(oid, ins, del)
+), compared AS (
+  SELECT f.oid, f.relnamespace, f.relname, f.relfilenode, f.ins, f.del, true AS catalog_changed,
+         (f.ins, f.del) IS DISTINCT FROM (f.prev_ins, f.prev_del) AS counters_changed
+  FROM fresh f WHERE (SELECT only_fresh FROM quiet)
+  UNION ALL
+  SELECT t.oid, t.relnamespace, t.relname, t.relfilenode, t.ins, t.del,
+         $6 AND (pg_catalog.age(t.xmin) < (SELECT since_age FROM cat)
+                 OR t.oid IN (SELECT attrelid FROM moved_columns)),
+         (t.ins, t.del) IS DISTINCT FROM (coalesce(p.ins, 0), coalesce(p.del, 0))
   FROM tables t LEFT JOIN prev p ON p.oid = t.oid::int8
+  WHERE NOT (SELECT only_fresh FROM quiet)
+), changed AS (
+  SELECT c.*, n.nspname::text AS nspname, c.relname::text AS name,
+         $6 AND c.counters_changed AS count_it
+  FROM compared c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE (NOT $6 OR c.catalog_changed OR c.counters_changed)
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^pg_(toast|temp)'
 )
 SELECT NULL::int8 AS oid,
        coalesce((SELECT x FROM newest),
-                coalesce($6::text::xid, pg_catalog.xid(pg_catalog.pg_current_xact_id())))
+                coalesce($5::text::xid, pg_catalog.xid(pg_catalog.pg_current_xact_id())))
          ::text::int8 AS ins,
        class_del AS upd, attr_changes AS del,
-       CASE WHEN NOT $7 OR class_del <> $9 THEN (SELECT pg_catalog.array_agg(oid::int8) FROM tables) END,
-       NULL::text, NULL::text, NULL::int8, NULL::int4[], NULL::text[], NULL::int8
+       CASE WHEN NOT $6 OR class_del <> $8 THEN (SELECT pg_catalog.array_agg(oid::int8) FROM tables) END,
+       NULL::text, NULL::text, NULL::int8, NULL::int4[], NULL::text[],
+       (SELECT now_sum FROM sums)
 FROM cat
 UNION ALL
-SELECT oid::int8, ins, upd, del, NULL, nspname, relname, relfilenode::int8,
-       CASE WHEN NOT $7 OR catalog_changed THEN ARRAY(
+SELECT oid::int8, ins, pg_catalog.pg_stat_get_xact_tuples_updated(oid), del, NULL, nspname, name,
+       relfilenode::int8,
+       CASE WHEN NOT $6 OR catalog_changed THEN ARRAY(
          SELECT a.attnum::int4 FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = changed.oid AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum) END,
-       CASE WHEN NOT $7 OR catalog_changed THEN ARRAY(
+       CASE WHEN NOT $6 OR catalog_changed THEN ARRAY(
          SELECT a.attname::text FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = changed.oid AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum) END,
        CASE WHEN count_it THEN (pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(
-         pg_catalog.format('SELECT count(*) AS c FROM %I.%I', nspname, relname),
+         pg_catalog.format('SELECT count(*) AS c FROM %I.%I', nspname, name),
          false, true, '')))[1]::text::int8 END
 FROM changed
-WHERE NOT $7 OR catalog_changed OR counters_changed OR count_it
 "#;
 
 /// The read, prepared once per run (a named statement: parsed once, and after a few runs
@@ -164,9 +211,9 @@ pub(crate) fn prepare(client: &mut postgres::Client) -> Result<Statement, postgr
             Type::INT8_ARRAY,
             Type::INT8_ARRAY,
             Type::INT8_ARRAY,
-            Type::INT8_ARRAY,
             Type::INT8,
             Type::BOOL,
+            Type::INT8,
             Type::INT8,
             Type::INT8,
         ],
@@ -183,7 +230,6 @@ pub(crate) fn read(
 ) -> Result<Observation, postgres::Error> {
     let oids: Vec<i64> = since.counters.keys().map(|&o| i64::from(o)).collect();
     let ins: Vec<i64> = since.counters.values().map(|c| c.ins).collect();
-    let upd: Vec<i64> = since.counters.values().map(|c| c.upd).collect();
     let del: Vec<i64> = since.counters.values().map(|c| c.del).collect();
     let newest = since.newest;
     let stepping = !full;
@@ -193,12 +239,12 @@ pub(crate) fn read(
             &tracking_schema,
             &oids,
             &ins,
-            &upd,
             &del,
             &newest,
             &stepping,
             &since.attribute_changes,
             &since.class_deletes,
+            &since.sum,
         ],
     )?;
     let mut out = Observation::default();
@@ -208,6 +254,7 @@ pub(crate) fn read(
             out.newest = row.get(1);
             out.class_deletes = row.get(2);
             out.attribute_changes = row.get(3);
+            out.sum = row.get(10);
             out.all_oids = row
                 .get::<_, Option<Vec<i64>>>(4)
                 .map(|all| all.into_iter().map(to_oid).collect());

@@ -31,3 +31,4 @@ mod session;
 mod table_locks;
 mod tracking;
 mod user_harness;
+mod without_row_counts;

@@ -116,3 +116,25 @@ fn a_failed_unique_build_leaves_an_invalid_index_that_the_check_names() {
         .get(0);
     assert_eq!(timeout, "0");
 }
+
+#[test]
+fn a_sql_standard_function_body_is_sent_whole_beside_a_concurrent_build() {
+    let Some(db) = db() else { return };
+    seed(&db, false);
+    let sql = "CREATE FUNCTION doubled(v int) RETURNS int LANGUAGE sql IMMUTABLE\n\
+               BEGIN ATOMIC\n  SELECT CASE WHEN v IS NULL THEN 0 ELSE v END * 2;\nEND;\n\
+               CREATE INDEX CONCURRENTLY items_doubled ON items (doubled(x));";
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let step = Step::new(move |tx| tx.batch_execute(sql));
+    lock.run_outside_transaction(4, "doubled_index", &step)
+        .unwrap();
+    let mut other = db.client();
+    assert_eq!(
+        valid_indexes(&mut other),
+        [("items_doubled".to_owned(), true)]
+    );
+    let twenty: i32 = other.query_one("SELECT doubled(10)", &[]).unwrap().get(0);
+    assert_eq!(twenty, 20);
+    lock.check_held().unwrap();
+}
