@@ -357,8 +357,7 @@ impl Backend for PgBackend<'_> {
                     },
                 });
             }
-            // Aborted but still ours: the COMMIT says why it cannot commit.
-            Err(e) if e.code().map(|c| c.code()) == Some("25P02") => Err(e),
+            // The session gone, or the transaction aborted: `commit_lost` says which.
             Err(e) => Err(e),
         };
         if result.is_err() {
