@@ -346,3 +346,43 @@ fn a_restore_after_a_later_set_fails_says_the_earlier_sets_were_rolled_back_too(
     run(&db, &["up", "--all-sets"]).expect(0);
     assert_eq!((applied(&db, "library"), applied(&db, "shelves")), (3, 3));
 }
+
+/// A `transaction = false` migration of set "shelves" (not the app's own set, "library") that
+/// fails with backups off stays started: the commands its failure and the refused next start
+/// print name the set (a bare `migrate resolve 3 ...` would look for 3 in "library"), and run
+/// as printed.
+#[test]
+fn the_resolve_commands_of_another_set_name_it_and_run_as_printed() {
+    let mut db = Db::new();
+    db.env.push(("SHELVES_FAIL".into(), "3".into()));
+    let failed = run(&db, &["--no-backup", "up", "--set", "shelves"]).expect(1);
+    let resolve = "migrate resolve 3 --not-applied --set shelves";
+    assert!(
+        runbook::printed_commands(&failed.stderr).contains(&resolve.to_owned()),
+        "{failed:#?}"
+    );
+    db.env.clear();
+    let blocked = run(&db, &["up", "--set", "shelves"]).expect(3);
+    let printed = runbook::printed_commands(&blocked.stderr);
+    assert!(printed.contains(&resolve.to_owned()), "{blocked:#?}");
+    assert!(
+        printed.contains(&"migrate resolve 3 --applied --set shelves".to_owned()),
+        "{blocked:#?}"
+    );
+    let started = || {
+        db.int("SELECT count(*) FROM _migrate_applied WHERE set_name = 'shelves' AND state = 'started'")
+    };
+    assert_eq!(started(), 1);
+
+    let words: Vec<&str> = resolve.split_whitespace().skip(1).collect();
+    run(&db, &words).expect(0);
+    assert_eq!(started(), 0);
+    assert_eq!(applied(&db, "shelves"), 2);
+    run(&db, &["up", "--set", "shelves"]).expect(0);
+    assert_eq!(applied(&db, "shelves"), 3);
+    assert_eq!(
+        applied(&db, "library"),
+        0,
+        "the app's own set was never touched"
+    );
+}

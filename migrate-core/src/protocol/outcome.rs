@@ -249,22 +249,25 @@ pub(super) fn describe<S>(
     let kept = kept_summary(before, after);
     let left_started = after.state(m.seq) == Some(RowState::Started);
     let no_backup = restore_advice(backup, no_backup_reason);
+    let in_set = |command: String| super::rerun::in_set(command, &m.set);
     if left_started && m.mode == TxMode::NonTransactional {
         format!(
             "{kept} {} runs outside a transaction (`transaction = false`), so its partial work \
              could not be rolled back; it stays recorded as started and later runs refuse until \
              it is resolved. Check what it did, then repair the database and mark it: \
-             `migrate resolve {seq} --applied` if its work is complete, `migrate resolve {seq} \
-             --not-applied` if it is undone (the next `up` runs it again); or {no_backup}.",
+             `{}` if its work is complete, `{}` if it is undone (the next `up` runs it again); \
+             or {no_backup}.",
             m.label(),
-            seq = m.seq
+            in_set(format!("migrate resolve {} --applied", m.seq)),
+            in_set(format!("migrate resolve {} --not-applied", m.seq)),
         )
     } else if chunked && kept != nothing_kept(before) {
         let back = match (job.direction, before.current()) {
-            (crate::Direction::Up, seq) => format!("`migrate down --to {}`", seq.unwrap_or(0)),
-            (crate::Direction::Down, Some(seq)) => format!("`migrate up --to {seq}`"),
-            (crate::Direction::Down, None) => "`migrate up`".to_owned(),
+            (crate::Direction::Up, seq) => format!("migrate down --to {}", seq.unwrap_or(0)),
+            (crate::Direction::Down, Some(seq)) => format!("migrate up --to {seq}"),
+            (crate::Direction::Down, None) => "migrate up".to_owned(),
         };
+        let back = format!("`{}`", in_set(back));
         format!(
             "{kept} The run was too large for one transaction (the server's lock table), so it \
              committed in chunks: the migrations of the chunks committed before this one stay \

@@ -50,11 +50,20 @@ impl Rerun<'_> {
             // A redo is one transaction: a failure that cannot be read back kept nothing of it.
             (Operation::Redo, _) => "migrate redo".to_owned(),
         };
-        if self.set == crate::DEFAULT_SET {
-            command
-        } else {
-            format!("{command} --set {}", self.set)
-        }
+        in_set(command, self.set)
+    }
+}
+
+/// `command` for `set`: as it is for the default set, with `--set NAME` for any other (a bare
+/// command acts on the set the application's command line defaults to).
+///
+/// `in_set("migrate resolve 3 --applied".into(), "shelves")` is
+/// `migrate resolve 3 --applied --set shelves`.
+pub(super) fn in_set(command: String, set: &str) -> String {
+    if set == crate::DEFAULT_SET {
+        command
+    } else {
+        format!("{command} --set {set}")
     }
 }
 
