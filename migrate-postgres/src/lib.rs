@@ -68,6 +68,7 @@ pub use backup::{
     validate_snapshot_name,
 };
 pub use backup::{Progress, ProgressFn, ProgressStage};
+pub use backup::Integrity;
 pub use batch::Batch;
 pub use connection::{APPLICATION_NAME, Connection, Settings};
 pub use dry_run::{
