@@ -654,6 +654,40 @@ fn verify_names_pending_migrations_drift_and_invalid_indexes() {
 }
 
 #[test]
+fn verify_names_a_backup_whose_bytes_changed_and_the_intact_one_to_use() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let b = Some(dir.path());
+    assert_eq!(code(&cli(&db, b, &["up"])), 0);
+    let first = cli(&db, b, &["--json", "backup"]);
+    assert_eq!(code(&first), 0, "{first:?}");
+    let second = cli(&db, b, &["--json", "backup"]);
+    let intact = PathBuf::from(json(&first)["path"].as_str().unwrap());
+    let damaged = PathBuf::from(json(&second)["path"].as_str().unwrap());
+    assert_eq!(code(&cli(&db, b, &["verify"])), 0);
+    // Bytes in the middle of the dump overwritten.
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4].copy_from_slice(b"XXXX");
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let found = cli(&db, b, &["verify"]);
+
+    assert_eq!(code(&found), 3, "{found:?}");
+    let text = stdout(&found);
+    assert!(
+        text.contains(&format!("problem: backup {} is damaged", damaged.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("`migrate restore {}`", intact.display())),
+        "{text}"
+    );
+    assert!(damaged.is_file() && intact.is_file(), "verify deletes nothing");
+    assert_eq!(applied(&db), 7, "verify changes nothing");
+}
+
+#[test]
 fn sets_lists_the_default_set_and_where_it_stands() {
     let Some(db) = db() else { return };
     let before = cli(&db, None, &["sets"]);

@@ -440,7 +440,7 @@ impl Backups {
 
     /// [`Error::BackupChecksumMismatch`] (naming the newest intact backup to use instead) when
     /// the bytes of `path` changed since it was written.
-    fn check_checksum(&self, path: &Path) -> Result<()> {
+    pub(crate) fn check_checksum(&self, path: &Path) -> Result<()> {
         let Integrity::Damaged { expected, found } = checksum::integrity(path)? else {
             return Ok(());
         };
