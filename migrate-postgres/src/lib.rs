@@ -63,12 +63,12 @@ pub mod testing;
 mod tracking;
 mod tx;
 
+pub use backup::Integrity;
 pub use backup::{
     BackupInfo, BackupKind, Backups, RestoreFrom, RestoreOptions, RestoreReport, Retention,
     validate_snapshot_name,
 };
 pub use backup::{Progress, ProgressFn, ProgressStage};
-pub use backup::Integrity;
 pub use batch::Batch;
 pub use connection::{APPLICATION_NAME, Connection, Settings};
 pub use dry_run::{

@@ -253,7 +253,10 @@ fn a_later_sets_non_transactional_failure_is_not_restored_over_another_processs_
     let writer = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while !ready.exists() {
-            assert!(std::time::Instant::now() < deadline, "the run never got to 3");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never got to 3"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         rusqlite::Connection::open(&path)
@@ -282,9 +285,15 @@ fn a_later_sets_non_transactional_failure_is_not_restored_over_another_processs_
             .contains(&format!("`migrate restore {}`", backup.display())),
         "the message names the backup and the command: {out:#?}"
     );
-    assert_eq!(db.int("SELECT count(*) FROM visits"), 1, "the other write stays");
     assert_eq!(
-        db.int("SELECT count(*) FROM _migrate_applied WHERE set_name = 'shelves' AND state = 'applied'"),
+        db.int("SELECT count(*) FROM visits"),
+        1,
+        "the other write stays"
+    );
+    assert_eq!(
+        db.int(
+            "SELECT count(*) FROM _migrate_applied WHERE set_name = 'shelves' AND state = 'applied'"
+        ),
         2,
         "nothing restored: the shelves' first two migrations stay"
     );

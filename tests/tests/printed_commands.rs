@@ -524,7 +524,13 @@ fn postgres_messages(
     std::fs::write(&damaged, &bytes).unwrap();
     let err = session.restore(&RestoreFrom::Latest).unwrap_err();
     assert!(
-        matches!(err, migrate_postgres::Error::BackupChecksumMismatch { instead: Some(_), .. }),
+        matches!(
+            err,
+            migrate_postgres::Error::BackupChecksumMismatch {
+                instead: Some(_),
+                ..
+            }
+        ),
         "{err}"
     );
     push("postgres: damaged dump", err);

@@ -683,7 +683,10 @@ fn verify_names_a_backup_whose_bytes_changed_and_the_intact_one_to_use() {
         text.contains(&format!("`migrate restore {}`", intact.display())),
         "{text}"
     );
-    assert!(damaged.is_file() && intact.is_file(), "verify deletes nothing");
+    assert!(
+        damaged.is_file() && intact.is_file(),
+        "verify deletes nothing"
+    );
     assert_eq!(applied(&db), 7, "verify changes nothing");
 }
 

@@ -178,7 +178,10 @@ pub fn belongs_to(path: &Path, source: &str) -> bool {
 }
 
 fn is_sha256(value: &str) -> bool {
-    value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    value.len() == 64
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `\` and line breaks escaped, so any name fits on one line.

@@ -280,7 +280,9 @@ mod tests {
 
     #[test]
     fn stems_are_injective_and_safe() {
-        let names = ["app.x", "app_x", "app x", "app/x", "", "database", "app~x", "é"];
+        let names = [
+            "app.x", "app_x", "app x", "app/x", "", "database", "app~x", "é",
+        ];
         let stems: Vec<String> = names.iter().map(|n| stem(n)).collect();
         for (i, a) in stems.iter().enumerate() {
             assert!(

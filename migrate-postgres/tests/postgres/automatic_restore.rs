@@ -431,7 +431,14 @@ fn another_sessions_row_stops_the_restore_even_when_the_run_also_wrote_in_its_sa
     );
     assert_eq!(
         applied_rows(&mut client),
-        [(1, "applied".to_owned()), (2, "applied".to_owned()), (3, "started".to_owned())]
+        [
+            (1, "applied".to_owned()),
+            (2, "applied".to_owned()),
+            (3, "started".to_owned())
+        ]
     );
-    assert!(session.failed_states().unwrap().is_empty(), "nothing restored");
+    assert!(
+        session.failed_states().unwrap().is_empty(),
+        "nothing restored"
+    );
 }

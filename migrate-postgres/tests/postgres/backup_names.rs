@@ -31,7 +31,12 @@ fn twin_databases(server: &TestServer) -> (postgres::Config, postgres::Config) {
 }
 
 fn paths(backups: &Backups) -> Vec<PathBuf> {
-    backups.list().unwrap().into_iter().map(|b| b.path).collect()
+    backups
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.path)
+        .collect()
 }
 
 fn name(path: &Path) -> String {
@@ -56,26 +61,35 @@ fn databases_whose_names_made_one_stem_never_see_each_others_backups() {
         .back_up(&mut underscored_conn, automatic())
         .unwrap();
     let mut dotted_conn = Connection::from_config(&dotted).unwrap();
-    let first = dotted_backups.back_up(&mut dotted_conn, automatic()).unwrap();
-    let second = dotted_backups.back_up(&mut dotted_conn, automatic()).unwrap();
+    let first = dotted_backups
+        .back_up(&mut dotted_conn, automatic())
+        .unwrap();
+    let second = dotted_backups
+        .back_up(&mut dotted_conn, automatic())
+        .unwrap();
     assert_ne!(
         name(&first.path).split('.').next(),
         name(&ours.path).split('.').next(),
         "one stem per name"
     );
 
-    assert_eq!(paths(&underscored_backups), [ours.path.clone()]);
+    assert_eq!(
+        paths(&underscored_backups),
+        std::slice::from_ref(&ours.path)
+    );
     assert_eq!(
         paths(&dotted_backups),
         [first.path.clone(), second.path.clone()]
     );
     // Retention of one database deletes only its own: the other's single backup stays.
     let removed = dotted_backups.prune(&[second.path.as_path()]).unwrap();
-    assert_eq!(removed, [first.path.clone()]);
+    assert_eq!(removed, std::slice::from_ref(&first.path));
     assert!(ours.path.is_file() && second.path.is_file());
     assert!(!first.path.is_file());
     assert!(
-        !every_file_in(dir.path()).iter().any(|f| f.starts_with(&name(&first.path))),
+        !every_file_in(dir.path())
+            .iter()
+            .any(|f| f.starts_with(&name(&first.path))),
         "its metadata went with it: {:?}",
         every_file_in(dir.path())
     );
@@ -108,7 +122,9 @@ fn a_backup_of_another_database_named_like_ones_own_is_not_its_own() {
     let dotted_backups = Backups::new(&dotted, dir.path());
     let underscored_backups = Backups::new(&underscored, dir.path());
     let mut dotted_conn = Connection::from_config(&dotted).unwrap();
-    let theirs = dotted_backups.back_up(&mut dotted_conn, automatic()).unwrap();
+    let theirs = dotted_backups
+        .back_up(&mut dotted_conn, automatic())
+        .unwrap();
     // Copied under a name that looks like one of `<tN>_x`'s own backups.
     let disguised = dir.path().join(format!(
         "{}_x.{}.manual.dump",
@@ -152,7 +168,11 @@ fn a_backup_of_another_database_named_like_ones_own_is_not_its_own() {
     let mut client = underscored.connect(postgres::NoTls).unwrap();
     assert_eq!(count(&mut client, "underscored_only"), 2, "unchanged");
     assert!(!exists(&mut client, "public.dotted_only"));
-    assert_eq!(every_file_in(dir.path()), files, "no undo backup was written");
+    assert_eq!(
+        every_file_in(dir.path()),
+        files,
+        "no undo backup was written"
+    );
 }
 
 #[test]

@@ -207,7 +207,11 @@ fn a_dump_whose_sql_text_was_overwritten_is_refused_by_its_checksum_before_anyth
         "{text}"
     );
     assert_eq!(state(&app), failed, "the database is as it was");
-    assert_eq!(files_in(dir.path()), files, "not even an undo backup was written");
+    assert_eq!(
+        files_in(dir.path()),
+        files,
+        "not even an undo backup was written"
+    );
     // `verify` says so too; the intact one passes; restoring it works.
     assert!(matches!(
         backups.verify(&mut conn, &damaged.path),

@@ -218,7 +218,12 @@ impl Target for SqliteTarget {
                 .session
                 .take()
                 .and_then(Session::into_connection)
-                .map(|conn| (conn, migrator.clone().with_run_backup_seen(backup.clone(), seen))),
+                .map(|conn| {
+                    (
+                        conn,
+                        migrator.clone().with_run_backup_seen(backup.clone(), seen),
+                    )
+                }),
             _ => None,
         };
         self.session = None;
