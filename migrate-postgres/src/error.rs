@@ -615,6 +615,35 @@ pub enum Error {
         /// The statements it sent that did it.
         statements: Vec<String>,
     },
+
+    /// A backup's bytes changed since it was written and verified: its SHA-256 is not the one
+    /// recorded beside it (`<backup>.meta`). `pg_restore -f /dev/null` may still accept it
+    /// (bytes overwritten inside SQL text fail only when replayed), so it is never restored.
+    #[error(
+        "backup {} is damaged: its SHA-256 is {found}, but {expected} was recorded when it was \
+         written and verified, so its bytes changed since. It was not used and nothing was \
+         changed. {}",
+        .path.display(),
+        match .instead {
+            Some(other) => format!(
+                "Restore the newest intact backup instead: `migrate restore {}` (`migrate \
+                 backups` lists them all)",
+                migrate_core::protocol::shell_word(other)
+            ),
+            None => "No other intact backup of this database was found: `migrate backups` \
+                     lists what there is".to_owned(),
+        }
+    )]
+    BackupChecksumMismatch {
+        /// The damaged file.
+        path: std::path::PathBuf,
+        /// The SHA-256 recorded when it was written.
+        expected: String,
+        /// Its SHA-256 now.
+        found: String,
+        /// The newest other backup of this database whose checksum matches, if any.
+        instead: Option<std::path::PathBuf>,
+    },
 }
 
 /// What a refused migration kept.

@@ -63,6 +63,7 @@ pub mod testing;
 mod tracking;
 mod tx;
 
+pub use backup::Integrity;
 pub use backup::{
     BackupInfo, BackupKind, Backups, RestoreFrom, RestoreOptions, RestoreReport, Retention,
     validate_snapshot_name,

@@ -86,7 +86,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut list: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    list.retain(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'));
+    // Hidden temp files and each backup's metadata (`<backup>.meta`) are not backups.
+    list.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        !name.starts_with('.') && !name.ends_with(".meta")
+    });
     list.sort();
     list
 }
@@ -462,7 +466,16 @@ fn a_damaged_backup_is_refused_naming_the_listing_command_not_a_placeholder() {
     assert_eq!(code(&refused), 3, "{refused:?}");
     let message = stderr(&refused);
     assert!(!message.contains('<'), "a placeholder: {message}");
-    assert_eq!(printed_commands(&message), ["migrate backups"], "{message}");
+    // Its checksum no longer matches: the intact pre-up backup is named, then the listing.
+    let pre_up = before.iter().find(|p| **p != manual).unwrap();
+    assert_eq!(
+        printed_commands(&message),
+        [
+            format!("migrate restore {}", pre_up.display()),
+            "migrate backups".to_owned()
+        ],
+        "{message}"
+    );
     assert_eq!(applied(&db), 7);
     assert_eq!(notes(&db), 1, "nothing restored");
     assert_eq!(files(dir.path()), before, "not even an undo backup");
@@ -470,7 +483,6 @@ fn a_damaged_backup_is_refused_naming_the_listing_command_not_a_placeholder() {
     // The listing names the other backup by its path.
     let listed = run_printed(&db, b, "migrate backups", &[]);
     assert_eq!(code(&listed), 0, "{listed:?}");
-    let pre_up = before.iter().find(|p| **p != manual).unwrap();
     assert!(
         stdout(&listed).contains(&*pre_up.to_string_lossy()),
         "{}",
@@ -657,6 +669,43 @@ fn verify_names_pending_migrations_drift_and_invalid_indexes() {
         "{problems}"
     );
     assert_eq!(applied(&db), 7);
+}
+
+#[test]
+fn verify_names_a_backup_whose_bytes_changed_and_the_intact_one_to_use() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let b = Some(dir.path());
+    assert_eq!(code(&cli(&db, b, &["up"])), 0);
+    let first = cli(&db, b, &["--json", "backup"]);
+    assert_eq!(code(&first), 0, "{first:?}");
+    let second = cli(&db, b, &["--json", "backup"]);
+    let intact = PathBuf::from(json(&first)["path"].as_str().unwrap());
+    let damaged = PathBuf::from(json(&second)["path"].as_str().unwrap());
+    assert_eq!(code(&cli(&db, b, &["verify"])), 0);
+    // Bytes in the middle of the dump overwritten.
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4].copy_from_slice(b"XXXX");
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let found = cli(&db, b, &["verify"]);
+
+    assert_eq!(code(&found), 3, "{found:?}");
+    let text = stdout(&found);
+    assert!(
+        text.contains(&format!("problem: backup {} is damaged", damaged.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("`migrate restore {}`", intact.display())),
+        "{text}"
+    );
+    assert!(
+        damaged.is_file() && intact.is_file(),
+        "verify deletes nothing"
+    );
+    assert_eq!(applied(&db), 7, "verify changes nothing");
 }
 
 #[test]

@@ -152,6 +152,7 @@ fn exit_code(e: &Error) -> u8 {
         | Error::BackupTool { .. }
         | Error::BackupDamaged { .. }
         | Error::BackupNotInTransaction { .. } => EXIT_REFUSED,
+        Error::BackupChecksumMismatch { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }

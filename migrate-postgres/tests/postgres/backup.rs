@@ -94,8 +94,17 @@ pub fn load_into(target: &TestDatabase, dump: &Path) {
     );
 }
 
-/// The names of the files in `dir` (none if it does not exist).
+/// The names of the files in `dir` (none if it does not exist), without the metadata beside
+/// each backup (`<backup>.meta`, checked in `backup_names.rs` and `restore.rs`).
 pub fn files_in(dir: &Path) -> Vec<String> {
+    every_file_in(dir)
+        .into_iter()
+        .filter(|name| !name.ends_with(".meta"))
+        .collect()
+}
+
+/// The names of all the files in `dir`, metadata included.
+pub fn every_file_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries

@@ -4,6 +4,7 @@
 
 mod automatic_restore;
 mod backup;
+mod backup_names;
 mod batch;
 mod chunks;
 mod commit_guard;
