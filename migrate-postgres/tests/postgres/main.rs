@@ -28,5 +28,6 @@ mod run_backups;
 mod runs;
 mod session;
 mod table_locks;
+mod tool_connection;
 mod tracking;
 mod user_harness;
