@@ -251,6 +251,12 @@ impl Connection {
         &self.settings
     }
 
+    /// The server as a libpq connection string without the password (`host=... port=...
+    /// user=... dbname=...`), for the `psql` commands error messages print.
+    pub(crate) fn conninfo(&self) -> String {
+        crate::connection_target::conninfo(&self.config)
+    }
+
     /// The underlying client, for what this crate does not wrap.
     ///
     /// ```no_run

@@ -401,7 +401,10 @@ mod tests {
         assert_eq!(get(&env, "PGPORT").as_deref(), Some("5433,5432,5435"));
         let env = env_of("host=a,b hostaddr=10.0.0.1,10.0.0.2 port=6000 dbname=x");
         assert_eq!(get(&env, "PGHOST").as_deref(), Some("a,b"));
-        assert_eq!(get(&env, "PGHOSTADDR").as_deref(), Some("10.0.0.1,10.0.0.2"));
+        assert_eq!(
+            get(&env, "PGHOSTADDR").as_deref(),
+            Some("10.0.0.1,10.0.0.2")
+        );
         assert_eq!(get(&env, "PGPORT").as_deref(), Some("6000"));
         let env = env_of("host=a,b target_session_attrs=read-write load_balance_hosts=random");
         assert_eq!(
@@ -511,7 +514,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(answer, 2);
-        assert_eq!(tried, [std::path::Path::new("/a"), std::path::Path::new("/b")]);
+        assert_eq!(
+            tried,
+            [std::path::Path::new("/a"), std::path::Path::new("/b")]
+        );
         assert_eq!(kept.get_hosts(), &[Host::Unix("/b".into())]);
         let err = connect_first(&config, |_| Err::<(), _>("down")).unwrap_err();
         assert_eq!(err, "down");

@@ -83,12 +83,14 @@ fn rerun_as(e: Error, command: String) -> Error {
             schema,
             waited_ms,
             holders,
+            conninfo,
             ..
         } => Error::Locked {
             schema,
             waited_ms,
             holders,
             rerun: command,
+            conninfo,
         },
         other => other,
     }
