@@ -51,9 +51,10 @@ pub struct Settings {
     /// `SET LOCAL statement_timeout` of each migration; `None` leaves the server's.
     pub statement_timeout: Option<Duration>,
     /// How many locks the run's transaction may hold before it commits what ran so far and goes
-    /// on in a new transaction (a chunk). `None`: `max_locks_per_transaction ×
-    /// max_connections`, the number the server's shared lock table is sized for (README
-    /// "Very large batches").
+    /// on in a new transaction (a chunk). `None`: half of `max_locks_per_transaction ×
+    /// (max_connections + max_prepared_transactions)`, the number the server's shared lock
+    /// table is sized for; the other half stays free for the other sessions (README "Very
+    /// large batches").
     pub max_chunk_locks: Option<u64>,
 }
 
