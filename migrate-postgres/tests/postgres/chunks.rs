@@ -2,7 +2,9 @@
 //! tables in one transaction. A batch that holds more locks than a chunk may commits what ran
 //! so far and goes on in a new transaction; a failure in a later chunk then keeps the earlier
 //! chunks (restored from the pre-run backup when backups are on and nobody else wrote, else
-//! the error says what stayed applied and the command to go back).
+//! the error says what stayed applied and the command to go back). That a chunk leaves room in
+//! the lock table for the other sessions is shown by `tests/shared_lock_table.rs`, a binary of
+//! its own: it fills the cluster's lock table on purpose.
 
 use crate::backup::files_in;
 use crate::common::{count, db, exists};
@@ -103,60 +105,6 @@ fn three_thousand_indexed_tables_commit_in_chunks_instead_of_overflowing_the_loc
         .up()
         .unwrap();
     assert!(again.steps.is_empty());
-}
-
-/// The lock table is shared: while another session holds many locks (here advisory locks,
-/// which live in the same table), a long run still completes, because its chunks take only
-/// half of what the table is sized for. Measured on the test cluster (`max_connections = 200`,
-/// `max_locks_per_transaction = 32`, so the formula gives 6,400 and a chunk 3,200 locks; about
-/// 7 locks per migration): with 9,000 locks held elsewhere, one transaction overflows at ~680
-/// migrations (~4,700 locks). Chunks of the whole 6,400 failed there with `out of shared
-/// memory`; chunks of 3,200 commit before it.
-#[test]
-fn chunks_leave_room_in_the_lock_table_for_a_session_that_holds_many_locks() {
-    let Some(db) = db() else { return };
-    let mut client = db.client();
-    let limit = chunk_limit(&mut client);
-    // 1.4 × the formula's whole table: 9,000 on the test cluster.
-    let held_elsewhere = limit * 2 * 14 / 10;
-    let mut other = db.client();
-    let held: i64 = other
-        .query_one(
-            "SELECT count(pg_advisory_lock(900000 + i)) FROM generate_series(1, $1::bigint) i",
-            &[&held_elsewhere],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(held, held_elsewhere);
-
-    let report = Migrator::new()
-        .with_migrations(indexed_tables(1000, None))
-        .on(db.connect())
-        .unwrap()
-        .up()
-        .unwrap();
-
-    assert_eq!(report.steps.len(), 1000);
-    assert_eq!(count(&mut client, "public._migrate_applied"), 1000);
-    assert!(exists(&mut client, "public.t1000_v"));
-    // ~7,000 locks in chunks of at most `limit`.
-    let chunks = transactions_of_tracking_rows(&mut client);
-    assert!(
-        chunks >= 7_000 / limit,
-        "{chunks} chunks for a limit of {limit} locks"
-    );
-    // The other session kept its locks all along, and can still take more.
-    let still: i64 = other
-        .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(still, held_elsewhere);
-    other
-        .batch_execute("BEGIN; CREATE TABLE after_run (x int); COMMIT")
-        .unwrap();
 }
 
 #[test]
