@@ -647,7 +647,7 @@ fn verify_names_pending_migrations_drift_and_invalid_indexes() {
     let problems = report["problems"].to_string();
     assert!(problems.contains("schema drift"), "{problems}");
     assert!(
-        problems.contains("DROP INDEX CONCURRENTLY public.notes_title_once"),
+        problems.contains("DROP INDEX CONCURRENTLY IF EXISTS public.notes_title_once"),
         "{problems}"
     );
     assert_eq!(applied(&db), 7);
