@@ -831,3 +831,56 @@ fn plan_to_previews_up_to_and_refuses_as_up_to_does() {
     assert_eq!(applied(&db), 4);
     assert!(table_exists(&db, "tags"));
 }
+
+/// The app's URL in the libpq form for a unix socket (`postgresql://user@/db?host=DIR`): the
+/// backup before `up`, `backup` and `restore` (pg_dump and psql, separate processes) reach the
+/// same socket as the migrations; the test cluster listens on nothing else.
+#[test]
+fn backups_and_restores_go_through_a_socket_directory_given_in_the_url_query() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let socket = migrate_postgres::testing::server()
+        .unwrap()
+        .socket_dir()
+        .display()
+        .to_string();
+    let app_url = format!("postgresql://postgres@/{}?host={socket}", db.name);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pg-notes"))
+            .arg("migrate")
+            .args(args)
+            .env("PG_NOTES_URL", &app_url)
+            .env("PG_NOTES_BACKUPS", dir.path())
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let up = run(&["up", "--to", "4"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    db.client()
+        .batch_execute(
+            "INSERT INTO notes (notebook_id, title, body) SELECT id, 't', 'kept' FROM notebooks",
+        )
+        .unwrap();
+    let backup = run(&["backup"]);
+    assert_eq!(code(&backup), 0, "{backup:?}");
+    let up = run(&["up"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    assert_eq!(applied(&db), 7);
+    assert!(column_exists(&db, "notes", "pinned"));
+
+    let restored = run(&["restore", "--before", "5", "--yes"]);
+    assert_eq!(code(&restored), 0, "{restored:?}");
+    assert_eq!(applied(&db), 4);
+    assert!(!column_exists(&db, "notes", "pinned"));
+    assert_eq!(
+        count(
+            &mut db.client(),
+            "SELECT count(*) FROM notes WHERE body = 'kept'"
+        ),
+        1,
+        "the row written before the backup is back"
+    );
+}
