@@ -19,38 +19,17 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 /// The port the client uses when the config names none.
 const DEFAULT_PORT: u16 = 5432;
 
-/// Every libpq environment variable that decides where a tool connects and how it logs in.
-/// Each is set from the config or removed, so that nothing inherited from the caller's
-/// environment (a `PGPORT` in a deploy script, a `PGSERVICE`) sends a tool elsewhere than the
-/// client.
-pub(crate) const ROUTING_ENV: &[&str] = &[
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGDATABASE",
-    "PGPASSWORD",
-    "PGOPTIONS",
-    "PGSERVICE",
-    "PGSSLMODE",
-    "PGREQUIRESSL",
-    "PGSSLNEGOTIATION",
-    "PGGSSENCMODE",
-    "PGCHANNELBINDING",
-    "PGTARGETSESSIONATTRS",
-    "PGLOADBALANCEHOSTS",
-    "PGREQUIREAUTH",
-    "PGCONNECT_TIMEOUT",
-    "PGAPPNAME",
-];
-
-/// The tools' environment: each of [`ROUTING_ENV`] with its value, or `None` to remove it.
-/// The password goes here (`PGPASSWORD`), never on a command line, where `ps` shows it.
+/// The tools' environment: every libpq variable that decides where a tool connects and how it
+/// logs in, with its value from the config, or `None` to remove it, so that nothing inherited
+/// from the caller's environment (a `PGPORT` in a deploy script, a `PGSERVICE`) sends a tool
+/// elsewhere than the client. The password goes here (`PGPASSWORD`), never on a command line,
+/// where `ps` shows it.
 pub(crate) fn tool_env(config: &Config) -> Vec<(&'static str, Option<OsString>)> {
     let text = |s: &str| Some(OsString::from(s));
     let hosts = config.get_hosts();
     let addrs = config.get_hostaddrs();
-    let mut env: Vec<(&'static str, Option<OsString>)> = vec![
+    // In the order of the tests' ROUTING_ENV, which holds them to it so none is forgotten.
+    vec![
         (
             "PGHOST",
             (!hosts.is_empty()).then(|| join_os(hosts.iter().map(host_os))),
@@ -110,9 +89,7 @@ pub(crate) fn tool_env(config: &Config) -> Vec<(&'static str, Option<OsString>)>
                 .map(|t| t.as_secs().max(1).to_string().into()),
         ),
         ("PGAPPNAME", text("migrate-backup")),
-    ];
-    env.sort_by_key(|(name, _)| ROUTING_ENV.iter().position(|n| n == name));
-    env
+    ]
 }
 
 /// `host=... port=... user=... dbname=...` as libpq reads it (values with spaces, quotes or
@@ -197,7 +174,11 @@ pub(crate) fn connect_first<C, E>(
             }
         }
     }
-    Err(last.expect("at least two hosts were tried"))
+    match last {
+        Some(e) => Err(e),
+        // Not reached: the loop tried at least two hosts.
+        None => connect(config).map(|client| (client, config.clone())),
+    }
 }
 
 /// The config with host `i` only (its hostaddr and port: the port list is per host, one port
@@ -317,6 +298,28 @@ fn shuffle(order: &mut [usize]) {
 mod tests {
     use super::*;
     use std::ffi::OsStr;
+
+    /// Every libpq environment variable that decides where a tool connects and how it logs in.
+    const ROUTING_ENV: &[&str] = &[
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "PGOPTIONS",
+        "PGSERVICE",
+        "PGSSLMODE",
+        "PGREQUIRESSL",
+        "PGSSLNEGOTIATION",
+        "PGGSSENCMODE",
+        "PGCHANNELBINDING",
+        "PGTARGETSESSIONATTRS",
+        "PGLOADBALANCEHOSTS",
+        "PGREQUIREAUTH",
+        "PGCONNECT_TIMEOUT",
+        "PGAPPNAME",
+    ];
 
     fn env_of(url: &str) -> Vec<(&'static str, Option<String>)> {
         let config: Config = url.parse().unwrap();

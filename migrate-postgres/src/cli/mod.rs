@@ -25,7 +25,7 @@
 //! migrations' states and checksums, schema drift (catalog fingerprint) and INVALID indexes
 //! (a failed `CREATE INDEX CONCURRENTLY`); backups need a directory (`Migrator::backup_dir` or
 //! `--backup-dir`), and a listing shows no schema version (`-`: it would read every dump).
-//! `plan` (`--down`, `--redo`) is the PostgreSQL dry run, with the locks each migration takes.
+//! `plan` (`--to`, `--down`, `--redo`) is the PostgreSQL dry run, with the locks each migration takes.
 //! Not offered (refused with exit 3, nothing changed, naming what to do instead): `rehearse`,
 //! `restore-table`, `new`, `import`, `adopt`, and the switches `--allow-destructive` and `--no-row-counts` (this backend has no
 //! destructive-change or row-count guard to switch off yet). No progress bars.
