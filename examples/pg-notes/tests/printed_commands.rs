@@ -405,17 +405,11 @@ fn a_failed_connection_prints_a_psql_command_that_fails_the_same_way() {
 fn a_busy_template_prints_a_command_that_finds_the_session() {
     let Some(db) = db() else { return };
     // A session whose backend is stopped cannot end when it is terminated.
-    let stuck = db.client();
-    let mut probe = db.client();
-    let pid: i32 = probe
-        .query_one(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid()",
-            &[],
-        )
+    let mut stuck = db.client();
+    let pid: i32 = stuck
+        .query_one("SELECT pg_backend_pid()", &[])
         .unwrap()
         .get(0);
-    drop(probe);
     let signal = |sig: &str| {
         let status = Command::new("kill")
             .args([sig, &pid.to_string()])
@@ -450,7 +444,10 @@ fn a_busy_template_prints_a_command_that_finds_the_session() {
         .unwrap();
     while count(
         &mut admin,
-        &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'"),
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' \
+             AND backend_type = 'client backend'"
+        ),
     ) > 0
     {
         std::thread::sleep(Duration::from_millis(20));
