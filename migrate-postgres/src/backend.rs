@@ -205,7 +205,8 @@ impl<'a> PgBackend<'a> {
     fn run_in_savepoint(&mut self, m: &Migration, step: &Step) -> Result<()> {
         let settings = self.conn.settings.clone();
         let setup = self.step_settings();
-        retry_on_lock_timeout(&settings, m.seq, &m.name, |attempt| {
+        let conninfo = self.conn.conninfo();
+        retry_on_lock_timeout((&settings, &conninfo), m.seq, &m.name, |attempt| {
             if attempt > 1 {
                 self.client()
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; {setup}"))?;

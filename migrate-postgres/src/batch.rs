@@ -27,6 +27,8 @@ pub struct Batch<'g> {
     /// `txid_current()` of the batch: a step that ended it shows up as a different (or no) id.
     txid: i64,
     open: bool,
+    /// The server, for the `psql` command [`Error::LockTimeout`] prints.
+    conninfo: String,
 }
 
 impl LockGuard<'_> {
@@ -63,12 +65,14 @@ impl LockGuard<'_> {
             }
         };
         let conn = &mut **self;
+        let conninfo = conn.conninfo();
         Ok(Batch {
             client: &mut conn.client,
             schema: &conn.schema,
             settings: &conn.settings,
             txid,
             open: true,
+            conninfo,
         })
     }
 
@@ -103,7 +107,10 @@ impl Batch<'_> {
     /// ```
     pub fn run_step(&mut self, seq: u64, name: &str, step: &Step) -> Result<u32> {
         let settings = self.settings.clone();
-        retry_on_lock_timeout(&settings, seq, name, |_| self.attempt(seq, name, step))
+        let conninfo = self.conninfo.clone();
+        retry_on_lock_timeout((&settings, &conninfo), seq, name, |_| {
+            self.attempt(seq, name, step)
+        })
     }
 
     fn attempt(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
@@ -271,7 +278,7 @@ impl Drop for Batch<'_> {
 /// Returns the attempt that succeeded. Undoing a failed attempt is `attempt`'s (or the next
 /// attempt's) job.
 pub(crate) fn retry_on_lock_timeout(
-    settings: &Settings,
+    (settings, conninfo): (&Settings, &str),
     seq: u64,
     name: &str,
     mut attempt: impl FnMut(u32) -> Result<()>,
@@ -293,6 +300,7 @@ pub(crate) fn retry_on_lock_timeout(
                     name: name.to_owned(),
                     lock_timeout_ms: millis(settings.lock_timeout),
                     attempts,
+                    conninfo: conninfo.to_owned(),
                 });
             }
             Err(e) => return Err(e),

@@ -41,6 +41,7 @@ mod chunk;
 pub mod cli;
 mod commit_guard;
 mod connection;
+mod connection_target;
 mod digest;
 mod dry_run;
 mod engine;

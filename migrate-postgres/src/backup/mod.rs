@@ -604,7 +604,7 @@ impl Backups {
     /// Everything checked before a backup writes anything.
     fn preflight(&self, client: &mut impl GenericClient) -> Result<tools::Tools> {
         let tools = self.tools(client)?;
-        preflight::check_readable(client)?;
+        preflight::check_readable(client, &self.config)?;
         Ok(tools)
     }
 

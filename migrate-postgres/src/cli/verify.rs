@@ -12,11 +12,13 @@ pub(super) fn verify(session: &mut Session, json: bool) -> Result<Rendered> {
     let status = session.status()?;
     let mut problems = output::status_problems(&status);
     let invalid = session.connection().invalid_indexes()?;
+    let conninfo = session.connection().conninfo();
     for index in &invalid {
+        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
         problems.push(format!(
             "index {index} is INVALID (left by a failed CREATE INDEX CONCURRENTLY; a rerun with \
-             IF NOT EXISTS would skip it): drop it with `psql -c 'DROP INDEX CONCURRENTLY \
-             {index}'`, then run `migrate up` again"
+             IF NOT EXISTS would skip it): drop it with `{}`, then run `migrate up` again",
+            crate::connection_target::psql_command(&conninfo, &drop)
         ));
     }
     let damaged = damaged_backups(session);

@@ -265,7 +265,10 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
 
     let err = backups.back_up(&mut conn, automatic()).unwrap_err();
 
-    let Error::BackupPrivileges { role: who, objects } = &err else {
+    let Error::BackupPrivileges {
+        role: who, objects, ..
+    } = &err
+    else {
         panic!("{err}")
     };
     assert_eq!(who, &role);
@@ -281,7 +284,7 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
     // The command the message prints lets the role back up.
     let text = err.to_string();
     let grant = text
-        .split("psql -c '")
+        .split(" -c '")
         .nth(1)
         .unwrap()
         .split("'`")

@@ -29,6 +29,7 @@ mod run_backups;
 mod runs;
 mod session;
 mod table_locks;
+mod tool_connection;
 mod tracking;
 mod user_harness;
 mod without_row_counts;

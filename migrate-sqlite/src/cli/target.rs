@@ -91,7 +91,8 @@ impl Target for SqliteTarget {
         let dry = match op {
             Operation::Down(target) => session.dry_run_down(target)?,
             Operation::Redo => session.dry_run_redo()?,
-            Operation::Up(_) => session.dry_run()?,
+            Operation::Up(None) => session.dry_run()?,
+            Operation::Up(Some(seq)) => session.dry_run_to(seq)?,
         };
         let code = if dry.failure().is_some() {
             super::EXIT_FAILED
