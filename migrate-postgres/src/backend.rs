@@ -41,8 +41,12 @@ pub(crate) struct PgBackend<'a> {
     written: Vec<PathBuf>,
     /// What the database held at each backup this run took (the automatic restore policy).
     baselines: Vec<(PathBuf, Baseline)>,
-    /// The txids of the runner's own transactions: their writes are not "others' writes".
+    /// The txids of the runner's own transactions and of their savepoints: their writes are
+    /// not "others' writes".
     own_txids: Vec<i64>,
+    /// The baselines (indexes into `baselines`) taken in the open transaction: recounted just
+    /// before it commits, while its table locks still hold writers off.
+    baselines_in_tx: Vec<usize>,
     /// A dry run's record of the SQL each step sends.
     pub(crate) statement_log: Option<crate::dry_run::StatementLog>,
     /// Statements that go with the next round trip: the last migration's `RELEASE` and the
@@ -87,6 +91,7 @@ impl<'a> PgBackend<'a> {
             written: Vec::new(),
             baselines: Vec::new(),
             own_txids: Vec::new(),
+            baselines_in_tx: Vec::new(),
             statement_log: None,
             pending: String::new(),
             verified: false,
@@ -186,6 +191,7 @@ impl<'a> PgBackend<'a> {
     /// Leaves the transaction state and puts the session's default back to read-write.
     fn closed(&mut self) {
         self.txid = None;
+        self.baselines_in_tx.clear();
         self.pending.clear();
         self.verified = false;
         if let Err(e) = self
@@ -206,7 +212,8 @@ impl<'a> PgBackend<'a> {
     fn run_in_savepoint(&mut self, m: &Migration, step: &Step) -> Result<()> {
         let settings = self.conn.settings.clone();
         let setup = self.step_settings();
-        retry_on_lock_timeout(&settings, m.seq, &m.name, |attempt| {
+        let conninfo = self.conn.conninfo();
+        retry_on_lock_timeout((&settings, &conninfo), m.seq, &m.name, |attempt| {
             if attempt > 1 {
                 self.client()
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; {setup}"))?;
@@ -333,6 +340,7 @@ impl Backend for PgBackend<'_> {
     fn commit(&mut self, doing: &str) -> Result<()> {
         let result = match self.current_txid() {
             Ok(current) if current.is_some() && current == self.txid => {
+                self.note_own_writes();
                 let sql = commit_guard::commit_sql(&self.conn.schema);
                 self.client().batch_execute(&sql)
             }
@@ -840,8 +848,52 @@ impl PgBackend<'_> {
         let info = backups.back_up_in(&mut self.conn.client, kind)?;
         self.written.push(info.path.clone());
         let baseline = restore_policy::baseline(&mut self.conn.client, snapshot)?;
+        self.baselines_in_tx.push(self.baselines.len());
         self.baselines.push((info.path.clone(), baseline));
         Ok(info.path)
+    }
+
+    /// Just before a runner transaction that took a backup commits (its table locks still hold
+    /// writers off): the xids of the rows it wrote, its savepoints' included, join its own, and
+    /// its baselines are recounted (`restore_policy`). On an error the old values stay: the automatic
+    /// restore is then refused, never wrongly allowed.
+    fn note_own_writes(&mut self) {
+        if self.txid.is_none() || self.baselines_in_tx.is_empty() {
+            return; // no backup taken in this transaction: nothing to note
+        }
+        // In a savepoint of its own: a failed read must not abort what is about to commit.
+        if let Err(e) = self.client().batch_execute("SAVEPOINT migrate_own_writes") {
+            log::warn!("cannot note the run's own writes: {e}");
+            return;
+        }
+        let noted = self.read_own_writes();
+        let end = match &noted {
+            Ok(()) => "RELEASE SAVEPOINT migrate_own_writes",
+            Err(e) => {
+                log::warn!("cannot note the run's own writes (a restore will be refused): {e}");
+                "ROLLBACK TO SAVEPOINT migrate_own_writes; RELEASE SAVEPOINT migrate_own_writes"
+            }
+        };
+        if let Err(e) = self.client().batch_execute(end) {
+            log::warn!("cannot end the savepoint after noting the run's writes: {e}");
+        }
+    }
+
+    fn read_own_writes(&mut self) -> Result<()> {
+        let mut xids = Vec::new();
+        let mut recounted = Vec::new();
+        for &i in &self.baselines_in_tx {
+            if let Some((_, baseline)) = self.baselines.get(i) {
+                let mut baseline = baseline.clone();
+                xids.extend(baseline.recount_own(&mut self.conn.client)?);
+                recounted.push((i, baseline));
+            }
+        }
+        self.own_txids.extend(xids);
+        for (i, baseline) in recounted {
+            self.baselines[i].1 = baseline;
+        }
+        Ok(())
     }
 
     /// An operator's resolution of a started row: applied (the row turns applied) or not

@@ -29,6 +29,8 @@ pub struct Batch<'g> {
     open: bool,
     /// The steps that succeeded in it, as `seq "name"` (what a failed commit loses).
     held: Vec<String>,
+    /// The server, for the `psql` command [`Error::LockTimeout`] prints.
+    conninfo: String,
 }
 
 impl LockGuard<'_> {
@@ -65,6 +67,7 @@ impl LockGuard<'_> {
             }
         };
         let conn = &mut **self;
+        let conninfo = conn.conninfo();
         Ok(Batch {
             client: &mut conn.client,
             schema: &conn.schema,
@@ -72,6 +75,7 @@ impl LockGuard<'_> {
             txid,
             open: true,
             held: Vec::new(),
+            conninfo,
         })
     }
 
@@ -106,7 +110,10 @@ impl Batch<'_> {
     /// ```
     pub fn run_step(&mut self, seq: u64, name: &str, step: &Step) -> Result<u32> {
         let settings = self.settings.clone();
-        retry_on_lock_timeout(&settings, seq, name, |_| self.attempt(seq, name, step))
+        let conninfo = self.conninfo.clone();
+        retry_on_lock_timeout((&settings, &conninfo), seq, name, |_| {
+            self.attempt(seq, name, step)
+        })
     }
 
     fn attempt(&mut self, seq: u64, name: &str, step: &Step) -> Result<()> {
@@ -305,7 +312,7 @@ impl Drop for Batch<'_> {
 /// Returns the attempt that succeeded. Undoing a failed attempt is `attempt`'s (or the next
 /// attempt's) job.
 pub(crate) fn retry_on_lock_timeout(
-    settings: &Settings,
+    (settings, conninfo): (&Settings, &str),
     seq: u64,
     name: &str,
     mut attempt: impl FnMut(u32) -> Result<()>,
@@ -327,6 +334,7 @@ pub(crate) fn retry_on_lock_timeout(
                     name: name.to_owned(),
                     lock_timeout_ms: millis(settings.lock_timeout),
                     attempts,
+                    conninfo: conninfo.to_owned(),
                 });
             }
             Err(e) => return Err(e),

@@ -1,10 +1,18 @@
 //! When a very large batch commits in chunks. Every relation a transaction creates or touches
 //! stays locked until it ends, in the server's shared lock table, which is sized for
-//! `max_locks_per_transaction × (max_connections + background workers)` entries and shared by
-//! every session: one transaction creating ~2,400 indexed tables failed with `out of shared
-//! memory` (`../shared/POSTGRES.md`). The rule: once the run's transaction holds more than
-//! `max_locks_per_transaction × max_connections` locks (or [`Settings::max_chunk_locks`]), it
-//! commits what ran so far and goes on in a new transaction.
+//! `max_locks_per_transaction × (max_connections + max_prepared_transactions + background
+//! workers)` entries and shared by every session: one transaction creating ~2,400 indexed
+//! tables failed with `out of shared memory` (`../shared/POSTGRES.md`).
+//!
+//! The rule: once the run's transaction holds more than **half** of
+//! `max_locks_per_transaction × (max_connections + max_prepared_transactions)` locks (or
+//! [`Settings::max_chunk_locks`]), it commits what ran so far and goes on in a new
+//! transaction. Half, not all: the table is shared, and the app's own transactions, autovacuum,
+//! a `pg_dump` (which locks every table it dumps) and the other replicas waiting for the
+//! migration lock need entries too while the run holds its share. A run sized to the whole
+//! table made *them* (or itself) fail with `out of shared memory` as soon as another session
+//! held a few thousand locks; with half, it completed (`tests/postgres/chunks.rs`, on a cluster
+//! with `max_locks_per_transaction = 32`).
 //!
 //! The locks held are counted in `pg_locks`, which copies the whole lock table, so it is not
 //! read after every migration: the next count comes when the locks taken per migration so far
@@ -78,12 +86,14 @@ impl LockBudget {
     }
 }
 
-/// `max_locks_per_transaction × max_connections`.
+/// Half of `max_locks_per_transaction × (max_connections + max_prepared_transactions)`: the
+/// run's share of the shared lock table, the rest left to the other sessions.
 fn server_limit(client: &mut Client) -> Result<u64> {
     count(
         client,
         "SELECT current_setting('max_locks_per_transaction')::bigint \
-                * current_setting('max_connections')::bigint",
+                * (current_setting('max_connections')::bigint \
+                   + current_setting('max_prepared_transactions')::bigint) / 2",
     )
 }
 

@@ -2,6 +2,7 @@
 //! it for the whole run.
 
 use crate::{Error, Result};
+use postgres::config::SslMode;
 use postgres::{Client, Config, NoTls};
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ pub struct Connection {
     pub(crate) client: Client,
     pub(crate) schema: Schema,
     pub(crate) settings: Settings,
-    /// How it connected: the backup tools (separate processes) connect the same way.
+    /// How it connected, to the one host that answered when the config names several: the
+    /// backup tools (separate processes) connect the same way (`connection_target`).
     pub(crate) config: Config,
     /// `current_database()`, read with `version()` when connecting.
     pub(crate) database: String,
@@ -49,9 +51,10 @@ pub struct Settings {
     /// `SET LOCAL statement_timeout` of each migration; `None` leaves the server's.
     pub statement_timeout: Option<Duration>,
     /// How many locks the run's transaction may hold before it commits what ran so far and goes
-    /// on in a new transaction (a chunk). `None`: `max_locks_per_transaction ×
-    /// max_connections`, the number the server's shared lock table is sized for (README
-    /// "Very large batches").
+    /// on in a new transaction (a chunk). `None`: half of `max_locks_per_transaction ×
+    /// (max_connections + max_prepared_transactions)`, the number the server's shared lock
+    /// table is sized for; the other half stays free for the other sessions (README "Very
+    /// large batches").
     pub max_chunk_locks: Option<u64>,
 }
 
@@ -129,6 +132,10 @@ impl Connection {
 
     /// Connects with a [`postgres::Config`], without TLS (unix sockets, local servers).
     ///
+    /// With several hosts (`host=db1,db2`), they are tried in order as the client does, and
+    /// the connection keeps the one that answered: its backups (`pg_dump`, `psql`, separate
+    /// processes) go to that same server, with the same port, role, database and password.
+    ///
     /// ```no_run
     /// let mut config = postgres::Config::new();
     /// config.host_path("/run/postgresql").user("app").dbname("app");
@@ -136,12 +143,18 @@ impl Connection {
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
     pub fn from_config(config: &Config) -> Result<Connection> {
-        let prepared = prepared(config);
-        let client = prepared.connect(NoTls).map_err(|source| Error::Connect {
-            target: target_of(&prepared),
-            source,
-        })?;
-        Connection::with_client(client, config.clone())
+        let (client, used) =
+            crate::connection_target::connect_first(config, |one| prepared(one).connect(NoTls))
+                .map_err(|source| Error::Connect {
+                    target: crate::connection_target::conninfo(config),
+                    source,
+                })?;
+        // Without TLS, `sslmode=prefer` connected in plain text: the tools must too.
+        let mut used = used;
+        if used.get_ssl_mode() == SslMode::Prefer {
+            used.ssl_mode(SslMode::Disable);
+        }
+        Connection::with_client(client, used)
     }
 
     /// Connects with TLS (feature `tls`, native-tls).
@@ -158,12 +171,14 @@ impl Connection {
         config: &Config,
         tls: postgres_native_tls::MakeTlsConnector,
     ) -> Result<Connection> {
-        let prepared = prepared(config);
-        let client = prepared.connect(tls).map_err(|source| Error::Connect {
-            target: target_of(&prepared),
+        let (client, used) = crate::connection_target::connect_first(config, |one| {
+            prepared(one).connect(tls.clone())
+        })
+        .map_err(|source| Error::Connect {
+            target: crate::connection_target::conninfo(config),
             source,
         })?;
-        Connection::with_client(client, config.clone())
+        Connection::with_client(client, used)
     }
 
     /// One simple query (no prepare): the engine check and the database's name.
@@ -237,6 +252,12 @@ impl Connection {
         &self.settings
     }
 
+    /// The server as a libpq connection string without the password (`host=... port=...
+    /// user=... dbname=...`), for the `psql` commands error messages print.
+    pub(crate) fn conninfo(&self) -> String {
+        crate::connection_target::conninfo(&self.config)
+    }
+
     /// The underlying client, for what this crate does not wrap.
     ///
     /// ```no_run
@@ -260,28 +281,4 @@ fn prepared(config: &Config) -> Config {
         log::info!("{}: {}", notice.severity(), notice.message());
     });
     config
-}
-
-/// Hosts, port, user and database, never the password.
-fn target_of(config: &Config) -> String {
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    format!(
-        "host={} port={} user={} dbname={}",
-        hosts.join(","),
-        config
-            .get_ports()
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
-        config.get_user().unwrap_or("<default>"),
-        config.get_dbname().unwrap_or("<default>")
-    )
 }

@@ -39,11 +39,13 @@ pub enum Error {
     /// The server could not be reached or refused the login.
     #[error(
         "cannot connect to {target}: {}. Nothing was changed. Check the URL (host, port, user, \
-         database) and that the server runs, e.g. `psql \"{target}\" -c 'select 1'`",
-        describe(.source)
+         database) and that the server runs, e.g. `{}`",
+        describe(.source),
+        crate::connection_target::psql_command(.target, "SELECT 1")
     )]
     Connect {
-        /// The target, password removed.
+        /// The target as a libpq connection string (`host=... port=... user=... dbname=...`),
+        /// password removed.
         target: String,
         /// The client's error.
         source: postgres::Error,
@@ -89,7 +91,7 @@ pub enum Error {
          ms. Holder: {}. Nothing was changed. If that run is alive, let it finish and start \
          again{}",
         holders_text(.holders),
-        stuck_holder_text(.holders, .rerun)
+        stuck_holder_text(.holders, .rerun, .conninfo)
     )]
     Locked {
         /// The tracking schema whose lock was wanted.
@@ -101,6 +103,9 @@ pub enum Error {
         /// The command to run again once the lock is free (`migrate up` unless the command
         /// line knows better, e.g. `migrate plan` for a dry run).
         rerun: String,
+        /// The server as a libpq connection string, password removed, for the `psql` command
+        /// the message prints.
+        conninfo: String,
     },
 
     /// This connection no longer holds its lock: a transaction pooler sits in between.
@@ -138,9 +143,10 @@ pub enum Error {
     #[error(
         "migration {seq} {name:?} could not get a table lock within lock_timeout ({lock_timeout_ms} \
          ms), {attempts} attempts: another session holds a conflicting lock. The migration was \
-         rolled back to its savepoint; nothing of it was kept. See who blocks with `psql -c \"SELECT \
-         pid, state, query FROM pg_stat_activity WHERE pid = ANY (SELECT \
-         unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)\"`, then run it again"
+         rolled back to its savepoint; nothing of it was kept. See which sessions hold locks on \
+         tables with `{}` (the one in a long transaction is the likely blocker), then run it \
+         again",
+        crate::connection_target::psql_command(.conninfo, BLOCKERS_SQL)
     )]
     LockTimeout {
         /// The migration.
@@ -151,6 +157,8 @@ pub enum Error {
         lock_timeout_ms: u64,
         /// How many times it ran.
         attempts: u32,
+        /// The server as a libpq connection string, password removed.
+        conninfo: String,
     },
 
     /// A migration's own code failed.
@@ -187,10 +195,9 @@ pub enum Error {
     #[error(
         "after migration {seq} {name:?} these indexes are INVALID, left by a failed CREATE INDEX \
          CONCURRENTLY (a rerun with IF NOT EXISTS would skip them silently): {}. Drop them with \
-         `psql -c 'DROP INDEX CONCURRENTLY {}'`, fix the cause (e.g. duplicate rows for a UNIQUE \
-         index), then run it again",
+         {}, fix the cause (e.g. duplicate rows for a UNIQUE index), then run it again",
         .indexes.join(", "),
-        .indexes.join(", ")
+        drop_index_commands(.indexes, .conninfo)
     )]
     InvalidIndexes {
         /// The migration.
@@ -199,6 +206,8 @@ pub enum Error {
         name: String,
         /// `schema.index` names.
         indexes: Vec<String>,
+        /// The server as a libpq connection string, password removed.
+        conninfo: String,
     },
 
     /// A `transaction = false` migration failed: no transaction can undo what it ran.
@@ -206,7 +215,7 @@ pub enum Error {
         "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could \
          undo it: the statements before the failing one stay applied{}. Make the migration safe \
          to run twice (IF NOT EXISTS / IF EXISTS), then run it again",
-        invalid_text(.invalid_indexes)
+        invalid_text(.invalid_indexes, .conninfo)
     )]
     NonTransactionalStep {
         /// The migration.
@@ -217,6 +226,8 @@ pub enum Error {
         source: Box<Error>,
         /// INVALID indexes present after it (a failed concurrent build leaves one).
         invalid_indexes: Vec<String>,
+        /// The server as a libpq connection string, password removed.
+        conninfo: String,
     },
 
     /// `pg_dump`, `pg_restore` or `psql` was not found (checked before anything changes).
@@ -258,14 +269,18 @@ pub enum Error {
     #[error(
         "cannot back up: role {role:?} may not read {}. Nothing was changed and no backup was \
          written. Back up as the owner of these objects, or let the role read them (as their \
-         owner: `psql -c '{}'`), then run the command again",
-        .objects.join(", "), grant_text(.role, .objects)
+         owner: {}), then run the command again",
+        .objects.join(", "),
+        .grants.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(" and ")
     )]
     BackupPrivileges {
         /// The connection's role.
         role: String,
         /// `schema.object` it may not read (schemas without USAGE are listed as `schema`).
         objects: Vec<String>,
+        /// The commands that let the role read them: `psql` to the same server as the
+        /// objects' owner, with the GRANTs (one command per owner), password removed.
+        grants: Vec<String>,
     },
 
     /// A backup tool exited with an error; its partial output was removed.
@@ -446,7 +461,7 @@ pub enum Error {
         "cannot load {} into a fresh test database: pg_restore said: {}. The file was only \
          read and no other database was touched. Check that it is a `pg_dump -Fc` archive with \
          `pg_restore --list {}`",
-        .dump.display(), .stderr.trim(), .dump.display()
+        .dump.display(), .stderr.trim(), migrate_core::protocol::shell_word(.dump)
     )]
     UpgradeCopyFailed {
         /// The dump.
@@ -458,14 +473,23 @@ pub enum Error {
     /// Sessions on a test template database did not end.
     #[error(
         "the template database {template:?} still has {sessions} sessions after they were \
-         ended; a copy needs none. Find them with `psql -c \"SELECT pid, application_name FROM \
-         pg_stat_activity WHERE datname = '{template}'\"`"
+         ended; a copy needs none. Find them with `{}`",
+        crate::connection_target::psql_command(
+            .conninfo,
+            &format!(
+                "SELECT pid, application_name, state FROM pg_stat_activity WHERE datname = {}",
+                crate::connection::quote_literal(.template)
+            )
+        )
     )]
     TemplateBusy {
         /// The template.
         template: String,
         /// Sessions left.
         sessions: i64,
+        /// The server's maintenance database as a libpq connection string (the template
+        /// refuses connections), password removed.
+        conninfo: String,
     },
 
     /// A migration's code panicked; it was handled like any failure (rolled back with its
@@ -621,6 +645,35 @@ pub enum Error {
         statements: Vec<String>,
     },
 
+    /// A backup's bytes changed since it was written and verified: its SHA-256 is not the one
+    /// recorded beside it (`<backup>.meta`). `pg_restore -f /dev/null` may still accept it
+    /// (bytes overwritten inside SQL text fail only when replayed), so it is never restored.
+    #[error(
+        "backup {} is damaged: its SHA-256 is {found}, but {expected} was recorded when it was \
+         written and verified, so its bytes changed since. It was not used and nothing was \
+         changed. {}",
+        .path.display(),
+        match .instead {
+            Some(other) => format!(
+                "Restore the newest intact backup instead: `migrate restore {}` (`migrate \
+                 backups` lists them all)",
+                migrate_core::protocol::shell_word(other)
+            ),
+            None => "No other intact backup of this database was found: `migrate backups` \
+                     lists what there is".to_owned(),
+        }
+    )]
+    BackupChecksumMismatch {
+        /// The damaged file.
+        path: std::path::PathBuf,
+        /// The SHA-256 recorded when it was written.
+        expected: String,
+        /// Its SHA-256 now.
+        found: String,
+        /// The newest other backup of this database whose checksum matches, if any.
+        instead: Option<std::path::PathBuf>,
+    },
+
     /// The runner's transaction did not commit: its session or connection was lost before the
     /// commit (ended by `pg_terminate_backend`, by `idle_in_transaction_session_timeout`, a
     /// server shutdown, the network), or PostgreSQL refused the COMMIT (a deferred constraint
@@ -760,23 +813,51 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
     }
 }
 
-fn invalid_text(indexes: &[String]) -> String {
+fn invalid_text(indexes: &[String], conninfo: &str) -> String {
     if indexes.is_empty() {
         return String::new();
     }
     format!(
         ", and it left INVALID indexes that a rerun with IF NOT EXISTS would skip: {}; drop \
-         each with `psql -c 'DROP INDEX CONCURRENTLY <name>'` first",
-        indexes.join(", ")
+         them first with {}",
+        indexes.join(", "),
+        drop_index_commands(indexes, conninfo)
     )
 }
 
-fn stuck_holder_text(holders: &[LockHolder], rerun: &str) -> String {
+/// The sessions holding locks on this database's tables, oldest transaction first, for
+/// [`Error::LockTimeout`]: run after the migration gave up, so nobody waits any more and
+/// `pg_blocking_pids` would show no one; the blocker is still holding its lock.
+const BLOCKERS_SQL: &str = "SELECT a.pid, a.state, a.xact_start, l.relation::regclass AS \
+                            locked_table, l.mode, a.query FROM pg_locks l JOIN pg_stat_activity a \
+                            ON a.pid = l.pid WHERE l.locktype = 'relation' AND l.granted AND \
+                            l.relation >= 16384 AND a.pid <> pg_backend_pid() AND a.datname = \
+                            current_database() ORDER BY a.xact_start";
+
+/// One backticked `psql … -c 'DROP INDEX CONCURRENTLY …'` per index (the statement takes one
+/// index at a time and refuses a transaction block).
+fn drop_index_commands(indexes: &[String], conninfo: &str) -> String {
+    indexes
+        .iter()
+        .map(|index| {
+            let sql = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+            format!(
+                "`{}`",
+                crate::connection_target::psql_command(conninfo, &sql)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+fn stuck_holder_text(holders: &[LockHolder], rerun: &str, conninfo: &str) -> String {
     match holders.first() {
         Some(h) => format!(
-            "; if it is stuck, end it with `psql -c 'SELECT pg_terminate_backend({})'` and run \
-             `{rerun}` again",
-            h.pid
+            "; if it is stuck, end it with `{}` and run `{rerun}` again",
+            crate::connection_target::psql_command(
+                conninfo,
+                &format!("SELECT pg_terminate_backend({})", h.pid)
+            )
         ),
         None => format!(": run `{rerun}` again"),
     }
@@ -791,25 +872,4 @@ fn holders_text(holders: &[LockHolder]) -> String {
         .map(LockHolder::to_string)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// The GRANTs that let `role` read `objects` (`schema.relation`, or a bare `schema` that lacks
-/// USAGE).
-fn grant_text(role: &str, objects: &[String]) -> String {
-    let role = crate::connection::quote_ident(role);
-    let (relations, schemas): (Vec<&String>, Vec<&String>) =
-        objects.iter().partition(|o| o.contains('.'));
-    let mut grants = Vec::new();
-    if !schemas.is_empty() {
-        let names: Vec<&str> = schemas.iter().map(|s| s.as_str()).collect();
-        grants.push(format!(
-            "GRANT USAGE ON SCHEMA {} TO {role}",
-            names.join(", ")
-        ));
-    }
-    if !relations.is_empty() {
-        let names: Vec<&str> = relations.iter().map(|s| s.as_str()).collect();
-        grants.push(format!("GRANT SELECT ON {} TO {role}", names.join(", ")));
-    }
-    grants.join("; ")
 }

@@ -41,6 +41,7 @@ mod chunk;
 pub mod cli;
 mod commit_guard;
 mod connection;
+mod connection_target;
 mod digest;
 mod dry_run;
 mod engine;
@@ -63,6 +64,7 @@ pub mod testing;
 mod tracking;
 mod tx;
 
+pub use backup::Integrity;
 pub use backup::{
     BackupInfo, BackupKind, Backups, RestoreFrom, RestoreOptions, RestoreReport, Retention,
     validate_snapshot_name,

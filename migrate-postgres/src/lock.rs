@@ -92,6 +92,7 @@ impl Connection {
                     waited_ms: waited.as_millis() as u64,
                     holders,
                     rerun: "migrate up".to_owned(),
+                    conninfo: self.conninfo(),
                 });
             }
             std::thread::sleep(pause.min(timeout - waited));

@@ -58,6 +58,7 @@ impl Connection {
                 name: name.to_owned(),
                 source: Box::new(e),
                 invalid_indexes,
+                conninfo: self.conninfo(),
             });
         }
         reset?;
@@ -69,6 +70,7 @@ impl Connection {
                 seq,
                 name: name.to_owned(),
                 indexes,
+                conninfo: self.conninfo(),
             })
         }
     }

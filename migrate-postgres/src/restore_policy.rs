@@ -7,8 +7,14 @@
 //! Read at the backup (tables locked against writers): the transaction snapshot and every
 //! user table's row count. Read before restoring: each table's rows whose `xmin` the backup's
 //! snapshot did not see and that no runner transaction wrote (inserts and updates), and its
-//! row count (deletes). Limits: rows the failed migration itself wrote count as written (so
-//! it is not restored automatically either); a frozen row older than 2^32 transactions may
+//! row count (deletes). The runner's transactions are their top-level txids and, for the
+//! transaction that took the backup, the xids its savepoints assigned (a migration writes in
+//! its savepoint: its rows carry the savepoint's xid, which nothing shows once released). Just
+//! before that transaction commits, while the backup's table locks still hold every other
+//! writer off, every row the backup's snapshot does not see is the run's own: their xids are
+//! collected and the row counts read again, so what the run itself wrote is the baseline. Limits: rows the failed `transaction = false` migration itself wrote, and row counts
+//! changed by a later runner transaction (a chunk, a later set) count as written (so it is not
+//! restored automatically either); a frozen row older than 2^32 transactions may
 //! look new (a refusal, never a loss); a commit between this check and the restore's replay
 //! (milliseconds) is lost; a table dropped since the backup comes back with its rows.
 
@@ -42,6 +48,59 @@ pub(crate) fn baseline(client: &mut impl GenericClient, snapshot: String) -> Res
     })
 }
 
+impl Baseline {
+    /// In the transaction that took the backup, just before it commits: its table locks have
+    /// held every other writer off since the backup, so every row the backup's snapshot does
+    /// not see was written by this transaction or one of its savepoints. Returns those rows'
+    /// xids (the savepoints' ones are nowhere else to be read once released) and reads the
+    /// row counts again, so that what the run itself inserted or deleted is the baseline.
+    pub(crate) fn recount_own(&mut self, client: &mut impl GenericClient) -> Result<Vec<i64>> {
+        let next = next_xid(client)?;
+        let tables: Vec<String> = client
+            .query(USER_TABLES, &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut xids = Vec::new();
+        for table in &tables {
+            let sql = format!("SELECT DISTINCT x FROM ({}) n", unseen_rows(table));
+            for row in client.query(&sql, &[&next, &self.snapshot])? {
+                xids.push(row.get::<_, i64>(0));
+            }
+        }
+        self.counts = counts(client)?;
+        xids.sort_unstable();
+        xids.dedup();
+        Ok(xids)
+    }
+}
+
+/// The current snapshot's xmax (the next xid once every running one ended): a 32-bit xmin is
+/// widened into its epoch from it.
+fn next_xid(client: &mut impl GenericClient) -> Result<i64> {
+    Ok(client
+        .query_one(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+            &[],
+        )?
+        .get(0))
+}
+
+/// The rows of `table` the snapshot `$2` does not see, each with its xmin widened to 64 bits
+/// (`x`) into the epoch of the full xid `$1` (the current snapshot's xmax: a transaction still
+/// running, the caller's own included, may have a higher one, so the nearest epoch is taken).
+fn unseen_rows(table: &str) -> String {
+    format!(
+        "SELECT x FROM (
+           SELECT CASE WHEN w > $1::bigint + 2147483648 THEN w - 4294967296
+                       WHEN w < $1::bigint - 2147483648 THEN w + 4294967296
+                       ELSE w END AS x FROM (
+             SELECT ((($1::bigint >> 32) << 32) | xmin::text::bigint) AS w FROM {table}
+             WHERE xmin::text::bigint > 2) widened) f
+         WHERE NOT pg_visible_in_snapshot(x::text::xid8, $2::text::pg_snapshot)"
+    )
+}
+
 fn counts(client: &mut impl GenericClient) -> Result<BTreeMap<String, i64>> {
     let tables: Vec<String> = client
         .query(USER_TABLES, &[])?
@@ -66,25 +125,15 @@ pub(crate) fn written_since(
     ours: &[i64],
 ) -> Result<Vec<String>> {
     let now = counts(client)?;
-    // The next full transaction id: a 32-bit xmin is widened into its epoch from it.
-    let next: i64 = client
-        .query_one(
-            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
-            &[],
-        )?
-        .get(0);
+    let next = next_xid(client)?;
     let mut written = Vec::new();
     for (table, rows) in &now {
         if is_tracking(table) {
             continue;
         }
         let sql = format!(
-            "SELECT count(*) FROM (
-               SELECT CASE WHEN w > $1::bigint THEN w - 4294967296 ELSE w END AS x FROM (
-                 SELECT ((($1::bigint >> 32) << 32) | xmin::text::bigint) AS w FROM {table}
-                 WHERE xmin::text::bigint > 2) widened) f
-             WHERE NOT pg_visible_in_snapshot(x::text::xid8, $2::text::pg_snapshot)
-               AND x <> ALL($3::bigint[])"
+            "SELECT count(*) FROM ({}) n WHERE x <> ALL($3::bigint[])",
+            unseen_rows(table)
         );
         let new_rows: i64 = client
             .query_one(&sql, &[&next, &baseline.snapshot, &ours])?

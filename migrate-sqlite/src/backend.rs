@@ -47,6 +47,23 @@ pub(crate) struct SqliteBackend<'a> {
 }
 
 impl<'a> SqliteBackend<'a> {
+    /// Only for the one backup of `up --all-sets`, taken on this connection
+    /// (`BackupSettings::run_backup_seen`): its `PRAGMA data_version` changed since, so another
+    /// connection committed, and restoring would throw that away. (A commit between this check
+    /// and the restore's write transaction is kept in the failed-state copy.)
+    fn refuse_if_written_since(&self, from: &Path) -> Result<()> {
+        let settings = &self.config.backups;
+        let (Some(run), Some(seen)) = (&settings.run_backup, settings.run_backup_seen) else {
+            return Ok(());
+        };
+        if run != from || backup::data_version(self.conn)? == seen {
+            return Ok(());
+        }
+        Err(Error::RestoreNotAutomatic {
+            backup: from.to_owned(),
+        })
+    }
+
     pub fn new(
         conn: &'a Connection,
         path: Option<&'a Path>,
@@ -437,6 +454,7 @@ impl Backend for SqliteBackend<'_> {
                 self.no_backup_reason()
             )));
         };
+        self.refuse_if_written_since(from)?;
         backup::verify(from)?;
         let failed_state = backup::restore_over(
             self.conn,

@@ -93,6 +93,8 @@ pub enum DryRunOperation {
     Down(DownTarget),
     /// Revert the last applied migration and apply it again.
     Redo,
+    /// Apply the pending migrations up to this seq, as `up_to` would (`migrate plan --to`).
+    UpTo(u64),
 }
 
 impl fmt::Display for DryRunOperation {
@@ -102,6 +104,7 @@ impl fmt::Display for DryRunOperation {
             DryRunOperation::Down(DownTarget::Steps(n)) => write!(f, "down --steps {n}"),
             DryRunOperation::Down(DownTarget::To(seq)) => write!(f, "down --to {seq}"),
             DryRunOperation::Redo => f.write_str("redo"),
+            DryRunOperation::UpTo(seq) => write!(f, "up --to {seq}"),
         }
     }
 }
@@ -379,7 +382,10 @@ fn tables(labels: &[String]) -> Vec<&str> {
 
 impl fmt::Display for DryRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.operation != DryRunOperation::Up {
+        if !matches!(
+            self.operation,
+            DryRunOperation::Up | DryRunOperation::UpTo(_)
+        ) {
             return self.fmt_revert(f);
         }
         if self.migrations.is_empty() {
@@ -705,6 +711,29 @@ impl crate::Session<'_> {
     pub fn dry_run_redo(&mut self) -> Result<DryRun> {
         self.dry_run_operation(DryRunOperation::Redo)
     }
+
+    /// What [`up_to`](crate::Session::up_to) would do: the pending migrations up to `seq`, as
+    /// [`dry_run`](Self::dry_run) shows them (`migrate plan --to SEQ`). Refused as `up_to` is
+    /// (a seq no migration has).
+    ///
+    /// ```
+    /// use migrate_sqlite::*;
+    /// let dir = tempfile::tempdir()?;
+    /// let mut db = Migrator::new()
+    ///     .with_migrations([
+    ///         Migration::new(1, "a", Step::sql("CREATE TABLE a (x)")),
+    ///         Migration::new(2, "b", Step::sql("CREATE TABLE b (x)")),
+    ///     ])
+    ///     .open(dir.path().join("app.db"))?;
+    /// let preview = db.dry_run_to(1)?;
+    /// assert_eq!(preview.migrations.len(), 1);
+    /// assert!(db.dry_run_to(9).is_err());
+    /// assert_eq!(db.status()?.current, None); // nothing was applied
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dry_run_to(&mut self, seq: u64) -> Result<DryRun> {
+        self.dry_run_operation(DryRunOperation::UpTo(seq))
+    }
 }
 
 /// What the trace hook records: the statements run while `on`.
@@ -897,7 +926,11 @@ impl DryRunner<'_> {
         let mut fk_baseline = self.violations()?;
         let mut snapshot = self.snapshot()?;
         // A revert's preview always counts: the rows that would go are what it is for.
-        let counting = self.ctx.config.count_rows || self.ctx.operation != DryRunOperation::Up;
+        let applying = matches!(
+            self.ctx.operation,
+            DryRunOperation::Up | DryRunOperation::UpTo(_)
+        );
+        let counting = self.ctx.config.count_rows || !applying;
         let mut counter = match counting {
             true => Some(
                 RowCounter::start(self.conn)
@@ -997,6 +1030,7 @@ impl DryRunner<'_> {
         };
         Ok(match self.ctx.operation {
             DryRunOperation::Up => with(plan.to_apply(None, policy)?, Direction::Up),
+            DryRunOperation::UpTo(seq) => with(plan.to_apply(Some(seq), policy)?, Direction::Up),
             DryRunOperation::Down(target) => {
                 if let DownTarget::Steps(steps) = target {
                     let applied = rows.iter().filter(|r| r.state == RowState::Applied).count();

@@ -666,6 +666,21 @@ pub enum Error {
         /// The backup taken before this run, if one was.
         backup: Option<PathBuf>,
     },
+
+    /// The automatic restore of the one backup of `up --all-sets` after a later set's
+    /// `transaction = false` failure was not done: another connection committed to the
+    /// database since that backup was taken, and restoring would throw its writes away.
+    #[error(
+        "the database was not restored automatically from {}: another program (or connection) \
+         committed to it since that backup was taken before the first set, and restoring would \
+         throw those writes away. Save what must be kept, then restore the backup \
+         (`migrate restore {}`)",
+        backup.display(), crate::outcome::shell_word(backup)
+    )]
+    RestoreNotAutomatic {
+        /// The run's backup.
+        backup: PathBuf,
+    },
 }
 
 impl Error {

@@ -259,8 +259,26 @@ impl Migrator {
     /// let _ = migrate_sqlite::Migrator::new().with_run_backup("app.db.backups/app.db.20261122T104914.123Z.pre-up.db");
     /// ```
     pub fn with_run_backup(mut self, backup: impl Into<std::path::PathBuf>) -> Self {
+        self.backups.run_backup_seen = None;
         self.backups.run_backup = Some(backup.into());
         self
+    }
+
+    /// [`Migrator::with_run_backup`] on the connection that took it, with the
+    /// `PRAGMA data_version` it read then: the automatic restore checks that no other
+    /// connection committed since.
+    pub(crate) fn with_run_backup_seen(mut self, backup: PathBuf, seen: i64) -> Self {
+        self.backups.run_backup = Some(backup);
+        self.backups.run_backup_seen = Some(seen);
+        self
+    }
+
+    /// A session on `conn`, an open connection to the file at `path` (a session's own,
+    /// handed on: `up --all-sets` runs every set on one connection).
+    pub(crate) fn open_on(&self, conn: Connection, path: &Path) -> Result<Session<'static>> {
+        let registry = self.registry()?;
+        let file = file_path(&conn, path);
+        self.session(Conn::Owned(conn), registry, file)
     }
 
     /// Called with bytes done and total while a backup or restore runs.

@@ -404,11 +404,22 @@ impl<'c> Session<'c> {
     /// The one pre-migration backup of a run over several sets, taken before the first
     /// (`migrate up --all-sets`; each set's run then uses it through
     /// `Migrator::with_run_backup`).
-    pub(crate) fn back_up_for_run(&self) -> Result<BackupInfo> {
+    /// With `PRAGMA data_version` read while the backup held writers off (see
+    /// `Migrator::with_run_backup_seen`).
+    pub(crate) fn back_up_for_run(&self) -> Result<(BackupInfo, i64)> {
         let kind = BackupKind::Automatic {
             reason: "pre-up".into(),
         };
-        backup::back_up(&self.conn, self.file()?, &self.config, kind)
+        backup::back_up_seen(&self.conn, self.file()?, &self.config, kind)
+    }
+
+    /// The connection, when the session opened it itself (`Migrator::open`): for the next
+    /// session on the same file.
+    pub(crate) fn into_connection(self) -> Option<Connection> {
+        match self.conn {
+            Conn::Owned(conn) => Some(conn),
+            Conn::Borrowed(_) => None,
+        }
     }
 
     /// Takes a named snapshot (never pruned automatically). Names are ASCII letters, digits,

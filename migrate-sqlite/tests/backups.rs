@@ -1247,3 +1247,90 @@ fn a_backup_holds_every_row_and_passes_quick_check() {
     assert_eq!(mode(&backup.path), 0o600);
     assert_eq!(dump(&scratch_copy(&db, &backup.path)), state);
 }
+
+// ----------------------------------------------------------------------------------------------
+// Databases sharing one backup directory
+
+#[test]
+fn databases_sharing_a_backup_directory_never_see_each_others_backups() {
+    let root = tempfile::tempdir().unwrap();
+    let shared = root.path().join("backups");
+    // Two files of one name in different directories, and a name that a sanitizing stem would
+    // have mapped onto `app.db`.
+    let dbs = [
+        root.path().join("one/app.db"),
+        root.path().join("two/app.db"),
+        root.path().join("one/app_db"),
+    ];
+    let migrator = |list| {
+        migrator_with_backups(list)
+            .backup_dir(&shared)
+            .keep_backups(1)
+    };
+    for (i, db) in dbs.iter().enumerate() {
+        fs::create_dir_all(db.parent().unwrap()).unwrap();
+        let conn = Connection::open(db).unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE marker (who INTEGER); INSERT INTO marker VALUES ({i})"
+        ))
+        .unwrap();
+    }
+    // Each database: one run (a pre-up backup); the first takes two more runs, so retention
+    // (keep 1) prunes its own older backups, and its newest is the newest of the directory.
+    for db in &dbs[1..] {
+        migrator(tables(1)).open(db).unwrap().up().unwrap();
+    }
+    for n in 1..=3 {
+        migrator(tables(n)).open(&dbs[0]).unwrap().up().unwrap();
+    }
+
+    let listed: Vec<Vec<PathBuf>> = dbs
+        .iter()
+        .map(|db| {
+            migrator(tables(3))
+                .open(db)
+                .unwrap()
+                .backups()
+                .unwrap()
+                .into_iter()
+                .map(|b| b.path)
+                .collect()
+        })
+        .collect();
+    for own in &listed {
+        assert_eq!(own.len(), 1, "{listed:?}");
+    }
+    let all: BTreeSet<PathBuf> = listed.iter().flatten().cloned().collect();
+    assert_eq!(all.len(), 3, "each database's own backup: {listed:?}");
+    assert_eq!(
+        listing(&shared).len(),
+        3,
+        "retention of one database left the others' backups: {:?}",
+        listing(&shared)
+    );
+    // Each backup holds its own database's rows.
+    for (i, own) in listed.iter().enumerate() {
+        let conn = Connection::open_with_flags(&own[0], OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let who: i64 = conn
+            .query_row("SELECT who FROM marker", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(who, i as i64, "{}", own[0].display());
+    }
+
+    // "The latest" of the second database is its own backup, not the newer one of the first.
+    Connection::open(&dbs[1])
+        .unwrap()
+        .execute_batch("UPDATE marker SET who = 99")
+        .unwrap();
+    let report = migrator(tables(1))
+        .open(&dbs[1])
+        .unwrap()
+        .restore(&RestoreFrom::Latest)
+        .unwrap();
+    assert_eq!(report.restored_from, listed[1][0]);
+    let who: i64 = Connection::open(&dbs[1])
+        .unwrap()
+        .query_row("SELECT who FROM marker", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(who, 1);
+}

@@ -2,7 +2,10 @@
 //! holds a state that really existed (rollback journal and WAL); a process SIGKILLed in the
 //! middle of a backup leaves nothing that looks like a finished backup, and its temp file is
 //! removed by the next run (only once no live process owns it); a backup that cannot be
-//! written (file-size limit) stops the run with a clear error before anything changes.
+//! written (file-size limit) stops the run with a clear error before anything changes; a
+//! writer SIGKILLed in the middle of a transaction leaves a hot journal, which the backup's
+//! `BEGIN IMMEDIATE` rolls back first: the backup (manual or before a run) holds the committed
+//! state.
 #![cfg(unix)]
 
 mod child;
@@ -409,4 +412,113 @@ fn a_file_size_limit_stops_a_migrating_run_before_anything_changes() {
 #[test]
 fn a_file_size_limit_stops_a_manual_backup_before_anything_changes() {
     a_file_size_limit_stops_the_operation_before_anything_changes("backup");
+}
+
+// ----------------------------------------------------------------------------------------------
+// A writer killed in the middle of its transaction: a hot journal
+
+/// A rollback-journal database with 200 committed rows and `k = 7`, then a child process that
+/// spilled half a write transaction into the file and was SIGKILLed: its hot `-journal` holds
+/// the original pages. Nothing opens the database in between (that would roll it back).
+fn database_with_a_hot_journal(dir: &Path) -> PathBuf {
+    let db = dir.join("app.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE seqs (n INTEGER PRIMARY KEY, pad BLOB);
+             CREATE TABLE counter (k INTEGER NOT NULL);
+             INSERT INTO counter VALUES (7);
+             WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200)
+             INSERT INTO seqs SELECT i, randomblob(300) FROM c;",
+        )
+        .unwrap();
+    let committed = std::fs::read(&db).unwrap();
+    let mut child = spawn(&["crash-mid-write", arg(&db)]);
+    child.wait_for("holding");
+    let outcome = child.kill();
+    assert_eq!(outcome.status.signal(), Some(9), "{outcome:#?}");
+    let journal = dir.join("app.db-journal");
+    assert!(
+        std::fs::metadata(&journal).unwrap().len() > 0,
+        "the killed writer left its journal"
+    );
+    assert_ne!(
+        std::fs::read(&db).unwrap(),
+        committed,
+        "the killed writer's pages are in the database file"
+    );
+    db
+}
+
+/// The committed state: integrity ok, 200 rows, `k = 7` (the killed transaction's -1 and its
+/// 200 extra rows are not there).
+fn assert_committed_state(path: &Path) {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "{}", path.display());
+    let (rows, k): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM seqs), (SELECT k FROM counter)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, k), (200, 7), "{}", path.display());
+}
+
+#[test]
+fn a_manual_backup_after_a_writer_was_killed_mid_transaction_holds_the_committed_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database_with_a_hot_journal(dir.path());
+
+    // `BEGIN IMMEDIATE` of the backing-up connection rolls the hot journal back before the
+    // copy: the copy never sees the killed writer's pages.
+    let info = Migrator::new()
+        .with_migrations(small_migrations())
+        .open(&db)
+        .unwrap()
+        .backup()
+        .unwrap();
+
+    assert_committed_state(&info.path);
+    assert_eq!(quick_check(&info.path), "ok");
+    assert!(!dir.path().join("app.db-journal").exists(), "rolled back");
+    assert_committed_state(&db);
+    assert_eq!(
+        listing(&backups_dir(&db)).len(),
+        1,
+        "{:?}",
+        listing(&backups_dir(&db))
+    );
+}
+
+#[test]
+fn a_run_after_a_writer_was_killed_mid_transaction_backs_up_the_committed_state_and_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database_with_a_hot_journal(dir.path());
+
+    let report = Migrator::new()
+        .with_migrations(small_migrations())
+        .open(&db)
+        .unwrap()
+        .up()
+        .unwrap();
+
+    assert_eq!(report.steps.len(), 5);
+    let backups = listed_backups(&db);
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_committed_state(&backups[0].path);
+    let conn = Connection::open(&db).unwrap();
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name GLOB 'm[1-5]'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 5);
+    drop(conn);
+    assert_committed_state(&db);
 }

@@ -422,6 +422,29 @@ fn up_to_plan_verify_and_history() {
 }
 
 #[test]
+fn plan_to_previews_up_to_and_refuses_an_unknown_seq_as_up_to_does() {
+    let db = Db::created();
+    let before = db.bytes();
+
+    let plan = db.run(&["plan", "--to", "2", "--json"]).expect(0).json();
+    assert_eq!(pending(&plan), [1, 2]);
+    assert_eq!(plan["operation"], "up --to 2");
+    let out = db.run(&["plan", "--to", "2"]).expect(0);
+    assert!(!out.stdout.contains("would apply 3"), "{out:#?}");
+    let plan_refused = db.run(&["plan", "--to", "9"]).expect(3);
+    assert_eq!(db.bytes(), before, "the dry runs changed nothing");
+    let up_refused = db.run(&["up", "--to", "9"]).expect(3);
+    assert_eq!(plan_refused.stderr, up_refused.stderr);
+    db.run(&["plan", "--redo", "--to", "2"]).expect(2);
+
+    db.run(&["up", "--to", "2"]).expect(0);
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 2);
+    let plan = db.run(&["plan", "--to", "3", "--json"]).expect(0).json();
+    assert_eq!(pending(&plan), [3]);
+    assert_eq!(db.int("SELECT max(seq) FROM _migrate_applied"), 2);
+}
+
+#[test]
 fn verify_and_status_report_a_hand_made_schema_change() {
     let db = Db::new();
     db.up();

@@ -386,3 +386,82 @@ fn the_resolve_commands_of_another_set_name_it_and_run_as_printed() {
         "the app's own set was never touched"
     );
 }
+
+/// The same failure, but another process committed to the database while the later set's
+/// `transaction = false` migration ran: restoring the run's backup would throw that away, so
+/// nothing is restored; the message names the backup and the command.
+#[test]
+fn a_later_sets_non_transactional_failure_is_not_restored_over_another_processs_writes() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    db.conn()
+        .execute_batch("CREATE TABLE visits (n INTEGER)")
+        .unwrap();
+    let go = db.dir.path().join("go");
+    db.env.push(("SHELVES_FAIL".into(), "3".into()));
+    db.env
+        .push(("SHELVES_WAIT_FOR".into(), go.display().to_string()));
+    let ready = db.dir.path().join("go.ready");
+    let path = db.path.clone();
+    // This test's process is the other writer: it commits while migration 3 waits.
+    let writer = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ready.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never got to 3"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("INSERT INTO visits VALUES (42)")
+            .unwrap();
+        std::fs::write(&go, b"").unwrap();
+    });
+
+    let out = run(&db, &["up", "--all-sets"]).expect(1);
+    writer.join().unwrap();
+
+    assert!(out.stderr.contains("fails on purpose"), "{out:#?}");
+    assert!(
+        out.stderr.contains("not restored automatically"),
+        "{out:#?}"
+    );
+    let backup = db
+        .backups()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pre-up."))
+        .max()
+        .unwrap();
+    assert!(
+        out.stderr
+            .contains(&format!("`migrate restore {}`", backup.display())),
+        "the message names the backup and the command: {out:#?}"
+    );
+    assert_eq!(
+        db.int("SELECT count(*) FROM visits"),
+        1,
+        "the other write stays"
+    );
+    assert_eq!(
+        db.int(
+            "SELECT count(*) FROM _migrate_applied WHERE set_name = 'shelves' AND state = 'applied'"
+        ),
+        2,
+        "nothing restored: the shelves' first two migrations stay"
+    );
+    assert_eq!(applied(&db, "library"), 3, "the earlier set stays applied");
+    assert_eq!(
+        db.int("SELECT count(*) FROM _migrate_applied WHERE set_name = 'shelves' AND seq = 3 AND state = 'started'"),
+        1,
+        "the failed migration stays started: {out:#?}"
+    );
+    assert!(
+        !db.backups()
+            .iter()
+            .any(|p| p.to_string_lossy().contains(".failed-state.")),
+        "nothing restored, so no failed-state copy: {:?}",
+        db.backups()
+    );
+}

@@ -771,6 +771,25 @@ fn postgres_messages(
             .restore(&RestoreFrom::File(foreign.path))
             .unwrap_err(),
     );
+    // The newest backup's bytes changed since it was written: the intact one is named.
+    session.backup().unwrap();
+    let damaged = session.backup().unwrap().path;
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&damaged, &bytes).unwrap();
+    let err = session.restore(&RestoreFrom::Latest).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            migrate_postgres::Error::BackupChecksumMismatch {
+                instead: Some(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    push("postgres: damaged dump", err);
     out
 }
 

@@ -86,7 +86,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut list: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    list.retain(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'));
+    // Hidden temp files and each backup's metadata (`<backup>.meta`) are not backups.
+    list.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        !name.starts_with('.') && !name.ends_with(".meta")
+    });
     list.sort();
     list
 }
@@ -518,7 +522,16 @@ fn a_damaged_backup_is_refused_naming_the_listing_command_not_a_placeholder() {
     assert_eq!(code(&refused), 3, "{refused:?}");
     let message = stderr(&refused);
     assert!(!message.contains('<'), "a placeholder: {message}");
-    assert_eq!(printed_commands(&message), ["migrate backups"], "{message}");
+    // Its checksum no longer matches: the intact pre-up backup is named, then the listing.
+    let pre_up = before.iter().find(|p| **p != manual).unwrap();
+    assert_eq!(
+        printed_commands(&message),
+        [
+            format!("migrate restore {}", pre_up.display()),
+            "migrate backups".to_owned()
+        ],
+        "{message}"
+    );
     assert_eq!(applied(&db), 7);
     assert_eq!(notes(&db), 1, "nothing restored");
     assert_eq!(files(dir.path()), before, "not even an undo backup");
@@ -526,7 +539,6 @@ fn a_damaged_backup_is_refused_naming_the_listing_command_not_a_placeholder() {
     // The listing names the other backup by its path.
     let listed = run_printed(&db, b, "migrate backups", &[]);
     assert_eq!(code(&listed), 0, "{listed:?}");
-    let pre_up = before.iter().find(|p| **p != manual).unwrap();
     assert!(
         stdout(&listed).contains(&*pre_up.to_string_lossy()),
         "{}",
@@ -709,10 +721,47 @@ fn verify_names_pending_migrations_drift_and_invalid_indexes() {
     let problems = report["problems"].to_string();
     assert!(problems.contains("schema drift"), "{problems}");
     assert!(
-        problems.contains("DROP INDEX CONCURRENTLY public.notes_title_once"),
+        problems.contains("DROP INDEX CONCURRENTLY IF EXISTS public.notes_title_once"),
         "{problems}"
     );
     assert_eq!(applied(&db), 7);
+}
+
+#[test]
+fn verify_names_a_backup_whose_bytes_changed_and_the_intact_one_to_use() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let b = Some(dir.path());
+    assert_eq!(code(&cli(&db, b, &["up"])), 0);
+    let first = cli(&db, b, &["--json", "backup"]);
+    assert_eq!(code(&first), 0, "{first:?}");
+    let second = cli(&db, b, &["--json", "backup"]);
+    let intact = PathBuf::from(json(&first)["path"].as_str().unwrap());
+    let damaged = PathBuf::from(json(&second)["path"].as_str().unwrap());
+    assert_eq!(code(&cli(&db, b, &["verify"])), 0);
+    // Bytes in the middle of the dump overwritten.
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4].copy_from_slice(b"XXXX");
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let found = cli(&db, b, &["verify"]);
+
+    assert_eq!(code(&found), 3, "{found:?}");
+    let text = stdout(&found);
+    assert!(
+        text.contains(&format!("problem: backup {} is damaged", damaged.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("`migrate restore {}`", intact.display())),
+        "{text}"
+    );
+    assert!(
+        damaged.is_file() && intact.is_file(),
+        "verify deletes nothing"
+    );
+    assert_eq!(applied(&db), 7, "verify changes nothing");
 }
 
 #[test]
@@ -812,4 +861,137 @@ fn plan_is_the_dry_run_and_changes_nothing() {
     let too_far = cli(&db, None, &["plan", "--down", "--steps", "9"]);
     assert_eq!(code(&too_far), 3, "{too_far:?}");
     assert_eq!(applied(&db), 7);
+}
+
+/// The catalog fingerprint of the database and every row of every table (the tracking and
+/// history tables included), as text: what a dry run must leave exactly as it was.
+fn everything(db: &TestDatabase) -> (String, Vec<String>) {
+    let print = migrate_postgres::fingerprint(&db.connect().schema_objects().unwrap());
+    let mut client = db.client();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut rows = Vec::new();
+    for table in tables {
+        for row in client
+            .query(&format!("SELECT x::text FROM {table} x ORDER BY 1"), &[])
+            .unwrap()
+        {
+            rows.push(format!("{table}: {}", row.get::<_, String>(0)));
+        }
+    }
+    (print, rows)
+}
+
+#[test]
+fn plan_to_previews_up_to_and_refuses_as_up_to_does() {
+    let Some(db) = db() else { return };
+    assert_eq!(code(&cli(&db, None, &["up", "--to", "2"])), 0);
+    db.client()
+        .batch_execute("INSERT INTO notes (notebook_id, body) VALUES (NULL, 'untitled')")
+        .unwrap();
+    let before = everything(&db);
+
+    let plan = cli(&db, None, &["plan", "--to", "4"]);
+    assert_eq!(code(&plan), 0, "{plan:?}");
+    let out = stdout(&plan);
+    assert!(out.contains("Dry run of `migrate up --to 4`"), "{out}");
+    assert!(
+        out.contains("create_tags") && out.contains("default_notebook"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("require_note_titles") && !out.contains("pin_notes"),
+        "{out}"
+    );
+    let as_json = json(&cli(&db, None, &["--json", "plan", "--to", "4"]));
+    assert_eq!(as_json["operation"], "up --to 4", "{as_json}");
+    let seqs: Vec<u64> = as_json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4], "{as_json}");
+    assert_eq!(everything(&db), before, "the dry run changed nothing");
+
+    // A seq no migration has: refused as `up --to` refuses it, nothing changed.
+    let plan = cli(&db, None, &["plan", "--to", "99"]);
+    let up = cli(&db, None, &["up", "--to", "99"]);
+    assert_eq!(code(&plan), 3, "{plan:?}");
+    assert_eq!(code(&up), 3, "{up:?}");
+    assert_eq!(stderr(&plan), stderr(&up));
+    // Already applied: nothing to do, for both.
+    let plan = cli(&db, None, &["plan", "--to", "1"]);
+    assert_eq!(code(&plan), 0, "{plan:?}");
+    assert!(stdout(&plan).contains("Nothing to do"), "{}", stdout(&plan));
+    assert_eq!(code(&cli(&db, None, &["up", "--to", "1"])), 0);
+    // --to previews `up --to` or, with --down, `down --to`; not `redo`.
+    assert_eq!(code(&cli(&db, None, &["plan", "--redo", "--to", "3"])), 2);
+    assert_eq!(everything(&db), before, "nothing changed by any of them");
+
+    // The real run applies what the preview listed.
+    assert_eq!(code(&cli(&db, None, &["up", "--to", "4"])), 0);
+    assert_eq!(applied(&db), 4);
+    assert!(table_exists(&db, "tags"));
+}
+
+/// The app's URL in the libpq form for a unix socket (`postgresql://user@/db?host=DIR`): the
+/// backup before `up`, `backup` and `restore` (pg_dump and psql, separate processes) reach the
+/// same socket as the migrations; the test cluster listens on nothing else.
+#[test]
+fn backups_and_restores_go_through_a_socket_directory_given_in_the_url_query() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let socket = migrate_postgres::testing::server()
+        .unwrap()
+        .socket_dir()
+        .display()
+        .to_string();
+    let app_url = format!("postgresql://postgres@/{}?host={socket}", db.name);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pg-notes"))
+            .arg("migrate")
+            .args(args)
+            .env("PG_NOTES_URL", &app_url)
+            .env("PG_NOTES_BACKUPS", dir.path())
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let up = run(&["up", "--to", "4"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    db.client()
+        .batch_execute(
+            "INSERT INTO notes (notebook_id, title, body) SELECT id, 't', 'kept' FROM notebooks",
+        )
+        .unwrap();
+    let backup = run(&["backup"]);
+    assert_eq!(code(&backup), 0, "{backup:?}");
+    let up = run(&["up"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    assert_eq!(applied(&db), 7);
+    assert!(column_exists(&db, "notes", "pinned"));
+
+    let restored = run(&["restore", "--before", "5", "--yes"]);
+    assert_eq!(code(&restored), 0, "{restored:?}");
+    assert_eq!(applied(&db), 4);
+    assert!(!column_exists(&db, "notes", "pinned"));
+    assert_eq!(
+        count(
+            &mut db.client(),
+            "SELECT count(*) FROM notes WHERE body = 'kept'"
+        ),
+        1,
+        "the row written before the backup is back"
+    );
 }

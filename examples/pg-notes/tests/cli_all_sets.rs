@@ -98,7 +98,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut list: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    list.retain(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'));
+    // Hidden temp files and each backup's metadata (`<backup>.meta`) are not backups.
+    list.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        !name.starts_with('.') && !name.ends_with(".meta")
+    });
     list.sort();
     list
 }

@@ -4,14 +4,17 @@
 //! restore and delete the files; this module only names them and decides which go.
 
 mod kind;
+mod meta;
 mod naming;
 mod restore_from;
 mod restore_options;
 mod retention;
 
 pub use kind::BackupKind;
+pub use meta::{BackupMeta, belongs_to};
 pub use naming::{
-    age_text, file_name, parse, parse_timestamp, temp_name, timestamp, validate_snapshot_name,
+    age_text, file_name, legacy_stem, parse, parse_timestamp, stem, temp_name, timestamp,
+    validate_snapshot_name,
 };
 pub use restore_from::RestoreFrom;
 pub use restore_options::RestoreOptions;

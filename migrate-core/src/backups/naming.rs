@@ -20,6 +20,53 @@ pub fn file_name(stem: &str, at: SystemTime, kind: &BackupKind, extension: &str)
     format!("{stem}.{}.{}.{extension}", timestamp(at), kind.label())
 }
 
+/// The name part of a database's backups: the name itself when it is file-name safe (ASCII
+/// letters, digits, `-` and `_`), otherwise the safe version followed by `~` and a hash of the
+/// exact name. `~` never appears in a name kept as it is, so two names never share a stem
+/// (`app.x` and `app_x` did in [`legacy_stem`]), and no name escapes the backup directory.
+///
+/// ```
+/// use migrate_core::backups::stem;
+/// assert_eq!(stem("app_x"), "app_x");
+/// assert!(stem("app.x").starts_with("app_x~"));
+/// assert_ne!(stem("app.x"), stem("app x"));
+/// assert!(!stem("../etc").contains('/'));
+/// ```
+pub fn stem(name: &str) -> String {
+    let safe = legacy_stem(name);
+    if safe == name {
+        return safe;
+    }
+    let mut hasher = crate::ChecksumHasher::new();
+    hasher.write(name.as_bytes());
+    format!("{safe}~{:016x}", hasher.finish().value())
+}
+
+/// The stem of backups written before [`stem`] was injective: anything but ASCII letters,
+/// digits, `-` and `_` replaced by `_` (`database` for an empty name). Read when listing,
+/// so older backups stay listed and restorable; never written.
+///
+/// ```
+/// assert_eq!(migrate_core::backups::legacy_stem("app.x"), "app_x");
+/// ```
+pub fn legacy_stem(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() {
+        "database".to_owned()
+    } else {
+        safe
+    }
+}
+
 /// The name a backup has while it is being written: hidden, with this process's id, never
 /// parsed as a backup.
 ///
@@ -229,6 +276,26 @@ mod tests {
         let name = file_name("app", at, &BackupKind::Manual, "db");
         assert_eq!(name, "app.20261122T104914.123Z.manual.db");
         assert_eq!(parse("app", "db", &name).unwrap().1, BackupKind::Manual);
+    }
+
+    #[test]
+    fn stems_are_injective_and_safe() {
+        let names = [
+            "app.x", "app_x", "app x", "app/x", "", "database", "app~x", "é",
+        ];
+        let stems: Vec<String> = names.iter().map(|n| stem(n)).collect();
+        for (i, a) in stems.iter().enumerate() {
+            assert!(
+                a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~')),
+                "{a}"
+            );
+            for b in &stems[i + 1..] {
+                assert_ne!(a, b, "{names:?}");
+            }
+        }
+        // A safe name that only looks like a hashed stem keeps no `~`.
+        assert_eq!(stem("app_x-0123456789abcdef"), "app_x-0123456789abcdef");
     }
 
     #[test]

@@ -134,9 +134,9 @@ pub enum MigrateCommand {
     },
     /// Revert the last migration and apply it again.
     Redo,
-    /// What `up` would do, without changing anything: a dry run of every pending migration,
-    /// rolled back, with the SQL it runs, schema changes and row counts (exit code 1 if one fails).
-    /// With --down (and --steps N or --to SEQ) or --redo: the same preview of a revert, with the
+    /// What `up` would do, without changing anything: a dry run of every pending migration
+    /// (with --to SEQ: up to SEQ, as `up --to`), rolled back, with the SQL it runs, schema changes
+    /// and row counts (exit code 1 if one fails). With --down (and --steps N or --to SEQ) or --redo: the same preview of a revert, with the
     /// tables and columns it drops and the rows that would go; refused as `down` is (exit 3).
     Plan {
         /// Preview `down` instead: the last migration, --steps N, or everything above --to SEQ.
@@ -145,8 +145,9 @@ pub enum MigrateCommand {
         /// With --down: how many to revert.
         #[arg(long, requires = "down", conflicts_with = "to")]
         steps: Option<usize>,
-        /// With --down: revert everything above this seq (0 reverts all).
-        #[arg(long, requires = "down")]
+        /// Without --down: apply up to this seq, as `up --to`. With --down: revert everything
+        /// above this seq (0 reverts all).
+        #[arg(long, conflicts_with = "redo")]
         to: Option<u64>,
         /// Preview `redo` instead: the last migration reverted and applied again.
         #[arg(long)]

@@ -221,7 +221,7 @@ pub fn execute<T: Target>(target: &mut T, args: MigrateArgs) -> Result<u8, T::Er
             let op = match (down, redo) {
                 (true, _) => Operation::Down(down_target(steps, to)),
                 (false, true) => Operation::Redo,
-                (false, false) => Operation::Up(None),
+                (false, false) => Operation::Up(to),
             };
             output::rendered(&target.plan(op)?, json)
         }

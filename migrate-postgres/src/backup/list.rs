@@ -5,9 +5,21 @@ use crate::{Error, Result};
 use std::fs;
 use std::path::Path;
 
-/// Every finished backup of database `stem` in `dir`, oldest first. A missing directory holds
-/// none; temp files (`.…tmp`) and other databases' backups are not listed.
-pub(crate) fn backups(dir: &Path, stem: &str) -> Result<Vec<BackupInfo>> {
+/// Whose backups to list: the database's exact name and the stems its backups are named with.
+pub(crate) struct Owner<'a> {
+    /// The database name, as recorded in each backup's metadata.
+    pub(crate) source: &'a str,
+    /// The stem of the backups written now.
+    pub(crate) stem: &'a str,
+    /// The stem of backups written before stems were one per name (often the same).
+    pub(crate) legacy_stem: &'a str,
+}
+
+/// Every finished backup of `owner` in `dir`, oldest first. A missing directory holds none;
+/// temp files (`.…tmp`), metadata files and other databases' backups are not listed: a backup
+/// whose metadata names another database is not this one's, whatever its name says (a backup
+/// without metadata was written by an older version: its name is all there is to go by).
+pub(crate) fn backups(dir: &Path, owner: &Owner<'_>) -> Result<Vec<BackupInfo>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -22,12 +34,23 @@ pub(crate) fn backups(dir: &Path, stem: &str) -> Result<Vec<BackupInfo>> {
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((created_at, kind)) = naming::parse(stem, &name) else {
+        let Some((created_at, kind)) =
+            naming::parse(owner.stem, &name).or_else(|| naming::parse(owner.legacy_stem, &name))
+        else {
             continue;
         };
+        let path = entry.path();
+        if !migrate_core::backups::belongs_to(&path, owner.source) {
+            log::debug!(
+                "{} is named like a backup of {:?} but was taken from another database",
+                path.display(),
+                owner.source
+            );
+            continue;
+        }
         found.push(BackupInfo {
             size: entry.metadata().map(|m| m.len()).unwrap_or(0),
-            path: entry.path(),
+            path,
             kind,
             created_at,
         });

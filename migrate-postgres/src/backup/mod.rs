@@ -9,6 +9,7 @@
 //! from. [`Backups::restore`] drops and recreates every user schema and replays the dump in one
 //! transaction, under the migration lock, after an undo backup.
 
+mod checksum;
 mod dump;
 pub(crate) mod exact;
 mod list;
@@ -21,6 +22,7 @@ pub(crate) mod tools;
 mod verify;
 mod write;
 
+pub use checksum::Integrity;
 pub use migrate_core::backups::{RestoreFrom, RestoreOptions, Retention};
 pub use naming::{BackupKind, validate_snapshot_name};
 pub(crate) use progress::Reporter;
@@ -84,7 +86,11 @@ pub struct RestoreReport {
 pub struct Backups {
     config: postgres::Config,
     dir: PathBuf,
+    /// The database name, recorded in each backup's metadata.
+    source: String,
     stem: String,
+    /// The stem of backups written before stems were one per name.
+    legacy_stem: String,
     retention: Retention,
     tool_dirs: Option<Vec<PathBuf>>,
     lock_wait: Duration,
@@ -106,7 +112,9 @@ impl Backups {
         Backups {
             config: config.clone(),
             dir: dir.into(),
+            source: dbname.to_owned(),
             stem: naming::stem(dbname),
+            legacy_stem: naming::legacy_stem(dbname),
             retention: Retention::default(),
             tool_dirs: None,
             lock_wait: Duration::from_secs(30),
@@ -258,7 +266,14 @@ impl Backups {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn list(&self) -> Result<Vec<BackupInfo>> {
-        list::backups(&self.dir, &self.stem)
+        list::backups(
+            &self.dir,
+            &list::Owner {
+                source: &self.source,
+                stem: &self.stem,
+                legacy_stem: &self.legacy_stem,
+            },
+        )
     }
 
     /// The file `from` names, checked to exist. `Latest` is the newest backup or snapshot,
@@ -319,6 +334,7 @@ impl Backups {
                 path: snapshot.path.clone(),
                 source,
             })?;
+            remove_meta(&snapshot.path);
         }
         write::sync_dir(&self.dir)
     }
@@ -338,7 +354,16 @@ impl Backups {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prune(&self, keep: &[&Path]) -> Result<Vec<PathBuf>> {
-        let all = self.list()?;
+        // Only backups whose metadata names this database: one without (an older version's,
+        // named like another database's in the older naming) is never deleted automatically.
+        let all: Vec<BackupInfo> = self
+            .list()?
+            .into_iter()
+            .filter(|b| {
+                migrate_core::backups::BackupMeta::read_for(&b.path)
+                    .is_ok_and(|m| m.is_some_and(|m| m.source == self.source))
+            })
+            .collect();
         let mut removed = Vec::new();
         for old in retention::to_prune(&all, &self.retention, SystemTime::now()) {
             if keep.contains(&old.path.as_path()) {
@@ -347,6 +372,7 @@ impl Backups {
             match std::fs::remove_file(&old.path) {
                 Ok(()) => {
                     log::info!("old backup removed: {}", old.path.display());
+                    remove_meta(&old.path);
                     removed.push(old.path);
                 }
                 Err(e) => log::warn!("cannot remove old backup {}: {e}", old.path.display()),
@@ -388,8 +414,52 @@ impl Backups {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, conn: &mut Connection, path: &Path) -> Result<()> {
+        self.check_checksum(path)?;
         let tools = self.tools(conn.client())?;
         verify::verify(&tools, path, &self.progress)
+    }
+
+    /// Compares the dump at `path` with the SHA-256 recorded beside it when it was written
+    /// (`<dump>.meta`): [`Integrity::Damaged`] when its bytes changed since, which reading it
+    /// back may not notice; [`Integrity::Unrecorded`] for a dump written by an older version.
+    ///
+    /// ```no_run
+    /// # let config: postgres::Config = "host=/tmp user=app dbname=shop".parse()?;
+    /// use migrate_postgres::{Backups, Integrity};
+    /// let backups = Backups::new(&config, "/var/backups/shop");
+    /// for b in backups.list()? {
+    ///     if let Integrity::Damaged { .. } = backups.integrity(&b.path)? {
+    ///         println!("damaged: {}", b.path.display());
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn integrity(&self, path: &Path) -> Result<Integrity> {
+        checksum::integrity(path)
+    }
+
+    /// [`Error::BackupChecksumMismatch`] (naming the newest intact backup to use instead) when
+    /// the bytes of `path` changed since it was written.
+    pub(crate) fn check_checksum(&self, path: &Path) -> Result<()> {
+        let Integrity::Damaged { expected, found } = checksum::integrity(path)? else {
+            return Ok(());
+        };
+        let same = |b: &BackupInfo| {
+            std::fs::canonicalize(&b.path).ok() == std::fs::canonicalize(path).ok()
+        };
+        let instead = self.list().ok().and_then(|all| {
+            all.into_iter()
+                .rev()
+                .filter(|b| b.kind != BackupKind::FailedState && !same(b))
+                .find(|b| checksum::integrity(&b.path).is_ok_and(|i| i == Integrity::Intact))
+                .map(|b| b.path)
+        });
+        Err(Error::BackupChecksumMismatch {
+            path: path.to_owned(),
+            expected,
+            found,
+            instead,
+        })
     }
 
     /// Restores `from` over the live database, under the migration lock the caller holds:
@@ -455,6 +525,7 @@ impl Backups {
         undo: BackupKind,
     ) -> Result<RestoreReport> {
         lock.check_lock_held(held.0, held.1)?;
+        self.check_checksum(&file)?;
         let tools = self.tools(lock.client())?;
         verify::verify(&tools, &file, &self.progress)?;
         if !options.allow_foreign_source && !self.is_own(&file)? {
@@ -533,7 +604,7 @@ impl Backups {
     /// Everything checked before a backup writes anything.
     fn preflight(&self, client: &mut impl GenericClient) -> Result<tools::Tools> {
         let tools = self.tools(client)?;
-        preflight::check_readable(client)?;
+        preflight::check_readable(client, &self.config)?;
         Ok(tools)
     }
 
@@ -555,9 +626,17 @@ impl Backups {
             config: &self.config,
             dir: &self.dir,
             stem: &self.stem,
+            source: &self.source,
             lock_wait: self.lock_wait,
             progress: &self.progress,
             estimate: self.estimate(),
         }
+    }
+}
+
+/// Removes a deleted backup's metadata; a failure is logged (a stray `.meta` is never listed).
+fn remove_meta(backup: &Path) {
+    if let Err(e) = migrate_core::backups::BackupMeta::remove_for(backup) {
+        log::warn!("cannot remove the metadata of {}: {e}", backup.display());
     }
 }

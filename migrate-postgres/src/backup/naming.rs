@@ -9,24 +9,15 @@ pub use migrate_core::backups::{BackupKind, temp_name, timestamp, validate_snaps
 /// A PostgreSQL backup is a `pg_dump -Fc` archive.
 const EXTENSION: &str = "dump";
 
-/// The name part for database `dbname`: file-name safe (anything but ASCII letters, digits, `-`
-/// and `_` becomes `_`), so a database name cannot escape the backup directory.
+/// The name part for database `dbname`: file-name safe and one per name (`app.x` and `app_x`
+/// differ), so a database name cannot escape the backup directory nor share another's backups.
 pub(crate) fn stem(dbname: &str) -> String {
-    let safe: String = dbname
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if safe.is_empty() {
-        "database".to_owned()
-    } else {
-        safe
-    }
+    migrate_core::backups::stem(dbname)
+}
+
+/// The name part backups of `dbname` had before stems were one per name (`app.x` -> `app_x`).
+pub(crate) fn legacy_stem(dbname: &str) -> String {
+    migrate_core::backups::legacy_stem(dbname)
 }
 
 /// The final file name of a backup of database `stem` taken at `at`.
@@ -66,8 +57,10 @@ mod tests {
     #[test]
     fn database_names_cannot_escape_the_directory() {
         assert_eq!(stem("app"), "app");
-        assert_eq!(stem("../etc/x"), "___etc_x");
-        assert_eq!(stem("my db.1"), "my_db_1");
-        assert_eq!(stem(""), "database");
+        assert!(stem("../etc/x").starts_with("___etc_x~"));
+        assert!(stem("my db.1").starts_with("my_db_1~"));
+        assert_ne!(stem("app.x"), stem("app_x"));
+        assert_eq!(legacy_stem("my db.1"), "my_db_1");
+        assert_eq!(legacy_stem(""), "database");
     }
 }

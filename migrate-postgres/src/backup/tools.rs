@@ -7,9 +7,6 @@
 //! only a wrapper on PATH), then on PATH; [`super::Backups::with_tool_dir`] replaces both.
 
 use crate::{Error, Result};
-use postgres::config::{Host, SslMode};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -115,43 +112,19 @@ fn version_of(path: &Path) -> Option<(u32, String)> {
     tool_major(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// `tool` connected like the migration connection: host (or socket directory), port, user and
-/// database in the child's `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE` (an environment value is
-/// never parsed as a connection string, an argument `-d` is), and its password in
-/// `PGPASSWORD`, never on the command line, where `ps` would show it.
+/// `tool` connected like the migration connection: every libpq variable that decides where it
+/// connects (host or socket directory, hostaddr, port, user, database, password, TLS mode,
+/// options) set from `config` or removed, so nothing inherited sends it elsewhere
+/// ([`crate::connection_target::tool_env`]). An environment value is never parsed as a
+/// connection string (an argument `-d` is), and the password stays off the command line.
 pub(crate) fn connected(tool: &Path, config: &postgres::Config) -> Command {
     let mut cmd = Command::new(tool);
-    for inherited in ["PGHOSTADDR", "PGSERVICE", "PGPASSWORD", "PGOPTIONS"] {
-        cmd.env_remove(inherited);
-    }
-    if let Some(host) = config.get_hosts().first() {
-        match host {
-            Host::Tcp(name) => cmd.env("PGHOST", name),
-            Host::Unix(dir) => cmd.env("PGHOST", dir),
+    for (name, value) in crate::connection_target::tool_env(config) {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
         };
     }
-    if let Some(port) = config.get_ports().first() {
-        cmd.env("PGPORT", port.to_string());
-    }
-    if let Some(user) = config.get_user() {
-        cmd.env("PGUSER", user);
-    }
-    if let Some(dbname) = config.get_dbname() {
-        cmd.env("PGDATABASE", dbname);
-    }
-    if let Some(password) = config.get_password() {
-        cmd.env("PGPASSWORD", OsStr::from_bytes(password));
-    }
-    let sslmode = match config.get_ssl_mode() {
-        SslMode::Disable => "disable",
-        SslMode::Require => "require",
-        _ => "prefer",
-    };
-    cmd.env("PGSSLMODE", sslmode);
-    if let Some(timeout) = config.get_connect_timeout() {
-        cmd.env("PGCONNECT_TIMEOUT", timeout.as_secs().max(1).to_string());
-    }
-    cmd.env("PGAPPNAME", "migrate-backup");
     // Never prompt: a missing password is an error, not a hang.
     cmd.arg("--no-password");
     cmd
@@ -160,6 +133,7 @@ pub(crate) fn connected(tool: &Path, config: &postgres::Config) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
 
     #[test]
     fn versions_parse_like_postgres_counts_majors() {
@@ -201,6 +175,10 @@ mod tests {
                 env.contains(&(OsStr::new(key), Some(OsStr::new(value)))),
                 "{key}"
             );
+        }
+        // What the config does not name is removed, not inherited from this process.
+        for removed in ["PGHOSTADDR", "PGSERVICE", "PGOPTIONS"] {
+            assert!(env.contains(&(OsStr::new(removed), None)), "{removed}");
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Writing a backup atomically: a hidden temp file (mode 0600) in the backup directory, the
-//! dump, fsync, read back completely, rename to its final name, fsync of the directory. A
+//! dump, fsync, read back completely, its SHA-256 and source written beside its final name
+//! (`<backup>.meta`), rename to its final name, fsync of the directory. A
 //! reader never sees a half-written or unverified backup; a failure leaves no file behind.
 
 use super::naming::{self, BackupKind};
 use super::progress::Reporter;
 use super::tools::Tools;
-use super::{BackupInfo, dump, verify};
+use super::{BackupInfo, checksum, dump, verify};
 use crate::{Error, Result};
+use migrate_core::backups::BackupMeta;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -18,6 +20,8 @@ pub(crate) struct Target<'a> {
     pub(crate) config: &'a postgres::Config,
     pub(crate) dir: &'a Path,
     pub(crate) stem: &'a str,
+    /// The database name, recorded in the backup's metadata.
+    pub(crate) source: &'a str,
     pub(crate) lock_wait: Duration,
     /// Hears the dump's and the verification's bytes.
     pub(crate) progress: &'a Reporter,
@@ -57,7 +61,21 @@ pub(crate) fn write_backup(
         (target.progress, target.estimate),
     )
     .and_then(|()| sync_file(&temp))
-    .and_then(|()| verify::verify(target.tools, &temp, target.progress));
+    .and_then(|()| verify::verify(target.tools, &temp, target.progress))
+    .and_then(|()| checksum::sha256_file(&temp))
+    .and_then(|sha256| {
+        // Beside the final name before the dump gets it: a listed backup always has it.
+        let meta = BackupMeta {
+            source: target.source.to_owned(),
+            sha256: Some(sha256),
+        };
+        meta.write_for(&final_path)
+            .map_err(|source| Error::BackupIo {
+                doing: "cannot write the backup's metadata",
+                path: BackupMeta::path_for(&final_path),
+                source,
+            })
+    });
     if let Err(e) = written {
         if let Err(rm) = fs::remove_file(&temp) {
             log::warn!(

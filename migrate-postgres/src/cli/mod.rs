@@ -25,7 +25,7 @@
 //! migrations' states and checksums, schema drift (catalog fingerprint) and INVALID indexes
 //! (a failed `CREATE INDEX CONCURRENTLY`); backups need a directory (`Migrator::backup_dir` or
 //! `--backup-dir`), and a listing shows no schema version (`-`: it would read every dump).
-//! `plan` (`--down`, `--redo`) is the PostgreSQL dry run, with the locks each migration takes.
+//! `plan` (`--to`, `--down`, `--redo`) is the PostgreSQL dry run, with the locks each migration takes.
 //! Not offered (refused with exit 3, nothing changed, naming what to do instead): `rehearse`,
 //! `restore-table`, `new`, `import`, `adopt`. `--no-row-counts` keeps the checks that cost no
 //! read of every table (see `Migrator::without_row_counts`).
@@ -152,6 +152,7 @@ fn exit_code(e: &Error) -> u8 {
         | Error::BackupTool { .. }
         | Error::BackupDamaged { .. }
         | Error::BackupNotInTransaction { .. } => EXIT_REFUSED,
+        Error::BackupChecksumMismatch { .. } => EXIT_REFUSED,
         _ => EXIT_FAILED,
     }
 }

@@ -74,12 +74,14 @@ fn rerun_as(e: Error, command: String) -> Error {
             schema,
             waited_ms,
             holders,
+            conninfo,
             ..
         } => Error::Locked {
             schema,
             waited_ms,
             holders,
             rerun: command,
+            conninfo,
         },
         other => other,
     }
@@ -90,7 +92,8 @@ fn command_of(op: Operation, dry: bool) -> String {
     match (op, dry) {
         (Operation::Up(None), false) => "migrate up".to_owned(),
         (Operation::Up(Some(seq)), false) => format!("migrate up --to {seq}"),
-        (Operation::Up(_), true) => "migrate plan".to_owned(),
+        (Operation::Up(None), true) => "migrate plan".to_owned(),
+        (Operation::Up(Some(seq)), true) => format!("migrate plan --to {seq}"),
         (Operation::Down(DownTarget::Steps(n)), false) => format!("migrate down --steps {n}"),
         (Operation::Down(DownTarget::To(seq)), false) => format!("migrate down --to {seq}"),
         (Operation::Down(DownTarget::Steps(n)), true) => {
@@ -163,12 +166,13 @@ impl Target for PgTarget {
         run.map_err(|e| rerun_as(e, command_of(op, false)))
     }
 
-    /// `plan`, `plan --down`, `plan --redo`: the dry run (`Session::dry_run*`), rolled back,
-    /// with the locks each migration takes; exit 1 when a migration fails in it.
+    /// `plan`, `plan --to`, `plan --down`, `plan --redo`: the dry run (`Session::dry_run*`),
+    /// rolled back, with the locks each migration takes; exit 1 when a migration fails in it.
     fn plan(&mut self, op: Operation) -> Result<Rendered> {
         let session = self.session()?;
         let dry = match op {
-            Operation::Up(_) => session.dry_run(),
+            Operation::Up(None) => session.dry_run(),
+            Operation::Up(Some(seq)) => session.dry_run_to(seq),
             Operation::Down(DownTarget::Steps(n)) => session.dry_run_down(n),
             Operation::Down(DownTarget::To(seq)) => session.dry_run_down_to(seq),
             Operation::Redo => session.dry_run_redo(),
@@ -324,6 +328,7 @@ mod tests {
         };
         for (op, dry, expected) in [
             (Operation::Up(None), true, "migrate plan"),
+            (Operation::Up(Some(4)), true, "migrate plan --to 4"),
             (
                 Operation::Down(DownTarget::Steps(2)),
                 true,

@@ -60,6 +60,7 @@ impl DryRunOperation {
             DryRunOperation::Up => Operation::Up(None),
             DryRunOperation::Down(target) => Operation::Down(target),
             DryRunOperation::Redo => Operation::Redo,
+            DryRunOperation::UpTo(seq) => Operation::Up(Some(seq)),
         }
     }
 }

@@ -43,6 +43,7 @@ pub struct DryRun {
 /// assert_eq!(DryRunOperation::Down(DownTarget::Steps(2)).to_string(), "down --steps 2");
 /// assert_eq!(DryRunOperation::Down(DownTarget::To(1)).to_string(), "down --to 1");
 /// assert_eq!(DryRunOperation::Redo.to_string(), "redo");
+/// assert_eq!(DryRunOperation::UpTo(4).to_string(), "up --to 4");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DryRunOperation {
@@ -52,6 +53,8 @@ pub enum DryRunOperation {
     Down(DownTarget),
     /// Revert the last applied migration and apply it again.
     Redo,
+    /// Apply the pending migrations up to this seq, as `up_to` would.
+    UpTo(u64),
 }
 
 impl fmt::Display for DryRunOperation {
@@ -61,6 +64,7 @@ impl fmt::Display for DryRunOperation {
             DryRunOperation::Down(DownTarget::Steps(n)) => write!(f, "down --steps {n}"),
             DryRunOperation::Down(DownTarget::To(seq)) => write!(f, "down --to {seq}"),
             DryRunOperation::Redo => f.write_str("redo"),
+            DryRunOperation::UpTo(seq) => write!(f, "up --to {seq}"),
         }
     }
 }

@@ -20,6 +20,20 @@ impl Session {
         self.dry_run_with(DryRunOperation::Up, &DryRunOptions::default())
     }
 
+    /// What `up_to(seq)` would do: the pending migrations up to `seq`, as [`Session::dry_run`]
+    /// shows them. Refused as `up_to` refuses (a seq no migration has); a seq already applied
+    /// has nothing to do.
+    ///
+    /// ```no_run
+    /// let mut db = migrate_postgres::Migrator::new().open("postgres://app@localhost/app")?;
+    /// let dry = db.dry_run_to(3)?;
+    /// assert!(dry.migrations.iter().all(|m| m.seq <= 3));
+    /// # Ok::<(), migrate_postgres::Error>(())
+    /// ```
+    pub fn dry_run_to(&mut self, seq: u64) -> Result<DryRun> {
+        self.dry_run_with(DryRunOperation::UpTo(seq), &DryRunOptions::default())
+    }
+
     /// What `down(steps)` would do (refused, as `down` is, when fewer are applied): the tables
     /// and columns it would drop and the rows that would go.
     ///

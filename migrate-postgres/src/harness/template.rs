@@ -95,6 +95,7 @@ impl Template {
                 return Err(Error::TemplateBusy {
                     template: db.name.clone(),
                     sessions: left,
+                    conninfo: crate::connection_target::conninfo(&server.config("postgres")),
                 });
             }
             std::thread::sleep(Duration::from_millis(5));

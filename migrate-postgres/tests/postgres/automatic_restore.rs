@@ -269,3 +269,176 @@ fn rows_another_client_deleted_meanwhile_also_stop_the_automatic_restore() {
         .get(0);
     assert_eq!(state, "started");
 }
+
+/// A transactional migration that inserts and updates rows: they carry its savepoint's xid.
+fn write_in_savepoint() -> Migration {
+    Migration::new(
+        2,
+        "write_in_savepoint",
+        Step::sql("INSERT INTO notes VALUES (3, 'c'); UPDATE notes SET body = 'A' WHERE id = 1"),
+    )
+}
+
+fn applied_rows(client: &mut postgres::Client) -> Vec<(i64, String)> {
+    client
+        .query(
+            "SELECT seq, state FROM public._migrate_applied ORDER BY seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+fn notes(client: &mut postgres::Client) -> Vec<(i64, String)> {
+    client
+        .query("SELECT id, body FROM notes ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn rows_a_migration_wrote_in_its_savepoint_are_the_runs_own_and_do_not_stop_the_restore() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    Migrator::new()
+        .with_migrations([create_notes()])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    client
+        .batch_execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
+        .unwrap();
+    let index_then_fail = Migration::new(
+        3,
+        "index_then_fail",
+        Step::sql("CREATE INDEX CONCURRENTLY notes_body ON notes (body); SELECT 1/0"),
+    )
+    .with_mode(TxMode::NonTransactional);
+
+    let mut session = Migrator::new()
+        .with_migrations([create_notes(), write_in_savepoint(), index_then_fail])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    let err = session.up().unwrap_err();
+
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert!(
+        outcome.contains("restored automatically from") && !outcome.contains("not restored"),
+        "{outcome}"
+    );
+    assert_eq!(
+        notes(&mut client),
+        [(1, "a".to_owned()), (2, "b".to_owned())],
+        "the run's insert and update are undone"
+    );
+    assert!(!index_exists(&mut client), "the committed index is gone");
+    assert_eq!(applied_rows(&mut client), [(1, "applied".to_owned())]);
+    let files = files_in(dir.path());
+    assert_eq!(
+        files.iter().filter(|f| f.contains("pre-up")).count(),
+        2,
+        "{files:?}"
+    );
+    assert_eq!(session.failed_states().unwrap().len(), 1, "{files:?}");
+}
+
+#[test]
+fn another_sessions_row_stops_the_restore_even_when_the_run_also_wrote_in_its_savepoints() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    Migrator::new()
+        .with_migrations([create_notes()])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    client
+        .batch_execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
+        .unwrap();
+    let config = db.config();
+    let write_meanwhile_then_fail = Migration::new(
+        3,
+        "write_meanwhile_then_fail",
+        Step::new(move |tx| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let mut other = config.connect(postgres::NoTls).unwrap();
+                other
+                    .batch_execute("INSERT INTO notes VALUES (42, 'written by another client')")
+                    .unwrap();
+            })
+            .join()
+            .unwrap();
+            tx.batch_execute("SELECT 1/0")
+        }),
+    )
+    .with_mode(TxMode::NonTransactional);
+    let before = files_in(dir.path());
+
+    let mut session = Migrator::new()
+        .with_migrations([
+            create_notes(),
+            write_in_savepoint(),
+            write_meanwhile_then_fail,
+        ])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    let err = session.up().unwrap_err();
+
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert!(outcome.contains("not restored automatically"), "{outcome}");
+    // Only the other client's row counts; the run's own insert is in the baseline.
+    assert!(
+        outcome.contains("public.notes (1 rows inserted or updated; 3 rows then, 4 now)"),
+        "{outcome}"
+    );
+    let new_files: Vec<String> = files_in(dir.path())
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(new_files.len(), 1, "only the pre-up backup: {new_files:?}");
+    assert!(
+        outcome.contains(&format!(
+            "`migrate restore {}",
+            dir.path().join(&new_files[0]).display()
+        )),
+        "{outcome}"
+    );
+    assert_eq!(
+        notes(&mut client),
+        [
+            (1, "A".to_owned()),
+            (2, "b".to_owned()),
+            (3, "c".to_owned()),
+            (42, "written by another client".to_owned())
+        ],
+        "nothing restored"
+    );
+    assert_eq!(
+        applied_rows(&mut client),
+        [
+            (1, "applied".to_owned()),
+            (2, "applied".to_owned()),
+            (3, "started".to_owned())
+        ]
+    );
+    assert!(
+        session.failed_states().unwrap().is_empty(),
+        "nothing restored"
+    );
+}

@@ -94,8 +94,17 @@ pub fn load_into(target: &TestDatabase, dump: &Path) {
     );
 }
 
-/// The names of the files in `dir` (none if it does not exist).
+/// The names of the files in `dir` (none if it does not exist), without the metadata beside
+/// each backup (`<backup>.meta`, checked in `backup_names.rs` and `restore.rs`).
 pub fn files_in(dir: &Path) -> Vec<String> {
+    every_file_in(dir)
+        .into_iter()
+        .filter(|name| !name.ends_with(".meta"))
+        .collect()
+}
+
+/// The names of all the files in `dir`, metadata included.
+pub fn every_file_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -256,7 +265,10 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
 
     let err = backups.back_up(&mut conn, automatic()).unwrap_err();
 
-    let Error::BackupPrivileges { role: who, objects } = &err else {
+    let Error::BackupPrivileges {
+        role: who, objects, ..
+    } = &err
+    else {
         panic!("{err}")
     };
     assert_eq!(who, &role);
@@ -272,7 +284,7 @@ fn a_role_that_cannot_read_every_table_is_refused_before_anything_is_written() {
     // The command the message prints lets the role back up.
     let text = err.to_string();
     let grant = text
-        .split("psql -c '")
+        .split(" -c '")
         .nth(1)
         .unwrap()
         .split("'`")

@@ -2,7 +2,9 @@
 //! tables in one transaction. A batch that holds more locks than a chunk may commits what ran
 //! so far and goes on in a new transaction; a failure in a later chunk then keeps the earlier
 //! chunks (restored from the pre-run backup when backups are on and nobody else wrote, else
-//! the error says what stayed applied and the command to go back).
+//! the error says what stayed applied and the command to go back). That a chunk leaves room in
+//! the lock table for the other sessions is shown by `tests/shared_lock_table.rs`, a binary of
+//! its own: it fills the cluster's lock table on purpose.
 
 use crate::backup::files_in;
 use crate::common::{count, db, exists};
@@ -39,6 +41,20 @@ fn transactions_of_tracking_rows(client: &mut postgres::Client) -> i64 {
         .get(0)
 }
 
+/// The default chunk: half of `max_locks_per_transaction × (max_connections +
+/// max_prepared_transactions)`.
+fn chunk_limit(client: &mut postgres::Client) -> i64 {
+    client
+        .query_one(
+            "SELECT current_setting('max_locks_per_transaction')::bigint
+                  * (current_setting('max_connections')::bigint
+                     + current_setting('max_prepared_transactions')::bigint) / 2",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
 /// A chunk of at most `locks` locks.
 fn small_chunks(
     db: &migrate_postgres::testing::TestDatabase,
@@ -54,14 +70,7 @@ fn small_chunks(
 fn three_thousand_indexed_tables_commit_in_chunks_instead_of_overflowing_the_lock_table() {
     let Some(db) = db() else { return };
     let mut client = db.client();
-    let limit: i64 = client
-        .query_one(
-            "SELECT current_setting('max_locks_per_transaction')::bigint
-                  * current_setting('max_connections')::bigint",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let limit = chunk_limit(&mut client);
     let report = Migrator::new()
         .with_migrations(indexed_tables(3000, None))
         .on(db.connect())

@@ -4,6 +4,7 @@
 
 mod automatic_restore;
 mod backup;
+mod backup_names;
 mod batch;
 mod chunks;
 mod commit_failures;
@@ -29,6 +30,7 @@ mod run_backups;
 mod runs;
 mod session;
 mod table_locks;
+mod tool_connection;
 mod tracking;
 mod user_harness;
 mod without_row_counts;

@@ -101,7 +101,7 @@ fn a_failed_unique_build_leaves_an_invalid_index_that_the_check_names() {
     );
     assert!(
         err.to_string()
-            .contains("DROP INDEX CONCURRENTLY public.items_x_key"),
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS public.items_x_key"),
         "{err}"
     );
     assert_eq!(

@@ -149,6 +149,93 @@ fn a_damaged_dump_is_refused_and_the_database_is_left_as_it_was() {
     );
 }
 
+/// Overwrites `from` with `to` (same length) where it first occurs in the file at `path`.
+fn overwrite_in_file(path: &std::path::Path, from: &[u8], to: &[u8]) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the text is in the dump");
+    bytes[at..at + to.len()].copy_from_slice(to);
+    std::fs::write(path, &bytes).unwrap();
+}
+
+#[test]
+fn a_dump_whose_sql_text_was_overwritten_is_refused_by_its_checksum_before_anything_changes() {
+    let Some(app) = db() else { return };
+    app.client().batch_execute(APP).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backups = Backups::new(&app.config(), dir.path());
+    let mut conn = app.connect();
+    let intact = backups.back_up(&mut conn, automatic()).unwrap();
+    let damaged = backups.back_up(&mut conn, automatic()).unwrap();
+    // Bytes of the SQL text in the middle of the dump (the table definitions are stored as
+    // text): reading the archive back still succeeds, only the replay would fail.
+    overwrite_in_file(&damaged.path, b"numeric(10,2)", b"numerix(10,2)");
+    let read_back = std::process::Command::new(crate::backup::bin("pg_restore"))
+        .args(["-f", "/dev/null"])
+        .arg(&damaged.path)
+        .status()
+        .unwrap();
+    assert!(read_back.success(), "pg_restore -f /dev/null accepts it");
+    app.client().batch_execute(FAILED_MIGRATION).unwrap();
+    let failed = state(&app);
+    let files = files_in(dir.path());
+
+    let mut lock = conn.lock().unwrap();
+    let err = backups
+        .restore(&mut lock, &RestoreFrom::Latest)
+        .unwrap_err();
+    drop(lock);
+
+    let Error::BackupChecksumMismatch {
+        path,
+        expected,
+        found,
+        instead,
+    } = &err
+    else {
+        panic!("expected BackupChecksumMismatch, got {err:?}")
+    };
+    assert_eq!(*path, damaged.path);
+    assert_ne!(expected, found);
+    assert_eq!(instead.as_ref(), Some(&intact.path), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("is damaged"), "{text}");
+    assert!(
+        text.contains(&format!("`migrate restore {}`", intact.path.display())),
+        "{text}"
+    );
+    assert_eq!(state(&app), failed, "the database is as it was");
+    assert_eq!(
+        files_in(dir.path()),
+        files,
+        "not even an undo backup was written"
+    );
+    // `verify` says so too; the intact one passes; restoring it works.
+    assert!(matches!(
+        backups.verify(&mut conn, &damaged.path),
+        Err(Error::BackupChecksumMismatch { .. })
+    ));
+    assert!(matches!(
+        backups.integrity(&damaged.path).unwrap(),
+        migrate_postgres::Integrity::Damaged { .. }
+    ));
+    assert_eq!(
+        backups.integrity(&intact.path).unwrap(),
+        migrate_postgres::Integrity::Intact
+    );
+    backups.verify(&mut conn, &intact.path).unwrap();
+    let mut lock = conn.lock().unwrap();
+    backups
+        .restore(&mut lock, &RestoreFrom::File(intact.path.clone()))
+        .unwrap();
+    drop(lock);
+    let mut client = app.client();
+    assert!(!exists(&mut client, "public.audit"));
+    assert_eq!(count(&mut client, "orders"), 2000);
+}
+
 #[test]
 fn a_restore_that_fails_while_replaying_changes_nothing_and_names_the_undo_backup() {
     let Some(app) = db() else { return };

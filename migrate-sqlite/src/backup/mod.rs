@@ -58,6 +58,10 @@ pub struct BackupSettings {
     /// The pre-migration backup a run over several sets took once before the first
     /// (`Migrator::with_run_backup`): used instead of taking another.
     pub run_backup: Option<PathBuf>,
+    /// `PRAGMA data_version` read on the connection of every set's run when `run_backup` was
+    /// taken (`up --all-sets` keeps one connection): a different value before the automatic
+    /// restore means another connection committed since, and the restore is not automatic.
+    pub(crate) run_backup_seen: Option<i64>,
 }
 
 impl fmt::Debug for BackupSettings {
@@ -291,7 +295,7 @@ pub(crate) fn delete_snapshot(db: &Path, settings: &BackupSettings, name: &str) 
 }
 
 pub(crate) use damaged::{damage, restore_damaged};
-pub(crate) use ops::{back_up, restore};
+pub(crate) use ops::{back_up, back_up_seen, data_version, restore};
 pub(crate) use restore::restore_over;
 pub(crate) use source::same_file;
 pub(crate) use write::verify;

@@ -15,6 +15,18 @@ pub fn back_up(
     config: &Migrator,
     kind: BackupKind,
 ) -> Result<BackupInfo> {
+    back_up_seen(conn, db, config, kind).map(|(info, _)| info)
+}
+
+/// [`back_up`], and `PRAGMA data_version` of `conn` read while it held writers off: the same
+/// value on this connection later means no other connection committed since the backup (its
+/// own commits never change it).
+pub fn back_up_seen(
+    conn: &Connection,
+    db: &Path,
+    config: &Migrator,
+    kind: BackupKind,
+) -> Result<(BackupInfo, i64)> {
     if let BackupKind::Snapshot { name } = &kind {
         super::validate_snapshot_name(name).map_err(Error::InvalidSnapshotName)?;
     }
@@ -25,11 +37,17 @@ pub fn back_up(
         kind => kind,
     };
     let _lock = FileLock::acquire(db, config.busy_timeout)?;
-    let info = holding_writers_off(conn, db, config, |conn| {
-        super::take(conn, db, &config.backups, kind)
+    let (info, seen) = holding_writers_off(conn, db, config, |conn| {
+        let info = super::take(conn, db, &config.backups, kind)?;
+        Ok((info, data_version(conn)?))
     })?;
     super::prune(db, &config.backups, &[&info.path]);
-    Ok(info)
+    Ok((info, seen))
+}
+
+/// `PRAGMA data_version`: changes on this connection when another connection commits.
+pub(crate) fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
 }
 
 /// Restores `from` into the live database. The undo backup of the current state and the

@@ -16,6 +16,8 @@ pub(super) struct SqliteTarget {
     session: Option<Session<'static>>,
     /// The backup `up --all-sets` took once, used by every set's run.
     run_backup: Option<PathBuf>,
+    /// `PRAGMA data_version` when it was taken, on the connection every set's run then uses.
+    run_backup_seen: Option<i64>,
 }
 
 impl SqliteTarget {
@@ -26,6 +28,7 @@ impl SqliteTarget {
             json,
             session: None,
             run_backup: None,
+            run_backup_seen: None,
         }
     }
 
@@ -88,7 +91,8 @@ impl Target for SqliteTarget {
         let dry = match op {
             Operation::Down(target) => session.dry_run_down(target)?,
             Operation::Redo => session.dry_run_redo()?,
-            Operation::Up(_) => session.dry_run()?,
+            Operation::Up(None) => session.dry_run()?,
+            Operation::Up(Some(seq)) => session.dry_run_to(seq)?,
         };
         let code = if dry.failure().is_some() {
             super::EXIT_FAILED
@@ -208,11 +212,26 @@ impl Target for SqliteTarget {
         if let Some(backup) = &self.run_backup {
             migrator = migrator.with_run_backup(backup);
         }
+        // After the run's backup, every set runs on the connection that took it: its
+        // `data_version` then tells whether anyone else committed since (the automatic restore).
+        let reused = match (&self.run_backup, self.run_backup_seen) {
+            (Some(backup), Some(seen)) => self
+                .session
+                .take()
+                .and_then(Session::into_connection)
+                .map(|conn| {
+                    (
+                        conn,
+                        migrator.clone().with_run_backup_seen(backup.clone(), seen),
+                    )
+                }),
+            _ => None,
+        };
         self.session = None;
-        let session = if create {
-            migrator.open(&self.db)?
-        } else {
-            migrator.open_existing(&self.db)?
+        let session = match reused {
+            Some((conn, migrator)) => migrator.open_on(conn, &self.db)?,
+            None if create => migrator.open(&self.db)?,
+            None => migrator.open_existing(&self.db)?,
         };
         self.session = Some(session);
         Ok(())
@@ -222,8 +241,9 @@ impl Target for SqliteTarget {
         if self.migrator.backups.disabled {
             return Ok(None);
         }
-        let info = self.session()?.back_up_for_run()?;
+        let (info, seen) = self.session()?.back_up_for_run()?;
         self.run_backup = Some(info.path.clone());
+        self.run_backup_seen = Some(seen);
         Ok(Some(line(info)))
     }
 

@@ -3,7 +3,7 @@
 //! of migrations to a database, takes a backup, or writes to it continuously.
 //!
 //! ```text
-//! migrate-child <plain|mixed|backup|writer> <db> [--up-to SEQ] [--policy all|keep]
+//! migrate-child <plain|mixed|backup|writer|crash-mid-write> <db> [--up-to SEQ] [--policy all|keep]
 //!               [--sleep-ms MS] [--hang-at SEQ] [--fail-at SEQ] [--go FILE] [--busy-ms MS]
 //!               [--hang-in-backup] [--keep N] [--stop FILE] [--pause-ms MS] [--record FILE]
 //! ```
@@ -19,6 +19,10 @@
 //!   writer with no gap at all starves every other writer's `BEGIN IMMEDIATE` in rollback-journal
 //!   mode: SQLite's busy handler polls, it does not queue). `--record FILE` appends each
 //!   committed `n` to FILE, one line per commit, written out before the next transaction.
+//! * `crash-mid-write`: in a database the parent prepared as for `writer`, opens a write
+//!   transaction with a tiny page cache, doubles `seqs` with 4 KB blobs (so changed pages spill
+//!   into the database file and the rollback journal holds the originals) and sets `k` to -1,
+//!   prints `holding` and sleeps until killed: the parent's SIGKILL leaves a hot journal.
 //!
 //! `--hang-in-backup`: the first progress report of a backup that is not yet complete prints
 //! `hanging in backup DONE TOTAL` and sleeps until killed. `--keep N`: keep N automatic backups.
@@ -49,6 +53,7 @@ enum Scenario {
     Mixed,
     Backup,
     Writer,
+    CrashMidWrite,
 }
 
 #[derive(Debug)]
@@ -76,6 +81,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         Some("mixed") => Scenario::Mixed,
         Some("backup") => Scenario::Backup,
         Some("writer") => Scenario::Writer,
+        Some("crash-mid-write") => Scenario::CrashMidWrite,
         other => return Err(format!("unknown scenario {other:?}")),
     };
     let db = PathBuf::from(args.next().ok_or("missing the database path")?);
@@ -232,7 +238,25 @@ fn run(opts: &Options) -> Result<String, String> {
             Ok(format!("backup {}", info.path.display()))
         }
         Scenario::Writer => write_until_stopped(&session, opts),
+        Scenario::CrashMidWrite => hold_a_spilled_write(&session),
     }
+}
+
+/// The `crash-mid-write` scenario: a write transaction whose changed pages are already in the
+/// database file, left open until this process is killed.
+fn hold_a_spilled_write(session: &Session<'_>) -> Result<String, String> {
+    session
+        .connection()
+        .execute_batch(
+            "PRAGMA cache_size = 4;
+             BEGIN IMMEDIATE;
+             INSERT INTO seqs (n, pad) SELECT n + 1000000, randomblob(4000) FROM seqs;
+             UPDATE counter SET k = -1;",
+        )
+        .map_err(|e| format!("crash-mid-write: {e}"))?;
+    println!("holding");
+    std::thread::sleep(Duration::from_secs(60));
+    Err("crash-mid-write: never killed".into())
 }
 
 /// The `writer` scenario: one small transaction after another until told to stop.

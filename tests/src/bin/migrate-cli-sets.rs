@@ -6,7 +6,9 @@
 //! `SHELVES_FAIL=1` makes the shelves migration 2 fail after creating its table (a
 //! transactional failure in the second set of an `up --all-sets`); `SHELVES_FAIL=3` makes
 //! migration 3 (`transaction = false`) fail after creating its index (a failure a rollback
-//! cannot undo: the pre-migration backup is restored).
+//! cannot undo: the pre-migration backup is restored). `SHELVES_WAIT_FOR=FILE` makes migration 3,
+//! after its index, create `FILE.ready` and wait (at most 60 s) until FILE exists: the test
+//! writes to the database from its own process meanwhile.
 
 use library_migrations as _;
 use migrate_sqlite::{Error, Migrator, Result, Tx, migration};
@@ -38,6 +40,15 @@ fn create_shelf_books(tx: &Tx) -> Result<()> {
 #[migration(seq = 3, set = "shelves", transaction = false)]
 fn index_shelf_books(tx: &Tx) -> Result<()> {
     tx.execute_batch("CREATE INDEX IF NOT EXISTS shelf_books_by_book ON shelf_books (book_id)")?;
+    if let Some(go) = std::env::var_os("SHELVES_WAIT_FOR").map(std::path::PathBuf::from) {
+        let mut ready = go.clone().into_os_string();
+        ready.push(".ready");
+        std::fs::write(&ready, b"").map_err(|e| Error::msg(format!("SHELVES_WAIT_FOR: {e}")))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !go.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     if std::env::var_os("SHELVES_FAIL").is_some_and(|v| v == "3") {
         return Err(Error::msg("shelves migration 3 fails on purpose"));
     }
