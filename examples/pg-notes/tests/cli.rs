@@ -371,62 +371,6 @@ fn down_past_what_is_applied_names_down_to_0_which_runs_as_printed() {
     assert!(!table_exists(&db, "notes") && !table_exists(&db, "notebooks"));
 }
 
-/// A failed `down --to 6` and a failed `redo` (a view depends on the column migration 7's
-/// revert drops) print their own command, not `migrate up`; once the view is gone, each runs
-/// as printed and does what the failed one meant to.
-#[test]
-fn a_failed_down_or_redo_names_its_own_command_which_runs_as_printed() {
-    let Some(db) = db() else { return };
-    assert_eq!(code(&cli(&db, None, &["up"])), 0);
-    assert_eq!(applied(&db), 7);
-    let view = "CREATE VIEW pinned_notes AS SELECT id FROM notes WHERE pinned";
-    db.client().batch_execute(view).unwrap();
-
-    let down = cli(&db, None, &["down", "--to", "6", "--yes"]);
-    assert_eq!(code(&down), 1, "{down:?}");
-    let message = stderr(&down);
-    assert!(message.contains("pinned_notes"), "{message}");
-    assert_eq!(
-        printed_commands(&message),
-        ["migrate down --to 6"],
-        "{message}"
-    );
-    assert_eq!(applied(&db), 7, "the failed revert was rolled back");
-    assert!(column_exists(&db, "notes", "pinned"));
-
-    let redo = cli(&db, None, &["redo", "--yes"]);
-    assert_eq!(code(&redo), 1, "{redo:?}");
-    let message = stderr(&redo);
-    assert_eq!(printed_commands(&message), ["migrate redo"], "{message}");
-    assert_eq!(applied(&db), 7);
-
-    db.client().batch_execute("DROP VIEW pinned_notes").unwrap();
-    let redone = run_printed(&db, None, "migrate redo", &["--yes"]);
-    assert_eq!(code(&redone), 0, "{redone:?}");
-    assert_eq!(applied(&db), 7);
-    let mut client = db.client();
-    let last: Vec<String> = client
-        .query(
-            "SELECT action || ' ' || outcome FROM public._migrate_history WHERE seq = 7
-             ORDER BY id DESC LIMIT 2",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(
-        last,
-        ["up ok", "down ok"],
-        "the redo reverted and applied 7"
-    );
-
-    let reverted = run_printed(&db, None, "migrate down --to 6", &["--yes"]);
-    assert_eq!(code(&reverted), 0, "{reverted:?}");
-    assert_eq!(applied(&db), 6);
-    assert!(!column_exists(&db, "notes", "pinned"));
-}
-
 #[test]
 fn a_dry_run_held_off_by_the_lock_names_migrate_plan_which_runs_as_printed() {
     let Some(db) = db() else { return };
