@@ -55,15 +55,28 @@ impl Blocker {
 }
 
 impl fmt::Display for Blocker {
+    /// As for the default set; [`Error::Blocked`] names its set in the commands.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_in(f, crate::DEFAULT_SET)
+    }
+}
+
+impl Blocker {
+    /// The text, its commands for `set` (`--set NAME` unless it is the default set).
+    fn write_in(&self, f: &mut fmt::Formatter<'_>, set: &str) -> fmt::Result {
+        let on = if set == crate::DEFAULT_SET {
+            String::new()
+        } else {
+            format!(" --set {set}")
+        };
         match self {
             Blocker::Started { seq, name } => write!(
                 f,
                 "{seq} {name:?} is a non-transactional migration that started and never \
                  finished, so the database may be half-changed. Restore the backup taken before \
-                 it (`migrate restore --before {seq}`), or, once you checked the database, mark \
-                 it resolved: `migrate resolve {seq} --applied` if its work is complete, \
-                 `migrate resolve {seq} --not-applied` if it is undone (the next `up` runs it \
+                 it (`migrate restore --before {seq}{on}`), or, once you checked the database, mark \
+                 it resolved: `migrate resolve {seq} --applied{on}` if its work is complete, \
+                 `migrate resolve {seq} --not-applied{on}` if it is undone (the next `up` runs it \
                  again)"
             ),
             Blocker::DatabaseAhead { seq, name } => write!(
@@ -71,7 +84,7 @@ impl fmt::Display for Blocker {
                 "the database has {seq} {name:?}, which this binary does not know: a newer \
                  version of the app migrated it, or the migration's code was deleted. Deploy \
                  the newer version (or restore the deleted migration), or allow it explicitly \
-                 (`migrate up --allow-database-ahead`) during a rolling deploy"
+                 (`migrate up --allow-database-ahead{on}`) during a rolling deploy"
             ),
             Blocker::Modified {
                 seq,
@@ -82,7 +95,7 @@ impl fmt::Display for Blocker {
                 f,
                 "{seq} {name:?} changed after it was applied (recorded checksum {recorded}, code \
                  now {current}). Undo the edit and add a new migration instead, or, if the change \
-                 is only formatting, accept it (`migrate up --accept-checksum {seq}`)"
+                 is only formatting, accept it (`migrate up --accept-checksum {seq}{on}`)"
             ),
             Blocker::OutOfOrder {
                 seq,
@@ -92,7 +105,7 @@ impl fmt::Display for Blocker {
                 f,
                 "{seq} {name:?} is pending but {latest_applied} is already applied (merged from \
                  another branch?). Renumber it after {latest_applied}, or apply it out of order \
-                 explicitly (`migrate up --allow-out-of-order`)"
+                 explicitly (`migrate up --allow-out-of-order{on}`)"
             ),
         }
     }
@@ -121,7 +134,7 @@ pub enum Error {
     /// The database and the binary disagree in a way that needs an operator's decision.
     #[error(
         "refusing to migrate set {set:?}; nothing was changed:{}",
-        bullet_list(blockers)
+        blocker_list(set, blockers)
     )]
     Blocked {
         /// The set.
@@ -168,6 +181,18 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+/// The blockers of `set`, one per line, their commands for that set.
+fn blocker_list(set: &str, blockers: &[Blocker]) -> String {
+    struct In<'a>(&'a Blocker, &'a str);
+    impl fmt::Display for In<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.write_in(f, self.1)
+        }
+    }
+    let items: Vec<In<'_>> = blockers.iter().map(|b| In(b, set)).collect();
+    bullet_list(&items)
 }
 
 fn bullet_list<T: fmt::Display>(items: &[T]) -> String {

@@ -61,6 +61,11 @@ pub(crate) struct PgBackend<'a> {
     guard: Guard,
     /// The SQL the current migration sent through its `Tx` (the guard's messages name it).
     statements: Vec<String>,
+    /// The first of them that failed, with PostgreSQL's error (named when its code ignored it).
+    first_failure: Option<String>,
+    /// The transactional steps whose work the open transaction holds, as `seq "name" (up)`
+    /// (what a failed commit loses).
+    held: Vec<String>,
     /// The operator allowed destructive changes for this run.
     allow_destructive: bool,
     /// The backup taken once before several sets' runs: this run's too.
@@ -93,6 +98,8 @@ impl<'a> PgBackend<'a> {
             locks,
             guard,
             statements: Vec::new(),
+            first_failure: None,
+            held: Vec::new(),
             allow_destructive: false,
             run_backup: None,
         }
@@ -212,11 +219,13 @@ impl<'a> PgBackend<'a> {
                     .batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; {setup}"))?;
             }
             self.statements.clear();
+            self.first_failure = None;
             let log = self.statement_log.clone();
             let ran = step.run(
                 &mut Tx::new(&mut self.conn.client, m.seq, &m.name, true)
                     .recording(log)
-                    .noting_sql_in(&mut self.statements),
+                    .noting_sql_in(&mut self.statements)
+                    .noting_failure_in(&mut self.first_failure),
             );
             if ran.is_err() && !self.still_ours() {
                 // Whatever the step left open (a `BEGIN` of its own) goes too.
@@ -227,7 +236,7 @@ impl<'a> PgBackend<'a> {
                     name: m.name.clone(),
                 });
             }
-            ran
+            ran.map_err(|e| ignored_error(e, m, &mut self.first_failure))
         })
         .map(|_| ())
     }
@@ -314,6 +323,7 @@ impl Backend for PgBackend<'_> {
                 self.txid = Some(txid);
                 self.own_txids.push(txid);
                 self.locks.restart();
+                self.held.clear();
                 Ok(())
             }
             Err(e) => {
@@ -324,24 +334,46 @@ impl Backend for PgBackend<'_> {
         }
     }
 
+    /// The transaction is checked first (still the runner's: a step may have ended it), then
+    /// committed. A session lost before it, or a COMMIT refused, is [`Error::CommitLost`]
+    /// naming the cause and the migrations the transaction held.
     fn commit(&mut self, doing: &str) -> Result<()> {
-        if !self.still_ours() {
-            let _ = self.client().batch_execute("ROLLBACK");
-            self.closed();
-            return Err(Error::TransactionEnded {
-                seq: 0,
-                name: format!("({doing})"),
-            });
-        }
-        self.note_own_writes();
-        let sql = commit_guard::commit_sql(&self.conn.schema);
-        let result = self.client().batch_execute(&sql);
+        let result = match self.current_txid() {
+            Ok(current) if current.is_some() && current == self.txid => {
+                self.note_own_writes();
+                let sql = commit_guard::commit_sql(&self.conn.schema);
+                self.client().batch_execute(&sql)
+            }
+            Ok(_) => {
+                // Not the runner's transaction any more: a step ended it (the guard refused
+                // its COMMIT, or it ran ROLLBACK).
+                let _ = self.client().batch_execute("ROLLBACK");
+                self.closed();
+                return Err(match self.held.last() {
+                    Some(step) => Error::CommitLost {
+                        doing: doing.to_owned(),
+                        cause: format!(
+                            "the transaction was ended before it by a migration's own \
+                             COMMIT or ROLLBACK (the last one run in it: {step})"
+                        ),
+                        migrations: std::mem::take(&mut self.held),
+                    },
+                    None => Error::CommitLost {
+                        doing: doing.to_owned(),
+                        cause: "the transaction was ended before it".to_owned(),
+                        migrations: Vec::new(),
+                    },
+                });
+            }
+            // The session gone, or the transaction aborted: `commit_lost` says which.
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             // A failed statement before COMMIT leaves the transaction open and aborted.
             let _ = self.client().batch_execute("ROLLBACK");
         }
         self.closed();
-        Ok(result?)
+        result.map_err(|e| self.commit_lost(doing, e))
     }
 
     fn rollback(&mut self) {
@@ -514,6 +546,25 @@ impl Backend for PgBackend<'_> {
         Ok(report.undo_backup.path)
     }
 
+    fn override_flag(&self, error: &Error) -> Option<&'static str> {
+        match error {
+            Error::UndeclaredDestruction { .. }
+            | Error::RowsLost { .. }
+            | Error::ColumnDataLost { .. } => Some("--allow-destructive"),
+            // Refused because rows are not counted in this run: both switches as it ran.
+            Error::DestructiveWithoutRowCounts { .. } => {
+                Some("--no-row-counts --allow-destructive")
+            }
+            _ => None,
+        }
+    }
+
+    fn backup_shared_by_sets(&self, backup: &Path) -> bool {
+        self.run_backup
+            .as_ref()
+            .is_some_and(|run| run.path() == backup)
+    }
+
     fn no_backup_reason(&self) -> String {
         match &self.backups {
             Ok(_) => "the run failed before its backup was taken".to_owned(),
@@ -564,6 +615,8 @@ impl Backend for PgBackend<'_> {
 
     fn rollback_to_savepoint(&mut self) -> Result<()> {
         self.guard.rolled_back();
+        // The step that failed: its work is no longer in the transaction.
+        self.held.pop();
         self.client().batch_execute(&format!(
             "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
         ))?;
@@ -586,7 +639,14 @@ impl Backend for PgBackend<'_> {
         };
         log::info!("migration {} {}: running", m.label(), job.direction);
         match m.mode {
-            TxMode::Transactional => self.run_in_savepoint(m, step),
+            TxMode::Transactional => {
+                let label = format!("{} {:?} ({})", m.seq, m.name, job.direction);
+                // Run again by the guard (once): still one step of the transaction.
+                if self.held.last() != Some(&label) {
+                    self.held.push(label);
+                }
+                self.run_in_savepoint(m, step)
+            }
             TxMode::NonTransactional => {
                 self.statements.clear();
                 self.conn
@@ -618,9 +678,13 @@ impl Backend for PgBackend<'_> {
         judged
     }
 
-    /// A migration that ended the transaction: the commit guard rolled all of it back.
+    /// A migration that ended the transaction (the commit guard rolled all of it back), or a
+    /// commit that did not happen (PostgreSQL keeps nothing of the transaction).
     fn rolled_back_itself(&self, error: &Error) -> bool {
-        matches!(error, Error::TransactionEnded { .. })
+        matches!(
+            error,
+            Error::TransactionEnded { .. } | Error::CommitLost { .. }
+        )
     }
 
     fn explain_failure(
@@ -628,7 +692,7 @@ impl Backend for PgBackend<'_> {
         _error: &Error,
         _before: &Recorded,
         _after: &Recorded,
-        _job: Job,
+        _rerun: &str,
         _rolled_back_itself: bool,
         _backup: Option<&Path>,
     ) -> Option<String> {
@@ -653,15 +717,35 @@ impl Backend for PgBackend<'_> {
         }
     }
 
-    fn commit_failed(&self, error: Error, kept: String) -> Error {
+    /// A session lost on the way to a commit (while writing the tracking rows, the schema
+    /// snapshot, the history) is said as such, as at the commit itself.
+    fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
+        let error = match error {
+            Error::Postgres(e) if crate::error::session_lost(&e) => Error::CommitLost {
+                doing: "committing".into(),
+                cause: crate::error::commit_cause(&e),
+                migrations: self.held.clone(),
+            },
+            other => other,
+        };
         Error::CommitFailed {
             error: Box::new(error),
-            outcome: kept,
+            outcome: format!("{kept} Once the cause is fixed, run `{rerun}` again."),
         }
     }
 }
 
 impl PgBackend<'_> {
+    /// The error of a commit that did not happen, with its cause and what the transaction
+    /// held.
+    fn commit_lost(&mut self, doing: &str, e: postgres::Error) -> Error {
+        Error::CommitLost {
+            doing: doing.to_owned(),
+            cause: crate::error::commit_cause(&e),
+            migrations: std::mem::take(&mut self.held),
+        }
+    }
+
     /// The txid and the deferred constraints of a transactional step, in one query. An error
     /// is the deferred check's while the transaction is still the runner's (aborted); a txid
     /// that is not the batch's, or no transaction, means the step ended it.
@@ -679,6 +763,7 @@ impl PgBackend<'_> {
                     return Err(Error::StepIgnoredError {
                         seq: m.seq,
                         name: m.name.clone(),
+                        statement_error: self.first_failure.take(),
                     });
                 }
                 if self.still_ours() {
@@ -834,6 +919,19 @@ impl PgBackend<'_> {
             tracking.delete_row(set, row.seq)
         }
     }
+}
+
+/// A step's error "current transaction is aborted" (25P02) means an earlier statement of it
+/// failed and its code went on: [`Error::StepIgnoredError`], naming that statement.
+pub(crate) fn ignored_error(error: Error, m: &Migration, first: &mut Option<String>) -> Error {
+    if error.sqlstate() == Some("25P02") {
+        return Error::StepIgnoredError {
+            seq: m.seq,
+            name: m.name.clone(),
+            statement_error: first.take(),
+        };
+    }
+    error
 }
 
 /// The first column of the first row of a simple query's answer, parsed.

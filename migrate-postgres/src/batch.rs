@@ -27,6 +27,8 @@ pub struct Batch<'g> {
     /// `txid_current()` of the batch: a step that ended it shows up as a different (or no) id.
     txid: i64,
     open: bool,
+    /// The steps that succeeded in it, as `seq "name"` (what a failed commit loses).
+    held: Vec<String>,
     /// The server, for the `psql` command [`Error::LockTimeout`] prints.
     conninfo: String,
 }
@@ -72,6 +74,7 @@ impl LockGuard<'_> {
             settings: &conn.settings,
             txid,
             open: true,
+            held: Vec::new(),
             conninfo,
         })
     }
@@ -126,13 +129,22 @@ impl Batch<'_> {
             ));
         }
         self.client.batch_execute(&setup)?;
-        let ran = step.run(&mut Tx::new(self.client, seq, name, true));
+        let mut first_failure = None;
+        let ran = step
+            .run(&mut Tx::new(self.client, seq, name, true).noting_failure_in(&mut first_failure));
         let ran = ran.and_then(|()| self.still_ours(seq, name));
         if let Err(e) = ran {
             self.roll_back_step(seq, name)?;
             return Err(match e {
                 Error::TransactionEnded { .. } => e,
                 e if e.sqlstate() == Some("55P03") => e,
+                // "current transaction is aborted": an earlier statement of the step failed
+                // and its code went on (returned Ok, or ran more).
+                e if e.sqlstate() == Some("25P02") => Error::StepIgnoredError {
+                    seq,
+                    name: name.to_owned(),
+                    statement_error: first_failure,
+                },
                 e => Error::Step {
                     seq,
                     name: name.to_owned(),
@@ -151,6 +163,7 @@ impl Batch<'_> {
         self.client
             .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))?;
         commit_guard::arm(self.client, self.schema)?;
+        self.held.push(format!("{seq} {name:?}"));
         Ok(())
     }
 
@@ -228,24 +241,45 @@ impl Batch<'_> {
     /// lock.begin()?.commit()?;
     /// # Ok::<(), migrate_postgres::Error>(())
     /// ```
+    ///
+    /// A commit that does not happen (the session ended or the connection was lost before it,
+    /// the transaction was ended earlier, the COMMIT refused) is [`Error::CommitLost`], naming
+    /// the cause and the steps the batch held.
     pub fn commit(mut self) -> Result<()> {
-        self.ensure_open(0, "(commit)")?;
-        let txid: Option<i64> = self
-            .client
-            .query_one("SELECT txid_current_if_assigned()", &[])?
-            .get(0);
-        if txid != Some(self.txid) {
-            return self.ended(0, "(before commit)");
+        let held = std::mem::take(&mut self.held);
+        let lost = |cause: String| Error::CommitLost {
+            doing: "committing the batch".into(),
+            cause,
+            migrations: held.clone(),
+        };
+        if !self.open {
+            return Err(lost(
+                "the transaction was ended before it, by a step's own COMMIT or ROLLBACK"
+                    .to_owned(),
+            ));
         }
-        let result = self
+        let probe = self
             .client
-            .batch_execute(&commit_guard::commit_sql(self.schema));
+            .query_one("SELECT txid_current_if_assigned()", &[]);
+        let result = match probe.map(|row| row.get::<_, Option<i64>>(0)) {
+            Ok(txid) if txid == Some(self.txid) => self
+                .client
+                .batch_execute(&commit_guard::commit_sql(self.schema)),
+            Ok(_) => {
+                let _ = self.ended(0, "(before commit)");
+                return Err(lost(
+                    "the transaction was ended before it, by a step's own COMMIT or ROLLBACK"
+                        .to_owned(),
+                ));
+            }
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             // A failed statement before COMMIT leaves the transaction open and aborted.
             let _ = self.client.batch_execute("ROLLBACK");
         }
         self.close();
-        Ok(result?)
+        result.map_err(|e| lost(crate::error::commit_cause(&e)))
     }
 
     /// Leaves the transaction state (committed or rolled back) and resets the session default.

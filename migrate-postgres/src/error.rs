@@ -130,7 +130,7 @@ pub enum Error {
         "migration {seq} {name:?} ended the runner's transaction (a COMMIT or ROLLBACK in its \
          SQL); the commit guard refused it, so the whole batch was rolled back and nothing was \
          committed. Remove the COMMIT/ROLLBACK from the migration (or mark it \
-         `transaction = false` if it must run outside a transaction), then run `migrate up` again"
+         `transaction = false` if it must run outside a transaction), then run it again"
     )]
     TransactionEnded {
         /// The migration.
@@ -144,8 +144,8 @@ pub enum Error {
         "migration {seq} {name:?} could not get a table lock within lock_timeout ({lock_timeout_ms} \
          ms), {attempts} attempts: another session holds a conflicting lock. The migration was \
          rolled back to its savepoint; nothing of it was kept. See which sessions hold locks on \
-         tables with `{}` (the one in a long transaction is the likely blocker), then run \
-         `migrate up` again",
+         tables with `{}` (the one in a long transaction is the likely blocker), then run it \
+         again",
         crate::connection_target::psql_command(.conninfo, BLOCKERS_SQL)
     )]
     LockTimeout {
@@ -164,7 +164,7 @@ pub enum Error {
     /// A migration's own code failed.
     #[error(
         "migration {seq} {name:?} failed: {source}. It was rolled back to its savepoint; nothing of \
-         it was kept. Fix the migration and run `migrate up` again"
+         it was kept. Fix the migration, then run it again"
     )]
     Step {
         /// The migration.
@@ -178,7 +178,7 @@ pub enum Error {
     /// A deferred constraint failed at the end of a migration.
     #[error(
         "migration {seq} {name:?} left a deferred constraint violated: {}. It was rolled back to \
-         its savepoint; nothing of it was kept. Fix the data or the migration and run `migrate up` \
+         its savepoint; nothing of it was kept. Fix the data or the migration, then run it \
          again",
         describe(.source)
     )]
@@ -195,7 +195,7 @@ pub enum Error {
     #[error(
         "after migration {seq} {name:?} these indexes are INVALID, left by a failed CREATE INDEX \
          CONCURRENTLY (a rerun with IF NOT EXISTS would skip them silently): {}. Drop them with \
-         {}, fix the cause (e.g. duplicate rows for a UNIQUE index), then run `migrate up` again",
+         {}, fix the cause (e.g. duplicate rows for a UNIQUE index), then run it again",
         .indexes.join(", "),
         drop_index_commands(.indexes, .conninfo)
     )]
@@ -214,7 +214,7 @@ pub enum Error {
     #[error(
         "migration {seq} {name:?} (transaction = false) failed: {source}. No transaction could \
          undo it: the statements before the failing one stay applied{}. Make the migration safe \
-         to run twice (IF NOT EXISTS / IF EXISTS), then run `migrate up` again",
+         to run twice (IF NOT EXISTS / IF EXISTS), then run it again",
         invalid_text(.invalid_indexes, .conninfo)
     )]
     NonTransactionalStep {
@@ -514,7 +514,7 @@ pub enum Error {
     #[error(
         "the migration drops or deletes data without declaring it: {} ({}). {}If that is \
          intended, declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this \
-         run (`migrate up --allow-destructive`). (A table dropped and recreated under the same \
+         run (`--allow-destructive`). (A table dropped and recreated under the same \
          name in the same migration, with no fewer rows and no column data lost, needs no \
          declaration.)",
         lost.join(", "), crate::guard::by(statements), kept_text(*rolled_back)
@@ -547,7 +547,7 @@ pub enum Error {
          removes data. It was rolled back to its savepoint; nothing of it was kept. Look for a \
          DELETE, a TRUNCATE, or a copy that skipped some rows. If the rows are meant to go, \
          declare it (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
-         (`migrate up --allow-destructive`)",
+         (`--allow-destructive`)",
         tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", "),
         crate::guard::by(statements)
     )]
@@ -577,7 +577,7 @@ pub enum Error {
         "the migration removed the values of {} (the column is gone) ({}), and it does not \
          declare that it removes data. {}If a rebuild meant to keep it, copy the column into \
          the new table; if the values are meant to go, declare it (`#[migration(seq = {seq}, \
-         destructive)]`) or allow it for this run (`migrate up --allow-destructive`)",
+         destructive)]`) or allow it for this run (`--allow-destructive`)",
         columns.join(", "), crate::guard::by(statements), kept_text(*rolled_back)
     )]
     ColumnDataLost {
@@ -591,20 +591,25 @@ pub enum Error {
         rolled_back: bool,
     },
 
-    /// A migration returned `Ok` after one of its statements failed: its code dropped the
-    /// error, and PostgreSQL aborted the transaction, so nothing after that statement ran.
+    /// A migration's statement failed and its code dropped the error (it returned `Ok`, or
+    /// the error of a later statement, which PostgreSQL refused because the transaction was
+    /// aborted: 25P02); nothing after that statement ran.
     #[error(
-        "migration {seq} {name:?} returned Ok, but one of its statements had failed and the \
-         error was ignored in its code (PostgreSQL ignores every statement after a failed one \
-         in a transaction). It was rolled back to its savepoint; nothing of it was kept. \
-         Return the statement's error (`?`) in the migration, fix what failed, and run \
-         `migrate up` again"
+        "migration {seq} {name:?} ignored the error of one of its statements{}: its code went \
+         on as if it had succeeded, but PostgreSQL aborted the transaction there and ignores \
+         every statement after a failed one. It was rolled back to its savepoint; nothing of it \
+         was kept. Return the statement's error (`?`) in the migration, fix what failed, and \
+         run it again",
+        statement_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
     )]
     StepIgnoredError {
         /// The migration.
         seq: u64,
         /// Its name.
         name: String,
+        /// The statement that failed first, with PostgreSQL's error (`None` when it was not
+        /// sent through the migration's `Tx`).
+        statement_error: Option<String>,
     },
 
     /// Without row counts (`Migrator::without_row_counts`, `--no-row-counts`): a migration
@@ -626,9 +631,9 @@ pub enum Error {
          rows, and every table dropped that a migration declared `rebuild` does not recreate \
          under its name, needs the declaration. It was rolled back to its savepoint; nothing \
          of it was kept. If that is intended, declare it (`#[migration(seq = {seq}, \
-         destructive)]`) or allow it for this run (`migrate up --no-row-counts \
-         --allow-destructive`); with row counts on (`migrate up`), a migration that keeps \
-         every row passes without the declaration.",
+         destructive)]`) or allow it for this run (`--no-row-counts --allow-destructive`); \
+         with row counts on (without `--no-row-counts`), a migration that keeps every row \
+         passes without the declaration.",
         lost.join(", "), crate::guard::by(statements)
     )]
     DestructiveWithoutRowCounts {
@@ -668,6 +673,91 @@ pub enum Error {
         /// The newest other backup of this database whose checksum matches, if any.
         instead: Option<std::path::PathBuf>,
     },
+
+    /// The runner's transaction did not commit: its session or connection was lost before the
+    /// commit (ended by `pg_terminate_backend`, by `idle_in_transaction_session_timeout`, a
+    /// server shutdown, the network), or PostgreSQL refused the COMMIT (a deferred constraint
+    /// checked then, a serialization failure). PostgreSQL keeps nothing of a transaction that
+    /// did not commit.
+    ///
+    /// ```
+    /// let e = migrate_postgres::Error::CommitLost {
+    ///     doing: "committing the run".into(),
+    ///     cause: "the connection to the server was lost".into(),
+    ///     migrations: vec!["2 \"add_email\" (up)".into()],
+    /// };
+    /// assert!(e.to_string().contains("2 \"add_email\" (up)"));
+    /// ```
+    #[error(
+        "{cause}, while {doing}: the runner's transaction did not commit, and PostgreSQL kept \
+         nothing of it{}",
+        held_text(.migrations)
+    )]
+    CommitLost {
+        /// Which commit (`committing the run`, `committing` before a `transaction = false`
+        /// migration or a chunk).
+        doing: String,
+        /// Why, with PostgreSQL's message and SQLSTATE.
+        cause: String,
+        /// The migrations whose work the transaction held, as `seq "name" (direction)`.
+        migrations: Vec<String>,
+    },
+}
+
+/// ": it held 2 "a" (up), 3 "b" (up): none of their work or tracking rows was kept".
+fn held_text(migrations: &[String]) -> String {
+    if migrations.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; it held {}: none of their work or tracking rows was kept",
+        migrations.join(", ")
+    )
+}
+
+/// Why a commit did not happen, from the error met at it: the session ended (by whom, when
+/// PostgreSQL says), the connection lost, or the COMMIT refused.
+pub(crate) fn commit_cause(e: &postgres::Error) -> String {
+    let code = e.code().map(|c| c.code().to_owned());
+    match code.as_deref() {
+        Some("57P01") => format!(
+            "the server ended the runner's session before its commit (ended by \
+             pg_terminate_backend from another session, or a server shutdown: {})",
+            describe(e)
+        ),
+        Some("25P03") => format!(
+            "the server ended the runner's session before its commit: it stayed idle in its \
+             transaction longer than idle_in_transaction_session_timeout ({}); raise that \
+             setting for the migration's role, or keep migrations and their hooks from pausing",
+            describe(e)
+        ),
+        Some(code) if code.starts_with("57") || code.starts_with("08") => format!(
+            "the runner's session or connection ended before its commit ({})",
+            describe(e)
+        ),
+        Some(code) if code.starts_with("23") => {
+            format!("a deferred constraint failed at COMMIT ({})", describe(e))
+        }
+        Some("40001") | Some("40P01") => format!(
+            "PostgreSQL refused the COMMIT to keep concurrent transactions consistent ({})",
+            describe(e)
+        ),
+        Some(_) => format!("PostgreSQL refused the COMMIT ({})", describe(e)),
+        None if e.is_closed() => format!(
+            "the connection to the server was lost before the commit ({e}); the session may \
+             have been ended by pg_terminate_backend, idle_in_transaction_session_timeout, a \
+             server restart or the network"
+        ),
+        None => format!("the commit could not be sent ({e})"),
+    }
+}
+
+/// A session or connection that is gone (as opposed to a statement that failed in it).
+pub(crate) fn session_lost(e: &postgres::Error) -> bool {
+    match e.code().map(|c| c.code()) {
+        Some(code) => code == "25P03" || code.starts_with("57") || code.starts_with("08"),
+        None => e.is_closed() || e.as_db_error().is_none(),
+    }
 }
 
 /// What a refused migration kept.

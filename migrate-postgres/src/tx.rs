@@ -28,6 +28,9 @@ pub struct Tx<'c> {
     capture_only: bool,
     /// Every SQL text sent, for the safety checks' messages (which statement dropped what).
     sent: Option<&'c mut Vec<String>>,
+    /// The first statement that failed, with PostgreSQL's error: when the step's code ignores
+    /// it, the transaction is aborted and only this says why.
+    failed: Option<&'c mut Option<String>>,
 }
 
 impl<'c> Tx<'c> {
@@ -45,7 +48,25 @@ impl<'c> Tx<'c> {
             log: None,
             capture_only: false,
             sent: None,
+            failed: None,
         }
+    }
+
+    /// Notes in `failed` the first statement that fails, with PostgreSQL's error (a step that
+    /// drops the error leaves its transaction aborted; the error message names this one).
+    pub(crate) fn noting_failure_in(mut self, failed: &'c mut Option<String>) -> Self {
+        self.failed = Some(failed);
+        self
+    }
+
+    /// `result` of sending `sql`; its error, if it is the first, noted.
+    fn sent<T>(&mut self, sql: &str, result: Result<T, postgres::Error>) -> Result<T> {
+        if let (Err(e), Some(failed)) = (&result, self.failed.as_mut())
+            && failed.is_none()
+        {
+            **failed = Some(format!("`{}`: {}", sql.trim(), crate::error::describe(e)));
+        }
+        Ok(result?)
     }
 
     /// Notes every SQL text this handle sends in `sent` (the guard's messages name them).
@@ -139,10 +160,12 @@ impl<'c> Tx<'c> {
             return Ok(());
         }
         if self.in_transaction {
-            self.client.batch_execute(sql)?;
+            let result = self.client.batch_execute(sql);
+            self.sent(sql, result)?;
         } else {
             for statement in split::split_statements(sql) {
-                self.client.batch_execute(statement)?;
+                let result = self.client.batch_execute(statement);
+                self.sent(statement, result)?;
             }
         }
         Ok(())
@@ -164,7 +187,8 @@ impl<'c> Tx<'c> {
         if self.capture_only {
             return Ok(0);
         }
-        Ok(self.client.execute(sql, params)?)
+        let result = self.client.execute(sql, params);
+        self.sent(sql, result)
     }
 
     /// Runs a query; its rows.
@@ -181,7 +205,8 @@ impl<'c> Tx<'c> {
     pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         self.note(sql);
         self.read(sql, params)?;
-        Ok(self.client.query(sql, params)?)
+        let result = self.client.query(sql, params);
+        self.sent(sql, result)
     }
 
     /// Runs a query that returns exactly one row.
@@ -196,7 +221,8 @@ impl<'c> Tx<'c> {
     pub fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         self.note(sql);
         self.read(sql, params)?;
-        Ok(self.client.query_one(sql, params)?)
+        let result = self.client.query_one(sql, params);
+        self.sent(sql, result)
     }
 
     /// Runs a query that returns at most one row.
@@ -212,7 +238,8 @@ impl<'c> Tx<'c> {
     pub fn query_opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         self.note(sql);
         self.read(sql, params)?;
-        Ok(self.client.query_opt(sql, params)?)
+        let result = self.client.query_opt(sql, params);
+        self.sent(sql, result)
     }
 
     /// Number of rows in `table` (quoted as one identifier; use [`Tx::query_one`] for a
@@ -228,7 +255,8 @@ impl<'c> Tx<'c> {
     pub fn row_count(&mut self, table: &str) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM {}", quote_ident(table));
         self.read(&sql, &[])?;
-        let count: i64 = self.client.query_one(&sql, &[])?.get(0);
+        let result = self.client.query_one(&sql, &[]);
+        let count: i64 = self.sent(&sql, result)?.get(0);
         Ok(count.max(0) as u64)
     }
 

@@ -422,6 +422,14 @@ impl Backend for SqliteBackend<'_> {
         let info = backup::take(self.conn, path, &self.config.backups, kind).map_err(|e| {
             // Not "nothing was migrated": the earlier steps of this run are committed.
             let (dir, cause) = match e {
+                // The database, not the directory: free space would send the operator astray.
+                Error::DatabaseDamaged { path, detail } => {
+                    return Error::DamagedMidRun {
+                        path,
+                        detail,
+                        backup: self.written.first().cloned(),
+                    };
+                }
                 Error::BackupFailed { dir, error } => (dir, error.to_string()),
                 other => (self.config.backups.dir_for(path), other.to_string()),
             };
@@ -458,6 +466,20 @@ impl Backend for SqliteBackend<'_> {
         )?;
         self.written.push(failed_state.path.clone());
         Ok(failed_state.path)
+    }
+
+    fn override_flag(&self, error: &Error) -> Option<&'static str> {
+        matches!(
+            error,
+            Error::UndeclaredDestruction { .. }
+                | Error::RowsLost { .. }
+                | Error::ColumnDataLost { .. }
+        )
+        .then_some("--allow-destructive")
+    }
+
+    fn backup_shared_by_sets(&self, backup: &Path) -> bool {
+        self.config.backups.run_backup.as_deref() == Some(backup)
     }
 
     fn no_backup_reason(&self) -> String {
@@ -570,7 +592,7 @@ impl Backend for SqliteBackend<'_> {
         error: &Error,
         before: &Recorded,
         after: &Recorded,
-        job: Job,
+        rerun: &str,
         rolled_back_itself: bool,
         backup: Option<&Path>,
     ) -> Option<String> {
@@ -581,8 +603,11 @@ impl Backend for SqliteBackend<'_> {
                 after,
                 &self.label,
                 file_read_only,
-                job,
+                rerun,
             ));
+        }
+        if matches!(error, Error::DamagedMidRun { .. }) {
+            return Some(outcome::damaged(before, after));
         }
         if sqlite_codes::has_code(error, ErrorCode::DiskFull) {
             return Some(outcome::disk_full(
@@ -591,7 +616,7 @@ impl Backend for SqliteBackend<'_> {
                 &self.label,
                 backup,
                 rolled_back_itself,
-                job,
+                rerun,
             ));
         }
         None
@@ -617,19 +642,25 @@ impl Backend for SqliteBackend<'_> {
         }
     }
 
-    fn commit_failed(&self, error: Error, kept: String) -> Error {
+    fn commit_failed(&self, error: Error, kept: String, rerun: &str) -> Error {
         if busy::is_busy(&error) {
+            // Which commit: the run's last, or one before a `transaction = false` migration.
+            let doing = match &error {
+                Error::Runner { doing, .. } => doing.clone(),
+                _ => "committing the run".to_owned(),
+            };
+            // Its message says to wait and run again.
             return Error::Busy {
                 path: self.label.clone(),
                 waited_ms: self.config.busy_timeout.as_millis() as u64,
-                doing: "committing the run".into(),
+                doing,
                 held_by: busy::READERS.into(),
                 outcome: kept,
             };
         }
         Error::CommitFailed {
             error: Box::new(error),
-            outcome: kept,
+            outcome: format!("{kept} Once the cause is fixed, run `{rerun}` again."),
         }
     }
 }

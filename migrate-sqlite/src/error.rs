@@ -140,8 +140,9 @@ pub enum Error {
     },
 
     /// Every migration succeeded but the final commit failed; SQLite rolled the run back.
+    /// `outcome` says what is recorded now and the command to run again.
     /// (The message includes `error`'s, so `source()` does not return it.)
-    #[error("the run's final commit failed: {error}\n{outcome} Run it again.")]
+    #[error("the run's final commit failed: {error}\n{outcome}")]
     CommitFailed {
         /// Why the commit failed.
         error: Box<Error>,
@@ -238,7 +239,7 @@ pub enum Error {
     #[error(
         "the migration drops or deletes data without declaring it: {}. If that is intended, \
          declare it (`#[migration(seq = {seq}, destructive)]`), or allow it for this run \
-         (`migrate up --allow-destructive`). (A table dropped and recreated under the same name \
+         (`--allow-destructive`). (A table dropped and recreated under the same name \
          in the same migration, with no fewer rows and no column data lost, needs no \
          declaration.)",
         statements.join(", ")
@@ -266,7 +267,7 @@ pub enum Error {
          removes data. Look for a REPLACE that replaced rows (INSERT or UPDATE OR REPLACE, or a \
          column declared ON CONFLICT REPLACE), or a copy that skipped some. If the rows are meant to go, declare it \
          (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
-         (`migrate up --allow-destructive`)",
+         (`--allow-destructive`)",
         tables.iter().map(|c| format!("{c} ({} rows lost)", c.lost().unwrap_or(0))).collect::<Vec<_>>().join(", ")
     )]
     RowsLost {
@@ -466,8 +467,8 @@ pub enum Error {
          overwritten in every row by an UPDATE in a migration that read nothing of the table), \
          and it does not declare that it removes data. If a rebuild meant to keep it, copy the \
          column into the new table; if the values are meant to go, declare it \
-         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run (`migrate up \
-         --allow-destructive`)",
+         (`#[migration(seq = {seq}, destructive)]`) or allow it for this run \
+         (`--allow-destructive`)",
         columns.join(", ")
     )]
     ColumnDataLost {
@@ -546,8 +547,7 @@ pub enum Error {
         "the migration left foreign keys SQLite cannot check in {} (\"foreign key mismatch\": \
          the columns they reference are neither the parent table's PRIMARY KEY nor covered by a \
          UNIQUE index); it was rolled back. Reference the parent's primary key, or create a \
-         UNIQUE index on the referenced columns in the same migration, then run `migrate up` \
-         again",
+         UNIQUE index on the referenced columns in the same migration, then run it again",
         tables.join(", ")
     )]
     ForeignKeyMismatch {
@@ -626,6 +626,45 @@ pub enum Error {
         path: PathBuf,
         /// What `quick_check` or SQLite said.
         detail: String,
+    },
+
+    /// Part-way through a run (under `KeepApplied`, the backup to restore if the next
+    /// `transaction = false` migration fails), the live database failed SQLite's
+    /// `quick_check`: that migration was not run; the ones before it were already committed.
+    ///
+    /// ```
+    /// let e = migrate_sqlite::Error::DamagedMidRun {
+    ///     path: "app.db".into(),
+    ///     detail: "database disk image is malformed".into(),
+    ///     backup: Some("app.db.backups/app.db.20261122T104914.123Z.pre-up.db".into()),
+    /// };
+    /// assert!(e.to_string().contains("`migrate restore app.db.backups/app.db.2026"));
+    /// assert!(!e.to_string().contains("space"));
+    /// ```
+    #[error(
+        "the database {} is damaged: SQLite's quick_check of it found {detail}, while the backup \
+         to restore if the next migration fails was being taken. That migration was not run \
+         and no backup was written for it; the migrations this run applied before it were \
+         already committed. Stop every program that uses the database, then {}: the damaged \
+         file is kept aside",
+        path.display(),
+        match backup {
+            Some(b) => format!(
+                "restore the backup taken before this run (`migrate restore {} --yes`)",
+                crate::outcome::shell_word(b)
+            ),
+            None => "restore the newest backup (`migrate restore --yes`; `migrate backups` lists \
+                     the others)"
+                .to_owned(),
+        }
+    )]
+    DamagedMidRun {
+        /// The live database.
+        path: PathBuf,
+        /// What `quick_check` or SQLite said.
+        detail: String,
+        /// The backup taken before this run, if one was.
+        backup: Option<PathBuf>,
     },
 
     /// The automatic restore of the one backup of `up --all-sets` after a later set's

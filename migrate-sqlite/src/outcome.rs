@@ -2,7 +2,7 @@
 //! read-only file or directory), told from the tracking rows read back afterwards. The rest of
 //! the outcome texts are the protocol's (`migrate_core::protocol`).
 
-use migrate_core::protocol::{Job, kept_summary};
+use migrate_core::protocol::kept_summary;
 pub use migrate_core::protocol::{Recorded, shell_word};
 use std::path::Path;
 
@@ -15,7 +15,7 @@ pub fn disk_full(
     db: &str,
     backup: Option<&Path>,
     rolled_back_by_sqlite: bool,
-    job: Job,
+    rerun: &str,
 ) -> String {
     let kept = kept_summary(before, after);
     let dir = Path::new(db)
@@ -36,9 +36,8 @@ pub fn disk_full(
     format!(
         "The disk is full (or the file reached its size limit): SQLite could not grow the \
          database or its journal.{rollback} {kept}{backup} Free space on the file system holding {dir} (the run \
-         needs room for the database to grow and for its journal), then run `{}` again; the \
-         migration itself is not at fault.",
-        job.again()
+         needs room for the database to grow and for its journal), then run `{rerun}` again; \
+         the migration itself is not at fault."
     )
 }
 
@@ -50,7 +49,7 @@ pub fn read_only(
     after: &Recorded,
     db: &str,
     file_read_only: bool,
-    job: Job,
+    rerun: &str,
 ) -> String {
     let kept = kept_summary(before, after);
     let path = Path::new(db);
@@ -75,8 +74,18 @@ pub fn read_only(
         )
     };
     format!(
-        "SQLite could not write: {why}, then run `{}` again; the migration itself is not at \
-         fault.",
-        job.again()
+        "SQLite could not write: {why}, then run `{rerun}` again; the migration itself is not \
+         at fault."
+    )
+}
+
+/// The outcome when the database was found damaged part-way through a run (the backup taken
+/// just before a `transaction = false` migration failed its `quick_check`): what the run
+/// committed before is read back; the error names the backup to restore.
+pub fn damaged(before: &Recorded, after: &Recorded) -> String {
+    format!(
+        "{} Nothing after it was run. Do not run migrations on this file again until it is \
+         restored; the migration itself is not at fault.",
+        kept_summary(before, after)
     )
 }

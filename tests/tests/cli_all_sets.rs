@@ -124,6 +124,16 @@ fn a_failure_in_a_later_set_keeps_the_earlier_sets_and_names_the_one_backup() {
     db.env.push(("SHELVES_FAIL".into(), "1".into()));
     let out = run(&db, &["up", "--all-sets"]).expect(1);
     assert!(out.stderr.contains("fails on purpose"), "{out:#?}");
+    // The earlier set stays applied: the failing set alone is to run again (a bare `migrate
+    // up` would run the app's own set, "library").
+    assert!(
+        out.stderr.contains("run `migrate up --set shelves` again"),
+        "{out:#?}"
+    );
+    assert!(
+        !out.stdout.contains("rolled back with the restore"),
+        "{out:#?}"
+    );
     assert!(
         out.stdout.contains("set \"library\": applied 2 migrations"),
         "{out:#?}"
@@ -230,6 +240,150 @@ fn a_non_transactional_failure_in_a_later_set_restores_the_state_before_the_whol
             .any(|p| p.to_string_lossy().contains(".failed-state.")),
         "the failed state is kept: {:?}",
         db.backups()
+    );
+}
+
+/// The newest `pre-up` backup file.
+fn newest_pre_up(db: &Db) -> std::path::PathBuf {
+    db.backups()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".pre-up."))
+        .max()
+        .expect("a pre-up backup")
+}
+
+/// Under `--json` the document names the one backup of the run, as the text does: the file
+/// that holds the state before every set; `null` when the run took none.
+#[test]
+fn json_up_all_sets_names_the_one_backup_of_the_run() {
+    let db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    let doc = run(&db, &["--json", "up", "--all-sets"]).expect(0).json();
+    let reports = doc["reports"].as_array().unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(reports.len(), 2, "{doc}");
+    let backup = newest_pre_up(&db);
+    assert_eq!(doc["backup"]["path"], backup.display().to_string(), "{doc}");
+    assert_eq!(doc["backup"]["kind"], "automatic", "{doc}");
+    assert_eq!(doc["backup"]["name"], "pre-up", "{doc}");
+    assert!(doc.get("rolled_back").is_none(), "{doc}");
+    // That file is the state before the run: library at seq 1, no shelves.
+    let held: i64 = rusqlite::Connection::open(&backup)
+        .unwrap()
+        .query_row("SELECT count(*) FROM _migrate_applied", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(held, 1);
+    assert_eq!((applied(&db, "library"), applied(&db, "shelves")), (3, 3));
+    // Nothing to do: no backup taken, none named.
+    let files = db.backups();
+    let again = run(&db, &["--json", "up", "--all-sets"]).expect(0).json();
+    assert_eq!(again["backup"], serde_json::Value::Null, "{again}");
+    assert_eq!(db.backups(), files);
+}
+
+/// A failure in a later set under `--json`: the document names the backup too, and says that
+/// the earlier set's migrations stayed applied (nothing rolled back).
+#[test]
+fn json_a_failed_up_all_sets_names_the_backup_and_what_was_rolled_back() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    db.env.push(("SHELVES_FAIL".into(), "1".into()));
+    let doc = run(&db, &["--json", "up", "--all-sets"]).expect(1).json();
+    let backup = newest_pre_up(&db);
+    assert_eq!(doc["backup"]["path"], backup.display().to_string(), "{doc}");
+    assert_eq!(doc["rolled_back"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["reports"][0]["set"], "library", "{doc}");
+    assert_eq!((applied(&db, "library"), applied(&db, "shelves")), (3, 0));
+}
+
+/// A `transaction = false` failure in a later set restores the backup taken before every set:
+/// the message says the earlier set was rolled back too and names `up --all-sets` (a bare
+/// `migrate up`, or `--set shelves`, would leave library behind); the run lists what the
+/// restore undid, read back, in the text and in the JSON; that command, run as printed once the
+/// cause is gone, applies every set.
+#[test]
+fn a_restore_after_a_later_set_fails_says_the_earlier_sets_were_rolled_back_too() {
+    let mut db = Db::new();
+    run(&db, &["up", "--to", "1"]).expect(0);
+    db.env.push(("SHELVES_FAIL".into(), "3".into()));
+    let out = run(&db, &["up", "--all-sets"]).expect(1);
+    assert!(
+        out.stderr
+            .contains("the migrations the sets before this one applied in it were rolled back too"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("run `migrate up --all-sets` again"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains(
+            "rolled back with the restore: set \"library\" 2, 3 (applied earlier in this run"
+        ),
+        "{out:#?}"
+    );
+    assert_eq!((applied(&db, "library"), applied(&db, "shelves")), (1, 0));
+
+    let doc = run(&db, &["--json", "up", "--all-sets"]).expect(1).json();
+    assert_eq!(
+        doc["rolled_back"],
+        serde_json::json!([{ "set": "library", "seqs": [2, 3] }]),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["backup"]["path"],
+        newest_pre_up(&db).display().to_string(),
+        "{doc}"
+    );
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`migrate up --all-sets`")),
+        "{doc}"
+    );
+    assert_eq!((applied(&db, "library"), applied(&db, "shelves")), (1, 0));
+
+    db.env.clear();
+    run(&db, &["up", "--all-sets"]).expect(0);
+    assert_eq!((applied(&db, "library"), applied(&db, "shelves")), (3, 3));
+}
+
+/// A `transaction = false` migration of set "shelves" (not the app's own set, "library") that
+/// fails with backups off stays started: the commands its failure and the refused next start
+/// print name the set (a bare `migrate resolve 3 ...` would look for 3 in "library"), and run
+/// as printed.
+#[test]
+fn the_resolve_commands_of_another_set_name_it_and_run_as_printed() {
+    let mut db = Db::new();
+    db.env.push(("SHELVES_FAIL".into(), "3".into()));
+    let failed = run(&db, &["--no-backup", "up", "--set", "shelves"]).expect(1);
+    let resolve = "migrate resolve 3 --not-applied --set shelves";
+    assert!(
+        runbook::printed_commands(&failed.stderr).contains(&resolve.to_owned()),
+        "{failed:#?}"
+    );
+    db.env.clear();
+    let blocked = run(&db, &["up", "--set", "shelves"]).expect(3);
+    let printed = runbook::printed_commands(&blocked.stderr);
+    assert!(printed.contains(&resolve.to_owned()), "{blocked:#?}");
+    assert!(
+        printed.contains(&"migrate resolve 3 --applied --set shelves".to_owned()),
+        "{blocked:#?}"
+    );
+    let started = || {
+        db.int("SELECT count(*) FROM _migrate_applied WHERE set_name = 'shelves' AND state = 'started'")
+    };
+    assert_eq!(started(), 1);
+
+    let words: Vec<&str> = resolve.split_whitespace().skip(1).collect();
+    run(&db, &words).expect(0);
+    assert_eq!(started(), 0);
+    assert_eq!(applied(&db, "shelves"), 2);
+    run(&db, &["up", "--set", "shelves"]).expect(0);
+    assert_eq!(applied(&db, "shelves"), 3);
+    assert_eq!(
+        applied(&db, "library"),
+        0,
+        "the app's own set was never touched"
     );
 }
 

@@ -208,6 +208,83 @@ fn messages() -> Vec<(&'static str, String)> {
         m(list).open(&p).unwrap().up().unwrap_err(),
     );
 
+    // A `down --to`, a `down --steps` and a `redo` that fail: each names its own command.
+    let (_d, p) = db();
+    m(tables(1..=3)).open(&p).unwrap().up().unwrap();
+    let mut broken = tables(1..=3);
+    broken[2] = table(3).with_down(Step::sql("DROP TABLE t3; SELECT * FROM missing"));
+    push(
+        "down --to failure",
+        m(broken.clone()).open(&p).unwrap().down_to(1).unwrap_err(),
+    );
+    push(
+        "down --steps failure",
+        m(broken.clone()).open(&p).unwrap().down(2).unwrap_err(),
+    );
+    push(
+        "redo failure",
+        m(broken).open(&p).unwrap().redo().unwrap_err(),
+    );
+    // Under KeepApplied the revert of 3 is kept when 2's fails: `down --steps 3` again would
+    // revert one too many, so the command names the target.
+    let mut broken = tables(1..=3);
+    broken[1] = table(2).with_down(Step::sql("DROP TABLE t2; SELECT * FROM missing"));
+    push(
+        "kept down --steps failure",
+        m(broken)
+            .failure_policy(migrate_sqlite::FailurePolicy::KeepApplied)
+            .open(&p)
+            .unwrap()
+            .down(3)
+            .unwrap_err(),
+    );
+    // A redo whose revert is kept and whose apply fails: what is left is applying it.
+    let mut broken = tables(1..=2);
+    broken[1] = Migration::new(
+        2,
+        "create_t2",
+        Step::sql("CREATE TABLE t2 (x); SELECT * FROM missing"),
+    )
+    .with_down(Step::sql("DROP TABLE t2"));
+    push(
+        "kept redo failure",
+        m(broken)
+            .failure_policy(migrate_sqlite::FailurePolicy::KeepApplied)
+            .open(&p)
+            .unwrap()
+            .redo()
+            .unwrap_err(),
+    );
+    assert_eq!(
+        Connection::open(&p)
+            .unwrap()
+            .query_row("SELECT group_concat(seq) FROM _migrate_applied", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .unwrap(),
+        "1",
+        "2's revert was kept, its apply was not"
+    );
+
+    // A redo whose apply drops data it does not declare: the switch goes with the redo (a
+    // `migrate up --allow-destructive` would find nothing pending).
+    let (_d, p) = db();
+    let dropping = vec![
+        table(1),
+        Migration::new(2, "drop_t1", Step::sql("DROP TABLE t1"))
+            .with_down(Step::sql("CREATE TABLE t1 (x)")),
+    ];
+    m(dropping.clone())
+        .allow_destructive()
+        .open(&p)
+        .unwrap()
+        .up()
+        .unwrap();
+    push(
+        "undeclared destruction in a redo",
+        m(dropping).open(&p).unwrap().redo().unwrap_err(),
+    );
+
     // Disk full: the page limit of this connection stands in for the disk (SQLITE_FULL).
     let (_d, p) = db();
     let mut conn = Connection::open(&p).unwrap();
@@ -313,6 +390,132 @@ fn every_command_an_error_message_prints_parses() {
         );
     }
     assert!(checked >= 15, "only {checked} commands found");
+    // A failed revert or redo names the command that finishes it, never `migrate up`.
+    for (what, command) in [
+        ("down --to failure", "migrate down --to 1"),
+        ("down --steps failure", "migrate down --steps 2"),
+        ("redo failure", "migrate redo"),
+        ("kept down --steps failure", "migrate down --to 0"),
+        ("kept redo failure", "migrate up --to 2"),
+    ] {
+        let message = &messages.iter().find(|(w, _)| *w == what).unwrap().1;
+        assert_eq!(commands(message), [command], "{what}: {message}");
+    }
+    // A guard's refusal names the switch with the command that failed.
+    for (what, expected) in [
+        (
+            "undeclared destruction",
+            ["migrate up", "migrate up --allow-destructive"],
+        ),
+        (
+            "undeclared destruction in a redo",
+            ["migrate redo", "migrate redo --allow-destructive"],
+        ),
+    ] {
+        let message = &messages.iter().find(|(w, _)| *w == what).unwrap().1;
+        assert_eq!(commands(message), expected, "{what}: {message}");
+    }
+}
+
+/// The command a failed `down --to`, `redo` or `--keep-applied redo` prints is that operation's
+/// (not `migrate up`), and it finishes the job when run as printed through the real binary
+/// once the cause is gone: checked on the tracking rows, the tables and the history.
+#[test]
+fn the_command_a_failed_down_or_redo_prints_runs_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("library.db");
+    let cli = |args: &[String], fails: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_migrate-cli"))
+            .args(args)
+            .env("MIGRATE_CLI_DB", &db)
+            .env("MIGRATE_CLI_LENDING", "1")
+            .env("MIGRATE_CLI_LENDING_FAILS", fails)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let args = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    let applied = || {
+        Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT group_concat(seq, ',') FROM (SELECT seq FROM _migrate_applied ORDER BY seq)",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .unwrap()
+    };
+    let tables = || {
+        Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name IN ('loans', 'members')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+    };
+    let history = || {
+        let conn = Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq || ' ' || action || ' ' || outcome FROM _migrate_history ORDER BY id",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    };
+    // Fails with `fails`, prints exactly `expected` as the command to run again; then that
+    // command, run as printed without the failure, succeeds.
+    let fail_then_rerun = |command: &[&str], fails: &str, expected: &str| {
+        let out = cli(&args(command), fails);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(commands(&stderr), [expected], "{stderr}");
+        stderr
+    };
+    let run_printed = |printed: &str| {
+        let mut words = words(printed);
+        MigrateArgs::try_parse_from(&words).unwrap_or_else(|e| panic!("`{printed}`: {e}"));
+        words.remove(0);
+        words.push("--yes".into());
+        let out = cli(&words, "");
+        assert!(out.status.success(), "`{printed}`: {out:?}");
+    };
+
+    assert!(cli(&args(&["up"]), "").status.success());
+    assert_eq!(applied(), "1,2,3,4");
+
+    // `down --to 2`: the revert of 4 fails, nothing is kept; the command is `down --to 2`.
+    let printed = "migrate down --to 2 --set library";
+    fail_then_rerun(&["down", "--to", "2", "--yes"], "down", printed);
+    assert_eq!(applied(), "1,2,3,4");
+    assert_eq!(tables(), 2, "the failed revert was rolled back");
+    run_printed(printed);
+    assert_eq!(applied(), "1,2");
+    assert_eq!(tables(), 0);
+
+    // `redo`: the revert fails, nothing is kept; the command is `redo`.
+    assert!(cli(&args(&["up"]), "").status.success());
+    let printed = "migrate redo --set library";
+    fail_then_rerun(&["redo", "--yes"], "down", printed);
+    assert_eq!(applied(), "1,2,3,4");
+    assert_eq!(history().last().unwrap(), "4 down failed");
+    run_printed(printed);
+    assert_eq!(applied(), "1,2,3,4");
+    assert_eq!(history()[history().len() - 2..], ["4 down ok", "4 up ok"]);
+
+    // `--keep-applied redo`: the revert is kept, the apply fails; `redo` again would revert 3,
+    // so the command applies 4 again.
+    let printed = "migrate up --to 4 --set library";
+    fail_then_rerun(&["--keep-applied", "redo", "--yes"], "up", printed);
+    assert_eq!(applied(), "1,2,3");
+    assert_eq!(tables(), 0, "the failed apply was rolled back");
+    run_printed(printed);
+    assert_eq!(applied(), "1,2,3,4");
+    assert_eq!(tables(), 2);
 }
 
 /// The undo command `restore` prints (not backticked: a line of its own) runs as printed, also
@@ -478,6 +681,59 @@ fn postgres_messages(
             .unwrap_err(),
     );
 
+    // A `down --to` and a `redo` that fail, and a `--keep-applied` redo whose revert is kept:
+    // each names the command that finishes it.
+    let db = server.database();
+    let broken = |seq: u64| {
+        PgMigration::new(
+            seq,
+            format!("create_t{seq}"),
+            PgStep::sql(format!("CREATE TABLE t{seq} (x int)")),
+        )
+        .with_down(PgStep::sql(format!(
+            "DROP TABLE t{seq}; SELECT * FROM missing"
+        )))
+    };
+    PgMigrator::new()
+        .with_migrations([table(1), table(2), table(3)])
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let migrator = PgMigrator::new().with_migrations([table(1), table(2), broken(3)]);
+    push(
+        "postgres: down --to failure",
+        migrator.on(db.connect()).unwrap().down_to(1).unwrap_err(),
+    );
+    push(
+        "postgres: redo failure",
+        migrator.on(db.connect()).unwrap().redo().unwrap_err(),
+    );
+    let failing_up = PgMigration::new(
+        3,
+        "create_t3",
+        PgStep::sql("CREATE TABLE t3 (x int); SELECT * FROM missing"),
+    )
+    .with_down(PgStep::sql("DROP TABLE t3"));
+    push(
+        "postgres: kept redo failure",
+        PgMigrator::new()
+            .with_migrations([table(1), table(2), failing_up])
+            .failure_policy(migrate_postgres::FailurePolicy::KeepApplied)
+            .on(db.connect())
+            .unwrap()
+            .redo()
+            .unwrap_err(),
+    );
+    let mut client = db.client();
+    let seqs: Vec<i64> = client
+        .query("SELECT seq FROM public._migrate_applied ORDER BY seq", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(seqs, [1, 2], "3's revert was kept, its apply was not");
+
     // `down` further than what is applied.
     let db = server.database();
     let mut session = PgMigrator::new()
@@ -572,6 +828,15 @@ fn every_command_a_postgresql_message_prints_parses() {
                 .any(|(_, m)| commands(m).iter().any(|c| c == expected)),
             "no PostgreSQL scenario printed `{expected}`: {messages:#?}"
         );
+    }
+    // A failed revert or redo names the command that finishes it, never `migrate up`.
+    for (what, command) in [
+        ("postgres: down --to failure", "migrate down --to 1"),
+        ("postgres: redo failure", "migrate redo"),
+        ("postgres: kept redo failure", "migrate up --to 3"),
+    ] {
+        let message = &messages.iter().find(|(w, _)| *w == what).unwrap().1;
+        assert_eq!(commands(message), [command], "{what}: {message}");
     }
     // A path with a space is quoted, so the command still runs as printed.
     assert!(

@@ -188,6 +188,22 @@ fn a_non_transactional_failure_in_the_second_set_restores_the_state_before_every
         message.contains(&*run_backup[0].to_string_lossy()),
         "names the backup it restored: {message}"
     );
+    // The restore undid the default set's run too: said, read back, with the command that
+    // applies both again (not `migrate up`, which would leave uploads out).
+    assert!(
+        message.contains("the sets before this one applied in it were rolled back too"),
+        "{message}"
+    );
+    assert!(
+        message.contains("run `migrate up --all-sets` again"),
+        "{message}"
+    );
+    assert!(
+        stdout(&failed).contains(
+            "rolled back with the restore: set \"default\" 5, 6, 7 (applied earlier in this run"
+        ),
+        "{failed:?}"
+    );
 
     // The state before every set: default back at 4, uploads never applied.
     assert_eq!(applied(&db, "default"), 4);
@@ -270,7 +286,49 @@ fn json_up_all_sets_that_fails_part_way_prints_the_earlier_reports_and_the_error
             .is_some_and(|m| m.contains("uploads")),
         "{doc}"
     );
-    // The report was of a run the failure then undid (restored): the database says so.
+    // The report was of a run the failure then undid (restored): the database says so, and so
+    // does the document, with the backup it restored.
     assert_eq!(applied(&db, "default"), 4);
     assert!(!table_exists(&db, "uploads"));
+    assert_eq!(
+        doc["rolled_back"],
+        serde_json::json!([{ "set": "default", "seqs": [5, 6, 7] }]),
+        "{doc}"
+    );
+    let run_backup = named(&files(&backups), ".pre-up.").pop().unwrap();
+    assert_eq!(
+        doc["backup"]["path"],
+        run_backup.display().to_string(),
+        "{doc}"
+    );
+    assert_eq!(doc["backup"]["name"], "pre-up", "{doc}");
+}
+
+/// Under `--json` a run that succeeds names its one backup too (`null` when it took none).
+#[test]
+fn json_up_all_sets_names_the_one_backup_of_the_run() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().to_owned();
+    let up = cli(&db, &backups, None, &["--json", "up", "--all-sets"]);
+    assert_eq!(code(&up), 0, "{up:?}");
+    let doc: Value = serde_json::from_slice(&up.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}): {}", stdout(&up)));
+    let taken = files(&backups);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(
+        doc["backup"]["path"],
+        taken[0].display().to_string(),
+        "{doc}"
+    );
+    assert_eq!(doc["backup"]["kind"], "automatic", "{doc}");
+    assert_eq!(doc["reports"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert!(doc.get("rolled_back").is_none(), "{doc}");
+    assert_eq!((applied(&db, "default"), applied(&db, "uploads")), (7, 3));
+
+    let again = cli(&db, &backups, None, &["--json", "up", "--all-sets"]);
+    assert_eq!(code(&again), 0, "{again:?}");
+    let doc: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(doc["backup"], Value::Null, "{doc}");
+    assert_eq!(files(&backups), taken, "nothing to do: no backup");
 }

@@ -453,3 +453,78 @@ fn a_busy_template_prints_a_command_that_finds_the_session() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `notes.pinned` exists (migration 7 adds it; its revert drops it).
+fn pinned_exists(db: &TestDatabase) -> bool {
+    count(
+        &mut db.client(),
+        "SELECT count(*) FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name = 'notes' AND column_name = 'pinned'",
+    ) == 1
+}
+
+/// Runs a printed `migrate …` command as `pg-notes migrate …` (with `--yes`: off a terminal a
+/// revert asks for it).
+fn pg_notes_as_printed(db: &TestDatabase, command: &str) -> Output {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "migrate", "{command}");
+    let mut args = words[1..].to_vec();
+    args.push("--yes");
+    pg_notes(db, &args)
+}
+
+/// A failed `down --to 6` and a failed `redo` (a view depends on the column migration 7's
+/// revert drops) print their own command, not `migrate up`; once the view is gone, each runs
+/// as printed and does what the failed one meant to.
+#[test]
+fn a_failed_down_or_redo_names_its_own_command_which_runs_as_printed() {
+    let Some(db) = db() else { return };
+    assert!(pg_notes(&db, &["up"]).status.success());
+    assert_eq!(applied(&db), 7);
+    let view = "CREATE VIEW pinned_notes AS SELECT id FROM notes WHERE pinned";
+    db.client().batch_execute(view).unwrap();
+
+    let down = pg_notes(&db, &["down", "--to", "6", "--yes"]);
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    let message = text(&down.stderr);
+    assert!(message.contains("pinned_notes"), "{message}");
+    assert_eq!(
+        printed(&message, "migrate"),
+        ["migrate down --to 6"],
+        "{message}"
+    );
+    assert_eq!(applied(&db), 7, "the failed revert was rolled back");
+    assert!(pinned_exists(&db));
+
+    let redo = pg_notes(&db, &["redo", "--yes"]);
+    assert_eq!(redo.status.code(), Some(1), "{redo:?}");
+    let message = text(&redo.stderr);
+    assert_eq!(printed(&message, "migrate"), ["migrate redo"], "{message}");
+    assert_eq!(applied(&db), 7);
+
+    db.client().batch_execute("DROP VIEW pinned_notes").unwrap();
+    let redone = pg_notes_as_printed(&db, "migrate redo");
+    assert!(redone.status.success(), "{redone:?}");
+    assert_eq!(applied(&db), 7);
+    let last: Vec<String> = db
+        .client()
+        .query(
+            "SELECT action || ' ' || outcome FROM public._migrate_history WHERE seq = 7
+             ORDER BY id DESC LIMIT 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        last,
+        ["up ok", "down ok"],
+        "the redo reverted and applied 7"
+    );
+
+    let reverted = pg_notes_as_printed(&db, "migrate down --to 6");
+    assert!(reverted.status.success(), "{reverted:?}");
+    assert_eq!(applied(&db), 6);
+    assert!(!pinned_exists(&db));
+}

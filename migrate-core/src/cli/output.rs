@@ -27,15 +27,21 @@ pub fn error_json(error: &dyn std::error::Error, exit_code: u8) {
     print_json(&json!({ "error": error_value(error, exit_code) }));
 }
 
-/// `up --all-sets` that failed part-way, under `--json`: one document with the reports of the
-/// sets that ran before the failure and the error, `{"reports": [...], "error": {...}}`.
+/// `up --all-sets` that failed part-way, under `--json`: one document, the run's own fields
+/// (`run`: the reports of the sets that ran before the failure, the backup...) and the error,
+/// `{"reports": [...], ..., "error": {...}}`.
 ///
 /// ```
 /// let e = std::io::Error::other("migration 2 of set \"shelves\" failed");
-/// migrate_core::cli::output::failed_runs_json(&["the report of set \"library\""], &e, 1);
+/// let run = serde_json::json!({ "reports": ["the report of set \"library\""], "backup": null });
+/// migrate_core::cli::output::failed_runs_json(&run, &e, 1);
 /// ```
-pub fn failed_runs_json<R: Serialize>(reports: &[R], error: &dyn std::error::Error, exit_code: u8) {
-    print_json(&json!({ "reports": reports, "error": error_value(error, exit_code) }));
+pub fn failed_runs_json<R: Serialize>(run: &R, error: &dyn std::error::Error, exit_code: u8) {
+    let mut doc = serde_json::to_value(run).unwrap_or_else(|e| json!({ "reports": e.to_string() }));
+    if let Some(fields) = doc.as_object_mut() {
+        fields.insert("error".into(), error_value(error, exit_code));
+    }
+    print_json(&doc);
 }
 
 /// `{"message", "causes", "exit_code"}` of an error.

@@ -147,6 +147,14 @@ pub trait Backend {
     /// Why no backup exists to restore, as the end of "restore a backup of your own: ...".
     fn no_backup_reason(&self) -> String;
 
+    /// Whether `backup` is the one taken once before every set of an `up --all-sets` (each
+    /// set's run uses it): restoring it also rolls back what the sets before this one applied.
+    /// Default: no.
+    fn backup_shared_by_sets(&self, backup: &Path) -> bool {
+        let _ = backup;
+        false
+    }
+
     /// Before the first step, in the run's transaction: the baselines the per-step checks
     /// compare against (foreign key violations, row counts).
     fn start_batch(&mut self) -> Result<(), Self::Error>;
@@ -186,18 +194,27 @@ pub trait Backend {
         job: Job,
     ) -> Result<Vec<RowCount>, Self::Error>;
 
+    /// The command-line switch that lets the refusal `error` pass for one run, when it is a
+    /// guard the operator may override (`--allow-destructive`); the outcome then names the
+    /// command with it. Default: none.
+    fn override_flag(&self, error: &Self::Error) -> Option<&'static str> {
+        let _ = error;
+        None
+    }
+
     /// Whether the database rolled the whole transaction back itself on `error` (a restore
     /// over that rollback could only do harm).
     fn rolled_back_itself(&self, error: &Self::Error) -> bool;
 
     /// A backend's own account of a failure whose cause is not the migration (a full disk, a
-    /// read-only file), given what was kept; `None` for the protocol's usual text.
+    /// read-only file), given what was kept; `rerun` is the command that finishes the run
+    /// (`migrate down --to 3`); `None` for the protocol's usual text.
     fn explain_failure(
         &mut self,
         error: &Self::Error,
         before: &super::Recorded,
         after: &super::Recorded,
-        job: Job,
+        rerun: &str,
         rolled_back_itself: bool,
         backup: Option<&Path>,
     ) -> Option<String>;
@@ -212,6 +229,7 @@ pub trait Backend {
         outcome: String,
     ) -> Self::Error;
 
-    /// The error of a failed final commit; `kept` says what was kept, read back.
-    fn commit_failed(&self, error: Self::Error, kept: String) -> Self::Error;
+    /// The error of a failed commit; `kept` says what was kept, read back; `rerun` is the
+    /// command that finishes the run once the cause is fixed (`migrate down --to 3`).
+    fn commit_failed(&self, error: Self::Error, kept: String, rerun: &str) -> Self::Error;
 }

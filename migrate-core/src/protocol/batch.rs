@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 pub(super) struct Failure<E> {
     pub error: E,
     pub transaction_lost: bool,
+    /// It failed before the migration ran: committing what ran before a `transaction = false`
+    /// migration (or beginning the transaction after that commit). A commit failure, not the
+    /// migration's.
+    pub before_it: bool,
 }
 
 impl<E> Failure<E> {
@@ -21,6 +25,7 @@ impl<E> Failure<E> {
         Failure {
             error,
             transaction_lost: false,
+            before_it: false,
         }
     }
 
@@ -28,6 +33,15 @@ impl<E> Failure<E> {
         Failure {
             error,
             transaction_lost: true,
+            before_it: false,
+        }
+    }
+
+    fn before_it(error: E) -> Self {
+        Failure {
+            error,
+            transaction_lost: true,
+            before_it: true,
         }
     }
 }
@@ -52,6 +66,8 @@ pub(super) struct Batch<'r, B: Backend> {
     /// Chunks committed because the transaction grew too large (`Backend::transaction_full`):
     /// a later failure cannot be undone by a rollback alone.
     pub chunks_committed: usize,
+    /// What the user asked for (the command a failure tells to run again).
+    pub op: Operation,
 }
 
 impl<'r, B: Backend> Batch<'r, B> {
@@ -70,11 +86,13 @@ impl<'r, B: Backend> Batch<'r, B> {
             restore_point: None,
             steps_done: 0,
             chunks_committed: 0,
+            op: Operation::Up(None),
         }
     }
 
     /// The protocol, under the lock.
     pub fn run(mut self, op: Operation) -> Result<RunReport, B::Error> {
+        self.op = op;
         self.backend.begin()?;
         let (plan, before, jobs) = self.or_roll_back(|b| b.prepare(op))?;
         if jobs.is_empty() && !accepts_something(&plan, self.settings) {
@@ -94,6 +112,7 @@ impl<'r, B: Backend> Batch<'r, B> {
         });
         let mut done = Vec::new();
         let last = jobs.len();
+        let last_seq = jobs.last().map_or(0, |j| j.seq);
         for job in jobs {
             done.push(self.run_job(job, &before)?);
             self.steps_done = done.len();
@@ -104,7 +123,7 @@ impl<'r, B: Backend> Batch<'r, B> {
         }
         if let Err(e) = self.finish_run() {
             self.rollback_all();
-            return Err(self.commit_failed(e, &before));
+            return Err(self.commit_failed(e, &before, last_seq));
         }
         self.emit(Event::BatchFinished { set, steps });
         // Read back, not assumed: the highest recorded seq, as `Plan::current` counts it.
@@ -154,6 +173,11 @@ impl<'r, B: Backend> Batch<'r, B> {
                     duration: step.duration,
                 });
                 Ok(step)
+            }
+            Err(failure) if failure.before_it => {
+                // The migration never ran: the commit before it failed.
+                self.rollback_all();
+                Err(self.commit_failed(failure.error, before, job.seq))
             }
             Err(failure) => {
                 let error = self.fail(failure, m, job, before);
@@ -296,7 +320,7 @@ impl<'r, B: Backend> Batch<'r, B> {
     ) -> Result<StepReport, Failure<B::Error>> {
         self.commit_so_far()
             .and_then(|()| self.backend.begin())
-            .map_err(Failure::lost)?;
+            .map_err(Failure::before_it)?;
         // Nothing of it has run: if its restore point cannot be taken, the run stands as it is
         // (under `KeepApplied` the earlier steps stay, and nothing needs restoring).
         self.take_restore_point(m).map_err(Failure::kept)?;
@@ -418,7 +442,7 @@ impl<'r, B: Backend> Batch<'r, B> {
             }
             Err(e) => {
                 self.rollback_all();
-                Err(self.commit_failed(e, before))
+                Err(self.commit_failed(e, before, job.seq))
             }
         }
     }

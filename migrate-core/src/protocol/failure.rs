@@ -4,6 +4,7 @@
 
 use super::batch::{Batch, Failure};
 use super::outcome::{self, Restored};
+use super::rerun::Rerun;
 use super::{Backend, Job, Recorded, Refusal};
 use crate::{FailurePolicy, HistoryEvent, Migration, TxMode};
 use std::path::PathBuf;
@@ -95,8 +96,17 @@ impl<B: Backend> Batch<'_, B> {
         rolled_back_itself: bool,
     ) -> String {
         let backup = self.backup.clone();
+        let rerun = Rerun {
+            op: self.op,
+            set: self.registry.set(),
+            before,
+            after: after.as_ref().ok(),
+            seq: m.seq,
+            all_sets_restored: matches!(&restored, Some(Ok(r)) if r.all_sets),
+        }
+        .command();
         match (&restored, after) {
-            (Some(Ok(r)), after) => outcome::restored(before, after.ok().as_ref(), r, job),
+            (Some(Ok(r)), after) => outcome::restored(before, after.ok().as_ref(), r, &rerun),
             (Some(Err(e)), _) => {
                 outcome::restore_failed(self.backup_to_restore(m).or(backup).as_deref(), e)
             }
@@ -105,7 +115,7 @@ impl<B: Backend> Batch<'_, B> {
                     &failure.error,
                     before,
                     &after,
-                    job,
+                    &rerun,
                     rolled_back_itself,
                     backup.as_deref(),
                 ) {
@@ -116,11 +126,20 @@ impl<B: Backend> Batch<'_, B> {
                     &after,
                     m,
                     job,
+                    &rerun,
                     failure.transaction_lost,
                     self.chunks_committed > 0,
                     backup.as_deref(),
                     &self.backend.no_backup_reason(),
                 );
+                if let Some(flag) = self.backend.override_flag(&failure.error)
+                    && m.mode == TxMode::Transactional
+                {
+                    text.push_str(&format!(
+                        " If the migration means to do that, allow it for this run: \
+                         `{rerun} {flag}`."
+                    ));
+                }
                 if let Some(backup) = &backup {
                     text.push_str(&format!(
                         " The pre-migration backup is kept at {}.",
@@ -147,11 +166,13 @@ impl<B: Backend> Batch<'_, B> {
             .into());
         };
         self.rollback_all();
+        let all_sets = !just_before_it && self.backend.backup_shared_by_sets(&from);
         let failed_state = self.backend.restore(&from)?;
         Ok(Restored {
             from,
             failed_state,
             just_before_it,
+            all_sets,
         })
     }
 
@@ -169,14 +190,40 @@ impl<B: Backend> Batch<'_, B> {
         self.restore_point_of(m).or_else(|| self.backup.clone())
     }
 
-    /// The final commit failed: everything was rolled back; say so from what is recorded.
-    pub(super) fn commit_failed(&mut self, error: B::Error, before: &Recorded) -> B::Error {
-        let kept = self
+    /// A commit failed (`seq`: the migration the run was at): what it held was rolled back;
+    /// say so from what is recorded, with the command that finishes the run.
+    pub(super) fn commit_failed(
+        &mut self,
+        error: B::Error,
+        before: &Recorded,
+        seq: u64,
+    ) -> B::Error {
+        let after = self
             .backend
             .read_rows(self.registry.set())
-            .map(|after| outcome::kept_summary(before, &Recorded::new(after)))
-            .unwrap_or_else(|e| format!("the runner could not read back what was kept ({e})"));
-        self.backend.commit_failed(error, kept)
+            .map(Recorded::new);
+        let rerun = Rerun {
+            op: self.op,
+            set: self.registry.set(),
+            before,
+            after: after.as_ref().ok(),
+            seq,
+            all_sets_restored: false,
+        }
+        .command();
+        let mut kept = match after {
+            Ok(after) => outcome::kept_summary(before, &after),
+            Err(e) => format!(
+                "The runner could not read back what was kept ({e}); check `migrate status`."
+            ),
+        };
+        if let Some(backup) = &self.backup {
+            kept.push_str(&format!(
+                " The backup taken before this run is kept at {}.",
+                backup.display()
+            ));
+        }
+        self.backend.commit_failed(error, kept, &rerun)
     }
 
     /// Records a failure in a transaction of its own, when the runner's transaction is gone.

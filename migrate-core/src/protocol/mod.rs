@@ -23,6 +23,7 @@ mod fast_path;
 mod jobs;
 mod outcome;
 mod refusal;
+mod rerun;
 mod resolve;
 
 pub use backend::{Backend, RowChange};

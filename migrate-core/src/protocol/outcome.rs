@@ -42,6 +42,19 @@ impl Recorded {
         self.seqs_in(RowState::Applied).last()
     }
 
+    /// True when both hold the same rows in the same states (nothing of a run was kept).
+    pub(super) fn same_as(&self, other: &Recorded) -> bool {
+        self.states == other.states
+    }
+
+    /// The applied seq below the top `n` applied ones (what `down --steps n` goes down to),
+    /// or 0 when fewer are applied.
+    pub(super) fn below_top(&self, n: usize) -> u64 {
+        let mut applied: Vec<u64> = self.seqs_in(RowState::Applied).collect();
+        applied.reverse();
+        applied.get(n).copied().unwrap_or(0)
+    }
+
     fn seqs_in(&self, state: RowState) -> impl Iterator<Item = u64> + '_ {
         self.states
             .iter()
@@ -85,6 +98,9 @@ pub(super) struct Restored {
     /// The backup was taken just before the failing migration (`KeepApplied`), not before
     /// the run.
     pub just_before_it: bool,
+    /// The backup was taken once before every set of an `up --all-sets`, before the first
+    /// set ran: restoring it rolled back what the sets before this one applied too.
+    pub all_sets: bool,
 }
 
 /// The outcome after an automatic restore; `after` is read back from the restored database.
@@ -92,9 +108,8 @@ pub(super) fn restored(
     before: &Recorded,
     after: Option<&Recorded>,
     r: &Restored,
-    job: Job,
+    rerun: &str,
 ) -> String {
-    let again = job.again();
     let state = match (r.just_before_it, after) {
         (true, Some(after)) => format!(
             "taken just before this migration: the migrations this run applied before it stay \
@@ -104,6 +119,13 @@ pub(super) fn restored(
         (true, None) => "taken just before this migration: the database is as it was just \
                          before it"
             .to_owned(),
+        (false, _) if r.all_sets => format!(
+            "taken once before every set of this `up --all-sets`, before the first set ran: the \
+             whole database is as it was before that command, so the migrations the sets before \
+             this one applied in it were rolled back too, and this set is as it was before its \
+             run ({})",
+            at(before.current())
+        ),
         (false, _) => format!(
             "taken before this run: it is exactly as it was before the run ({})",
             at(before.current())
@@ -112,7 +134,7 @@ pub(super) fn restored(
     format!(
         "Its work could not be rolled back, so the database was restored automatically from \
          {} ({state}). The state the failure left, with anything other connections wrote \
-         meanwhile, is kept in {} for inspection. Fix the migration and run `{again}` again.",
+         meanwhile, is kept in {} for inspection. Fix the migration and run `{rerun}` again.",
         r.from.display(),
         r.failed_state.display(),
     )
@@ -218,6 +240,7 @@ pub(super) fn describe<S>(
     after: &Recorded,
     m: &Migration<S>,
     job: Job,
+    rerun: &str,
     transaction_lost: bool,
     chunked: bool,
     backup: Option<&Path>,
@@ -226,29 +249,31 @@ pub(super) fn describe<S>(
     let kept = kept_summary(before, after);
     let left_started = after.state(m.seq) == Some(RowState::Started);
     let no_backup = restore_advice(backup, no_backup_reason);
+    let in_set = |command: String| super::rerun::in_set(command, &m.set);
     if left_started && m.mode == TxMode::NonTransactional {
         format!(
             "{kept} {} runs outside a transaction (`transaction = false`), so its partial work \
              could not be rolled back; it stays recorded as started and later runs refuse until \
              it is resolved. Check what it did, then repair the database and mark it: \
-             `migrate resolve {seq} --applied` if its work is complete, `migrate resolve {seq} \
-             --not-applied` if it is undone (the next `up` runs it again); or {no_backup}.",
+             `{}` if its work is complete, `{}` if it is undone (the next `up` runs it again); \
+             or {no_backup}.",
             m.label(),
-            seq = m.seq
+            in_set(format!("migrate resolve {} --applied", m.seq)),
+            in_set(format!("migrate resolve {} --not-applied", m.seq)),
         )
     } else if chunked && kept != nothing_kept(before) {
         let back = match (job.direction, before.current()) {
-            (crate::Direction::Up, seq) => format!("`migrate down --to {}`", seq.unwrap_or(0)),
-            (crate::Direction::Down, Some(seq)) => format!("`migrate up --to {seq}`"),
-            (crate::Direction::Down, None) => "`migrate up`".to_owned(),
+            (crate::Direction::Up, seq) => format!("migrate down --to {}", seq.unwrap_or(0)),
+            (crate::Direction::Down, Some(seq)) => format!("migrate up --to {seq}"),
+            (crate::Direction::Down, None) => "migrate up".to_owned(),
         };
+        let back = format!("`{}`", in_set(back));
         format!(
             "{kept} The run was too large for one transaction (the server's lock table), so it \
              committed in chunks: the migrations of the chunks committed before this one stay \
-             applied, this chunk was rolled back. Fix the migration and run `{}` to finish, or \
-             go back to where the run started with {back} (its migrations must be reversible), \
-             or {no_backup}.",
-            job.again()
+             applied, this chunk was rolled back. Fix the migration and run `{rerun}` to finish, \
+             or go back to where the run started with {back} (its migrations must be \
+             reversible), or {no_backup}."
         )
     } else if transaction_lost && kept != nothing_kept(before) {
         format!(
@@ -257,10 +282,7 @@ pub(super) fn describe<S>(
              {no_backup}."
         )
     } else {
-        format!(
-            "{kept} Nothing needs restoring; fix the migration and run `{}` again.",
-            job.again()
-        )
+        format!("{kept} Nothing needs restoring; fix the migration and run `{rerun}` again.")
     }
 }
 

@@ -167,6 +167,7 @@ pub(super) fn started_transactional<S>(
         return Ok(());
     };
     let seq = row.seq;
+    let in_set = |command: String| super::rerun::in_set(command, registry.set());
     Err(Refusal::StartedTransactional {
         database: database.to_owned(),
         problem: format!(
@@ -177,8 +178,10 @@ pub(super) fn started_transactional<S>(
         ),
         way_out: format!(
             "Check whether its changes are in the database: if they are, record it as applied \
-             (`migrate resolve {seq} --applied`); if not, forget it (`migrate resolve {seq} \
-             --not-applied`) and the next `migrate up` runs it"
+             (`{}`); if not, forget it (`{}`) and the next `{}` runs it",
+            in_set(format!("migrate resolve {seq} --applied")),
+            in_set(format!("migrate resolve {seq} --not-applied")),
+            in_set("migrate up".to_owned()),
         ),
     })
 }

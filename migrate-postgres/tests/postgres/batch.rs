@@ -78,6 +78,130 @@ fn a_failed_migration_is_rolled_back_to_its_savepoint_and_the_batch_goes_on() {
     assert!(exists(&mut other, "public.third"));
 }
 
+/// The low-level batch reports a step that dropped a statement's error as the runner does
+/// ([`Error::StepIgnoredError`], naming that statement and PostgreSQL's error), not as the
+/// "current transaction is aborted" (25P02) of the check after it; whether the step returned
+/// `Ok` or the 25P02 of a later statement. Each is rolled back to its savepoint and the batch
+/// goes on.
+#[test]
+fn a_step_that_ignores_a_failed_statement_is_named_with_that_statement() {
+    let Some(db) = db() else { return };
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let mut batch = lock.begin().unwrap();
+    batch
+        .run_step(1, "first", &Step::sql("CREATE TABLE first (id int)"))
+        .unwrap();
+    let returns_ok = Step::new(|tx| {
+        tx.batch_execute("CREATE TABLE half (id int)")?;
+        let _ = tx.execute("INSERT INTO nowhere VALUES (1)", &[]);
+        Ok(())
+    });
+    let goes_on = Step::new(|tx| {
+        let _ = tx.batch_execute("INSERT INTO nowhere VALUES (2)");
+        tx.batch_execute("CREATE TABLE after_it (id int)")
+    });
+    for (seq, step, statement) in [
+        (2, &returns_ok, "`INSERT INTO nowhere VALUES (1)`"),
+        (3, &goes_on, "`INSERT INTO nowhere VALUES (2)`"),
+    ] {
+        let err = batch.run_step(seq, "ignores", step).unwrap_err();
+        match &err {
+            Error::StepIgnoredError {
+                seq: s,
+                statement_error: Some(first),
+                ..
+            } => {
+                assert_eq!(*s, seq);
+                assert_eq!(
+                    *first,
+                    format!("{statement}: relation \"nowhere\" does not exist (SQLSTATE 42P01)")
+                );
+            }
+            other => panic!("expected StepIgnoredError, got {other:?}"),
+        }
+        assert_eq!(err.sqlstate(), None, "{err}");
+        assert!(!err.to_string().contains("25P02"), "{err}");
+    }
+    batch
+        .run_step(4, "third", &Step::sql("CREATE TABLE third (id int)"))
+        .unwrap();
+    batch.commit().unwrap();
+
+    let mut other = db.client();
+    assert!(exists(&mut other, "public.first"));
+    assert!(!exists(&mut other, "public.half"));
+    assert!(!exists(&mut other, "public.after_it"));
+    assert!(exists(&mut other, "public.third"));
+}
+
+/// A batch commit that does not happen is named with its cause and the steps it held, not as
+/// a step that ended the transaction ("migration 0"): a deferred foreign key violated by a
+/// write made through [`Batch::client`] after the last step (so checked only at COMMIT), and a
+/// session ended from another connection before the commit. Nothing of either batch is kept.
+#[test]
+fn a_commit_that_does_not_happen_names_its_cause_and_the_steps_it_held() {
+    let Some(db) = db() else { return };
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let mut batch = lock.begin().unwrap();
+    let tables = Step::sql(
+        "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED)",
+    );
+    batch.run_step(1, "parents_and_children", &tables).unwrap();
+    batch
+        .client()
+        .batch_execute("INSERT INTO child VALUES (42)")
+        .unwrap();
+    match batch.commit().unwrap_err() {
+        Error::CommitLost {
+            cause, migrations, ..
+        } => {
+            assert!(
+                cause.contains("deferred constraint failed at COMMIT"),
+                "{cause}"
+            );
+            assert!(cause.contains("23503"), "{cause}");
+            assert_eq!(migrations, ["1 \"parents_and_children\""]);
+        }
+        other => panic!("expected CommitLost, got {other:?}"),
+    }
+    drop(lock);
+    let mut other = db.client();
+    assert!(!exists(&mut other, "public.parent"));
+    assert!(!exists(&mut other, "public.child"));
+
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let mut batch = lock.begin().unwrap();
+    batch
+        .run_step(1, "first", &Step::sql("CREATE TABLE first (id int)"))
+        .unwrap();
+    let key = migrate_postgres::lock_key("public");
+    let pid = crate::common::lock_holders(&mut other, key)[0];
+    other
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline
+        && !crate::common::lock_holders(&mut other, key).is_empty()
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    match batch.commit().unwrap_err() {
+        Error::CommitLost {
+            cause, migrations, ..
+        } => {
+            assert!(cause.contains("pg_terminate_backend"), "{cause}");
+            assert_eq!(migrations, ["1 \"first\""]);
+        }
+        other => panic!("expected CommitLost, got {other:?}"),
+    }
+    drop(lock);
+    assert!(!exists(&mut other, "public.first"));
+}
+
 #[test]
 fn dropping_the_batch_rolls_everything_back_and_resets_the_session() {
     let Some(db) = db() else { return };

@@ -143,6 +143,12 @@ fn a_step_that_ignores_a_failed_statement_fails_as_such_not_as_a_deferred_constr
     assert!(!text.contains("deferred constraint"), "{text}");
     assert!(text.contains("ignored"), "{text}");
     assert!(text.contains("`migrate up`"), "{text}");
+    // The statement that failed, with PostgreSQL's own error, not "transaction is aborted".
+    assert!(
+        text.contains("(`INSERT INTO no_such_table VALUES (1)`: relation \"no_such_table\" does not exist (SQLSTATE 42P01))"),
+        "{text}"
+    );
+    assert!(!text.contains("25P02"), "{text}");
     let mut client = db.client();
     assert!(
         !exists(&mut client, "public.seeded"),
@@ -158,6 +164,49 @@ fn a_step_that_ignores_a_failed_statement_fails_as_such_not_as_a_deferred_constr
         .unwrap()
         .get(0);
     assert_eq!(failed, 1);
+}
+
+/// A step that drops a statement's error and goes on: its next statement fails with
+/// "current transaction is aborted" (25P02), which it returns. Reported as the ignored error,
+/// naming the statement that failed first, not as 25P02.
+#[test]
+fn a_step_that_goes_on_after_a_failed_statement_is_named_with_that_statement() {
+    let Some(db) = db() else { return };
+    let mut migrations = notes();
+    migrations[2] = Migration::new(
+        3,
+        "seed",
+        Step::new(|tx| {
+            let _ = tx.batch_execute("INSERT INTO no_such_table VALUES (1)");
+            tx.batch_execute("CREATE TABLE seeded (id int)")?;
+            Ok(())
+        }),
+    );
+    let err = Migrator::new()
+        .with_migrations(migrations)
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap_err();
+    let Error::MigrationFailed { seq: 3, source, .. } = &err else {
+        panic!("expected MigrationFailed of 3, got {err:?}")
+    };
+    match &**source {
+        Error::StepIgnoredError {
+            seq: 3,
+            statement_error: Some(first),
+            ..
+        } => assert!(first.starts_with("`INSERT INTO no_such_table"), "{first}"),
+        other => panic!("expected StepIgnoredError naming the statement, got {other:?}"),
+    }
+    assert!(!err.to_string().contains("25P02"), "{err}");
+    let mut client = db.client();
+    assert!(!exists(&mut client, "public.seeded"));
+    assert!(
+        !exists(&mut client, "public.notes"),
+        "the whole run was rolled back"
+    );
+    assert_eq!(count(&mut client, "public._migrate_applied"), 0);
 }
 
 #[test]

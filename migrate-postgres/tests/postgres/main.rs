@@ -7,6 +7,7 @@ mod backup;
 mod backup_names;
 mod batch;
 mod chunks;
+mod commit_failures;
 mod commit_guard;
 mod common;
 mod concurrency;

@@ -117,6 +117,11 @@ fn an_undeclared_delete_statement_is_refused_and_nothing_of_it_is_kept() {
         text.contains("#[migration(seq = 3, destructive)]"),
         "{text}"
     );
+    // The override goes with the command that failed (the runner's outcome names it).
+    assert!(
+        text.contains("`migrate up --no-row-counts --allow-destructive`"),
+        "{text}"
+    );
     only_the_seed(&db, &print);
     let upper: i64 = db
         .client()
