@@ -750,13 +750,19 @@ impl PgBackend<'_> {
     /// is the deferred check's while the transaction is still the runner's (aborted); a txid
     /// that is not the batch's, or no transaction, means the step ended it.
     fn check_transactional(&mut self, m: &Migration) -> Result<()> {
+        // Last, after the deferred triggers fired: the guard's delete counter without row
+        // counts (one round trip for all three).
         let sql = format!(
-            "{}SELECT txid_current_if_assigned(); {}",
+            "{}SELECT txid_current_if_assigned(); {}; {}",
             std::mem::take(&mut self.pending),
-            commit_guard::CHECK_DEFERRED
+            commit_guard::CHECK_DEFERRED,
+            crate::guard::CLASS_DELETES
         );
         let ours = match self.client().simple_query(&sql) {
-            Ok(messages) => self.txid.is_some() && first_value(&messages) == self.txid,
+            Ok(messages) => {
+                self.guard.class_deletes_read(last_value(&messages));
+                self.txid.is_some() && first_value(&messages) == self.txid
+            }
             Err(source) => {
                 if source.code().map(|c| c.code()) == Some("25P02") {
                     // Aborted before the check ran: by a statement the step failed and ignored.
@@ -935,6 +941,14 @@ pub(crate) fn ignored_error(error: Error, m: &Migration, first: &mut Option<Stri
 }
 
 /// The first column of the first row of a simple query's answer, parsed.
+/// The first column of the last row of a simple query's results.
+fn last_value<T: std::str::FromStr>(messages: &[SimpleQueryMessage]) -> Option<T> {
+    messages.iter().rev().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
+        _ => None,
+    })
+}
+
 fn first_value<T: std::str::FromStr>(messages: &[SimpleQueryMessage]) -> Option<T> {
     messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),

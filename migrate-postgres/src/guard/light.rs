@@ -19,7 +19,7 @@ use crate::split::{split_statements, words};
 use crate::{Error, Result};
 
 /// The transaction's count of deleted `pg_class` rows.
-const CLASS_DELETES: &str =
+pub(crate) const CLASS_DELETES: &str =
     "SELECT pg_catalog.pg_stat_get_xact_tuples_deleted('pg_catalog.pg_class'::regclass)";
 
 impl Guard {
@@ -41,7 +41,10 @@ impl Guard {
                 });
             }
         }
-        let class_deletes = self.class_deletes(client)?;
+        let class_deletes = match self.class_deletes_now.take() {
+            Some(count) => count,
+            None => self.class_deletes(client)?,
+        };
         if class_deletes == self.since.class_deletes {
             return Ok(Verdict::Passed(Vec::new()));
         }
@@ -101,6 +104,8 @@ impl Guard {
 
     /// With the migration rolled back to its savepoint: every table before it.
     pub(super) fn learn_light(&mut self, client: &mut postgres::Client) -> Result<()> {
+        // Read before the rollback: not the count now.
+        self.class_deletes_now = None;
         let Some(read) = self.read.clone() else {
             return Ok(());
         };

@@ -26,6 +26,7 @@ mod statements;
 use crate::connection::quote_ident;
 use crate::{Error, Result};
 use compare::{Changes, Comparison, Facts, Needs, Rules, Tables};
+pub(crate) use light::CLASS_DELETES;
 use migrate_core::RowCount;
 use observe::{Oid, Since};
 pub(crate) use statements::by;
@@ -71,6 +72,8 @@ pub(crate) struct Guard {
     counting: bool,
     /// Without counting: the read of `pg_class`'s delete counter, prepared once per run.
     class_deletes: Option<postgres::Statement>,
+    /// That counter as the runner's check after the step read it (no round trip of its own).
+    class_deletes_now: Option<i64>,
 }
 
 impl Guard {
@@ -103,6 +106,11 @@ impl Guard {
         self.pending = None;
         self.facts = None;
         Ok(())
+    }
+
+    /// `pg_class`'s delete counter, read by the runner's check right after the step.
+    pub fn class_deletes_read(&mut self, count: Option<i64>) {
+        self.class_deletes_now = count;
     }
 
     /// Before a `transaction = false` migration, in the transaction that marks it started.
