@@ -672,3 +672,72 @@ fn counts_after_many_quiet_migrations_stay_exact() {
     );
     assert_eq!(count(&mut db.client(), "notes"), 5);
 }
+
+#[test]
+fn a_truncate_in_an_earlier_migration_of_the_run_does_not_hide_a_delete_elsewhere() {
+    // Releasing the savepoint of a migration that truncated a table replaces that table's
+    // counters of the whole run (the earlier migrations' inserts and deletes) with the
+    // truncating migration's own: after the release, the table's counters are lower than the
+    // guard's read saw. Here they drop by 4 while `notes` loses 4 rows: the sum over every
+    // table stays where it was.
+    loss_found(
+        vec![
+            Migration::new(
+                3,
+                "scratch_churn",
+                Step::sql(
+                    "CREATE TABLE scratch (id int);
+                     INSERT INTO scratch VALUES (1), (2);
+                     DELETE FROM scratch",
+                ),
+            ),
+            Migration::new(4, "clear_scratch", Step::sql("TRUNCATE scratch")),
+            Migration::new(
+                5,
+                "prune_notes",
+                Step::sql("DELETE FROM notes WHERE id > 1"),
+            ),
+        ],
+        5,
+        "public.notes",
+        5,
+        1,
+    );
+}
+
+#[test]
+fn a_delete_from_a_table_truncated_and_reloaded_earlier_in_the_run_is_found() {
+    // The same release: `staging` ends migration 4 with 10 rows and the run's delete counter
+    // of 5 gone; migration 5 deletes 5 rows, which moves that counter back only to where the
+    // guard's last read saw it.
+    loss_found(
+        vec![
+            Migration::new(
+                3,
+                "staging",
+                Step::sql(
+                    "CREATE TABLE staging (id int);
+                     INSERT INTO staging SELECT generate_series(1, 10);
+                     DELETE FROM staging WHERE id > 5",
+                ),
+            ),
+            Migration::new(
+                4,
+                "reload_staging",
+                Step::sql(
+                    "TRUNCATE staging;
+                     INSERT INTO staging SELECT generate_series(1, 10)",
+                ),
+            ),
+            Migration::new(
+                5,
+                "prune_staging",
+                Step::sql("DELETE FROM staging WHERE id > 5"),
+            ),
+        ],
+        5,
+        "public.staging",
+        10,
+        5,
+    );
+}
