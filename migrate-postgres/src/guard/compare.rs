@@ -176,10 +176,7 @@ pub(crate) fn compare(
                     Some(rows) => Some(rows),
                     // Only updates (or a rewrite, which keeps every row): the count cannot have
                     // moved.
-                    None if delta.ins == 0
-                        && delta.del == 0
-                        && (known.filenode == seen.filenode || !rules.truncate_seen) =>
-                    {
+                    None if delta.ins == 0 && delta.del == 0 && known.filenode == seen.filenode => {
                         known.rows
                     }
                     None => None,
@@ -269,6 +266,19 @@ pub(crate) fn compare(
                         _ => None,
                     };
                     judge_rows(&mut out, *oid, was, (before_rows, derived), now.rows, *oid);
+                } else if replaced && delta.ins <= 0 {
+                    // Storage replaced, no TRUNCATE in the migration's text (a rewrite, or a
+                    // TRUNCATE inside a function it called), nothing inserted: every row is
+                    // still there or none is. Counted now to tell.
+                    match now.rows {
+                        None => {
+                            out.needs.after.insert(*oid);
+                        }
+                        Some(0) => {
+                            judge_rows(&mut out, *oid, was, (before_rows, None), Some(0), *oid)
+                        }
+                        Some(_) => {}
+                    }
                 } else if let Some(after) = seen.rows {
                     // Counted (rows inserted), nothing deleted: no loss. The count before, for
                     // the record: known, or the count less what it inserted.
@@ -575,7 +585,7 @@ mod tests {
     }
 
     #[test]
-    fn replaced_storage_counts_as_a_possible_loss_only_after_a_truncate() {
+    fn replaced_storage_is_counted_after_and_a_loss_when_emptied() {
         let before = Tables::from([(1, known("a", 10, &["x"], Some(4)))]);
         let observed = Observation {
             tables: vec![seen(1, "a", 11, Counters::default(), None)],
@@ -588,7 +598,27 @@ mod tests {
             &Facts::default(),
             NO_TRUNCATE,
         );
-        assert!(rewrite.needs.is_empty(), "{rewrite:?}");
+        // Counted after (a TRUNCATE inside a function leaves no word): rows there, kept.
+        assert_eq!(rewrite.needs.after, BTreeSet::from([1]));
+        let mut counted = observed.clone();
+        counted.tables[0].rows = Some(4);
+        let kept = compare(
+            &before,
+            &Since::default(),
+            &counted,
+            &Facts::default(),
+            NO_TRUNCATE,
+        );
+        assert!(kept.needs.is_empty() && kept.shrunk.is_empty(), "{kept:?}");
+        counted.tables[0].rows = Some(0);
+        let emptied = compare(
+            &before,
+            &Since::default(),
+            &counted,
+            &Facts::default(),
+            NO_TRUNCATE,
+        );
+        assert_eq!(emptied.shrunk.len(), 1, "{emptied:?}");
         let truncate = compare(
             &before,
             &Since::default(),

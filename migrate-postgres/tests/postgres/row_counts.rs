@@ -741,3 +741,26 @@ fn a_delete_from_a_table_truncated_and_reloaded_earlier_in_the_run_is_found() {
         5,
     );
 }
+
+#[test]
+fn a_truncate_inside_a_function_is_found() {
+    // No TRUNCATE in the text of the migration that empties `notes`: the function doing it
+    // was created by an earlier migration.
+    loss_found(
+        vec![
+            Migration::new(
+                3,
+                "wipe_function",
+                Step::sql(
+                    "CREATE FUNCTION wipe_notes() RETURNS void LANGUAGE plpgsql AS
+                       $$ BEGIN TRUNCATE notes; END $$",
+                ),
+            ),
+            Migration::new(4, "call_wipe", Step::sql("SELECT wipe_notes()")),
+        ],
+        4,
+        "public.notes",
+        5,
+        0,
+    );
+}
