@@ -764,3 +764,26 @@ fn a_truncate_inside_a_function_is_found() {
         0,
     );
 }
+
+#[test]
+fn a_table_renamed_to_a_runner_like_name_does_not_hide_a_delete_elsewhere() {
+    // `_migrate_parked` in the tracking schema is a user table all the same: its counters
+    // leaving the read's sum must not cancel a delete from `notes`.
+    loss_found(
+        vec![
+            Migration::new(3, "more_other", Step::sql("INSERT INTO other VALUES (2)")),
+            Migration::new(
+                4,
+                "park_other",
+                Step::sql(
+                    "ALTER TABLE other RENAME TO _migrate_parked;
+                     DELETE FROM notes WHERE id = 5",
+                ),
+            ),
+        ],
+        4,
+        "public.notes",
+        5,
+        4,
+    );
+}
