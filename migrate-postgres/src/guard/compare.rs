@@ -9,8 +9,9 @@
 //! - a column whose `attnum` is gone from a table that is still there is **dropped** (a renamed
 //!   or retyped column keeps its attnum); it loses data when it held a non-NULL value;
 //! - a table **lost rows** when it ends with fewer than it started with. Only a table whose
-//!   delete counter moved, or whose storage was replaced by a `TRUNCATE`, can: the others are
-//!   never counted before.
+//!   delete counter moved, or whose storage was replaced (a `TRUNCATE`, perhaps inside a
+//!   function: a rewrite keeps every row, a `TRUNCATE` leaves only the rows inserted after it),
+//!   can: the others are never counted before.
 
 use super::observe::{Counters, Observation, Oid, Seen, Since};
 use migrate_core::RowCount;
@@ -266,16 +267,17 @@ pub(crate) fn compare(
                         _ => None,
                     };
                     judge_rows(&mut out, *oid, was, (before_rows, derived), now.rows, *oid);
-                } else if replaced && delta.ins <= 0 {
-                    // Storage replaced, no TRUNCATE in the migration's text (a rewrite, or a
-                    // TRUNCATE inside a function it called), nothing inserted: every row is
-                    // still there or none is. Counted now to tell.
+                } else if replaced {
+                    // Storage replaced, no TRUNCATE in the migration's text: a rewrite (every
+                    // row kept) or a TRUNCATE inside a function it called (only the rows
+                    // inserted after it left). Counted now: rows beyond what it inserted
+                    // survived, so no TRUNCATE; none beyond, judged against the rows before.
                     match now.rows {
                         None => {
                             out.needs.after.insert(*oid);
                         }
-                        Some(0) => {
-                            judge_rows(&mut out, *oid, was, (before_rows, None), Some(0), *oid)
+                        Some(after) if after as i64 - delta.ins + delta.del <= 0 => {
+                            judge_rows(&mut out, *oid, was, (before_rows, None), Some(after), *oid)
                         }
                         Some(_) => {}
                     }

@@ -787,3 +787,51 @@ fn a_table_renamed_to_a_runner_like_name_does_not_hide_a_delete_elsewhere() {
         4,
     );
 }
+
+#[test]
+fn a_truncate_and_a_smaller_reload_inside_a_function_is_found() {
+    loss_found(
+        vec![
+            Migration::new(
+                3,
+                "reload_function",
+                Step::sql(
+                    "CREATE FUNCTION reload_notes() RETURNS void LANGUAGE plpgsql AS
+                       $$ BEGIN TRUNCATE notes; INSERT INTO notes VALUES (1, 'a'), (2, 'b'); END $$",
+                ),
+            ),
+            Migration::new(4, "call_reload", Step::sql("SELECT reload_notes()")),
+        ],
+        4,
+        "public.notes",
+        5,
+        2,
+    );
+}
+
+#[test]
+fn a_rewrite_with_inserts_into_the_same_table_passes() {
+    // Storage replaced without a TRUNCATE, rows inserted: the rows beyond those inserted
+    // survived the rewrite, nothing is refused.
+    let Some(db) = db() else { return };
+    applied_seed(&db, 5);
+    Migrator::new()
+        .with_migrations(with(
+            seeded(5),
+            [Migration::new(
+                3,
+                "widen_and_add",
+                Step::sql(
+                    "ALTER TABLE notes ALTER COLUMN id TYPE numeric;
+                     INSERT INTO notes VALUES (6, 'six')",
+                ),
+            )],
+        ))
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "notes"), 6);
+    assert_eq!(applied_seqs(&mut client), [1, 2, 3]);
+}
