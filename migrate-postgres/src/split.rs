@@ -28,7 +28,9 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
     for token in tokens(sql) {
         match token {
             Token::Word(word) => body.word(word),
-            Token::Semicolon(_) if body.depth > 0 => {}
+            Token::Open => body.parens += 1,
+            Token::Close => body.parens = body.parens.saturating_sub(1),
+            Token::Semicolon(_) if body.depth > 0 || body.parens > 0 => {}
             Token::Semicolon(at) => {
                 push(&mut statements, &sql[start..at]);
                 start = at + 1;
@@ -46,7 +48,7 @@ pub(crate) fn words(sql: &str) -> Vec<&str> {
     tokens(sql)
         .filter_map(|token| match token {
             Token::Word(word) => Some(word),
-            Token::Semicolon(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -56,6 +58,10 @@ enum Token<'a> {
     Word(&'a str),
     /// A `;`, at this byte.
     Semicolon(usize),
+    /// `(` and `)`: as in psql, a `;` inside parentheses does not end a statement, and the
+    /// words there (a parameter named `begin`) open no block.
+    Open,
+    Close,
 }
 
 /// The words and semicolons of `sql`, quotes and comments skipped.
@@ -69,6 +75,14 @@ fn tokens(sql: &str) -> impl Iterator<Item = Token<'_>> {
                 b';' => {
                     i += 1;
                     return Some(Token::Semicolon(at));
+                }
+                b'(' | b')' => {
+                    i += 1;
+                    return Some(if bytes[at] == b'(' {
+                        Token::Open
+                    } else {
+                        Token::Close
+                    });
                 }
                 b'\'' => {
                     let backslashes = i > 0
@@ -105,6 +119,8 @@ struct Body {
     routine: Option<bool>,
     /// Open `BEGIN` (and `CASE` inside them) blocks.
     depth: usize,
+    /// Open parentheses.
+    parens: usize,
 }
 
 impl Body {
@@ -122,7 +138,7 @@ impl Body {
             };
             return;
         }
-        if self.routine != Some(true) {
+        if self.routine != Some(true) || self.parens > 0 {
             return;
         }
         if is("begin") || (is("case") && self.depth > 0) {
@@ -331,6 +347,29 @@ mod tests {
         assert_eq!(
             split_statements(r"SELECT 'a\'; SELECT 2"),
             [r"SELECT 'a\'", "SELECT 2"]
+        );
+    }
+
+    #[test]
+    fn parentheses_hold_semicolons_and_words_as_in_psql() {
+        // A parameter named `begin` opens no block; a rule's actions in parentheses stay one
+        // statement.
+        assert_eq!(
+            split_statements(
+                "CREATE FUNCTION since(begin date) RETURNS int LANGUAGE sql \
+                 RETURN (current_date - begin); \
+                 CREATE INDEX CONCURRENTLY i ON t (x); \
+                 CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); \
+                 INSERT INTO b VALUES (2)); SELECT 2"
+            ),
+            [
+                "CREATE FUNCTION since(begin date) RETURNS int LANGUAGE sql \
+                 RETURN (current_date - begin)",
+                "CREATE INDEX CONCURRENTLY i ON t (x)",
+                "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); \
+                 INSERT INTO b VALUES (2))",
+                "SELECT 2",
+            ]
         );
     }
 }

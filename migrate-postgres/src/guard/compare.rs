@@ -9,8 +9,9 @@
 //! - a column whose `attnum` is gone from a table that is still there is **dropped** (a renamed
 //!   or retyped column keeps its attnum); it loses data when it held a non-NULL value;
 //! - a table **lost rows** when it ends with fewer than it started with. Only a table whose
-//!   delete counter moved, or whose storage was replaced by a `TRUNCATE`, can: the others are
-//!   never counted before.
+//!   delete counter moved, or whose storage was replaced (a `TRUNCATE`, perhaps inside a
+//!   function: a rewrite keeps every row, a `TRUNCATE` leaves only the rows inserted after it),
+//!   can: the others are never counted before.
 
 use super::observe::{Counters, Observation, Oid, Seen, Since};
 use migrate_core::RowCount;
@@ -176,10 +177,7 @@ pub(crate) fn compare(
                     Some(rows) => Some(rows),
                     // Only updates (or a rewrite, which keeps every row): the count cannot have
                     // moved.
-                    None if delta.ins == 0
-                        && delta.del == 0
-                        && (known.filenode == seen.filenode || !rules.truncate_seen) =>
-                    {
+                    None if delta.ins == 0 && delta.del == 0 && known.filenode == seen.filenode => {
                         known.rows
                     }
                     None => None,
@@ -269,6 +267,20 @@ pub(crate) fn compare(
                         _ => None,
                     };
                     judge_rows(&mut out, *oid, was, (before_rows, derived), now.rows, *oid);
+                } else if replaced {
+                    // Storage replaced, no TRUNCATE in the migration's text: a rewrite (every
+                    // row kept) or a TRUNCATE inside a function it called (only the rows
+                    // inserted after it left). Counted now: rows beyond what it inserted
+                    // survived, so no TRUNCATE; none beyond, judged against the rows before.
+                    match now.rows {
+                        None => {
+                            out.needs.after.insert(*oid);
+                        }
+                        Some(after) if after as i64 - delta.ins + delta.del <= 0 => {
+                            judge_rows(&mut out, *oid, was, (before_rows, None), Some(after), *oid)
+                        }
+                        Some(_) => {}
+                    }
                 } else if let Some(after) = seen.rows {
                     // Counted (rows inserted), nothing deleted: no loss. The count before, for
                     // the record: known, or the count less what it inserted.
@@ -575,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn replaced_storage_counts_as_a_possible_loss_only_after_a_truncate() {
+    fn replaced_storage_is_counted_after_and_a_loss_when_emptied() {
         let before = Tables::from([(1, known("a", 10, &["x"], Some(4)))]);
         let observed = Observation {
             tables: vec![seen(1, "a", 11, Counters::default(), None)],
@@ -588,7 +600,27 @@ mod tests {
             &Facts::default(),
             NO_TRUNCATE,
         );
-        assert!(rewrite.needs.is_empty(), "{rewrite:?}");
+        // Counted after (a TRUNCATE inside a function leaves no word): rows there, kept.
+        assert_eq!(rewrite.needs.after, BTreeSet::from([1]));
+        let mut counted = observed.clone();
+        counted.tables[0].rows = Some(4);
+        let kept = compare(
+            &before,
+            &Since::default(),
+            &counted,
+            &Facts::default(),
+            NO_TRUNCATE,
+        );
+        assert!(kept.needs.is_empty() && kept.shrunk.is_empty(), "{kept:?}");
+        counted.tables[0].rows = Some(0);
+        let emptied = compare(
+            &before,
+            &Since::default(),
+            &counted,
+            &Facts::default(),
+            NO_TRUNCATE,
+        );
+        assert_eq!(emptied.shrunk.len(), 1, "{emptied:?}");
         let truncate = compare(
             &before,
             &Since::default(),

@@ -136,8 +136,8 @@ fn dropped_tables(before: &Tables, after: &Tables, rebuild: bool) -> Vec<(String
 }
 
 /// The statements that delete rows by their text: those whose first word is `DELETE` or
-/// `TRUNCATE`, and `WITH` or `MERGE` statements with a `DELETE` in them (words inside quotes,
-/// dollar quotes and comments do not count).
+/// `TRUNCATE`, and `WITH`, `MERGE`, `PREPARE` or `EXPLAIN ANALYZE` statements with a `DELETE`
+/// in them (words inside quotes, dollar quotes and comments do not count).
 fn deleting_statements(recorded: &[String]) -> Vec<String> {
     recorded
         .iter()
@@ -149,7 +149,12 @@ fn deleting_statements(recorded: &[String]) -> Vec<String> {
                 .collect();
             match words.first().map(String::as_str) {
                 Some("DELETE" | "TRUNCATE") => true,
-                Some("WITH" | "MERGE") => words.iter().any(|w| w == "DELETE"),
+                // EXPLAIN ANALYZE runs what it explains; EXECUTE runs what PREPARE named.
+                Some("WITH" | "MERGE" | "PREPARE") => words.iter().any(|w| w == "DELETE"),
+                Some("EXPLAIN") => {
+                    words.iter().any(|w| w == "DELETE")
+                        && words.iter().any(|w| w == "ANALYZE" || w == "ANALYSE")
+                }
                 _ => false,
             }
         })

@@ -274,6 +274,14 @@ impl Guard {
     /// The migration's savepoint was released: what it left is the new baseline.
     pub fn released(&mut self) {
         for (oid, table) in self.pending.take().unwrap_or_default() {
+            // A table whose storage it replaced may have been truncated: the release puts the
+            // truncating savepoint's counters in place of the whole run's, so they are lower
+            // than the read saw. Forgotten, they count as moved at the next read (compared).
+            let replaced = matches!((&table, self.tables.get(&oid)),
+                (Some(now), Some(was)) if now.filenode != was.filenode);
+            if replaced && let Some(counters) = self.since.counters.remove(&oid) {
+                self.since.sum -= counters.ins + counters.del;
+            }
             match table {
                 Some(table) => self.tables.insert(oid, table),
                 None => self.tables.remove(&oid),

@@ -123,13 +123,16 @@ WITH cat AS (
          (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1) AS tracking
 ), tables AS MATERIALIZED (
   -- Every table a user made (oids below 16384 are initdb's: the system catalogs and
-  -- information_schema), the runner's own tracking tables left out.
+  -- information_schema), the runner's own tracking tables left out by their names (a user
+  -- table renamed to another `_migrate_x` must not leave the sums unseen).
   SELECT c.oid, c.relnamespace, c.relname, c.relfilenode, c.xmin,
          pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) AS ins,
          pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) AS del
   FROM pg_catalog.pg_class c
   WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND c.oid::int8 >= 16384
-    AND NOT (c.relnamespace = (SELECT tracking FROM cat) AND c.relname LIKE '\_migrate\_%')
+    AND NOT (c.relnamespace = (SELECT tracking FROM cat)
+             AND c.relname IN ('_migrate_applied', '_migrate_history', '_migrate_row_counts',
+                               '_migrate_schema', '_migrate_state', '_migrate_commit_guard'))
 ), moved_columns AS (
   SELECT a.attrelid, a.xmin FROM pg_catalog.pg_attribute a
   WHERE $6 AND (SELECT attr_changes FROM cat) <> $7 AND a.attnum > 0

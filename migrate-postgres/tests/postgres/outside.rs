@@ -138,3 +138,27 @@ fn a_sql_standard_function_body_is_sent_whole_beside_a_concurrent_build() {
     assert_eq!(twenty, 20);
     lock.check_held().unwrap();
 }
+
+#[test]
+fn a_function_with_a_parameter_named_begin_is_split_from_a_concurrent_build() {
+    // `begin` inside the parameter list opens no block (psql counts only outside parentheses):
+    // the build after it is sent alone.
+    let Some(db) = db() else { return };
+    seed(&db, false);
+    let sql = "CREATE FUNCTION shifted(begin int) RETURNS int LANGUAGE sql IMMUTABLE\n\
+               RETURN (begin + 1);\n\
+               CREATE INDEX CONCURRENTLY items_shifted ON items (shifted(x));";
+    let mut conn = db.connect();
+    let mut lock = conn.lock().unwrap();
+    let step = Step::new(move |tx| tx.batch_execute(sql));
+    lock.run_outside_transaction(4, "shifted_index", &step)
+        .unwrap();
+    let mut other = db.client();
+    assert_eq!(
+        valid_indexes(&mut other),
+        [("items_shifted".to_owned(), true)]
+    );
+    let eleven: i32 = other.query_one("SELECT shifted(10)", &[]).unwrap().get(0);
+    assert_eq!(eleven, 11);
+    lock.check_held().unwrap();
+}

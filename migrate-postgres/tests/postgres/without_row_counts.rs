@@ -153,6 +153,42 @@ fn an_undeclared_truncate_is_refused_even_when_it_reloads_every_row() {
 }
 
 #[test]
+fn a_delete_run_by_explain_analyze_or_a_prepared_statement_is_refused() {
+    // EXPLAIN ANALYZE executes the DELETE it explains; EXECUTE runs the one PREPARE named.
+    let Some(db) = db() else { return };
+    applied_seed(&db);
+    let print = schema_print(&db);
+    let err = run(
+        &db,
+        [Migration::new(
+            3,
+            "explained",
+            Step::sql("EXPLAIN (ANALYZE) DELETE FROM notes WHERE id > 3"),
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused(&err, 3).1,
+        ["EXPLAIN (ANALYZE) DELETE FROM notes WHERE id > 3"]
+    );
+    only_the_seed(&db, &print);
+    let err = run(
+        &db,
+        [Migration::new(
+            3,
+            "prepared",
+            Step::sql("PREPARE prune AS DELETE FROM notes WHERE id > 3; EXECUTE prune"),
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused(&err, 3).1,
+        ["PREPARE prune AS DELETE FROM notes WHERE id > 3"]
+    );
+    only_the_seed(&db, &print);
+}
+
+#[test]
 fn a_declared_delete_passes_and_no_counts_are_recorded() {
     let Some(db) = db() else { return };
     run(
