@@ -63,23 +63,28 @@ impl Baseline {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let mut xids = Vec::new();
+        let mut unseen = Vec::new();
         for table in &tables {
-            // Only this transaction's xids (its savepoints' included) are still in progress
-            // for it: a table another session created after the backup is not locked, and its
-            // committed rows are that session's, not the run's.
-            let sql = format!(
-                "SELECT DISTINCT x FROM ({}) n \
-                 WHERE pg_xact_status(x::text::xid8) = 'in progress'",
-                unseen_rows(table)
-            );
+            let sql = format!("SELECT DISTINCT x FROM ({}) n", unseen_rows(table));
             for row in client.query(&sql, &[&next, &self.snapshot])? {
-                xids.push(row.get::<_, i64>(0));
+                unseen.push(row.get::<_, i64>(0));
             }
         }
+        unseen.sort_unstable();
+        unseen.dedup();
+        // Only this transaction's xids (its savepoints' included) are still in progress for
+        // it: a table another session created since the backup is not locked, and the rows it
+        // committed there are that session's, not the run's.
+        let xids: Vec<i64> = client
+            .query(
+                "SELECT x FROM unnest($1::bigint[]) x
+                 WHERE pg_xact_status(x::text::xid8) = 'in progress' ORDER BY x",
+                &[&unseen],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         self.counts = counts(client)?;
-        xids.sort_unstable();
-        xids.dedup();
         Ok(xids)
     }
 }
