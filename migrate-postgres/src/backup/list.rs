@@ -36,8 +36,7 @@ pub(crate) fn backups(dir: &Path, owner: &Owner<'_>) -> Result<Vec<BackupInfo>> 
         let name = entry.file_name().to_string_lossy().into_owned();
         let by_stem = naming::parse(owner.stem, &name);
         let by_name = by_stem.is_some();
-        let Some((created_at, kind)) =
-            by_stem.or_else(|| naming::parse(owner.legacy_stem, &name))
+        let Some((created_at, kind)) = by_stem.or_else(|| naming::parse(owner.legacy_stem, &name))
         else {
             continue;
         };

@@ -500,8 +500,16 @@ fn a_table_another_session_created_during_the_run_stops_the_restore() {
         "{outcome}"
     );
     let mut client = db.client();
-    assert_eq!(count(&mut client, "audit"), 2, "the other session's rows stay");
-    assert_eq!(notes(&mut client), [(3, "c".to_owned())], "nothing restored");
+    assert_eq!(
+        count(&mut client, "audit"),
+        2,
+        "the other session's rows stay"
+    );
+    assert_eq!(
+        notes(&mut client),
+        [(3, "c".to_owned())],
+        "nothing restored"
+    );
     assert!(index_exists(&mut client));
     assert_eq!(
         applied_rows(&mut client),

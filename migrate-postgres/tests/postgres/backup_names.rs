@@ -262,7 +262,9 @@ fn a_backup_whose_metadata_is_damaged_is_listed_and_refused_never_skipped_for_an
     let files = every_file_in(dir.path());
 
     let mut lock = conn.lock().unwrap();
-    let err = backups.restore(&mut lock, &RestoreFrom::Latest).unwrap_err();
+    let err = backups
+        .restore(&mut lock, &RestoreFrom::Latest)
+        .unwrap_err();
     drop(lock);
 
     let Error::BackupIo { path, .. } = &err else {
@@ -272,5 +274,9 @@ fn a_backup_whose_metadata_is_damaged_is_listed_and_refused_never_skipped_for_an
     let mut client = dotted.connect(postgres::NoTls).unwrap();
     assert_eq!(count(&mut client, "dotted_only"), 3, "unchanged");
     assert!(exists(&mut client, "public.later"), "unchanged");
-    assert_eq!(every_file_in(dir.path()), files, "nothing written or pruned");
+    assert_eq!(
+        every_file_in(dir.path()),
+        files,
+        "nothing written or pruned"
+    );
 }
