@@ -50,8 +50,10 @@ pub(crate) fn baseline(client: &mut impl GenericClient, snapshot: String) -> Res
 
 impl Baseline {
     /// In the transaction that took the backup, just before it commits: its table locks have
-    /// held every other writer off since the backup, so every row the backup's snapshot does
-    /// not see was written by this transaction or one of its savepoints. Returns those rows'
+    /// held every other writer off the backup's tables since the backup, so every row there the
+    /// backup's snapshot does not see and whose xid is still in progress was written by this
+    /// transaction or one of its savepoints (a table created since by another session holds
+    /// committed rows: never counted as the run's). Returns those rows'
     /// xids (the savepoints' ones are nowhere else to be read once released) and reads the
     /// row counts again, so that what the run itself inserted or deleted is the baseline.
     pub(crate) fn recount_own(&mut self, client: &mut impl GenericClient) -> Result<Vec<i64>> {
@@ -61,16 +63,28 @@ impl Baseline {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let mut xids = Vec::new();
+        let mut unseen = Vec::new();
         for table in &tables {
             let sql = format!("SELECT DISTINCT x FROM ({}) n", unseen_rows(table));
             for row in client.query(&sql, &[&next, &self.snapshot])? {
-                xids.push(row.get::<_, i64>(0));
+                unseen.push(row.get::<_, i64>(0));
             }
         }
+        unseen.sort_unstable();
+        unseen.dedup();
+        // Only this transaction's xids (its savepoints' included) are still in progress for
+        // it: a table another session created since the backup is not locked, and the rows it
+        // committed there are that session's, not the run's.
+        let xids: Vec<i64> = client
+            .query(
+                "SELECT x FROM unnest($1::bigint[]) x
+                 WHERE pg_xact_status(x::text::xid8) = 'in progress' ORDER BY x",
+                &[&unseen],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         self.counts = counts(client)?;
-        xids.sort_unstable();
-        xids.dedup();
         Ok(xids)
     }
 }

@@ -34,13 +34,14 @@ pub(crate) fn backups(dir: &Path, owner: &Owner<'_>) -> Result<Vec<BackupInfo>> 
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some((created_at, kind)) =
-            naming::parse(owner.stem, &name).or_else(|| naming::parse(owner.legacy_stem, &name))
+        let by_stem = naming::parse(owner.stem, &name);
+        let by_name = by_stem.is_some();
+        let Some((created_at, kind)) = by_stem.or_else(|| naming::parse(owner.legacy_stem, &name))
         else {
             continue;
         };
         let path = entry.path();
-        if !migrate_core::backups::belongs_to(&path, owner.source) {
+        if !belongs(&path, owner, by_name) {
             log::debug!(
                 "{} is named like a backup of {:?} but was taken from another database",
                 path.display(),
@@ -57,6 +58,22 @@ pub(crate) fn backups(dir: &Path, owner: &Owner<'_>) -> Result<Vec<BackupInfo>> 
     }
     found.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
     Ok(found)
+}
+
+/// Whether the backup at `path` is `owner`'s: its metadata names it, or it has none (an older
+/// version's: the name is all there is). Metadata that cannot be read was written by this
+/// version, which names only `owner`'s backups with its current stem (one per database name):
+/// so the name decides, and the backup stays listed (a restore of it is refused by its
+/// metadata) rather than "the latest" silently becoming an older one.
+fn belongs(path: &Path, owner: &Owner<'_>, by_current_stem: bool) -> bool {
+    match migrate_core::backups::BackupMeta::read_for(path) {
+        Ok(Some(meta)) => meta.source == owner.source,
+        Ok(None) => true,
+        Err(e) => {
+            log::warn!("{e}: listed as a backup of {:?} by its name", owner.source);
+            by_current_stem
+        }
+    }
 }
 
 /// The highest seq recorded as applied (any set) in the dump's `<schema>._migrate_applied`,

@@ -442,3 +442,85 @@ fn another_sessions_row_stops_the_restore_even_when_the_run_also_wrote_in_its_sa
         "nothing restored"
     );
 }
+
+/// Another session creates a table and commits rows into it while the run's transaction
+/// (which took the backup) is still open: the backup's table locks do not cover a table that
+/// did not exist. Those rows are that session's, not the run's: a restore would drop them.
+#[test]
+fn a_table_another_session_created_during_the_run_stops_the_restore() {
+    let Some(db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    Migrator::new()
+        .with_migrations([create_notes()])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap()
+        .up()
+        .unwrap();
+    let config = db.config();
+    let other_creates_a_table = Migration::new(
+        2,
+        "other_creates_a_table",
+        Step::new(move |tx| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let mut other = config.connect(postgres::NoTls).unwrap();
+                other
+                    .batch_execute(
+                        "CREATE TABLE audit (id bigint PRIMARY KEY); \
+                         INSERT INTO audit VALUES (1), (2)",
+                    )
+                    .unwrap();
+            })
+            .join()
+            .unwrap();
+            tx.batch_execute("INSERT INTO notes VALUES (3, 'c')")
+        }),
+    );
+    let index_then_fail = Migration::new(
+        3,
+        "index_then_fail",
+        Step::sql("CREATE INDEX CONCURRENTLY notes_body ON notes (body); SELECT 1/0"),
+    )
+    .with_mode(TxMode::NonTransactional);
+
+    let mut session = Migrator::new()
+        .with_migrations([create_notes(), other_creates_a_table, index_then_fail])
+        .backup_dir(dir.path())
+        .on(db.connect())
+        .unwrap();
+    let err = session.up().unwrap_err();
+
+    let Error::MigrationFailed { outcome, .. } = &err else {
+        panic!("expected MigrationFailed, got {err:?}")
+    };
+    assert!(outcome.contains("not restored automatically"), "{outcome}");
+    assert!(
+        outcome.contains("public.audit (2 rows inserted or updated)"),
+        "{outcome}"
+    );
+    let mut client = db.client();
+    assert_eq!(
+        count(&mut client, "audit"),
+        2,
+        "the other session's rows stay"
+    );
+    assert_eq!(
+        notes(&mut client),
+        [(3, "c".to_owned())],
+        "nothing restored"
+    );
+    assert!(index_exists(&mut client));
+    assert_eq!(
+        applied_rows(&mut client),
+        [
+            (1, "applied".to_owned()),
+            (2, "applied".to_owned()),
+            (3, "started".to_owned())
+        ]
+    );
+    assert!(
+        session.failed_states().unwrap().is_empty(),
+        "nothing restored"
+    );
+}

@@ -225,3 +225,58 @@ fn a_backup_named_the_older_way_is_still_listed_restorable_and_never_pruned() {
     assert_eq!(count(&mut client, "dotted_only"), 2);
     assert!(!exists(&mut client, "public.other"));
 }
+
+/// A backup whose `.meta` cannot be read (damaged, not metadata) is still this database's by
+/// its name (the current stem is one per database name): listed, and "the latest" is refused
+/// on it, never silently replaced by an older backup; never pruned.
+#[test]
+fn a_backup_whose_metadata_is_damaged_is_listed_and_refused_never_skipped_for_an_older_one() {
+    let Some(server) = testing::server() else {
+        return;
+    };
+    let (dotted, _) = twin_databases(server);
+    let dir = tempfile::tempdir().unwrap();
+    let backups = Backups::new(&dotted, dir.path()).with_retention(Retention {
+        keep_last: Some(1),
+        max_age: None,
+    });
+    let mut conn = Connection::from_config(&dotted).unwrap();
+    let older = backups.back_up(&mut conn, automatic()).unwrap();
+    conn.client()
+        .batch_execute("INSERT INTO dotted_only VALUES (3)")
+        .unwrap();
+    let newer = backups.back_up(&mut conn, automatic()).unwrap();
+    let meta = migrate_core::backups::BackupMeta::path_for(&newer.path);
+    std::fs::write(&meta, "{\"source\": trunc").unwrap();
+    conn.client()
+        .batch_execute("CREATE TABLE later (x int)")
+        .unwrap();
+
+    assert_eq!(paths(&backups), [older.path.clone(), newer.path.clone()]);
+    assert_eq!(
+        backups.locate(&RestoreFrom::Latest).unwrap(),
+        newer.path,
+        "the newest backup, not the one before it"
+    );
+    assert!(backups.prune(&[]).unwrap().is_empty());
+    let files = every_file_in(dir.path());
+
+    let mut lock = conn.lock().unwrap();
+    let err = backups
+        .restore(&mut lock, &RestoreFrom::Latest)
+        .unwrap_err();
+    drop(lock);
+
+    let Error::BackupIo { path, .. } = &err else {
+        panic!("expected BackupIo, got {err:?}")
+    };
+    assert_eq!(*path, meta, "{err}");
+    let mut client = dotted.connect(postgres::NoTls).unwrap();
+    assert_eq!(count(&mut client, "dotted_only"), 3, "unchanged");
+    assert!(exists(&mut client, "public.later"), "unchanged");
+    assert_eq!(
+        every_file_in(dir.path()),
+        files,
+        "nothing written or pruned"
+    );
+}

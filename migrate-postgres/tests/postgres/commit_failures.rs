@@ -102,10 +102,8 @@ fn a_session_ended_before_the_commit_is_named_with_what_the_transaction_held() {
     let backup = std::fs::read_dir(&backups)
         .unwrap()
         .map(|e| e.unwrap().path())
-        // The dump, not its `.meta` (read_dir's order is the file system's).
-        .find(|p| {
-            p.to_string_lossy().contains(".pre-up.") && !p.to_string_lossy().ends_with(".meta")
-        })
+        // The dump, not its `.meta` (which read_dir may list first).
+        .find(|p| p.to_string_lossy().ends_with(".pre-up.dump"))
         .expect("the pre-migration backup");
     assert!(
         outcome.contains(&format!("kept at {}", backup.display())),
