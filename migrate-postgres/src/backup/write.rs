@@ -36,22 +36,7 @@ pub(crate) fn write_backup(
     snapshot: Option<&str>,
 ) -> Result<BackupInfo> {
     create_dir(target.dir)?;
-    let (final_path, created_at) = free_name(target.dir, target.stem, kind);
-    let final_name = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = target.dir.join(naming::temp_name(&final_name));
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(|source| Error::BackupIo {
-            doing: "cannot create the temporary backup file",
-            path: temp.clone(),
-            source,
-        })?;
+    let (final_path, temp, created_at) = free_name(target.dir, target.stem, kind)?;
     let written = dump::dump(
         target.tools,
         target.config,
@@ -114,13 +99,35 @@ fn create_dir(dir: &Path) -> Result<()> {
         })
 }
 
-/// A final name no other backup has: two backups in the same millisecond get the next one.
-fn free_name(dir: &Path, stem: &str, kind: &BackupKind) -> (PathBuf, String) {
+/// A final name no other backup has, and its temporary file, created: two backups started in
+/// the same millisecond (two processes, or one and a snapshot) get different names, since the
+/// temporary file is taken with `create_new` (the second tries the next millisecond).
+fn free_name(dir: &Path, stem: &str, kind: &BackupKind) -> Result<(PathBuf, PathBuf, String)> {
     let mut at = SystemTime::now();
     loop {
         let path = dir.join(naming::file_name(stem, at, kind));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(naming::temp_name(&name));
         if !path.exists() {
-            return (path, naming::timestamp(at));
+            let created = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp);
+            match created {
+                Ok(_) => return Ok((path, temp, naming::timestamp(at))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    return Err(Error::BackupIo {
+                        doing: "cannot create the temporary backup file",
+                        path: temp,
+                        source,
+                    });
+                }
+            }
         }
         at += Duration::from_millis(1);
     }
@@ -145,4 +152,21 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
             path: dir.to_owned(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backups_started_in_the_same_millisecond_get_different_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let kind = BackupKind::Manual;
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let (path, temp, _) = free_name(dir.path(), "app", &kind).unwrap();
+            assert!(temp.exists(), "the name is held by its temporary file");
+            assert!(seen.insert(path.clone()), "{} given twice", path.display());
+        }
+    }
 }
