@@ -642,6 +642,20 @@ fn postgres_messages(
             .unwrap_err(),
     );
 
+    // Without row counts, an undeclared DELETE: refused, naming both switches to allow it.
+    let db = server.database();
+    let prune = PgMigration::new(2, "prune", PgStep::sql("DELETE FROM t1"));
+    push(
+        "postgres: undeclared delete without row counts",
+        PgMigrator::new()
+            .with_migrations([table(1), prune])
+            .without_row_counts()
+            .on(db.connect())
+            .unwrap()
+            .up()
+            .unwrap_err(),
+    );
+
     // A `transaction = false` migration that fails with backups off, then the start it blocks.
     let db = server.database();
     let half = PgMigration::new(
@@ -821,6 +835,7 @@ fn every_command_a_postgresql_message_prints_parses() {
         "migrate restore --before 2",
         "migrate backups",
         "migrate down --to 0",
+        "migrate up --no-row-counts --allow-destructive",
     ] {
         assert!(
             messages
