@@ -750,17 +750,24 @@ impl PgBackend<'_> {
     /// is the deferred check's while the transaction is still the runner's (aborted); a txid
     /// that is not the batch's, or no transaction, means the step ended it.
     fn check_transactional(&mut self, m: &Migration) -> Result<()> {
-        // Last, after the deferred triggers fired: the guard's delete counter without row
-        // counts (one round trip for all three).
+        // Without row counts, last, after the deferred triggers fired: the guard's delete
+        // counter (the same round trip).
+        let light = !self.guard.counts_rows();
         let sql = format!(
-            "{}SELECT txid_current_if_assigned(); {}; {}",
+            "{}SELECT txid_current_if_assigned(); {}{}",
             std::mem::take(&mut self.pending),
             commit_guard::CHECK_DEFERRED,
-            crate::guard::CLASS_DELETES
+            if light {
+                format!("; {}", crate::guard::CLASS_DELETES)
+            } else {
+                String::new()
+            }
         );
         let ours = match self.client().simple_query(&sql) {
             Ok(messages) => {
-                self.guard.class_deletes_read(last_value(&messages));
+                if light {
+                    self.guard.class_deletes_read(last_value(&messages));
+                }
                 self.txid.is_some() && first_value(&messages) == self.txid
             }
             Err(source) => {

@@ -108,6 +108,11 @@ impl Guard {
         Ok(())
     }
 
+    /// Whether rows are counted (the default), or only the light checks run.
+    pub fn counts_rows(&self) -> bool {
+        self.counting
+    }
+
     /// `pg_class`'s delete counter, read by the runner's check right after the step.
     pub fn class_deletes_read(&mut self, count: Option<i64>) {
         self.class_deletes_now = count;
